@@ -1,0 +1,769 @@
+//! The order book: resting orders in a slab with intrusive FIFO lists per price level, an
+//! id → slot index, and the matching rules.
+
+use bourse_core::{
+    AccountId, CancelReason, OrderId, Price, Qty, RejectReason, SelfTradePrevention, Side,
+    TimeInForce,
+};
+use rustc_hash::FxHashMap;
+
+use crate::event::{BookEvent, EventSink, Priority, Request};
+use crate::ladder::{Ladder, NIL};
+
+/// Per-instrument rules the book enforces itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BookConfig {
+    /// Every limit price must be a multiple of this.
+    pub tick: Price,
+    /// Every quantity must be a multiple of this.
+    pub lot: Qty,
+    /// A market order trades no further than this many basis points through the best
+    /// opposite price seen on arrival.
+    pub market_collar_bps: u32,
+}
+
+impl Default for BookConfig {
+    fn default() -> Self {
+        Self { tick: Price::from_raw(100), lot: Qty::new(1), market_collar_bps: 500 }
+    }
+}
+
+/// An order as submitted to the book.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewOrder {
+    pub id: OrderId,
+    pub owner: AccountId,
+    pub side: Side,
+    /// Limit price; `None` is a market order.
+    pub price: Option<Price>,
+    pub qty: Qty,
+    pub tif: TimeInForce,
+    /// Reject instead of taking liquidity.
+    pub post_only: bool,
+    pub stp: SelfTradePrevention,
+}
+
+impl NewOrder {
+    /// A GTC limit order with default options.
+    #[must_use]
+    pub fn limit(id: u64, owner: u64, side: Side, price: Price, qty: u64) -> Self {
+        Self {
+            id: OrderId::new(id),
+            owner: AccountId::new(owner),
+            side,
+            price: Some(price),
+            qty: Qty::new(qty),
+            tif: TimeInForce::Gtc,
+            post_only: false,
+            stp: SelfTradePrevention::CancelIncoming,
+        }
+    }
+
+    /// A market order with default options.
+    #[must_use]
+    pub fn market(id: u64, owner: u64, side: Side, qty: u64) -> Self {
+        Self { price: None, tif: TimeInForce::Ioc, ..Self::limit(id, owner, side, Price::ZERO, qty) }
+    }
+
+    #[must_use]
+    pub fn with_tif(mut self, tif: TimeInForce) -> Self {
+        self.tif = tif;
+        self
+    }
+
+    #[must_use]
+    pub fn with_post_only(mut self) -> Self {
+        self.post_only = true;
+        self
+    }
+
+    #[must_use]
+    pub fn with_stp(mut self, stp: SelfTradePrevention) -> Self {
+        self.stp = stp;
+        self
+    }
+}
+
+/// A resting order as seen from outside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RestingOrder {
+    pub id: OrderId,
+    pub owner: AccountId,
+    pub side: Side,
+    pub price: Price,
+    /// Open (leaves) quantity.
+    pub qty: Qty,
+    pub tif: TimeInForce,
+    pub post_only: bool,
+    pub stp: SelfTradePrevention,
+}
+
+/// One aggregated price level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LevelView {
+    pub price: Price,
+    pub qty: Qty,
+    pub orders: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Node {
+    order: RestingOrder,
+    prev: u32,
+    next: u32,
+}
+
+/// The incoming side of a match: an arriving order, or a replaced one re-entering.
+struct Taker {
+    id: OrderId,
+    owner: AccountId,
+    side: Side,
+    /// The worst price it may trade at (a market order's collar).
+    limit: Price,
+    qty: u64,
+    stp: SelfTradePrevention,
+}
+
+/// How a match ended, when it did not simply run out of quantity or crossing liquidity.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MatchEnd {
+    Done,
+    SelfTrade,
+}
+
+/// One symbol's limit order book. All methods are synchronous and allocation-free once the
+/// internal tables have grown to the working size.
+#[derive(Debug)]
+pub struct OrderBook {
+    cfg: BookConfig,
+    bids: Ladder,
+    asks: Ladder,
+    nodes: Vec<Node>,
+    free_head: u32,
+    index: FxHashMap<OrderId, u32>,
+    last_trade: Option<Price>,
+    /// Reused buffer for mass operations, so they do not allocate.
+    scratch: Vec<u32>,
+}
+
+impl OrderBook {
+    #[must_use]
+    pub fn new(cfg: BookConfig) -> Self {
+        Self::with_capacity(cfg, 1024, 256)
+    }
+
+    /// Pre-sizes for `orders` resting orders and `levels` price levels per side.
+    #[must_use]
+    pub fn with_capacity(cfg: BookConfig, orders: usize, levels: usize) -> Self {
+        let mut index = FxHashMap::default();
+        index.reserve(orders);
+        Self {
+            cfg,
+            bids: Ladder::with_capacity(Side::Buy, levels),
+            asks: Ladder::with_capacity(Side::Sell, levels),
+            nodes: Vec::with_capacity(orders),
+            free_head: NIL,
+            index,
+            last_trade: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    #[must_use]
+    pub fn config(&self) -> &BookConfig {
+        &self.cfg
+    }
+
+    // ---------------------------------------------------------------- queries
+
+    #[must_use]
+    pub fn best_bid(&self) -> Option<LevelView> {
+        self.bids.best().map(view)
+    }
+
+    #[must_use]
+    pub fn best_ask(&self) -> Option<LevelView> {
+        self.asks.best().map(view)
+    }
+
+    /// The best `n` levels of `side`, best first.
+    pub fn depth(&self, side: Side, n: usize) -> impl Iterator<Item = LevelView> + '_ {
+        self.ladder(side).levels.iter().rev().take(n).map(view)
+    }
+
+    /// Number of price levels on `side`.
+    #[must_use]
+    pub fn level_count(&self, side: Side) -> usize {
+        self.ladder(side).levels.len()
+    }
+
+    /// Aggregate resting quantity at `price` on `side`.
+    #[must_use]
+    pub fn qty_at(&self, side: Side, price: Price) -> Qty {
+        let l = self.ladder(side);
+        l.find(price).map_or(Qty::ZERO, |i| Qty::new(l.levels[i].qty))
+    }
+
+    #[must_use]
+    pub fn order(&self, id: OrderId) -> Option<RestingOrder> {
+        self.index.get(&id).map(|&i| self.nodes[i as usize].order)
+    }
+
+    /// Number of resting orders.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Price of the most recent trade, if any.
+    #[must_use]
+    pub fn last_trade_price(&self) -> Option<Price> {
+        self.last_trade
+    }
+
+    /// The resting orders at `price` on `side`, in time priority.
+    pub fn orders_at(&self, side: Side, price: Price) -> impl Iterator<Item = RestingOrder> + '_ {
+        let l = self.ladder(side);
+        let head = l.find(price).map_or(NIL, |i| l.levels[i].head);
+        self.chain(head)
+    }
+
+    /// Every resting order of `side`, best price first, then time priority. Deterministic:
+    /// this is the order snapshots and state hashes see.
+    pub fn orders(&self, side: Side) -> impl Iterator<Item = RestingOrder> + '_ {
+        self.ladder(side).levels.iter().rev().flat_map(|l| self.chain(l.head))
+    }
+
+    fn chain(&self, head: u32) -> impl Iterator<Item = RestingOrder> + '_ {
+        let mut cur = head;
+        std::iter::from_fn(move || {
+            let n = self.nodes.get(cur as usize)?;
+            cur = n.next;
+            Some(n.order)
+        })
+    }
+
+    fn ladder(&self, side: Side) -> &Ladder {
+        match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        }
+    }
+
+    /// Whether a `side` order limited at `limit` would trade against the best opposite level.
+    #[must_use]
+    pub fn would_cross(&self, side: Side, limit: Price) -> bool {
+        match side {
+            Side::Buy => self.asks.best().is_some_and(|l| l.price <= limit),
+            Side::Sell => self.bids.best().is_some_and(|l| l.price >= limit),
+        }
+    }
+
+    /// Restores the last trade price, for a book rebuilt from a snapshot.
+    pub fn set_last_trade_price(&mut self, price: Option<Price>) {
+        self.last_trade = price;
+    }
+
+    // ---------------------------------------------------------------- commands
+
+    /// Submits a new order: validate, match as far as its limit allows, then rest or cancel
+    /// the remainder according to its time in force.
+    pub fn submit(&mut self, o: &NewOrder, out: &mut impl EventSink) {
+        if let Err(reason) = self.validate(o) {
+            out.emit(BookEvent::Rejected { id: o.id, request: Request::Submit, reason });
+            return;
+        }
+        let limit = match o.price {
+            Some(p) => {
+                if o.post_only && self.would_cross(o.side, p) {
+                    out.emit(BookEvent::Rejected {
+                        id: o.id,
+                        request: Request::Submit,
+                        reason: RejectReason::PostOnlyWouldTake,
+                    });
+                    return;
+                }
+                p
+            }
+            None => match self.collar(o.side) {
+                Some(p) => p,
+                None => {
+                    out.emit(BookEvent::Rejected {
+                        id: o.id,
+                        request: Request::Submit,
+                        reason: RejectReason::NoLiquidity,
+                    });
+                    return;
+                }
+            },
+        };
+        out.emit(BookEvent::Accepted {
+            id: o.id,
+            owner: o.owner,
+            side: o.side,
+            price: o.price,
+            qty: o.qty,
+        });
+        let mut taker = Taker {
+            id: o.id,
+            owner: o.owner,
+            side: o.side,
+            limit,
+            qty: o.qty.get(),
+            stp: o.stp,
+        };
+        if o.tif == TimeInForce::Fok && !self.can_fill(&taker) {
+            self.cancel_incoming(&taker, CancelReason::FokUnfilled, out);
+            return;
+        }
+        let end = self.match_taker(&mut taker, out);
+        if taker.qty == 0 {
+            return;
+        }
+        let reason = if end == MatchEnd::SelfTrade {
+            CancelReason::SelfTrade
+        } else if o.price.is_none() {
+            CancelReason::MarketRemainder
+        } else if o.tif.may_rest() {
+            let node = Node {
+                order: RestingOrder {
+                    id: o.id,
+                    owner: o.owner,
+                    side: o.side,
+                    price: limit,
+                    qty: Qty::new(taker.qty),
+                    tif: o.tif,
+                    post_only: o.post_only,
+                    stp: o.stp,
+                },
+                prev: NIL,
+                next: NIL,
+            };
+            let slot = self.alloc(node);
+            self.index.insert(o.id, slot);
+            self.link(slot);
+            out.emit(BookEvent::Rested { id: o.id, side: o.side, price: limit, qty: Qty::new(taker.qty) });
+            return;
+        } else if o.tif == TimeInForce::Fok {
+            // Unreachable when can_fill agreed with match_taker; kept so that a disagreement
+            // can never leave a partially filled FOK resting.
+            CancelReason::FokUnfilled
+        } else {
+            CancelReason::IocRemainder
+        };
+        self.cancel_incoming(&taker, reason, out);
+    }
+
+    /// Cancels a resting order.
+    pub fn cancel(&mut self, id: OrderId, out: &mut impl EventSink) {
+        match self.index.get(&id) {
+            Some(&slot) => self.remove_resting(slot, CancelReason::Requested, out),
+            None => out.emit(BookEvent::Rejected {
+                id,
+                request: Request::Cancel,
+                reason: RejectReason::UnknownOrder,
+            }),
+        }
+    }
+
+    /// Replaces a resting order's price and open quantity. A smaller or equal quantity at the
+    /// same price keeps time priority; anything else loses it and re-enters as a new arrival
+    /// with the same id, which may trade (at the resting orders' prices).
+    pub fn replace(&mut self, id: OrderId, price: Price, qty: Qty, out: &mut impl EventSink) {
+        let reject = |reason| BookEvent::Rejected { id, request: Request::Replace, reason };
+        let Some(&slot) = self.index.get(&id) else {
+            out.emit(reject(RejectReason::UnknownOrder));
+            return;
+        };
+        if let Err(reason) = self.validate_price_qty(Some(price), qty) {
+            out.emit(reject(reason));
+            return;
+        }
+        let old = self.nodes[slot as usize].order;
+        if price == old.price && qty <= old.qty {
+            let ladder = self.ladder_mut(old.side);
+            if let Ok(li) = ladder.find(price) {
+                ladder.levels[li].qty -= old.qty.get() - qty.get();
+            }
+            self.nodes[slot as usize].order.qty = qty;
+            out.emit(BookEvent::Replaced {
+                id,
+                side: old.side,
+                old_price: old.price,
+                old_qty: old.qty,
+                price,
+                qty,
+                priority: Priority::Kept,
+            });
+            return;
+        }
+        if old.post_only && self.would_cross(old.side, price) {
+            out.emit(reject(RejectReason::PostOnlyWouldTake));
+            return;
+        }
+        let growth = qty.get().saturating_sub(old.qty.get());
+        if self.level_would_overflow(old.side, price, growth) {
+            out.emit(reject(RejectReason::ArithmeticOverflow));
+            return;
+        }
+        self.unlink(slot);
+        out.emit(BookEvent::Replaced {
+            id,
+            side: old.side,
+            old_price: old.price,
+            old_qty: old.qty,
+            price,
+            qty,
+            priority: Priority::Lost,
+        });
+        let mut taker = Taker {
+            id,
+            owner: old.owner,
+            side: old.side,
+            limit: price,
+            qty: qty.get(),
+            stp: old.stp,
+        };
+        let end = self.match_taker(&mut taker, out);
+        if taker.qty == 0 {
+            self.release(slot, id);
+        } else if end == MatchEnd::SelfTrade {
+            self.release(slot, id);
+            self.cancel_incoming(&taker, CancelReason::SelfTrade, out);
+        } else {
+            let n = &mut self.nodes[slot as usize].order;
+            n.price = price;
+            n.qty = Qty::new(taker.qty);
+            self.link(slot);
+            out.emit(BookEvent::Rested { id, side: old.side, price, qty: Qty::new(taker.qty) });
+        }
+    }
+
+    /// Cancels every resting order of `owner` (on one side, or both), best price first.
+    /// Returns how many were cancelled. Costs a walk over the whole book: the engine keeps
+    /// its own per-account order sets for anything frequent.
+    pub fn mass_cancel(
+        &mut self,
+        owner: AccountId,
+        side: Option<Side>,
+        out: &mut impl EventSink,
+    ) -> usize {
+        self.remove_where(|o| o.owner == owner && side.is_none_or(|s| s == o.side), CancelReason::MassCancel, out)
+    }
+
+    /// Expires every resting DAY order (end of the trading day). Returns how many.
+    pub fn expire_day_orders(&mut self, out: &mut impl EventSink) -> usize {
+        self.remove_where(|o| o.tif == TimeInForce::Day, CancelReason::Expired, out)
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    fn validate(&self, o: &NewOrder) -> Result<(), RejectReason> {
+        self.validate_price_qty(o.price, o.qty)?;
+        if o.price.is_none() && o.post_only {
+            return Err(RejectReason::InvalidOrder);
+        }
+        if self.index.contains_key(&o.id) {
+            return Err(RejectReason::DuplicateOrderId);
+        }
+        if let Some(p) = o.price
+            && o.tif.may_rest()
+            && self.level_would_overflow(o.side, p, o.qty.get())
+        {
+            return Err(RejectReason::ArithmeticOverflow);
+        }
+        Ok(())
+    }
+
+    fn validate_price_qty(&self, price: Option<Price>, qty: Qty) -> Result<(), RejectReason> {
+        if qty.is_zero() {
+            return Err(RejectReason::InvalidQuantity);
+        }
+        if !qty.is_multiple_of(self.cfg.lot) {
+            return Err(RejectReason::QtyOffLot);
+        }
+        if let Some(p) = price {
+            if !p.is_positive() {
+                return Err(RejectReason::InvalidPrice);
+            }
+            if !p.is_multiple_of(self.cfg.tick) {
+                return Err(RejectReason::PriceOffTick);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether resting `add` more shares at `price` could overflow the level's aggregate.
+    fn level_would_overflow(&self, side: Side, price: Price, add: u64) -> bool {
+        let l = self.ladder(side);
+        let have = l.find(price).map_or(0, |i| l.levels[i].qty);
+        have.checked_add(add).is_none()
+    }
+
+    /// The worst price a market order may reach: the collar through the best opposite price,
+    /// rounded inward to the tick. `None` if the opposite side is empty.
+    fn collar(&self, side: Side) -> Option<Price> {
+        let bps = i64::from(self.cfg.market_collar_bps);
+        match side {
+            Side::Buy => {
+                let best = self.asks.best()?.price;
+                Some(best.offset_bps(bps).map_or(Price::MAX, |p| p.floor_to(self.cfg.tick)).max(best))
+            }
+            Side::Sell => {
+                let best = self.bids.best()?.price;
+                let p = best.offset_bps(-bps).and_then(|p| p.ceil_to(self.cfg.tick));
+                Some(p.unwrap_or(best).min(best).max(Price::from_raw(1)))
+            }
+        }
+    }
+
+    /// Whether a fill-or-kill taker would be completely filled, given self-trade prevention.
+    fn can_fill(&self, t: &Taker) -> bool {
+        let opp = self.ladder(t.side.opposite());
+        let mut available: u64 = 0;
+        for level in opp.levels.iter().rev() {
+            if !crosses(t.side, t.limit, level.price) {
+                break;
+            }
+            let mut cur = level.head;
+            while cur != NIL {
+                let n = &self.nodes[cur as usize];
+                if n.order.owner == t.owner {
+                    if t.stp != SelfTradePrevention::CancelResting {
+                        return false;
+                    }
+                } else {
+                    available = available.saturating_add(n.order.qty.get());
+                    if available >= t.qty {
+                        return true;
+                    }
+                }
+                cur = n.next;
+            }
+        }
+        false
+    }
+
+    /// Matches `t` against the opposite side while it crosses. Each trade is at the resting
+    /// order's price. The taker always meets the head of the best level; emptied orders and
+    /// levels are removed at once, so the best price is never stale.
+    fn match_taker(&mut self, t: &mut Taker, out: &mut impl EventSink) -> MatchEnd {
+        while t.qty > 0 {
+            let opp = match t.side {
+                Side::Buy => &mut self.asks,
+                Side::Sell => &mut self.bids,
+            };
+            let Some(level) = opp.levels.last_mut() else {
+                break;
+            };
+            if !crosses(t.side, t.limit, level.price) {
+                break;
+            }
+            let slot = level.head;
+            let node = &mut self.nodes[slot as usize];
+            if node.order.owner == t.owner {
+                match t.stp {
+                    SelfTradePrevention::CancelIncoming => return MatchEnd::SelfTrade,
+                    SelfTradePrevention::CancelResting => {
+                        self.remove_resting(slot, CancelReason::SelfTrade, out);
+                        continue;
+                    }
+                    SelfTradePrevention::CancelBoth => {
+                        self.remove_resting(slot, CancelReason::SelfTrade, out);
+                        return MatchEnd::SelfTrade;
+                    }
+                }
+            }
+            let price = level.price;
+            let q = t.qty.min(node.order.qty.get());
+            let maker_left = node.order.qty.get() - q;
+            node.order.qty = Qty::new(maker_left);
+            level.qty -= q;
+            t.qty -= q;
+            let maker = node.order.id;
+            out.emit(BookEvent::Fill {
+                maker,
+                maker_owner: node.order.owner,
+                taker: t.id,
+                taker_owner: t.owner,
+                taker_side: t.side,
+                price,
+                qty: Qty::new(q),
+                maker_leaves: Qty::new(maker_left),
+                taker_leaves: Qty::new(t.qty),
+            });
+            self.last_trade = Some(price);
+            if maker_left == 0 {
+                let next = node.next;
+                if next == NIL {
+                    opp.levels.pop();
+                } else {
+                    level.head = next;
+                    level.count -= 1;
+                    self.nodes[next as usize].prev = NIL;
+                }
+                self.index.remove(&maker);
+                self.free(slot);
+            }
+        }
+        MatchEnd::Done
+    }
+
+    /// Emits the cancellation of an incoming order's unfilled remainder (never rested).
+    fn cancel_incoming(&self, t: &Taker, reason: CancelReason, out: &mut impl EventSink) {
+        out.emit(BookEvent::Canceled {
+            id: t.id,
+            owner: t.owner,
+            side: t.side,
+            qty: Qty::new(t.qty),
+            resting_price: None,
+            reason,
+        });
+    }
+
+    /// Takes a resting order off the book and reports it cancelled.
+    fn remove_resting(&mut self, slot: u32, reason: CancelReason, out: &mut impl EventSink) {
+        let o = self.nodes[slot as usize].order;
+        self.unlink(slot);
+        self.release(slot, o.id);
+        out.emit(BookEvent::Canceled {
+            id: o.id,
+            owner: o.owner,
+            side: o.side,
+            qty: o.qty,
+            resting_price: Some(o.price),
+            reason,
+        });
+    }
+
+    fn remove_where(
+        &mut self,
+        pred: impl Fn(&RestingOrder) -> bool,
+        reason: CancelReason,
+        out: &mut impl EventSink,
+    ) -> usize {
+        let mut picked = std::mem::take(&mut self.scratch);
+        picked.clear();
+        for side in [Side::Buy, Side::Sell] {
+            for level in self.ladder(side).levels.iter().rev() {
+                let mut cur = level.head;
+                while cur != NIL {
+                    let n = &self.nodes[cur as usize];
+                    if pred(&n.order) {
+                        picked.push(cur);
+                    }
+                    cur = n.next;
+                }
+            }
+        }
+        for &slot in &picked {
+            self.remove_resting(slot, reason, out);
+        }
+        let count = picked.len();
+        self.scratch = picked;
+        count
+    }
+
+    fn ladder_mut(&mut self, side: Side) -> &mut Ladder {
+        match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        }
+    }
+
+    /// Appends the node in `slot` to the tail of its price level (creating the level).
+    fn link(&mut self, slot: u32) {
+        let o = self.nodes[slot as usize].order;
+        let ladder = match o.side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        };
+        let li = ladder.find_or_insert(o.price);
+        let level = &mut ladder.levels[li];
+        let tail = level.tail;
+        level.qty += o.qty.get();
+        level.count += 1;
+        level.tail = slot;
+        if tail == NIL {
+            level.head = slot;
+        } else {
+            self.nodes[tail as usize].next = slot;
+        }
+        let n = &mut self.nodes[slot as usize];
+        n.prev = tail;
+        n.next = NIL;
+    }
+
+    /// Removes the node in `slot` from its level (dropping the level if it empties); the
+    /// slot stays allocated.
+    fn unlink(&mut self, slot: u32) {
+        let Node { order, prev, next } = self.nodes[slot as usize];
+        let ladder = match order.side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        };
+        let Ok(li) = ladder.find(order.price) else {
+            debug_assert!(false, "resting order {:?} has no level", order.id);
+            return;
+        };
+        let level = &mut ladder.levels[li];
+        level.qty -= order.qty.get();
+        level.count -= 1;
+        if level.count == 0 {
+            ladder.levels.remove(li);
+        } else {
+            if prev == NIL {
+                level.head = next;
+            }
+            if next == NIL {
+                level.tail = prev;
+            }
+        }
+        if prev != NIL {
+            self.nodes[prev as usize].next = next;
+        }
+        if next != NIL {
+            self.nodes[next as usize].prev = prev;
+        }
+    }
+
+    fn alloc(&mut self, node: Node) -> u32 {
+        if self.free_head == NIL {
+            let slot = u32::try_from(self.nodes.len()).expect("more than 4 billion resting orders");
+            self.nodes.push(node);
+            slot
+        } else {
+            let slot = self.free_head;
+            self.free_head = self.nodes[slot as usize].next;
+            self.nodes[slot as usize] = node;
+            slot
+        }
+    }
+
+    fn free(&mut self, slot: u32) {
+        self.nodes[slot as usize].next = self.free_head;
+        self.free_head = slot;
+    }
+
+    fn release(&mut self, slot: u32, id: OrderId) {
+        self.index.remove(&id);
+        self.free(slot);
+    }
+}
+
+#[inline]
+fn crosses(taker_side: Side, limit: Price, resting: Price) -> bool {
+    match taker_side {
+        Side::Buy => resting <= limit,
+        Side::Sell => resting >= limit,
+    }
+}
+
+fn view(l: &crate::ladder::Level) -> LevelView {
+    LevelView { price: l.price, qty: Qty::new(l.qty), orders: l.count }
+}

@@ -1,0 +1,229 @@
+//! The order vocabulary: sides, types, time in force, self-trade prevention, and the stable
+//! reason codes for every rejection and cancellation.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Buy or sell. There is deliberately no "none" variant: absence is `Option<Side>`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+impl Side {
+    #[inline]
+    #[must_use]
+    pub const fn opposite(self) -> Side {
+        match self {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        }
+    }
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Side::Buy => "buy",
+            Side::Sell => "sell",
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How long an order may stay working.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeInForce {
+    /// Good till cancelled.
+    #[default]
+    Gtc,
+    /// Expires at the end-of-day command.
+    Day,
+    /// Immediate or cancel: fill what is possible now, cancel the rest.
+    Ioc,
+    /// Fill or kill: fill everything now or nothing at all.
+    Fok,
+}
+
+impl TimeInForce {
+    /// Whether an unfilled remainder may rest on the book.
+    #[inline]
+    #[must_use]
+    pub const fn may_rest(self) -> bool {
+        matches!(self, TimeInForce::Gtc | TimeInForce::Day)
+    }
+}
+
+/// What happens when an incoming order would trade with a resting order of the same account.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SelfTradePrevention {
+    /// Cancel the incoming order's remainder; the resting order stays.
+    #[default]
+    CancelIncoming,
+    /// Cancel the resting order and keep matching the incoming one.
+    CancelResting,
+    /// Cancel both the resting order and the incoming remainder.
+    CancelBoth,
+}
+
+/// Why a working order stopped working without being filled or replaced.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CancelReason {
+    /// The owner asked.
+    Requested,
+    /// A mass cancel by account and/or symbol.
+    MassCancel,
+    /// The unfilled remainder of an IOC order.
+    IocRemainder,
+    /// A fill-or-kill order that could not fill completely; nothing traded.
+    FokUnfilled,
+    /// The unfilled remainder of a market order (liquidity or the price collar ran out).
+    MarketRemainder,
+    /// Self-trade prevention removed it.
+    SelfTrade,
+    /// A DAY order at the end of the trading day.
+    Expired,
+}
+
+impl CancelReason {
+    /// The stable wire code.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            CancelReason::Requested => "REQUESTED",
+            CancelReason::MassCancel => "MASS_CANCEL",
+            CancelReason::IocRemainder => "IOC_REMAINDER",
+            CancelReason::FokUnfilled => "FOK_UNFILLED",
+            CancelReason::MarketRemainder => "MARKET_REMAINDER",
+            CancelReason::SelfTrade => "SELF_TRADE",
+            CancelReason::Expired => "EXPIRED",
+        }
+    }
+}
+
+impl fmt::Display for CancelReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+macro_rules! reject_reasons {
+    ($($(#[$doc:meta])* $variant:ident = $num:literal, $code:literal, $msg:literal;)*) => {
+        /// Why a request was refused. A business outcome, not an error: it travels as data
+        /// with a stable string code and number that never change meaning once published.
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        pub enum RejectReason {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl RejectReason {
+            /// Every reason, in code order.
+            pub const ALL: &'static [RejectReason] = &[$(RejectReason::$variant,)*];
+
+            /// The stable wire code, e.g. `INSUFFICIENT_BUYING_POWER`.
+            #[must_use]
+            pub const fn code(self) -> &'static str {
+                match self { $(RejectReason::$variant => $code,)* }
+            }
+
+            /// The stable numeric code.
+            #[must_use]
+            pub const fn number(self) -> u16 {
+                match self { $(RejectReason::$variant => $num,)* }
+            }
+
+            /// A human-readable explanation.
+            #[must_use]
+            pub const fn message(self) -> &'static str {
+                match self { $(RejectReason::$variant => $msg,)* }
+            }
+        }
+    };
+}
+
+reject_reasons! {
+    /// Zero, or otherwise not a valid share count.
+    InvalidQuantity = 1001, "INVALID_QUANTITY", "quantity must be a positive whole number of shares";
+    /// Zero, negative or missing where a price is required.
+    InvalidPrice = 1002, "INVALID_PRICE", "price must be positive";
+    PriceOffTick = 1003, "PRICE_OFF_TICK", "price is not a multiple of the instrument's tick size";
+    QtyOffLot = 1004, "QTY_OFF_LOT", "quantity is not a multiple of the instrument's lot size";
+    PriceOutOfBand = 1005, "PRICE_OUT_OF_BAND", "price is outside the instrument's price band";
+    MaxQtyExceeded = 1006, "MAX_QTY_EXCEEDED", "quantity exceeds the instrument's maximum order quantity";
+    MaxNotionalExceeded = 1007, "MAX_NOTIONAL_EXCEEDED", "order value exceeds the instrument's maximum notional";
+    /// A combination of fields that is not allowed (e.g. post-only market order).
+    InvalidOrder = 1008, "INVALID_ORDER", "this combination of order type and options is not allowed";
+    /// Numbers too large to compute with exactly.
+    ArithmeticOverflow = 1009, "ARITHMETIC_OVERFLOW", "the order's numbers are too large";
+    DuplicateOrderId = 2001, "DUPLICATE_ORDER_ID", "an order with this id already exists";
+    /// Not working (never existed, already filled, cancelled, expired, or not yours).
+    UnknownOrder = 2002, "UNKNOWN_ORDER", "no working order with this id";
+    PostOnlyWouldTake = 2003, "POST_ONLY_WOULD_TAKE", "post-only order would take liquidity";
+    /// A market order arrived while the opposite side of the book was empty.
+    NoLiquidity = 2004, "NO_LIQUIDITY", "no liquidity on the opposite side for a market order";
+    InsufficientBuyingPower = 3001, "INSUFFICIENT_BUYING_POWER", "not enough available cash for this order";
+    InsufficientPosition = 3002, "INSUFFICIENT_POSITION", "not enough available shares to sell (no short selling)";
+    InsufficientFunds = 3003, "INSUFFICIENT_FUNDS", "withdrawal exceeds available cash";
+    UnknownAccount = 3004, "UNKNOWN_ACCOUNT", "no such account";
+    UnknownSymbol = 4001, "UNKNOWN_SYMBOL", "no such listed symbol";
+    SymbolHalted = 4002, "SYMBOL_HALTED", "trading in this symbol is halted";
+}
+
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reject_codes_are_unique_and_match_serde() {
+        let mut codes: Vec<_> = RejectReason::ALL.iter().map(|r| r.code()).collect();
+        let mut nums: Vec<_> = RejectReason::ALL.iter().map(|r| r.number()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        nums.sort_unstable();
+        nums.dedup();
+        assert_eq!(codes.len(), RejectReason::ALL.len());
+        assert_eq!(nums.len(), RejectReason::ALL.len());
+        for r in RejectReason::ALL {
+            assert_eq!(serde_json::to_string(r).unwrap(), format!("\"{}\"", r.code()));
+            assert!(!r.message().is_empty());
+        }
+    }
+
+    #[test]
+    fn cancel_codes_match_serde() {
+        for r in [
+            CancelReason::Requested,
+            CancelReason::MassCancel,
+            CancelReason::IocRemainder,
+            CancelReason::FokUnfilled,
+            CancelReason::MarketRemainder,
+            CancelReason::SelfTrade,
+            CancelReason::Expired,
+        ] {
+            assert_eq!(serde_json::to_string(&r).unwrap(), format!("\"{}\"", r.code()));
+        }
+    }
+
+    #[test]
+    fn side_opposite() {
+        assert_eq!(Side::Buy.opposite(), Side::Sell);
+        assert_eq!(Side::Sell.opposite(), Side::Buy);
+    }
+}
