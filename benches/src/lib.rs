@@ -1,1 +1,5 @@
-//! Shared workload generators for the criterion benches and the load tools.
+//! `bourse-benches`: workloads shared by the criterion benches, the load tools and the
+//! real-data tests — a seeded PRNG, the synthetic mixed order flow, and the LOBSTER
+//! (real NASDAQ) message-file reader and replayer.
+
+pub mod rng;
