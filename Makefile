@@ -1,0 +1,30 @@
+# bourse — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: run test lint fmt bench bench-quick clean-data help
+
+help:
+	@echo "make run    - build and start bourse (demo exchange on embedded defaults)"
+	@echo "make test   - lint + the whole test suite (what CI runs)"
+	@echo "make bench  - criterion benchmarks (book, mixed flow vs other crates, NASDAQ replay)"
+	@echo "make lint   - rustfmt check + clippy -D warnings"
+
+run:
+	@scripts/ensure-toolchain.sh
+	$(CARGO) run --release -p bourse-server --bin bourse -- demo
+
+test: lint
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+
+lint:
+	@scripts/ensure-toolchain.sh
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+bench:
+	$(CARGO) bench -p bourse-benches
