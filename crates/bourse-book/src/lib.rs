@@ -9,6 +9,22 @@
 //! Must never: do I/O, spawn or block on threads, read a clock, or iterate a hash map on a
 //! decision path. Rules that need accounts or instruments (buying power, price bands,
 //! halts) belong to the engine, not here.
+//!
+//! ```
+//! use bourse_book::{BookConfig, BookEvent, NewOrder, OrderBook};
+//! use bourse_core::{Price, Qty, Side};
+//!
+//! let mut book = OrderBook::new(BookConfig::default()); // tick $0.01, lot 1, 5% collar
+//! let mut events: Vec<BookEvent> = Vec::new();
+//! let px = |s: &str| s.parse::<Price>().unwrap();
+//! book.submit(&NewOrder::limit(1, 100, Side::Sell, px("190.25"), 50), &mut events);
+//! book.submit(&NewOrder::limit(2, 200, Side::Buy, px("190.30"), 80), &mut events);
+//! assert!(matches!(events[3],
+//!     BookEvent::Fill { price, qty, .. } if price == px("190.25") && qty == Qty::new(50)));
+//! assert!(matches!(events[4],
+//!     BookEvent::Rested { price, qty, .. } if price == px("190.30") && qty == Qty::new(30)));
+//! assert_eq!(book.best_bid().map(|l| l.qty), Some(Qty::new(30)));
+//! ```
 
 mod book;
 mod event;
