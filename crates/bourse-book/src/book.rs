@@ -142,8 +142,6 @@ pub struct OrderBook {
     free_head: u32,
     index: FxHashMap<OrderId, u32>,
     last_trade: Option<Price>,
-    /// Reused buffer for mass operations, so they do not allocate.
-    scratch: Vec<u32>,
 }
 
 impl OrderBook {
@@ -165,7 +163,6 @@ impl OrderBook {
             free_head: NIL,
             index,
             last_trade: None,
-            scratch: Vec::new(),
         }
     }
 
@@ -406,7 +403,12 @@ impl OrderBook {
             out.emit(reject(RejectReason::PostOnlyWouldTake));
             return;
         }
-        let growth = qty.get().saturating_sub(old.qty.get());
+        // Only at its own level does the order's old quantity make room for the new one.
+        let growth = if price == old.price {
+            qty.get().saturating_sub(old.qty.get())
+        } else {
+            qty.get()
+        };
         if self.level_would_overflow(old.side, price, growth) {
             out.emit(reject(RejectReason::ArithmeticOverflow));
             return;
@@ -641,31 +643,31 @@ impl OrderBook {
         });
     }
 
+    /// Removes every resting order matching `pred`, bids then asks, each best price first
+    /// and in time priority. Walking each ladder from the touch down means a level removed
+    /// under us only shifts levels already visited.
     fn remove_where(
         &mut self,
         pred: impl Fn(&RestingOrder) -> bool,
         reason: CancelReason,
         out: &mut impl EventSink,
     ) -> usize {
-        let mut picked = std::mem::take(&mut self.scratch);
-        picked.clear();
+        let mut count = 0;
         for side in [Side::Buy, Side::Sell] {
-            for level in self.ladder(side).levels.iter().rev() {
-                let mut cur = level.head;
+            let mut li = self.ladder(side).levels.len();
+            while li > 0 {
+                li -= 1;
+                let mut cur = self.ladder(side).levels[li].head;
                 while cur != NIL {
-                    let n = &self.nodes[cur as usize];
+                    let n = self.nodes[cur as usize];
                     if pred(&n.order) {
-                        picked.push(cur);
+                        self.remove_resting(cur, reason, out);
+                        count += 1;
                     }
                     cur = n.next;
                 }
             }
         }
-        for &slot in &picked {
-            self.remove_resting(slot, reason, out);
-        }
-        let count = picked.len();
-        self.scratch = picked;
         count
     }
 
