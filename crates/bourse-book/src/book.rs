@@ -24,7 +24,11 @@ pub struct BookConfig {
 
 impl Default for BookConfig {
     fn default() -> Self {
-        Self { tick: Price::from_raw(100), lot: Qty::new(1), market_collar_bps: 500 }
+        Self {
+            tick: Price::from_raw(100),
+            lot: Qty::new(1),
+            market_collar_bps: 500,
+        }
     }
 }
 
@@ -62,7 +66,11 @@ impl NewOrder {
     /// A market order with default options.
     #[must_use]
     pub fn market(id: u64, owner: u64, side: Side, qty: u64) -> Self {
-        Self { price: None, tif: TimeInForce::Ioc, ..Self::limit(id, owner, side, Price::ZERO, qty) }
+        Self {
+            price: None,
+            tif: TimeInForce::Ioc,
+            ..Self::limit(id, owner, side, Price::ZERO, qty)
+        }
     }
 
     #[must_use]
@@ -198,7 +206,8 @@ impl OrderBook {
     #[must_use]
     pub fn qty_at(&self, side: Side, price: Price) -> Qty {
         let l = self.ladder(side);
-        l.find(price).map_or(Qty::ZERO, |i| Qty::new(l.levels[i].qty))
+        l.find(price)
+            .map_or(Qty::ZERO, |i| Qty::new(l.levels[i].qty))
     }
 
     #[must_use]
@@ -233,7 +242,11 @@ impl OrderBook {
     /// Every resting order of `side`, best price first, then time priority. Deterministic:
     /// this is the order snapshots and state hashes see.
     pub fn orders(&self, side: Side) -> impl Iterator<Item = RestingOrder> + '_ {
-        self.ladder(side).levels.iter().rev().flat_map(|l| self.chain(l.head))
+        self.ladder(side)
+            .levels
+            .iter()
+            .rev()
+            .flat_map(|l| self.chain(l.head))
     }
 
     fn chain(&self, head: u32) -> impl Iterator<Item = RestingOrder> + '_ {
@@ -266,13 +279,80 @@ impl OrderBook {
         self.last_trade = price;
     }
 
+    /// Checks every structural invariant, for tests and randomized runs (O(book size)):
+    /// levels strictly sorted with the best last and never empty; each level's aggregate
+    /// and count equal its orders'; no zero-quantity order; the FIFO links agree both ways;
+    /// the id index names exactly the linked orders; side totals match; never crossed.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut linked = 0usize;
+        for ladder in [&self.bids, &self.asks] {
+            let mut total: u128 = 0;
+            for (i, level) in ladder.levels.iter().enumerate() {
+                if i > 0 && !ladder.better(level.price, ladder.levels[i - 1].price) {
+                    return Err(format!("levels out of order at {:?}", level.price));
+                }
+                let (mut qty, mut count, mut prev, mut cur) = (0u64, 0u32, NIL, level.head);
+                while cur != NIL {
+                    let n = self.nodes.get(cur as usize).ok_or("link past the slab")?;
+                    if n.prev != prev {
+                        return Err(format!("broken back link at {:?}", n.order.id));
+                    }
+                    if n.order.price != level.price || n.order.qty.is_zero() {
+                        return Err(format!(
+                            "bad order {:?} at level {:?}",
+                            n.order, level.price
+                        ));
+                    }
+                    if self.index.get(&n.order.id) != Some(&cur) {
+                        return Err(format!("index does not point at {:?}", n.order.id));
+                    }
+                    qty = qty.checked_add(n.order.qty.get()).ok_or("level overflow")?;
+                    count += 1;
+                    prev = cur;
+                    cur = n.next;
+                }
+                if count == 0 || level.count != count || level.qty != qty || level.tail != prev {
+                    return Err(format!(
+                        "level {:?} aggregates disagree with its orders",
+                        level.price
+                    ));
+                }
+                total += u128::from(qty);
+                linked += count as usize;
+            }
+            if total != ladder.total {
+                return Err("side total disagrees with its levels".to_owned());
+            }
+        }
+        if linked != self.index.len() {
+            return Err(format!(
+                "{} linked orders but {} indexed",
+                linked,
+                self.index.len()
+            ));
+        }
+        if let (Some(b), Some(a)) = (self.bids.best(), self.asks.best())
+            && b.price >= a.price
+        {
+            return Err(format!(
+                "crossed at rest: bid {:?} >= ask {:?}",
+                b.price, a.price
+            ));
+        }
+        Ok(())
+    }
+
     // ---------------------------------------------------------------- commands
 
     /// Submits a new order: validate, match as far as its limit allows, then rest or cancel
     /// the remainder according to its time in force.
     pub fn submit(&mut self, o: &NewOrder, out: &mut impl EventSink) {
         if let Err(reason) = self.validate(o) {
-            out.emit(BookEvent::Rejected { id: o.id, request: Request::Submit, reason });
+            out.emit(BookEvent::Rejected {
+                id: o.id,
+                request: Request::Submit,
+                reason,
+            });
             return;
         }
         let limit = match o.price {
@@ -344,7 +424,12 @@ impl OrderBook {
             let slot = self.alloc(node);
             self.index.insert(o.id, slot);
             self.link(slot);
-            out.emit(BookEvent::Rested { id: o.id, side: o.side, price: limit, qty: Qty::new(taker.qty) });
+            out.emit(BookEvent::Rested {
+                id: o.id,
+                side: o.side,
+                price: limit,
+                qty: Qty::new(taker.qty),
+            });
             return;
         } else if o.tif == TimeInForce::Fok {
             // Unreachable when can_fill agreed with match_taker; kept so that a disagreement
@@ -358,8 +443,8 @@ impl OrderBook {
 
     /// Cancels a resting order.
     pub fn cancel(&mut self, id: OrderId, out: &mut impl EventSink) {
-        match self.index.get(&id) {
-            Some(&slot) => self.remove_resting(slot, CancelReason::Requested, out),
+        match self.index.remove(&id) {
+            Some(slot) => self.take_resting(slot, CancelReason::Requested, out),
             None => out.emit(BookEvent::Rejected {
                 id,
                 request: Request::Cancel,
@@ -372,7 +457,11 @@ impl OrderBook {
     /// same price keeps time priority; anything else loses it and re-enters as a new arrival
     /// with the same id, which may trade (at the resting orders' prices).
     pub fn replace(&mut self, id: OrderId, price: Price, qty: Qty, out: &mut impl EventSink) {
-        let reject = |reason| BookEvent::Rejected { id, request: Request::Replace, reason };
+        let reject = |reason| BookEvent::Rejected {
+            id,
+            request: Request::Replace,
+            reason,
+        };
         let Some(&slot) = self.index.get(&id) else {
             out.emit(reject(RejectReason::UnknownOrder));
             return;
@@ -384,8 +473,10 @@ impl OrderBook {
         let old = self.nodes[slot as usize].order;
         if price == old.price && qty <= old.qty {
             let ladder = self.ladder_mut(old.side);
+            let shrink = old.qty.get() - qty.get();
+            ladder.total -= u128::from(shrink);
             if let Ok(li) = ladder.find(price) {
-                ladder.levels[li].qty -= old.qty.get() - qty.get();
+                ladder.levels[li].qty -= shrink;
             }
             self.nodes[slot as usize].order.qty = qty;
             out.emit(BookEvent::Replaced {
@@ -442,7 +533,12 @@ impl OrderBook {
             n.price = price;
             n.qty = Qty::new(taker.qty);
             self.link(slot);
-            out.emit(BookEvent::Rested { id, side: old.side, price, qty: Qty::new(taker.qty) });
+            out.emit(BookEvent::Rested {
+                id,
+                side: old.side,
+                price,
+                qty: Qty::new(taker.qty),
+            });
         }
     }
 
@@ -455,7 +551,11 @@ impl OrderBook {
         side: Option<Side>,
         out: &mut impl EventSink,
     ) -> usize {
-        self.remove_where(|o| o.owner == owner && side.is_none_or(|s| s == o.side), CancelReason::MassCancel, out)
+        self.remove_where(
+            |o| o.owner == owner && side.is_none_or(|s| s == o.side),
+            CancelReason::MassCancel,
+            out,
+        )
     }
 
     /// Expires every resting DAY order (end of the trading day). Returns how many.
@@ -503,6 +603,10 @@ impl OrderBook {
     /// Whether resting `add` more shares at `price` could overflow the level's aggregate.
     fn level_would_overflow(&self, side: Side, price: Price, add: u64) -> bool {
         let l = self.ladder(side);
+        // No level can hold more than its whole side: the common case needs no level lookup.
+        if l.total + u128::from(add) <= u128::from(u64::MAX) {
+            return false;
+        }
         let have = l.find(price).map_or(0, |i| l.levels[i].qty);
         have.checked_add(add).is_none()
     }
@@ -514,7 +618,11 @@ impl OrderBook {
         match side {
             Side::Buy => {
                 let best = self.asks.best()?.price;
-                Some(best.offset_bps(bps).map_or(Price::MAX, |p| p.floor_to(self.cfg.tick)).max(best))
+                Some(
+                    best.offset_bps(bps)
+                        .map_or(Price::MAX, |p| p.floor_to(self.cfg.tick))
+                        .max(best),
+                )
             }
             Side::Sell => {
                 let best = self.bids.best()?.price;
@@ -586,6 +694,7 @@ impl OrderBook {
             let maker_left = node.order.qty.get() - q;
             node.order.qty = Qty::new(maker_left);
             level.qty -= q;
+            opp.total -= u128::from(q);
             t.qty -= q;
             let maker = node.order.id;
             out.emit(BookEvent::Fill {
@@ -630,9 +739,15 @@ impl OrderBook {
 
     /// Takes a resting order off the book and reports it cancelled.
     fn remove_resting(&mut self, slot: u32, reason: CancelReason, out: &mut impl EventSink) {
+        self.index.remove(&self.nodes[slot as usize].order.id);
+        self.take_resting(slot, reason, out);
+    }
+
+    /// As [`Self::remove_resting`] for an order already dropped from the index.
+    fn take_resting(&mut self, slot: u32, reason: CancelReason, out: &mut impl EventSink) {
         let o = self.nodes[slot as usize].order;
         self.unlink(slot);
-        self.release(slot, o.id);
+        self.free(slot);
         out.emit(BookEvent::Canceled {
             id: o.id,
             owner: o.owner,
@@ -685,6 +800,7 @@ impl OrderBook {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
         };
+        ladder.total += u128::from(o.qty.get());
         let li = ladder.find_or_insert(o.price);
         let level = &mut ladder.levels[li];
         let tail = level.tail;
@@ -713,6 +829,7 @@ impl OrderBook {
             debug_assert!(false, "resting order {:?} has no level", order.id);
             return;
         };
+        ladder.total -= u128::from(order.qty.get());
         let level = &mut ladder.levels[li];
         level.qty -= order.qty.get();
         level.count -= 1;
@@ -767,5 +884,9 @@ fn crosses(taker_side: Side, limit: Price, resting: Price) -> bool {
 }
 
 fn view(l: &crate::ladder::Level) -> LevelView {
-    LevelView { price: l.price, qty: Qty::new(l.qty), orders: l.count }
+    LevelView {
+        price: l.price,
+        qty: Qty::new(l.qty),
+        orders: l.count,
+    }
 }

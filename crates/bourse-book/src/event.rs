@@ -25,9 +25,19 @@ pub enum Priority {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum BookEvent {
     /// The order passed validation and is being processed. `price` is `None` for market.
-    Accepted { id: OrderId, owner: AccountId, side: Side, price: Option<Price>, qty: Qty },
+    Accepted {
+        id: OrderId,
+        owner: AccountId,
+        side: Side,
+        price: Option<Price>,
+        qty: Qty,
+    },
     /// The request was refused; the book did not change.
-    Rejected { id: OrderId, request: Request, reason: RejectReason },
+    Rejected {
+        id: OrderId,
+        request: Request,
+        reason: RejectReason,
+    },
     /// A trade at the resting (maker) order's price.
     Fill {
         maker: OrderId,
@@ -44,7 +54,12 @@ pub enum BookEvent {
         taker_leaves: Qty,
     },
     /// The remainder of an order now rests on the book at `price`.
-    Rested { id: OrderId, side: Side, price: Price, qty: Qty },
+    Rested {
+        id: OrderId,
+        side: Side,
+        price: Price,
+        qty: Qty,
+    },
     /// An order (resting or incoming) stopped working; `qty` is what was left.
     /// `resting_price` is the level it left, `None` if it never rested.
     Canceled {

@@ -27,11 +27,19 @@ pub(crate) struct Ladder {
     side: Side,
     /// Sorted from worst to best price; `levels.last()` is the touch.
     pub(crate) levels: Vec<Level>,
+    /// Sum of all resting quantity on this side. It bounds every level's aggregate, so an
+    /// order that keeps it within `u64` needs no per-level overflow check; `u128` so the
+    /// sum itself cannot overflow.
+    pub(crate) total: u128,
 }
 
 impl Ladder {
     pub(crate) fn with_capacity(side: Side, cap: usize) -> Self {
-        Self { side, levels: Vec::with_capacity(cap) }
+        Self {
+            side,
+            levels: Vec::with_capacity(cap),
+            total: 0,
+        }
     }
 
     /// Whether `a` is a strictly better price than `b` for this side.
@@ -82,7 +90,16 @@ impl Ladder {
         match self.find(price) {
             Ok(i) => i,
             Err(i) => {
-                self.levels.insert(i, Level { price, qty: 0, count: 0, head: NIL, tail: NIL });
+                self.levels.insert(
+                    i,
+                    Level {
+                        price,
+                        qty: 0,
+                        count: 0,
+                        head: NIL,
+                        tail: NIL,
+                    },
+                );
                 i
             }
         }

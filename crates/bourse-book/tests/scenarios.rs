@@ -1,11 +1,11 @@
 //! Scenario tests: one rule each, stated as the events and book a trader would expect.
 
+use Side::{Buy, Sell};
 use bourse_book::{BookConfig, BookEvent, LevelView, NewOrder, OrderBook, Priority, Request};
 use bourse_core::{
     AccountId, CancelReason, OrderId, Price, Qty, RejectReason, SelfTradePrevention, Side,
     TimeInForce,
 };
-use Side::{Buy, Sell};
 
 fn px(dollars: &str) -> Price {
     dollars.parse().unwrap()
@@ -37,9 +37,13 @@ fn rest(b: &mut OrderBook, o: NewOrder) {
 fn fills(ev: &[BookEvent]) -> Vec<(u64, u64, Price, u64)> {
     ev.iter()
         .filter_map(|e| match *e {
-            BookEvent::Fill { maker, taker, price, qty, .. } => {
-                Some((maker.get(), taker.get(), price, qty.get()))
-            }
+            BookEvent::Fill {
+                maker,
+                taker,
+                price,
+                qty,
+                ..
+            } => Some((maker.get(), taker.get(), price, qty.get())),
             _ => None,
         })
         .collect()
@@ -50,7 +54,11 @@ fn ids_at(b: &OrderBook, side: Side, price: &str) -> Vec<u64> {
 }
 
 fn lv(price: &str, qty: u64, orders: u32) -> LevelView {
-    LevelView { price: px(price), qty: Qty::new(qty), orders }
+    LevelView {
+        price: px(price),
+        qty: Qty::new(qty),
+        orders,
+    }
 }
 
 #[test]
@@ -63,7 +71,11 @@ fn price_time_priority_and_trade_at_resting_price() {
     // Better price first, then time; every trade at the maker's price, not 10.05.
     assert_eq!(
         fills(&ev),
-        vec![(2, 4, px("10.01"), 100), (3, 4, px("10.01"), 100), (1, 4, px("10.02"), 50)]
+        vec![
+            (2, 4, px("10.01"), 100),
+            (3, 4, px("10.01"), 100),
+            (1, 4, px("10.02"), 50)
+        ]
     );
     assert_eq!(b.best_ask(), Some(lv("10.02", 50, 1)));
     assert_eq!(b.best_bid(), None, "fully filled taker must not rest");
@@ -80,14 +92,22 @@ fn cancel_in_middle_of_queue_keeps_orders_behind_it() {
     b.cancel(OrderId::new(2), &mut out);
     assert!(matches!(
         out[..],
-        [BookEvent::Canceled { reason: CancelReason::Requested, resting_price: Some(_), .. }]
+        [BookEvent::Canceled {
+            reason: CancelReason::Requested,
+            resting_price: Some(_),
+            ..
+        }]
     ));
     assert_eq!(ids_at(&b, Buy, "50.00"), vec![1, 3, 4]);
     assert_eq!(b.best_bid(), Some(lv("50.00", 30, 3)));
     let ev = run(&mut b, lim(9, 9, Sell, "50.00", 25));
     assert_eq!(
         fills(&ev),
-        vec![(1, 9, px("50.00"), 10), (3, 9, px("50.00"), 10), (4, 9, px("50.00"), 5)]
+        vec![
+            (1, 9, px("50.00"), 10),
+            (3, 9, px("50.00"), 10),
+            (4, 9, px("50.00"), 5)
+        ]
     );
 }
 
@@ -113,7 +133,9 @@ fn marketable_limit_never_trades_through_its_limit() {
     rest(&mut b, lim(2, 1, Sell, "20.01", 10));
     let ev = run(&mut b, lim(3, 2, Buy, "20.00", 30));
     assert_eq!(fills(&ev), vec![(1, 3, px("20.00"), 10)]);
-    assert!(matches!(ev.last(), Some(BookEvent::Rested { qty, price, .. }) if qty.get() == 20 && *price == px("20.00")));
+    assert!(
+        matches!(ev.last(), Some(BookEvent::Rested { qty, price, .. }) if qty.get() == 20 && *price == px("20.00"))
+    );
     assert_eq!(b.best_bid(), Some(lv("20.00", 20, 1)));
     assert_eq!(b.best_ask(), Some(lv("20.01", 10, 1)));
 }
@@ -122,7 +144,10 @@ fn marketable_limit_never_trades_through_its_limit() {
 fn ioc_residual_is_canceled_never_rests() {
     let mut b = book();
     rest(&mut b, lim(1, 1, Sell, "5.00", 10));
-    let ev = run(&mut b, lim(2, 2, Buy, "5.00", 15).with_tif(TimeInForce::Ioc));
+    let ev = run(
+        &mut b,
+        lim(2, 2, Buy, "5.00", 15).with_tif(TimeInForce::Ioc),
+    );
     assert_eq!(fills(&ev), vec![(1, 2, px("5.00"), 10)]);
     assert!(matches!(
         ev.last(),
@@ -130,7 +155,10 @@ fn ioc_residual_is_canceled_never_rests() {
     ));
     assert!(b.is_empty());
     // An IOC that cannot trade at all is simply cancelled.
-    let ev = run(&mut b, lim(3, 2, Buy, "5.00", 15).with_tif(TimeInForce::Ioc));
+    let ev = run(
+        &mut b,
+        lim(3, 2, Buy, "5.00", 15).with_tif(TimeInForce::Ioc),
+    );
     assert_eq!(ev.len(), 2);
     assert!(b.best_bid().is_none());
 }
@@ -142,7 +170,10 @@ fn fok_leaves_book_untouched_when_it_cannot_fill() {
     rest(&mut b, lim(2, 1, Sell, "5.01", 10));
     rest(&mut b, lim(3, 1, Sell, "5.05", 100));
     let before: Vec<_> = b.orders(Sell).collect();
-    let ev = run(&mut b, lim(4, 2, Buy, "5.01", 21).with_tif(TimeInForce::Fok));
+    let ev = run(
+        &mut b,
+        lim(4, 2, Buy, "5.01", 21).with_tif(TimeInForce::Fok),
+    );
     assert!(fills(&ev).is_empty());
     assert!(matches!(
         ev.last(),
@@ -151,8 +182,14 @@ fn fok_leaves_book_untouched_when_it_cannot_fill() {
     assert_eq!(b.orders(Sell).collect::<Vec<_>>(), before);
     assert_eq!(b.last_trade_price(), None);
     // Exactly enough within the limit fills completely.
-    let ev = run(&mut b, lim(5, 2, Buy, "5.01", 20).with_tif(TimeInForce::Fok));
-    assert_eq!(fills(&ev), vec![(1, 5, px("5.00"), 10), (2, 5, px("5.01"), 10)]);
+    let ev = run(
+        &mut b,
+        lim(5, 2, Buy, "5.01", 20).with_tif(TimeInForce::Fok),
+    );
+    assert_eq!(
+        fills(&ev),
+        vec![(1, 5, px("5.00"), 10), (2, 5, px("5.01"), 10)]
+    );
     assert_eq!(b.best_ask(), Some(lv("5.05", 100, 1)));
 }
 
@@ -161,8 +198,14 @@ fn fok_counts_liquidity_blocked_by_self_trade_prevention() {
     let mut b = book();
     rest(&mut b, lim(1, 7, Sell, "5.00", 10)); // same owner as the FOK below
     rest(&mut b, lim(2, 1, Sell, "5.00", 10));
-    let ev = run(&mut b, lim(3, 7, Buy, "5.00", 10).with_tif(TimeInForce::Fok));
-    assert!(fills(&ev).is_empty(), "own order first in line blocks the fill: {ev:?}");
+    let ev = run(
+        &mut b,
+        lim(3, 7, Buy, "5.00", 10).with_tif(TimeInForce::Fok),
+    );
+    assert!(
+        fills(&ev).is_empty(),
+        "own order first in line blocks the fill: {ev:?}"
+    );
     assert_eq!(b.len(), 2);
     let ev = run(
         &mut b,
@@ -202,7 +245,11 @@ fn market_order_fills_within_collar_and_cancels_rest() {
     assert!(matches!(ev[0], BookEvent::Accepted { price: None, .. }));
     assert_eq!(
         fills(&ev),
-        vec![(1, 5, px("100.00"), 10), (2, 5, px("104.00"), 10), (3, 5, px("105.00"), 10)]
+        vec![
+            (1, 5, px("100.00"), 10),
+            (2, 5, px("104.00"), 10),
+            (3, 5, px("105.00"), 10)
+        ]
     );
     assert!(matches!(
         ev.last(),
@@ -218,13 +265,19 @@ fn market_sell_collar_and_empty_side_rejection() {
     let ev = run(&mut b, NewOrder::market(1, 1, Sell, 10));
     assert!(matches!(
         ev[..],
-        [BookEvent::Rejected { reason: RejectReason::NoLiquidity, .. }]
+        [BookEvent::Rejected {
+            reason: RejectReason::NoLiquidity,
+            ..
+        }]
     ));
     rest(&mut b, lim(2, 2, Buy, "10.00", 10));
     rest(&mut b, lim(3, 2, Buy, "9.50", 10));
     rest(&mut b, lim(4, 2, Buy, "9.49", 10));
     let ev = run(&mut b, NewOrder::market(5, 1, Sell, 100));
-    assert_eq!(fills(&ev), vec![(2, 5, px("10.00"), 10), (3, 5, px("9.50"), 10)]);
+    assert_eq!(
+        fills(&ev),
+        vec![(2, 5, px("10.00"), 10), (3, 5, px("9.50"), 10)]
+    );
     assert_eq!(b.best_bid(), Some(lv("9.49", 10, 1)));
 }
 
@@ -235,7 +288,13 @@ fn replace_reduce_at_same_price_keeps_priority() {
     rest(&mut b, lim(2, 2, Buy, "10.00", 100));
     let mut out = Vec::new();
     b.replace(OrderId::new(1), px("10.00"), Qty::new(40), &mut out);
-    assert!(matches!(out[..], [BookEvent::Replaced { priority: Priority::Kept, .. }]));
+    assert!(matches!(
+        out[..],
+        [BookEvent::Replaced {
+            priority: Priority::Kept,
+            ..
+        }]
+    ));
     assert_eq!(ids_at(&b, Buy, "10.00"), vec![1, 2]);
     assert_eq!(b.best_bid(), Some(lv("10.00", 140, 2)));
 }
@@ -247,12 +306,22 @@ fn replace_increase_or_reprice_loses_priority() {
     rest(&mut b, lim(2, 2, Buy, "10.00", 100));
     let mut out = Vec::new();
     b.replace(OrderId::new(1), px("10.00"), Qty::new(101), &mut out);
-    assert!(matches!(out[0], BookEvent::Replaced { priority: Priority::Lost, .. }));
+    assert!(matches!(
+        out[0],
+        BookEvent::Replaced {
+            priority: Priority::Lost,
+            ..
+        }
+    ));
     assert_eq!(ids_at(&b, Buy, "10.00"), vec![2, 1]);
     out.clear();
     b.replace(OrderId::new(2), px("10.01"), Qty::new(100), &mut out);
     b.replace(OrderId::new(2), px("10.00"), Qty::new(100), &mut out);
-    assert_eq!(ids_at(&b, Buy, "10.00"), vec![1, 2], "moving away and back goes to the back");
+    assert_eq!(
+        ids_at(&b, Buy, "10.00"),
+        vec![1, 2],
+        "moving away and back goes to the back"
+    );
     assert_eq!(b.order(OrderId::new(2)).map(|o| o.qty), Some(Qty::new(100)));
 }
 
@@ -264,7 +333,9 @@ fn replace_that_crosses_trades_at_resting_price() {
     let mut out = Vec::new();
     b.replace(OrderId::new(2), px("10.10"), Qty::new(50), &mut out);
     assert_eq!(fills(&out), vec![(1, 2, px("10.05"), 30)]);
-    assert!(matches!(out.last(), Some(BookEvent::Rested { qty, price, .. }) if qty.get() == 20 && *price == px("10.10")));
+    assert!(
+        matches!(out.last(), Some(BookEvent::Rested { qty, price, .. }) if qty.get() == 20 && *price == px("10.10"))
+    );
     assert_eq!(b.best_bid(), Some(lv("10.10", 20, 1)));
     assert_eq!(b.best_ask(), None);
 }
@@ -281,9 +352,21 @@ fn cancel_or_replace_after_full_fill_is_rejected() {
     assert_eq!(
         out,
         vec![
-            BookEvent::Rejected { id: OrderId::new(1), request: Request::Cancel, reason: RejectReason::UnknownOrder },
-            BookEvent::Rejected { id: OrderId::new(1), request: Request::Replace, reason: RejectReason::UnknownOrder },
-            BookEvent::Rejected { id: OrderId::new(2), request: Request::Cancel, reason: RejectReason::UnknownOrder },
+            BookEvent::Rejected {
+                id: OrderId::new(1),
+                request: Request::Cancel,
+                reason: RejectReason::UnknownOrder
+            },
+            BookEvent::Rejected {
+                id: OrderId::new(1),
+                request: Request::Replace,
+                reason: RejectReason::UnknownOrder
+            },
+            BookEvent::Rejected {
+                id: OrderId::new(2),
+                request: Request::Cancel,
+                reason: RejectReason::UnknownOrder
+            },
         ]
     );
 }
@@ -295,7 +378,13 @@ fn post_only_replace_that_would_cross_is_rejected_and_order_kept() {
     rest(&mut b, lim(2, 2, Buy, "10.00", 50).with_post_only());
     let mut out = Vec::new();
     b.replace(OrderId::new(2), px("10.05"), Qty::new(50), &mut out);
-    assert!(matches!(out[..], [BookEvent::Rejected { reason: RejectReason::PostOnlyWouldTake, .. }]));
+    assert!(matches!(
+        out[..],
+        [BookEvent::Rejected {
+            reason: RejectReason::PostOnlyWouldTake,
+            ..
+        }]
+    ));
     assert_eq!(b.order(OrderId::new(2)).map(|o| o.price), Some(px("10.00")));
 }
 
@@ -308,24 +397,38 @@ fn self_trade_prevention_modes() {
     rest(&mut b, lim(3, 1, Sell, "10.00", 10));
     let ev = run(&mut b, lim(4, 7, Buy, "10.00", 30));
     assert_eq!(fills(&ev), vec![(1, 4, px("10.00"), 10)]);
-    assert!(matches!(ev.last(), Some(BookEvent::Canceled { id, reason: CancelReason::SelfTrade, qty, resting_price: None, .. }) if id.get() == 4 && qty.get() == 20));
+    assert!(
+        matches!(ev.last(), Some(BookEvent::Canceled { id, reason: CancelReason::SelfTrade, qty, resting_price: None, .. }) if id.get() == 4 && qty.get() == 20)
+    );
     assert_eq!(ids_at(&b, Sell, "10.00"), vec![2, 3]);
 
     // Cancel resting: own order removed, matching continues behind it.
-    let ev = run(&mut b, lim(5, 7, Buy, "10.00", 10).with_stp(SelfTradePrevention::CancelResting));
-    assert!(matches!(ev[1], BookEvent::Canceled { id, reason: CancelReason::SelfTrade, resting_price: Some(_), .. } if id.get() == 2));
+    let ev = run(
+        &mut b,
+        lim(5, 7, Buy, "10.00", 10).with_stp(SelfTradePrevention::CancelResting),
+    );
+    assert!(
+        matches!(ev[1], BookEvent::Canceled { id, reason: CancelReason::SelfTrade, resting_price: Some(_), .. } if id.get() == 2)
+    );
     assert_eq!(fills(&ev), vec![(3, 5, px("10.00"), 10)]);
     assert!(b.is_empty());
 
     // Cancel both.
     rest(&mut b, lim(6, 7, Sell, "10.00", 10));
     rest(&mut b, lim(7, 1, Sell, "10.00", 10));
-    let ev = run(&mut b, lim(8, 7, Buy, "10.00", 10).with_stp(SelfTradePrevention::CancelBoth));
+    let ev = run(
+        &mut b,
+        lim(8, 7, Buy, "10.00", 10).with_stp(SelfTradePrevention::CancelBoth),
+    );
     assert!(fills(&ev).is_empty());
     let canceled: Vec<u64> = ev
         .iter()
         .filter_map(|e| match e {
-            BookEvent::Canceled { id, reason: CancelReason::SelfTrade, .. } => Some(id.get()),
+            BookEvent::Canceled {
+                id,
+                reason: CancelReason::SelfTrade,
+                ..
+            } => Some(id.get()),
             _ => None,
         })
         .collect();
@@ -343,7 +446,13 @@ fn mass_cancel_by_owner_and_side() {
     let mut out = Vec::new();
     assert_eq!(b.mass_cancel(AccountId::new(1), Some(Buy), &mut out), 2);
     assert_eq!(b.len(), 2);
-    assert!(out.iter().all(|e| matches!(e, BookEvent::Canceled { reason: CancelReason::MassCancel, .. })));
+    assert!(out.iter().all(|e| matches!(
+        e,
+        BookEvent::Canceled {
+            reason: CancelReason::MassCancel,
+            ..
+        }
+    )));
     assert_eq!(b.mass_cancel(AccountId::new(1), None, &mut out), 1);
     assert_eq!(b.best_bid(), Some(lv("10.00", 10, 1)));
     assert_eq!(b.best_ask(), None);
@@ -352,11 +461,20 @@ fn mass_cancel_by_owner_and_side() {
 #[test]
 fn day_orders_expire() {
     let mut b = book();
-    rest(&mut b, lim(1, 1, Buy, "10.00", 10).with_tif(TimeInForce::Day));
+    rest(
+        &mut b,
+        lim(1, 1, Buy, "10.00", 10).with_tif(TimeInForce::Day),
+    );
     rest(&mut b, lim(2, 1, Buy, "10.00", 10));
     let mut out = Vec::new();
     assert_eq!(b.expire_day_orders(&mut out), 1);
-    assert!(matches!(out[..], [BookEvent::Canceled { reason: CancelReason::Expired, .. }]));
+    assert!(matches!(
+        out[..],
+        [BookEvent::Canceled {
+            reason: CancelReason::Expired,
+            ..
+        }]
+    ));
     assert_eq!(ids_at(&b, Buy, "10.00"), vec![2]);
 }
 
@@ -368,21 +486,55 @@ fn validation_rejections() {
         (lim(2, 1, Buy, "0", 10), RejectReason::InvalidPrice),
         (lim(3, 1, Buy, "-1", 10), RejectReason::InvalidPrice),
         (lim(4, 1, Buy, "10.005", 10), RejectReason::PriceOffTick),
-        (NewOrder::market(5, 1, Buy, 10).with_post_only(), RejectReason::InvalidOrder),
+        (
+            NewOrder::market(5, 1, Buy, 10).with_post_only(),
+            RejectReason::InvalidOrder,
+        ),
     ];
     for (o, reason) in cases {
         let ev = run(&mut b, o);
-        assert_eq!(ev, vec![BookEvent::Rejected { id: o.id, request: Request::Submit, reason }]);
+        assert_eq!(
+            ev,
+            vec![BookEvent::Rejected {
+                id: o.id,
+                request: Request::Submit,
+                reason
+            }]
+        );
     }
-    let mut lots = OrderBook::new(BookConfig { lot: Qty::new(100), ..BookConfig::default() });
+    let mut lots = OrderBook::new(BookConfig {
+        lot: Qty::new(100),
+        ..BookConfig::default()
+    });
     let ev = run(&mut lots, lim(6, 1, Buy, "10.00", 150));
-    assert!(matches!(ev[..], [BookEvent::Rejected { reason: RejectReason::QtyOffLot, .. }]));
+    assert!(matches!(
+        ev[..],
+        [BookEvent::Rejected {
+            reason: RejectReason::QtyOffLot,
+            ..
+        }]
+    ));
     rest(&mut b, lim(7, 1, Buy, "10.00", 10));
     let ev = run(&mut b, lim(7, 1, Buy, "10.00", 10));
-    assert!(matches!(ev[..], [BookEvent::Rejected { reason: RejectReason::DuplicateOrderId, .. }]));
+    assert!(matches!(
+        ev[..],
+        [BookEvent::Rejected {
+            reason: RejectReason::DuplicateOrderId,
+            ..
+        }]
+    ));
     let ev = run(&mut b, lim(8, 1, Buy, "10.00", u64::MAX));
-    assert!(matches!(ev[..], [BookEvent::Rejected { reason: RejectReason::ArithmeticOverflow, .. }]));
-    assert!(b.is_empty() == false && b.len() == 1, "rejections never change the book");
+    assert!(matches!(
+        ev[..],
+        [BookEvent::Rejected {
+            reason: RejectReason::ArithmeticOverflow,
+            ..
+        }]
+    ));
+    assert!(
+        b.is_empty() == false && b.len() == 1,
+        "rejections never change the book"
+    );
 }
 
 #[test]
@@ -396,4 +548,26 @@ fn depth_reports_levels_best_first() {
     assert_eq!(d, vec![lv("10.00", 15, 2), lv("9.99", 1, 1)]);
     assert_eq!(b.depth(Sell, 5).count(), 0);
     assert_eq!(b.qty_at(Buy, px("9.98")), Qty::new(7));
+}
+
+#[test]
+fn invariants_hold_through_a_busy_sequence() {
+    let mut b = book();
+    let mut out = Vec::new();
+    for i in 0..200u64 {
+        let side = if i % 2 == 0 { Buy } else { Sell };
+        let price = Price::from_raw(100_000 + i64::try_from(i % 7).unwrap() * 100);
+        b.submit(
+            &NewOrder::limit(i, i % 5, side, price, 1 + i % 13),
+            &mut out,
+        );
+        if i % 3 == 0 {
+            b.cancel(OrderId::new(i / 2), &mut out);
+        }
+        if i % 4 == 0 {
+            b.replace(OrderId::new(i / 3), price, Qty::new(1 + i % 5), &mut out);
+        }
+        b.check_invariants().unwrap();
+    }
+    assert!(fills(&out).len() > 10);
 }

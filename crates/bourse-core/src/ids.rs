@@ -187,7 +187,10 @@ mod tests {
         assert_eq!(a, ClientOrderId::new("my-order-1").unwrap());
         assert_ne!(a, ClientOrderId::new("my-order-10").unwrap());
         assert_eq!(ClientOrderId::new("has space"), Err(IdError::InvalidChar));
-        assert_eq!(ClientOrderId::new(&"x".repeat(49)), Err(IdError::TooLong(48)));
+        assert_eq!(
+            ClientOrderId::new(&"x".repeat(49)),
+            Err(IdError::TooLong(48))
+        );
         assert_eq!(serde_json::to_string(&a).unwrap(), "\"my-order-1\"");
         assert!(serde_json::from_str::<ClientOrderId>("\"\"").is_err());
     }

@@ -373,7 +373,9 @@ impl FromStr for Qty {
         if raw % SCALE != 0 {
             return Err(ParseNumError::Fractional);
         }
-        u64::try_from(raw / SCALE).map(Qty).map_err(|_| ParseNumError::Overflow)
+        u64::try_from(raw / SCALE)
+            .map(Qty)
+            .map_err(|_| ParseNumError::Overflow)
     }
 }
 
@@ -403,7 +405,10 @@ mod tests {
         assert_eq!(" 1".parse::<Price>(), Err(ParseNumError::InvalidChar));
         assert_eq!("+1".parse::<Price>(), Err(ParseNumError::InvalidChar));
         assert_eq!("1.2.3".parse::<Price>(), Err(ParseNumError::InvalidChar));
-        assert_eq!("922337203685478".parse::<Price>(), Err(ParseNumError::Overflow));
+        assert_eq!(
+            "922337203685478".parse::<Price>(),
+            Err(ParseNumError::Overflow)
+        );
         assert_eq!("1.5".parse::<Qty>(), Err(ParseNumError::Fractional));
         assert_eq!("-1".parse::<Qty>(), Err(ParseNumError::Negative));
         assert_eq!("100.0000".parse::<Qty>(), Ok(Qty::new(100)));
@@ -416,7 +421,10 @@ mod tests {
         assert_eq!(Price::from_raw(1_902_501).to_string(), "190.2501");
         assert_eq!(Price::from_raw(1_902_510).to_string(), "190.251");
         assert_eq!(Cash::from_raw(-5).to_string(), "-0.0005");
-        assert_eq!(Cash::from_raw(i64::MIN).to_string(), "-922337203685477.5808");
+        assert_eq!(
+            Cash::from_raw(i64::MIN).to_string(),
+            "-922337203685477.5808"
+        );
     }
 
     #[test]
@@ -438,8 +446,14 @@ mod tests {
         assert_eq!(Price::from_raw(1_100).ceil_to(tick).unwrap().raw(), 1_100);
         assert!(Price::from_raw(1_100).is_multiple_of(tick));
         assert!(!Price::from_raw(1_150).is_multiple_of(tick));
-        assert_eq!(Price::from_raw(1_000_000).offset_bps(500).unwrap().raw(), 1_050_000);
-        assert_eq!(Price::from_raw(1_000_000).offset_bps(-500).unwrap().raw(), 950_000);
+        assert_eq!(
+            Price::from_raw(1_000_000).offset_bps(500).unwrap().raw(),
+            1_050_000
+        );
+        assert_eq!(
+            Price::from_raw(1_000_000).offset_bps(-500).unwrap().raw(),
+            950_000
+        );
         assert_eq!(Cash::from_raw(10_001).bps_ceil(1).unwrap().raw(), 2);
         assert_eq!(Cash::from_raw(10_000).bps_ceil(1).unwrap().raw(), 1);
         assert_eq!(Cash::from_raw(0).bps_ceil(30).unwrap().raw(), 0);

@@ -39,7 +39,9 @@ impl fmt::Display for Side {
 }
 
 /// How long an order may stay working.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeInForce {
     /// Good till cancelled.
@@ -63,7 +65,9 @@ impl TimeInForce {
 }
 
 /// What happens when an incoming order would trade with a resting order of the same account.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SelfTradePrevention {
     /// Cancel the incoming order's remainder; the resting order stays.
@@ -201,7 +205,10 @@ mod tests {
         assert_eq!(codes.len(), RejectReason::ALL.len());
         assert_eq!(nums.len(), RejectReason::ALL.len());
         for r in RejectReason::ALL {
-            assert_eq!(serde_json::to_string(r).unwrap(), format!("\"{}\"", r.code()));
+            assert_eq!(
+                serde_json::to_string(r).unwrap(),
+                format!("\"{}\"", r.code())
+            );
             assert!(!r.message().is_empty());
         }
     }
@@ -217,7 +224,10 @@ mod tests {
             CancelReason::SelfTrade,
             CancelReason::Expired,
         ] {
-            assert_eq!(serde_json::to_string(&r).unwrap(), format!("\"{}\"", r.code()));
+            assert_eq!(
+                serde_json::to_string(&r).unwrap(),
+                format!("\"{}\"", r.code())
+            );
         }
     }
 
