@@ -1,5 +1,7 @@
 //! Scenario tests: one rule each, stated as the events and book a trader would expect.
 
+#![allow(clippy::unwrap_used)] // a failed parse of a literal in a test is a test bug
+
 use Side::{Buy, Sell};
 use bourse_book::{BookConfig, BookEvent, LevelView, NewOrder, OrderBook, Priority, Request};
 use bourse_core::{
