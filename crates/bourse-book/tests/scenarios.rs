@@ -534,7 +534,7 @@ fn validation_rejections() {
         }]
     ));
     assert!(
-        b.is_empty() == false && b.len() == 1,
+        !b.is_empty() && b.len() == 1,
         "rejections never change the book"
     );
 }
