@@ -41,7 +41,11 @@ fn pass(book: &mut OrderBook, rng: &mut Rng, first_id: u64, ops: u64, out: &mut 
             mid += if rng.chance(50) { tick } else { -tick };
             mid = mid.clamp(1_000_000 - 40 * tick, 1_000_000 + 40 * tick);
         }
-        let side = if rng.chance(50) { Side::Buy } else { Side::Sell };
+        let side = if rng.chance(50) {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
         let dist = i64::try_from(rng.below(20)).unwrap_or(0) * tick;
         let away = if side == Side::Buy { -dist } else { dist };
         let qty = 1 + rng.below(500);
@@ -49,7 +53,11 @@ fn pass(book: &mut OrderBook, rng: &mut Rng, first_id: u64, ops: u64, out: &mut 
         match rng.below(100) {
             0..=44 => {
                 let o = NewOrder::limit(id, rng.below(50), side, Price::from_raw(mid + away), qty)
-                    .with_tif(if rng.chance(10) { TimeInForce::Day } else { TimeInForce::Gtc })
+                    .with_tif(if rng.chance(10) {
+                        TimeInForce::Day
+                    } else {
+                        TimeInForce::Gtc
+                    })
                     .with_stp(SelfTradePrevention::CancelResting);
                 book.submit(&o, out);
                 live[slot] = id;
@@ -60,9 +68,17 @@ fn pass(book: &mut OrderBook, rng: &mut Rng, first_id: u64, ops: u64, out: &mut 
                 book.replace(OrderId::new(live[slot]), p, Qty::new(qty), out);
             }
             90..=96 => {
-                let cross = if side == Side::Buy { 3 * tick } else { -3 * tick };
+                let cross = if side == Side::Buy {
+                    3 * tick
+                } else {
+                    -3 * tick
+                };
                 let o = NewOrder::limit(id, rng.below(50), side, Price::from_raw(mid + cross), qty)
-                    .with_tif(if rng.chance(50) { TimeInForce::Ioc } else { TimeInForce::Fok });
+                    .with_tif(if rng.chance(50) {
+                        TimeInForce::Ioc
+                    } else {
+                        TimeInForce::Fok
+                    });
                 book.submit(&o, out);
             }
             _ => book.submit(&NewOrder::market(id, rng.below(50), side, qty), out),
@@ -75,7 +91,10 @@ fn pass(book: &mut OrderBook, rng: &mut Rng, first_id: u64, ops: u64, out: &mut 
 }
 
 fn main() {
-    let ops = std::env::var("BOURSE_NO_ALLOC_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    let ops = std::env::var("BOURSE_NO_ALLOC_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
     let mut book = OrderBook::with_capacity(BookConfig::default(), 1024, 512);
     let mut rng = Rng::new(42);
     let mut warm = Count::default();
@@ -86,8 +105,16 @@ fn main() {
     pass(&mut book, &mut rng, 1 + ops, ops, &mut steady);
     let stats = region.change();
 
-    assert!(steady.fills > 1_000, "workload must trade: {} fills", steady.fills);
-    assert!(book.len() > 100, "workload must keep a book: {} resting", book.len());
+    assert!(
+        steady.fills > 1_000,
+        "workload must trade: {} fills",
+        steady.fills
+    );
+    assert!(
+        book.len() > 100,
+        "workload must keep a book: {} resting",
+        book.len()
+    );
     assert_eq!(
         (stats.allocations, stats.reallocations),
         (0, 0),
