@@ -2,4 +2,8 @@
 //! real-data tests — a seeded PRNG, the synthetic mixed order flow, and the LOBSTER
 //! (real NASDAQ) message-file reader and replayer.
 
+pub mod adapters;
+pub mod flow;
+pub mod latency;
+pub mod lobster;
 pub mod rng;
