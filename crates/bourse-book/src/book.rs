@@ -119,6 +119,8 @@ struct Node {
     order: RestingOrder,
     prev: u32,
     next: u32,
+    /// Slot of its price level in its side's ladder (`NIL` while not linked).
+    level: u32,
 }
 
 /// The incoming side of a match: an arriving order, or a replaced one re-entering.
@@ -193,21 +195,20 @@ impl OrderBook {
 
     /// The best `n` levels of `side`, best first.
     pub fn depth(&self, side: Side, n: usize) -> impl Iterator<Item = LevelView> + '_ {
-        self.ladder(side).levels.iter().rev().take(n).map(view)
+        self.ladder(side).iter().take(n).map(view)
     }
 
     /// Number of price levels on `side`.
     #[must_use]
     pub fn level_count(&self, side: Side) -> usize {
-        self.ladder(side).levels.len()
+        self.ladder(side).len()
     }
 
     /// Aggregate resting quantity at `price` on `side`.
     #[must_use]
     pub fn qty_at(&self, side: Side, price: Price) -> Qty {
         let l = self.ladder(side);
-        l.find(price)
-            .map_or(Qty::ZERO, |i| Qty::new(l.levels[i].qty))
+        l.get(price).map_or(Qty::ZERO, |s| Qty::new(l.level(s).qty))
     }
 
     #[must_use]
@@ -235,18 +236,14 @@ impl OrderBook {
     /// The resting orders at `price` on `side`, in time priority.
     pub fn orders_at(&self, side: Side, price: Price) -> impl Iterator<Item = RestingOrder> + '_ {
         let l = self.ladder(side);
-        let head = l.find(price).map_or(NIL, |i| l.levels[i].head);
+        let head = l.get(price).map_or(NIL, |s| l.level(s).head);
         self.chain(head)
     }
 
     /// Every resting order of `side`, best price first, then time priority. Deterministic:
     /// this is the order snapshots and state hashes see.
     pub fn orders(&self, side: Side) -> impl Iterator<Item = RestingOrder> + '_ {
-        self.ladder(side)
-            .levels
-            .iter()
-            .rev()
-            .flat_map(|l| self.chain(l.head))
+        self.ladder(side).iter().flat_map(|l| self.chain(l.head))
     }
 
     fn chain(&self, head: u32) -> impl Iterator<Item = RestingOrder> + '_ {
@@ -286,18 +283,17 @@ impl OrderBook {
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut linked = 0usize;
         for ladder in [&self.bids, &self.asks] {
+            ladder.check()?;
             let mut total: u128 = 0;
-            for (i, level) in ladder.levels.iter().enumerate() {
-                if i > 0 && !ladder.better(level.price, ladder.levels[i - 1].price) {
-                    return Err(format!("levels out of order at {:?}", level.price));
-                }
+            for slot in ladder.slots_best_first() {
+                let level = ladder.level(slot);
                 let (mut qty, mut count, mut prev, mut cur) = (0u64, 0u32, NIL, level.head);
                 while cur != NIL {
                     let n = self.nodes.get(cur as usize).ok_or("link past the slab")?;
                     if n.prev != prev {
                         return Err(format!("broken back link at {:?}", n.order.id));
                     }
-                    if n.order.price != level.price || n.order.qty.is_zero() {
+                    if n.order.price != level.price || n.order.qty.is_zero() || n.level != slot {
                         return Err(format!(
                             "bad order {:?} at level {:?}",
                             n.order, level.price
@@ -420,6 +416,7 @@ impl OrderBook {
                 },
                 prev: NIL,
                 next: NIL,
+                level: NIL,
             };
             let slot = self.alloc(node);
             self.index.insert(o.id, slot);
@@ -470,14 +467,14 @@ impl OrderBook {
             out.emit(reject(reason));
             return;
         }
-        let old = self.nodes[slot as usize].order;
+        let Node {
+            order: old, level, ..
+        } = self.nodes[slot as usize];
         if price == old.price && qty <= old.qty {
             let ladder = self.ladder_mut(old.side);
             let shrink = old.qty.get() - qty.get();
             ladder.total -= u128::from(shrink);
-            if let Ok(li) = ladder.find(price) {
-                ladder.levels[li].qty -= shrink;
-            }
+            ladder.level_mut(level).qty -= shrink;
             self.nodes[slot as usize].order.qty = qty;
             out.emit(BookEvent::Replaced {
                 id,
@@ -607,7 +604,7 @@ impl OrderBook {
         if l.total + u128::from(add) <= u128::from(u64::MAX) {
             return false;
         }
-        let have = l.find(price).map_or(0, |i| l.levels[i].qty);
+        let have = l.get(price).map_or(0, |s| l.level(s).qty);
         have.checked_add(add).is_none()
     }
 
@@ -636,7 +633,7 @@ impl OrderBook {
     fn can_fill(&self, t: &Taker) -> bool {
         let opp = self.ladder(t.side.opposite());
         let mut available: u64 = 0;
-        for level in opp.levels.iter().rev() {
+        for level in opp.iter() {
             if !crosses(t.side, t.limit, level.price) {
                 break;
             }
@@ -668,9 +665,10 @@ impl OrderBook {
                 Side::Buy => &mut self.asks,
                 Side::Sell => &mut self.bids,
             };
-            let Some(level) = opp.levels.last_mut() else {
+            let Some(lslot) = opp.best_slot() else {
                 break;
             };
+            let level = opp.level_mut(lslot);
             if !crosses(t.side, t.limit, level.price) {
                 break;
             }
@@ -694,7 +692,6 @@ impl OrderBook {
             let maker_left = node.order.qty.get() - q;
             node.order.qty = Qty::new(maker_left);
             level.qty -= q;
-            opp.total -= u128::from(q);
             t.qty -= q;
             let maker = node.order.id;
             out.emit(BookEvent::Fill {
@@ -709,13 +706,16 @@ impl OrderBook {
                 taker_leaves: Qty::new(t.qty),
             });
             self.last_trade = Some(price);
+            let next = node.next;
             if maker_left == 0 {
-                let next = node.next;
+                level.head = next;
+                level.count -= 1;
+            }
+            opp.total -= u128::from(q);
+            if maker_left == 0 {
                 if next == NIL {
-                    opp.levels.pop();
+                    opp.remove(lslot);
                 } else {
-                    level.head = next;
-                    level.count -= 1;
                     self.nodes[next as usize].prev = NIL;
                 }
                 self.index.remove(&maker);
@@ -769,10 +769,11 @@ impl OrderBook {
     ) -> usize {
         let mut count = 0;
         for side in [Side::Buy, Side::Sell] {
-            let mut li = self.ladder(side).levels.len();
-            while li > 0 {
-                li -= 1;
-                let mut cur = self.ladder(side).levels[li].head;
+            let mut pos = self.ladder(side).len();
+            while pos > 0 {
+                pos -= 1;
+                let lslot = self.ladder(side).slot_at(pos);
+                let mut cur = self.ladder(side).level(lslot).head;
                 while cur != NIL {
                     let n = self.nodes[cur as usize];
                     if pred(&n.order) {
@@ -801,8 +802,8 @@ impl OrderBook {
             Side::Sell => &mut self.asks,
         };
         ladder.total += u128::from(o.qty.get());
-        let li = ladder.find_or_insert(o.price);
-        let level = &mut ladder.levels[li];
+        let lslot = ladder.get_or_insert(o.price);
+        let level = ladder.level_mut(lslot);
         let tail = level.tail;
         level.qty += o.qty.get();
         level.count += 1;
@@ -815,26 +816,28 @@ impl OrderBook {
         let n = &mut self.nodes[slot as usize];
         n.prev = tail;
         n.next = NIL;
+        n.level = lslot;
     }
 
     /// Removes the node in `slot` from its level (dropping the level if it empties); the
     /// slot stays allocated.
     fn unlink(&mut self, slot: u32) {
-        let Node { order, prev, next } = self.nodes[slot as usize];
+        let Node {
+            order,
+            prev,
+            next,
+            level: lslot,
+        } = self.nodes[slot as usize];
         let ladder = match order.side {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
         };
-        let Ok(li) = ladder.find(order.price) else {
-            debug_assert!(false, "resting order {:?} has no level", order.id);
-            return;
-        };
         ladder.total -= u128::from(order.qty.get());
-        let level = &mut ladder.levels[li];
+        let level = ladder.level_mut(lslot);
         level.qty -= order.qty.get();
         level.count -= 1;
         if level.count == 0 {
-            ladder.levels.remove(li);
+            ladder.remove(lslot);
         } else {
             if prev == NIL {
                 level.head = next;
@@ -849,6 +852,7 @@ impl OrderBook {
         if next != NIL {
             self.nodes[next as usize].prev = prev;
         }
+        self.nodes[slot as usize].level = NIL;
     }
 
     fn alloc(&mut self, node: Node) -> u32 {
