@@ -1,6 +1,8 @@
 //! The order book: resting orders in a slab with intrusive FIFO lists per price level, an
 //! id → slot index, and the matching rules.
 
+use std::collections::hash_map::Entry;
+
 use bourse_core::{
     AccountId, CancelReason, OrderId, Price, Qty, RejectReason, SelfTradePrevention, Side,
     TimeInForce,
@@ -139,6 +141,8 @@ struct Taker {
 enum MatchEnd {
     Done,
     SelfTrade,
+    /// A fill-or-kill that could not fill completely; nothing traded.
+    Killed,
 }
 
 /// One symbol's limit order book. All methods are synchronous and allocation-free once the
@@ -343,34 +347,47 @@ impl OrderBook {
     /// Submits a new order: validate, match as far as its limit allows, then rest or cancel
     /// the remainder according to its time in force.
     pub fn submit(&mut self, o: &NewOrder, out: &mut impl EventSink) {
+        let reject = |reason| BookEvent::Rejected {
+            id: o.id,
+            request: Request::Submit,
+            reason,
+        };
         if let Err(reason) = self.validate(o) {
-            out.emit(BookEvent::Rejected {
+            out.emit(reject(reason));
+            return;
+        }
+        // The order takes its slot and index entry up front: one hash probe both refuses a
+        // duplicate id and registers the order, so an order that rests costs one probe.
+        let slot = self.alloc(Node {
+            order: RestingOrder {
                 id: o.id,
-                request: Request::Submit,
-                reason,
-            });
+                owner: o.owner,
+                side: o.side,
+                price: o.price.unwrap_or(Price::ZERO),
+                qty: o.qty,
+                tif: o.tif,
+                post_only: o.post_only,
+                stp: o.stp,
+            },
+            prev: NIL,
+            next: NIL,
+            level: NIL,
+        });
+        if let Err(reason) = self.admit(o, slot) {
+            if reason != RejectReason::DuplicateOrderId {
+                self.index.remove(&o.id);
+            }
+            self.free(slot);
+            out.emit(reject(reason));
             return;
         }
         let limit = match o.price {
-            Some(p) => {
-                if o.post_only && self.would_cross(o.side, p) {
-                    out.emit(BookEvent::Rejected {
-                        id: o.id,
-                        request: Request::Submit,
-                        reason: RejectReason::PostOnlyWouldTake,
-                    });
-                    return;
-                }
-                p
-            }
+            Some(p) => p,
             None => match self.collar(o.side) {
                 Some(p) => p,
                 None => {
-                    out.emit(BookEvent::Rejected {
-                        id: o.id,
-                        request: Request::Submit,
-                        reason: RejectReason::NoLiquidity,
-                    });
+                    self.release(slot, o.id);
+                    out.emit(reject(RejectReason::NoLiquidity));
                     return;
                 }
             },
@@ -390,51 +407,36 @@ impl OrderBook {
             qty: o.qty.get(),
             stp: o.stp,
         };
-        if o.tif == TimeInForce::Fok && !self.can_fill(&taker) {
-            self.cancel_incoming(&taker, CancelReason::FokUnfilled, out);
-            return;
-        }
-        let end = self.match_taker(&mut taker, out);
+        let end = if o.tif == TimeInForce::Fok && !self.can_fill(&taker) {
+            MatchEnd::Killed
+        } else {
+            self.match_taker(&mut taker, out)
+        };
         if taker.qty == 0 {
+            self.release(slot, o.id);
             return;
         }
-        let reason = if end == MatchEnd::SelfTrade {
-            CancelReason::SelfTrade
-        } else if o.price.is_none() {
-            CancelReason::MarketRemainder
-        } else if o.tif.may_rest() {
-            let node = Node {
-                order: RestingOrder {
+        let reason = match end {
+            MatchEnd::SelfTrade => CancelReason::SelfTrade,
+            MatchEnd::Killed => CancelReason::FokUnfilled,
+            MatchEnd::Done if o.price.is_none() => CancelReason::MarketRemainder,
+            MatchEnd::Done if o.tif.may_rest() => {
+                self.nodes[slot as usize].order.qty = Qty::new(taker.qty);
+                self.link(slot);
+                out.emit(BookEvent::Rested {
                     id: o.id,
-                    owner: o.owner,
                     side: o.side,
                     price: limit,
                     qty: Qty::new(taker.qty),
-                    tif: o.tif,
-                    post_only: o.post_only,
-                    stp: o.stp,
-                },
-                prev: NIL,
-                next: NIL,
-                level: NIL,
-            };
-            let slot = self.alloc(node);
-            self.index.insert(o.id, slot);
-            self.link(slot);
-            out.emit(BookEvent::Rested {
-                id: o.id,
-                side: o.side,
-                price: limit,
-                qty: Qty::new(taker.qty),
-            });
-            return;
-        } else if o.tif == TimeInForce::Fok {
-            // Unreachable when can_fill agreed with match_taker; kept so that a disagreement
+                });
+                return;
+            }
+            // Unreachable when can_fill agrees with match_taker; kept so that a disagreement
             // can never leave a partially filled FOK resting.
-            CancelReason::FokUnfilled
-        } else {
-            CancelReason::IocRemainder
+            MatchEnd::Done if o.tif == TimeInForce::Fok => CancelReason::FokUnfilled,
+            MatchEnd::Done => CancelReason::IocRemainder,
         };
+        self.release(slot, o.id);
         self.cancel_incoming(&taker, reason, out);
     }
 
@@ -562,19 +564,31 @@ impl OrderBook {
 
     // ---------------------------------------------------------------- internals
 
+    /// Checks that need no book state.
     fn validate(&self, o: &NewOrder) -> Result<(), RejectReason> {
         self.validate_price_qty(o.price, o.qty)?;
         if o.price.is_none() && o.post_only {
             return Err(RejectReason::InvalidOrder);
         }
-        if self.index.contains_key(&o.id) {
-            return Err(RejectReason::DuplicateOrderId);
+        Ok(())
+    }
+
+    /// Registers `o` (already in `slot`) under its id, then the checks against the book.
+    /// On `Err` the id is registered unless the error is `DuplicateOrderId`.
+    fn admit(&mut self, o: &NewOrder, slot: u32) -> Result<(), RejectReason> {
+        match self.index.entry(o.id) {
+            Entry::Occupied(_) => return Err(RejectReason::DuplicateOrderId),
+            Entry::Vacant(v) => {
+                v.insert(slot);
+            }
         }
-        if let Some(p) = o.price
-            && o.tif.may_rest()
-            && self.level_would_overflow(o.side, p, o.qty.get())
-        {
-            return Err(RejectReason::ArithmeticOverflow);
+        if let Some(p) = o.price {
+            if o.tif.may_rest() && self.level_would_overflow(o.side, p, o.qty.get()) {
+                return Err(RejectReason::ArithmeticOverflow);
+            }
+            if o.post_only && self.would_cross(o.side, p) {
+                return Err(RejectReason::PostOnlyWouldTake);
+            }
         }
         Ok(())
     }

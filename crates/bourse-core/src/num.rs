@@ -218,7 +218,7 @@ impl Price {
     #[inline]
     #[must_use]
     pub const fn is_multiple_of(self, tick: Price) -> bool {
-        tick.0 > 0 && self.0 % tick.0 == 0
+        tick.0 > 0 && (tick.0 == 1 || self.0 % tick.0 == 0)
     }
 
     /// `self` moved by `bps` basis points (positive = up), rounded toward `self` so the
@@ -346,7 +346,7 @@ impl Qty {
     #[inline]
     #[must_use]
     pub const fn is_multiple_of(self, lot: Qty) -> bool {
-        lot.0 > 0 && self.0.is_multiple_of(lot.0)
+        lot.0 > 0 && (lot.0 == 1 || self.0.is_multiple_of(lot.0))
     }
 }
 
