@@ -116,13 +116,21 @@ pub struct LevelView {
     pub orders: u32,
 }
 
+/// A resting order in the slab: 40 bytes, only what matching and the lists touch. Its price
+/// is its level's.
 #[derive(Clone, Copy, Debug)]
 struct Node {
-    order: RestingOrder,
+    id: OrderId,
+    owner: AccountId,
+    qty: u64,
     prev: u32,
     next: u32,
     /// Slot of its price level in its side's ladder (`NIL` while not linked).
     level: u32,
+    side: Side,
+    tif: TimeInForce,
+    post_only: bool,
+    stp: SelfTradePrevention,
 }
 
 /// The incoming side of a match: an arriving order, or a replaced one re-entering.
@@ -217,7 +225,7 @@ impl OrderBook {
 
     #[must_use]
     pub fn order(&self, id: OrderId) -> Option<RestingOrder> {
-        self.index.get(&id).map(|&i| self.nodes[i as usize].order)
+        self.index.get(&id).map(|&i| self.view(i))
     }
 
     /// Number of resting orders.
@@ -253,10 +261,25 @@ impl OrderBook {
     fn chain(&self, head: u32) -> impl Iterator<Item = RestingOrder> + '_ {
         let mut cur = head;
         std::iter::from_fn(move || {
-            let n = self.nodes.get(cur as usize)?;
-            cur = n.next;
-            Some(n.order)
+            let slot = cur;
+            cur = self.nodes.get(slot as usize)?.next;
+            Some(self.view(slot))
         })
+    }
+
+    /// The outside view of the linked order in `slot`.
+    fn view(&self, slot: u32) -> RestingOrder {
+        let n = &self.nodes[slot as usize];
+        RestingOrder {
+            id: n.id,
+            owner: n.owner,
+            side: n.side,
+            price: self.ladder(n.side).level(n.level).price,
+            qty: Qty::new(n.qty),
+            tif: n.tif,
+            post_only: n.post_only,
+            stp: n.stp,
+        }
     }
 
     fn ladder(&self, side: Side) -> &Ladder {
@@ -295,18 +318,15 @@ impl OrderBook {
                 while cur != NIL {
                     let n = self.nodes.get(cur as usize).ok_or("link past the slab")?;
                     if n.prev != prev {
-                        return Err(format!("broken back link at {:?}", n.order.id));
+                        return Err(format!("broken back link at {:?}", n.id));
                     }
-                    if n.order.price != level.price || n.order.qty.is_zero() || n.level != slot {
-                        return Err(format!(
-                            "bad order {:?} at level {:?}",
-                            n.order, level.price
-                        ));
+                    if n.qty == 0 || n.level != slot {
+                        return Err(format!("bad order {:?} at level {:?}", n, level.price));
                     }
-                    if self.index.get(&n.order.id) != Some(&cur) {
-                        return Err(format!("index does not point at {:?}", n.order.id));
+                    if self.index.get(&n.id) != Some(&cur) {
+                        return Err(format!("index does not point at {:?}", n.id));
                     }
-                    qty = qty.checked_add(n.order.qty.get()).ok_or("level overflow")?;
+                    qty = qty.checked_add(n.qty).ok_or("level overflow")?;
                     count += 1;
                     prev = cur;
                     cur = n.next;
@@ -359,19 +379,16 @@ impl OrderBook {
         // The order takes its slot and index entry up front: one hash probe both refuses a
         // duplicate id and registers the order, so an order that rests costs one probe.
         let slot = self.alloc(Node {
-            order: RestingOrder {
-                id: o.id,
-                owner: o.owner,
-                side: o.side,
-                price: o.price.unwrap_or(Price::ZERO),
-                qty: o.qty,
-                tif: o.tif,
-                post_only: o.post_only,
-                stp: o.stp,
-            },
+            id: o.id,
+            owner: o.owner,
+            qty: o.qty.get(),
             prev: NIL,
             next: NIL,
             level: NIL,
+            side: o.side,
+            tif: o.tif,
+            post_only: o.post_only,
+            stp: o.stp,
         });
         if let Err(reason) = self.admit(o, slot) {
             if reason != RejectReason::DuplicateOrderId {
@@ -421,8 +438,8 @@ impl OrderBook {
             MatchEnd::Killed => CancelReason::FokUnfilled,
             MatchEnd::Done if o.price.is_none() => CancelReason::MarketRemainder,
             MatchEnd::Done if o.tif.may_rest() => {
-                self.nodes[slot as usize].order.qty = Qty::new(taker.qty);
-                self.link(slot);
+                self.nodes[slot as usize].qty = taker.qty;
+                self.link(slot, limit);
                 out.emit(BookEvent::Rested {
                     id: o.id,
                     side: o.side,
@@ -469,15 +486,14 @@ impl OrderBook {
             out.emit(reject(reason));
             return;
         }
-        let Node {
-            order: old, level, ..
-        } = self.nodes[slot as usize];
+        let old = self.view(slot);
+        let level = self.nodes[slot as usize].level;
         if price == old.price && qty <= old.qty {
             let ladder = self.ladder_mut(old.side);
             let shrink = old.qty.get() - qty.get();
             ladder.total -= u128::from(shrink);
             ladder.level_mut(level).qty -= shrink;
-            self.nodes[slot as usize].order.qty = qty;
+            self.nodes[slot as usize].qty = qty.get();
             out.emit(BookEvent::Replaced {
                 id,
                 side: old.side,
@@ -528,10 +544,8 @@ impl OrderBook {
             self.release(slot, id);
             self.cancel_incoming(&taker, CancelReason::SelfTrade, out);
         } else {
-            let n = &mut self.nodes[slot as usize].order;
-            n.price = price;
-            n.qty = Qty::new(taker.qty);
-            self.link(slot);
+            self.nodes[slot as usize].qty = taker.qty;
+            self.link(slot, price);
             out.emit(BookEvent::Rested {
                 id,
                 side: old.side,
@@ -654,12 +668,12 @@ impl OrderBook {
             let mut cur = level.head;
             while cur != NIL {
                 let n = &self.nodes[cur as usize];
-                if n.order.owner == t.owner {
+                if n.owner == t.owner {
                     if t.stp != SelfTradePrevention::CancelResting {
                         return false;
                     }
                 } else {
-                    available = available.saturating_add(n.order.qty.get());
+                    available = available.saturating_add(n.qty);
                     if available >= t.qty {
                         return true;
                     }
@@ -688,7 +702,7 @@ impl OrderBook {
             }
             let slot = level.head;
             let node = &mut self.nodes[slot as usize];
-            if node.order.owner == t.owner {
+            if node.owner == t.owner {
                 match t.stp {
                     SelfTradePrevention::CancelIncoming => return MatchEnd::SelfTrade,
                     SelfTradePrevention::CancelResting => {
@@ -702,15 +716,15 @@ impl OrderBook {
                 }
             }
             let price = level.price;
-            let q = t.qty.min(node.order.qty.get());
-            let maker_left = node.order.qty.get() - q;
-            node.order.qty = Qty::new(maker_left);
+            let q = t.qty.min(node.qty);
+            let maker_left = node.qty - q;
+            node.qty = maker_left;
             level.qty -= q;
             t.qty -= q;
-            let maker = node.order.id;
+            let maker = node.id;
             out.emit(BookEvent::Fill {
                 maker,
-                maker_owner: node.order.owner,
+                maker_owner: node.owner,
                 taker: t.id,
                 taker_owner: t.owner,
                 taker_side: t.side,
@@ -753,13 +767,13 @@ impl OrderBook {
 
     /// Takes a resting order off the book and reports it cancelled.
     fn remove_resting(&mut self, slot: u32, reason: CancelReason, out: &mut impl EventSink) {
-        self.index.remove(&self.nodes[slot as usize].order.id);
+        self.index.remove(&self.nodes[slot as usize].id);
         self.take_resting(slot, reason, out);
     }
 
     /// As [`Self::remove_resting`] for an order already dropped from the index.
     fn take_resting(&mut self, slot: u32, reason: CancelReason, out: &mut impl EventSink) {
-        let o = self.nodes[slot as usize].order;
+        let o = self.view(slot);
         self.unlink(slot);
         self.free(slot);
         out.emit(BookEvent::Canceled {
@@ -790,7 +804,7 @@ impl OrderBook {
                 let mut cur = self.ladder(side).level(lslot).head;
                 while cur != NIL {
                     let n = self.nodes[cur as usize];
-                    if pred(&n.order) {
+                    if pred(&self.view(cur)) {
                         self.remove_resting(cur, reason, out);
                         count += 1;
                     }
@@ -808,18 +822,18 @@ impl OrderBook {
         }
     }
 
-    /// Appends the node in `slot` to the tail of its price level (creating the level).
-    fn link(&mut self, slot: u32) {
-        let o = self.nodes[slot as usize].order;
-        let ladder = match o.side {
+    /// Appends the node in `slot` to the tail of the level at `price` (creating the level).
+    fn link(&mut self, slot: u32, price: Price) {
+        let Node { side, qty, .. } = self.nodes[slot as usize];
+        let ladder = match side {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
         };
-        ladder.total += u128::from(o.qty.get());
-        let lslot = ladder.get_or_insert(o.price);
+        ladder.total += u128::from(qty);
+        let lslot = ladder.get_or_insert(price);
         let level = ladder.level_mut(lslot);
         let tail = level.tail;
-        level.qty += o.qty.get();
+        level.qty += qty;
         level.count += 1;
         level.tail = slot;
         if tail == NIL {
@@ -837,18 +851,20 @@ impl OrderBook {
     /// slot stays allocated.
     fn unlink(&mut self, slot: u32) {
         let Node {
-            order,
+            side,
+            qty,
             prev,
             next,
             level: lslot,
+            ..
         } = self.nodes[slot as usize];
-        let ladder = match order.side {
+        let ladder = match side {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
         };
-        ladder.total -= u128::from(order.qty.get());
+        ladder.total -= u128::from(qty);
         let level = ladder.level_mut(lslot);
-        level.qty -= order.qty.get();
+        level.qty -= qty;
         level.count -= 1;
         if level.count == 0 {
             ladder.remove(lslot);
