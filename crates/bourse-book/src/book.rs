@@ -9,6 +9,7 @@ use bourse_core::{
 };
 use rustc_hash::FxHashMap;
 
+use crate::divisor::Divisor;
 use crate::event::{BookEvent, EventSink, Priority, Request};
 use crate::ladder::{Ladder, NIL};
 
@@ -158,6 +159,9 @@ enum MatchEnd {
 #[derive(Debug)]
 pub struct OrderBook {
     cfg: BookConfig,
+    /// `cfg.tick` and `cfg.lot` as division-free divisibility tests (`None`: nothing fits).
+    tick: Option<Divisor>,
+    lot: Option<Divisor>,
     bids: Ladder,
     asks: Ladder,
     nodes: Vec<Node>,
@@ -179,6 +183,8 @@ impl OrderBook {
         index.reserve(orders);
         Self {
             cfg,
+            tick: u64::try_from(cfg.tick.raw()).ok().and_then(Divisor::new),
+            lot: Divisor::new(cfg.lot.get()),
             bids: Ladder::with_capacity(Side::Buy, levels),
             asks: Ladder::with_capacity(Side::Sell, levels),
             nodes: Vec::with_capacity(orders),
@@ -290,6 +296,7 @@ impl OrderBook {
     }
 
     /// Whether a `side` order limited at `limit` would trade against the best opposite level.
+    #[inline]
     #[must_use]
     pub fn would_cross(&self, side: Side, limit: Price) -> bool {
         match side {
@@ -427,7 +434,7 @@ impl OrderBook {
         let end = if o.tif == TimeInForce::Fok && !self.can_fill(&taker) {
             MatchEnd::Killed
         } else {
-            self.match_taker(&mut taker, out)
+            self.match_if_crossing(&mut taker, out)
         };
         if taker.qty == 0 {
             self.release(slot, o.id);
@@ -537,7 +544,7 @@ impl OrderBook {
             qty: qty.get(),
             stp: old.stp,
         };
-        let end = self.match_taker(&mut taker, out);
+        let end = self.match_if_crossing(&mut taker, out);
         if taker.qty == 0 {
             self.release(slot, id);
         } else if end == MatchEnd::SelfTrade {
@@ -611,14 +618,15 @@ impl OrderBook {
         if qty.is_zero() {
             return Err(RejectReason::InvalidQuantity);
         }
-        if !qty.is_multiple_of(self.cfg.lot) {
+        if !self.lot.is_some_and(|d| d.divides(qty.get())) {
             return Err(RejectReason::QtyOffLot);
         }
         if let Some(p) = price {
             if !p.is_positive() {
                 return Err(RejectReason::InvalidPrice);
             }
-            if !p.is_multiple_of(self.cfg.tick) {
+            // Positive here, so the cast is exact.
+            if !self.tick.is_some_and(|d| d.divides(p.raw().unsigned_abs())) {
                 return Err(RejectReason::PriceOffTick);
             }
         }
@@ -682,6 +690,16 @@ impl OrderBook {
             }
         }
         false
+    }
+
+    /// Most arrivals do not cross: answer that inline, without the matching loop's call.
+    #[inline]
+    fn match_if_crossing(&mut self, t: &mut Taker, out: &mut impl EventSink) -> MatchEnd {
+        if self.would_cross(t.side, t.limit) {
+            self.match_taker(t, out)
+        } else {
+            MatchEnd::Done
+        }
     }
 
     /// Matches `t` against the opposite side while it crosses. Each trade is at the resting

@@ -27,6 +27,7 @@
 //! ```
 
 mod book;
+mod divisor;
 mod event;
 mod ladder;
 
