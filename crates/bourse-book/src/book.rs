@@ -407,7 +407,7 @@ impl OrderBook {
         }
         let limit = match o.price {
             Some(p) => p,
-            None => match self.collar(o.side) {
+            None => match self.market_collar(o.side) {
                 Some(p) => p,
                 None => {
                     self.release(slot, o.id);
@@ -578,6 +578,11 @@ impl OrderBook {
         )
     }
 
+    /// Cancels every resting order (mass cancel of a whole symbol). Returns how many.
+    pub fn cancel_all(&mut self, out: &mut impl EventSink) -> usize {
+        self.remove_where(|_| true, CancelReason::MassCancel, out)
+    }
+
     /// Expires every resting DAY order (end of the trading day). Returns how many.
     pub fn expire_day_orders(&mut self, out: &mut impl EventSink) -> usize {
         self.remove_where(|o| o.tif == TimeInForce::Day, CancelReason::Expired, out)
@@ -646,7 +651,8 @@ impl OrderBook {
 
     /// The worst price a market order may reach: the collar through the best opposite price,
     /// rounded inward to the tick. `None` if the opposite side is empty.
-    fn collar(&self, side: Side) -> Option<Price> {
+    #[must_use]
+    pub fn market_collar(&self, side: Side) -> Option<Price> {
         let bps = i64::from(self.cfg.market_collar_bps);
         match side {
             Side::Buy => {

@@ -1,16 +1,21 @@
 //! `bourse-core`: the vocabulary every other bourse crate speaks.
 //!
 //! Owns fixed-point [`Price`] / [`Cash`] and whole-share [`Qty`] with checked arithmetic and
-//! exact decimal text conversion, the newtype ids, [`Side`], [`UnixNanos`], and the stable
-//! [`RejectReason`] / [`CancelReason`] codes.
+//! exact decimal text conversion, the newtype ids, [`Side`], [`UnixNanos`], the stable
+//! [`RejectReason`] / [`CancelReason`] codes, and the [`Command`] / [`Event`] vocabulary the
+//! engine, journal and gateway share.
 //!
 //! Must never: depend on another bourse crate, do I/O, read a clock, or use floating point.
 
+pub mod command;
+pub mod event;
 pub mod ids;
 pub mod num;
 pub mod order;
 pub mod time;
 
+pub use command::{Command, OrderRequest, OrderType, Seq, Sequenced};
+pub use event::{Event, Liquidity, Tagged};
 pub use ids::{AccountId, ClientOrderId, IdError, OrderId, Symbol, TradeId};
 pub use num::{Cash, ParseNumError, Price, Qty};
 pub use order::{CancelReason, RejectReason, SelfTradePrevention, Side, TimeInForce};

@@ -180,6 +180,8 @@ reject_reasons! {
     InsufficientPosition = 3002, "INSUFFICIENT_POSITION", "not enough available shares to sell (no short selling)";
     InsufficientFunds = 3003, "INSUFFICIENT_FUNDS", "withdrawal exceeds available cash";
     UnknownAccount = 3004, "UNKNOWN_ACCOUNT", "no such account";
+    DuplicateClientOrderId = 2005, "DUPLICATE_CLIENT_ORDER_ID", "this client order id is already used by another order of the account";
+    InvalidAmount = 3005, "INVALID_AMOUNT", "amount must be positive";
     UnknownSymbol = 4001, "UNKNOWN_SYMBOL", "no such listed symbol";
     SymbolHalted = 4002, "SYMBOL_HALTED", "trading in this symbol is halted";
 }

@@ -1,0 +1,146 @@
+//! Events: what happened, in the past tense, each tagged by the engine with the `Seq` of the
+//! command that caused it. Execution reports, account changes and market data are all
+//! derived from this one stream.
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::{OrderType, Seq};
+use crate::{
+    AccountId, CancelReason, Cash, ClientOrderId, OrderId, Price, Qty, RejectReason, Side, Symbol,
+    TimeInForce, TradeId, UnixNanos,
+};
+
+/// Which side of a trade an order was on.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Liquidity {
+    /// The order was resting: it provided liquidity.
+    Maker,
+    /// The order arrived and traded: it took liquidity.
+    Taker,
+}
+
+/// One thing that happened.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum Event {
+    AccountOpened {
+        account: AccountId,
+    },
+    CashDeposited {
+        account: AccountId,
+        amount: Cash,
+        balance: Cash,
+    },
+    CashWithdrawn {
+        account: AccountId,
+        amount: Cash,
+        balance: Cash,
+    },
+    SharesDeposited {
+        account: AccountId,
+        symbol: Symbol,
+        qty: Qty,
+        position: Qty,
+    },
+    /// A request was refused; nothing changed. `order_id` names the order a cancel or
+    /// replace was about, or the id a refused submit would have had.
+    Rejected {
+        account: Option<AccountId>,
+        order_id: Option<OrderId>,
+        client_order_id: Option<ClientOrderId>,
+        reason: RejectReason,
+    },
+    OrderAccepted {
+        order_id: OrderId,
+        account: AccountId,
+        symbol: Symbol,
+        client_order_id: Option<ClientOrderId>,
+        side: Side,
+        order_type: OrderType,
+        tif: TimeInForce,
+        qty: Qty,
+        limit_price: Option<Price>,
+        stop_price: Option<Price>,
+    },
+    /// A stop order's trigger was reached; it now enters the book.
+    OrderTriggered {
+        order_id: OrderId,
+        account: AccountId,
+        symbol: Symbol,
+        last_price: Price,
+    },
+    /// The remainder of an order now rests on the book.
+    OrderRested {
+        order_id: OrderId,
+        symbol: Symbol,
+        side: Side,
+        price: Price,
+        qty: Qty,
+    },
+    OrderFilled {
+        order_id: OrderId,
+        account: AccountId,
+        symbol: Symbol,
+        side: Side,
+        trade_id: TradeId,
+        last_px: Price,
+        last_qty: Qty,
+        cum_qty: Qty,
+        leaves_qty: Qty,
+        /// Sum of price × quantity over all fills so far (average price = this / cum_qty).
+        cum_notional: Cash,
+        liquidity: Liquidity,
+        fee: Cash,
+    },
+    /// An order stopped working. `qty` is what was left; `resting_price` is the book level
+    /// it left, `None` if it was not resting (an incoming remainder or a held stop).
+    OrderCanceled {
+        order_id: OrderId,
+        account: AccountId,
+        symbol: Symbol,
+        side: Side,
+        qty: Qty,
+        resting_price: Option<Price>,
+        reason: CancelReason,
+    },
+    /// A working order was amended. With `priority_kept` false it left `old_price` and
+    /// re-entered as a new arrival: fills and a rest or cancel may follow.
+    OrderReplaced {
+        order_id: OrderId,
+        account: AccountId,
+        symbol: Symbol,
+        side: Side,
+        old_price: Option<Price>,
+        old_qty: Qty,
+        price: Option<Price>,
+        qty: Qty,
+        priority_kept: bool,
+    },
+    /// Public trade print.
+    Trade {
+        symbol: Symbol,
+        trade_id: TradeId,
+        price: Price,
+        qty: Qty,
+        aggressor: Side,
+        maker_order: OrderId,
+        taker_order: OrderId,
+    },
+    SymbolHalted {
+        symbol: Symbol,
+    },
+    SymbolResumed {
+        symbol: Symbol,
+    },
+    DayEnded {
+        at: UnixNanos,
+    },
+}
+
+/// An event with the sequence number and time of the command that caused it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Tagged {
+    pub seq: Seq,
+    pub ts: UnixNanos,
+    pub event: Event,
+}

@@ -1,0 +1,1030 @@
+//! The exchange state machine: every book, every account, every rule. `apply` takes one
+//! sequenced command and appends the events it causes; nothing else changes state.
+
+use bourse_book::{BookConfig, BookEvent, NewOrder, OrderBook, Priority, Request};
+use bourse_core::{
+    AccountId, Cash, ClientOrderId, Command, Event, Liquidity, OrderId, OrderRequest, OrderType,
+    Price, Qty, RejectReason, Sequenced, Side, Symbol, TradeId,
+};
+use rustc_hash::FxHashMap;
+
+use crate::instrument::Instrument;
+
+/// Exchange-wide rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Fee charged to the resting side of a trade, in basis points of its value.
+    pub maker_fee_bps: u32,
+    /// Fee charged to the aggressor, in basis points of its value.
+    pub taker_fee_bps: u32,
+    /// How far through the best opposite price a market order may trade, in basis points.
+    pub market_collar_bps: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            maker_fee_bps: 0,
+            taker_fee_bps: 0,
+            market_collar_bps: 500,
+        }
+    }
+}
+
+/// Why an engine cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error("a fee above 10,000 basis points would exceed the trade's value")]
+    FeeTooHigh,
+    #[error("no instruments")]
+    NoInstruments,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Position {
+    qty: u64,
+    /// Shares promised to working sell orders.
+    reserved: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Account {
+    cash: Cash,
+    /// Cash promised to working buy orders.
+    reserved: Cash,
+    /// One per instrument, by instrument index.
+    positions: Vec<Position>,
+}
+
+/// What the engine remembers of a working order, beyond what its book holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Working {
+    account: AccountId,
+    instrument: u32,
+    side: Side,
+    order_type: OrderType,
+    limit_price: Option<Price>,
+    client_order_id: Option<ClientOrderId>,
+    cum_qty: u64,
+    cum_notional: Cash,
+    leaves: u64,
+    /// Per-share price the cash reservation of a buy is computed at (its limit, or the
+    /// market collar at arrival).
+    reserve_px: Price,
+    /// Cash (buys) still reserved for the open quantity.
+    reserved_cash: Cash,
+}
+
+/// The state machine. Deterministic: the same commands give the same events and state.
+#[derive(Debug)]
+pub struct Engine {
+    cfg: EngineConfig,
+    instruments: Vec<Instrument>,
+    by_symbol: FxHashMap<Symbol, u32>,
+    books: Vec<OrderBook>,
+    halted: Vec<bool>,
+    accounts: Vec<Account>,
+    orders: FxHashMap<OrderId, Working>,
+    client_ids: FxHashMap<(AccountId, ClientOrderId), OrderId>,
+    next_order_id: u64,
+    next_trade_id: u64,
+    fees_collected: Cash,
+    /// Net cash brought in (deposits − withdrawals) and shares brought in, for the
+    /// conservation checks.
+    net_cash_in: Cash,
+    shares_in: Vec<u64>,
+    scratch: Vec<BookEvent>,
+}
+
+/// Shorthand for a refusal.
+fn reject(
+    account: Option<AccountId>,
+    order_id: Option<OrderId>,
+    client_order_id: Option<ClientOrderId>,
+    reason: RejectReason,
+) -> Event {
+    Event::Rejected {
+        account,
+        order_id,
+        client_order_id,
+        reason,
+    }
+}
+
+impl Engine {
+    /// A fresh exchange listing `instruments`.
+    pub fn new(cfg: EngineConfig, instruments: Vec<Instrument>) -> Result<Self, EngineError> {
+        if cfg.maker_fee_bps > 10_000 || cfg.taker_fee_bps > 10_000 {
+            return Err(EngineError::FeeTooHigh);
+        }
+        if instruments.is_empty() {
+            return Err(EngineError::NoInstruments);
+        }
+        let mut by_symbol = FxHashMap::default();
+        let mut books = Vec::with_capacity(instruments.len());
+        for (i, ins) in instruments.iter().enumerate() {
+            by_symbol.insert(ins.symbol, u32::try_from(i).unwrap_or(u32::MAX));
+            books.push(OrderBook::new(BookConfig {
+                tick: ins.tick,
+                lot: ins.lot,
+                market_collar_bps: cfg.market_collar_bps,
+            }));
+        }
+        let n = instruments.len();
+        Ok(Self {
+            cfg,
+            instruments,
+            by_symbol,
+            books,
+            halted: vec![false; n],
+            accounts: Vec::new(),
+            orders: FxHashMap::default(),
+            client_ids: FxHashMap::default(),
+            next_order_id: 1,
+            next_trade_id: 1,
+            fees_collected: Cash::ZERO,
+            net_cash_in: Cash::ZERO,
+            shares_in: vec![0; n],
+            scratch: Vec::with_capacity(64),
+        })
+    }
+
+    #[must_use]
+    pub fn instruments(&self) -> &[Instrument] {
+        &self.instruments
+    }
+
+    #[must_use]
+    pub fn book(&self, symbol: Symbol) -> Option<&OrderBook> {
+        self.by_symbol
+            .get(&symbol)
+            .map(|&i| &self.books[i as usize])
+    }
+
+    /// Cash held and cash reserved by working buy orders.
+    #[must_use]
+    pub fn cash(&self, account: AccountId) -> Option<(Cash, Cash)> {
+        self.account(account).map(|a| (a.cash, a.reserved))
+    }
+
+    /// Shares held and shares reserved by working sell orders.
+    #[must_use]
+    pub fn position(&self, account: AccountId, symbol: Symbol) -> Option<(Qty, Qty)> {
+        let i = *self.by_symbol.get(&symbol)?;
+        let p = self.account(account)?.positions.get(i as usize)?;
+        Some((Qty::new(p.qty), Qty::new(p.reserved)))
+    }
+
+    #[must_use]
+    pub fn fees_collected(&self) -> Cash {
+        self.fees_collected
+    }
+
+    #[must_use]
+    pub fn account_count(&self) -> usize {
+        self.accounts.len()
+    }
+
+    fn account(&self, id: AccountId) -> Option<&Account> {
+        let i = usize::try_from(id.get()).ok()?.checked_sub(1)?;
+        self.accounts.get(i)
+    }
+
+    fn account_mut(&mut self, id: AccountId) -> Option<&mut Account> {
+        let i = usize::try_from(id.get()).ok()?.checked_sub(1)?;
+        self.accounts.get_mut(i)
+    }
+
+    /// Applies one command, appending the events it causes to `out`.
+    pub fn apply(&mut self, cmd: &Sequenced, out: &mut Vec<Event>) {
+        match &cmd.cmd {
+            Command::OpenAccount => {
+                self.accounts.push(Account {
+                    cash: Cash::ZERO,
+                    reserved: Cash::ZERO,
+                    positions: vec![Position::default(); self.instruments.len()],
+                });
+                let account = AccountId::new(self.accounts.len() as u64);
+                out.push(Event::AccountOpened { account });
+            }
+            Command::Deposit { account, amount } => self.deposit(*account, *amount, out),
+            Command::Withdraw { account, amount } => self.withdraw(*account, *amount, out),
+            Command::DepositShares {
+                account,
+                symbol,
+                qty,
+            } => {
+                self.deposit_shares(*account, *symbol, *qty, out);
+            }
+            Command::SubmitOrder(req) => self.submit(req, out),
+            Command::CancelOrder { account, order_id } => self.cancel(*account, *order_id, out),
+            Command::ReplaceOrder {
+                account,
+                order_id,
+                qty,
+                price,
+            } => {
+                self.replace(*account, *order_id, *qty, *price, out);
+            }
+            Command::MassCancel { account, symbol } => self.mass_cancel(*account, *symbol, out),
+            Command::HaltSymbol { symbol } => match self.by_symbol.get(symbol) {
+                Some(&i) => {
+                    self.halted[i as usize] = true;
+                    out.push(Event::SymbolHalted { symbol: *symbol });
+                }
+                None => out.push(reject(None, None, None, RejectReason::UnknownSymbol)),
+            },
+            Command::ResumeSymbol { symbol } => match self.by_symbol.get(symbol) {
+                Some(&i) => {
+                    self.halted[i as usize] = false;
+                    out.push(Event::SymbolResumed { symbol: *symbol });
+                }
+                None => out.push(reject(None, None, None, RejectReason::UnknownSymbol)),
+            },
+            Command::EndOfDay => {
+                for i in 0..self.books.len() {
+                    let mut ev = std::mem::take(&mut self.scratch);
+                    ev.clear();
+                    self.books[i].expire_day_orders(&mut ev);
+                    self.translate(&ev, None, out);
+                    self.scratch = ev;
+                }
+                out.push(Event::DayEnded { at: cmd.ts });
+            }
+        }
+    }
+
+    fn deposit(&mut self, account: AccountId, amount: Cash, out: &mut Vec<Event>) {
+        if !amount.is_positive() {
+            return out.push(reject(
+                Some(account),
+                None,
+                None,
+                RejectReason::InvalidAmount,
+            ));
+        }
+        let Some(net) = self.net_cash_in.checked_add(amount) else {
+            return out.push(reject(
+                Some(account),
+                None,
+                None,
+                RejectReason::ArithmeticOverflow,
+            ));
+        };
+        let Some(a) = self.account_mut(account) else {
+            return out.push(reject(
+                Some(account),
+                None,
+                None,
+                RejectReason::UnknownAccount,
+            ));
+        };
+        let Some(cash) = a.cash.checked_add(amount) else {
+            return out.push(reject(
+                Some(account),
+                None,
+                None,
+                RejectReason::ArithmeticOverflow,
+            ));
+        };
+        a.cash = cash;
+        self.net_cash_in = net;
+        out.push(Event::CashDeposited {
+            account,
+            amount,
+            balance: cash,
+        });
+    }
+
+    fn withdraw(&mut self, account: AccountId, amount: Cash, out: &mut Vec<Event>) {
+        if !amount.is_positive() {
+            return out.push(reject(
+                Some(account),
+                None,
+                None,
+                RejectReason::InvalidAmount,
+            ));
+        }
+        let Some(a) = self.account_mut(account) else {
+            return out.push(reject(
+                Some(account),
+                None,
+                None,
+                RejectReason::UnknownAccount,
+            ));
+        };
+        let available = a.cash.checked_sub(a.reserved).unwrap_or(Cash::ZERO);
+        if amount > available {
+            return out.push(reject(
+                Some(account),
+                None,
+                None,
+                RejectReason::InsufficientFunds,
+            ));
+        }
+        a.cash = a.cash.checked_sub(amount).unwrap_or(Cash::ZERO);
+        let balance = a.cash;
+        self.net_cash_in = self.net_cash_in.checked_sub(amount).unwrap_or(Cash::ZERO);
+        out.push(Event::CashWithdrawn {
+            account,
+            amount,
+            balance,
+        });
+    }
+
+    fn deposit_shares(
+        &mut self,
+        account: AccountId,
+        symbol: Symbol,
+        qty: Qty,
+        out: &mut Vec<Event>,
+    ) {
+        if qty.is_zero() {
+            return out.push(reject(
+                Some(account),
+                None,
+                None,
+                RejectReason::InvalidQuantity,
+            ));
+        }
+        let Some(&i) = self.by_symbol.get(&symbol) else {
+            return out.push(reject(
+                Some(account),
+                None,
+                None,
+                RejectReason::UnknownSymbol,
+            ));
+        };
+        let i = i as usize;
+        let Some(total) = self.shares_in[i].checked_add(qty.get()) else {
+            return out.push(reject(
+                Some(account),
+                None,
+                None,
+                RejectReason::ArithmeticOverflow,
+            ));
+        };
+        let Some(a) = self.account_mut(account) else {
+            return out.push(reject(
+                Some(account),
+                None,
+                None,
+                RejectReason::UnknownAccount,
+            ));
+        };
+        let pos = &mut a.positions[i];
+        let Some(held) = pos.qty.checked_add(qty.get()) else {
+            return out.push(reject(
+                Some(account),
+                None,
+                None,
+                RejectReason::ArithmeticOverflow,
+            ));
+        };
+        pos.qty = held;
+        self.shares_in[i] = total;
+        out.push(Event::SharesDeposited {
+            account,
+            symbol,
+            qty,
+            position: Qty::new(held),
+        });
+    }
+
+    /// The price band around the last trade (or the reference price before any trade).
+    fn in_band(&self, i: usize, price: Price) -> bool {
+        let ins = &self.instruments[i];
+        let anchor = self.books[i]
+            .last_trade_price()
+            .unwrap_or(ins.reference_price);
+        let diff = i128::from(price.raw()) - i128::from(anchor.raw());
+        diff.abs() * 100 <= i128::from(anchor.raw()) * i128::from(ins.band_pct)
+    }
+
+    /// Cash to reserve for `qty` shares bought at up to `px`: the value, plus the worst fee
+    /// and one raw unit per share, which covers the rounding of a fee charged fill by fill.
+    fn buy_reserve(&self, px: Price, qty: u64) -> Option<Cash> {
+        let value = px.notional(Qty::new(qty))?;
+        let bps = self.cfg.maker_fee_bps.max(self.cfg.taker_fee_bps);
+        if bps == 0 {
+            return Some(value);
+        }
+        let fee = value.bps_ceil(bps)?;
+        value
+            .checked_add(fee)?
+            .checked_add(Cash::from_raw(i64::try_from(qty).ok()?))
+    }
+
+    fn submit(&mut self, req: &OrderRequest, out: &mut Vec<Event>) {
+        let rej = |reason| reject(Some(req.account), None, req.client_order_id, reason);
+        let Some(&ii) = self.by_symbol.get(&req.symbol) else {
+            return out.push(rej(RejectReason::UnknownSymbol));
+        };
+        let i = ii as usize;
+        if self.account(req.account).is_none() {
+            return out.push(rej(RejectReason::UnknownAccount));
+        }
+        if let Some(cid) = req.client_order_id
+            && let Some(&original) = self.client_ids.get(&(req.account, cid))
+        {
+            return out.push(reject(
+                Some(req.account),
+                Some(original),
+                Some(cid),
+                RejectReason::DuplicateClientOrderId,
+            ));
+        }
+        if self.halted[i] {
+            return out.push(rej(RejectReason::SymbolHalted));
+        }
+        if let Err(reason) = self.check_order(i, req) {
+            return out.push(rej(reason));
+        }
+        if matches!(req.order_type, OrderType::Stop | OrderType::StopLimit) {
+            // Stop orders are held by the engine until triggered; not yet supported.
+            return out.push(rej(RejectReason::InvalidOrder));
+        }
+        let book = &self.books[i];
+        let reserve_px = match req.limit_price {
+            Some(p) => p,
+            None => match book.market_collar(req.side) {
+                Some(p) => p,
+                None => return out.push(rej(RejectReason::NoLiquidity)),
+            },
+        };
+        let ins = &self.instruments[i];
+        match reserve_px.notional(req.qty) {
+            Some(v) if v <= ins.max_notional => {}
+            Some(_) => return out.push(rej(RejectReason::MaxNotionalExceeded)),
+            None => return out.push(rej(RejectReason::ArithmeticOverflow)),
+        }
+        // Pre-trade risk: a cash account buys with cash it has and sells shares it holds.
+        let mut reserved_cash = Cash::ZERO;
+        match req.side {
+            Side::Buy => {
+                let Some(need) = self.buy_reserve(reserve_px, req.qty.get()) else {
+                    return out.push(rej(RejectReason::ArithmeticOverflow));
+                };
+                let Some(a) = self.account(req.account) else {
+                    return;
+                };
+                let available = a.cash.checked_sub(a.reserved).unwrap_or(Cash::ZERO);
+                if need > available {
+                    return out.push(rej(RejectReason::InsufficientBuyingPower));
+                }
+                reserved_cash = need;
+            }
+            Side::Sell => {
+                let Some(a) = self.account(req.account) else {
+                    return;
+                };
+                let p = &a.positions[i];
+                if p.qty - p.reserved < req.qty.get() {
+                    return out.push(rej(RejectReason::InsufficientPosition));
+                }
+            }
+        }
+        let order_id = OrderId::new(self.next_order_id);
+        self.next_order_id += 1;
+        // Reserve first: the book's events release and settle against it.
+        if let Some(a) = self.account_mut(req.account) {
+            match req.side {
+                Side::Buy => a.reserved = a.reserved.checked_add(reserved_cash).unwrap_or(a.cash),
+                Side::Sell => a.positions[i].reserved += req.qty.get(),
+            }
+        }
+        self.orders.insert(
+            order_id,
+            Working {
+                account: req.account,
+                instrument: ii,
+                side: req.side,
+                order_type: req.order_type,
+                limit_price: req.limit_price,
+                client_order_id: req.client_order_id,
+                cum_qty: 0,
+                cum_notional: Cash::ZERO,
+                leaves: req.qty.get(),
+                reserve_px,
+                reserved_cash,
+            },
+        );
+        if let Some(cid) = req.client_order_id {
+            self.client_ids.insert((req.account, cid), order_id);
+        }
+        let accepted = Event::OrderAccepted {
+            order_id,
+            account: req.account,
+            symbol: req.symbol,
+            client_order_id: req.client_order_id,
+            side: req.side,
+            order_type: req.order_type,
+            tif: req.tif,
+            qty: req.qty,
+            limit_price: req.limit_price,
+            stop_price: req.stop_price,
+        };
+        let mut ev = std::mem::take(&mut self.scratch);
+        ev.clear();
+        self.books[i].submit(
+            &NewOrder {
+                id: order_id,
+                owner: req.account,
+                side: req.side,
+                price: req.limit_price,
+                qty: req.qty,
+                tif: req.tif,
+                post_only: req.post_only,
+                stp: req.stp,
+            },
+            &mut ev,
+        );
+        self.translate(&ev, Some(accepted), out);
+        self.scratch = ev;
+    }
+
+    /// Instrument rules a new order must meet.
+    fn check_order(&self, i: usize, req: &OrderRequest) -> Result<(), RejectReason> {
+        let ins = &self.instruments[i];
+        if req.qty.is_zero() {
+            return Err(RejectReason::InvalidQuantity);
+        }
+        if !req.qty.is_multiple_of(ins.lot) {
+            return Err(RejectReason::QtyOffLot);
+        }
+        if req.qty > ins.max_qty {
+            return Err(RejectReason::MaxQtyExceeded);
+        }
+        let needs_limit = matches!(req.order_type, OrderType::Limit | OrderType::StopLimit);
+        let needs_stop = matches!(req.order_type, OrderType::Stop | OrderType::StopLimit);
+        if needs_limit != req.limit_price.is_some() || needs_stop != req.stop_price.is_some() {
+            return Err(RejectReason::InvalidOrder);
+        }
+        if req.post_only && req.order_type != OrderType::Limit {
+            return Err(RejectReason::InvalidOrder);
+        }
+        for p in [req.limit_price, req.stop_price].into_iter().flatten() {
+            if !p.is_positive() {
+                return Err(RejectReason::InvalidPrice);
+            }
+            if !p.is_multiple_of(ins.tick) {
+                return Err(RejectReason::PriceOffTick);
+            }
+            if !self.in_band(i, p) {
+                return Err(RejectReason::PriceOutOfBand);
+            }
+        }
+        Ok(())
+    }
+
+    fn cancel(&mut self, account: AccountId, order_id: OrderId, out: &mut Vec<Event>) {
+        let Some(w) = self.orders.get(&order_id).filter(|w| w.account == account) else {
+            // Someone else's order is as unknown to the caller as a missing one.
+            return out.push(reject(
+                Some(account),
+                Some(order_id),
+                None,
+                RejectReason::UnknownOrder,
+            ));
+        };
+        let i = w.instrument as usize;
+        let mut ev = std::mem::take(&mut self.scratch);
+        ev.clear();
+        self.books[i].cancel(order_id, &mut ev);
+        self.translate(&ev, None, out);
+        self.scratch = ev;
+    }
+
+    fn replace(
+        &mut self,
+        account: AccountId,
+        order_id: OrderId,
+        qty: Qty,
+        price: Option<Price>,
+        out: &mut Vec<Event>,
+    ) {
+        let rej = |reason| reject(Some(account), Some(order_id), None, reason);
+        let Some(w) = self
+            .orders
+            .get(&order_id)
+            .copied()
+            .filter(|w| w.account == account)
+        else {
+            return out.push(rej(RejectReason::UnknownOrder));
+        };
+        let i = w.instrument as usize;
+        if self.halted[i] {
+            return out.push(rej(RejectReason::SymbolHalted));
+        }
+        let Some(resting) = self.books[i].order(order_id) else {
+            return out.push(rej(RejectReason::UnknownOrder));
+        };
+        let new_price = price.unwrap_or(resting.price);
+        let ins = &self.instruments[i];
+        if qty.is_zero() {
+            return out.push(rej(RejectReason::InvalidQuantity));
+        }
+        if !qty.is_multiple_of(ins.lot) {
+            return out.push(rej(RejectReason::QtyOffLot));
+        }
+        if qty > ins.max_qty {
+            return out.push(rej(RejectReason::MaxQtyExceeded));
+        }
+        if !new_price.is_positive() {
+            return out.push(rej(RejectReason::InvalidPrice));
+        }
+        if !new_price.is_multiple_of(ins.tick) {
+            return out.push(rej(RejectReason::PriceOffTick));
+        }
+        if new_price != resting.price && !self.in_band(i, new_price) {
+            return out.push(rej(RejectReason::PriceOutOfBand));
+        }
+        match new_price.notional(qty) {
+            Some(v) if v <= ins.max_notional => {}
+            Some(_) => return out.push(rej(RejectReason::MaxNotionalExceeded)),
+            None => return out.push(rej(RejectReason::ArithmeticOverflow)),
+        }
+        // Re-reserve for the new terms: release the old reservation, take the new one.
+        let Some(a) = self.account(account) else {
+            return;
+        };
+        let (new_cash, share_delta) = match w.side {
+            Side::Buy => {
+                let Some(need) = self.buy_reserve(new_price, qty.get()) else {
+                    return out.push(rej(RejectReason::ArithmeticOverflow));
+                };
+                let free = a.cash.checked_sub(a.reserved).unwrap_or(Cash::ZERO);
+                let extra = need.checked_sub(w.reserved_cash).unwrap_or(Cash::ZERO);
+                if extra > free {
+                    return out.push(rej(RejectReason::InsufficientBuyingPower));
+                }
+                (need, 0i128)
+            }
+            Side::Sell => {
+                let p = &a.positions[i];
+                let delta = i128::from(qty.get()) - i128::from(w.leaves);
+                if delta > 0 && i128::from(p.qty - p.reserved) < delta {
+                    return out.push(rej(RejectReason::InsufficientPosition));
+                }
+                (Cash::ZERO, delta)
+            }
+        };
+        let mut ev = std::mem::take(&mut self.scratch);
+        ev.clear();
+        self.books[i].replace(order_id, new_price, qty, &mut ev);
+        let replaced = ev.iter().any(|e| matches!(e, BookEvent::Replaced { .. }));
+        if replaced {
+            // Apply the new reservation before the fills that may follow settle against it.
+            if let Some(a) = self.account_mut(account) {
+                match w.side {
+                    Side::Buy => {
+                        a.reserved = a
+                            .reserved
+                            .checked_sub(w.reserved_cash)
+                            .and_then(|r| r.checked_add(new_cash))
+                            .unwrap_or(a.reserved);
+                    }
+                    Side::Sell => {
+                        let r = i128::from(a.positions[i].reserved) + share_delta;
+                        a.positions[i].reserved = u64::try_from(r).unwrap_or(0);
+                    }
+                }
+            }
+            if let Some(o) = self.orders.get_mut(&order_id) {
+                o.leaves = qty.get();
+                o.limit_price = Some(new_price);
+                o.reserve_px = new_price;
+                o.reserved_cash = new_cash;
+            }
+        }
+        self.translate(&ev, None, out);
+        self.scratch = ev;
+    }
+
+    fn mass_cancel(
+        &mut self,
+        account: Option<AccountId>,
+        symbol: Option<Symbol>,
+        out: &mut Vec<Event>,
+    ) {
+        let range = match symbol {
+            Some(s) => match self.by_symbol.get(&s) {
+                Some(&i) => i as usize..i as usize + 1,
+                None => return out.push(reject(account, None, None, RejectReason::UnknownSymbol)),
+            },
+            None => 0..self.books.len(),
+        };
+        for i in range {
+            let mut ev = std::mem::take(&mut self.scratch);
+            ev.clear();
+            match account {
+                Some(a) => self.books[i].mass_cancel(a, None, &mut ev),
+                None => self.books[i].cancel_all(&mut ev),
+            };
+            self.translate(&ev, None, out);
+            self.scratch = ev;
+        }
+    }
+
+    /// Turns a book's events into exchange events, settling fills and releasing
+    /// reservations as they come. `accepted` goes out in place of the book's `Accepted`.
+    fn translate(
+        &mut self,
+        events: &[BookEvent],
+        mut accepted: Option<Event>,
+        out: &mut Vec<Event>,
+    ) {
+        for e in events {
+            match *e {
+                BookEvent::Accepted { .. } => {
+                    if let Some(a) = accepted.take() {
+                        out.push(a);
+                    }
+                }
+                BookEvent::Rejected {
+                    id,
+                    reason,
+                    request,
+                } => {
+                    let w = self.orders.get(&id).copied();
+                    if request == Request::Submit {
+                        // Refused on arrival (post-only, no liquidity): undo the reservation.
+                        self.finish(id);
+                    }
+                    out.push(reject(
+                        w.map(|w| w.account),
+                        Some(id),
+                        w.and_then(|w| w.client_order_id),
+                        reason,
+                    ));
+                }
+                BookEvent::Fill {
+                    maker,
+                    taker,
+                    taker_side,
+                    price,
+                    qty,
+                    ..
+                } => {
+                    let trade_id = TradeId::new(self.next_trade_id);
+                    self.next_trade_id += 1;
+                    let symbol = self
+                        .orders
+                        .get(&taker)
+                        .map(|w| self.instruments[w.instrument as usize].symbol);
+                    let Some(symbol) = symbol else { continue };
+                    out.push(Event::Trade {
+                        symbol,
+                        trade_id,
+                        price,
+                        qty,
+                        aggressor: taker_side,
+                        maker_order: maker,
+                        taker_order: taker,
+                    });
+                    for (id, liquidity) in [(maker, Liquidity::Maker), (taker, Liquidity::Taker)] {
+                        if let Some(ev) = self.settle(id, trade_id, price, qty, liquidity) {
+                            out.push(ev);
+                        }
+                    }
+                }
+                BookEvent::Rested {
+                    id,
+                    side,
+                    price,
+                    qty,
+                } => {
+                    if let Some(w) = self.orders.get(&id) {
+                        let symbol = self.instruments[w.instrument as usize].symbol;
+                        out.push(Event::OrderRested {
+                            order_id: id,
+                            symbol,
+                            side,
+                            price,
+                            qty,
+                        });
+                    }
+                }
+                BookEvent::Canceled {
+                    id,
+                    side,
+                    qty,
+                    resting_price,
+                    reason,
+                    ..
+                } => {
+                    if let Some(w) = self.orders.get(&id).copied() {
+                        let symbol = self.instruments[w.instrument as usize].symbol;
+                        self.finish(id);
+                        out.push(Event::OrderCanceled {
+                            order_id: id,
+                            account: w.account,
+                            symbol,
+                            side,
+                            qty,
+                            resting_price,
+                            reason,
+                        });
+                    }
+                }
+                BookEvent::Replaced {
+                    id,
+                    side,
+                    old_price,
+                    old_qty,
+                    price,
+                    qty,
+                    priority,
+                } => {
+                    if let Some(w) = self.orders.get(&id) {
+                        out.push(Event::OrderReplaced {
+                            order_id: id,
+                            account: w.account,
+                            symbol: self.instruments[w.instrument as usize].symbol,
+                            side,
+                            old_price: Some(old_price),
+                            old_qty,
+                            price: Some(price),
+                            qty,
+                            priority_kept: priority == Priority::Kept,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Settles one side of a trade for order `id`: moves cash and shares, charges the fee,
+    /// releases the reservation it used. Returns the execution report.
+    fn settle(
+        &mut self,
+        id: OrderId,
+        trade_id: TradeId,
+        px: Price,
+        qty: Qty,
+        liquidity: Liquidity,
+    ) -> Option<Event> {
+        let w = *self.orders.get(&id)?;
+        let i = w.instrument as usize;
+        let q = qty.get();
+        let value = px.notional(qty)?;
+        let bps = match liquidity {
+            Liquidity::Maker => self.cfg.maker_fee_bps,
+            Liquidity::Taker => self.cfg.taker_fee_bps,
+        };
+        let fee = value.bps_ceil(bps)?;
+        let leaves = w.leaves - q;
+        let new_reserved = if w.side == Side::Buy {
+            if leaves == 0 {
+                Cash::ZERO
+            } else {
+                self.buy_reserve(w.reserve_px, leaves)?
+            }
+        } else {
+            Cash::ZERO
+        };
+        let a = self.account_mut(w.account)?;
+        match w.side {
+            Side::Buy => {
+                let release = w.reserved_cash.checked_sub(new_reserved)?;
+                a.cash = a.cash.checked_sub(value)?.checked_sub(fee)?;
+                a.reserved = a.reserved.checked_sub(release)?;
+                a.positions[i].qty += q;
+            }
+            Side::Sell => {
+                a.cash = a.cash.checked_add(value)?.checked_sub(fee)?;
+                a.positions[i].qty -= q;
+                a.positions[i].reserved -= q;
+            }
+        }
+        self.fees_collected = self.fees_collected.checked_add(fee)?;
+        let o = self.orders.get_mut(&id)?;
+        o.leaves = leaves;
+        o.cum_qty += q;
+        o.cum_notional = o.cum_notional.checked_add(value)?;
+        o.reserved_cash = new_reserved;
+        let report = Event::OrderFilled {
+            order_id: id,
+            account: w.account,
+            symbol: self.instruments[i].symbol,
+            side: w.side,
+            trade_id,
+            last_px: px,
+            last_qty: qty,
+            cum_qty: Qty::new(o.cum_qty),
+            leaves_qty: Qty::new(leaves),
+            cum_notional: o.cum_notional,
+            liquidity,
+            fee,
+        };
+        if leaves == 0 {
+            self.orders.remove(&id);
+        }
+        Some(report)
+    }
+
+    /// An order stopped working: release what it still had reserved and forget it.
+    fn finish(&mut self, id: OrderId) {
+        let Some(w) = self.orders.remove(&id) else {
+            return;
+        };
+        let i = w.instrument as usize;
+        if let Some(a) = self.account_mut(w.account) {
+            match w.side {
+                Side::Buy => {
+                    a.reserved = a
+                        .reserved
+                        .checked_sub(w.reserved_cash)
+                        .unwrap_or(Cash::ZERO);
+                }
+                Side::Sell => a.positions[i].reserved -= w.leaves.min(a.positions[i].reserved),
+            }
+        }
+    }
+
+    /// Checks the ledger invariants of the design (O(state); for tests and audits): cash and
+    /// fees conserved except transfers, shares conserved by trading, nothing negative,
+    /// reserved ≤ held, reservations equal what working orders hold, books never crossed.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut cash_total: i128 = i128::from(self.fees_collected.raw());
+        let mut shares = vec![0u128; self.instruments.len()];
+        let mut want_cash = vec![0i128; self.accounts.len()];
+        let mut want_shares = vec![vec![0u64; self.instruments.len()]; self.accounts.len()];
+        let mut ids: Vec<_> = self.orders.iter().collect();
+        ids.sort_by_key(|(id, _)| **id);
+        for (id, w) in ids {
+            let a = usize::try_from(w.account.get()).unwrap_or(usize::MAX) - 1;
+            match w.side {
+                Side::Buy => want_cash[a] += i128::from(w.reserved_cash.raw()),
+                Side::Sell => want_shares[a][w.instrument as usize] += w.leaves,
+            }
+            let resting = self.books[w.instrument as usize].order(*id);
+            if resting.map(|o| o.qty.get()) != Some(w.leaves) {
+                return Err(format!(
+                    "order {id:?} open {} but book has {resting:?}",
+                    w.leaves
+                ));
+            }
+        }
+        for (n, a) in self.accounts.iter().enumerate() {
+            if a.cash.is_negative() || a.reserved.is_negative() || a.reserved > a.cash {
+                return Err(format!(
+                    "account {} cash {} reserved {}",
+                    n + 1,
+                    a.cash,
+                    a.reserved
+                ));
+            }
+            if i128::from(a.reserved.raw()) != want_cash[n] {
+                return Err(format!(
+                    "account {} reserves {} but orders hold {}",
+                    n + 1,
+                    a.reserved,
+                    want_cash[n]
+                ));
+            }
+            cash_total += i128::from(a.cash.raw());
+            for (i, p) in a.positions.iter().enumerate() {
+                if p.reserved > p.qty || p.reserved != want_shares[n][i] {
+                    return Err(format!(
+                        "account {} position {i}: {p:?}, orders hold {}",
+                        n + 1,
+                        want_shares[n][i]
+                    ));
+                }
+                shares[i] += u128::from(p.qty);
+            }
+        }
+        if cash_total != i128::from(self.net_cash_in.raw()) {
+            return Err(format!(
+                "cash + fees {cash_total} != deposits - withdrawals {}",
+                self.net_cash_in
+            ));
+        }
+        for (i, (&have, &brought)) in shares.iter().zip(&self.shares_in).enumerate() {
+            if have != u128::from(brought) {
+                return Err(format!(
+                    "instrument {i}: {have} shares held, {brought} brought in"
+                ));
+            }
+        }
+        let mut resting = 0;
+        for b in &self.books {
+            b.check_invariants()?;
+            resting += b.len();
+        }
+        if resting != self.orders.len() {
+            return Err(format!(
+                "{resting} resting orders, {} working",
+                self.orders.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the order is still working.
+    #[must_use]
+    pub fn is_working(&self, id: OrderId) -> bool {
+        self.orders.contains_key(&id)
+    }
+}

@@ -1,0 +1,17 @@
+//! `bourse-engine`: the exchange as one deterministic state machine.
+//!
+//! Owns every instrument's book, every cash account with its positions and reservations,
+//! the pre-trade risk checks and the instrument rules (price band, tick, lot, maximum
+//! quantity and notional, halts). [`Engine::apply`] takes one sequenced command and appends
+//! the events it causes; the same commands always give the same events and the same state.
+//!
+//! Must never: do I/O, read a clock (time comes in the command), use randomness, or iterate
+//! a hash map on a decision path. It never sees tokio, sqlx or JSON.
+
+mod engine;
+pub mod instrument;
+
+pub use engine::{Engine, EngineConfig, EngineError};
+pub use instrument::{
+    Instrument, InstrumentDefaults, InstrumentEntry, InstrumentError, InstrumentsFile,
+};

@@ -1,0 +1,102 @@
+//! Shared test fixtures: the real instrument list and a small driver.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use bourse_core::{
+    AccountId, Cash, Command, Event, OrderRequest, OrderType, Price, Qty, SelfTradePrevention, Seq,
+    Sequenced, Side, Symbol, TimeInForce, UnixNanos,
+};
+use bourse_engine::{Engine, EngineConfig, InstrumentsFile};
+
+/// The instruments of `config/instruments.toml`.
+pub fn instruments() -> Vec<bourse_engine::Instrument> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/instruments.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    toml::from_str::<InstrumentsFile>(&text)
+        .unwrap()
+        .resolve()
+        .unwrap()
+}
+
+pub struct Driver {
+    pub engine: Engine,
+    pub seq: u64,
+}
+
+impl Driver {
+    pub fn new(cfg: EngineConfig) -> Self {
+        Self {
+            engine: Engine::new(cfg, instruments()).unwrap(),
+            seq: 0,
+        }
+    }
+
+    pub fn run(&mut self, cmd: Command) -> Vec<Event> {
+        self.seq += 1;
+        let mut out = Vec::new();
+        let s = Sequenced {
+            seq: Seq(self.seq),
+            ts: UnixNanos::new(self.seq * 1_000),
+            cmd,
+        };
+        self.engine.apply(&s, &mut out);
+        self.engine.check_invariants().unwrap();
+        out
+    }
+
+    /// Opens an account funded with `dollars`.
+    pub fn funded(&mut self, dollars: i64) -> AccountId {
+        let ev = self.run(Command::OpenAccount);
+        let Event::AccountOpened { account } = ev[0] else {
+            panic!("{ev:?}")
+        };
+        if dollars > 0 {
+            self.run(Command::Deposit {
+                account,
+                amount: Cash::from_dollars(dollars).unwrap(),
+            });
+        }
+        account
+    }
+
+    pub fn shares(&mut self, account: AccountId, symbol: &str, qty: u64) {
+        let ev = self.run(Command::DepositShares {
+            account,
+            symbol: sym(symbol),
+            qty: Qty::new(qty),
+        });
+        assert!(matches!(ev[0], Event::SharesDeposited { .. }), "{ev:?}");
+    }
+}
+
+pub fn sym(s: &str) -> Symbol {
+    Symbol::new(s).unwrap()
+}
+
+pub fn px(s: &str) -> Price {
+    s.parse().unwrap()
+}
+
+pub fn limit(account: AccountId, symbol: &str, side: Side, price: &str, qty: u64) -> OrderRequest {
+    OrderRequest {
+        account,
+        symbol: sym(symbol),
+        client_order_id: None,
+        side,
+        order_type: OrderType::Limit,
+        tif: TimeInForce::Gtc,
+        qty: Qty::new(qty),
+        limit_price: Some(px(price)),
+        stop_price: None,
+        post_only: false,
+        stp: SelfTradePrevention::CancelIncoming,
+    }
+}
+
+pub fn market(account: AccountId, symbol: &str, side: Side, qty: u64) -> OrderRequest {
+    OrderRequest {
+        order_type: OrderType::Market,
+        tif: TimeInForce::Ioc,
+        limit_price: None,
+        ..limit(account, symbol, side, "1", qty)
+    }
+}

@@ -1,0 +1,440 @@
+//! Engine scenarios: accounts, risk, instrument rules, settlement, one rule per test.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use bourse_core::{
+    CancelReason, Cash, ClientOrderId, Command, Event, Liquidity, OrderId, Qty, RejectReason, Side,
+    TimeInForce,
+};
+use bourse_engine::EngineConfig;
+use common::{Driver, limit, market, px, sym};
+
+fn rejected(ev: &[Event]) -> Option<RejectReason> {
+    ev.iter().find_map(|e| match e {
+        Event::Rejected { reason, .. } => Some(*reason),
+        _ => None,
+    })
+}
+
+fn accepted_id(ev: &[Event]) -> OrderId {
+    ev.iter()
+        .find_map(|e| match e {
+            Event::OrderAccepted { order_id, .. } => Some(*order_id),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("not accepted: {ev:?}"))
+}
+
+#[test]
+fn a_trade_moves_cash_and_shares_at_the_resting_price() {
+    let mut d = Driver::new(EngineConfig::default());
+    let buyer = d.funded(100_000);
+    let seller = d.funded(0);
+    d.shares(seller, "AAPL", 100);
+    d.run(Command::SubmitOrder(limit(
+        seller,
+        "AAPL",
+        Side::Sell,
+        "190.00",
+        60,
+    )));
+    let ev = d.run(Command::SubmitOrder(limit(
+        buyer,
+        "AAPL",
+        Side::Buy,
+        "191.00",
+        100,
+    )));
+    let fills: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::OrderFilled {
+                account,
+                last_px,
+                last_qty,
+                liquidity,
+                leaves_qty,
+                ..
+            } => Some((
+                *account,
+                *last_px,
+                last_qty.get(),
+                *liquidity,
+                leaves_qty.get(),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        fills,
+        vec![
+            (seller, px("190.00"), 60, Liquidity::Maker, 0),
+            (buyer, px("190.00"), 60, Liquidity::Taker, 40),
+        ]
+    );
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::Trade { qty, .. } if qty.get() == 60))
+    );
+    // Buyer paid 60 × 190 and still reserves 40 × 191 for the resting remainder.
+    let (cash, reserved) = d.engine.cash(buyer).unwrap();
+    assert_eq!(cash, Cash::from_dollars(100_000 - 11_400).unwrap());
+    assert_eq!(reserved, Cash::from_dollars(40 * 191).unwrap());
+    assert_eq!(
+        d.engine.position(buyer, sym("AAPL")).unwrap(),
+        (Qty::new(60), Qty::ZERO)
+    );
+    assert_eq!(
+        d.engine.cash(seller).unwrap().0,
+        Cash::from_dollars(11_400).unwrap()
+    );
+    assert_eq!(
+        d.engine.position(seller, sym("AAPL")).unwrap(),
+        (Qty::new(40), Qty::ZERO)
+    );
+}
+
+#[test]
+fn buying_power_and_position_limits() {
+    let mut d = Driver::new(EngineConfig::default());
+    let a = d.funded(1_000);
+    let ev = d.run(Command::SubmitOrder(limit(
+        a,
+        "AAPL",
+        Side::Buy,
+        "190.00",
+        6,
+    )));
+    assert_eq!(rejected(&ev), Some(RejectReason::InsufficientBuyingPower));
+    let ev = d.run(Command::SubmitOrder(limit(
+        a,
+        "AAPL",
+        Side::Buy,
+        "190.00",
+        5,
+    )));
+    accepted_id(&ev);
+    // The first order holds $950: a second one for more than the rest is refused.
+    let ev = d.run(Command::SubmitOrder(limit(a, "F", Side::Buy, "11.00", 5)));
+    assert_eq!(rejected(&ev), Some(RejectReason::InsufficientBuyingPower));
+    let ev = d.run(Command::Withdraw {
+        account: a,
+        amount: Cash::from_dollars(51).unwrap(),
+    });
+    assert_eq!(rejected(&ev), Some(RejectReason::InsufficientFunds));
+    let ev = d.run(Command::SubmitOrder(limit(
+        a,
+        "AAPL",
+        Side::Sell,
+        "190.00",
+        1,
+    )));
+    assert_eq!(
+        rejected(&ev),
+        Some(RejectReason::InsufficientPosition),
+        "no short selling"
+    );
+}
+
+#[test]
+fn cancel_releases_the_reservation() {
+    let mut d = Driver::new(EngineConfig::default());
+    let a = d.funded(10_000);
+    let id = accepted_id(&d.run(Command::SubmitOrder(limit(
+        a,
+        "MSFT",
+        Side::Buy,
+        "400.00",
+        20,
+    ))));
+    assert_eq!(
+        d.engine.cash(a).unwrap().1,
+        Cash::from_dollars(8_000).unwrap()
+    );
+    let ev = d.run(Command::CancelOrder {
+        account: a,
+        order_id: id,
+    });
+    assert!(matches!(
+        ev[0],
+        Event::OrderCanceled {
+            reason: CancelReason::Requested,
+            ..
+        }
+    ));
+    assert_eq!(d.engine.cash(a).unwrap().1, Cash::ZERO);
+    let ev = d.run(Command::CancelOrder {
+        account: a,
+        order_id: id,
+    });
+    assert_eq!(rejected(&ev), Some(RejectReason::UnknownOrder));
+}
+
+#[test]
+fn another_accounts_order_is_unknown() {
+    let mut d = Driver::new(EngineConfig::default());
+    let a = d.funded(10_000);
+    let b = d.funded(10_000);
+    let id = accepted_id(&d.run(Command::SubmitOrder(limit(
+        a,
+        "MSFT",
+        Side::Buy,
+        "400.00",
+        1,
+    ))));
+    let ev = d.run(Command::CancelOrder {
+        account: b,
+        order_id: id,
+    });
+    assert_eq!(rejected(&ev), Some(RejectReason::UnknownOrder));
+    let ev = d.run(Command::ReplaceOrder {
+        account: b,
+        order_id: id,
+        qty: Qty::new(1),
+        price: None,
+    });
+    assert_eq!(rejected(&ev), Some(RejectReason::UnknownOrder));
+    assert!(d.engine.is_working(id));
+}
+
+#[test]
+fn instrument_rules() {
+    let mut d = Driver::new(EngineConfig::default());
+    let a = d.funded(10_000_000);
+    let cases = [
+        (
+            limit(a, "AAPL", Side::Buy, "190.005", 1),
+            RejectReason::PriceOffTick,
+        ),
+        (
+            limit(a, "AAPL", Side::Buy, "209.01", 1),
+            RejectReason::PriceOutOfBand,
+        ),
+        (
+            limit(a, "AAPL", Side::Buy, "170.99", 1),
+            RejectReason::PriceOutOfBand,
+        ),
+        (
+            limit(a, "AAPL", Side::Buy, "190.00", 0),
+            RejectReason::InvalidQuantity,
+        ),
+        (
+            limit(a, "AAPL", Side::Buy, "190.00", 1_000_001),
+            RejectReason::MaxQtyExceeded,
+        ),
+        (
+            limit(a, "ZZZZ", Side::Buy, "190.00", 1),
+            RejectReason::UnknownSymbol,
+        ),
+        (market(a, "AAPL", Side::Buy, 1), RejectReason::NoLiquidity),
+    ];
+    for (req, reason) in cases {
+        assert_eq!(
+            rejected(&d.run(Command::SubmitOrder(req))),
+            Some(reason),
+            "{req:?}"
+        );
+    }
+    // Band edges are inclusive: ±10% of the 190.00 reference.
+    accepted_id(&d.run(Command::SubmitOrder(limit(
+        a,
+        "AAPL",
+        Side::Buy,
+        "209.00",
+        1,
+    ))));
+    accepted_id(&d.run(Command::SubmitOrder(limit(
+        a,
+        "AAPL",
+        Side::Buy,
+        "171.00",
+        1,
+    ))));
+    let mut post_market = market(a, "AAPL", Side::Buy, 1);
+    post_market.post_only = true;
+    assert_eq!(
+        rejected(&d.run(Command::SubmitOrder(post_market))),
+        Some(RejectReason::InvalidOrder)
+    );
+}
+
+#[test]
+fn halted_symbol_rejects_orders_but_accepts_cancels() {
+    let mut d = Driver::new(EngineConfig::default());
+    let a = d.funded(10_000);
+    let id = accepted_id(&d.run(Command::SubmitOrder(limit(a, "KO", Side::Buy, "62.00", 10))));
+    d.run(Command::HaltSymbol { symbol: sym("KO") });
+    let ev = d.run(Command::SubmitOrder(limit(a, "KO", Side::Buy, "62.00", 10)));
+    assert_eq!(rejected(&ev), Some(RejectReason::SymbolHalted));
+    let ev = d.run(Command::ReplaceOrder {
+        account: a,
+        order_id: id,
+        qty: Qty::new(5),
+        price: None,
+    });
+    assert_eq!(rejected(&ev), Some(RejectReason::SymbolHalted));
+    let ev = d.run(Command::CancelOrder {
+        account: a,
+        order_id: id,
+    });
+    assert!(matches!(ev[0], Event::OrderCanceled { .. }));
+    d.run(Command::ResumeSymbol { symbol: sym("KO") });
+    accepted_id(&d.run(Command::SubmitOrder(limit(a, "KO", Side::Buy, "62.00", 10))));
+}
+
+#[test]
+fn client_order_id_is_idempotent_per_account() {
+    let mut d = Driver::new(EngineConfig::default());
+    let a = d.funded(10_000);
+    let b = d.funded(10_000);
+    let mut req = limit(a, "KO", Side::Buy, "62.00", 10);
+    req.client_order_id = Some(ClientOrderId::new("abc-1").unwrap());
+    let first = accepted_id(&d.run(Command::SubmitOrder(req)));
+    let ev = d.run(Command::SubmitOrder(req));
+    assert!(matches!(
+        ev[..],
+        [Event::Rejected { order_id: Some(id), reason: RejectReason::DuplicateClientOrderId, .. }] if id == first
+    ));
+    assert_eq!(
+        d.engine.cash(a).unwrap().1,
+        Cash::from_dollars(620).unwrap(),
+        "reserved once"
+    );
+    // Another account may use the same client id.
+    req.account = b;
+    accepted_id(&d.run(Command::SubmitOrder(req)));
+}
+
+#[test]
+fn market_buy_reserves_at_the_collar_and_releases_the_rest() {
+    let mut d = Driver::new(EngineConfig::default());
+    let seller = d.funded(0);
+    d.shares(seller, "F", 1_000);
+    d.run(Command::SubmitOrder(limit(
+        seller,
+        "F",
+        Side::Sell,
+        "11.00",
+        100,
+    )));
+    let buyer = d.funded(1_000);
+    // 91 × 11.55 (collar) = 1051 > 1000: refused although the fill would cost 1001.
+    let ev = d.run(Command::SubmitOrder(market(buyer, "F", Side::Buy, 91)));
+    assert_eq!(rejected(&ev), Some(RejectReason::InsufficientBuyingPower));
+    let ev = d.run(Command::SubmitOrder(market(buyer, "F", Side::Buy, 86)));
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::OrderFilled { leaves_qty, .. } if leaves_qty.is_zero()))
+    );
+    assert_eq!(
+        d.engine.cash(buyer).unwrap(),
+        (Cash::from_dollars(1_000 - 946).unwrap(), Cash::ZERO)
+    );
+}
+
+#[test]
+fn fees_are_charged_and_collected() {
+    let mut d = Driver::new(EngineConfig {
+        maker_fee_bps: 10,
+        taker_fee_bps: 30,
+        ..EngineConfig::default()
+    });
+    let seller = d.funded(100);
+    d.shares(seller, "F", 100);
+    d.run(Command::SubmitOrder(limit(
+        seller,
+        "F",
+        Side::Sell,
+        "10.00",
+        100,
+    )));
+    let buyer = d.funded(2_000);
+    let ev = d.run(Command::SubmitOrder(limit(
+        buyer,
+        "F",
+        Side::Buy,
+        "10.00",
+        100,
+    )));
+    let fees: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::OrderFilled { fee, .. } => Some(*fee),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        fees,
+        vec![px("1.00").raw(), px("3.00").raw()]
+            .into_iter()
+            .map(Cash::from_raw)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(d.engine.fees_collected(), Cash::from_dollars(4).unwrap());
+    assert_eq!(
+        d.engine.cash(buyer).unwrap(),
+        (Cash::from_dollars(2_000 - 1_003).unwrap(), Cash::ZERO)
+    );
+    assert_eq!(
+        d.engine.cash(seller).unwrap().0,
+        Cash::from_dollars(100 + 999).unwrap()
+    );
+}
+
+#[test]
+fn end_of_day_expires_day_orders_only() {
+    let mut d = Driver::new(EngineConfig::default());
+    let a = d.funded(10_000);
+    let mut day = limit(a, "KO", Side::Buy, "62.00", 10);
+    day.tif = TimeInForce::Day;
+    let day_id = accepted_id(&d.run(Command::SubmitOrder(day)));
+    let gtc_id = accepted_id(&d.run(Command::SubmitOrder(limit(a, "KO", Side::Buy, "61.00", 10))));
+    let ev = d.run(Command::EndOfDay);
+    assert!(
+        matches!(ev[0], Event::OrderCanceled { order_id, reason: CancelReason::Expired, .. } if order_id == day_id)
+    );
+    assert!(matches!(ev.last(), Some(Event::DayEnded { .. })));
+    assert!(!d.engine.is_working(day_id) && d.engine.is_working(gtc_id));
+    assert_eq!(
+        d.engine.cash(a).unwrap().1,
+        Cash::from_dollars(610).unwrap()
+    );
+}
+
+#[test]
+fn replace_rereserves_and_mass_cancel_clears() {
+    let mut d = Driver::new(EngineConfig::default());
+    let a = d.funded(10_000);
+    let id = accepted_id(&d.run(Command::SubmitOrder(limit(a, "KO", Side::Buy, "62.00", 10))));
+    d.run(Command::ReplaceOrder {
+        account: a,
+        order_id: id,
+        qty: Qty::new(100),
+        price: Some(px("60.00")),
+    });
+    assert_eq!(
+        d.engine.cash(a).unwrap().1,
+        Cash::from_dollars(6_000).unwrap()
+    );
+    let ev = d.run(Command::ReplaceOrder {
+        account: a,
+        order_id: id,
+        qty: Qty::new(200),
+        price: None,
+    });
+    assert_eq!(rejected(&ev), Some(RejectReason::InsufficientBuyingPower));
+    d.run(Command::SubmitOrder(limit(
+        a,
+        "PFE",
+        Side::Buy,
+        "28.00",
+        10,
+    )));
+    let ev = d.run(Command::MassCancel {
+        account: Some(a),
+        symbol: None,
+    });
+    assert_eq!(ev.len(), 2);
+    assert_eq!(d.engine.cash(a).unwrap().1, Cash::ZERO);
+}
