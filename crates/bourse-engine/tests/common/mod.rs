@@ -1,5 +1,5 @@
 //! Shared test fixtures: the real instrument list and a small driver.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use bourse_core::{
     AccountId, Cash, Command, Event, OrderRequest, OrderType, Price, Qty, SelfTradePrevention, Seq,
