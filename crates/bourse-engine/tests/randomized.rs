@@ -103,11 +103,21 @@ fn generate_and_run(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>) {
             i.reference_price.raw() + offset * i.reference_price.raw() / 1_000 / tick * tick,
         );
         // A recent order and, mostly, its owner (sometimes gone already, sometimes not ours).
-        let k = usize::try_from(rng.below(60)).unwrap();
-        let (target, owner) = recent
-            .len()
-            .checked_sub(k + 1)
-            .map_or((OrderId::new(1), account), |j| recent[j]);
+        let mut pick = || {
+            let k = usize::try_from(rng.below(200)).unwrap();
+            recent
+                .len()
+                .checked_sub(k + 1)
+                .map_or((OrderId::new(1), account), |j| recent[j])
+        };
+        let mut chosen = pick();
+        for _ in 0..4 {
+            if engine.is_working(chosen.0) {
+                break;
+            }
+            chosen = pick();
+        }
+        let (target, owner) = chosen;
         let owner = if rng.chance(95) { owner } else { account };
         let cmd = match rng.below(100) {
             0..=49 => {
@@ -164,7 +174,7 @@ fn generate_and_run(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>) {
                 symbol: rng.chance(50).then_some(i.symbol),
             },
             98 => {
-                if rng.chance(50) {
+                if rng.chance(20) {
                     Command::HaltSymbol { symbol: i.symbol }
                 } else {
                     Command::ResumeSymbol { symbol: i.symbol }
@@ -218,6 +228,15 @@ fn invariants_hold_after_every_command_and_replay_is_identical() {
     println!(
         "{n} commands: {fills} fills, {cancels} cancels, {replaced} replaces, {rejects} rejects"
     );
+    if std::env::var_os("BOURSE_ENGINE_FUZZ_STATS").is_some() {
+        let mut by_reason = std::collections::BTreeMap::new();
+        for e in &events {
+            if let Event::Rejected { reason, .. } = e {
+                *by_reason.entry(reason.code()).or_insert(0) += 1;
+            }
+        }
+        println!("rejects by reason: {by_reason:?}");
+    }
     let scale = n / 2_000;
     assert!(fills > 10 * scale, "{fills} fills");
     assert!(cancels > 10 * scale, "{cancels} cancels");
