@@ -111,6 +111,11 @@ fn reject(
     }
 }
 
+/// A refusal of an account's request that names no order.
+fn refuse(account: AccountId, reason: RejectReason) -> Event {
+    reject(Some(account), None, None, reason)
+}
+
 impl Engine {
     /// A fresh exchange listing `instruments`.
     pub fn new(cfg: EngineConfig, instruments: Vec<Instrument>) -> Result<Self, EngineError> {
@@ -256,36 +261,16 @@ impl Engine {
 
     fn deposit(&mut self, account: AccountId, amount: Cash, out: &mut Vec<Event>) {
         if !amount.is_positive() {
-            return out.push(reject(
-                Some(account),
-                None,
-                None,
-                RejectReason::InvalidAmount,
-            ));
+            return out.push(refuse(account, RejectReason::InvalidAmount));
         }
         let Some(net) = self.net_cash_in.checked_add(amount) else {
-            return out.push(reject(
-                Some(account),
-                None,
-                None,
-                RejectReason::ArithmeticOverflow,
-            ));
+            return out.push(refuse(account, RejectReason::ArithmeticOverflow));
         };
         let Some(a) = self.account_mut(account) else {
-            return out.push(reject(
-                Some(account),
-                None,
-                None,
-                RejectReason::UnknownAccount,
-            ));
+            return out.push(refuse(account, RejectReason::UnknownAccount));
         };
         let Some(cash) = a.cash.checked_add(amount) else {
-            return out.push(reject(
-                Some(account),
-                None,
-                None,
-                RejectReason::ArithmeticOverflow,
-            ));
+            return out.push(refuse(account, RejectReason::ArithmeticOverflow));
         };
         a.cash = cash;
         self.net_cash_in = net;
@@ -298,29 +283,14 @@ impl Engine {
 
     fn withdraw(&mut self, account: AccountId, amount: Cash, out: &mut Vec<Event>) {
         if !amount.is_positive() {
-            return out.push(reject(
-                Some(account),
-                None,
-                None,
-                RejectReason::InvalidAmount,
-            ));
+            return out.push(refuse(account, RejectReason::InvalidAmount));
         }
         let Some(a) = self.account_mut(account) else {
-            return out.push(reject(
-                Some(account),
-                None,
-                None,
-                RejectReason::UnknownAccount,
-            ));
+            return out.push(refuse(account, RejectReason::UnknownAccount));
         };
         let available = a.cash.checked_sub(a.reserved).unwrap_or(Cash::ZERO);
         if amount > available {
-            return out.push(reject(
-                Some(account),
-                None,
-                None,
-                RejectReason::InsufficientFunds,
-            ));
+            return out.push(refuse(account, RejectReason::InsufficientFunds));
         }
         a.cash = a.cash.checked_sub(amount).unwrap_or(Cash::ZERO);
         let balance = a.cash;
@@ -340,46 +310,21 @@ impl Engine {
         out: &mut Vec<Event>,
     ) {
         if qty.is_zero() {
-            return out.push(reject(
-                Some(account),
-                None,
-                None,
-                RejectReason::InvalidQuantity,
-            ));
+            return out.push(refuse(account, RejectReason::InvalidQuantity));
         }
         let Some(&i) = self.by_symbol.get(&symbol) else {
-            return out.push(reject(
-                Some(account),
-                None,
-                None,
-                RejectReason::UnknownSymbol,
-            ));
+            return out.push(refuse(account, RejectReason::UnknownSymbol));
         };
         let i = i as usize;
         let Some(total) = self.shares_in[i].checked_add(qty.get()) else {
-            return out.push(reject(
-                Some(account),
-                None,
-                None,
-                RejectReason::ArithmeticOverflow,
-            ));
+            return out.push(refuse(account, RejectReason::ArithmeticOverflow));
         };
         let Some(a) = self.account_mut(account) else {
-            return out.push(reject(
-                Some(account),
-                None,
-                None,
-                RejectReason::UnknownAccount,
-            ));
+            return out.push(refuse(account, RejectReason::UnknownAccount));
         };
         let pos = &mut a.positions[i];
         let Some(held) = pos.qty.checked_add(qty.get()) else {
-            return out.push(reject(
-                Some(account),
-                None,
-                None,
-                RejectReason::ArithmeticOverflow,
-            ));
+            return out.push(refuse(account, RejectReason::ArithmeticOverflow));
         };
         pos.qty = held;
         self.shares_in[i] = total;
@@ -545,16 +490,7 @@ impl Engine {
 
     /// Instrument rules a new order must meet.
     fn check_order(&self, i: usize, req: &OrderRequest) -> Result<(), RejectReason> {
-        let ins = &self.instruments[i];
-        if req.qty.is_zero() {
-            return Err(RejectReason::InvalidQuantity);
-        }
-        if !req.qty.is_multiple_of(ins.lot) {
-            return Err(RejectReason::QtyOffLot);
-        }
-        if req.qty > ins.max_qty {
-            return Err(RejectReason::MaxQtyExceeded);
-        }
+        self.check_qty(i, req.qty)?;
         let needs_limit = matches!(req.order_type, OrderType::Limit | OrderType::StopLimit);
         let needs_stop = matches!(req.order_type, OrderType::Stop | OrderType::StopLimit);
         if needs_limit != req.limit_price.is_some() || needs_stop != req.stop_price.is_some() {
@@ -564,15 +500,36 @@ impl Engine {
             return Err(RejectReason::InvalidOrder);
         }
         for p in [req.limit_price, req.stop_price].into_iter().flatten() {
-            if !p.is_positive() {
-                return Err(RejectReason::InvalidPrice);
-            }
-            if !p.is_multiple_of(ins.tick) {
-                return Err(RejectReason::PriceOffTick);
-            }
-            if !self.in_band(i, p) {
-                return Err(RejectReason::PriceOutOfBand);
-            }
+            self.check_price(i, p, true)?;
+        }
+        Ok(())
+    }
+
+    /// Quantity rules: positive, on the lot, within the maximum.
+    fn check_qty(&self, i: usize, qty: Qty) -> Result<(), RejectReason> {
+        let ins = &self.instruments[i];
+        if qty.is_zero() {
+            return Err(RejectReason::InvalidQuantity);
+        }
+        if !qty.is_multiple_of(ins.lot) {
+            return Err(RejectReason::QtyOffLot);
+        }
+        if qty > ins.max_qty {
+            return Err(RejectReason::MaxQtyExceeded);
+        }
+        Ok(())
+    }
+
+    /// Price rules: positive, on the tick and, when `banded`, inside the price band.
+    fn check_price(&self, i: usize, p: Price, banded: bool) -> Result<(), RejectReason> {
+        if !p.is_positive() {
+            return Err(RejectReason::InvalidPrice);
+        }
+        if !p.is_multiple_of(self.instruments[i].tick) {
+            return Err(RejectReason::PriceOffTick);
+        }
+        if banded && !self.in_band(i, p) {
+            return Err(RejectReason::PriceOutOfBand);
         }
         Ok(())
     }
@@ -620,25 +577,14 @@ impl Engine {
             return out.push(rej(RejectReason::UnknownOrder));
         };
         let new_price = price.unwrap_or(resting.price);
+        // An unchanged price stays valid even if the band has moved away from it.
+        let checked = self
+            .check_qty(i, qty)
+            .and_then(|()| self.check_price(i, new_price, new_price != resting.price));
+        if let Err(reason) = checked {
+            return out.push(rej(reason));
+        }
         let ins = &self.instruments[i];
-        if qty.is_zero() {
-            return out.push(rej(RejectReason::InvalidQuantity));
-        }
-        if !qty.is_multiple_of(ins.lot) {
-            return out.push(rej(RejectReason::QtyOffLot));
-        }
-        if qty > ins.max_qty {
-            return out.push(rej(RejectReason::MaxQtyExceeded));
-        }
-        if !new_price.is_positive() {
-            return out.push(rej(RejectReason::InvalidPrice));
-        }
-        if !new_price.is_multiple_of(ins.tick) {
-            return out.push(rej(RejectReason::PriceOffTick));
-        }
-        if new_price != resting.price && !self.in_band(i, new_price) {
-            return out.push(rej(RejectReason::PriceOutOfBand));
-        }
         match new_price.notional(qty) {
             Some(v) if v <= ins.max_notional => {}
             Some(_) => return out.push(rej(RejectReason::MaxNotionalExceeded)),
