@@ -15,6 +15,23 @@ use crate::{
 #[serde(transparent)]
 pub struct Seq(pub u64);
 
+/// What a user may do.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A person trading for themselves.
+    Trader,
+    /// A program trading through API keys.
+    Broker,
+    /// Runs the exchange: halts, end of day, snapshots.
+    Operator,
+}
+
+/// A SHA-256-sized digest of a secret (session token or API key secret). Secrets are
+/// random 256-bit values; only their digests are ever stored or journaled.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+pub struct SecretHash(pub [u8; 32]);
+
 /// The kind of order a client asks for.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -48,6 +65,16 @@ pub struct OrderRequest {
 pub enum Command {
     /// Opens a cash account (the engine assigns the id).
     OpenAccount,
+    /// Registers a user with their own new account. `password_hash` is an argon2 PHC
+    /// string computed by the gateway (never on the engine thread).
+    RegisterUser { username: String, password_hash: String, role: Role },
+    /// A login: the session token's digest, valid until `expires_at`.
+    CreateSession { account: AccountId, token: SecretHash, expires_at: UnixNanos },
+    /// A logout (or revocation) of one session.
+    EndSession { token: SecretHash },
+    /// A broker API key; the engine assigns its id.
+    CreateApiKey { account: AccountId, secret: SecretHash, label: String },
+    RevokeApiKey { account: AccountId, key_id: u64 },
     Deposit {
         account: AccountId,
         amount: Cash,

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::command::{OrderType, Seq};
+use crate::command::{OrderType, Role, Seq};
 use crate::{
     AccountId, CancelReason, Cash, ClientOrderId, OrderId, Price, Qty, RejectReason, Side, Symbol,
     TimeInForce, TradeId, UnixNanos,
@@ -25,6 +25,25 @@ pub enum Liquidity {
 pub enum Event {
     AccountOpened {
         account: AccountId,
+    },
+    UserRegistered {
+        account: AccountId,
+        role: Role,
+    },
+    SessionCreated {
+        account: AccountId,
+        expires_at: UnixNanos,
+    },
+    SessionEnded {
+        account: AccountId,
+    },
+    ApiKeyCreated {
+        account: AccountId,
+        key_id: u64,
+    },
+    ApiKeyRevoked {
+        account: AccountId,
+        key_id: u64,
     },
     CashDeposited {
         account: AccountId,

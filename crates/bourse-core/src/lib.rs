@@ -14,7 +14,7 @@ pub mod num;
 pub mod order;
 pub mod time;
 
-pub use command::{Command, OrderRequest, OrderType, Seq, Sequenced};
+pub use command::{Command, OrderRequest, OrderType, Role, SecretHash, Seq, Sequenced};
 pub use event::{Event, Liquidity, Tagged};
 pub use ids::{AccountId, ClientOrderId, IdError, OrderId, Symbol, TradeId};
 pub use num::{Cash, ParseNumError, Price, Qty};

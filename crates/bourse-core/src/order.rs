@@ -182,6 +182,10 @@ reject_reasons! {
     UnknownAccount = 3004, "UNKNOWN_ACCOUNT", "no such account";
     DuplicateClientOrderId = 2005, "DUPLICATE_CLIENT_ORDER_ID", "this client order id is already used by another order of the account";
     InvalidAmount = 3005, "INVALID_AMOUNT", "amount must be positive";
+    UsernameTaken = 5001, "USERNAME_TAKEN", "that username is already registered";
+    InvalidUsername = 5002, "INVALID_USERNAME", "usernames are 3-32 characters of a-z, 0-9, '_', '-' and '.'";
+    UnknownSession = 5003, "UNKNOWN_SESSION", "no such session";
+    UnknownApiKey = 5004, "UNKNOWN_API_KEY", "no such API key";
     UnknownSymbol = 4001, "UNKNOWN_SYMBOL", "no such listed symbol";
     SymbolHalted = 4002, "SYMBOL_HALTED", "trading in this symbol is halted";
 }

@@ -8,6 +8,7 @@ use bourse_core::{
 };
 use rustc_hash::FxHashMap;
 
+use crate::identity::{Identity, User};
 use crate::instrument::Instrument;
 
 /// Exchange-wide rules.
@@ -93,6 +94,7 @@ pub struct Engine {
     /// conservation checks.
     net_cash_in: Cash,
     shares_in: Vec<u64>,
+    identity: Identity,
     scratch: Vec<BookEvent>,
 }
 
@@ -150,6 +152,7 @@ impl Engine {
             fees_collected: Cash::ZERO,
             net_cash_in: Cash::ZERO,
             shares_in: vec![0; n],
+            identity: Identity::default(),
             scratch: Vec::with_capacity(64),
         })
     }
@@ -204,13 +207,69 @@ impl Engine {
     pub fn apply(&mut self, cmd: &Sequenced, out: &mut Vec<Event>) {
         match &cmd.cmd {
             Command::OpenAccount => {
-                self.accounts.push(Account {
-                    cash: Cash::ZERO,
-                    reserved: Cash::ZERO,
-                    positions: vec![Position::default(); self.instruments.len()],
+                self.open_account(out);
+            }
+            Command::RegisterUser {
+                username,
+                password_hash,
+                role,
+            } => {
+                if let Err(reason) = self.identity.check_new_user(username) {
+                    return out.push(reject(None, None, None, reason));
+                }
+                let account = self.open_account(out);
+                let user = User {
+                    account,
+                    password_hash: password_hash.clone(),
+                    role: *role,
+                };
+                self.identity.add_user(username, user);
+                out.push(Event::UserRegistered {
+                    account,
+                    role: *role,
                 });
-                let account = AccountId::new(self.accounts.len() as u64);
-                out.push(Event::AccountOpened { account });
+            }
+            Command::CreateSession {
+                account,
+                token,
+                expires_at,
+            } => {
+                if self.account(*account).is_none() {
+                    return out.push(refuse(*account, RejectReason::UnknownAccount));
+                }
+                self.identity.add_session(*token, *account, *expires_at);
+                out.push(Event::SessionCreated {
+                    account: *account,
+                    expires_at: *expires_at,
+                });
+            }
+            Command::EndSession { token } => match self.identity.end_session(token) {
+                Some(account) => out.push(Event::SessionEnded { account }),
+                None => out.push(reject(None, None, None, RejectReason::UnknownSession)),
+            },
+            Command::CreateApiKey {
+                account,
+                secret,
+                label,
+            } => {
+                if self.account(*account).is_none() {
+                    return out.push(refuse(*account, RejectReason::UnknownAccount));
+                }
+                let key_id = self.identity.add_key(*account, *secret, label.clone());
+                out.push(Event::ApiKeyCreated {
+                    account: *account,
+                    key_id,
+                });
+            }
+            Command::RevokeApiKey { account, key_id } => {
+                if self.identity.revoke_key(*account, *key_id) {
+                    out.push(Event::ApiKeyRevoked {
+                        account: *account,
+                        key_id: *key_id,
+                    });
+                } else {
+                    out.push(refuse(*account, RejectReason::UnknownApiKey));
+                }
             }
             Command::Deposit { account, amount } => self.deposit(*account, *amount, out),
             Command::Withdraw { account, amount } => self.withdraw(*account, *amount, out),
@@ -254,9 +313,27 @@ impl Engine {
                     self.translate(&ev, None, out);
                     self.scratch = ev;
                 }
+                self.identity.prune_sessions(cmd.ts);
                 out.push(Event::DayEnded { at: cmd.ts });
             }
         }
+    }
+
+    fn open_account(&mut self, out: &mut Vec<Event>) -> AccountId {
+        self.accounts.push(Account {
+            cash: Cash::ZERO,
+            reserved: Cash::ZERO,
+            positions: vec![Position::default(); self.instruments.len()],
+        });
+        let account = AccountId::new(self.accounts.len() as u64);
+        out.push(Event::AccountOpened { account });
+        account
+    }
+
+    /// Users, sessions and API keys, for the gateway's lookups.
+    #[must_use]
+    pub fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     fn deposit(&mut self, account: AccountId, amount: Cash, out: &mut Vec<Event>) {

@@ -438,3 +438,88 @@ fn replace_rereserves_and_mass_cancel_clears() {
     assert_eq!(ev.len(), 2);
     assert_eq!(d.engine.cash(a).unwrap().1, Cash::ZERO);
 }
+
+#[test]
+fn identity_users_sessions_and_api_keys() {
+    use bourse_core::{Role, SecretHash, UnixNanos};
+    let mut d = Driver::new(EngineConfig::default());
+    let reg = |name: &str| Command::RegisterUser {
+        username: name.to_owned(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
+        role: Role::Trader,
+    };
+    let ev = d.run(reg("alice"));
+    let Event::UserRegistered {
+        account,
+        role: Role::Trader,
+    } = ev[1]
+    else {
+        panic!("{ev:?}")
+    };
+    assert!(matches!(ev[0], Event::AccountOpened { account: a } if a == account));
+    assert_eq!(
+        rejected(&d.run(reg("alice"))),
+        Some(RejectReason::UsernameTaken)
+    );
+    assert_eq!(
+        rejected(&d.run(reg("Bad Name"))),
+        Some(RejectReason::InvalidUsername)
+    );
+    let id = d.engine.identity();
+    assert_eq!(id.user("alice").map(|u| u.account), Some(account));
+    assert_eq!(id.role(account), Some(Role::Trader));
+
+    let token = SecretHash([7; 32]);
+    let expires_at = UnixNanos::new(1_000_000_000);
+    d.run(Command::CreateSession {
+        account,
+        token,
+        expires_at,
+    });
+    assert_eq!(
+        d.engine.identity().session(&token, UnixNanos::new(5)),
+        Some(account)
+    );
+    assert_eq!(
+        d.engine.identity().session(&token, expires_at),
+        None,
+        "expired"
+    );
+    let ev = d.run(Command::EndSession { token });
+    assert!(matches!(ev[0], Event::SessionEnded { .. }));
+    assert_eq!(
+        d.engine.identity().session(&token, UnixNanos::new(5)),
+        None,
+        "revoked"
+    );
+    assert_eq!(
+        rejected(&d.run(Command::EndSession { token })),
+        Some(RejectReason::UnknownSession)
+    );
+
+    let secret = SecretHash([9; 32]);
+    let ev = d.run(Command::CreateApiKey {
+        account,
+        secret,
+        label: "algo".to_owned(),
+    });
+    let Event::ApiKeyCreated { key_id, .. } = ev[0] else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(
+        d.engine.identity().api_key(&secret),
+        Some((key_id, account))
+    );
+    let other = d.funded(0);
+    let ev = d.run(Command::RevokeApiKey {
+        account: other,
+        key_id,
+    });
+    assert_eq!(
+        rejected(&ev),
+        Some(RejectReason::UnknownApiKey),
+        "not theirs to revoke"
+    );
+    d.run(Command::RevokeApiKey { account, key_id });
+    assert_eq!(d.engine.identity().api_key(&secret), None);
+}

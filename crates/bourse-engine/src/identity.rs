@@ -1,0 +1,167 @@
+//! Identity as exchange state: users (with the argon2 hash the gateway computed), sessions
+//! and API keys (digests of their secrets only), so that one journal holds everything and a
+//! replay restores logins exactly. Ordered maps keep every walk deterministic.
+
+use std::collections::BTreeMap;
+
+use bourse_core::{AccountId, RejectReason, Role, SecretHash, UnixNanos};
+use serde::{Deserialize, Serialize};
+
+/// A registered user and their account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub account: AccountId,
+    /// argon2 PHC string; verified by the gateway, never on the engine thread.
+    pub password_hash: String,
+    pub role: Role,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Session {
+    account: AccountId,
+    expires_at: UnixNanos,
+}
+
+/// A live API key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub account: AccountId,
+    pub secret: SecretHash,
+    pub label: String,
+}
+
+/// Users, sessions and API keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    users: BTreeMap<String, User>,
+    roles: BTreeMap<AccountId, Role>,
+    sessions: BTreeMap<SecretHash, Session>,
+    keys: BTreeMap<u64, ApiKey>,
+    key_by_secret: BTreeMap<SecretHash, u64>,
+    next_key_id: u64,
+}
+
+/// Usernames: 3–32 of `a-z`, `0-9`, `_`, `-`, `.`.
+#[must_use]
+pub fn valid_username(name: &str) -> bool {
+    (3..=32).contains(&name.len())
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.')
+        })
+}
+
+impl Identity {
+    /// Whether `name` can be registered.
+    pub(crate) fn check_new_user(&self, name: &str) -> Result<(), RejectReason> {
+        if !valid_username(name) {
+            return Err(RejectReason::InvalidUsername);
+        }
+        if self.users.contains_key(name) {
+            return Err(RejectReason::UsernameTaken);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn add_user(&mut self, name: &str, user: User) {
+        self.roles.insert(user.account, user.role);
+        self.users.insert(name.to_owned(), user);
+    }
+
+    pub(crate) fn add_session(
+        &mut self,
+        token: SecretHash,
+        account: AccountId,
+        expires_at: UnixNanos,
+    ) {
+        self.sessions.insert(
+            token,
+            Session {
+                account,
+                expires_at,
+            },
+        );
+    }
+
+    pub(crate) fn end_session(&mut self, token: &SecretHash) -> Option<AccountId> {
+        self.sessions.remove(token).map(|s| s.account)
+    }
+
+    /// Forgets sessions that expired before `now`.
+    pub(crate) fn prune_sessions(&mut self, now: UnixNanos) {
+        self.sessions.retain(|_, s| s.expires_at > now);
+    }
+
+    pub(crate) fn add_key(&mut self, account: AccountId, secret: SecretHash, label: String) -> u64 {
+        self.next_key_id += 1;
+        let id = self.next_key_id;
+        self.keys.insert(
+            id,
+            ApiKey {
+                account,
+                secret,
+                label,
+            },
+        );
+        self.key_by_secret.insert(secret, id);
+        id
+    }
+
+    pub(crate) fn revoke_key(&mut self, account: AccountId, key_id: u64) -> bool {
+        match self.keys.get(&key_id) {
+            Some(k) if k.account == account => {
+                self.key_by_secret.remove(&k.secret);
+                self.keys.remove(&key_id);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The user registered as `name`.
+    #[must_use]
+    pub fn user(&self, name: &str) -> Option<&User> {
+        self.users.get(name)
+    }
+
+    /// The role of an account's user (accounts opened without a user have none).
+    #[must_use]
+    pub fn role(&self, account: AccountId) -> Option<Role> {
+        self.roles.get(&account).copied()
+    }
+
+    /// The account a session token belongs to, if the session is live at `now`.
+    #[must_use]
+    pub fn session(&self, token: &SecretHash, now: UnixNanos) -> Option<AccountId> {
+        self.sessions
+            .get(token)
+            .filter(|s| s.expires_at > now)
+            .map(|s| s.account)
+    }
+
+    /// The key id and account an API key secret belongs to.
+    #[must_use]
+    pub fn api_key(&self, secret: &SecretHash) -> Option<(u64, AccountId)> {
+        let id = *self.key_by_secret.get(secret)?;
+        self.keys.get(&id).map(|k| (id, k.account))
+    }
+
+    #[must_use]
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_rules() {
+        assert!(valid_username("alice"));
+        assert!(valid_username("a.b-c_9"));
+        assert!(!valid_username("al"));
+        assert!(!valid_username("Alice"));
+        assert!(!valid_username("has space"));
+        assert!(!valid_username(&"x".repeat(33)));
+    }
+}
