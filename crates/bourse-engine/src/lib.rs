@@ -9,6 +9,7 @@
 //! a hash map on a decision path. It never sees tokio, sqlx or JSON.
 
 mod engine;
+pub mod identity;
 pub mod instrument;
 
 pub use engine::{Engine, EngineConfig, EngineError};
