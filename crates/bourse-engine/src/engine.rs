@@ -1,10 +1,13 @@
 //! The exchange state machine: every book, every account, every rule. `apply` takes one
 //! sequenced command and appends the events it causes; nothing else changes state.
 
+use std::collections::BTreeMap;
+
 use bourse_book::{BookConfig, BookEvent, NewOrder, OrderBook, Priority, Request};
 use bourse_core::{
-    AccountId, Cash, ClientOrderId, Command, Event, Liquidity, OrderId, OrderRequest, OrderType,
-    Price, Qty, RejectReason, Sequenced, Side, Symbol, TradeId,
+    AccountId, CancelReason, Cash, ClientOrderId, Command, Event, Liquidity, OrderId, OrderRequest,
+    OrderType, Price, Qty, RejectReason, SelfTradePrevention, Sequenced, Side, Symbol, TimeInForce,
+    TradeId,
 };
 use rustc_hash::FxHashMap;
 
@@ -74,6 +77,63 @@ struct Working {
     reserve_px: Price,
     /// Cash (buys) still reserved for the open quantity.
     reserved_cash: Cash,
+    tif: TimeInForce,
+    stp: SelfTradePrevention,
+    stop_price: Option<Price>,
+    /// A stop order not yet triggered: held by the engine, not in the book.
+    held: bool,
+}
+
+/// One instrument's untriggered stop orders, in trigger order: buys by rising stop price
+/// (the lowest is reached first as the price rises), sells by falling stop price, then by
+/// arrival (order ids rise with time).
+#[derive(Clone, Debug, Default)]
+struct Stops {
+    /// (stop price, id) → id.
+    buys: BTreeMap<(i64, OrderId), OrderId>,
+    /// (!stop price, id) → id; `!` turns "highest first" into ascending order.
+    sells: BTreeMap<(i64, OrderId), OrderId>,
+}
+
+impl Stops {
+    fn key(side: Side, stop: Price, id: OrderId) -> (i64, OrderId) {
+        match side {
+            Side::Buy => (stop.raw(), id),
+            Side::Sell => (!stop.raw(), id),
+        }
+    }
+
+    fn map(&mut self, side: Side) -> &mut BTreeMap<(i64, OrderId), OrderId> {
+        match side {
+            Side::Buy => &mut self.buys,
+            Side::Sell => &mut self.sells,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.buys.len() + self.sells.len()
+    }
+
+    /// The next stop the last trade price `last` triggers, if any: of the first buy and the
+    /// first sell in trigger order, whichever is triggered (both: the earlier arrival).
+    fn next_triggered(&self, last: Price) -> Option<OrderId> {
+        let buy = self
+            .buys
+            .keys()
+            .next()
+            .filter(|(p, _)| *p <= last.raw())
+            .map(|k| k.1);
+        let sell = self
+            .sells
+            .keys()
+            .next()
+            .filter(|(k, _)| !*k >= last.raw())
+            .map(|k| k.1);
+        match (buy, sell) {
+            (Some(b), Some(s)) => Some(b.min(s)),
+            (b, s) => b.or(s),
+        }
+    }
 }
 
 /// The state machine. Deterministic: the same commands give the same events and state.
@@ -84,6 +144,7 @@ pub struct Engine {
     by_symbol: FxHashMap<Symbol, u32>,
     books: Vec<OrderBook>,
     halted: Vec<bool>,
+    stops: Vec<Stops>,
     accounts: Vec<Account>,
     orders: FxHashMap<OrderId, Working>,
     client_ids: FxHashMap<(AccountId, ClientOrderId), OrderId>,
@@ -144,6 +205,7 @@ impl Engine {
             by_symbol,
             books,
             halted: vec![false; n],
+            stops: vec![Stops::default(); n],
             accounts: Vec::new(),
             orders: FxHashMap::default(),
             client_ids: FxHashMap::default(),
@@ -312,6 +374,8 @@ impl Engine {
                     self.books[i].expire_day_orders(&mut ev);
                     self.translate(&ev, None, out);
                     self.scratch = ev;
+                    let day = |w: &Working| w.tif == TimeInForce::Day;
+                    self.cancel_held_where(i, day, CancelReason::Expired, out);
                 }
                 self.identity.prune_sessions(cmd.ts);
                 out.push(Event::DayEnded { at: cmd.ts });
@@ -462,14 +526,18 @@ impl Engine {
         if let Err(reason) = self.check_order(i, req) {
             return out.push(rej(reason));
         }
-        if matches!(req.order_type, OrderType::Stop | OrderType::StopLimit) {
-            // Stop orders are held by the engine until triggered; not yet supported.
-            return out.push(rej(RejectReason::InvalidOrder));
-        }
         let book = &self.books[i];
-        let reserve_px = match req.limit_price {
-            Some(p) => p,
-            None => match book.market_collar(req.side) {
+        let reserve_px = match (req.limit_price, req.stop_price) {
+            (Some(p), _) => p,
+            // A stop (market) order is protected like a market order, from its stop price:
+            // it will trade no further than the collar beyond it.
+            (None, Some(stop)) => match req.side {
+                Side::Buy => stop
+                    .offset_bps(i64::from(self.cfg.market_collar_bps))
+                    .map_or(stop, |p| p.floor_to(self.instruments[i].tick).max(stop)),
+                Side::Sell => stop,
+            },
+            (None, None) => match book.market_collar(req.side) {
                 Some(p) => p,
                 None => return out.push(rej(RejectReason::NoLiquidity)),
             },
@@ -529,6 +597,10 @@ impl Engine {
                 leaves: req.qty.get(),
                 reserve_px,
                 reserved_cash,
+                tif: req.tif,
+                stp: req.stp,
+                stop_price: req.stop_price,
+                held: req.stop_price.is_some(),
             },
         );
         if let Some(cid) = req.client_order_id {
@@ -546,6 +618,15 @@ impl Engine {
             limit_price: req.limit_price,
             stop_price: req.stop_price,
         };
+        if let Some(stop) = req.stop_price {
+            out.push(accepted);
+            self.stops[i]
+                .map(req.side)
+                .insert(Stops::key(req.side, stop, order_id), order_id);
+            // Already through its stop price: it triggers at once.
+            self.run_triggers(i, out);
+            return;
+        }
         let mut ev = std::mem::take(&mut self.scratch);
         ev.clear();
         self.books[i].submit(
@@ -563,6 +644,125 @@ impl Engine {
         );
         self.translate(&ev, Some(accepted), out);
         self.scratch = ev;
+        self.run_triggers(i, out);
+    }
+
+    /// Triggers every held stop the last trade price has reached, one at a time in
+    /// stop-price-then-time order, each entering the book at once; a trade a triggered stop
+    /// makes can trigger more, all within the command that caused the first trade.
+    fn run_triggers(&mut self, i: usize, out: &mut Vec<Event>) {
+        while let Some(last) = self.books[i].last_trade_price() {
+            let Some(id) = self.stops[i].next_triggered(last) else {
+                return;
+            };
+            self.trigger(i, id, last, out);
+        }
+    }
+
+    fn trigger(&mut self, i: usize, id: OrderId, last: Price, out: &mut Vec<Event>) {
+        let Some(w) = self.orders.get_mut(&id) else {
+            return;
+        };
+        w.held = false;
+        let w = *w;
+        if let Some(stop) = w.stop_price {
+            self.stops[i]
+                .map(w.side)
+                .remove(&Stops::key(w.side, stop, id));
+        }
+        let symbol = self.instruments[i].symbol;
+        out.push(Event::OrderTriggered {
+            order_id: id,
+            account: w.account,
+            symbol,
+            last_price: last,
+        });
+        // A stop-limit enters at its limit; a stop (market) order as an IOC bounded by the
+        // market collar at trigger time, and for a buy also by the price it reserved cash at.
+        let (limit, tif) = match w.order_type {
+            OrderType::StopLimit => (w.limit_price, w.tif),
+            _ => {
+                let collar = self.books[i].market_collar(w.side);
+                let limit = match w.side {
+                    Side::Buy => collar.map(|c| c.min(w.reserve_px)),
+                    Side::Sell => collar,
+                };
+                (limit, TimeInForce::Ioc)
+            }
+        };
+        let Some(limit) = limit else {
+            self.finish(id);
+            out.push(Event::OrderCanceled {
+                order_id: id,
+                account: w.account,
+                symbol,
+                side: w.side,
+                qty: Qty::new(w.leaves),
+                resting_price: None,
+                reason: CancelReason::MarketRemainder,
+            });
+            return;
+        };
+        let mut ev = std::mem::take(&mut self.scratch);
+        ev.clear();
+        self.books[i].submit(
+            &NewOrder {
+                id,
+                owner: w.account,
+                side: w.side,
+                price: Some(limit),
+                qty: Qty::new(w.leaves),
+                tif,
+                post_only: false,
+                stp: w.stp,
+            },
+            &mut ev,
+        );
+        self.translate(&ev, None, out);
+        self.scratch = ev;
+    }
+
+    /// Cancels a held (untriggered) stop order.
+    fn cancel_held(&mut self, id: OrderId, reason: CancelReason, out: &mut Vec<Event>) {
+        let Some(w) = self.orders.get(&id).copied().filter(|w| w.held) else {
+            return;
+        };
+        if let Some(stop) = w.stop_price {
+            self.stops[w.instrument as usize]
+                .map(w.side)
+                .remove(&Stops::key(w.side, stop, id));
+        }
+        self.finish(id);
+        out.push(Event::OrderCanceled {
+            order_id: id,
+            account: w.account,
+            symbol: self.instruments[w.instrument as usize].symbol,
+            side: w.side,
+            qty: Qty::new(w.leaves),
+            resting_price: None,
+            reason,
+        });
+    }
+
+    /// Held stops of instrument `i` (of `account`, or all), in trigger order, then their
+    /// cancellation: the ids are collected first because cancelling edits the maps.
+    fn cancel_held_where(
+        &mut self,
+        i: usize,
+        pred: impl Fn(&Working) -> bool,
+        reason: CancelReason,
+        out: &mut Vec<Event>,
+    ) {
+        let ids: Vec<OrderId> = self.stops[i]
+            .buys
+            .values()
+            .chain(self.stops[i].sells.values())
+            .copied()
+            .filter(|id| self.orders.get(id).is_some_and(&pred))
+            .collect();
+        for id in ids {
+            self.cancel_held(id, reason, out);
+        }
     }
 
     /// Instrument rules a new order must meet.
@@ -622,6 +822,9 @@ impl Engine {
             ));
         };
         let i = w.instrument as usize;
+        if w.held {
+            return self.cancel_held(order_id, CancelReason::Requested, out);
+        }
         let mut ev = std::mem::take(&mut self.scratch);
         ev.clear();
         self.books[i].cancel(order_id, &mut ev);
@@ -649,6 +852,10 @@ impl Engine {
         let i = w.instrument as usize;
         if self.halted[i] {
             return out.push(rej(RejectReason::SymbolHalted));
+        }
+        if w.held {
+            // An untriggered stop is not on the book: cancel it and submit a new one.
+            return out.push(rej(RejectReason::InvalidOrder));
         }
         let Some(resting) = self.books[i].order(order_id) else {
             return out.push(rej(RejectReason::UnknownOrder));
@@ -722,6 +929,7 @@ impl Engine {
         }
         self.translate(&ev, None, out);
         self.scratch = ev;
+        self.run_triggers(i, out);
     }
 
     fn mass_cancel(
@@ -746,6 +954,8 @@ impl Engine {
             };
             self.translate(&ev, None, out);
             self.scratch = ev;
+            let mine = |w: &Working| account.is_none_or(|a| a == w.account);
+            self.cancel_held_where(i, mine, CancelReason::MassCancel, out);
         }
     }
 
@@ -839,6 +1049,14 @@ impl Engine {
                     if let Some(w) = self.orders.get(&id).copied() {
                         let symbol = self.instruments[w.instrument as usize].symbol;
                         self.finish(id);
+                        // A triggered stop (market) order enters as an IOC; what it leaves
+                        // is a market order's remainder.
+                        let reason = match (w.order_type, reason) {
+                            (OrderType::Stop, CancelReason::IocRemainder) => {
+                                CancelReason::MarketRemainder
+                            }
+                            (_, r) => r,
+                        };
                         out.push(Event::OrderCanceled {
                             order_id: id,
                             account: w.account,
@@ -982,7 +1200,18 @@ impl Engine {
                 Side::Sell => want_shares[a][w.instrument as usize] += w.leaves,
             }
             let resting = self.books[w.instrument as usize].order(*id);
-            if resting.map(|o| o.qty.get()) != Some(w.leaves) {
+            if w.held {
+                let stop = w.stop_price.ok_or("held order without a stop price")?;
+                let stops = &self.stops[w.instrument as usize];
+                let key = Stops::key(w.side, stop, *id);
+                let held = match w.side {
+                    Side::Buy => stops.buys.get(&key),
+                    Side::Sell => stops.sells.get(&key),
+                };
+                if resting.is_some() || held != Some(id) {
+                    return Err(format!("held stop {id:?} misplaced"));
+                }
+            } else if resting.map(|o| o.qty.get()) != Some(w.leaves) {
                 return Err(format!(
                     "order {id:?} open {} but book has {resting:?}",
                     w.leaves
@@ -1036,9 +1265,10 @@ impl Engine {
             b.check_invariants()?;
             resting += b.len();
         }
-        if resting != self.orders.len() {
+        let held: usize = self.stops.iter().map(Stops::len).sum();
+        if resting + held != self.orders.len() {
             return Err(format!(
-                "{resting} resting orders, {} working",
+                "{resting} resting + {held} held, {} working",
                 self.orders.len()
             ));
         }

@@ -140,7 +140,22 @@ fn generate_and_run(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>) {
                     1 => SelfTradePrevention::CancelResting,
                     _ => SelfTradePrevention::CancelBoth,
                 };
-                if rng.chance(10) {
+                if rng.chance(8) {
+                    // A stop a little away from the current price, so some trigger later.
+                    let away = i64::try_from(rng.below(20)).unwrap() * tick;
+                    let stop_px = match side {
+                        Side::Buy => Price::from_raw(i.reference_price.raw() + away),
+                        Side::Sell => Price::from_raw(i.reference_price.raw() - away),
+                    };
+                    req.stop_price = Some(stop_px);
+                    req.post_only = false;
+                    if rng.chance(50) {
+                        req.order_type = OrderType::StopLimit;
+                    } else {
+                        req.order_type = OrderType::Stop;
+                        req.limit_price = None;
+                    }
+                } else if rng.chance(10) {
                     req.order_type = OrderType::Market;
                     req.limit_price = None;
                     req.post_only = false;
@@ -242,6 +257,8 @@ fn invariants_hold_after_every_command_and_replay_is_identical() {
     assert!(cancels > 10 * scale, "{cancels} cancels");
     assert!(rejects > 10 * scale, "{rejects} rejects");
     assert!(replaced > scale, "{replaced} replaces");
+    let triggered = count(&|e| matches!(e, Event::OrderTriggered { .. }));
+    assert!(triggered > scale, "{triggered} stops triggered");
     for reason in [
         bourse_core::RejectReason::InsufficientPosition,
         bourse_core::RejectReason::PriceOutOfBand,

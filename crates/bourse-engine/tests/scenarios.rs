@@ -523,3 +523,224 @@ fn identity_users_sessions_and_api_keys() {
     d.run(Command::RevokeApiKey { account, key_id });
     assert_eq!(d.engine.identity().api_key(&secret), None);
 }
+
+fn stop(
+    account: bourse_core::AccountId,
+    symbol: &str,
+    side: Side,
+    stop_price: &str,
+    limit_price: Option<&str>,
+    qty: u64,
+) -> bourse_core::OrderRequest {
+    let mut req = limit(account, symbol, side, "1", qty);
+    req.stop_price = Some(px(stop_price));
+    req.limit_price = limit_price.map(px);
+    req.order_type = if limit_price.is_some() {
+        bourse_core::OrderType::StopLimit
+    } else {
+        bourse_core::OrderType::Stop
+    };
+    req
+}
+
+/// A seller with 10,000 KO and an account to trade against.
+fn ko_market() -> (Driver, bourse_core::AccountId, bourse_core::AccountId) {
+    let mut d = Driver::new(EngineConfig::default());
+    let mm = d.funded(1_000_000);
+    d.shares(mm, "KO", 10_000);
+    let t = d.funded(100_000);
+    d.shares(t, "KO", 1_000);
+    (d, mm, t)
+}
+
+/// A third account holding KO, to trade against the market maker without self-trading.
+fn other_seller(d: &mut Driver) -> bourse_core::AccountId {
+    let x = d.funded(0);
+    d.shares(x, "KO", 1_000);
+    x
+}
+
+#[test]
+fn stop_orders_wait_for_the_last_trade_then_enter_the_book() {
+    let (mut d, mm, t) = ko_market();
+    for (p, q) in [("62.00", 100), ("62.10", 100), ("62.20", 100)] {
+        d.run(Command::SubmitOrder(limit(mm, "KO", Side::Sell, p, q)));
+    }
+    // Buy stop at 62.10: held (no trade yet), reserving at the stop + 5% collar.
+    let ev = d.run(Command::SubmitOrder(stop(
+        t,
+        "KO",
+        Side::Buy,
+        "62.10",
+        None,
+        150,
+    )));
+    let id = accepted_id(&ev);
+    assert_eq!(ev.len(), 1, "held, not in the book: {ev:?}");
+    assert!(d.engine.book(sym("KO")).unwrap().order(id).is_none());
+    // 62.10 + 5% = 65.205, rounded down to the tick.
+    let reserved = px("65.20").notional(Qty::new(150)).unwrap();
+    assert_eq!(d.engine.cash(t).unwrap().1, reserved);
+    // A trade at 62.00 does not reach it; one at 62.10 does, in the same command.
+    let other = d.funded(100_000);
+    d.run(Command::SubmitOrder(limit(
+        other,
+        "KO",
+        Side::Buy,
+        "62.00",
+        100,
+    )));
+    assert!(d.engine.is_working(id));
+    let ev = d.run(Command::SubmitOrder(limit(
+        other,
+        "KO",
+        Side::Buy,
+        "62.10",
+        10,
+    )));
+    let trig = ev
+        .iter()
+        .position(|e| matches!(e, Event::OrderTriggered { order_id, .. } if *order_id == id));
+    assert!(trig.is_some(), "{ev:?}");
+    let filled: u64 = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::OrderFilled {
+                order_id, last_qty, ..
+            } if *order_id == id => Some(last_qty.get()),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(filled, 150, "90 left at 62.10, then 60 at 62.20");
+    assert!(!d.engine.is_working(id));
+    assert_eq!(
+        d.engine.cash(t).unwrap().1,
+        Cash::ZERO,
+        "reservation released"
+    );
+}
+
+#[test]
+fn stops_cascade_in_stop_price_order_within_one_command() {
+    let (mut d, mm, t) = ko_market();
+    let x = other_seller(&mut d);
+    for p in ["61.90", "61.80", "61.70", "61.60"] {
+        d.run(Command::SubmitOrder(limit(mm, "KO", Side::Buy, p, 100)));
+    }
+    // Two sell stops; the higher stop is reached first, and its sale triggers the next.
+    let low = accepted_id(&d.run(Command::SubmitOrder(stop(
+        t,
+        "KO",
+        Side::Sell,
+        "61.80",
+        None,
+        100,
+    ))));
+    let high = accepted_id(&d.run(Command::SubmitOrder(stop(
+        t,
+        "KO",
+        Side::Sell,
+        "61.90",
+        None,
+        100,
+    ))));
+    let ev = d.run(Command::SubmitOrder(limit(
+        x,
+        "KO",
+        Side::Sell,
+        "61.90",
+        100,
+    )));
+    let order: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::OrderTriggered { order_id, .. } => Some(*order_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, vec![high, low]);
+    assert!(!d.engine.is_working(high) && !d.engine.is_working(low));
+    assert_eq!(
+        d.engine.position(t, sym("KO")).unwrap(),
+        (Qty::new(800), Qty::ZERO)
+    );
+}
+
+#[test]
+fn stop_limit_rests_at_its_limit_and_held_stops_cancel_and_expire() {
+    let (mut d, mm, t) = ko_market();
+    let x = other_seller(&mut d);
+    d.run(Command::SubmitOrder(limit(
+        mm,
+        "KO",
+        Side::Buy,
+        "62.00",
+        10,
+    )));
+    d.run(Command::SubmitOrder(limit(
+        x,
+        "KO",
+        Side::Sell,
+        "62.00",
+        10,
+    )));
+    // Last is 62.00: a sell stop-limit at 62.00 triggers at once and rests at 62.50.
+    let ev = d.run(Command::SubmitOrder(stop(
+        t,
+        "KO",
+        Side::Sell,
+        "62.00",
+        Some("62.50"),
+        10,
+    )));
+    assert!(ev.iter().any(|e| matches!(e, Event::OrderTriggered { .. })));
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::OrderRested { price, .. } if *price == px("62.50")))
+    );
+    // Held stops: cancel releases the shares; DAY ones expire; mass cancel takes the rest.
+    let a = accepted_id(&d.run(Command::SubmitOrder(stop(
+        t,
+        "KO",
+        Side::Sell,
+        "60.00",
+        None,
+        100,
+    ))));
+    assert_eq!(d.engine.position(t, sym("KO")).unwrap().1, Qty::new(110));
+    d.run(Command::CancelOrder {
+        account: t,
+        order_id: a,
+    });
+    assert_eq!(d.engine.position(t, sym("KO")).unwrap().1, Qty::new(10));
+    let mut day = stop(t, "KO", Side::Sell, "60.00", None, 5);
+    day.tif = TimeInForce::Day;
+    let day_id = accepted_id(&d.run(Command::SubmitOrder(day)));
+    let gtc = accepted_id(&d.run(Command::SubmitOrder(stop(
+        t,
+        "KO",
+        Side::Sell,
+        "60.00",
+        None,
+        5,
+    ))));
+    let ev = d.run(Command::EndOfDay);
+    assert!(ev.iter().any(|e| matches!(e, Event::OrderCanceled { order_id, reason: CancelReason::Expired, .. } if *order_id == day_id)));
+    let ev = d.run(Command::ReplaceOrder {
+        account: t,
+        order_id: gtc,
+        qty: Qty::new(1),
+        price: None,
+    });
+    assert_eq!(
+        rejected(&ev),
+        Some(RejectReason::InvalidOrder),
+        "held stops are not amendable"
+    );
+    d.run(Command::MassCancel {
+        account: Some(t),
+        symbol: None,
+    });
+    assert!(!d.engine.is_working(gtc));
+    assert_eq!(d.engine.position(t, sym("KO")).unwrap().1, Qty::ZERO);
+}
