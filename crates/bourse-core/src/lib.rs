@@ -7,6 +7,7 @@
 //!
 //! Must never: depend on another bourse crate, do I/O, read a clock, or use floating point.
 
+pub mod codec;
 pub mod command;
 pub mod event;
 pub mod ids;

@@ -6,16 +6,17 @@ use std::collections::BTreeMap;
 use bourse_book::{BookConfig, BookEvent, NewOrder, OrderBook, Priority, Request};
 use bourse_core::{
     AccountId, CancelReason, Cash, ClientOrderId, Command, Event, Liquidity, OrderId, OrderRequest,
-    OrderType, Price, Qty, RejectReason, SelfTradePrevention, Sequenced, Side, Symbol, TimeInForce,
-    TradeId,
+    OrderType, Price, Qty, RejectReason, SelfTradePrevention, Seq, Sequenced, Side, Symbol,
+    TimeInForce, TradeId,
 };
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 
 use crate::identity::{Identity, User};
 use crate::instrument::Instrument;
 
 /// Exchange-wide rules.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineConfig {
     /// Fee charged to the resting side of a trade, in basis points of its value.
     pub maker_fee_bps: u32,
@@ -42,16 +43,18 @@ pub enum EngineError {
     FeeTooHigh,
     #[error("no instruments")]
     NoInstruments,
+    #[error("snapshot is inconsistent: {0}")]
+    BadSnapshot(String),
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Position {
     qty: u64,
     /// Shares promised to working sell orders.
     reserved: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Account {
     cash: Cash,
     /// Cash promised to working buy orders.
@@ -61,7 +64,7 @@ struct Account {
 }
 
 /// What the engine remembers of a working order, beyond what its book holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Working {
     account: AccountId,
     instrument: u32,
@@ -156,7 +159,71 @@ pub struct Engine {
     net_cash_in: Cash,
     shares_in: Vec<u64>,
     identity: Identity,
+    /// The last command applied.
+    last_seq: Seq,
     scratch: Vec<BookEvent>,
+}
+
+/// A resting order as a snapshot keeps it; the list per book is in priority order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct RestingSnap {
+    id: OrderId,
+    owner: AccountId,
+    side: Side,
+    price: Price,
+    qty: Qty,
+    tif: TimeInForce,
+    post_only: bool,
+    stp: SelfTradePrevention,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct BookSnap {
+    /// Bids best first in time priority, then asks likewise.
+    orders: Vec<RestingSnap>,
+    last_trade: Option<Price>,
+}
+
+/// The whole engine state in a canonical form: every collection in a fixed order, so equal
+/// states encode to equal bytes (the state hash is the digest of these bytes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The last command the state includes; replay resumes after it.
+    pub seq: Seq,
+    cfg: EngineConfig,
+    instruments: Vec<Instrument>,
+    books: Vec<BookSnap>,
+    halted: Vec<bool>,
+    accounts: Vec<Account>,
+    /// Sorted by id.
+    orders: Vec<(OrderId, Working)>,
+    /// Sorted.
+    client_ids: Vec<((AccountId, ClientOrderId), OrderId)>,
+    next_order_id: u64,
+    next_trade_id: u64,
+    fees_collected: Cash,
+    net_cash_in: Cash,
+    shares_in: Vec<u64>,
+    identity: Identity,
+}
+
+/// A digest of the engine's whole state.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StateHash(pub [u8; 32]);
+
+impl std::fmt::Display for StateHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for StateHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StateHash({self})")
+    }
 }
 
 /// Shorthand for a refusal.
@@ -215,6 +282,7 @@ impl Engine {
             net_cash_in: Cash::ZERO,
             shares_in: vec![0; n],
             identity: Identity::default(),
+            last_seq: Seq(0),
             scratch: Vec::with_capacity(64),
         })
     }
@@ -265,8 +333,126 @@ impl Engine {
         self.accounts.get_mut(i)
     }
 
+    /// The last command applied (0 before any).
+    #[must_use]
+    pub fn last_seq(&self) -> Seq {
+        self.last_seq
+    }
+
+    /// The whole state, canonical and serializable.
+    #[must_use]
+    pub fn snapshot(&self) -> Snapshot {
+        let mut orders: Vec<(OrderId, Working)> =
+            self.orders.iter().map(|(k, v)| (*k, *v)).collect();
+        orders.sort_unstable_by_key(|(id, _)| *id);
+        let mut client_ids: Vec<_> = self.client_ids.iter().map(|(k, v)| (*k, *v)).collect();
+        client_ids.sort_unstable();
+        Snapshot {
+            seq: self.last_seq,
+            cfg: self.cfg,
+            instruments: self.instruments.clone(),
+            books: self
+                .books
+                .iter()
+                .map(|b| BookSnap {
+                    orders: [Side::Buy, Side::Sell]
+                        .into_iter()
+                        .flat_map(|side| b.orders(side))
+                        .map(|o| RestingSnap {
+                            id: o.id,
+                            owner: o.owner,
+                            side: o.side,
+                            price: o.price,
+                            qty: o.qty,
+                            tif: o.tif,
+                            post_only: o.post_only,
+                            stp: o.stp,
+                        })
+                        .collect(),
+                    last_trade: b.last_trade_price(),
+                })
+                .collect(),
+            halted: self.halted.clone(),
+            accounts: self.accounts.clone(),
+            orders,
+            client_ids,
+            next_order_id: self.next_order_id,
+            next_trade_id: self.next_trade_id,
+            fees_collected: self.fees_collected,
+            net_cash_in: self.net_cash_in,
+            shares_in: self.shares_in.clone(),
+            identity: self.identity.clone(),
+        }
+    }
+
+    /// Rebuilds an engine from a snapshot; the result passes [`Engine::check_invariants`]
+    /// or the snapshot is refused.
+    pub fn restore(snap: Snapshot) -> Result<Self, EngineError> {
+        let mut e = Self::new(snap.cfg, snap.instruments)?;
+        let bad = |what: &str| EngineError::BadSnapshot(what.to_owned());
+        if snap.books.len() != e.books.len()
+            || snap.halted.len() != e.books.len()
+            || snap.shares_in.len() != e.books.len()
+        {
+            return Err(bad("per-instrument lists do not match the instruments"));
+        }
+        let mut sink = Vec::new();
+        for (book, bs) in e.books.iter_mut().zip(&snap.books) {
+            for o in &bs.orders {
+                book.submit(
+                    &NewOrder {
+                        id: o.id,
+                        owner: o.owner,
+                        side: o.side,
+                        price: Some(o.price),
+                        qty: o.qty,
+                        tif: o.tif,
+                        post_only: o.post_only,
+                        stp: o.stp,
+                    },
+                    &mut sink,
+                );
+                if !matches!(sink.last(), Some(BookEvent::Rested { .. })) {
+                    return Err(bad("a resting order did not rest"));
+                }
+                sink.clear();
+            }
+            book.set_last_trade_price(bs.last_trade);
+        }
+        for (id, w) in &snap.orders {
+            if let (true, Some(stop)) = (w.held, w.stop_price) {
+                let stops = e
+                    .stops
+                    .get_mut(w.instrument as usize)
+                    .ok_or_else(|| bad("stop on an unknown instrument"))?;
+                stops.map(w.side).insert(Stops::key(w.side, stop, *id), *id);
+            }
+        }
+        e.halted = snap.halted;
+        e.accounts = snap.accounts;
+        e.orders = snap.orders.into_iter().collect();
+        e.client_ids = snap.client_ids.into_iter().collect();
+        e.next_order_id = snap.next_order_id;
+        e.next_trade_id = snap.next_trade_id;
+        e.fees_collected = snap.fees_collected;
+        e.net_cash_in = snap.net_cash_in;
+        e.shares_in = snap.shares_in;
+        e.identity = snap.identity;
+        e.last_seq = snap.seq;
+        e.check_invariants().map_err(EngineError::BadSnapshot)?;
+        Ok(e)
+    }
+
+    /// A digest of the whole state (BLAKE3 of the canonical snapshot): equal states, equal
+    /// hashes; a replay of the same journal must reproduce it bit for bit.
+    pub fn state_hash(&self) -> Result<StateHash, bourse_core::codec::CodecError> {
+        let bytes = bourse_core::codec::encode(&self.snapshot())?;
+        Ok(StateHash(*blake3::hash(&bytes).as_bytes()))
+    }
+
     /// Applies one command, appending the events it causes to `out`.
     pub fn apply(&mut self, cmd: &Sequenced, out: &mut Vec<Event>) {
+        self.last_seq = cmd.seq;
         match &cmd.cmd {
             Command::OpenAccount => {
                 self.open_account(out);

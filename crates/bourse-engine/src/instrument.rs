@@ -1,7 +1,7 @@
 //! Listed instruments and their trading rules, as read from `config/instruments.toml`.
 
 use bourse_core::{Cash, Price, Qty, Symbol};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Defaults applied to every instrument that does not say otherwise.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -53,7 +53,7 @@ pub struct InstrumentsFile {
 }
 
 /// An instrument with every rule resolved.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Instrument {
     pub symbol: Symbol,
     pub name: String,

@@ -12,7 +12,7 @@ mod engine;
 pub mod identity;
 pub mod instrument;
 
-pub use engine::{Engine, EngineConfig, EngineError};
+pub use engine::{Engine, EngineConfig, EngineError, Snapshot, StateHash};
 pub use instrument::{
     Instrument, InstrumentDefaults, InstrumentEntry, InstrumentError, InstrumentsFile,
 };
