@@ -294,9 +294,9 @@ fn snapshot_anywhere_then_replay_the_rest_gives_the_same_state_hash() {
     let mut straight_events = Vec::new();
     apply_all(&mut straight, 0, cmds.len(), &mut straight_events);
     let want = straight.state_hash().unwrap();
-    assert_eq!(
-        engine().state_hash().unwrap() == want,
-        false,
+    assert_ne!(
+        engine().state_hash().unwrap(),
+        want,
         "the hash sees the state"
     );
 

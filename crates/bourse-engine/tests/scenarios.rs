@@ -744,3 +744,151 @@ fn stop_limit_rests_at_its_limit_and_held_stops_cancel_and_expire() {
     assert!(!d.engine.is_working(gtc));
     assert_eq!(d.engine.position(t, sym("KO")).unwrap().1, Qty::ZERO);
 }
+
+/// Every refusal the engine can give, each provoked once, each changing nothing.
+#[test]
+fn every_rejection_reason_has_a_scenario() {
+    use bourse_core::AccountId;
+    let mut ins = common::instruments();
+    ins[0].lot = Qty::new(10); // AAPL trades in lots of 10 here
+    ins[0].max_notional = Cash::from_dollars(100_000).unwrap();
+    let mut d = Driver {
+        engine: bourse_engine::Engine::new(EngineConfig::default(), ins).unwrap(),
+        seq: 0,
+    };
+    let a = d.funded(1_000_000);
+    let nobody = AccountId::new(999);
+    let mut post = limit(a, "KO", Side::Buy, "62.00", 1);
+    post.post_only = true;
+    let cases: Vec<(Command, RejectReason)> = vec![
+        (
+            Command::SubmitOrder(limit(a, "AAPL", Side::Buy, "190.00", 0)),
+            RejectReason::InvalidQuantity,
+        ),
+        (
+            Command::SubmitOrder(limit(a, "AAPL", Side::Buy, "190.00", 15)),
+            RejectReason::QtyOffLot,
+        ),
+        (
+            Command::SubmitOrder(limit(a, "AAPL", Side::Buy, "0", 10)),
+            RejectReason::InvalidPrice,
+        ),
+        (
+            Command::SubmitOrder(limit(a, "AAPL", Side::Buy, "190.001", 10)),
+            RejectReason::PriceOffTick,
+        ),
+        (
+            Command::SubmitOrder(limit(a, "AAPL", Side::Buy, "250.00", 10)),
+            RejectReason::PriceOutOfBand,
+        ),
+        (
+            Command::SubmitOrder(limit(a, "AAPL", Side::Buy, "190.00", 1_000_010)),
+            RejectReason::MaxQtyExceeded,
+        ),
+        (
+            Command::SubmitOrder(limit(a, "AAPL", Side::Buy, "190.00", 1_000)),
+            RejectReason::MaxNotionalExceeded,
+        ),
+        (
+            Command::SubmitOrder(market(a, "KO", Side::Buy, 1)),
+            RejectReason::NoLiquidity,
+        ),
+        (
+            Command::SubmitOrder(limit(a, "KO", Side::Buy, "62.00", 100_000)),
+            RejectReason::InsufficientBuyingPower,
+        ),
+        (
+            Command::SubmitOrder(limit(a, "KO", Side::Sell, "62.00", 1)),
+            RejectReason::InsufficientPosition,
+        ),
+        (
+            Command::SubmitOrder(limit(nobody, "KO", Side::Buy, "62.00", 1)),
+            RejectReason::UnknownAccount,
+        ),
+        (
+            Command::SubmitOrder(limit(a, "NOPE", Side::Buy, "62.00", 1)),
+            RejectReason::UnknownSymbol,
+        ),
+        (
+            Command::CancelOrder {
+                account: a,
+                order_id: OrderId::new(12345),
+            },
+            RejectReason::UnknownOrder,
+        ),
+        (
+            Command::Withdraw {
+                account: a,
+                amount: Cash::from_dollars(2_000_000).unwrap(),
+            },
+            RejectReason::InsufficientFunds,
+        ),
+        (
+            Command::Deposit {
+                account: a,
+                amount: Cash::ZERO,
+            },
+            RejectReason::InvalidAmount,
+        ),
+        (
+            Command::Deposit {
+                account: nobody,
+                amount: Cash::from_dollars(1).unwrap(),
+            },
+            RejectReason::UnknownAccount,
+        ),
+        (
+            Command::Deposit {
+                account: a,
+                amount: Cash::MAX,
+            },
+            RejectReason::ArithmeticOverflow,
+        ),
+        (
+            Command::EndSession {
+                token: bourse_core::SecretHash([1; 32]),
+            },
+            RejectReason::UnknownSession,
+        ),
+        (
+            Command::RevokeApiKey {
+                account: a,
+                key_id: 77,
+            },
+            RejectReason::UnknownApiKey,
+        ),
+    ];
+    for (cmd, reason) in cases {
+        let before = d.engine.state_hash().unwrap();
+        let ev = d.run(cmd.clone());
+        assert_eq!(ev.len(), 1, "{cmd:?} → {ev:?}");
+        assert_eq!(rejected(&ev), Some(reason), "{cmd:?}");
+        let mut after = d.engine.snapshot();
+        after.seq = bourse_core::Seq(d.seq - 1);
+        assert_eq!(
+            bourse_engine::Engine::restore(after)
+                .unwrap()
+                .state_hash()
+                .unwrap(),
+            before,
+            "{cmd:?} changed state"
+        );
+    }
+    // Post-only that would cross, and a halted symbol.
+    let mm = d.funded(0);
+    d.shares(mm, "KO", 10);
+    d.run(Command::SubmitOrder(limit(
+        mm,
+        "KO",
+        Side::Sell,
+        "62.00",
+        10,
+    )));
+    assert_eq!(
+        rejected(&d.run(Command::SubmitOrder(post))),
+        Some(RejectReason::PostOnlyWouldTake)
+    );
+    d.run(Command::HaltSymbol { symbol: sym("KO") });
+    let ev = d.run(Command::SubmitOrder(limit(a, "KO", Side::Buy, "62.00", 1)));
+    assert_eq!(rejected(&ev), Some(RejectReason::SymbolHalted));
+}
