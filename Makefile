@@ -2,13 +2,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test lint fmt bench bench-quick clean-data help
+.PHONY: run test lint fmt bench deny help
 
 help:
 	@echo "make run    - build and start bourse (demo exchange on embedded defaults)"
 	@echo "make test   - lint + the whole test suite (what CI runs)"
 	@echo "make bench  - criterion benchmarks (book, mixed flow vs other crates, NASDAQ replay)"
 	@echo "make lint   - rustfmt check + clippy -D warnings"
+	@echo "make deny   - cargo deny: licences and bans; advisories too where the RustSec DB is reachable"
 
 run:
 	@scripts/ensure-toolchain.sh
@@ -28,3 +29,8 @@ fmt:
 
 bench:
 	$(CARGO) bench -p bourse-benches
+
+deny:
+	@command -v cargo-deny >/dev/null 2>&1 || $(CARGO) install --locked cargo-deny
+	$(CARGO) deny check licenses bans
+	-$(CARGO) deny check advisories  # needs the RustSec advisory DB (git); skipped offline
