@@ -59,8 +59,6 @@ struct Account {
     cash: Cash,
     /// Cash promised to working buy orders.
     reserved: Cash,
-    /// One per instrument, by instrument index.
-    positions: Vec<Position>,
 }
 
 /// What the engine remembers of a working order, beyond what its book holds.
@@ -149,6 +147,9 @@ pub struct Engine {
     halted: Vec<bool>,
     stops: Vec<Stops>,
     accounts: Vec<Account>,
+    /// Every account's position in every instrument, account-major: one flat table, so a
+    /// position is one load away (see [`Engine::pos_index`]).
+    positions: Vec<Position>,
     orders: FxHashMap<OrderId, Working>,
     client_ids: FxHashMap<(AccountId, ClientOrderId), OrderId>,
     next_order_id: u64,
@@ -195,6 +196,7 @@ pub struct Snapshot {
     books: Vec<BookSnap>,
     halted: Vec<bool>,
     accounts: Vec<Account>,
+    positions: Vec<Position>,
     /// Sorted by id.
     orders: Vec<(OrderId, Working)>,
     /// Sorted.
@@ -274,6 +276,7 @@ impl Engine {
             halted: vec![false; n],
             stops: vec![Stops::default(); n],
             accounts: Vec::new(),
+            positions: Vec::new(),
             orders: FxHashMap::default(),
             client_ids: FxHashMap::default(),
             next_order_id: 1,
@@ -309,7 +312,7 @@ impl Engine {
     #[must_use]
     pub fn position(&self, account: AccountId, symbol: Symbol) -> Option<(Qty, Qty)> {
         let i = *self.by_symbol.get(&symbol)?;
-        let p = self.account(account)?.positions.get(i as usize)?;
+        let p = &self.positions[self.pos_index(account, i as usize)?];
         Some((Qty::new(p.qty), Qty::new(p.reserved)))
     }
 
@@ -326,6 +329,13 @@ impl Engine {
     fn account(&self, id: AccountId) -> Option<&Account> {
         let i = usize::try_from(id.get()).ok()?.checked_sub(1)?;
         self.accounts.get(i)
+    }
+
+    /// Where `account`'s position in instrument `i` lives in `positions`.
+    #[inline]
+    fn pos_index(&self, account: AccountId, i: usize) -> Option<usize> {
+        let a = usize::try_from(account.get()).ok()?.checked_sub(1)?;
+        (a < self.accounts.len()).then(|| a * self.instruments.len() + i)
     }
 
     fn account_mut(&mut self, id: AccountId) -> Option<&mut Account> {
@@ -374,6 +384,7 @@ impl Engine {
                 .collect(),
             halted: self.halted.clone(),
             accounts: self.accounts.clone(),
+            positions: self.positions.clone(),
             orders,
             client_ids,
             next_order_id: self.next_order_id,
@@ -429,7 +440,11 @@ impl Engine {
             }
         }
         e.halted = snap.halted;
+        if snap.positions.len() != snap.accounts.len() * e.instruments.len() {
+            return Err(bad("positions do not match accounts × instruments"));
+        }
         e.accounts = snap.accounts;
+        e.positions = snap.positions;
         e.orders = snap.orders.into_iter().collect();
         e.client_ids = snap.client_ids.into_iter().collect();
         e.next_order_id = snap.next_order_id;
@@ -573,8 +588,11 @@ impl Engine {
         self.accounts.push(Account {
             cash: Cash::ZERO,
             reserved: Cash::ZERO,
-            positions: vec![Position::default(); self.instruments.len()],
         });
+        self.positions.resize(
+            self.accounts.len() * self.instruments.len(),
+            Position::default(),
+        );
         let account = AccountId::new(self.accounts.len() as u64);
         out.push(Event::AccountOpened { account });
         account
@@ -646,10 +664,10 @@ impl Engine {
         let Some(total) = self.shares_in[i].checked_add(qty.get()) else {
             return out.push(refuse(account, RejectReason::ArithmeticOverflow));
         };
-        let Some(a) = self.account_mut(account) else {
+        let Some(pi) = self.pos_index(account, i) else {
             return out.push(refuse(account, RejectReason::UnknownAccount));
         };
-        let pos = &mut a.positions[i];
+        let pos = &mut self.positions[pi];
         let Some(held) = pos.qty.checked_add(qty.get()) else {
             return out.push(refuse(account, RejectReason::ArithmeticOverflow));
         };
@@ -751,10 +769,10 @@ impl Engine {
                 reserved_cash = need;
             }
             Side::Sell => {
-                let Some(a) = self.account(req.account) else {
+                let Some(pi) = self.pos_index(req.account, i) else {
                     return;
                 };
-                let p = &a.positions[i];
+                let p = &self.positions[pi];
                 if p.qty - p.reserved < req.qty.get() {
                     return out.push(rej(RejectReason::InsufficientPosition));
                 }
@@ -763,10 +781,16 @@ impl Engine {
         let order_id = OrderId::new(self.next_order_id);
         self.next_order_id += 1;
         // Reserve first: the book's events release and settle against it.
-        if let Some(a) = self.account_mut(req.account) {
-            match req.side {
-                Side::Buy => a.reserved = a.reserved.checked_add(reserved_cash).unwrap_or(a.cash),
-                Side::Sell => a.positions[i].reserved += req.qty.get(),
+        match req.side {
+            Side::Buy => {
+                if let Some(a) = self.account_mut(req.account) {
+                    a.reserved = a.reserved.checked_add(reserved_cash).unwrap_or(a.cash);
+                }
+            }
+            Side::Sell => {
+                if let Some(pi) = self.pos_index(req.account, i) {
+                    self.positions[pi].reserved += req.qty.get();
+                }
             }
         }
         self.orders.insert(
@@ -1077,7 +1101,10 @@ impl Engine {
                 (need, 0i128)
             }
             Side::Sell => {
-                let p = &a.positions[i];
+                let Some(pi) = self.pos_index(account, i) else {
+                    return;
+                };
+                let p = &self.positions[pi];
                 let delta = i128::from(qty.get()) - i128::from(w.leaves);
                 if delta > 0 && i128::from(p.qty - p.reserved) < delta {
                     return out.push(rej(RejectReason::InsufficientPosition));
@@ -1091,18 +1118,21 @@ impl Engine {
         let replaced = ev.iter().any(|e| matches!(e, BookEvent::Replaced { .. }));
         if replaced {
             // Apply the new reservation before the fills that may follow settle against it.
-            if let Some(a) = self.account_mut(account) {
-                match w.side {
-                    Side::Buy => {
+            match w.side {
+                Side::Buy => {
+                    if let Some(a) = self.account_mut(account) {
                         a.reserved = a
                             .reserved
                             .checked_sub(w.reserved_cash)
                             .and_then(|r| r.checked_add(new_cash))
                             .unwrap_or(a.reserved);
                     }
-                    Side::Sell => {
-                        let r = i128::from(a.positions[i].reserved) + share_delta;
-                        a.positions[i].reserved = u64::try_from(r).unwrap_or(0);
+                }
+                Side::Sell => {
+                    if let Some(pi) = self.pos_index(account, i) {
+                        let p = &mut self.positions[pi];
+                        p.reserved =
+                            u64::try_from(i128::from(p.reserved) + share_delta).unwrap_or(0);
                     }
                 }
             }
@@ -1310,18 +1340,20 @@ impl Engine {
         } else {
             Cash::ZERO
         };
-        let a = self.account_mut(w.account)?;
+        let pi = self.pos_index(w.account, i)?;
+        let ai = pi / self.instruments.len();
+        let (a, p) = (&mut self.accounts[ai], &mut self.positions[pi]);
         match w.side {
             Side::Buy => {
                 let release = w.reserved_cash.checked_sub(new_reserved)?;
                 a.cash = a.cash.checked_sub(value)?.checked_sub(fee)?;
                 a.reserved = a.reserved.checked_sub(release)?;
-                a.positions[i].qty += q;
+                p.qty += q;
             }
             Side::Sell => {
                 a.cash = a.cash.checked_add(value)?.checked_sub(fee)?;
-                a.positions[i].qty -= q;
-                a.positions[i].reserved -= q;
+                p.qty -= q;
+                p.reserved -= q;
             }
         }
         self.fees_collected = self.fees_collected.checked_add(fee)?;
@@ -1356,15 +1388,20 @@ impl Engine {
             return;
         };
         let i = w.instrument as usize;
-        if let Some(a) = self.account_mut(w.account) {
-            match w.side {
-                Side::Buy => {
+        match w.side {
+            Side::Buy => {
+                if let Some(a) = self.account_mut(w.account) {
                     a.reserved = a
                         .reserved
                         .checked_sub(w.reserved_cash)
                         .unwrap_or(Cash::ZERO);
                 }
-                Side::Sell => a.positions[i].reserved -= w.leaves.min(a.positions[i].reserved),
+            }
+            Side::Sell => {
+                if let Some(pi) = self.pos_index(w.account, i) {
+                    let p = &mut self.positions[pi];
+                    p.reserved -= w.leaves.min(p.reserved);
+                }
             }
         }
     }
@@ -1422,7 +1459,11 @@ impl Engine {
                 ));
             }
             cash_total += i128::from(a.cash.raw());
-            for (i, p) in a.positions.iter().enumerate() {
+            let row = n * self.instruments.len();
+            for (i, p) in self.positions[row..row + self.instruments.len()]
+                .iter()
+                .enumerate()
+            {
                 if p.reserved > p.qty || p.reserved != want_shares[n][i] {
                     return Err(format!(
                         "account {} position {i}: {p:?}, orders hold {}",
