@@ -4,12 +4,11 @@
 use std::collections::hash_map::Entry;
 
 use bourse_core::{
-    AccountId, CancelReason, OrderId, Price, Qty, RejectReason, SelfTradePrevention, Side,
+    AccountId, CancelReason, Divisor, OrderId, Price, Qty, RejectReason, SelfTradePrevention, Side,
     TimeInForce,
 };
 use rustc_hash::FxHashMap;
 
-use crate::divisor::Divisor;
 use crate::event::{BookEvent, EventSink, Priority, Request};
 use crate::ladder::{Ladder, NIL};
 

@@ -27,7 +27,6 @@
 //! ```
 
 mod book;
-mod divisor;
 mod event;
 mod ladder;
 

@@ -67,14 +67,31 @@ pub enum Command {
     OpenAccount,
     /// Registers a user with their own new account. `password_hash` is an argon2 PHC
     /// string computed by the gateway (never on the engine thread).
-    RegisterUser { username: String, password_hash: String, role: Role },
+    RegisterUser {
+        username: String,
+        password_hash: String,
+        role: Role,
+    },
     /// A login: the session token's digest, valid until `expires_at`.
-    CreateSession { account: AccountId, token: SecretHash, expires_at: UnixNanos },
+    CreateSession {
+        account: AccountId,
+        token: SecretHash,
+        expires_at: UnixNanos,
+    },
     /// A logout (or revocation) of one session.
-    EndSession { token: SecretHash },
+    EndSession {
+        token: SecretHash,
+    },
     /// A broker API key; the engine assigns its id.
-    CreateApiKey { account: AccountId, secret: SecretHash, label: String },
-    RevokeApiKey { account: AccountId, key_id: u64 },
+    CreateApiKey {
+        account: AccountId,
+        secret: SecretHash,
+        label: String,
+    },
+    RevokeApiKey {
+        account: AccountId,
+        key_id: u64,
+    },
     Deposit {
         account: AccountId,
         amount: Cash,

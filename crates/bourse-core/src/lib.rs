@@ -9,6 +9,7 @@
 
 pub mod codec;
 pub mod command;
+pub mod divisor;
 pub mod event;
 pub mod ids;
 pub mod num;
@@ -16,6 +17,7 @@ pub mod order;
 pub mod time;
 
 pub use command::{Command, OrderRequest, OrderType, Role, SecretHash, Seq, Sequenced};
+pub use divisor::Divisor;
 pub use event::{Event, Liquidity, Tagged};
 pub use ids::{AccountId, ClientOrderId, IdError, OrderId, Symbol, TradeId};
 pub use num::{Cash, ParseNumError, Price, Qty};

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use bourse_book::{BookConfig, BookEvent, NewOrder, OrderBook, Priority, Request};
 use bourse_core::{
-    AccountId, CancelReason, Cash, ClientOrderId, Command, Event, Liquidity, OrderId, OrderRequest,
-    OrderType, Price, Qty, RejectReason, SelfTradePrevention, Seq, Sequenced, Side, Symbol,
-    TimeInForce, TradeId,
+    AccountId, CancelReason, Cash, ClientOrderId, Command, Divisor, Event, Liquidity, OrderId,
+    OrderRequest, OrderType, Price, Qty, RejectReason, SelfTradePrevention, Seq, Sequenced, Side,
+    Symbol, TimeInForce, TradeId,
 };
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,8 @@ pub enum EngineError {
     FeeTooHigh,
     #[error("no instruments")]
     NoInstruments,
+    #[error("an instrument has a tick or lot that is not positive")]
+    BadInstrument,
     #[error("snapshot is inconsistent: {0}")]
     BadSnapshot(String),
 }
@@ -142,6 +144,8 @@ impl Stops {
 pub struct Engine {
     cfg: EngineConfig,
     instruments: Vec<Instrument>,
+    /// Each instrument's (tick, lot) as division-free divisibility tests.
+    steps: Vec<(Divisor, Divisor)>,
     by_symbol: FxHashMap<Symbol, u32>,
     books: Vec<OrderBook>,
     halted: Vec<bool>,
@@ -268,9 +272,18 @@ impl Engine {
             }));
         }
         let n = instruments.len();
+        let steps = instruments
+            .iter()
+            .map(|ins| {
+                let tick = u64::try_from(ins.tick.raw()).ok().and_then(Divisor::new);
+                Some((tick?, Divisor::new(ins.lot.get())?))
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or(EngineError::BadInstrument)?;
         Ok(Self {
             cfg,
             instruments,
+            steps,
             by_symbol,
             books,
             halted: vec![false; n],
@@ -998,7 +1011,7 @@ impl Engine {
         if qty.is_zero() {
             return Err(RejectReason::InvalidQuantity);
         }
-        if !qty.is_multiple_of(ins.lot) {
+        if !self.steps[i].1.divides(qty.get()) {
             return Err(RejectReason::QtyOffLot);
         }
         if qty > ins.max_qty {
@@ -1012,7 +1025,8 @@ impl Engine {
         if !p.is_positive() {
             return Err(RejectReason::InvalidPrice);
         }
-        if !p.is_multiple_of(self.instruments[i].tick) {
+        // Positive here, so the conversion is exact.
+        if !self.steps[i].0.divides(p.raw().unsigned_abs()) {
             return Err(RejectReason::PriceOffTick);
         }
         if banded && !self.in_band(i, p) {

@@ -1,4 +1,5 @@
-//! Divisibility by a divisor fixed at construction, without a hardware division.
+//! Divisibility by a divisor fixed at construction (a tick or lot size), without a hardware
+//! division.
 //!
 //! Every submit checks its price against the tick and its quantity against the lot; a 64-bit
 //! `div` costs tens of cycles, a 128-bit multiply a few. The test is Lemire, Kaser & Kurz,
@@ -6,14 +7,15 @@
 //! is a multiple of `d` exactly when `n * c mod 2^128 < c`.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Divisor {
+pub struct Divisor {
     /// `ceil(2^128 / d)`; 0 encodes `d == 1` (every number is a multiple).
     c: u128,
 }
 
 impl Divisor {
     /// `None` for zero, which divides nothing.
-    pub(crate) fn new(d: u64) -> Option<Self> {
+    #[must_use]
+    pub fn new(d: u64) -> Option<Self> {
         match d {
             0 => None,
             1 => Some(Self { c: 0 }),
@@ -25,7 +27,8 @@ impl Divisor {
     }
 
     #[inline]
-    pub(crate) fn divides(self, n: u64) -> bool {
+    #[must_use]
+    pub fn divides(self, n: u64) -> bool {
         self.c == 0 || u128::from(n).wrapping_mul(self.c) < self.c
     }
 }
