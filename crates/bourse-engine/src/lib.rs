@@ -7,12 +7,21 @@
 //!
 //! Must never: do I/O, read a clock (time comes in the command), use randomness, or iterate
 //! a hash map on a decision path. It never sees tokio, sqlx or JSON.
+//!
+//! The [`runner`] module puts the engine on its own pinned thread behind bounded queues and
+//! is the one place that starts a thread and stamps commands with a seq and a time (from an
+//! injected [`Clock`]); the state machine itself still reads only what each command carries.
 
 mod engine;
 pub mod identity;
 pub mod instrument;
+pub mod runner;
 
 pub use engine::{Engine, EngineConfig, EngineError, Snapshot, StateHash};
 pub use instrument::{
     Instrument, InstrumentDefaults, InstrumentEntry, InstrumentError, InstrumentsFile,
+};
+pub use runner::{
+    Clock, EventBatch, EventReceiver, JournalBatch, JournalReceiver, Output, Outputs, Runner,
+    RunnerConfig, RunnerError, RunnerHandle, RunnerStatus, Stopped, SubmitError, WaitStrategy,
 };
