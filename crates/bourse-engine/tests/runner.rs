@@ -17,25 +17,7 @@ use bourse_engine::{
     Clock, Engine, EngineConfig, Instrument, Output, Outputs, Runner, RunnerConfig, RunnerError,
     RunnerHandle, SubmitError, WaitStrategy,
 };
-use common::instruments;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[usize::try_from(self.below(xs.len() as u64)).unwrap()]
-    }
-}
+use common::{Rng, instruments};
 
 fn engine() -> Engine {
     Engine::new(EngineConfig::default(), instruments()).unwrap()

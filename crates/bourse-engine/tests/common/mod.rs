@@ -100,3 +100,28 @@ pub fn market(account: AccountId, symbol: &str, side: Side, qty: u64) -> OrderRe
         ..limit(account, symbol, side, "1", qty)
     }
 }
+
+/// SplitMix64: a seeded generator, so every randomized stream repeats from its seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    pub fn chance(&mut self, pct: u64) -> bool {
+        self.below(100) < pct
+    }
+
+    pub fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[usize::try_from(self.below(xs.len() as u64)).unwrap_or(0)]
+    }
+}
