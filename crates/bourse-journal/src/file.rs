@@ -1,0 +1,372 @@
+//! The embedded journal: segmented append-only files with a CRC per record.
+//!
+//! Layout of a directory:
+//! - `journal-<first seq, 20 digits>.log`: records `[payload length: u32 LE][CRC-32 of the
+//!   payload: u32 LE][payload: codec-encoded Sequenced]`, seqs rising by one across files.
+//! - `snapshot-<seq, 20 digits>.snap`: `[b"BSNP"][CRC-32: u32 LE][length: u64 LE][bytes]`,
+//!   written to a temporary name, synced, then renamed, so a snapshot is whole or absent.
+//!
+//! A group commit is one `write` of the whole batch and one `fdatasync`. On open, every
+//! record is checked: a damaged record at the very end of the newest file is a torn write
+//! from a crash and is cut off (it was never acknowledged); damage anywhere else, or a seq
+//! gap, refuses to open with the file and byte offset.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use bourse_core::codec;
+use bourse_core::{Seq, Sequenced};
+
+use crate::{Journal, JournalError};
+
+/// Larger records than this are refused (and a header claiming one is damage).
+const MAX_RECORD: u32 = 16 << 20;
+const HEADER: usize = 8;
+const SNAP_MAGIC: &[u8; 4] = b"BSNP";
+
+/// Tuning for [`FileJournal`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileJournalOptions {
+    /// A segment is closed once it holds at least this many bytes.
+    pub segment_bytes: u64,
+}
+
+impl Default for FileJournalOptions {
+    fn default() -> Self {
+        Self {
+            segment_bytes: 256 << 20,
+        }
+    }
+}
+
+/// What opening found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Bytes of a torn final record that were cut off.
+    pub truncated_bytes: u64,
+    /// Records found intact.
+    pub records: u64,
+    pub segments: usize,
+}
+
+#[derive(Debug)]
+struct Segment {
+    path: PathBuf,
+    first_seq: u64,
+}
+
+/// The file-backed [`Journal`].
+#[derive(Debug)]
+pub struct FileJournal {
+    dir: PathBuf,
+    opts: FileJournalOptions,
+    segments: Vec<Segment>,
+    /// The newest segment, open for appending.
+    tail: Option<File>,
+    tail_bytes: u64,
+    durable: u64,
+    recovery: Recovery,
+    buf: Vec<u8>,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
+    move |source| JournalError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn segment_name(first_seq: u64) -> String {
+    format!("journal-{first_seq:020}.log")
+}
+
+/// Files in `dir` named `<prefix><20 digits><suffix>`, by the number.
+fn numbered(dir: &Path, prefix: &str, suffix: &str) -> Result<Vec<(u64, PathBuf)>, JournalError> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(n) = name
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_suffix(suffix))
+            && n.len() == 20
+            && let Ok(n) = n.parse::<u64>()
+        {
+            out.push((n, entry.path()));
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), JournalError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+/// One record parsed from `bytes` at `at`: `Ok(Some((record, next offset)))`, `Ok(None)` at
+/// the end, `Err(reason)` if the bytes there are not a whole, intact record.
+fn parse_at(bytes: &[u8], at: usize) -> Result<Option<(Sequenced, usize)>, String> {
+    if at == bytes.len() {
+        return Ok(None);
+    }
+    let header = bytes
+        .get(at..at + HEADER)
+        .ok_or("record header cut short")?;
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    if len == 0 || len > MAX_RECORD {
+        return Err(format!("impossible record length {len}"));
+    }
+    let end = at + HEADER + len as usize;
+    let payload = bytes.get(at + HEADER..end).ok_or("record cut short")?;
+    if crc32fast::hash(payload) != crc {
+        return Err("record checksum mismatch".to_owned());
+    }
+    let record = codec::decode::<Sequenced>(payload).map_err(|e| e.to_string())?;
+    Ok(Some((record, end)))
+}
+
+impl FileJournal {
+    /// Opens (or creates) the journal in `dir`, checking every record.
+    pub fn open(dir: impl AsRef<Path>, opts: FileJournalOptions) -> Result<Self, JournalError> {
+        let dir = dir.as_ref().to_owned();
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let found = numbered(&dir, "journal-", ".log")?;
+        let mut recovery = Recovery {
+            segments: found.len(),
+            ..Recovery::default()
+        };
+        let mut segments = Vec::with_capacity(found.len());
+        let mut expected: Option<u64> = None;
+        let mut tail_bytes = 0;
+        let last_index = found.len().checked_sub(1);
+        for (k, (first_seq, path)) in found.into_iter().enumerate() {
+            let bytes = fs::read(&path).map_err(io(&path))?;
+            let mut at = 0;
+            let mut first_in_file = true;
+            loop {
+                match parse_at(&bytes, at) {
+                    Ok(None) => break,
+                    Ok(Some((rec, next))) => {
+                        let seq = rec.seq.0;
+                        if first_in_file && seq != first_seq {
+                            return Err(JournalError::Corrupt {
+                                path,
+                                offset: 0,
+                                what: format!(
+                                    "file is named for seq {first_seq} but starts at seq {seq}"
+                                ),
+                            });
+                        }
+                        if let Some(want) = expected
+                            && seq != want
+                        {
+                            return Err(JournalError::Gap {
+                                path,
+                                expected: want,
+                                found: seq,
+                            });
+                        }
+                        expected = Some(seq + 1);
+                        first_in_file = false;
+                        recovery.records += 1;
+                        at = next;
+                    }
+                    Err(what) => {
+                        // A crash can only tear the last write: damage in the newest file
+                        // with no intact record anywhere after it is that. Anything else
+                        // (even a damaged length that seems to run to the end) is corruption,
+                        // and cutting it off would lose acknowledged records.
+                        let later_intact = (at + 1..bytes.len())
+                            .any(|p| matches!(parse_at(&bytes, p), Ok(Some(_))));
+                        let reaches_end = !later_intact;
+                        if Some(k) == last_index && reaches_end {
+                            let cut = (bytes.len() - at) as u64;
+                            let f = OpenOptions::new()
+                                .write(true)
+                                .open(&path)
+                                .map_err(io(&path))?;
+                            f.set_len(at as u64).map_err(io(&path))?;
+                            f.sync_all().map_err(io(&path))?;
+                            recovery.truncated_bytes = cut;
+                            break;
+                        }
+                        return Err(JournalError::Corrupt {
+                            path,
+                            offset: at as u64,
+                            what,
+                        });
+                    }
+                }
+            }
+            if Some(k) == last_index {
+                tail_bytes = at as u64;
+            }
+            segments.push(Segment { path, first_seq });
+        }
+        let tail = match segments.last() {
+            Some(s) => Some(
+                OpenOptions::new()
+                    .append(true)
+                    .open(&s.path)
+                    .map_err(io(&s.path))?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            durable: expected.map_or(0, |e| e - 1),
+            dir,
+            opts,
+            segments,
+            tail,
+            tail_bytes,
+            recovery,
+            buf: Vec::with_capacity(64 << 10),
+        })
+    }
+
+    /// What opening found and repaired.
+    #[must_use]
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn roll(&mut self, first_seq: u64) -> Result<(), JournalError> {
+        let path = self.dir.join(segment_name(first_seq));
+        let f = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        sync_dir(&self.dir)?;
+        self.segments.push(Segment { path, first_seq });
+        self.tail = Some(f);
+        self.tail_bytes = 0;
+        Ok(())
+    }
+}
+
+impl Journal for FileJournal {
+    fn append(&mut self, batch: &[Sequenced]) -> Result<(), JournalError> {
+        let Some(first) = batch.first() else {
+            return Ok(());
+        };
+        self.buf.clear();
+        let mut want = self.durable + 1;
+        for rec in batch {
+            if rec.seq.0 != want {
+                return Err(JournalError::OutOfOrder {
+                    last: want - 1,
+                    first: rec.seq.0,
+                });
+            }
+            want += 1;
+            let payload = codec::encode(rec).map_err(|source| JournalError::Encode {
+                seq: rec.seq.0,
+                source,
+            })?;
+            let len = u32::try_from(payload.len())
+                .ok()
+                .filter(|&l| l <= MAX_RECORD)
+                .ok_or(JournalError::Encode {
+                    seq: rec.seq.0,
+                    source: codec::CodecError::Encode("record too large".to_owned()),
+                })?;
+            self.buf.extend_from_slice(&len.to_le_bytes());
+            self.buf
+                .extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+            self.buf.extend_from_slice(&payload);
+        }
+        if self.tail.is_none() || self.tail_bytes >= self.opts.segment_bytes {
+            self.roll(first.seq.0)?;
+        }
+        let path = &self.segments[self.segments.len() - 1].path;
+        let Some(f) = self.tail.as_mut() else {
+            return Ok(());
+        };
+        f.write_all(&self.buf).map_err(io(path))?;
+        f.sync_data().map_err(io(path))?;
+        self.tail_bytes += self.buf.len() as u64;
+        self.durable = want - 1;
+        Ok(())
+    }
+
+    fn durable_seq(&self) -> Seq {
+        Seq(self.durable)
+    }
+
+    fn read_from(&self, from: Seq) -> Result<Vec<Sequenced>, JournalError> {
+        // Start at the last segment that begins at or before `from`.
+        let start = self
+            .segments
+            .partition_point(|s| s.first_seq <= from.0)
+            .saturating_sub(1);
+        let mut out = Vec::new();
+        for seg in &self.segments[start..] {
+            let mut bytes = Vec::new();
+            File::open(&seg.path)
+                .and_then(|mut f| f.read_to_end(&mut bytes))
+                .map_err(io(&seg.path))?;
+            let mut at = 0;
+            loop {
+                match parse_at(&bytes, at) {
+                    Ok(None) => break,
+                    Ok(Some((rec, next))) => {
+                        if rec.seq >= from {
+                            out.push(rec);
+                        }
+                        at = next;
+                    }
+                    Err(what) => {
+                        return Err(JournalError::Corrupt {
+                            path: seg.path.clone(),
+                            offset: at as u64,
+                            what,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn save_snapshot(&mut self, seq: Seq, bytes: &[u8]) -> Result<(), JournalError> {
+        let name = format!("snapshot-{:020}.snap", seq.0);
+        let path = self.dir.join(&name);
+        let tmp = self.dir.join(format!("{name}.tmp"));
+        let mut f = File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(SNAP_MAGIC).map_err(io(&tmp))?;
+        f.write_all(&crc32fast::hash(bytes).to_le_bytes())
+            .map_err(io(&tmp))?;
+        f.write_all(&(bytes.len() as u64).to_le_bytes())
+            .map_err(io(&tmp))?;
+        f.write_all(bytes).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+        fs::rename(&tmp, &path).map_err(io(&path))?;
+        sync_dir(&self.dir)
+    }
+
+    fn latest_snapshot(&self) -> Result<Option<(Seq, Vec<u8>)>, JournalError> {
+        for (seq, path) in numbered(&self.dir, "snapshot-", ".snap")?.into_iter().rev() {
+            let bytes = fs::read(&path).map_err(io(&path))?;
+            let intact = bytes.len() >= 16 && &bytes[..4] == SNAP_MAGIC && {
+                let crc = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+                let mut len = [0u8; 8];
+                len.copy_from_slice(&bytes[8..16]);
+                let body = &bytes[16..];
+                u64::from_le_bytes(len) == body.len() as u64 && crc32fast::hash(body) == crc
+            };
+            if intact {
+                return Ok(Some((Seq(seq), bytes[16..].to_vec())));
+            }
+        }
+        Ok(None)
+    }
+}
