@@ -126,11 +126,8 @@ fn newest_segment(dir: &Path) -> std::path::PathBuf {
 fn a_torn_tail_is_cut_off_and_appending_continues() {
     for torn in [3usize, 8, 20] {
         let dir = tempfile::tempdir().unwrap();
-        let mut j = open(dir.path(), 1 << 20).unwrap();
-        j.append(&batch(1, 100)).unwrap();
-        drop(j);
         // A crash in the middle of writing record 101: only its first bytes reached disk.
-        let seg = newest_segment(dir.path());
+        let seg = journal_of_100(dir.path());
         let mut whole = Vec::new();
         {
             let mut probe = open(&dir.path().join("probe"), 1 << 20).unwrap();
@@ -155,13 +152,18 @@ fn a_torn_tail_is_cut_off_and_appending_continues() {
     }
 }
 
+/// A closed journal holding seqs 1..=100 in one segment; returns that segment's path.
+fn journal_of_100(dir: &Path) -> std::path::PathBuf {
+    let mut j = open(dir, 1 << 20).unwrap();
+    j.append(&batch(1, 100)).unwrap();
+    drop(j);
+    newest_segment(dir)
+}
+
 #[test]
 fn corruption_in_the_middle_refuses_to_open() {
     let dir = tempfile::tempdir().unwrap();
-    let mut j = open(dir.path(), 1 << 20).unwrap();
-    j.append(&batch(1, 100)).unwrap();
-    drop(j);
-    let seg = newest_segment(dir.path());
+    let seg = journal_of_100(dir.path());
     let mut bytes = fs::read(&seg).unwrap();
     let len_before = bytes.len();
     bytes[len_before / 2] ^= 0x5A;
@@ -178,10 +180,7 @@ fn corruption_in_the_middle_refuses_to_open() {
 #[test]
 fn a_damaged_length_in_the_newest_file_is_corruption_not_a_torn_tail() {
     let dir = tempfile::tempdir().unwrap();
-    let mut j = open(dir.path(), 1 << 20).unwrap();
-    j.append(&batch(1, 100)).unwrap();
-    drop(j);
-    let seg = newest_segment(dir.path());
+    let seg = journal_of_100(dir.path());
     let mut bytes = fs::read(&seg).unwrap();
     let len_before = bytes.len();
     // Record 2 starts after record 1; make its length claim more than the file holds.
