@@ -425,7 +425,13 @@ impl Seen {
 
     fn take(&mut self, ctx: &RunCtx, b: &EventBatch) {
         let now = ctx.now();
-        for (seq, ts, evs) in b.commands() {
+        for bourse_engine::Outcome {
+            seq,
+            ts,
+            events: evs,
+            ..
+        } in b.commands()
+        {
             let i = seq.0 - ctx.first_seq;
             if i >= ctx.warmup {
                 if let Some(due) = ctx.due(i) {

@@ -22,6 +22,7 @@ pub use instrument::{
     Instrument, InstrumentDefaults, InstrumentEntry, InstrumentError, InstrumentsFile,
 };
 pub use runner::{
-    Clock, EventBatch, EventReceiver, JournalBatch, JournalReceiver, Output, Outputs, Runner,
-    RunnerConfig, RunnerError, RunnerHandle, RunnerStatus, Stopped, SubmitError, WaitStrategy,
+    Clock, EventBatch, EventReceiver, JournalBatch, JournalReceiver, Outcome, Output, Outputs,
+    Runner, RunnerConfig, RunnerError, RunnerHandle, RunnerStatus, Stopped, SubmitError, Ticket,
+    WaitStrategy,
 };

@@ -53,7 +53,7 @@ use crossbeam_channel::{
 use crossbeam_queue::ArrayQueue;
 use crossbeam_utils::{Backoff, CachePadded};
 
-use crate::Engine;
+use crate::{Engine, Snapshot};
 
 /// Where the sequencer's timestamps come from. Called on the engine thread, at most once per
 /// command (see [`RunnerConfig::clock_every`]); tests pass a counter so runs are reproducible.
@@ -113,6 +113,17 @@ impl fmt::Display for WaitStrategy {
     }
 }
 
+/// The submitter's own tag for a command, echoed with its events in [`EventBatch`] so the
+/// publisher can hand the outcome to whoever is waiting for it (a gateway request). Not
+/// journaled and never seen by the engine: replay needs no tickets. [`Ticket::NONE`] marks
+/// a command nobody waits for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ticket(pub u64);
+
+impl Ticket {
+    pub const NONE: Ticket = Ticket(0);
+}
+
 /// How to run the engine.
 pub struct RunnerConfig {
     /// Core to pin the engine thread to (an index as `core_affinity` numbers them). `None`
@@ -143,6 +154,10 @@ pub struct RunnerConfig {
     /// budget at full load; at 16 a timestamp is at most 15 commands (a few µs) stale under
     /// load and exact when the engine is not busy (batches of one).
     pub clock_every: usize,
+    /// Take a snapshot of the engine after every this many commands (at the end of the
+    /// batch that reaches it) and hand it to the journal writer with that batch. `None`:
+    /// only on request ([`RunnerHandle::request_snapshot`]).
+    pub snapshot_every: Option<u64>,
 }
 
 impl Default for RunnerConfig {
@@ -157,6 +172,7 @@ impl Default for RunnerConfig {
             last_seq: None,
             clock: system_clock(),
             clock_every: 16,
+            snapshot_every: None,
         }
     }
 }
@@ -172,6 +188,7 @@ impl fmt::Debug for RunnerConfig {
             .field("max_batch", &self.max_batch)
             .field("last_seq", &self.last_seq)
             .field("clock_every", &self.clock_every)
+            .field("snapshot_every", &self.snapshot_every)
             .finish_non_exhaustive()
     }
 }
@@ -185,13 +202,28 @@ impl fmt::Debug for RunnerConfig {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct JournalBatch {
     entries: Vec<Sequenced>,
+    /// The engine's state after the batch's last command (or, in a batch with no commands,
+    /// after the last command of the batches before it), when a snapshot was due.
+    snapshot: Option<Box<Snapshot>>,
 }
 
 impl JournalBatch {
     fn with_capacity(commands: usize) -> Self {
         Self {
             entries: Vec::with_capacity(commands),
+            snapshot: None,
         }
+    }
+
+    /// The snapshot that travels with this batch: store it once everything up to its seq is
+    /// durable (never before, or recovery could start from state the journal lacks).
+    pub fn take_snapshot(&mut self) -> Option<Box<Snapshot>> {
+        self.snapshot.take()
+    }
+
+    #[must_use]
+    pub fn has_snapshot(&self) -> bool {
+        self.snapshot.is_some()
     }
 
     /// The sequenced commands, in seq order.
@@ -208,6 +240,7 @@ impl JournalBatch {
     /// Empties the batch, keeping its capacity.
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.snapshot = None;
     }
 
     #[must_use]
@@ -238,8 +271,19 @@ impl JournalBatch {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct EventBatch {
     events: Vec<Tagged>,
-    /// Per command: its seq, its timestamp and the end of its events in `events`.
-    commands: Vec<(Seq, UnixNanos, usize)>,
+    /// Per command: its seq, its timestamp, its ticket and the end of its events in `events`.
+    commands: Vec<(Seq, UnixNanos, Ticket, usize)>,
+}
+
+/// One command's outcome in an [`EventBatch`].
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome<'a> {
+    pub seq: Seq,
+    pub ts: UnixNanos,
+    /// What the submitter tagged the command with.
+    pub ticket: Ticket,
+    /// The events the command caused, in order (possibly none).
+    pub events: &'a [Tagged],
 }
 
 impl EventBatch {
@@ -250,10 +294,10 @@ impl EventBatch {
         }
     }
 
-    fn push(&mut self, seq: Seq, ts: UnixNanos, out: &mut Vec<Event>) {
+    fn push(&mut self, seq: Seq, ts: UnixNanos, ticket: Ticket, out: &mut Vec<Event>) {
         self.events
             .extend(out.drain(..).map(|event| Tagged { seq, ts, event }));
-        self.commands.push((seq, ts, self.events.len()));
+        self.commands.push((seq, ts, ticket, self.events.len()));
     }
 
     /// Empties the batch, keeping its capacity.
@@ -289,13 +333,18 @@ impl EventBatch {
         &self.events
     }
 
-    /// Each command's seq and timestamp with its events (possibly none), in seq order.
-    pub fn commands(&self) -> impl ExactSizeIterator<Item = (Seq, UnixNanos, &[Tagged])> + '_ {
+    /// Each command's outcome, in seq order.
+    pub fn commands(&self) -> impl ExactSizeIterator<Item = Outcome<'_>> + '_ {
         let mut start = 0;
-        self.commands.iter().map(move |&(seq, ts, end)| {
-            let evs = &self.events[start..end];
+        self.commands.iter().map(move |&(seq, ts, ticket, end)| {
+            let events = &self.events[start..end];
             start = end;
-            (seq, ts, evs)
+            Outcome {
+                seq,
+                ts,
+                ticket,
+                events,
+            }
         })
     }
 }
@@ -465,7 +514,9 @@ struct EngineCounters {
 
 #[derive(Debug)]
 struct Shared {
-    inbound: ArrayQueue<Command>,
+    inbound: ArrayQueue<(Command, Ticket)>,
+    /// A snapshot was asked for; the engine takes it at its next batch boundary.
+    snapshot_requested: AtomicBool,
     /// `CLOSED` | submits in progress. A submit enters (+1) before pushing and leaves (−1)
     /// after, so once the engine sees `CLOSED` with no submit in progress, the queue's
     /// contents are final: nothing accepted can arrive after the drain.
@@ -496,12 +547,12 @@ impl Shared {
         self.intake.load(Ordering::SeqCst) == CLOSED
     }
 
-    fn push(&self, cmd: Command) -> Result<(), SubmitError> {
+    fn push(&self, cmd: Command, ticket: Ticket) -> Result<(), SubmitError> {
         if self.intake.fetch_add(1, Ordering::SeqCst) & CLOSED != 0 {
             self.intake.fetch_sub(1, Ordering::SeqCst);
             return Err(SubmitError::Closed(cmd));
         }
-        let pushed = self.inbound.push(cmd);
+        let pushed = self.inbound.push((cmd, ticket));
         // SeqCst read-modify-write after the push: with the engine's SeqCst store of
         // `sleeping` before its emptiness check (Dekker), either the engine sees this
         // command or this thread sees it sleeping. No wake-up is lost.
@@ -511,7 +562,7 @@ impl Shared {
                 self.wake_engine();
                 Ok(())
             }
-            Err(cmd) => Err(SubmitError::Overloaded(cmd)),
+            Err((cmd, _)) => Err(SubmitError::Overloaded(cmd)),
         }
     }
 
@@ -555,7 +606,13 @@ impl RunnerHandle {
     /// Queues a command for the engine without ever blocking: a full queue answers
     /// [`SubmitError::Overloaded`] at once.
     pub fn submit(&self, cmd: Command) -> Result<(), SubmitError> {
-        let r = self.shared.push(cmd);
+        self.submit_with(cmd, Ticket::NONE)
+    }
+
+    /// [`submit`](Self::submit) with a ticket that comes back with the command's outcome in
+    /// [`EventBatch::commands`].
+    pub fn submit_with(&self, cmd: Command, ticket: Ticket) -> Result<(), SubmitError> {
+        let r = self.shared.push(cmd, ticket);
         if matches!(r, Err(SubmitError::Overloaded(_))) {
             self.shared.overloaded.fetch_add(1, Ordering::Relaxed);
         }
@@ -570,7 +627,7 @@ impl RunnerHandle {
         let backoff = Backoff::new();
         let mut cmd = cmd;
         loop {
-            match self.shared.push(cmd) {
+            match self.shared.push(cmd, Ticket::NONE) {
                 Err(SubmitError::Overloaded(back)) => {
                     let now = Instant::now();
                     if now >= deadline {
@@ -592,6 +649,14 @@ impl RunnerHandle {
     #[must_use]
     pub fn status(&self) -> RunnerStatus {
         self.shared.status()
+    }
+
+    /// Asks the engine for a snapshot of its state after the last command it has applied;
+    /// it arrives with a [`JournalBatch`] (see [`JournalBatch::take_snapshot`]). Requests
+    /// made before the engine gets to it are served by one snapshot.
+    pub fn request_snapshot(&self) {
+        self.shared.snapshot_requested.store(true, Ordering::SeqCst);
+        self.shared.wake_engine_always();
     }
 
     /// The runner no longer accepts commands.
@@ -635,6 +700,7 @@ impl Runner {
         }
         let shared = Arc::new(Shared {
             inbound: ArrayQueue::new(cfg.inbound_capacity),
+            snapshot_requested: AtomicBool::new(false),
             intake: CachePadded::new(AtomicU64::new(0)),
             sleeping: CachePadded::new(AtomicBool::new(false)),
             engine_thread: OnceLock::new(),
@@ -665,6 +731,8 @@ impl Runner {
             wait: cfg.wait,
             max_batch: cfg.max_batch,
             clock_every: cfg.clock_every.max(1),
+            snapshot_every: cfg.snapshot_every.unwrap_or(0),
+            since_snapshot: 0,
             seq: last_seq.0,
             last_ts: 0,
             out: Vec::with_capacity(256),
@@ -812,6 +880,9 @@ struct Worker {
     wait: WaitStrategy,
     max_batch: usize,
     clock_every: usize,
+    /// 0: no periodic snapshots.
+    snapshot_every: u64,
+    since_snapshot: u64,
     seq: u64,
     last_ts: u64,
     out: Vec<Event>,
@@ -824,15 +895,18 @@ impl Worker {
     fn run(&mut self) -> Result<(), RunnerError> {
         let mut idle = Idle::new(self.wait);
         loop {
-            if let Some(cmd) = self.shared.inbound.pop() {
+            if let Some((cmd, ticket)) = self.shared.inbound.pop() {
                 idle.since = None;
-                self.batch(cmd)?;
+                self.batch(cmd, ticket)?;
                 continue;
+            }
+            if self.shared.snapshot_requested.load(Ordering::Relaxed) {
+                self.idle_snapshot()?;
             }
             if self.shared.intake_finished() {
                 // Nothing can arrive any more: drain what is left, then stop.
                 match self.shared.inbound.pop() {
-                    Some(cmd) => self.batch(cmd)?,
+                    Some((cmd, ticket)) => self.batch(cmd, ticket)?,
                     None => return Ok(()),
                 }
             } else if idle.pause() {
@@ -845,7 +919,7 @@ impl Worker {
     fn sleep(&self) {
         let s = &*self.shared;
         s.sleeping.store(true, Ordering::SeqCst);
-        if s.inbound.is_empty() && !s.is_closed() {
+        if s.inbound.is_empty() && !s.is_closed() && !s.snapshot_requested.load(Ordering::SeqCst) {
             // A spurious or stale wake-up just sends the caller round its loop again.
             thread::park();
         } else if s.is_closed() {
@@ -855,9 +929,27 @@ impl Worker {
         s.sleeping.store(false, Ordering::SeqCst);
     }
 
+    /// A requested snapshot while no command is waiting: it travels alone in an empty batch.
+    fn idle_snapshot(&mut self) -> Result<(), RunnerError> {
+        self.shared
+            .snapshot_requested
+            .store(false, Ordering::SeqCst);
+        let mut journal = self.journal_spare.try_recv().unwrap_or_else(|_| {
+            self.allocated += 1;
+            JournalBatch::with_capacity(self.max_batch)
+        });
+        journal.snapshot = Some(Box::new(self.engine.snapshot()));
+        self.since_snapshot = 0;
+        let stalls = (&mut self.stalls, &self.shared.counters.stalls);
+        if send(&self.journal, journal, self.wait, stalls).is_err() {
+            return Err(self.gone(Output::Journal));
+        }
+        Ok(())
+    }
+
     /// Sequences and applies `first` and whatever else is queued (up to `max_batch`),
     /// then hands the batch on: commands to the journal writer first, then events.
-    fn batch(&mut self, first: Command) -> Result<(), RunnerError> {
+    fn batch(&mut self, first: Command, first_ticket: Ticket) -> Result<(), RunnerError> {
         let mut journal = self.journal_spare.try_recv().unwrap_or_else(|_| {
             self.allocated += 1;
             JournalBatch::with_capacity(self.max_batch)
@@ -867,6 +959,7 @@ impl Worker {
             EventBatch::with_capacity(self.max_batch)
         });
         let mut cmd = first;
+        let mut ticket = first_ticket;
         let mut n = 1;
         loop {
             self.seq += 1;
@@ -889,15 +982,28 @@ impl Worker {
             } else {
                 None
             };
-            events.push(sequenced.seq, sequenced.ts, &mut self.out);
+            events.push(sequenced.seq, sequenced.ts, ticket, &mut self.out);
             journal.entries.push(sequenced);
             match next {
-                Some(c) => {
+                Some((c, t)) => {
                     cmd = c;
+                    ticket = t;
                     n += 1;
                 }
                 None => break,
             }
+        }
+        self.since_snapshot += n as u64;
+        let due = self.snapshot_every > 0 && self.since_snapshot >= self.snapshot_every;
+        // The flag is cleared before the snapshot is taken: a request that lands after
+        // this point gets a snapshot of its own, never a stale one.
+        let requested = || {
+            let flag = &self.shared.snapshot_requested;
+            flag.load(Ordering::Relaxed) && flag.swap(false, Ordering::SeqCst)
+        };
+        if due || requested() {
+            journal.snapshot = Some(Box::new(self.engine.snapshot()));
+            self.since_snapshot = 0;
         }
         let stalls = (&mut self.stalls, &self.shared.counters.stalls);
         if send(&self.journal, journal, self.wait, stalls).is_err() {

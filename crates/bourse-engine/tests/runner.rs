@@ -15,7 +15,7 @@ use bourse_core::{
 };
 use bourse_engine::{
     Clock, Engine, EngineConfig, Instrument, Output, Outputs, Runner, RunnerConfig, RunnerError,
-    RunnerHandle, SubmitError, WaitStrategy,
+    RunnerHandle, Snapshot, SubmitError, Ticket, WaitStrategy,
 };
 use common::{Rng, instruments};
 
@@ -43,6 +43,7 @@ fn config(wait: WaitStrategy) -> RunnerConfig {
         last_seq: None,
         clock: counter_clock(),
         clock_every: 1,
+        snapshot_every: None,
     }
 }
 
@@ -312,9 +313,9 @@ fn collect(outputs: Outputs) -> (JoinHandle<Vec<JournalEntry>>, JoinHandle<Publi
         while let Ok(b) = events.recv() {
             batches.push(
                 b.commands()
-                    .map(|(s, ts, e)| {
-                        assert!(e.iter().all(|t| t.ts == ts));
-                        (s, e.to_vec())
+                    .map(|o| {
+                        assert!(o.events.iter().all(|t| t.ts == o.ts));
+                        (o.seq, o.events.to_vec())
                     })
                     .collect(),
             );
@@ -930,5 +931,138 @@ fn invalid_configs_are_refused() {
     ] {
         let err = Runner::start(engine(), cfg).map(|_| ()).unwrap_err();
         assert!(matches!(err, RunnerError::Config(_)), "{err}");
+    }
+}
+
+/// Every command's ticket comes back with its outcome, untouched by batching.
+#[test]
+fn tickets_come_back_with_their_outcomes() {
+    let (runner, outputs) = Runner::start(engine(), config(WaitStrategy::default())).unwrap();
+    let Outputs { journal, events } = outputs;
+    let drain = thread::spawn(move || while journal.recv().is_ok() {});
+    let h = runner.handle();
+    for i in 1..=500u64 {
+        let ticket = if i % 3 == 0 {
+            Ticket::NONE
+        } else {
+            Ticket(i * 7)
+        };
+        while h.submit_with(Command::OpenAccount, ticket).is_err() {
+            thread::yield_now();
+        }
+    }
+    runner.shutdown().unwrap();
+    drain.join().unwrap();
+    let mut seen = Vec::new();
+    while let Ok(b) = events.recv() {
+        for o in b.commands() {
+            // OpenAccount opens account n at seq n: the events say which command this was.
+            let Event::AccountOpened { account } = o.events[0].event else {
+                panic!("{:?}", o.events)
+            };
+            assert_eq!(account.get(), o.seq.0);
+            seen.push((o.seq.0, o.ticket));
+        }
+    }
+    assert_eq!(seen.len(), 500);
+    for (seq, ticket) in seen {
+        let want = if seq % 3 == 0 {
+            Ticket::NONE
+        } else {
+            Ticket(seq * 7)
+        };
+        assert_eq!(ticket, want, "seq {seq}");
+    }
+}
+
+/// Drains the journal side, returning every snapshot with the seq of the last command
+/// journaled before it arrived.
+fn snapshots_seen(journal: bourse_engine::JournalReceiver) -> Vec<(Seq, Box<Snapshot>)> {
+    let mut last = Seq(0);
+    let mut out = Vec::new();
+    while let Ok(mut b) = journal.recv() {
+        if let Some(s) = b.last_seq() {
+            last = s;
+        }
+        if let Some(snap) = b.take_snapshot() {
+            out.push((last, snap));
+        }
+    }
+    out
+}
+
+/// A snapshot arrives at the end of its batch and holds exactly the state after the
+/// batch's last command: restored, it hashes like the engine that applied those commands.
+#[test]
+fn periodic_snapshots_cover_exactly_the_commands_before_them() {
+    let cfg = RunnerConfig {
+        snapshot_every: Some(100),
+        ..config(WaitStrategy::default())
+    };
+    let (runner, outputs) = Runner::start(engine(), cfg).unwrap();
+    let Outputs { journal, events } = outputs;
+    let ev = thread::spawn(move || while events.recv().is_ok() {});
+    let js = thread::spawn(move || snapshots_seen(journal));
+    let mut g = Gen::new(11, 0);
+    let mut all = g.setup(20);
+    g.accounts = (1..=20).map(AccountId::new).collect();
+    for _ in 0..2_000 {
+        all.push(g.next());
+    }
+    submit_all(&runner.handle(), all.iter().cloned());
+    runner.shutdown().unwrap();
+    ev.join().unwrap();
+    let snaps = js.join().unwrap();
+    assert!(snaps.len() >= 10, "{} snapshots", snaps.len());
+    let mut direct = engine();
+    let mut applied = 0u64;
+    let mut clock = counter_clock();
+    for (at, snap) in snaps {
+        assert_eq!(snap.seq, at, "a snapshot covers its batch's last command");
+        while applied < at.0 {
+            let c = all[usize::try_from(applied).unwrap()].clone();
+            applied += 1;
+            let s = Sequenced {
+                seq: Seq(applied),
+                ts: clock(),
+                cmd: c,
+            };
+            direct.apply(&s, &mut Vec::new());
+        }
+        let restored = Engine::restore(*snap).unwrap();
+        assert_eq!(restored.state_hash().unwrap(), direct.state_hash().unwrap());
+    }
+}
+
+/// A snapshot asked for while the engine idles comes at once, alone in an empty batch.
+#[test]
+fn a_requested_snapshot_arrives_while_idle() {
+    for wait in STRATEGIES {
+        let (runner, outputs) = Runner::start(engine(), config(wait)).unwrap();
+        let Outputs { journal, events } = outputs;
+        let ev = thread::spawn(move || while events.recv().is_ok() {});
+        let h = runner.handle();
+        submit_all(&h, [Command::OpenAccount, Command::OpenAccount]);
+        let mut got = None;
+        let mut journaled = Seq(0);
+        while got.is_none() {
+            let mut b = journal.recv().unwrap();
+            if let Some(s) = b.last_seq() {
+                journaled = s;
+                if s == Seq(2) {
+                    h.request_snapshot();
+                }
+            } else {
+                assert!(b.has_snapshot(), "an empty batch carries a snapshot");
+            }
+            got = b.take_snapshot();
+        }
+        let snap = got.unwrap();
+        assert_eq!((snap.seq, journaled), (Seq(2), Seq(2)), "{wait}");
+        let restored = Engine::restore(*snap).unwrap();
+        assert_eq!(restored.account_count(), 2);
+        runner.shutdown().unwrap();
+        while journal.recv().is_ok() {}
+        ev.join().unwrap();
     }
 }
