@@ -1,0 +1,335 @@
+//! The HTTP routes. Today: health, order entry and cancel, and the operator's account and
+//! snapshot actions — the path the crash tests drive. Every route that changes state goes
+//! through [`Gateway::execute`], so its answer is durable.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use bourse_core::{AccountId, Cash, Command, Event, Qty, Symbol};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::gateway::Gateway;
+use crate::orders::{Listings, NewOrder, parse_account, parse_order_id, report_submit};
+
+/// What the HTTP side asks of the rest of the server.
+pub trait Operations: Send + Sync + 'static {
+    /// Take a snapshot soon (it is written off the engine thread once durable).
+    fn request_snapshot(&self);
+    /// The exchange's health as JSON: at least `status` ("ok" / "degraded").
+    fn health(&self) -> Value;
+}
+
+/// HTTP settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The operator's bearer token; `None` disables the operator routes.
+    pub operator_token: Option<String>,
+    /// Largest request body accepted (bytes).
+    pub body_limit: usize,
+}
+
+struct Inner {
+    gateway: Arc<Gateway>,
+    ops: Arc<dyn Operations>,
+    listings: Listings,
+    operator_digest: Option<[u8; 32]>,
+}
+
+/// Shared by every route.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+/// The router with every route.
+pub fn router(
+    gateway: Arc<Gateway>,
+    ops: Arc<dyn Operations>,
+    listings: Listings,
+    cfg: &HttpConfig,
+) -> Router {
+    let state = AppState(Arc::new(Inner {
+        gateway,
+        ops,
+        listings,
+        operator_digest: cfg
+            .operator_token
+            .as_deref()
+            .map(|t| *blake3::hash(t.as_bytes()).as_bytes()),
+    }));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/orders", post(submit_order))
+        .route("/v1/orders/{id}", delete(cancel_order))
+        .route("/v1/admin/accounts", post(open_account))
+        .route("/v1/admin/accounts/{id}/deposits", post(deposit))
+        .route("/v1/admin/accounts/{id}/shares", post(deposit_shares))
+        .route("/v1/admin/snapshot", post(snapshot))
+        .fallback(|| async { ApiError::not_found("NOT_FOUND", "no such route") })
+        .layer(DefaultBodyLimit::max(cfg.body_limit))
+        .with_state(state)
+}
+
+/// A JSON body whose every failure is an [`ApiError`] with a stable code.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(JsonBody(v)),
+            Err(r) => Err(match r {
+                JsonRejection::JsonSyntaxError(e) => {
+                    ApiError::bad_request("MALFORMED_JSON", e.body_text())
+                }
+                JsonRejection::JsonDataError(e) => {
+                    ApiError::unprocessable("INVALID_FIELD", e.body_text())
+                }
+                JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "UNSUPPORTED_MEDIA_TYPE",
+                    "send the body as application/json",
+                ),
+                JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "BODY_TOO_LARGE",
+                        "the request body is too large",
+                    )
+                }
+                other => ApiError::bad_request("INVALID_BODY", other.body_text()),
+            }),
+        }
+    }
+}
+
+/// The caller proved to be the operator.
+#[derive(Debug)]
+pub struct Operator;
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(want) = state.0.operator_digest else {
+            return Err(ApiError::forbidden("operator access is not configured"));
+        };
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
+        if *blake3::hash(token.as_bytes()).as_bytes() == want {
+            Ok(Operator)
+        } else {
+            Err(ApiError::unauthorized("unknown or expired credentials"))
+        }
+    }
+}
+
+async fn healthz(axum::extract::State(s): axum::extract::State<AppState>) -> impl IntoResponse {
+    let h = s.0.ops.health();
+    let ok = h.get("status").and_then(Value::as_str) == Some("ok");
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(h))
+}
+
+type State = axum::extract::State<AppState>;
+
+fn first_reject(events: &[Event]) -> Option<ApiError> {
+    events.iter().find_map(|e| match e {
+        Event::Rejected { reason, .. } => Some(ApiError::rejected(*reason)),
+        _ => None,
+    })
+}
+
+async fn submit_order(
+    axum::extract::State(s): State,
+    _op: Operator,
+    JsonBody(body): JsonBody<NewOrder>,
+) -> Result<Json<Value>, ApiError> {
+    let account = body
+        .account_id
+        .as_deref()
+        .ok_or_else(|| {
+            ApiError::unprocessable("MISSING_ACCOUNT_ID", "an operator order names account_id")
+        })
+        .and_then(parse_account)?;
+    let req = body.validate(account, &s.0.listings)?;
+    let reply = s.0.gateway.execute(Command::SubmitOrder(req)).await?;
+    match report_submit(reply.seq.0, reply.ts, &reply.events) {
+        Ok(view) => Ok(Json(json!(view))),
+        Err(r) => Err(ApiError::rejected(r.reason)),
+    }
+}
+
+#[derive(Deserialize)]
+struct AccountQuery {
+    account_id: String,
+}
+
+async fn cancel_order(
+    axum::extract::State(s): State,
+    _op: Operator,
+    Path(id): Path<String>,
+    Query(q): Query<AccountQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let order_id = parse_order_id(&id)?;
+    let account = parse_account(&q.account_id)?;
+    let reply =
+        s.0.gateway
+            .execute(Command::CancelOrder { account, order_id })
+            .await?;
+    if let Some(e) = first_reject(&reply.events) {
+        return Err(e);
+    }
+    let canceled = reply.events.iter().find_map(|e| match e {
+        Event::OrderCanceled { qty, reason, .. } => Some((qty.get(), *reason)),
+        _ => None,
+    });
+    let (qty, reason) =
+        canceled.ok_or_else(|| ApiError::not_found("UNKNOWN_ORDER", "no such order"))?;
+    Ok(Json(json!({
+        "id": order_id.get().to_string(),
+        "status": "canceled",
+        "canceled_qty": qty.to_string(),
+        "cancel_reason": reason,
+        "seq": reply.seq.0,
+    })))
+}
+
+async fn open_account(
+    axum::extract::State(s): State,
+    _op: Operator,
+) -> Result<impl IntoResponse, ApiError> {
+    let reply = s.0.gateway.execute(Command::OpenAccount).await?;
+    let account = reply.events.iter().find_map(|e| match e {
+        Event::AccountOpened { account } => Some(*account),
+        _ => None,
+    });
+    match account {
+        Some(a) => Ok((
+            StatusCode::CREATED,
+            Json(json!({ "account_id": a.get().to_string(), "seq": reply.seq.0 })),
+        )),
+        None => Err(first_reject(&reply.events).unwrap_or_else(|| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "no account opened",
+            )
+        })),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Amount {
+    amount: String,
+}
+
+async fn deposit(
+    axum::extract::State(s): State,
+    _op: Operator,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Amount>,
+) -> Result<Json<Value>, ApiError> {
+    let account = parse_account(&id)?;
+    let amount: Cash = body
+        .amount
+        .parse()
+        .ok()
+        .filter(|c: &Cash| c.is_positive())
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "INVALID_AMOUNT",
+                "amount must be a positive sum with at most 4 decimals",
+            )
+        })?;
+    let reply =
+        s.0.gateway
+            .execute(Command::Deposit { account, amount })
+            .await?;
+    if let Some(e) = first_reject(&reply.events) {
+        return Err(e);
+    }
+    Ok(Json(json!({
+        "account_id": account.get().to_string(),
+        "amount": amount,
+        "seq": reply.seq.0,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Shares {
+    symbol: String,
+    qty: u64,
+}
+
+async fn deposit_shares(
+    axum::extract::State(s): State,
+    _op: Operator,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Shares>,
+) -> Result<Json<Value>, ApiError> {
+    let account: AccountId = parse_account(&id)?;
+    let symbol: Symbol = body
+        .symbol
+        .parse()
+        .ok()
+        .filter(|sym| s.0.listings.get(*sym).is_some())
+        .ok_or_else(|| ApiError::unprocessable("UNKNOWN_SYMBOL", "no such listed symbol"))?;
+    if body.qty == 0 {
+        return Err(ApiError::unprocessable(
+            "INVALID_QUANTITY",
+            "qty must be positive",
+        ));
+    }
+    let qty = Qty::new(body.qty);
+    let reply =
+        s.0.gateway
+            .execute(Command::DepositShares {
+                account,
+                symbol,
+                qty,
+            })
+            .await?;
+    if let Some(e) = first_reject(&reply.events) {
+        return Err(e);
+    }
+    Ok(Json(json!({
+        "account_id": account.get().to_string(),
+        "symbol": symbol,
+        "qty": body.qty.to_string(),
+        "seq": reply.seq.0,
+    })))
+}
+
+async fn snapshot(axum::extract::State(s): State, _op: Operator) -> impl IntoResponse {
+    s.0.ops.request_snapshot();
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({ "snapshot": "requested" })),
+    )
+}

@@ -1,0 +1,20 @@
+//! `bourse-api`: the way in for brokers' programs and for people — order entry and the
+//! operator's actions over HTTP, through one gateway to the engine's queue.
+//!
+//! Owns: the [`Gateway`] (a command goes in with a ticket; its outcome comes back only once
+//! the command is durable), request parsing and validation before anything reaches the
+//! engine, the JSON shapes of orders and errors, and the HTTP routes.
+//!
+//! Must never: show an outcome before the publisher released it (it is durable by then);
+//! let a malformed request reach the engine; panic or hang on bad input; wait unboundedly
+//! (a full queue is `503 overloaded`, a missing outcome a `504` after a bounded wait).
+
+pub mod error;
+pub mod gateway;
+pub mod http;
+pub mod orders;
+
+pub use error::ApiError;
+pub use gateway::{Gateway, GatewayError, Refused, Reply, Sequencer};
+pub use http::{HttpConfig, Operations, router};
+pub use orders::{Listing, Listings, OrderView};
