@@ -2,13 +2,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test lint fmt bench deny help
+.PHONY: run test lint fmt bench deny pg help
 
 help:
 	@echo "make run    - build and start bourse (demo exchange on embedded defaults)"
 	@echo "make test   - lint + the whole test suite (what CI runs)"
 	@echo "make bench  - criterion benchmarks (book, mixed flow vs other crates, NASDAQ replay)"
 	@echo "make lint   - rustfmt check + clippy -D warnings"
+	@echo "make pg     - start the local PostgreSQL the tests use (127.0.0.1:5432, database test)"
 	@echo "make deny   - cargo deny: licences and bans; advisories too where the RustSec DB is reachable"
 
 run:
@@ -16,6 +17,7 @@ run:
 	$(CARGO) run --release -p bourse-server --bin bourse -- demo
 
 test: lint
+	@scripts/ensure-postgres.sh
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
@@ -23,6 +25,9 @@ lint:
 	@scripts/ensure-toolchain.sh
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+pg:
+	@scripts/ensure-postgres.sh
 
 fmt:
 	$(CARGO) fmt --all

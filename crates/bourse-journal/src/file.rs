@@ -10,15 +10,24 @@
 //! record is checked: a damaged record at the very end of the newest file is a torn write
 //! from a crash and is cut off (it was never acknowledged); damage anywhere else, or a seq
 //! gap, refuses to open with the file and byte offset.
+//!
+//! A failed write or `fdatasync` makes the journal refuse every later append
+//! ([`JournalError::Unusable`]): after a failed `fdatasync` Linux may have dropped the dirty
+//! pages and a second `fdatasync` would report success for data that is not on disk, and a
+//! partial write would sit in front of the retried records. Restarting reopens the files,
+//! which cuts such a partial write off as a torn tail.
+//!
+//! Reads stream: one record at a time through a buffered reader, so replaying a long
+//! journal holds one record in memory, not a segment.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{BufReader, ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
 use bourse_core::codec;
 use bourse_core::{Seq, Sequenced};
 
-use crate::{Journal, JournalError};
+use crate::{Journal, JournalError, Location, undurable_part};
 
 /// Larger records than this are refused (and a header claiming one is damage).
 const MAX_RECORD: u32 = 16 << 20;
@@ -68,12 +77,24 @@ pub struct FileJournal {
     durable: u64,
     recovery: Recovery,
     buf: Vec<u8>,
+    /// Set by a failed write or sync; every later append is refused (see the module docs).
+    failed: Option<String>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
     move |source| JournalError::Io {
         path: path.to_owned(),
         source,
+    }
+}
+
+fn corrupt(path: &Path, offset: u64, what: impl Into<String>) -> JournalError {
+    JournalError::Corrupt {
+        at: Location::File {
+            path: path.to_owned(),
+            offset,
+        },
+        what: what.into(),
     }
 }
 
@@ -152,19 +173,22 @@ impl FileJournal {
                     Ok(Some((rec, next))) => {
                         let seq = rec.seq.0;
                         if first_in_file && seq != first_seq {
-                            return Err(JournalError::Corrupt {
-                                path,
-                                offset: 0,
-                                what: format!(
+                            return Err(corrupt(
+                                &path,
+                                0,
+                                format!(
                                     "file is named for seq {first_seq} but starts at seq {seq}"
                                 ),
-                            });
+                            ));
                         }
                         if let Some(want) = expected
                             && seq != want
                         {
                             return Err(JournalError::Gap {
-                                path,
+                                at: Location::File {
+                                    path,
+                                    offset: at as u64,
+                                },
                                 expected: want,
                                 found: seq,
                             });
@@ -193,11 +217,7 @@ impl FileJournal {
                             recovery.truncated_bytes = cut;
                             break;
                         }
-                        return Err(JournalError::Corrupt {
-                            path,
-                            offset: at as u64,
-                            what,
-                        });
+                        return Err(corrupt(&path, at as u64, what));
                     }
                 }
             }
@@ -224,6 +244,7 @@ impl FileJournal {
             tail_bytes,
             recovery,
             buf: Vec::with_capacity(64 << 10),
+            failed: None,
         })
     }
 
@@ -253,21 +274,93 @@ impl FileJournal {
     }
 }
 
+impl FileJournal {
+    /// Streams the records of seqs `from..=upto` of one segment (whose records run from
+    /// `seg.first_seq` to at least `upto`, as checked at open) into `f`. Records before
+    /// `from` are skipped by their length alone: their checksums were checked at open, and
+    /// decoding them would only be thrown away.
+    fn stream_segment(
+        seg: &Segment,
+        from: u64,
+        upto: u64,
+        payload: &mut Vec<u8>,
+        f: &mut dyn FnMut(Sequenced) -> Result<(), JournalError>,
+    ) -> Result<(), JournalError> {
+        let path = &seg.path;
+        let file = File::open(path).map_err(io(path))?;
+        let mut r = BufReader::with_capacity(READ_BUFFER, file);
+        let mut offset = 0u64;
+        let mut seq = seg.first_seq;
+        let cut_short = |offset, e: std::io::Error| {
+            if e.kind() == ErrorKind::UnexpectedEof {
+                corrupt(
+                    path,
+                    offset,
+                    "record cut short (the file shrank after it was opened)",
+                )
+            } else {
+                JournalError::Io {
+                    path: path.clone(),
+                    source: e,
+                }
+            }
+        };
+        while seq <= upto {
+            let mut header = [0u8; HEADER];
+            r.read_exact(&mut header)
+                .map_err(|e| cut_short(offset, e))?;
+            let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+            let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+            if len == 0 || len > MAX_RECORD {
+                return Err(corrupt(
+                    path,
+                    offset,
+                    format!("impossible record length {len}"),
+                ));
+            }
+            if seq < from {
+                r.seek_relative(i64::from(len)).map_err(io(path))?;
+            } else {
+                payload.resize(len as usize, 0);
+                r.read_exact(payload).map_err(|e| cut_short(offset, e))?;
+                if crc32fast::hash(payload) != crc {
+                    return Err(corrupt(path, offset, "record checksum mismatch"));
+                }
+                let rec = codec::decode::<Sequenced>(payload)
+                    .map_err(|e| corrupt(path, offset, e.to_string()))?;
+                if rec.seq.0 != seq {
+                    return Err(corrupt(
+                        path,
+                        offset,
+                        format!("expected seq {seq}, the record holds seq {}", rec.seq.0),
+                    ));
+                }
+                f(rec)?;
+            }
+            offset += HEADER as u64 + u64::from(len);
+            seq += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Read buffer of [`FileJournal::for_each_from`]: large enough that a replay is a few
+/// big reads per megabyte, small enough not to matter.
+const READ_BUFFER: usize = 1 << 20;
+
 impl Journal for FileJournal {
     fn append(&mut self, batch: &[Sequenced]) -> Result<(), JournalError> {
-        let Some(first) = batch.first() else {
+        if let Some(reason) = &self.failed {
+            return Err(JournalError::Unusable {
+                reason: reason.clone(),
+            });
+        }
+        let todo = undurable_part(self.durable, batch)?;
+        let (Some(first), Some(last)) = (todo.first(), todo.last()) else {
             return Ok(());
         };
         self.buf.clear();
-        let mut want = self.durable + 1;
-        for rec in batch {
-            if rec.seq.0 != want {
-                return Err(JournalError::OutOfOrder {
-                    last: want - 1,
-                    first: rec.seq.0,
-                });
-            }
-            want += 1;
+        for rec in todo {
             let payload = codec::encode(rec).map_err(|source| JournalError::Encode {
                 seq: rec.seq.0,
                 source,
@@ -291,10 +384,15 @@ impl Journal for FileJournal {
         let Some(f) = self.tail.as_mut() else {
             return Ok(());
         };
-        f.write_all(&self.buf).map_err(io(path))?;
-        f.sync_data().map_err(io(path))?;
+        if let Err(e) = f.write_all(&self.buf).and_then(|()| f.sync_data()) {
+            self.failed = Some(format!("write or fdatasync of {}: {e}", path.display()));
+            return Err(JournalError::Io {
+                path: path.clone(),
+                source: e,
+            });
+        }
         self.tail_bytes += self.buf.len() as u64;
-        self.durable = want - 1;
+        self.durable = last.seq.0;
         Ok(())
     }
 
@@ -302,39 +400,32 @@ impl Journal for FileJournal {
         Seq(self.durable)
     }
 
-    fn read_from(&self, from: Seq) -> Result<Vec<Sequenced>, JournalError> {
+    fn for_each_from(
+        &self,
+        from: Seq,
+        f: &mut dyn FnMut(Sequenced) -> Result<(), JournalError>,
+    ) -> Result<(), JournalError> {
+        let from = from.0.max(1);
+        if from > self.durable {
+            return Ok(());
+        }
         // Start at the last segment that begins at or before `from`.
         let start = self
             .segments
-            .partition_point(|s| s.first_seq <= from.0)
+            .partition_point(|s| s.first_seq <= from)
             .saturating_sub(1);
-        let mut out = Vec::new();
-        for seg in &self.segments[start..] {
-            let mut bytes = Vec::new();
-            File::open(&seg.path)
-                .and_then(|mut f| f.read_to_end(&mut bytes))
-                .map_err(io(&seg.path))?;
-            let mut at = 0;
-            loop {
-                match parse_at(&bytes, at) {
-                    Ok(None) => break,
-                    Ok(Some((rec, next))) => {
-                        if rec.seq >= from {
-                            out.push(rec);
-                        }
-                        at = next;
-                    }
-                    Err(what) => {
-                        return Err(JournalError::Corrupt {
-                            path: seg.path.clone(),
-                            offset: at as u64,
-                            what,
-                        });
-                    }
-                }
-            }
+        let mut payload = Vec::new();
+        for (k, seg) in self.segments.iter().enumerate().skip(start) {
+            // A segment's records end where the next one's begin (checked at open); only
+            // durable records are ever shown.
+            let upto = self
+                .segments
+                .get(k + 1)
+                .map_or(self.durable, |next| next.first_seq - 1)
+                .min(self.durable);
+            Self::stream_segment(seg, from, upto, &mut payload, f)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     fn save_snapshot(&mut self, seq: Seq, bytes: &[u8]) -> Result<(), JournalError> {

@@ -1,13 +1,20 @@
 //! `bourse-journal`: the write-ahead journal of sequenced commands and the snapshots that
 //! shorten recovery.
 //!
-//! Owns the [`Journal`] trait and its backends ([`FileJournal`] today, the embedded default;
-//! PostgreSQL next), their on-disk formats and their checks: gap-free sequence numbers, a CRC
-//! per record, torn-tail repair, refusal to start on corruption in the middle or on a gap.
+//! Owns the [`Journal`] trait and its two backends, their storage formats and their checks:
+//! - [`FileJournal`], the embedded default: segmented append-only files, a CRC per record,
+//!   one write + `fdatasync` per group commit, torn-tail repair on open;
+//! - [`PgJournal`], PostgreSQL through sqlx: one transaction per group commit (binary `COPY`
+//!   or one `INSERT … SELECT FROM UNNEST`), the schema versioned in the workspace's
+//!   `migrations/`, reconnection after a lost connection that re-reads what committed.
+//!
+//! Both refuse to start on a seq gap or on corruption, with the place named, and both run
+//! the same conformance suite (`tests/conformance.rs`).
 //!
 //! Must never: acknowledge a batch before it is durable, skip or duplicate a sequence
 //! number, or silently drop data it cannot read.
 
+use std::fmt;
 use std::path::PathBuf;
 
 use bourse_core::Seq;
@@ -15,10 +22,35 @@ use bourse_core::Sequenced;
 use bourse_core::codec::CodecError;
 
 pub mod file;
+pub mod pg;
 
 pub use file::{FileJournal, FileJournalOptions, Recovery};
+pub use pg::{PgJournal, PgJournalOptions, PgWrite};
 
-/// Why the journal cannot do what was asked. Every variant names the file and place.
+/// Where in a backend's storage something was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A byte offset in one file of a [`FileJournal`].
+    File { path: PathBuf, offset: u64 },
+    /// The row of `seq` in a table of a [`PgJournal`] (`table` is schema-qualified when the
+    /// journal lives in its own schema).
+    Row { table: String, seq: u64 },
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::File { path, offset } => write!(f, "{} at byte {offset}", path.display()),
+            Location::Row { table, seq } => write!(f, "table {table}, row of seq {seq}"),
+        }
+    }
+}
+
+/// Why the journal cannot do what was asked. Every variant names the place or operation.
+///
+/// [`JournalError::is_retryable`] tells a writer whether calling again with the same batch
+/// can succeed (a lost database connection) or whether it must stop (a gap, corruption, a
+/// failed `fdatasync`).
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("journal I/O on {path}: {source}")]
@@ -28,41 +60,121 @@ pub enum JournalError {
         source: std::io::Error,
     },
     #[error(
-        "journal corrupted in {path} at byte {offset}: {what}; refusing to start (restore \
-         the file from a replica or backup; records before this point are intact)"
+        "journal corrupted at {at}: {what}; refusing to start (restore it from a replica or \
+         backup; records before this point are intact)"
     )]
-    Corrupt {
-        path: PathBuf,
-        offset: u64,
-        what: String,
-    },
-    #[error("journal has a gap: expected seq {expected}, found seq {found} in {path}")]
+    Corrupt { at: Location, what: String },
+    #[error(
+        "journal has a gap at {at}: expected seq {expected}, found seq {found}; refusing to start"
+    )]
     Gap {
-        path: PathBuf,
+        at: Location,
         expected: u64,
         found: u64,
     },
     #[error("append out of order: the journal ends at seq {last}, the batch starts at seq {first}")]
     OutOfOrder { last: u64, first: u64 },
+    #[error("append batch is not contiguous: seq {found} follows seq {after}")]
+    NotContiguous { after: u64, found: u64 },
     #[error("record of seq {seq} does not encode: {source}")]
     Encode {
         seq: u64,
         #[source]
         source: CodecError,
     },
+    #[error(
+        "journal is unusable after an earlier failure ({reason}); restart the process \
+         (opening repairs a torn tail)"
+    )]
+    Unusable { reason: String },
+    #[error("PostgreSQL journal: {what} failed: {source}")]
+    Database {
+        /// The operation, e.g. `"append (COPY)"`, `"connect"`, `"read journal"`.
+        what: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("PostgreSQL journal: applying the schema migrations failed: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error(
+        "PostgreSQL journal: {table} is locked by another session (another writer, or this \
+         writer's previous connection not yet gone)"
+    )]
+    Locked { table: String },
+    #[error(
+        "PostgreSQL journal: {table} ends at seq {found}, but this writer knows seq \
+         {acknowledged} durable (and had at most seq {in_flight} in flight): another writer \
+         or a restore changed it underneath; refusing to continue"
+    )]
+    Diverged {
+        table: String,
+        acknowledged: u64,
+        in_flight: u64,
+        found: u64,
+    },
+    #[error("PostgreSQL journal: bad options: {0}")]
+    Config(String),
+    /// The consumer of [`Journal::for_each_from`] stopped the replay.
+    #[error("journal replay stopped by its consumer: {0}")]
+    Consumer(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl JournalError {
+    /// Whether the same call may succeed if made again: true only when the database
+    /// connection was lost (or the journal is locked by a session that is going away), in
+    /// which case the journal has marked itself uncertain and the next call reconnects,
+    /// learns what committed and skips it. Everything else — a gap, corruption, an order
+    /// violation, any file I/O failure (after a failed `fdatasync` the page cache can no
+    /// longer be trusted) — is fatal: stop the writer and restart from the journal.
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            JournalError::Database { source, .. } => pg::is_transient(source),
+            JournalError::Locked { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 /// An append-only, gap-free log of sequenced commands, plus snapshots.
-pub trait Journal {
-    /// Makes `batch` durable as one group commit; returns only once it is. The batch must
-    /// continue the journal: its seqs are `durable_seq() + 1, + 2, …` with no gap.
+///
+/// Object-safe and `Send`: the server moves a `Box<dyn Journal>` to its journal writer
+/// thread.
+pub trait Journal: Send {
+    /// Makes `batch` durable as one group commit; returns only once it is.
+    ///
+    /// `batch` must be contiguous (seqs rising by one). Entries with seq ≤ `durable_seq()`
+    /// are already durable and are skipped; the rest must start exactly at
+    /// `durable_seq() + 1`. So a batch entirely at or below `durable_seq()` is a no-op, and a
+    /// writer may always retry the batch of a failed call (the commit may have happened
+    /// and only its acknowledgement been lost) without duplicating anything. The skipped
+    /// prefix is trusted to be the commands already journaled: the engine is the only
+    /// writer. A batch starting above `durable_seq() + 1` is [`JournalError::OutOfOrder`];
+    /// a refused batch changes nothing.
     fn append(&mut self, batch: &[Sequenced]) -> Result<(), JournalError>;
 
     /// The last seq that is durable (0 for an empty journal).
     fn durable_seq(&self) -> Seq;
 
-    /// Every journaled command with seq ≥ `from`, in order.
-    fn read_from(&self, from: Seq) -> Result<Vec<Sequenced>, JournalError>;
+    /// Calls `f` with every durable command with seq ≥ `from`, in order, decoding as it
+    /// goes so memory stays bounded however long the journal is. Stops at the first error,
+    /// from the journal or from `f` (which may use [`JournalError::Consumer`] for its own).
+    fn for_each_from(
+        &self,
+        from: Seq,
+        f: &mut dyn FnMut(Sequenced) -> Result<(), JournalError>,
+    ) -> Result<(), JournalError>;
+
+    /// Every durable command with seq ≥ `from`, in order, collected (for tests and short
+    /// tails; replay a long journal with [`Journal::for_each_from`]).
+    fn read_from(&self, from: Seq) -> Result<Vec<Sequenced>, JournalError> {
+        let mut out = Vec::new();
+        self.for_each_from(from, &mut |rec| {
+            out.push(rec);
+            Ok(())
+        })?;
+        Ok(out)
+    }
 
     /// Stores a snapshot of the state after `seq`, durably, replacing nothing older until
     /// it is complete.
@@ -70,4 +182,33 @@ pub trait Journal {
 
     /// The newest snapshot that reads back intact (an unreadable newer one is skipped).
     fn latest_snapshot(&self) -> Result<Option<(Seq, Vec<u8>)>, JournalError>;
+}
+
+/// The part of `batch` not yet durable when the journal ends at `durable`, after checking
+/// `batch` against the append contract of [`Journal::append`]. Both backends use it, so
+/// they agree on what a retry may look like.
+pub(crate) fn undurable_part(
+    durable: u64,
+    batch: &[Sequenced],
+) -> Result<&[Sequenced], JournalError> {
+    let Some(first) = batch.first() else {
+        return Ok(batch);
+    };
+    let first = first.seq.0;
+    // Seq 0 never exists (the journal starts at 1); refusing it keeps "≤ durable" from
+    // swallowing it as already written.
+    if first == 0 || first > durable.saturating_add(1) {
+        return Err(JournalError::OutOfOrder {
+            last: durable,
+            first,
+        });
+    }
+    for pair in batch.windows(2) {
+        let (a, b) = (pair[0].seq.0, pair[1].seq.0);
+        if a.checked_add(1) != Some(b) {
+            return Err(JournalError::NotContiguous { after: a, found: b });
+        }
+    }
+    let skip = usize::try_from(durable + 1 - first).unwrap_or(usize::MAX);
+    Ok(batch.get(skip..).unwrap_or(&[]))
 }

@@ -1,13 +1,20 @@
-//! The journal conformance suite: what every backend must do. The file backend runs it here;
-//! each check is a function of a backend factory, so another backend reuses it as is.
+//! The journal conformance suite: what every backend must do. Each check is a function of a
+//! backend factory (every call opens the same journal again), and `conformance!` runs every
+//! check against the file backend and against PostgreSQL with each write method, every
+//! PostgreSQL run in a schema of its own. File-specific damage tests follow; the
+//! PostgreSQL-specific ones are in `tests/pg.rs`.
 #![allow(clippy::unwrap_used)]
+
+mod support;
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
 use bourse_core::{AccountId, Cash, Command, Seq, Sequenced, UnixNanos};
-use bourse_journal::{FileJournal, FileJournalOptions, Journal, JournalError};
+use bourse_journal::{
+    FileJournal, FileJournalOptions, Journal, JournalError, Location, PgJournal, PgWrite,
+};
 
 fn cmd(seq: u64) -> Sequenced {
     Sequenced {
@@ -28,9 +35,11 @@ fn open(dir: &Path, segment_bytes: u64) -> Result<FileJournal, JournalError> {
     FileJournal::open(dir, FileJournalOptions { segment_bytes })
 }
 
+type Make<'a> = &'a dyn Fn() -> Box<dyn Journal>;
+
 /// Appended batches read back from any seq, in order; the watermark follows; a reopened
 /// journal has everything.
-fn append_read_back_and_reopen(make: &dyn Fn() -> Box<dyn Journal>) {
+fn append_read_back_and_reopen(make: Make<'_>) {
     let mut j = make();
     assert_eq!(j.durable_seq(), Seq(0));
     assert!(j.read_from(Seq(1)).unwrap().is_empty());
@@ -38,9 +47,9 @@ fn append_read_back_and_reopen(make: &dyn Fn() -> Box<dyn Journal>) {
     j.append(&batch(2, 500)).unwrap();
     j.append(&[]).unwrap();
     assert_eq!(j.durable_seq(), Seq(500));
-    for from in [1, 2, 250, 499, 500, 501] {
+    for from in [0, 1, 2, 250, 499, 500, 501] {
         let got = j.read_from(Seq(from)).unwrap();
-        assert_eq!(got, batch(from, 500), "from {from}");
+        assert_eq!(got, batch(from.max(1), 500), "from {from}");
     }
     drop(j);
     let j = make();
@@ -48,25 +57,113 @@ fn append_read_back_and_reopen(make: &dyn Fn() -> Box<dyn Journal>) {
     assert_eq!(j.read_from(Seq(1)).unwrap(), batch(1, 500));
 }
 
-/// A batch that does not continue the journal exactly is refused and changes nothing.
-fn gaps_and_repeats_refused(make: &dyn Fn() -> Box<dyn Journal>) {
+/// A batch must continue the journal: one starting past the end, or with a hole, is
+/// refused and changes nothing; the durable prefix of an overlapping batch is skipped; a
+/// batch wholly durable is a no-op.
+fn gaps_and_repeats_refused(make: Make<'_>) {
     let mut j = make();
     j.append(&batch(1, 10)).unwrap();
-    for bad in [batch(12, 13), batch(10, 11), batch(1, 3)] {
-        assert!(matches!(
-            j.append(&bad),
-            Err(JournalError::OutOfOrder { last: 10, .. })
-        ));
-    }
+    assert!(matches!(
+        j.append(&batch(12, 13)),
+        Err(JournalError::OutOfOrder {
+            last: 10,
+            first: 12
+        })
+    ));
     let mut holey = batch(11, 12);
     holey.push(cmd(14));
-    assert!(j.append(&holey).is_err());
+    assert!(matches!(
+        j.append(&holey),
+        Err(JournalError::NotContiguous {
+            after: 12,
+            found: 14
+        })
+    ));
+    let mut backwards = batch(10, 11);
+    backwards.swap(0, 1);
+    assert!(matches!(
+        j.append(&backwards),
+        Err(JournalError::NotContiguous { .. })
+    ));
+    assert!(matches!(
+        j.append(&[cmd(0), cmd(1)]),
+        Err(JournalError::OutOfOrder { first: 0, .. })
+    ));
     assert_eq!(j.durable_seq(), Seq(10));
-    assert_eq!(j.read_from(Seq(1)).unwrap(), batch(1, 10));
+    // Overlapping the end by one: seq 10 is skipped, 11 appended.
+    j.append(&batch(10, 11)).unwrap();
+    assert_eq!(j.durable_seq(), Seq(11));
+    // Wholly durable: nothing happens.
+    j.append(&batch(1, 3)).unwrap();
+    j.append(&batch(11, 11)).unwrap();
+    assert_eq!(j.durable_seq(), Seq(11));
+    assert_eq!(j.read_from(Seq(1)).unwrap(), batch(1, 11));
+    drop(j);
+    assert_eq!(make().read_from(Seq(1)).unwrap(), batch(1, 11));
 }
 
-/// Snapshots: the newest intact one wins.
-fn snapshots(make: &dyn Fn() -> Box<dyn Journal>) {
+/// A writer retrying a batch whose first part became durable (its commit happened, the
+/// answer was lost) gets exactly one copy of every seq, before and after reopening.
+fn retry_of_a_partly_durable_batch(make: Make<'_>) {
+    let mut j = make();
+    j.append(&batch(1, 10)).unwrap();
+    // The writer's queue since its last acknowledged commit: 6..=20, of which 6..=10
+    // turned out to be durable.
+    j.append(&batch(6, 20)).unwrap();
+    assert_eq!(j.durable_seq(), Seq(20));
+    // The same retry again, and one that grew while waiting.
+    j.append(&batch(6, 20)).unwrap();
+    j.append(&batch(15, 30)).unwrap();
+    assert_eq!(j.durable_seq(), Seq(30));
+    assert_eq!(j.read_from(Seq(1)).unwrap(), batch(1, 30));
+    drop(j);
+    let mut j = make();
+    j.append(&batch(1, 31)).unwrap();
+    assert_eq!(j.read_from(Seq(1)).unwrap(), batch(1, 31));
+}
+
+/// `for_each_from` hands records over one by one, in order, and stops at the consumer's
+/// first error, returning it.
+fn streaming_read_stops_when_asked(make: Make<'_>) {
+    let mut j = make();
+    for k in 0..10 {
+        j.append(&batch(k * 1000 + 1, k * 1000 + 1000)).unwrap();
+    }
+    let mut seen = 0u64;
+    let mut next = 4321;
+    j.for_each_from(Seq(4321), &mut |rec| {
+        assert_eq!(rec, cmd(next));
+        next += 1;
+        seen += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, 10_000 - 4320);
+    let mut calls = 0;
+    let err = j
+        .for_each_from(Seq(1), &mut |rec| {
+            calls += 1;
+            if rec.seq == Seq(9000) {
+                Err(JournalError::Consumer("state hash mismatch".into()))
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap_err();
+    assert!(matches!(err, JournalError::Consumer(_)), "{err}");
+    assert_eq!(calls, 9000);
+    let mut none = 0;
+    j.for_each_from(Seq(10_001), &mut |_| {
+        none += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(none, 0);
+}
+
+/// Snapshots: the newest intact one wins, a retaken one replaces its seq, and they are
+/// there after reopening.
+fn snapshots(make: Make<'_>) {
     let mut j = make();
     assert_eq!(j.latest_snapshot().unwrap(), None);
     j.save_snapshot(Seq(10), b"state at 10").unwrap();
@@ -75,26 +172,68 @@ fn snapshots(make: &dyn Fn() -> Box<dyn Journal>) {
         j.latest_snapshot().unwrap(),
         Some((Seq(20), b"state at 20".to_vec()))
     );
+    j.save_snapshot(Seq(20), b"state at 20, again").unwrap();
+    drop(j);
+    assert_eq!(
+        make().latest_snapshot().unwrap(),
+        Some((Seq(20), b"state at 20, again".to_vec()))
+    );
 }
 
-#[test]
-fn file_backend_conforms() {
-    let dir = tempfile::tempdir().unwrap();
-    let n = std::cell::Cell::new(0);
-    let fresh = || {
-        n.set(n.get() + 1);
-        dir.path().join(format!("j{}", n.get()))
-    };
-    for check in [
-        append_read_back_and_reopen,
-        gaps_and_repeats_refused,
-        snapshots,
-    ] {
-        let path = fresh();
-        let make = || -> Box<dyn Journal> { Box::new(open(&path, 4096).unwrap()) };
-        check(&make);
-    }
+/// The journal is moved to a writer thread as a `Box<dyn Journal>` and keeps working there.
+fn moves_to_a_writer_thread(make: Make<'_>) {
+    let mut j = make();
+    j.append(&batch(1, 5)).unwrap();
+    let j = std::thread::spawn(move || {
+        j.append(&batch(6, 10)).unwrap();
+        j
+    })
+    .join()
+    .unwrap();
+    assert_eq!(j.read_from(Seq(1)).unwrap(), batch(1, 10));
 }
+
+fn file_backend(check: fn(Make<'_>)) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal");
+    // Small segments, so the checks cross segment boundaries.
+    let make = || -> Box<dyn Journal> { Box::new(open(&path, 4096).unwrap()) };
+    check(&make);
+}
+
+fn pg_backend(check: fn(Make<'_>), write: PgWrite, name: &str) {
+    let schema = support::Schema::fresh(name);
+    let opts = schema.options().write(write);
+    let make = || -> Box<dyn Journal> { Box::new(PgJournal::open(opts.clone()).unwrap()) };
+    check(&make);
+}
+
+macro_rules! conformance {
+    ($($check:ident),* $(,)?) => {
+        mod file {
+            $(#[test] fn $check() { super::file_backend(super::$check) })*
+        }
+        mod pg_unnest {
+            $(#[test] fn $check() {
+                super::pg_backend(super::$check, super::PgWrite::Unnest, stringify!($check))
+            })*
+        }
+        mod pg_copy {
+            $(#[test] fn $check() {
+                super::pg_backend(super::$check, super::PgWrite::Copy, stringify!($check))
+            })*
+        }
+    };
+}
+
+conformance!(
+    append_read_back_and_reopen,
+    gaps_and_repeats_refused,
+    retry_of_a_partly_durable_batch,
+    streaming_read_stops_when_asked,
+    snapshots,
+    moves_to_a_writer_thread,
+);
 
 #[test]
 fn segments_roll_and_read_across_them() {
@@ -169,7 +308,11 @@ fn corruption_in_the_middle_refuses_to_open() {
     bytes[len_before / 2] ^= 0x5A;
     fs::write(&seg, &bytes).unwrap();
     let err = open(dir.path(), 1 << 20).unwrap_err();
-    let JournalError::Corrupt { offset, .. } = &err else {
+    let JournalError::Corrupt {
+        at: Location::File { offset, .. },
+        ..
+    } = &err
+    else {
         panic!("{err}")
     };
     assert!(*offset > 0 && *offset < len_before as u64);
@@ -190,7 +333,10 @@ fn a_damaged_length_in_the_newest_file_is_corruption_not_a_torn_tail() {
     fs::write(&seg, &bytes).unwrap();
     let err = open(dir.path(), 1 << 20).unwrap_err();
     assert!(
-        matches!(err, JournalError::Corrupt { offset, .. } if offset == at as u64),
+        matches!(
+            &err,
+            JournalError::Corrupt { at: Location::File { offset, .. }, .. } if *offset == at as u64
+        ),
         "{err}"
     );
     assert_eq!(
