@@ -1,28 +1,91 @@
 //! `bourse`: the exchange server binary.
-//!
-//! Today it carries only the matching core; the server (`serve`, `demo`, `replay`, `bench`)
-//! is wired here as the engine, journal, API and feed crates land.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    let cmd = std::env::args().nth(1).unwrap_or_else(|| "demo".to_owned());
-    match cmd.as_str() {
-        "--version" | "-V" | "version" => {
-            println!("bourse {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
-        "demo" | "serve" => {
+use anyhow::{Context, Result};
+use bourse_server::Config;
+use bourse_server::recovery::Start;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "bourse",
+    version,
+    about = "bourse: a low-latency stock exchange"
+)]
+struct Cli {
+    /// Settings file over the embedded defaults (config/default.toml shows every key).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run the exchange: recover from the journal, then serve the API.
+    Serve,
+    /// Run the demo exchange on the embedded defaults.
+    Demo,
+    /// Rebuild the state from the journal and print its hash (nothing is written).
+    Replay {
+        /// Start from the newest snapshot instead of replaying the whole journal.
+        #[arg(long)]
+        from_snapshot: bool,
+    },
+}
+
+fn init_logs(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log.level));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cfg.log.format == "json" {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let cfg = Config::load(cli.config.as_deref())?;
+    init_logs(&cfg);
+    match cli.cmd.unwrap_or(Cmd::Demo) {
+        Cmd::Serve | Cmd::Demo => bourse_server::serve::serve(&cfg),
+        Cmd::Replay { from_snapshot } => {
+            let start = if from_snapshot {
+                Start::LatestSnapshot
+            } else {
+                Start::Genesis
+            };
+            let (_, name, _, rec) = bourse_server::serve::open_and_recover(&cfg, start)
+                .context("replaying the journal")?;
+            let secs = rec.elapsed.as_secs_f64();
             println!(
-                "bourse {}: the matching core is built and tested; the server ('{cmd}') is not \
-                 yet. Try `make test` (scenario, property and NASDAQ-replay tests) or `make bench`.",
-                env!("CARGO_PKG_VERSION")
+                "journal {name}: seq {} state hash {} (from {}, {} commands replayed in {:.3} s, {:.0} commands/s)",
+                rec.seq.0,
+                rec.hash,
+                rec.snapshot_seq.map_or_else(
+                    || "genesis".to_owned(),
+                    |s| format!("snapshot at seq {}", s.0)
+                ),
+                rec.replayed,
+                secs,
+                rec.replayed as f64 / secs.max(1e-9),
             );
-            ExitCode::SUCCESS
+            Ok(())
         }
-        other => {
-            eprintln!("bourse: unknown command '{other}' (known: demo, serve, version)");
-            ExitCode::from(2)
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bourse: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

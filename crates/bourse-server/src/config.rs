@@ -1,0 +1,278 @@
+//! Settings: the embedded `config/default.toml`, then an optional file, then
+//! `BOURSE__SECTION__KEY` environment variables, each over the one before.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use toml::{Table, Value};
+
+/// The embedded defaults.
+pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
+/// The embedded instrument list.
+pub const INSTRUMENTS_TOML: &str = include_str!("../../../config/instruments.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub engine: EngineSection,
+    pub journal: JournalSection,
+    pub log: LogSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub request_timeout_ms: u64,
+    pub body_limit_bytes: usize,
+    pub operator_token: String,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSection {
+    pub core: i64,
+    pub wait: String,
+    pub spin_us: u64,
+    pub inbound_capacity: usize,
+    pub max_batch: usize,
+    pub snapshot_every: u64,
+    pub instruments: String,
+    pub maker_fee_bps: u32,
+    pub taker_fee_bps: u32,
+    pub market_collar_bps: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalSection {
+    pub backend: String,
+    pub dir: PathBuf,
+    pub segment_mb: u64,
+    pub database_url: String,
+    pub schema: String,
+    pub max_batch_commands: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    pub level: String,
+    pub format: String,
+}
+
+/// Which journal the settings choose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    File { dir: PathBuf, segment_bytes: u64 },
+    Postgres { url: String, schema: Option<String> },
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config> {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_with(file, &vars)
+    }
+
+    /// As [`load`](Self::load), with the environment given.
+    pub fn load_with(file: Option<&Path>, env: &[(String, String)]) -> Result<Config> {
+        let mut table: Table = DEFAULT_TOML
+            .parse()
+            .context("embedded config/default.toml")?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config file {}", path.display()))?;
+            let over: Table = text
+                .parse()
+                .with_context(|| format!("parsing config file {}", path.display()))?;
+            merge(&mut table, over);
+        }
+        for (k, v) in env {
+            let Some(rest) = k.strip_prefix("BOURSE__") else {
+                continue;
+            };
+            let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            set(&mut table, &path, v).with_context(|| format!("environment variable {k}"))?;
+        }
+        let cfg: Config = table.try_into_config()?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    fn check(&self) -> Result<()> {
+        if !matches!(
+            self.engine.wait.as_str(),
+            "busy-spin" | "spin-then-yield" | "spin-then-park"
+        ) {
+            bail!(
+                "engine.wait = {:?}: use busy-spin, spin-then-yield or spin-then-park",
+                self.engine.wait
+            );
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            bail!("log.format = {:?}: use text or json", self.log.format);
+        }
+        self.backend()?;
+        Ok(())
+    }
+
+    /// The journal backend the settings choose.
+    pub fn backend(&self) -> Result<Backend> {
+        let j = &self.journal;
+        let pg = || Backend::Postgres {
+            url: j.database_url.clone(),
+            schema: (!j.schema.is_empty()).then(|| j.schema.clone()),
+        };
+        let file = || Backend::File {
+            dir: j.dir.clone(),
+            segment_bytes: j.segment_mb.max(1) * 1024 * 1024,
+        };
+        Ok(match j.backend.as_str() {
+            "auto" if j.database_url.is_empty() => file(),
+            "auto" | "postgres" => {
+                if j.database_url.is_empty() {
+                    bail!("journal.backend = \"postgres\" needs journal.database_url");
+                }
+                pg()
+            }
+            "file" => file(),
+            other => bail!("journal.backend = {other:?}: use file, postgres or auto"),
+        })
+    }
+}
+
+trait IntoConfig {
+    fn try_into_config(self) -> Result<Config>;
+}
+
+impl IntoConfig for Table {
+    fn try_into_config(self) -> Result<Config> {
+        Value::Table(self)
+            .try_into()
+            .context("invalid settings (see config/default.toml for every key)")
+    }
+}
+
+/// `over` wins, key by key, tables merged recursively.
+fn merge(base: &mut Table, over: Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(Value::Table(b)), Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// Sets `path` to `raw`, typed like the default it replaces (so `BOURSE__ENGINE__CORE=1`
+/// is a number and `BOURSE__SERVER__LISTEN=…` a string).
+fn set(table: &mut Table, path: &[String], raw: &str) -> Result<()> {
+    let (last, parents) = path.split_last().context("empty key")?;
+    let mut t = table;
+    for p in parents {
+        t = match t.get_mut(p) {
+            Some(Value::Table(inner)) => inner,
+            _ => bail!("no settings section {p:?}"),
+        };
+    }
+    let Some(old) = t.get(last) else {
+        bail!("no setting {last:?} (see config/default.toml for every key)");
+    };
+    let new = match old {
+        Value::String(_) => Value::String(raw.to_owned()),
+        Value::Integer(_) => Value::Integer(
+            raw.trim()
+                .parse()
+                .with_context(|| format!("{raw:?} is not an integer"))?,
+        ),
+        Value::Boolean(_) => Value::Boolean(
+            raw.trim()
+                .parse()
+                .with_context(|| format!("{raw:?} is not true or false"))?,
+        ),
+        Value::Float(_) => Value::Float(
+            raw.trim()
+                .parse()
+                .with_context(|| format!("{raw:?} is not a number"))?,
+        ),
+        _ => bail!("setting {last:?} cannot be set from the environment"),
+    };
+    t.insert(last.clone(), new);
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn embedded_defaults_load_and_choose_the_file_journal() {
+        let c = Config::load_with(None, &[]).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:8080");
+        assert!(matches!(c.backend().unwrap(), Backend::File { .. }));
+    }
+
+    #[test]
+    fn environment_overrides_are_typed_like_the_default() {
+        let c = Config::load_with(
+            None,
+            &env(&[
+                ("BOURSE__ENGINE__CORE", "1"),
+                ("BOURSE__SERVER__LISTEN", "0.0.0.0:9000"),
+                ("BOURSE__JOURNAL__DATABASE_URL", "postgres://x@h/db"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.engine.core, 1);
+        assert_eq!(c.server.listen, "0.0.0.0:9000");
+        assert_eq!(
+            c.backend().unwrap(),
+            Backend::Postgres {
+                url: "postgres://x@h/db".into(),
+                schema: None
+            }
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_the_key_named() {
+        for (k, v, want) in [
+            ("BOURSE__ENGINE__CORE", "one", "BOURSE__ENGINE__CORE"),
+            ("BOURSE__ENGINE__NOPE", "1", "nope"),
+            ("BOURSE__NOPE__X", "1", "nope"),
+            ("BOURSE__ENGINE__WAIT", "sleepy", "engine.wait"),
+            ("BOURSE__JOURNAL__BACKEND", "postgres", "database_url"),
+        ] {
+            let e = Config::load_with(None, &env(&[(k, v)])).unwrap_err();
+            assert!(format!("{e:#}").contains(want), "{k}: {e:#}");
+        }
+    }
+
+    #[test]
+    fn a_file_overrides_defaults_and_the_environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[server]\nlisten = \"127.0.0.1:1\"\nworkers = 3\n").unwrap();
+        let c = Config::load_with(Some(&p), &env(&[("BOURSE__SERVER__WORKERS", "5")])).unwrap();
+        assert_eq!(
+            (c.server.listen.as_str(), c.server.workers),
+            ("127.0.0.1:1", 5)
+        );
+        std::fs::write(&p, "[server]\nlisten = 5\n").unwrap();
+        assert!(Config::load_with(Some(&p), &[]).is_err());
+    }
+}

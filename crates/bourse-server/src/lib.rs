@@ -1,0 +1,15 @@
+//! `bourse-server`: the `bourse` binary's parts — settings, recovery, the durability
+//! pipeline (journal writer and publisher) and the wiring of `serve` and `replay`.
+//!
+//! Owns: the order in which things start and stop (recover → engine → writer → publisher →
+//! API; on shutdown the reverse, ending with a commit and a snapshot).
+//!
+//! Must never: show anything before it is durable; start on a journal it cannot fully
+//! replay; leave a snapshot covering commands the journal does not hold.
+
+pub mod config;
+pub mod pipeline;
+pub mod recovery;
+pub mod serve;
+
+pub use config::Config;

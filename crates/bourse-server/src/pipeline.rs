@@ -1,0 +1,292 @@
+//! Durability between the engine and the world: the journal writer (group commit, the
+//! `durable_seq` watermark, retry while the database is away, snapshots once durable) and
+//! the publisher (releases a command's events only once the command is durable).
+//!
+//! ```text
+//! engine ──JournalBatch──▶ writer: take all queued (≤ max), one append, advance durable_seq
+//!        ──EventBatch────▶ publisher: wait for durable_seq ≥ batch end, then release
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use bourse_api::Gateway;
+use bourse_core::{Seq, Sequenced};
+use bourse_engine::{Engine, EventReceiver, JournalReceiver, Snapshot, StateHash};
+use bourse_journal::{Journal, JournalError};
+use crossbeam_utils::CachePadded;
+use parking_lot::{Condvar, Mutex};
+
+/// The journal as the writer thread owns it.
+pub type BoxJournal = Box<dyn Journal + Send>;
+
+/// The last durable seq: written by the journal writer, read by the publisher and health.
+#[derive(Debug, Default)]
+pub struct Watermark {
+    seq: CachePadded<AtomicU64>,
+    lock: Mutex<()>,
+    cv: Condvar,
+}
+
+impl Watermark {
+    #[must_use]
+    pub fn new(seq: Seq) -> Self {
+        Self {
+            seq: CachePadded::new(AtomicU64::new(seq.0)),
+            ..Self::default()
+        }
+    }
+
+    #[must_use]
+    pub fn get(&self) -> Seq {
+        Seq(self.seq.load(Ordering::Acquire))
+    }
+
+    pub fn advance(&self, seq: Seq) {
+        self.seq.store(seq.0, Ordering::Release);
+        // Taking the lock orders this store before any waiter's check-then-sleep.
+        drop(self.lock.lock());
+        self.cv.notify_all();
+    }
+
+    /// Waits until the watermark reaches `seq`, or `timeout` passes. True if reached.
+    pub fn wait_for(&self, seq: Seq, timeout: Duration) -> bool {
+        // Most waits end within microseconds at load: spin a little before sleeping.
+        for _ in 0..64 {
+            if self.get() >= seq {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        let deadline = Instant::now() + timeout;
+        let mut g = self.lock.lock();
+        while self.get() < seq {
+            if self.cv.wait_until(&mut g, deadline).timed_out() {
+                return self.get() >= seq;
+            }
+        }
+        true
+    }
+}
+
+/// Counters for health and metrics.
+#[derive(Debug, Default)]
+pub struct JournalStats {
+    pub commits: AtomicU64,
+    pub commands: AtomicU64,
+    pub largest_batch: AtomicU64,
+    pub retries: AtomicU64,
+    pub snapshots: AtomicU64,
+    pub last_snapshot_seq: AtomicU64,
+    /// The journal is failing now (retrying).
+    pub failing: AtomicBool,
+    /// The writer stopped on an error it cannot retry: nothing more will be acknowledged.
+    pub failed: AtomicBool,
+}
+
+/// Snapshot payload: the state hash, then the encoded [`Snapshot`]. The hash lets a loader
+/// prove the restored state is exactly the one saved.
+pub fn encode_snapshot(snap: &Snapshot) -> Result<(Vec<u8>, StateHash)> {
+    let body = bourse_core::codec::encode(snap).context("encoding a snapshot")?;
+    let hash = StateHash(*blake3::hash(&body).as_bytes());
+    let mut out = Vec::with_capacity(32 + body.len());
+    out.extend_from_slice(&hash.0);
+    out.extend_from_slice(&body);
+    Ok((out, hash))
+}
+
+/// Inverse of [`encode_snapshot`]: the engine it holds, checked against its hash.
+pub fn decode_snapshot(bytes: &[u8]) -> Result<(Engine, StateHash)> {
+    if bytes.len() < 32 {
+        bail!("snapshot too short ({} bytes)", bytes.len());
+    }
+    let (h, body) = bytes.split_at(32);
+    let mut want = [0u8; 32];
+    want.copy_from_slice(h);
+    if *blake3::hash(body).as_bytes() != want {
+        bail!("snapshot damaged: its contents do not match its hash");
+    }
+    let snap: Snapshot = bourse_core::codec::decode(body).context("decoding a snapshot")?;
+    let engine = Engine::restore(snap).context("restoring a snapshot")?;
+    let hash = engine.state_hash().context("hashing the restored state")?;
+    if hash.0 != want {
+        bail!(
+            "snapshot restores to state {hash}, not the {} it was saved as",
+            StateHash(want)
+        );
+    }
+    Ok((engine, hash))
+}
+
+/// Settings of the writer.
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// Most commands in one group commit.
+    pub max_batch: usize,
+    /// First and longest pause between retries of a failing append.
+    pub backoff: (Duration, Duration),
+}
+
+/// Runs the journal writer until the engine's journal queue disconnects (the engine has
+/// stopped and everything it sequenced was received) or `give_up` is set while the journal
+/// is failing. Returns the journal, so the caller can write a final snapshot.
+pub fn spawn_writer(
+    mut journal: BoxJournal,
+    rx: JournalReceiver,
+    watermark: Arc<Watermark>,
+    stats: Arc<JournalStats>,
+    give_up: Arc<AtomicBool>,
+    cfg: WriterConfig,
+) -> Result<JoinHandle<Result<BoxJournal>>> {
+    let handle = thread::Builder::new()
+        .name("bourse-journal".into())
+        .spawn(move || {
+            let mut pending: Vec<Sequenced> = Vec::with_capacity(cfg.max_batch);
+            let mut snapshots: Vec<Box<Snapshot>> = Vec::new();
+            let r = (|| -> Result<()> {
+                while let Ok(first) = rx.recv() {
+                    let mut next = Some(first);
+                    // Everything queued joins this commit: one command at idle, thousands
+                    // under load.
+                    while let Some(mut b) = next.take() {
+                        if let Some(s) = b.take_snapshot() {
+                            snapshots.push(s);
+                        }
+                        pending.extend(b.drain());
+                        rx.recycle(b);
+                        if pending.len() < cfg.max_batch {
+                            next = rx.try_recv().ok();
+                        }
+                    }
+                    if !pending.is_empty() {
+                        commit(&mut *journal, &pending, &stats, &give_up, &cfg)?;
+                        let last = pending.last().map_or(Seq(0), |s| s.seq);
+                        stats.commits.fetch_add(1, Ordering::Relaxed);
+                        stats
+                            .commands
+                            .fetch_add(pending.len() as u64, Ordering::Relaxed);
+                        stats
+                            .largest_batch
+                            .fetch_max(pending.len() as u64, Ordering::Relaxed);
+                        pending.clear();
+                        watermark.advance(last);
+                    }
+                    // A snapshot is stored only once everything it covers is durable.
+                    let durable = journal.durable_seq();
+                    for s in snapshots.extract_if(.., |s| s.seq <= durable) {
+                        save_snapshot(&mut *journal, &s, &stats);
+                    }
+                }
+                Ok(())
+            })();
+            if let Err(e) = &r {
+                stats.failed.store(true, Ordering::Release);
+                tracing::error!("journal writer stopped: {e:#}; nothing more will be acknowledged");
+            }
+            r.map(|()| journal)
+        })
+        .context("starting the journal writer thread")?;
+    Ok(handle)
+}
+
+/// One group commit, retried with backoff while the error is retryable (the database is
+/// away). Never returns a retryable error unless told to give up.
+fn commit(
+    journal: &mut (dyn Journal + Send),
+    batch: &[Sequenced],
+    stats: &JournalStats,
+    give_up: &AtomicBool,
+    cfg: &WriterConfig,
+) -> Result<()> {
+    let mut pause = cfg.backoff.0;
+    loop {
+        match journal.append(batch) {
+            Ok(()) => {
+                if stats.failing.swap(false, Ordering::AcqRel) {
+                    tracing::info!("journal is back: commits resume at seq {}", batch[0].seq.0);
+                }
+                return Ok(());
+            }
+            Err(e) if e.is_retryable() && !give_up.load(Ordering::Acquire) => {
+                if !stats.failing.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(
+                        "journal append failed ({e}); acknowledgements wait; retrying with backoff"
+                    );
+                }
+                stats.retries.fetch_add(1, Ordering::Relaxed);
+                thread::sleep(pause);
+                pause = (pause * 2).min(cfg.backoff.1);
+            }
+            Err(e) => return Err(describe(e)),
+        }
+    }
+}
+
+fn describe(e: JournalError) -> anyhow::Error {
+    anyhow::Error::new(e).context("journal append")
+}
+
+/// Snapshots are an optimization: a failure is logged, never fatal.
+fn save_snapshot(journal: &mut (dyn Journal + Send), snap: &Snapshot, stats: &JournalStats) {
+    let t = Instant::now();
+    let r = encode_snapshot(snap).and_then(|(bytes, hash)| {
+        journal
+            .save_snapshot(snap.seq, &bytes)
+            .map_err(|e| anyhow::Error::new(e).context("saving a snapshot"))?;
+        Ok((bytes.len(), hash))
+    });
+    match r {
+        Ok((len, hash)) => {
+            stats.snapshots.fetch_add(1, Ordering::Relaxed);
+            stats.last_snapshot_seq.store(snap.seq.0, Ordering::Relaxed);
+            tracing::info!(
+                seq = snap.seq.0,
+                bytes = len,
+                ms = u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX),
+                %hash,
+                "snapshot saved"
+            );
+        }
+        Err(e) => tracing::warn!(seq = snap.seq.0, "snapshot not saved: {e:#}"),
+    }
+}
+
+/// Runs the publisher until the engine's event queue disconnects. Releases each batch once
+/// the watermark covers it; if the writer has failed for good, it releases nothing more.
+pub fn spawn_publisher(
+    rx: EventReceiver,
+    watermark: Arc<Watermark>,
+    stats: Arc<JournalStats>,
+    gateway: Arc<Gateway>,
+    released: Arc<AtomicU64>,
+) -> Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name("bourse-publisher".into())
+        .spawn(move || {
+            while let Ok(batch) = rx.recv() {
+                let Some(last) = batch.last_seq() else {
+                    rx.recycle(batch);
+                    continue;
+                };
+                let mut durable = false;
+                while !durable {
+                    if stats.failed.load(Ordering::Acquire) {
+                        break;
+                    }
+                    durable = watermark.wait_for(last, Duration::from_millis(100));
+                }
+                if durable {
+                    for o in batch.commands() {
+                        gateway.complete(o.ticket.0, o.seq, o.ts, o.events);
+                    }
+                    released.store(last.0, Ordering::Release);
+                }
+                rx.recycle(batch);
+            }
+            gateway.close();
+        })
+        .context("starting the publisher thread")
+}

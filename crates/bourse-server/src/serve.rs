@@ -1,0 +1,326 @@
+//! `bourse serve`: recovery, then the engine, the journal writer, the publisher and the HTTP
+//! API, until SIGINT/SIGTERM; then a drain, a last commit and a snapshot.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use bourse_api::{Gateway, HttpConfig, Listing, Listings, Operations, Refused, Sequencer};
+use bourse_core::{Command, Seq};
+use bourse_engine::{
+    Engine, EngineConfig, Instrument, InstrumentsFile, Runner, RunnerConfig, RunnerHandle,
+    SubmitError, Ticket, WaitStrategy,
+};
+use bourse_journal::{FileJournal, FileJournalOptions, PgJournal, PgJournalOptions};
+use serde_json::{Value, json};
+
+use crate::config::{Backend, Config, INSTRUMENTS_TOML};
+use crate::pipeline::{
+    BoxJournal, JournalStats, Watermark, WriterConfig, encode_snapshot, spawn_publisher,
+    spawn_writer,
+};
+use crate::recovery::{Recovered, Start, recover};
+
+/// The instrument list the settings name.
+pub fn instruments(cfg: &Config) -> Result<Vec<Instrument>> {
+    let text = if cfg.engine.instruments.is_empty() {
+        INSTRUMENTS_TOML.to_owned()
+    } else {
+        std::fs::read_to_string(&cfg.engine.instruments)
+            .with_context(|| format!("reading {}", cfg.engine.instruments))?
+    };
+    let file: InstrumentsFile = toml::from_str(&text).context("parsing the instrument list")?;
+    file.resolve().context("checking the instrument list")
+}
+
+/// The state before the first command.
+pub fn genesis(cfg: &Config) -> Result<Engine> {
+    let ec = EngineConfig {
+        maker_fee_bps: cfg.engine.maker_fee_bps,
+        taker_fee_bps: cfg.engine.taker_fee_bps,
+        market_collar_bps: cfg.engine.market_collar_bps,
+    };
+    Engine::new(ec, instruments(cfg)?).context("building the engine")
+}
+
+/// Opens the journal the settings choose.
+pub fn open_journal(cfg: &Config) -> Result<(BoxJournal, String)> {
+    match cfg.backend()? {
+        Backend::File { dir, segment_bytes } => {
+            let j = FileJournal::open(&dir, FileJournalOptions { segment_bytes })
+                .with_context(|| format!("opening the file journal in {}", dir.display()))?;
+            Ok((Box::new(j), format!("file:{}", dir.display())))
+        }
+        Backend::Postgres { url, schema } => {
+            let mut o = PgJournalOptions::new(url);
+            o.schema = schema.clone();
+            let j = PgJournal::open(o).context("opening the PostgreSQL journal")?;
+            let name = match schema {
+                Some(s) => format!("postgres (schema {s})"),
+                None => "postgres".to_owned(),
+            };
+            Ok((Box::new(j), name))
+        }
+    }
+}
+
+/// Opens the journal and rebuilds the state from it.
+pub fn open_and_recover(
+    cfg: &Config,
+    start: Start,
+) -> Result<(BoxJournal, String, Engine, Recovered)> {
+    let (journal, name) = open_journal(cfg)?;
+    tracing::info!(journal = %name, durable_seq = journal.durable_seq().0, "journal open");
+    let (engine, rec) = recover(
+        &*journal,
+        || genesis(cfg),
+        start,
+        |s| {
+            tracing::info!(seq = s.0, "replaying");
+        },
+    )?;
+    Ok((journal, name, engine, rec))
+}
+
+struct RunnerSequencer(RunnerHandle);
+
+impl Sequencer for RunnerSequencer {
+    fn submit(&self, cmd: Command, ticket: u64) -> Result<(), Refused> {
+        self.0
+            .submit_with(cmd, Ticket(ticket))
+            .map_err(|e| match e {
+                SubmitError::Overloaded(_) => Refused::Overloaded,
+                SubmitError::Closed(_) => Refused::Closed,
+            })
+    }
+}
+
+struct Ops {
+    handle: RunnerHandle,
+    watermark: Arc<Watermark>,
+    stats: Arc<JournalStats>,
+    released: Arc<AtomicU64>,
+    journal: String,
+    recovered: Recovered,
+}
+
+impl Operations for Ops {
+    fn request_snapshot(&self) {
+        self.handle.request_snapshot();
+    }
+
+    fn health(&self) -> Value {
+        let st = self.handle.status();
+        let failing = self.stats.failing.load(Ordering::Relaxed);
+        let failed = self.stats.failed.load(Ordering::Relaxed);
+        let ok = st.running && !failing && !failed;
+        json!({
+            "status": if ok { "ok" } else { "degraded" },
+            "engine": {
+                "running": st.running,
+                "pinned": st.pinned,
+                "seq": st.last_seq.0,
+                "queued": st.queued,
+                "overloaded": st.overloaded,
+                "stalls": st.stalls,
+            },
+            "journal": {
+                "backend": self.journal,
+                "durable_seq": self.watermark.get().0,
+                "released_seq": self.released.load(Ordering::Relaxed),
+                "failing": failing,
+                "failed": failed,
+                "commits": self.stats.commits.load(Ordering::Relaxed),
+                "commands": self.stats.commands.load(Ordering::Relaxed),
+                "largest_batch": self.stats.largest_batch.load(Ordering::Relaxed),
+                "retries": self.stats.retries.load(Ordering::Relaxed),
+                "snapshots": self.stats.snapshots.load(Ordering::Relaxed),
+                "last_snapshot_seq": self.stats.last_snapshot_seq.load(Ordering::Relaxed),
+            },
+            "recovered": {
+                "seq": self.recovered.seq.0,
+                "snapshot_seq": self.recovered.snapshot_seq.map(|s| s.0),
+                "replayed": self.recovered.replayed,
+                "state_hash": self.recovered.hash.to_string(),
+                "ms": u64::try_from(self.recovered.elapsed.as_millis()).unwrap_or(u64::MAX),
+            },
+        })
+    }
+}
+
+fn wait_strategy(cfg: &Config) -> WaitStrategy {
+    let spin = Duration::from_micros(cfg.engine.spin_us);
+    match cfg.engine.wait.as_str() {
+        "busy-spin" => WaitStrategy::BusySpin,
+        "spin-then-yield" => WaitStrategy::SpinThenYield { spin },
+        _ => WaitStrategy::SpinThenPark { spin },
+    }
+}
+
+/// Runs the server until a shutdown signal.
+pub fn serve(cfg: &Config) -> Result<()> {
+    let (mut journal, journal_name, engine, recovered) =
+        open_and_recover(cfg, Start::LatestSnapshot)?;
+    tracing::info!(
+        seq = recovered.seq.0,
+        snapshot_seq = ?recovered.snapshot_seq.map(|s| s.0),
+        replayed = recovered.replayed,
+        ms = u64::try_from(recovered.elapsed.as_millis()).unwrap_or(u64::MAX),
+        state_hash = %recovered.hash,
+        "recovered"
+    );
+    if recovered.seq == Seq(0) && journal.latest_snapshot()?.is_none() {
+        // The genesis state (instruments, fees) is journal data too: a replay from scratch
+        // starts from it, whatever the settings say later.
+        let (bytes, _) = encode_snapshot(&engine.snapshot())?;
+        journal
+            .save_snapshot(Seq(0), &bytes)
+            .context("saving the genesis snapshot")?;
+    }
+    let listings = Listings::new(
+        engine
+            .instruments()
+            .iter()
+            .map(|i| Listing {
+                symbol: i.symbol,
+                name: i.name.clone(),
+                tick: i.tick,
+                lot: i.lot,
+                max_qty: i.max_qty,
+            })
+            .collect(),
+    );
+    let rc = RunnerConfig {
+        core: usize::try_from(cfg.engine.core).ok(),
+        wait: wait_strategy(cfg),
+        inbound_capacity: cfg.engine.inbound_capacity,
+        max_batch: cfg.engine.max_batch,
+        snapshot_every: (cfg.engine.snapshot_every > 0).then_some(cfg.engine.snapshot_every),
+        ..RunnerConfig::default()
+    };
+    let (runner, outputs) = Runner::start(engine, rc).context("starting the engine")?;
+    let st = runner.status();
+    tracing::info!(pinned = st.pinned, core = ?st.core, wait = %st.wait, "engine running");
+
+    let watermark = Arc::new(Watermark::new(recovered.seq));
+    let stats = Arc::new(JournalStats::default());
+    let give_up = Arc::new(AtomicBool::new(false));
+    let released = Arc::new(AtomicU64::new(recovered.seq.0));
+    let writer = spawn_writer(
+        journal,
+        outputs.journal,
+        watermark.clone(),
+        stats.clone(),
+        give_up.clone(),
+        WriterConfig {
+            max_batch: cfg.journal.max_batch_commands.max(1),
+            backoff: (Duration::from_millis(10), Duration::from_secs(1)),
+        },
+    )?;
+    let gateway = Arc::new(Gateway::new(
+        Arc::new(RunnerSequencer(runner.handle())),
+        Duration::from_millis(cfg.server.request_timeout_ms),
+    ));
+    let publisher = spawn_publisher(
+        outputs.events,
+        watermark.clone(),
+        stats.clone(),
+        gateway.clone(),
+        released.clone(),
+    )?;
+    let ops = Arc::new(Ops {
+        handle: runner.handle(),
+        watermark,
+        stats: stats.clone(),
+        released,
+        journal: journal_name.clone(),
+        recovered: recovered.clone(),
+    });
+    let http_cfg = HttpConfig {
+        operator_token: (!cfg.server.operator_token.is_empty())
+            .then(|| cfg.server.operator_token.clone()),
+        body_limit: cfg.server.body_limit_bytes,
+    };
+    let app = bourse_api::router(gateway, ops, listings, &http_cfg);
+
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if cfg.server.workers > 0 {
+        rt.worker_threads(cfg.server.workers);
+    }
+    let rt = rt.enable_all().thread_name("bourse-api").build()?;
+    let served = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&cfg.server.listen)
+            .await
+            .with_context(|| format!("listening on {}", cfg.server.listen))?;
+        let addr: SocketAddr = listener.local_addr()?;
+        // One plain line a person (or a test) can read the address from.
+        println!(
+            "bourse listening on http://{addr} (journal {journal_name}, seq {}, state hash {})",
+            recovered.seq.0, recovered.hash
+        );
+        tracing::info!(%addr, "listening");
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving HTTP")
+    });
+    tracing::info!("shutting down: draining the engine");
+    // Anything still waiting on a dead database gets a bounded grace period.
+    let giver = {
+        let give_up = give_up.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(10));
+            give_up.store(true, Ordering::Release);
+        })
+    };
+    drop(giver);
+    let stopped = runner.shutdown().context("stopping the engine")?;
+    let journal = writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the journal writer panicked"))?;
+    let _ = publisher.join();
+    rt.shutdown_timeout(Duration::from_secs(2));
+    let mut journal = journal?;
+    if journal.durable_seq() != stopped.last_seq {
+        bail!(
+            "the journal is durable to seq {} but the engine reached {}",
+            journal.durable_seq().0,
+            stopped.last_seq.0
+        );
+    }
+    let snap = stopped.engine.snapshot();
+    let (bytes, hash) = encode_snapshot(&snap)?;
+    journal
+        .save_snapshot(stopped.last_seq, &bytes)
+        .context("saving the shutdown snapshot")?;
+    tracing::info!(seq = stopped.last_seq.0, %hash, "stopped cleanly; snapshot saved");
+    println!(
+        "bourse stopped at seq {} (state hash {hash})",
+        stopped.last_seq.0
+    );
+    served
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,287 @@
+//! Crash recovery with the real server process: clients send orders with unique client order
+//! ids and record every acknowledgement; the server is killed with SIGKILL at a random
+//! moment under load; the journal must then hold every acknowledged order exactly once, and
+//! the restarted server must recover exactly the state a fresh replay of the journal gives.
+//!
+//! `BOURSE_CRASH_ROUNDS` (default 3) sets the number of kills per backend; hundreds run
+//! the same way. `BOURSE_CRASH_SEED` picks the kill moments and the order flow.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+use support::{Client, Replayed, Rng, Server, Store, database_url, fresh_schema, replay_journal};
+
+const SYMBOLS: [(&str, i64); 2] = [("AAPL", 19_000), ("MSFT", 42_000)]; // reference, cents
+const CLIENTS: usize = 24;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// What a client was told about each client order id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Ack {
+    /// Accepted as this order id.
+    Accepted(String),
+    /// Rejected by the engine with this code (durable too: the command was journaled).
+    Rejected(String),
+}
+
+#[derive(Default)]
+struct Ledger {
+    acked: HashMap<String, Ack>,
+    /// Sent, but no answer (connection cut by the kill, or 503/504): outcome unknown.
+    unknown: Vec<(String, Value)>,
+}
+
+fn order(rng: &mut Rng, account: &str, cid: &str) -> Value {
+    let (symbol, reference) = SYMBOLS[rng.index(SYMBOLS.len())];
+    let side = if rng.below(2) == 0 { "buy" } else { "sell" };
+    // Within ±2% of the reference, so orders cross often and trades happen.
+    let off = i64::try_from(rng.below(81)).unwrap() - 40;
+    let cents = reference + reference * off / 2_000;
+    let price = format!("{}.{:02}", cents / 100, cents % 100);
+    let tif = if rng.below(5) == 0 { "ioc" } else { "gtc" };
+    json!({
+        "account_id": account,
+        "symbol": symbol,
+        "side": side,
+        "type": "limit",
+        "time_in_force": tif,
+        "qty": (1 + rng.below(20)).to_string(),
+        "limit_price": price,
+        "client_order_id": cid,
+    })
+}
+
+/// Records what one answer said. False if the server is gone.
+fn record(
+    ledger: &Mutex<Ledger>,
+    cid: &str,
+    body: &Value,
+    r: reqwest::Result<(u16, Value)>,
+) -> bool {
+    let mut l = ledger.lock();
+    match r {
+        Ok((200, v)) => {
+            let id = v["id"].as_str().unwrap().to_owned();
+            assert_eq!(v["client_order_id"], cid, "{v}");
+            let prev = l.acked.insert(cid.to_owned(), Ack::Accepted(id));
+            assert!(prev.is_none(), "{cid} acknowledged twice");
+            true
+        }
+        Ok((404 | 409 | 422, v)) => {
+            let code = v["code"].as_str().unwrap().to_owned();
+            l.acked.insert(cid.to_owned(), Ack::Rejected(code));
+            true
+        }
+        Ok((503 | 504, _)) => {
+            l.unknown.push((cid.to_owned(), body.clone()));
+            true
+        }
+        Ok((s, v)) => panic!("unexpected answer {s}: {v}"),
+        Err(_) => {
+            l.unknown.push((cid.to_owned(), body.clone()));
+            false
+        }
+    }
+}
+
+async fn load(
+    client: Client,
+    accounts: Vec<String>,
+    round: usize,
+    task: usize,
+    seed: u64,
+    ledger: Arc<Mutex<Ledger>>,
+    stop: Arc<AtomicBool>,
+) -> usize {
+    let mut rng = Rng(seed ^ ((round as u64) << 32) ^ task as u64);
+    let mut sent = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let cid = format!("r{round}-t{task}-{sent}");
+        let account = &accounts[rng.index(accounts.len())];
+        let body = order(&mut rng, account, &cid);
+        let r = client.post("/v1/orders", body.clone()).await;
+        sent += 1;
+        if !record(&ledger, &cid, &body, r) {
+            break;
+        }
+    }
+    sent
+}
+
+/// Every acknowledgement is in the journal, and no order is there twice.
+fn check_acks(ledger: &Ledger, r: &Replayed) {
+    for (cid, ids) in &r.accepted {
+        assert_eq!(ids.len(), 1, "{cid} accepted {} times", ids.len());
+    }
+    let c = |s: &str| s.parse::<bourse_core::ClientOrderId>().unwrap();
+    for (cid, ack) in &ledger.acked {
+        match ack {
+            Ack::Accepted(id) => {
+                let got = r.accepted.get(&c(cid));
+                assert_eq!(
+                    got.map(|v| v[0].get().to_string()),
+                    Some(id.clone()),
+                    "acknowledged order {cid} (id {id}) is not in the journal"
+                );
+            }
+            Ack::Rejected(code) => {
+                let got = r.rejected.get(&c(cid)).cloned().unwrap_or_default();
+                assert!(
+                    got.iter().any(|g| g == code),
+                    "acknowledged rejection {cid} ({code}) is not in the journal: {got:?}"
+                );
+            }
+        }
+    }
+}
+
+fn crash_rounds(store: &Store) {
+    let rounds = usize::try_from(env_u64("BOURSE_CRASH_ROUNDS", 3)).unwrap();
+    let seed = env_u64("BOURSE_CRASH_SEED", 0x5eed);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Frequent snapshots, so recoveries start from one and replay only the tail.
+    let extra = [("BOURSE__ENGINE__SNAPSHOT_EVERY", "400")];
+    let mut server = Server::start(store, &extra);
+    assert_eq!(server.recovered_seq, 0);
+    let symbols: Vec<&str> = SYMBOLS.iter().map(|s| s.0).collect();
+    let accounts = rt.block_on(Client::new(&server.base).setup_accounts(4, &symbols));
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let mut rng = Rng(seed);
+    let mut total_sent = 0;
+    for round in 0..rounds {
+        let client = Client::new(&server.base);
+        let stop = Arc::new(AtomicBool::new(false));
+        let tasks: Vec<_> = (0..CLIENTS)
+            .map(|t| {
+                rt.spawn(load(
+                    client.clone(),
+                    accounts.clone(),
+                    round,
+                    t,
+                    seed,
+                    ledger.clone(),
+                    stop.clone(),
+                ))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300 + rng.below(1_200)));
+        server.kill();
+        for t in tasks {
+            total_sent += rt.block_on(t).unwrap();
+        }
+        let replayed = replay_journal(store);
+        check_acks(&ledger.lock(), &replayed);
+        server = Server::start(store, &extra);
+        assert_eq!(
+            (server.recovered_seq, server.recovered_hash.clone()),
+            (replayed.seq, replayed.hash.to_string()),
+            "round {round}: the restarted server recovered a different state than a fresh replay"
+        );
+        let (_, health) = rt
+            .block_on(Client::new(&server.base).get("/healthz"))
+            .unwrap();
+        let from = health["recovered"]["snapshot_seq"].as_u64().unwrap();
+        assert!(
+            from > 0 && from <= replayed.seq,
+            "recovery starts from a snapshot: {health}"
+        );
+        // Retry what had no answer, with the same client order id: it is either new (the
+        // command never became durable) or a duplicate of the journaled one — never twice.
+        let client = Client::new(&server.base);
+        let unknown = std::mem::take(&mut ledger.lock().unknown);
+        for (cid, body) in unknown {
+            let r = rt.block_on(client.post("/v1/orders", body.clone()));
+            let was_journaled = replayed.accepted.contains_key(&cid.parse().unwrap());
+            match &r {
+                Ok((200, _)) => assert!(!was_journaled, "{cid} accepted a second time"),
+                Ok((409, v)) => {
+                    assert_eq!(v["code"], "DUPLICATE_CLIENT_ORDER_ID");
+                    assert!(
+                        was_journaled,
+                        "{cid} refused as a duplicate but never journaled"
+                    );
+                    continue;
+                }
+                _ => {}
+            }
+            assert!(record(&ledger, &cid, &body, r));
+        }
+        let l = ledger.lock();
+        eprintln!(
+            "round {round}: seq {} recovered (snapshot at {from} + tail), {} acknowledged so far, {} sent",
+            replayed.seq,
+            l.acked.len(),
+            total_sent
+        );
+    }
+    // A clean stop commits and snapshots; its hash is a fresh replay's, and `bourse replay`
+    // (a separate process) agrees.
+    let said = server.stop();
+    let replayed = replay_journal(store);
+    check_acks(&ledger.lock(), &replayed);
+    assert!(
+        said.contains(&format!(
+            "stopped at seq {} (state hash {})",
+            replayed.seq, replayed.hash
+        )),
+        "{said}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bourse"))
+        .arg("replay")
+        .envs(store.env())
+        .env("BOURSE__LOG__LEVEL", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "seq {} state hash {}",
+            replayed.seq, replayed.hash
+        )),
+        "{text}"
+    );
+    let acked = ledger.lock().acked.len();
+    assert!(
+        acked > 100 * rounds,
+        "too little load to mean anything: {acked} acks"
+    );
+}
+
+#[test]
+fn sigkill_under_load_loses_nothing_acknowledged_file_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::File(dir.path().join("journal"));
+    crash_rounds(&store);
+}
+
+#[test]
+fn sigkill_under_load_loses_nothing_acknowledged_postgres_journal() {
+    let store = Store::Postgres {
+        url: database_url(),
+        schema: fresh_schema("crash"),
+    };
+    crash_rounds(&store);
+    store.cleanup();
+}

@@ -1,0 +1,309 @@
+//! The real server as a child process, an HTTP client for it, and the journal checks the
+//! crash tests make between runs.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use bourse_core::{ClientOrderId, Event, OrderId};
+use bourse_engine::StateHash;
+use bourse_server::Config;
+use bourse_server::serve::{genesis, open_journal};
+use serde_json::{Value, json};
+
+pub const TOKEN: &str = "operator-secret-for-tests";
+
+/// Where a test's server keeps its journal.
+#[derive(Debug, Clone)]
+pub enum Store {
+    File(PathBuf),
+    Postgres { url: String, schema: String },
+}
+
+pub fn database_url() -> String {
+    std::env::var("BOURSE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+static SCHEMAS: AtomicU64 = AtomicU64::new(0);
+
+/// A PostgreSQL schema no other test uses.
+pub fn fresh_schema(name: &str) -> String {
+    format!(
+        "t_{name}_{}_{}",
+        std::process::id(),
+        SCHEMAS.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl Store {
+    /// The environment that points the server at this store.
+    pub fn env(&self) -> Vec<(String, String)> {
+        match self {
+            Store::File(dir) => vec![
+                ("BOURSE__JOURNAL__BACKEND".into(), "file".into()),
+                ("BOURSE__JOURNAL__DIR".into(), dir.display().to_string()),
+            ],
+            Store::Postgres { url, schema } => vec![
+                ("BOURSE__JOURNAL__BACKEND".into(), "postgres".into()),
+                ("BOURSE__JOURNAL__DATABASE_URL".into(), url.clone()),
+                ("BOURSE__JOURNAL__SCHEMA".into(), schema.clone()),
+            ],
+        }
+    }
+
+    pub fn config(&self) -> Config {
+        Config::load_with(None, &self.env()).unwrap()
+    }
+
+    /// Drops the test's schema (PostgreSQL); the file store goes with its temp dir.
+    pub fn cleanup(&self) {
+        if let Store::Postgres { url, schema } = self {
+            let _ = Command::new("psql")
+                .args([
+                    url.as_str(),
+                    "-qc",
+                    &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+                ])
+                .output();
+        }
+    }
+}
+
+/// A running `bourse serve`.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    /// The recovered seq and state hash it printed at start.
+    pub recovered_seq: u64,
+    pub recovered_hash: String,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Server {
+    pub fn start(store: &Store, extra: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bourse"));
+        cmd.arg("serve")
+            .env("BOURSE__SERVER__LISTEN", "127.0.0.1:0")
+            .env("BOURSE__SERVER__OPERATOR_TOKEN", TOKEN)
+            .env("BOURSE__LOG__LEVEL", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in store.env() {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        let line = lines
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the server printed no listening line (see its log above)");
+        // "bourse listening on http://ADDR (journal …, seq N, state hash H)"
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let seq = line
+            .split("seq ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        let hash = line
+            .split("state hash ")
+            .nth(1)
+            .unwrap()
+            .trim_end_matches(')')
+            .to_owned();
+        Server {
+            child,
+            base: format!("http://{addr}"),
+            recovered_seq: seq,
+            recovered_hash: hash,
+            lines,
+        }
+    }
+
+    /// SIGKILL: no drain, no last commit, no snapshot.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM and wait for a clean exit; returns what it printed on the way out.
+    pub fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "the server exited with {status}");
+        self.lines.try_iter().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP client acting as the operator.
+#[derive(Clone)]
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        Client {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            base: base.to_owned(),
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> reqwest::Result<(u16, Value)> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await?))
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Result<(u16, Value)> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await?))
+    }
+
+    /// Opens `n` accounts with cash and shares of `symbols`.
+    pub async fn setup_accounts(&self, n: usize, symbols: &[&str]) -> Vec<String> {
+        let mut ids = Vec::new();
+        for _ in 0..n {
+            let (s, v) = self.post("/v1/admin/accounts", json!({})).await.unwrap();
+            assert_eq!(s, 201, "{v}");
+            let id = v["account_id"].as_str().unwrap().to_owned();
+            let (s, v) = self
+                .post(
+                    &format!("/v1/admin/accounts/{id}/deposits"),
+                    json!({"amount": "100000000"}),
+                )
+                .await
+                .unwrap();
+            assert_eq!(s, 200, "{v}");
+            for sym in symbols {
+                let (s, v) = self
+                    .post(
+                        &format!("/v1/admin/accounts/{id}/shares"),
+                        json!({"symbol": sym, "qty": 1_000_000}),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(s, 200, "{v}");
+            }
+            ids.push(id);
+        }
+        ids
+    }
+}
+
+/// What the journal says, replayed from scratch.
+pub struct Replayed {
+    pub seq: u64,
+    pub hash: StateHash,
+    /// Every order accepted, by client order id (more than one entry is a duplicate).
+    pub accepted: HashMap<ClientOrderId, Vec<OrderId>>,
+    /// Client order ids the engine rejected, with the reason code.
+    pub rejected: HashMap<ClientOrderId, Vec<&'static str>>,
+}
+
+/// Replays the whole journal (the server must not be running) through a fresh engine.
+pub fn replay_journal(store: &Store) -> Replayed {
+    let cfg = store.config();
+    let (journal, _) = open_journal(&cfg).unwrap();
+    let mut engine = genesis(&cfg).unwrap();
+    let mut out = Vec::new();
+    let mut accepted: HashMap<ClientOrderId, Vec<OrderId>> = HashMap::new();
+    let mut rejected: HashMap<ClientOrderId, Vec<&'static str>> = HashMap::new();
+    let mut expect = 1;
+    journal
+        .for_each_from(bourse_core::Seq(1), &mut |rec| {
+            assert_eq!(rec.seq.0, expect, "journal seqs are gap-free");
+            expect += 1;
+            out.clear();
+            engine.apply(&rec, &mut out);
+            for e in &out {
+                match *e {
+                    Event::OrderAccepted {
+                        order_id,
+                        client_order_id: Some(c),
+                        ..
+                    } => accepted.entry(c).or_default().push(order_id),
+                    Event::Rejected {
+                        client_order_id: Some(c),
+                        reason,
+                        ..
+                    } => rejected.entry(c).or_default().push(reason.code()),
+                    _ => {}
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    Replayed {
+        seq: expect - 1,
+        hash: engine.state_hash().unwrap(),
+        accepted,
+        rejected,
+    }
+}
+
+/// A small deterministic generator.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    pub fn index(&mut self, len: usize) -> usize {
+        usize::try_from(self.below(len as u64)).unwrap()
+    }
+}
