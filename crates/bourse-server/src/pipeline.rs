@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use bourse_api::Gateway;
 use bourse_core::{Seq, Sequenced};
-use bourse_engine::{Engine, EventReceiver, JournalReceiver, Snapshot, StateHash};
+use bourse_engine::{Engine, EventBatch, EventReceiver, JournalReceiver, Snapshot, StateHash};
 use bourse_journal::{Journal, JournalError};
 use crossbeam_utils::CachePadded;
 use parking_lot::{Condvar, Mutex};
@@ -254,13 +254,39 @@ fn save_snapshot(journal: &mut (dyn Journal + Send), snap: &Snapshot, stats: &Jo
     }
 }
 
-/// Runs the publisher until the engine's event queue disconnects. Releases each batch once
-/// the watermark covers it; if the writer has failed for good, it releases nothing more.
+/// A consumer of released (durable) outcomes: the gateway's waiting requests today; the
+/// market-data feed and the read-model projector plug in the same way.
+pub trait Release: Send {
+    /// Called with each batch once every command in it is durable, in seq order.
+    fn release(&mut self, batch: &EventBatch);
+    /// The publisher stopped: nothing more will be released.
+    fn close(&mut self) {}
+}
+
+/// Hands each command's outcome to the request waiting for it.
+#[derive(Debug)]
+pub struct GatewayRelease(pub Arc<Gateway>);
+
+impl Release for GatewayRelease {
+    fn release(&mut self, batch: &EventBatch) {
+        for o in batch.commands() {
+            self.0.complete(o.ticket.0, o.seq, o.ts, o.events);
+        }
+    }
+
+    fn close(&mut self) {
+        self.0.close();
+    }
+}
+
+/// Runs the publisher until the engine's event queue disconnects. Releases each batch to
+/// every sink once the watermark covers it; if the writer has failed for good, it releases
+/// nothing more.
 pub fn spawn_publisher(
     rx: EventReceiver,
     watermark: Arc<Watermark>,
     stats: Arc<JournalStats>,
-    gateway: Arc<Gateway>,
+    mut sinks: Vec<Box<dyn Release>>,
     released: Arc<AtomicU64>,
 ) -> Result<JoinHandle<()>> {
     thread::Builder::new()
@@ -279,14 +305,16 @@ pub fn spawn_publisher(
                     durable = watermark.wait_for(last, Duration::from_millis(100));
                 }
                 if durable {
-                    for o in batch.commands() {
-                        gateway.complete(o.ticket.0, o.seq, o.ts, o.events);
+                    for s in &mut sinks {
+                        s.release(&batch);
                     }
                     released.store(last.0, Ordering::Release);
                 }
                 rx.recycle(batch);
             }
-            gateway.close();
+            for s in &mut sinks {
+                s.close();
+            }
         })
         .context("starting the publisher thread")
 }

@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 
 use crate::config::{Backend, Config, INSTRUMENTS_TOML};
 use crate::pipeline::{
-    BoxJournal, JournalStats, Watermark, WriterConfig, encode_snapshot, spawn_publisher,
-    spawn_writer,
+    BoxJournal, GatewayRelease, JournalStats, Watermark, WriterConfig, encode_snapshot,
+    spawn_publisher, spawn_writer,
 };
 use crate::recovery::{Recovered, Start, recover};
 
@@ -227,7 +227,7 @@ pub fn serve(cfg: &Config) -> Result<()> {
         outputs.events,
         watermark.clone(),
         stats.clone(),
-        gateway.clone(),
+        vec![Box::new(GatewayRelease(gateway.clone()))],
         released.clone(),
     )?;
     let ops = Arc::new(Ops {
