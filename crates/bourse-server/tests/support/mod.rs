@@ -16,6 +16,8 @@ use bourse_server::Config;
 use bourse_server::serve::{genesis, open_journal};
 use serde_json::{Value, json};
 
+pub mod load;
+
 pub const TOKEN: &str = "operator-secret-for-tests";
 
 /// Where a test's server keeps its journal.
