@@ -446,18 +446,47 @@ impl Journal for FileJournal {
 
     fn latest_snapshot(&self) -> Result<Option<(Seq, Vec<u8>)>, JournalError> {
         for (seq, path) in numbered(&self.dir, "snapshot-", ".snap")?.into_iter().rev() {
-            let bytes = fs::read(&path).map_err(io(&path))?;
-            let intact = bytes.len() >= 16 && &bytes[..4] == SNAP_MAGIC && {
-                let crc = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
-                let mut len = [0u8; 8];
-                len.copy_from_slice(&bytes[8..16]);
-                let body = &bytes[16..];
-                u64::from_le_bytes(len) == body.len() as u64 && crc32fast::hash(body) == crc
-            };
-            if intact {
-                return Ok(Some((Seq(seq), bytes[16..].to_vec())));
+            if let Some(body) = read_snapshot(&path)? {
+                return Ok(Some((Seq(seq), body)));
             }
         }
         Ok(None)
     }
+
+    fn snapshot_at(&self, seq: Seq) -> Result<Option<Vec<u8>>, JournalError> {
+        let path = self.dir.join(format!("snapshot-{:020}.snap", seq.0));
+        if !path.exists() {
+            return Ok(None);
+        }
+        read_snapshot(&path)
+    }
+
+    fn prune_snapshots(&mut self, keep: usize) -> Result<(), JournalError> {
+        let all = numbered(&self.dir, "snapshot-", ".snap")?;
+        let old = all.len().saturating_sub(keep.max(1));
+        let mut removed = false;
+        for (seq, path) in all.into_iter().take(old) {
+            if seq != 0 {
+                fs::remove_file(&path).map_err(io(&path))?;
+                removed = true;
+            }
+        }
+        if removed {
+            sync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+}
+
+/// A snapshot file's body if it is intact (magic, length and CRC agree), else `None`.
+fn read_snapshot(path: &Path) -> Result<Option<Vec<u8>>, JournalError> {
+    let bytes = fs::read(path).map_err(io(path))?;
+    let intact = bytes.len() >= 16 && &bytes[..4] == SNAP_MAGIC && {
+        let crc = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+        let mut len = [0u8; 8];
+        len.copy_from_slice(&bytes[8..16]);
+        let body = &bytes[16..];
+        u64::from_le_bytes(len) == body.len() as u64 && crc32fast::hash(body) == crc
+    };
+    Ok(intact.then(|| bytes[16..].to_vec()))
 }

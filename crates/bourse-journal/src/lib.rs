@@ -182,6 +182,14 @@ pub trait Journal: Send {
 
     /// The newest snapshot that reads back intact (an unreadable newer one is skipped).
     fn latest_snapshot(&self) -> Result<Option<(Seq, Vec<u8>)>, JournalError>;
+
+    /// The snapshot taken exactly after `seq`, if it is stored and intact. Seq 0 is the
+    /// genesis state (before the first command), which a replay from scratch starts from.
+    fn snapshot_at(&self, seq: Seq) -> Result<Option<Vec<u8>>, JournalError>;
+
+    /// Deletes old snapshots, keeping the genesis one (seq 0) and the newest `keep`
+    /// (at least 1), so a damaged newest snapshot still has a predecessor to fall back on.
+    fn prune_snapshots(&mut self, keep: usize) -> Result<(), JournalError>;
 }
 
 /// The part of `batch` not yet durable when the journal ends at `durable`, after checking

@@ -924,6 +924,42 @@ impl Journal for PgJournal {
             below = seq;
         }
     }
+
+    fn snapshot_at(&self, seq: Seq) -> Result<Option<Vec<u8>>, JournalError> {
+        let seq = to_i64(seq.0, "snapshot seq")?;
+        let row: Option<(i64, Vec<u8>)> = self.with_conn(async |conn| {
+            timed(
+                self.ctx.io_timeout,
+                "read a snapshot",
+                sqlx::query_as("SELECT crc32, payload FROM snapshots WHERE seq = $1")
+                    .bind(seq)
+                    .fetch_optional(&mut *conn),
+            )
+            .await
+        })?;
+        Ok(row.and_then(|(crc, payload)| {
+            (i64::from(crc32fast::hash(&payload)) == crc).then_some(payload)
+        }))
+    }
+
+    fn prune_snapshots(&mut self, keep: usize) -> Result<(), JournalError> {
+        let keep = i64::try_from(keep.max(1)).unwrap_or(i64::MAX);
+        self.with_conn(async |conn| {
+            timed(
+                self.ctx.io_timeout,
+                "prune snapshots",
+                sqlx::query(
+                    "DELETE FROM snapshots WHERE seq <> 0 AND seq < \
+                     (SELECT min(seq) FROM (SELECT seq FROM snapshots \
+                      ORDER BY seq DESC LIMIT $1) newest)",
+                )
+                .bind(keep)
+                .execute(&mut *conn),
+            )
+            .await?;
+            Ok(())
+        })
+    }
 }
 
 impl Drop for PgJournal {

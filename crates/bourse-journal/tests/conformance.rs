@@ -178,6 +178,31 @@ fn snapshots(make: Make<'_>) {
         make().latest_snapshot().unwrap(),
         Some((Seq(20), b"state at 20, again".to_vec()))
     );
+    // Any stored snapshot by its seq; pruning keeps the genesis and the newest ones.
+    let mut j = make();
+    j.save_snapshot(Seq(0), b"genesis").unwrap();
+    for seq in [30, 40, 50] {
+        j.save_snapshot(Seq(seq), format!("state at {seq}").as_bytes())
+            .unwrap();
+    }
+    assert_eq!(
+        j.snapshot_at(Seq(10)).unwrap(),
+        Some(b"state at 10".to_vec())
+    );
+    assert_eq!(j.snapshot_at(Seq(11)).unwrap(), None);
+    j.prune_snapshots(2).unwrap();
+    drop(j);
+    let j = make();
+    let kept: Vec<u64> = [0, 10, 20, 30, 40, 50]
+        .into_iter()
+        .filter(|&s| j.snapshot_at(Seq(s)).unwrap().is_some())
+        .collect();
+    assert_eq!(kept, [0, 40, 50]);
+    assert_eq!(j.snapshot_at(Seq(0)).unwrap(), Some(b"genesis".to_vec()));
+    assert_eq!(
+        j.latest_snapshot().unwrap(),
+        Some((Seq(50), b"state at 50".to_vec()))
+    );
 }
 
 /// The journal is moved to a writer thread as a `Box<dyn Journal>` and keeps working there.

@@ -55,6 +55,7 @@ pub struct JournalSection {
     pub database_url: String,
     pub schema: String,
     pub max_batch_commands: usize,
+    pub keep_snapshots: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

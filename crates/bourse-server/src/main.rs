@@ -63,16 +63,19 @@ fn run(cli: Cli) -> Result<()> {
             let (_, name, _, rec) = bourse_server::serve::open_and_recover(&cfg, start)
                 .context("replaying the journal")?;
             let secs = rec.elapsed.as_secs_f64();
+            let from = rec.snapshot_seq.map_or_else(
+                || "genesis".to_owned(),
+                |s| format!("snapshot at seq {}", s.0),
+            );
+            let checked = rec.verified_against.map_or_else(String::new, |s| {
+                format!("; matched the snapshot at seq {} on the way", s.0)
+            });
             println!(
-                "journal {name}: seq {} state hash {} (from {}, {} commands replayed in {:.3} s, {:.0} commands/s)",
+                "journal {name}: seq {} state hash {} (from {from}, {} commands replayed in \
+                 {secs:.3} s, {:.0} commands/s{checked})",
                 rec.seq.0,
                 rec.hash,
-                rec.snapshot_seq.map_or_else(
-                    || "genesis".to_owned(),
-                    |s| format!("snapshot at seq {}", s.0)
-                ),
                 rec.replayed,
-                secs,
                 rec.replayed as f64 / secs.max(1e-9),
             );
             Ok(())

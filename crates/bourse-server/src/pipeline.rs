@@ -128,6 +128,8 @@ pub struct WriterConfig {
     pub max_batch: usize,
     /// First and longest pause between retries of a failing append.
     pub backoff: (Duration, Duration),
+    /// Snapshots kept besides the genesis one.
+    pub keep_snapshots: usize,
 }
 
 /// Runs the journal writer until the engine's journal queue disconnects (the engine has
@@ -177,7 +179,7 @@ pub fn spawn_writer(
                     // A snapshot is stored only once everything it covers is durable.
                     let durable = journal.durable_seq();
                     for s in snapshots.extract_if(.., |s| s.seq <= durable) {
-                        save_snapshot(&mut *journal, &s, &stats);
+                        save_snapshot(&mut *journal, &s, cfg.keep_snapshots, &stats);
                     }
                 }
                 Ok(())
@@ -230,12 +232,20 @@ fn describe(e: JournalError) -> anyhow::Error {
 }
 
 /// Snapshots are an optimization: a failure is logged, never fatal.
-fn save_snapshot(journal: &mut (dyn Journal + Send), snap: &Snapshot, stats: &JournalStats) {
+fn save_snapshot(
+    journal: &mut (dyn Journal + Send),
+    snap: &Snapshot,
+    keep: usize,
+    stats: &JournalStats,
+) {
     let t = Instant::now();
     let r = encode_snapshot(snap).and_then(|(bytes, hash)| {
         journal
             .save_snapshot(snap.seq, &bytes)
             .map_err(|e| anyhow::Error::new(e).context("saving a snapshot"))?;
+        journal
+            .prune_snapshots(keep)
+            .map_err(|e| anyhow::Error::new(e).context("pruning old snapshots"))?;
         Ok((bytes.len(), hash))
     });
     match r {

@@ -14,6 +14,8 @@ use crate::pipeline::decode_snapshot;
 /// What recovery did.
 #[derive(Debug, Clone)]
 pub struct Recovered {
+    /// The snapshot a replay from scratch was checked against on the way (seq).
+    pub verified_against: Option<Seq>,
     /// The snapshot it started from (`None`: from the genesis state).
     pub snapshot_seq: Option<Seq>,
     /// Commands replayed after the snapshot.
@@ -48,6 +50,21 @@ pub fn recover(
             .context("reading the latest snapshot")?,
         Start::Genesis => None,
     };
+    // A replay from scratch proves itself against the newest snapshot on the way: the
+    // state after its seq must hash to what the snapshot recorded.
+    let checkpoint = match start {
+        Start::Genesis => journal
+            .latest_snapshot()
+            .context("reading the latest snapshot")?
+            .filter(|(seq, bytes)| seq.0 > 0 && bytes.len() >= 32)
+            .map(|(seq, bytes)| {
+                let mut h = [0u8; 32];
+                h.copy_from_slice(&bytes[..32]);
+                (seq, StateHash(h))
+            }),
+        Start::LatestSnapshot => None,
+    };
+    let mut diverged: Option<String> = None;
     let (mut engine, snapshot_seq) = match snap {
         Some((seq, bytes)) => {
             if seq > durable {
@@ -69,7 +86,19 @@ pub fn recover(
             }
             (engine, Some(seq))
         }
-        None => (genesis()?, None),
+        None => match journal
+            .snapshot_at(Seq(0))
+            .context("reading the genesis snapshot")?
+        {
+            // The genesis state the journal started from, whatever the settings say now.
+            Some(bytes) => (
+                decode_snapshot(&bytes)
+                    .context("loading the genesis snapshot")?
+                    .0,
+                None,
+            ),
+            None => (genesis()?, None),
+        },
     };
     let from = Seq(engine.last_seq().0 + 1);
     let mut expect = from.0;
@@ -90,12 +119,31 @@ pub fn recover(
             engine.apply(&rec, &mut out);
             out.clear();
             replayed += 1;
+            if let Some((at, want)) = checkpoint
+                && at == rec.seq
+            {
+                let got = engine
+                    .state_hash()
+                    .map_err(|e| JournalError::Consumer(Box::new(e)))?;
+                if got != want {
+                    let msg = format!(
+                        "replay reaches state {got} at seq {}, but the snapshot there recorded \
+                         {want}: the engine is not deterministic or the journal was altered",
+                        at.0
+                    );
+                    diverged = Some(msg.clone());
+                    return Err(JournalError::Consumer(msg.into()));
+                }
+            }
             if replayed.is_multiple_of(1_000_000) {
                 progress(rec.seq);
             }
             Ok(())
         })
-        .context("replaying the journal")?;
+        .map_err(|e| match diverged.take() {
+            Some(msg) => anyhow::anyhow!(msg),
+            None => anyhow::Error::new(e).context("replaying the journal"),
+        })?;
     if engine.last_seq() != durable {
         bail!(
             "replay ended at seq {} but the journal is durable to {}",
@@ -107,6 +155,7 @@ pub fn recover(
     Ok((
         engine,
         Recovered {
+            verified_against: checkpoint.map(|c| c.0),
             snapshot_seq,
             replayed,
             seq: durable,

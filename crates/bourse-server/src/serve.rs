@@ -217,6 +217,7 @@ pub fn serve(cfg: &Config) -> Result<()> {
         WriterConfig {
             max_batch: cfg.journal.max_batch_commands.max(1),
             backoff: (Duration::from_millis(10), Duration::from_secs(1)),
+            keep_snapshots: cfg.journal.keep_snapshots,
         },
     )?;
     let gateway = Arc::new(Gateway::new(

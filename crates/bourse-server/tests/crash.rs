@@ -135,7 +135,7 @@ fn crash_rounds(store: &Store) {
         text.contains(&format!(
             "seq {} state hash {}",
             replayed.seq, replayed.hash
-        )),
+        )) && text.contains(&format!("matched the snapshot at seq {}", replayed.seq)),
         "{text}"
     );
     let acked = ledger.lock().acked.len();
