@@ -328,3 +328,155 @@ pub fn spawn_publisher(
         })
         .context("starting the publisher thread")
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use bourse_core::Command;
+    use bourse_engine::{Runner, RunnerConfig, Ticket};
+    use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+
+    /// An in-memory journal whose appends wait for a permit: the test decides when
+    /// anything becomes durable.
+    struct GatedJournal {
+        records: Vec<Sequenced>,
+        snapshots: Vec<(Seq, Vec<u8>)>,
+        permits: Receiver<()>,
+        appended: Sender<Seq>,
+    }
+
+    impl Journal for GatedJournal {
+        fn append(&mut self, batch: &[Sequenced]) -> Result<(), JournalError> {
+            self.permits.recv().unwrap();
+            self.records.extend_from_slice(batch);
+            self.appended.send(batch[batch.len() - 1].seq).unwrap();
+            Ok(())
+        }
+        fn durable_seq(&self) -> Seq {
+            self.records.last().map_or(Seq(0), |r| r.seq)
+        }
+        fn for_each_from(
+            &self,
+            from: Seq,
+            f: &mut dyn FnMut(Sequenced) -> Result<(), JournalError>,
+        ) -> Result<(), JournalError> {
+            self.records
+                .iter()
+                .filter(|r| r.seq >= from)
+                .try_for_each(|r| f(r.clone()))
+        }
+        fn save_snapshot(&mut self, seq: Seq, bytes: &[u8]) -> Result<(), JournalError> {
+            self.snapshots.push((seq, bytes.to_vec()));
+            Ok(())
+        }
+        fn latest_snapshot(&self) -> Result<Option<(Seq, Vec<u8>)>, JournalError> {
+            Ok(self.snapshots.last().cloned())
+        }
+        fn snapshot_at(&self, seq: Seq) -> Result<Option<Vec<u8>>, JournalError> {
+            Ok(self
+                .snapshots
+                .iter()
+                .find(|s| s.0 == seq)
+                .map(|s| s.1.clone()))
+        }
+        fn prune_snapshots(&mut self, _keep: usize) -> Result<(), JournalError> {
+            Ok(())
+        }
+    }
+
+    struct Recorder(Sender<Seq>);
+
+    impl Release for Recorder {
+        fn release(&mut self, batch: &EventBatch) {
+            for o in batch.commands() {
+                self.0.send(o.seq).unwrap();
+            }
+        }
+    }
+
+    fn engine() -> Engine {
+        let cfg = crate::Config::load_with(None, &[]).unwrap();
+        crate::serve::genesis(&cfg).unwrap()
+    }
+
+    #[test]
+    fn nothing_is_released_before_it_is_durable_and_snapshots_wait_too() {
+        let (permit, permits) = unbounded();
+        let (appended_tx, appended) = unbounded();
+        let journal = GatedJournal {
+            records: Vec::new(),
+            snapshots: Vec::new(),
+            permits,
+            appended: appended_tx,
+        };
+        let (runner, outputs) = Runner::start(engine(), RunnerConfig::default()).unwrap();
+        let watermark = Arc::new(Watermark::new(Seq(0)));
+        let stats = Arc::new(JournalStats::default());
+        let writer = spawn_writer(
+            Box::new(journal),
+            outputs.journal,
+            watermark.clone(),
+            stats.clone(),
+            Arc::new(AtomicBool::new(false)),
+            WriterConfig {
+                max_batch: 1_000,
+                backoff: (Duration::from_millis(1), Duration::from_millis(1)),
+                keep_snapshots: 2,
+            },
+        )
+        .unwrap();
+        let (released_tx, released) = bounded(1_000);
+        let publisher = spawn_publisher(
+            outputs.events,
+            watermark.clone(),
+            stats.clone(),
+            vec![Box::new(Recorder(released_tx))],
+            Arc::new(AtomicU64::new(0)),
+        )
+        .unwrap();
+        let h = runner.handle();
+        for i in 1..=3 {
+            h.submit_with(Command::OpenAccount, Ticket(i)).unwrap();
+        }
+        h.request_snapshot();
+        // The engine has applied all three, but nothing is durable: nothing is released.
+        let t = Instant::now();
+        while h.status().last_seq < Seq(3) {
+            assert!(t.elapsed() < Duration::from_secs(10));
+            thread::yield_now();
+        }
+        assert!(
+            released.recv_timeout(Duration::from_millis(200)).is_err(),
+            "released before durable"
+        );
+        assert_eq!(watermark.get(), Seq(0));
+        // One permit: one group commit, then exactly what it covered is released.
+        permit.send(()).unwrap();
+        let durable = appended.recv_timeout(Duration::from_secs(10)).unwrap();
+        let mut got = Vec::new();
+        while got.last() != Some(&durable) {
+            got.push(released.recv_timeout(Duration::from_secs(10)).unwrap());
+        }
+        assert_eq!(got, (1..=durable.0).map(Seq).collect::<Vec<_>>());
+        assert!(released.recv_timeout(Duration::from_millis(100)).is_err());
+        // The rest, if the first commit did not take everything.
+        while watermark.get() < Seq(3) {
+            permit.send(()).unwrap();
+            appended.recv_timeout(Duration::from_secs(10)).unwrap();
+        }
+        drop(permit);
+        let stopped = runner.shutdown().unwrap();
+        let journal = writer.join().unwrap().unwrap();
+        publisher.join().unwrap();
+        assert_eq!(journal.durable_seq(), Seq(3));
+        // The requested snapshot was stored, after its commands were durable, and it
+        // restores to the state the engine had then.
+        let (seq, bytes) = journal.latest_snapshot().unwrap().unwrap();
+        assert_eq!(seq, Seq(3));
+        let (restored, hash) = decode_snapshot(&bytes).unwrap();
+        assert_eq!(restored.account_count(), 3);
+        assert_eq!(hash, stopped.engine.state_hash().unwrap());
+        assert_eq!(stats.snapshots.load(Ordering::Relaxed), 1);
+    }
+}
