@@ -154,6 +154,22 @@ pub enum Event {
     DayEnded {
         at: UnixNanos,
     },
+    /// An account's cash after the command, emitted once per command for every account
+    /// whose cash or reservations it may have changed (after the command's other events).
+    BalanceChanged {
+        account: AccountId,
+        cash: Cash,
+        /// Promised to working buy orders (available = cash − reserved).
+        reserved: Cash,
+    },
+    /// A position after the command, emitted like [`Event::BalanceChanged`].
+    PositionChanged {
+        account: AccountId,
+        symbol: Symbol,
+        qty: Qty,
+        /// Promised to working sell orders.
+        reserved: Qty,
+    },
 }
 
 /// An event with the sequence number and time of the command that caused it.

@@ -167,6 +167,8 @@ pub struct Engine {
     /// The last command applied.
     last_seq: Seq,
     scratch: Vec<BookEvent>,
+    /// Accounts and positions a command touched, for the balance events at its end.
+    touched: Vec<(AccountId, Option<Symbol>)>,
 }
 
 /// A resting order as a snapshot keeps it; the list per book is in priority order.
@@ -300,6 +302,7 @@ impl Engine {
             identity: Identity::default(),
             last_seq: Seq(0),
             scratch: Vec::with_capacity(64),
+            touched: Vec::with_capacity(16),
         })
     }
 
@@ -480,6 +483,75 @@ impl Engine {
 
     /// Applies one command, appending the events it causes to `out`.
     pub fn apply(&mut self, cmd: &Sequenced, out: &mut Vec<Event>) {
+        let start = out.len();
+        self.apply_command(cmd, out);
+        self.emit_balances(start, out);
+    }
+
+    /// Ends a command's events with the balances and positions it touched, so consumers
+    /// (account views, the private `account` channel) show the engine's own numbers.
+    fn emit_balances(&mut self, start: usize, out: &mut Vec<Event>) {
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.clear();
+        let mut touch = |t: (AccountId, Option<Symbol>)| {
+            if !touched.contains(&t) {
+                touched.push(t);
+            }
+        };
+        for e in &out[start..] {
+            match *e {
+                Event::CashDeposited { account, .. } | Event::CashWithdrawn { account, .. } => {
+                    touch((account, None));
+                }
+                Event::SharesDeposited { account, symbol, .. } => touch((account, Some(symbol))),
+                Event::OrderAccepted {
+                    account, symbol, ..
+                }
+                | Event::OrderFilled {
+                    account, symbol, ..
+                }
+                | Event::OrderCanceled {
+                    account, symbol, ..
+                }
+                | Event::OrderReplaced {
+                    account, symbol, ..
+                }
+                | Event::OrderTriggered {
+                    account, symbol, ..
+                } => {
+                    touch((account, None));
+                    touch((account, Some(symbol)));
+                }
+                _ => {}
+            }
+        }
+        for &(account, symbol) in &touched {
+            match symbol {
+                None => {
+                    if let Some((cash, reserved)) = self.cash(account) {
+                        out.push(Event::BalanceChanged {
+                            account,
+                            cash,
+                            reserved,
+                        });
+                    }
+                }
+                Some(symbol) => {
+                    if let Some((qty, reserved)) = self.position(account, symbol) {
+                        out.push(Event::PositionChanged {
+                            account,
+                            symbol,
+                            qty,
+                            reserved,
+                        });
+                    }
+                }
+            }
+        }
+        self.touched = touched;
+    }
+
+    fn apply_command(&mut self, cmd: &Sequenced, out: &mut Vec<Event>) {
         self.last_seq = cmd.seq;
         match &cmd.cmd {
             Command::OpenAccount => {

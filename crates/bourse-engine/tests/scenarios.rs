@@ -17,6 +17,19 @@ fn rejected(ev: &[Event]) -> Option<RejectReason> {
     })
 }
 
+/// The command's events without the closing balance and position reports.
+fn core(ev: &[Event]) -> Vec<Event> {
+    ev.iter()
+        .filter(|e| {
+            !matches!(
+                e,
+                Event::BalanceChanged { .. } | Event::PositionChanged { .. }
+            )
+        })
+        .copied()
+        .collect()
+}
+
 fn accepted_id(ev: &[Event]) -> OrderId {
     ev.iter()
         .find_map(|e| match e {
@@ -92,6 +105,51 @@ fn a_trade_moves_cash_and_shares_at_the_resting_price() {
     assert_eq!(
         d.engine.position(seller, sym("AAPL")).unwrap(),
         (Qty::new(40), Qty::ZERO)
+    );
+    // The command ends with the engine's own balances for every account and position it
+    // touched, after its other events, each once.
+    let reports: Vec<_> = ev
+        .iter()
+        .skip_while(|e| {
+            !matches!(
+                e,
+                Event::BalanceChanged { .. } | Event::PositionChanged { .. }
+            )
+        })
+        .copied()
+        .collect();
+    assert_eq!(
+        core(&reports),
+        Vec::<Event>::new(),
+        "reports come last: {ev:?}"
+    );
+    let (aapl, usd) = (sym("AAPL"), |d: i64| Cash::from_dollars(d).unwrap());
+    assert_eq!(
+        reports,
+        vec![
+            Event::BalanceChanged {
+                account: buyer,
+                cash: usd(100_000 - 11_400),
+                reserved: usd(40 * 191),
+            },
+            Event::PositionChanged {
+                account: buyer,
+                symbol: aapl,
+                qty: Qty::new(60),
+                reserved: Qty::ZERO,
+            },
+            Event::BalanceChanged {
+                account: seller,
+                cash: usd(11_400),
+                reserved: Cash::ZERO,
+            },
+            Event::PositionChanged {
+                account: seller,
+                symbol: aapl,
+                qty: Qty::new(40),
+                reserved: Qty::ZERO,
+            },
+        ]
     );
 }
 
@@ -394,7 +452,7 @@ fn end_of_day_expires_day_orders_only() {
     assert!(
         matches!(ev[0], Event::OrderCanceled { order_id, reason: CancelReason::Expired, .. } if order_id == day_id)
     );
-    assert!(matches!(ev.last(), Some(Event::DayEnded { .. })));
+    assert!(matches!(core(&ev).last(), Some(Event::DayEnded { .. })));
     assert!(!d.engine.is_working(day_id) && d.engine.is_working(gtc_id));
     assert_eq!(
         d.engine.cash(a).unwrap().1,
@@ -435,7 +493,7 @@ fn replace_rereserves_and_mass_cancel_clears() {
         account: Some(a),
         symbol: None,
     });
-    assert_eq!(ev.len(), 2);
+    assert_eq!(core(&ev).len(), 2);
     assert_eq!(d.engine.cash(a).unwrap().1, Cash::ZERO);
 }
 
@@ -576,7 +634,7 @@ fn stop_orders_wait_for_the_last_trade_then_enter_the_book() {
         150,
     )));
     let id = accepted_id(&ev);
-    assert_eq!(ev.len(), 1, "held, not in the book: {ev:?}");
+    assert_eq!(core(&ev).len(), 1, "held, not in the book: {ev:?}");
     assert!(d.engine.book(sym("KO")).unwrap().order(id).is_none());
     // 62.10 + 5% = 65.205, rounded down to the tick.
     let reserved = px("65.20").notional(Qty::new(150)).unwrap();
