@@ -1,6 +1,6 @@
-//! The HTTP routes. Today: health, order entry and cancel, and the operator's account and
-//! snapshot actions — the path the crash tests drive. Every route that changes state goes
-//! through [`Gateway::execute`], so its answer is durable.
+//! The HTTP routes: health, users, sessions and API keys, order entry and cancel, and the
+//! operator's actions. Every route that changes state goes through [`Gateway::execute`], so
+//! its answer is durable; every route that touches an account checks it is the caller's.
 
 use std::sync::Arc;
 
@@ -11,14 +11,16 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use bourse_core::{AccountId, Cash, Command, Event, Qty, Symbol};
+use bourse_core::{AccountId, Cash, Command, Event, Qty, Role, Symbol};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::auth::{Directory, Principal, now};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::orders::{Listings, NewOrder, parse_account, parse_order_id, report_submit};
+use crate::users;
 
 /// What the HTTP side asks of the rest of the server.
 pub trait Operations: Send + Sync + 'static {
@@ -31,22 +33,23 @@ pub trait Operations: Send + Sync + 'static {
 /// HTTP settings.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    /// The operator's bearer token; `None` disables the operator routes.
-    pub operator_token: Option<String>,
     /// Largest request body accepted (bytes).
     pub body_limit: usize,
+    /// How long a session token lives.
+    pub session_ttl: std::time::Duration,
 }
 
-struct Inner {
-    gateway: Arc<Gateway>,
-    ops: Arc<dyn Operations>,
-    listings: Listings,
-    operator_digest: Option<[u8; 32]>,
+pub(crate) struct Inner {
+    pub(crate) gateway: Arc<Gateway>,
+    pub(crate) ops: Arc<dyn Operations>,
+    pub(crate) listings: Listings,
+    pub(crate) directory: Arc<Directory>,
+    pub(crate) session_ttl: std::time::Duration,
 }
 
 /// Shared by every route.
 #[derive(Clone)]
-pub struct AppState(Arc<Inner>);
+pub struct AppState(pub(crate) Arc<Inner>);
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,19 +62,22 @@ pub fn router(
     gateway: Arc<Gateway>,
     ops: Arc<dyn Operations>,
     listings: Listings,
+    directory: Arc<Directory>,
     cfg: &HttpConfig,
 ) -> Router {
     let state = AppState(Arc::new(Inner {
         gateway,
         ops,
         listings,
-        operator_digest: cfg
-            .operator_token
-            .as_deref()
-            .map(|t| *blake3::hash(t.as_bytes()).as_bytes()),
+        directory,
+        session_ttl: cfg.session_ttl,
     }));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/v1/users", post(users::register))
+        .route("/v1/sessions", post(users::log_in).delete(users::log_out))
+        .route("/v1/api-keys", post(users::create_key))
+        .route("/v1/api-keys/{id}", delete(users::revoke_key))
         .route("/v1/orders", post(submit_order))
         .route("/v1/orders/{id}", delete(cancel_order))
         .route("/v1/admin/accounts", post(open_account))
@@ -118,27 +124,66 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// The caller proved to be the operator.
-#[derive(Debug)]
-pub struct Operator;
+/// The authenticated caller (a session token, an API key or the operator token).
+#[derive(Debug, Clone, Copy)]
+pub struct Auth(pub Principal);
 
-impl FromRequestParts<AppState> for Operator {
+impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(want) = state.0.operator_digest else {
-            return Err(ApiError::forbidden("operator access is not configured"));
-        };
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
-        if *blake3::hash(token.as_bytes()).as_bytes() == want {
+        state
+            .0
+            .directory
+            .authenticate(token.trim(), now())
+            .map(Auth)
+            .ok_or_else(|| ApiError::unauthorized("unknown, expired or revoked credentials"))
+    }
+}
+
+/// The caller has the operator role.
+#[derive(Debug, Clone, Copy)]
+pub struct Operator;
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Auth(p) = Auth::from_request_parts(parts, state).await?;
+        if p.role == Role::Operator {
             Ok(Operator)
         } else {
-            Err(ApiError::unauthorized("unknown or expired credentials"))
+            Err(ApiError::forbidden("this route needs the operator role"))
+        }
+    }
+}
+
+impl Principal {
+    /// The account a request acts for: the caller's own, or — for the operator only —
+    /// the one it names.
+    pub fn acting_for(&self, named: Option<&str>) -> Result<AccountId, ApiError> {
+        match (self.account, named) {
+            (Some(own), None) => Ok(own),
+            (Some(own), Some(n)) => {
+                let a = parse_account(n)?;
+                // Naming another account is a 404, as if it did not exist.
+                if a == own || self.role == Role::Operator {
+                    Ok(a)
+                } else {
+                    Err(ApiError::not_found("UNKNOWN_ACCOUNT", "no such account"))
+                }
+            }
+            (None, Some(n)) => parse_account(n),
+            (None, None) => Err(ApiError::unprocessable(
+                "MISSING_ACCOUNT_ID",
+                "the operator names the account it acts for (account_id)",
+            )),
         }
     }
 }
@@ -154,9 +199,9 @@ async fn healthz(axum::extract::State(s): axum::extract::State<AppState>) -> imp
     (status, Json(h))
 }
 
-type State = axum::extract::State<AppState>;
+pub(crate) type State = axum::extract::State<AppState>;
 
-fn first_reject(events: &[Event]) -> Option<ApiError> {
+pub(crate) fn first_reject(events: &[Event]) -> Option<ApiError> {
     events.iter().find_map(|e| match e {
         Event::Rejected { reason, .. } => Some(ApiError::rejected(*reason)),
         _ => None,
@@ -165,16 +210,10 @@ fn first_reject(events: &[Event]) -> Option<ApiError> {
 
 async fn submit_order(
     axum::extract::State(s): State,
-    _op: Operator,
+    Auth(who): Auth,
     JsonBody(body): JsonBody<NewOrder>,
 ) -> Result<Json<Value>, ApiError> {
-    let account = body
-        .account_id
-        .as_deref()
-        .ok_or_else(|| {
-            ApiError::unprocessable("MISSING_ACCOUNT_ID", "an operator order names account_id")
-        })
-        .and_then(parse_account)?;
+    let account = who.acting_for(body.account_id.as_deref())?;
     let req = body.validate(account, &s.0.listings)?;
     let reply = s.0.gateway.execute(Command::SubmitOrder(req)).await?;
     match report_submit(reply.seq.0, reply.ts, &reply.events) {
@@ -185,17 +224,17 @@ async fn submit_order(
 
 #[derive(Deserialize)]
 struct AccountQuery {
-    account_id: String,
+    account_id: Option<String>,
 }
 
 async fn cancel_order(
     axum::extract::State(s): State,
-    _op: Operator,
+    Auth(who): Auth,
     Path(id): Path<String>,
     Query(q): Query<AccountQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let order_id = parse_order_id(&id)?;
-    let account = parse_account(&q.account_id)?;
+    let account = who.acting_for(q.account_id.as_deref())?;
     let reply =
         s.0.gateway
             .execute(Command::CancelOrder { account, order_id })

@@ -9,11 +9,14 @@
 //! let a malformed request reach the engine; panic or hang on bad input; wait unboundedly
 //! (a full queue is `503 overloaded`, a missing outcome a `504` after a bounded wait).
 
+pub mod auth;
 pub mod error;
 pub mod gateway;
 pub mod http;
 pub mod orders;
+mod users;
 
+pub use auth::{Directory, DirectorySeed, Principal, UserEntry};
 pub use error::ApiError;
 pub use gateway::{Gateway, GatewayError, Refused, Reply, Sequencer};
 pub use http::{HttpConfig, Operations, router};

@@ -117,6 +117,23 @@ impl Identity {
         }
     }
 
+    /// Every user with their name, in name order (to seed the gateway's directory).
+    pub fn users(&self) -> impl Iterator<Item = (&str, &User)> + '_ {
+        self.users.iter().map(|(n, u)| (n.as_str(), u))
+    }
+
+    /// Every session: token digest, account, expiry.
+    pub fn sessions(&self) -> impl Iterator<Item = (SecretHash, AccountId, UnixNanos)> + '_ {
+        self.sessions
+            .iter()
+            .map(|(t, s)| (*t, s.account, s.expires_at))
+    }
+
+    /// Every live API key with its id.
+    pub fn keys(&self) -> impl Iterator<Item = (u64, &ApiKey)> + '_ {
+        self.keys.iter().map(|(id, k)| (*id, k))
+    }
+
     /// The user registered as `name`.
     #[must_use]
     pub fn user(&self, name: &str) -> Option<&User> {

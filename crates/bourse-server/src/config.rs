@@ -29,6 +29,7 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     pub operator_token: String,
     pub workers: usize,
+    pub session_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -7,7 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use bourse_api::{Gateway, HttpConfig, Listing, Listings, Operations, Refused, Sequencer};
+use bourse_api::{
+    Directory, DirectorySeed, Gateway, HttpConfig, Listing, Listings, Operations, Refused,
+    Sequencer, UserEntry,
+};
 use bourse_core::{Command, Seq};
 use bourse_engine::{
     Engine, EngineConfig, Instrument, InstrumentsFile, Runner, RunnerConfig, RunnerHandle,
@@ -82,6 +85,31 @@ pub fn open_and_recover(
         },
     )?;
     Ok((journal, name, engine, rec))
+}
+
+/// The gateway's copy of the recovered identity state.
+fn directory_seed(engine: &Engine) -> DirectorySeed {
+    let id = engine.identity();
+    DirectorySeed {
+        users: id
+            .users()
+            .map(|(name, u)| {
+                (
+                    name.to_owned(),
+                    UserEntry {
+                        account: u.account,
+                        role: u.role,
+                        password_hash: u.password_hash.clone(),
+                    },
+                )
+            })
+            .collect(),
+        sessions: id.sessions().collect(),
+        keys: id
+            .keys()
+            .map(|(kid, k)| (kid, k.account, k.secret))
+            .collect(),
+    }
 }
 
 struct RunnerSequencer(RunnerHandle);
@@ -192,6 +220,7 @@ pub fn serve(cfg: &Config) -> Result<()> {
             })
             .collect(),
     );
+    let seed = directory_seed(&engine);
     let rc = RunnerConfig {
         core: usize::try_from(cfg.engine.core).ok(),
         wait: wait_strategy(cfg),
@@ -240,11 +269,13 @@ pub fn serve(cfg: &Config) -> Result<()> {
         recovered: recovered.clone(),
     });
     let http_cfg = HttpConfig {
-        operator_token: (!cfg.server.operator_token.is_empty())
-            .then(|| cfg.server.operator_token.clone()),
         body_limit: cfg.server.body_limit_bytes,
+        session_ttl: Duration::from_secs(cfg.server.session_ttl_secs),
     };
-    let app = bourse_api::router(gateway, ops, listings, &http_cfg);
+    let operator_token =
+        (!cfg.server.operator_token.is_empty()).then_some(cfg.server.operator_token.as_str());
+    let directory = Arc::new(Directory::new(seed, operator_token));
+    let app = bourse_api::router(gateway, ops, listings, directory, &http_cfg);
 
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if cfg.server.workers > 0 {

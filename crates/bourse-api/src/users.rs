@@ -1,0 +1,216 @@
+//! Sign-up, log-in and log-out, and API keys for brokers' programs.
+
+use axum::Json;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use bourse_core::{Command, Event, Role, UnixNanos};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::{
+    Credential, UserEntry, digest, hash_password, new_secret, now, valid_password, valid_username,
+    verify_password,
+};
+use crate::error::ApiError;
+use crate::http::{Auth, JsonBody, State, first_reject};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Credentials {
+    username: String,
+    password: String,
+}
+
+/// `POST /v1/users`: registers a trader and opens their account.
+pub(crate) async fn register(
+    axum::extract::State(s): State,
+    JsonBody(body): JsonBody<Credentials>,
+) -> Result<impl IntoResponse, ApiError> {
+    if !valid_username(&body.username) {
+        return Err(ApiError::unprocessable(
+            "INVALID_USERNAME",
+            "usernames are 3-32 characters of a-z, 0-9, '_', '-' and '.'",
+        ));
+    }
+    if !valid_password(&body.password) {
+        return Err(ApiError::unprocessable(
+            "INVALID_PASSWORD",
+            "passwords are 8-128 characters",
+        ));
+    }
+    if s.0.directory.user(&body.username).is_some() {
+        return Err(ApiError::rejected(bourse_core::RejectReason::UsernameTaken));
+    }
+    let password_hash = hash_password(body.password).await?;
+    let reply =
+        s.0.gateway
+            .execute(Command::RegisterUser {
+                username: body.username.clone(),
+                password_hash: password_hash.clone(),
+                role: Role::Trader,
+            })
+            .await?;
+    if let Some(e) = first_reject(&reply.events) {
+        return Err(e);
+    }
+    let account = reply
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::UserRegistered { account, .. } => Some(*account),
+            _ => None,
+        })
+        .ok_or_else(|| ApiError::rejected(bourse_core::RejectReason::UsernameTaken))?;
+    s.0.directory.add_user(
+        &body.username,
+        UserEntry {
+            account,
+            role: Role::Trader,
+            password_hash,
+        },
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "username": body.username,
+            "account_id": account.get().to_string(),
+        })),
+    ))
+}
+
+/// `POST /v1/sessions`: logs in; the token is shown once.
+pub(crate) async fn log_in(
+    axum::extract::State(s): State,
+    JsonBody(body): JsonBody<Credentials>,
+) -> Result<impl IntoResponse, ApiError> {
+    let user = s.0.directory.user(&body.username);
+    let phc = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = verify_password(body.password, phc).await;
+    let Some(user) = user.filter(|_| ok) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_CREDENTIALS",
+            "wrong username or password",
+        ));
+    };
+    let (token, token_digest) = new_secret()?;
+    let ttl = u64::try_from(s.0.session_ttl.as_nanos()).unwrap_or(u64::MAX);
+    let expires_at = UnixNanos::new(now().get().saturating_add(ttl));
+    let reply =
+        s.0.gateway
+            .execute(Command::CreateSession {
+                account: user.account,
+                token: token_digest,
+                expires_at,
+            })
+            .await?;
+    if let Some(e) = first_reject(&reply.events) {
+        return Err(e);
+    }
+    s.0.directory
+        .add_session(token_digest, user.account, expires_at);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "token": token,
+            "account_id": user.account.get().to_string(),
+            "expires_at": expires_at.to_rfc3339(),
+        })),
+    ))
+}
+
+/// `DELETE /v1/sessions`: logs out the session whose token authenticates the request.
+pub(crate) async fn log_out(
+    axum::extract::State(s): State,
+    Auth(who): Auth,
+) -> Result<StatusCode, ApiError> {
+    let Credential::Session(token) = who.credential else {
+        return Err(ApiError::bad_request(
+            "NOT_A_SESSION",
+            "log out with the session token itself",
+        ));
+    };
+    // Forgotten here first: the token stops working even if the command is slow.
+    s.0.directory.end_session(&token);
+    let reply = s.0.gateway.execute(Command::EndSession { token }).await?;
+    if let Some(e) = first_reject(&reply.events) {
+        return Err(e);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewKey {
+    #[serde(default)]
+    label: Option<String>,
+}
+
+/// `POST /v1/api-keys`: a key for the caller's account; the secret is shown once.
+pub(crate) async fn create_key(
+    axum::extract::State(s): State,
+    Auth(who): Auth,
+    JsonBody(body): JsonBody<NewKey>,
+) -> Result<impl IntoResponse, ApiError> {
+    let account = who.account.ok_or_else(|| {
+        ApiError::forbidden("API keys belong to a user's account; log in as that user")
+    })?;
+    let label = body.label.unwrap_or_default();
+    if label.chars().count() > 64 || label.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable(
+            "INVALID_LABEL",
+            "labels are at most 64 printable characters",
+        ));
+    }
+    let (secret, secret_digest) = new_secret()?;
+    let reply =
+        s.0.gateway
+            .execute(Command::CreateApiKey {
+                account,
+                secret: secret_digest,
+                label: label.clone(),
+            })
+            .await?;
+    if let Some(e) = first_reject(&reply.events) {
+        return Err(e);
+    }
+    let key_id = reply
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::ApiKeyCreated { key_id, .. } => Some(*key_id),
+            _ => None,
+        })
+        .ok_or_else(|| ApiError::rejected(bourse_core::RejectReason::UnknownAccount))?;
+    s.0.directory.add_key(secret_digest, key_id, account);
+    debug_assert_eq!(digest(&secret), secret_digest);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "id": key_id.to_string(),
+            "label": label,
+            "secret": secret,
+        })),
+    ))
+}
+
+/// `DELETE /v1/api-keys/{id}`: revokes one of the caller's keys.
+pub(crate) async fn revoke_key(
+    axum::extract::State(s): State,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let not_found = || ApiError::not_found("UNKNOWN_API_KEY", "no such API key");
+    let account = who.account.ok_or_else(not_found)?;
+    let key_id: u64 = id.parse().map_err(|_| not_found())?;
+    let reply =
+        s.0.gateway
+            .execute(Command::RevokeApiKey { account, key_id })
+            .await?;
+    if first_reject(&reply.events).is_some() {
+        return Err(not_found());
+    }
+    s.0.directory.revoke_key(account, key_id);
+    Ok(StatusCode::NO_CONTENT)
+}
