@@ -20,7 +20,7 @@ use crate::auth::{Directory, Principal, now};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::orders::{Listings, NewOrder, parse_account, parse_order_id, report_submit};
-use crate::users;
+use crate::{trading, users};
 
 /// What the HTTP side asks of the rest of the server.
 pub trait Operations: Send + Sync + 'static {
@@ -78,8 +78,19 @@ pub fn router(
         .route("/v1/sessions", post(users::log_in).delete(users::log_out))
         .route("/v1/api-keys", post(users::create_key))
         .route("/v1/api-keys/{id}", delete(users::revoke_key))
-        .route("/v1/orders", post(submit_order))
-        .route("/v1/orders/{id}", delete(cancel_order))
+        .route(
+            "/v1/orders",
+            post(submit_order).delete(trading::mass_cancel),
+        )
+        .route(
+            "/v1/orders/{id}",
+            delete(cancel_order).patch(trading::replace_order),
+        )
+        .route("/v1/transfers", post(trading::transfer))
+        .route("/v1/stocks", get(trading::stocks))
+        .route("/v1/stocks/{symbol}", get(trading::stock))
+        .route("/v1/admin/symbols/{symbol}/{action}", post(trading::halt))
+        .route("/v1/admin/end-of-day", post(trading::end_of_day))
         .route("/v1/admin/accounts", post(open_account))
         .route("/v1/admin/accounts/{id}/deposits", post(deposit))
         .route("/v1/admin/accounts/{id}/shares", post(deposit_shares))

@@ -14,6 +14,7 @@ pub mod error;
 pub mod gateway;
 pub mod http;
 pub mod orders;
+mod trading;
 mod users;
 
 pub use auth::{Directory, DirectorySeed, Principal, UserEntry};

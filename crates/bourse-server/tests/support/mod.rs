@@ -309,3 +309,61 @@ impl Rng {
         usize::try_from(self.below(len as u64)).unwrap()
     }
 }
+
+/// A plain HTTP client with an optional bearer token.
+pub struct Http {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Http {
+    pub fn new(base: &str) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: base.to_owned(),
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut r = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn register(&self, user: &str) -> String {
+        let (s, v) = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/users",
+                None,
+                Some(json!({"username": user, "password": "hunter2hunter2"})),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v["account_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn log_in(&self, user: &str, password: &str) -> (u16, Value) {
+        self.call(
+            reqwest::Method::POST,
+            "/v1/sessions",
+            None,
+            Some(json!({"username": user, "password": password})),
+        )
+        .await
+    }
+}

@@ -1,0 +1,234 @@
+//! Trading routes over real HTTP against the real server: transfers, stock search, orders
+//! that fill, replace, mass cancel, withdrawals, halts and the end of the day.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use reqwest::Method as M;
+use serde_json::{Value, json};
+use support::{Client, Http, Server, Store};
+
+async fn session(h: &Http, user: &str) -> (String, String) {
+    let account = h.register(user).await;
+    let (s, v) = h.log_in(user, "hunter2hunter2").await;
+    assert_eq!(s, 201, "{v}");
+    (account, v["token"].as_str().unwrap().to_owned())
+}
+
+fn limit(side: &str, qty: u64, price: &str, tif: &str) -> Value {
+    json!({"symbol": "AAPL", "side": side, "type": "limit", "qty": qty.to_string(),
+           "limit_price": price, "time_in_force": tif})
+}
+
+#[test]
+fn a_trader_funds_searches_trades_amends_and_withdraws() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::File(dir.path().join("journal"));
+    let server = Server::start(&store, &[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let h = Http::new(&server.base);
+        let op = Client::new(&server.base);
+        let (buyer, bt) = session(&h, "buyer").await;
+        let (seller, st) = session(&h, "seller").await;
+        let t = |tok: &str| Some(tok.to_owned());
+
+        // Cash in; bad transfers refused.
+        let (s, v) = h
+            .call(
+                M::POST,
+                "/v1/transfers",
+                t(&bt).as_deref(),
+                Some(json!({"type": "deposit", "amount": "50000.00"})),
+            )
+            .await;
+        assert_eq!((s, v["cash"].as_str()), (201, Some("50000.00")), "{v}");
+        for (body, code) in [
+            (json!({"type": "deposit", "amount": "-5"}), "INVALID_AMOUNT"),
+            (
+                json!({"type": "deposit", "amount": "1.00001"}),
+                "INVALID_AMOUNT",
+            ),
+            (
+                json!({"type": "gift", "amount": "5"}),
+                "INVALID_TRANSFER_TYPE",
+            ),
+            (
+                json!({"type": "withdraw", "amount": "999999"}),
+                "INSUFFICIENT_FUNDS",
+            ),
+        ] {
+            let (s, v) = h
+                .call(M::POST, "/v1/transfers", t(&bt).as_deref(), Some(body))
+                .await;
+            assert_eq!((s, v["code"].as_str()), (422, Some(code)), "{v}");
+        }
+        // The seller's shares come from the operator (a broker's transfer in).
+        let (s, _) = op
+            .post(
+                &format!("/v1/admin/accounts/{seller}/shares"),
+                json!({"symbol": "AAPL", "qty": 500}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(s, 200);
+
+        // Search: "apple" finds AAPL; an exact symbol ranks first; pages.
+        let (s, v) = h.call(M::GET, "/v1/stocks?q=apple", None, None).await;
+        assert_eq!(s, 200);
+        assert_eq!(v["items"][0]["symbol"], "AAPL", "{v}");
+        let (_, v) = h.call(M::GET, "/v1/stocks?q=MSFT", None, None).await;
+        assert_eq!(v["items"][0]["symbol"], "MSFT");
+        let (_, all) = h.call(M::GET, "/v1/stocks?size=5&page=2", None, None).await;
+        assert_eq!(all["items"].as_array().unwrap().len(), 5);
+        assert!(all["total"].as_u64().unwrap() >= 10);
+        let (s, v) = h.call(M::GET, "/v1/stocks/aapl", None, None).await;
+        assert_eq!((s, v["name"].as_str()), (200, Some("Apple Inc.")));
+        let (s, v) = h.call(M::GET, "/v1/stocks/NOPE", None, None).await;
+        assert_eq!((s, v["code"].as_str()), (404, Some("UNKNOWN_SYMBOL")));
+        let (s, _) = h.call(M::GET, "/v1/stocks?size=0", None, None).await;
+        assert_eq!(s, 422);
+
+        // The seller rests 100 @ 190; the buyer takes 60 and rests 40 @ 191 (GTC).
+        let (s, v) = h
+            .call(
+                M::POST,
+                "/v1/orders",
+                t(&st).as_deref(),
+                Some(limit("sell", 100, "190.00", "day")),
+            )
+            .await;
+        assert_eq!((s, v["status"].as_str()), (200, Some("new")), "{v}");
+        let sell_id = v["id"].as_str().unwrap().to_owned();
+        let (s, v) = h
+            .call(
+                M::POST,
+                "/v1/orders",
+                t(&bt).as_deref(),
+                Some(limit("buy", 60, "191.00", "gtc")),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["status"], "filled");
+        assert_eq!(v["filled_qty"], "60");
+        assert_eq!(
+            v["filled_avg_price"], "190.00",
+            "trades at the resting price"
+        );
+        assert_eq!(v["fills"][0]["liquidity"], "taker");
+        let (s, v) = h
+            .call(
+                M::POST,
+                "/v1/orders",
+                t(&bt).as_deref(),
+                Some(limit("buy", 80, "191.00", "gtc")),
+            )
+            .await;
+        assert_eq!(
+            (s, v["status"].as_str(), v["filled_qty"].as_str()),
+            (200, Some("partially_filled"), Some("40"))
+        );
+        let buy_id = v["id"].as_str().unwrap().to_owned();
+
+        // Amend the resting remainder: reprice to 189.50, 30 open.
+        let (s, v) = h
+            .call(
+                M::PATCH,
+                &format!("/v1/orders/{buy_id}"),
+                t(&bt).as_deref(),
+                Some(json!({"qty": "30", "limit_price": "189.50"})),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(
+            (
+                v["event"].as_str(),
+                v["leaves_qty"].as_str(),
+                v["limit_price"].as_str()
+            ),
+            (Some("replaced"), Some("30"), Some("189.50"))
+        );
+        let (s, v) = h
+            .call(
+                M::PATCH,
+                &format!("/v1/orders/{buy_id}"),
+                t(&bt).as_deref(),
+                Some(json!({"limit_price": "189.503"})),
+            )
+            .await;
+        assert_eq!(s, 422, "{v}");
+        // The seller's order is done: amending it is UNKNOWN_ORDER.
+        let (s, v) = h
+            .call(
+                M::PATCH,
+                &format!("/v1/orders/{sell_id}"),
+                t(&st).as_deref(),
+                Some(json!({"qty": "5"})),
+            )
+            .await;
+        assert_eq!((s, v["code"].as_str()), (404, Some("UNKNOWN_ORDER")));
+
+        // Halted: new orders refused, then allowed again.
+        let (s, _) = op
+            .post("/v1/admin/symbols/AAPL/halt", json!({}))
+            .await
+            .unwrap();
+        assert_eq!(s, 200);
+        let (s, v) = h
+            .call(
+                M::POST,
+                "/v1/orders",
+                t(&bt).as_deref(),
+                Some(limit("buy", 1, "180.00", "day")),
+            )
+            .await;
+        assert_eq!((s, v["code"].as_str()), (422, Some("SYMBOL_HALTED")));
+        let (s, _) = op
+            .post("/v1/admin/symbols/AAPL/resume", json!({}))
+            .await
+            .unwrap();
+        assert_eq!(s, 200);
+        let (s, v) = h
+            .call(
+                M::POST,
+                "/v1/orders",
+                t(&bt).as_deref(),
+                Some(limit("buy", 2, "180.00", "day")),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let day_id = v["id"].as_str().unwrap().to_owned();
+
+        // End of day expires the DAY order; the GTC one stays until a mass cancel.
+        let (s, v) = op.post("/v1/admin/end-of-day", json!({})).await.unwrap();
+        assert_eq!(s, 200);
+        assert_eq!(v["expired_orders"], 1, "{v}");
+        let (s, v) = h
+            .call(
+                M::DELETE,
+                &format!("/v1/orders/{day_id}"),
+                t(&bt).as_deref(),
+                None,
+            )
+            .await;
+        assert_eq!((s, v["code"].as_str()), (404, Some("UNKNOWN_ORDER")));
+        let (s, v) = h
+            .call(M::DELETE, "/v1/orders", t(&bt).as_deref(), None)
+            .await;
+        assert_eq!(s, 200);
+        assert_eq!(v["canceled"], json!([buy_id]));
+
+        // Cash out what is left: 50,000 − 100 × 190 = 31,000.
+        let (s, v) = h
+            .call(
+                M::POST,
+                "/v1/transfers",
+                t(&bt).as_deref(),
+                Some(json!({"type": "withdraw", "amount": "31000"})),
+            )
+            .await;
+        assert_eq!((s, v["cash"].as_str()), (201, Some("0.00")), "{v}");
+        let _ = buyer;
+    });
+    server.stop();
+}
