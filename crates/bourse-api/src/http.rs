@@ -37,6 +37,11 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// How long a session token lives.
     pub session_ttl: std::time::Duration,
+    /// Requests per second (and burst) per credential, and per IP without credentials.
+    pub rate_per_credential: crate::ratelimit::Rate,
+    pub rate_per_ip: crate::ratelimit::Rate,
+    /// Exempt from rate limits.
+    pub operator_token: Option<String>,
 }
 
 pub(crate) struct Inner {
@@ -96,6 +101,14 @@ pub fn router(
         .route("/v1/admin/accounts/{id}/shares", post(deposit_shares))
         .route("/v1/admin/snapshot", post(snapshot))
         .fallback(|| async { ApiError::not_found("NOT_FOUND", "no such route") })
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(crate::ratelimit::Limiter::new(
+                cfg.rate_per_credential,
+                cfg.rate_per_ip,
+                cfg.operator_token.as_deref(),
+            )),
+            crate::ratelimit::limit,
+        ))
         .layer(DefaultBodyLimit::max(cfg.body_limit))
         .with_state(state)
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod gateway;
 pub mod http;
 pub mod orders;
+pub mod ratelimit;
 mod trading;
 mod users;
 

@@ -30,6 +30,8 @@ pub struct ServerConfig {
     pub operator_token: String,
     pub workers: usize,
     pub session_ttl_secs: u64,
+    pub rate_per_credential: f64,
+    pub rate_per_ip: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -114,6 +116,17 @@ impl Config {
                 "engine.wait = {:?}: use busy-spin, spin-then-yield or spin-then-park",
                 self.engine.wait
             );
+        }
+        for (k, v) in [
+            (
+                "server.rate_per_credential",
+                self.server.rate_per_credential,
+            ),
+            ("server.rate_per_ip", self.server.rate_per_ip),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                bail!("{k} = {v}: give a positive number of requests per second");
+            }
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bail!("log.format = {:?}: use text or json", self.log.format);

@@ -271,6 +271,16 @@ pub fn serve(cfg: &Config) -> Result<()> {
     let http_cfg = HttpConfig {
         body_limit: cfg.server.body_limit_bytes,
         session_ttl: Duration::from_secs(cfg.server.session_ttl_secs),
+        rate_per_credential: bourse_api::ratelimit::Rate {
+            per_sec: cfg.server.rate_per_credential,
+            burst: cfg.server.rate_per_credential * 2.0,
+        },
+        rate_per_ip: bourse_api::ratelimit::Rate {
+            per_sec: cfg.server.rate_per_ip,
+            burst: cfg.server.rate_per_ip * 2.0,
+        },
+        operator_token: (!cfg.server.operator_token.is_empty())
+            .then(|| cfg.server.operator_token.clone()),
     };
     let operator_token =
         (!cfg.server.operator_token.is_empty()).then_some(cfg.server.operator_token.as_str());
@@ -293,10 +303,13 @@ pub fn serve(cfg: &Config) -> Result<()> {
             recovered.seq.0, recovered.hash
         );
         tracing::info!(%addr, "listening");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("serving HTTP")
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")
     });
     tracing::info!("shutting down: draining the engine");
     // Anything still waiting on a dead database gets a bounded grace period.

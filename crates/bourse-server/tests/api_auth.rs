@@ -210,3 +210,63 @@ fn identity_and_object_level_authorization() {
     });
     server.stop();
 }
+
+/// Over the limit: 429 with Retry-After, per IP without credentials and per credential;
+/// the operator is not limited.
+#[test]
+fn rate_limits_answer_429_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::File(dir.path().join("journal"));
+    let server = Server::start(
+        &store,
+        &[
+            ("BOURSE__SERVER__RATE_PER_IP", "2"),
+            ("BOURSE__SERVER__RATE_PER_CREDENTIAL", "3"),
+        ],
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let login = || {
+            http.post(format!("{}/v1/sessions", server.base))
+                .json(&json!({"username": "nobody", "password": "whatever123"}))
+                .send()
+        };
+        let mut codes = Vec::new();
+        let mut retry_after = None;
+        for _ in 0..8 {
+            let r = login().await.unwrap();
+            if r.status() == 429 {
+                retry_after = r.headers().get("retry-after").cloned();
+                let v: Value = r.json().await.unwrap();
+                assert_eq!(v["code"], "RATE_LIMITED");
+                codes.push(429);
+            } else {
+                codes.push(r.status().as_u16());
+            }
+        }
+        // A burst of twice the rate passes (answered 401: no such user), then 429.
+        assert_eq!(&codes[..4], &[401, 401, 401, 401], "{codes:?}");
+        assert!(codes[4..].contains(&429), "{codes:?}");
+        assert!(retry_after.is_some());
+        // Per credential: an unknown token still draws from its own bucket.
+        let mut limited = 0;
+        for _ in 0..10 {
+            let r = http
+                .get(format!("{}/v1/stocks", server.base))
+                .bearer_auth("some-token")
+                .send()
+                .await
+                .unwrap();
+            limited += usize::from(r.status() == 429);
+        }
+        assert!(limited >= 3, "{limited}");
+        // The operator is not limited.
+        let op = Client::new(&server.base);
+        for _ in 0..20 {
+            let (s, _) = op.get("/healthz").await.unwrap();
+            assert_eq!(s, 200);
+        }
+    });
+    server.stop();
+}
