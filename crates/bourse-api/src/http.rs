@@ -20,7 +20,7 @@ use crate::auth::{Directory, Principal, now};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::orders::{Listings, NewOrder, parse_account, parse_order_id, report_submit};
-use crate::{trading, users};
+use crate::{trading, users, ws};
 
 /// What the HTTP side asks of the rest of the server.
 pub trait Operations: Send + Sync + 'static {
@@ -50,6 +50,8 @@ pub(crate) struct Inner {
     pub(crate) listings: Listings,
     pub(crate) directory: Arc<Directory>,
     pub(crate) session_ttl: std::time::Duration,
+    /// Inbound WebSocket messages per second per connection.
+    pub(crate) ws_rate: f64,
 }
 
 /// Shared by every route.
@@ -76,6 +78,7 @@ pub fn router(
         listings,
         directory,
         session_ttl: cfg.session_ttl,
+        ws_rate: cfg.rate_per_credential.per_sec,
     }));
     Router::new()
         .route("/healthz", get(healthz))
@@ -92,6 +95,7 @@ pub fn router(
             delete(cancel_order).patch(trading::replace_order),
         )
         .route("/v1/transfers", post(trading::transfer))
+        .route("/v1/ws", get(ws::upgrade))
         .route("/v1/stocks", get(trading::stocks))
         .route("/v1/stocks/{symbol}", get(trading::stock))
         .route("/v1/admin/symbols/{symbol}/{action}", post(trading::halt))
@@ -237,11 +241,20 @@ async fn submit_order(
     Auth(who): Auth,
     JsonBody(body): JsonBody<NewOrder>,
 ) -> Result<Json<Value>, ApiError> {
+    submit(&s, &who, body).await.map(Json)
+}
+
+/// Order entry, shared by REST and WebSocket: validate, execute, report.
+pub(crate) async fn submit(
+    s: &AppState,
+    who: &Principal,
+    body: NewOrder,
+) -> Result<Value, ApiError> {
     let account = who.acting_for(body.account_id.as_deref())?;
     let req = body.validate(account, &s.0.listings)?;
     let reply = s.0.gateway.execute(Command::SubmitOrder(req)).await?;
     match report_submit(reply.seq.0, reply.ts, &reply.events) {
-        Ok(view) => Ok(Json(json!(view))),
+        Ok(view) => Ok(json!(view)),
         Err(r) => Err(ApiError::rejected(r.reason)),
     }
 }
@@ -257,8 +270,20 @@ async fn cancel_order(
     Path(id): Path<String>,
     Query(q): Query<AccountQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let order_id = parse_order_id(&id)?;
-    let account = who.acting_for(q.account_id.as_deref())?;
+    cancel(&s, &who, &id, q.account_id.as_deref())
+        .await
+        .map(Json)
+}
+
+/// Cancel, shared by REST and WebSocket.
+pub(crate) async fn cancel(
+    s: &AppState,
+    who: &Principal,
+    id: &str,
+    account_id: Option<&str>,
+) -> Result<Value, ApiError> {
+    let order_id = parse_order_id(id)?;
+    let account = who.acting_for(account_id)?;
     let reply =
         s.0.gateway
             .execute(Command::CancelOrder { account, order_id })
@@ -272,13 +297,13 @@ async fn cancel_order(
     });
     let (qty, reason) =
         canceled.ok_or_else(|| ApiError::not_found("UNKNOWN_ORDER", "no such order"))?;
-    Ok(Json(json!({
+    Ok(json!({
         "id": order_id.get().to_string(),
         "status": "canceled",
         "canceled_qty": qty.to_string(),
         "cancel_reason": reason,
         "seq": reply.seq.0,
-    })))
+    }))
 }
 
 async fn open_account(

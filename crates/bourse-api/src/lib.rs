@@ -17,6 +17,7 @@ pub mod orders;
 pub mod ratelimit;
 mod trading;
 mod users;
+pub mod ws;
 
 pub use auth::{Directory, DirectorySeed, Principal, UserEntry};
 pub use error::ApiError;

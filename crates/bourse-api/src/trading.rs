@@ -8,18 +8,19 @@ use bourse_core::{Cash, Command, Event, Qty, Symbol};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::http::{Auth, JsonBody, Operator, State, first_reject};
+use crate::http::{AppState, Auth, JsonBody, Operator, State, first_reject};
 use crate::orders::{Decimal, parse_order_id};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Amend {
     /// New open quantity.
-    qty: Option<Decimal>,
-    limit_price: Option<Decimal>,
+    pub(crate) qty: Option<Decimal>,
+    pub(crate) limit_price: Option<Decimal>,
     #[serde(default)]
-    account_id: Option<String>,
+    pub(crate) account_id: Option<String>,
 }
 
 /// `PATCH /v1/orders/{id}`: new open quantity and/or limit price. Same id; priority is kept
@@ -30,7 +31,17 @@ pub(crate) async fn replace_order(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Amend>,
 ) -> Result<Json<Value>, ApiError> {
-    let order_id = parse_order_id(&id)?;
+    replace(&s, &who, &id, body).await.map(Json)
+}
+
+/// Replace, shared by REST and WebSocket.
+pub(crate) async fn replace(
+    s: &AppState,
+    who: &Principal,
+    id: &str,
+    body: Amend,
+) -> Result<Value, ApiError> {
+    let order_id = parse_order_id(id)?;
     let account = who.acting_for(body.account_id.as_deref())?;
     let price = body
         .limit_price
@@ -95,7 +106,7 @@ pub(crate) async fn replace_order(
             _ => {}
         }
     }
-    Ok(Json(out))
+    Ok(out)
 }
 
 #[derive(Deserialize)]

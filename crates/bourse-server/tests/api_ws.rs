@@ -1,0 +1,122 @@
+//! WebSocket order entry with a real WebSocket client over a real socket: auth first, orders,
+//! cancels and replaces answered with the REST reports (durable), pipelined requests matched
+//! by id, bad frames answered with errors, and the server stays healthy.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::collections::HashMap;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use support::{Client, Http, Server, Store};
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::text(v.to_string())).await.unwrap();
+}
+
+async fn recv(ws: &mut Ws) -> Value {
+    loop {
+        match ws.next().await.unwrap().unwrap() {
+            Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+            Message::Close(c) => return json!({"closed": c.map(|c| c.reason.to_string())}),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn websocket_order_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::File(dir.path().join("journal"));
+    let server = Server::start(&store, &[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let h = Http::new(&server.base);
+        let account = h.register("broker").await;
+        let (_, v) = h.log_in("broker", "hunter2hunter2").await;
+        let token = v["token"].as_str().unwrap().to_owned();
+        let op = Client::new(&server.base);
+        op.post(&format!("/v1/admin/accounts/{account}/deposits"), json!({"amount": "1000000"}))
+            .await
+            .unwrap();
+        op.post(&format!("/v1/admin/accounts/{account}/shares"), json!({"symbol": "MSFT", "qty": 1000}))
+            .await
+            .unwrap();
+        let url = format!("{}/v1/ws", server.base.replace("http://", "ws://"));
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+
+        // Nothing before auth; a bad token is refused.
+        send(&mut ws, json!({"op": "order", "id": 1, "symbol": "AAPL"})).await;
+        let v = recv(&mut ws).await;
+        assert_eq!((v["type"].as_str(), v["code"].as_str(), &v["request_id"]), (Some("error"), Some("UNAUTHORIZED"), &json!(1)));
+        send(&mut ws, json!({"op": "auth", "token": "nope"})).await;
+        assert_eq!(recv(&mut ws).await["code"], "UNAUTHORIZED");
+        send(&mut ws, json!({"op": "auth", "id": "a", "token": token})).await;
+        let v = recv(&mut ws).await;
+        assert_eq!((v["type"].as_str(), v["account_id"].as_str()), (Some("authenticated"), Some(account.as_str())));
+
+        // Malformed, unknown and invalid messages: errors with stable codes, session lives on.
+        ws.send(Message::text("{not json")).await.unwrap();
+        assert_eq!(recv(&mut ws).await["code"], "MALFORMED_JSON");
+        send(&mut ws, json!(["op"])).await;
+        assert_eq!(recv(&mut ws).await["code"], "INVALID_MESSAGE");
+        send(&mut ws, json!({"op": "fly", "id": 9})).await;
+        assert_eq!(recv(&mut ws).await["code"], "UNKNOWN_OP");
+        ws.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+        assert_eq!(recv(&mut ws).await["code"], "BINARY_NOT_SUPPORTED");
+        send(&mut ws, json!({"op": "order", "id": 10, "symbol": "AAPL", "side": "buy", "type": "limit", "qty": "0", "limit_price": "190"})).await;
+        let v = recv(&mut ws).await;
+        assert_eq!((v["code"].as_str(), &v["request_id"]), (Some("INVALID_QUANTITY"), &json!(10)));
+        send(&mut ws, json!({"op": "order", "id": 11, "symbol": "AAPL", "side": "buy", "type": "limit", "qty": "1", "limit_price": "190", "bogus": 1})).await;
+        assert_eq!(recv(&mut ws).await["code"], "INVALID_FIELD");
+
+        // 200 pipelined orders: every one answered once, matched by id, each a durable report.
+        for i in 0..200u64 {
+            let side = if i % 2 == 0 { "sell" } else { "buy" };
+            send(&mut ws, json!({"op": "order", "id": 1000 + i, "symbol": "MSFT", "side": side,
+                                 "type": "limit", "qty": "3", "limit_price": "420.00",
+                                 "time_in_force": "gtc", "client_order_id": format!("ws-{i}")})).await;
+        }
+        let mut seen: HashMap<u64, Value> = HashMap::new();
+        while seen.len() < 200 {
+            let v = recv(&mut ws).await;
+            assert_eq!(v["type"], "execution_report", "{v}");
+            let id = v["request_id"].as_u64().unwrap();
+            assert!(seen.insert(id, v["report"].clone()).is_none(), "answered twice: {id}");
+        }
+        // Self-trade prevention cancels the incoming crossing order; a report says so.
+        assert!(seen.values().all(|r| r["client_order_id"].as_str().unwrap().starts_with("ws-")));
+        assert!(
+            seen.values()
+                .any(|r| r["status"] == "canceled" && r["cancel_reason"] == "SELF_TRADE"),
+            "one account on both sides: self-trade prevention cancels the incoming order"
+        );
+        let resting: Vec<&Value> = seen.values().filter(|r| r["status"] == "new").collect();
+        assert!(!resting.is_empty());
+        // Cancel and replace over the socket.
+        let id = resting[0]["id"].as_str().unwrap().to_owned();
+        send(&mut ws, json!({"op": "replace", "id": "r", "order_id": id, "qty": "2", "limit_price": "420.00"})).await;
+        let v = recv(&mut ws).await;
+        assert_eq!((v["report"]["event"].as_str(), v["report"]["leaves_qty"].as_str()), (Some("replaced"), Some("2")), "{v}");
+        send(&mut ws, json!({"op": "cancel", "id": "c", "order_id": id})).await;
+        let v = recv(&mut ws).await;
+        assert_eq!((v["report"]["status"].as_str(), &v["request_id"]), (Some("canceled"), &json!("c")), "{v}");
+        send(&mut ws, json!({"op": "cancel", "id": "c2", "order_id": id})).await;
+        assert_eq!(recv(&mut ws).await["code"], "UNKNOWN_ORDER");
+        send(&mut ws, json!({"op": "ping", "id": 5})).await;
+        assert_eq!(recv(&mut ws).await["type"], "pong");
+
+        // An oversized frame closes the connection with a reason; the server carries on.
+        ws.send(Message::text("x".repeat(64 * 1024))).await.ok();
+        let v = recv(&mut ws).await;
+        assert!(v.get("closed").is_some(), "{v}");
+        let (s, _) = op.get("/healthz").await.unwrap();
+        assert_eq!(s, 200);
+    });
+    server.stop();
+}
