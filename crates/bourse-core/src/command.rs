@@ -33,6 +33,14 @@ pub enum Role {
 pub struct SecretHash(pub [u8; 32]);
 
 /// The kind of order a client asks for.
+/// When a price alert fires: at a trade at or above its price, or at or below it.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertCondition {
+    Above,
+    Below,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderType {
@@ -125,6 +133,17 @@ pub enum Command {
     },
     HaltSymbol {
         symbol: Symbol,
+    },
+    /// A price alert for the account: fires once, at the first trade that meets it.
+    CreateAlert {
+        account: AccountId,
+        symbol: Symbol,
+        condition: AlertCondition,
+        price: Price,
+    },
+    DeleteAlert {
+        account: AccountId,
+        alert_id: u64,
     },
     ResumeSymbol {
         symbol: Symbol,

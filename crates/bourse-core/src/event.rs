@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::command::{OrderType, Role, Seq};
+use crate::command::{AlertCondition, OrderType, Role, Seq};
 use crate::{
     AccountId, CancelReason, Cash, ClientOrderId, OrderId, Price, Qty, RejectReason, Side, Symbol,
     TimeInForce, TradeId, UnixNanos,
@@ -153,6 +153,26 @@ pub enum Event {
     },
     DayEnded {
         at: UnixNanos,
+    },
+    AlertCreated {
+        alert_id: u64,
+        account: AccountId,
+        symbol: Symbol,
+        condition: AlertCondition,
+        price: Price,
+    },
+    AlertDeleted {
+        alert_id: u64,
+        account: AccountId,
+    },
+    /// A trade met the alert; it is gone (delivered once).
+    AlertTriggered {
+        alert_id: u64,
+        account: AccountId,
+        symbol: Symbol,
+        condition: AlertCondition,
+        price: Price,
+        trade_price: Price,
     },
     /// An account's cash after the command, emitted once per command for every account
     /// whose cash or reservations it may have changed (after the command's other events).

@@ -16,7 +16,9 @@ pub mod num;
 pub mod order;
 pub mod time;
 
-pub use command::{Command, OrderRequest, OrderType, Role, SecretHash, Seq, Sequenced};
+pub use command::{
+    AlertCondition, Command, OrderRequest, OrderType, Role, SecretHash, Seq, Sequenced,
+};
 pub use divisor::Divisor;
 pub use event::{Event, Liquidity, Tagged};
 pub use ids::{AccountId, ClientOrderId, IdError, OrderId, Symbol, TradeId};

@@ -187,6 +187,8 @@ reject_reasons! {
     UnknownSession = 5003, "UNKNOWN_SESSION", "no such session";
     UnknownApiKey = 5004, "UNKNOWN_API_KEY", "no such API key";
     UnknownSymbol = 4001, "UNKNOWN_SYMBOL", "no such listed symbol";
+    UnknownAlert = 6001, "UNKNOWN_ALERT", "no such alert";
+    TooManyAlerts = 6002, "TOO_MANY_ALERTS", "the account has as many alerts as it may";
     SymbolHalted = 4002, "SYMBOL_HALTED", "trading in this symbol is halted";
 }
 

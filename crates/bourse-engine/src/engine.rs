@@ -12,6 +12,7 @@ use bourse_core::{
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use crate::alerts::Alerts;
 use crate::identity::{Identity, User};
 use crate::instrument::Instrument;
 
@@ -169,6 +170,7 @@ pub struct Engine {
     scratch: Vec<BookEvent>,
     /// Accounts and positions a command touched, for the balance events at its end.
     touched: Vec<(AccountId, Option<Symbol>)>,
+    alerts: Alerts,
 }
 
 /// A resting order as a snapshot keeps it; the list per book is in priority order.
@@ -213,6 +215,7 @@ pub struct Snapshot {
     net_cash_in: Cash,
     shares_in: Vec<u64>,
     identity: Identity,
+    alerts: Alerts,
 }
 
 /// A digest of the engine's whole state.
@@ -303,6 +306,7 @@ impl Engine {
             last_seq: Seq(0),
             scratch: Vec::with_capacity(64),
             touched: Vec::with_capacity(16),
+            alerts: Alerts::default(),
         })
     }
 
@@ -409,6 +413,7 @@ impl Engine {
             net_cash_in: self.net_cash_in,
             shares_in: self.shares_in.clone(),
             identity: self.identity.clone(),
+            alerts: self.alerts.clone(),
         }
     }
 
@@ -469,6 +474,7 @@ impl Engine {
         e.net_cash_in = snap.net_cash_in;
         e.shares_in = snap.shares_in;
         e.identity = snap.identity;
+        e.alerts = snap.alerts;
         e.last_seq = snap.seq;
         e.check_invariants().map_err(EngineError::BadSnapshot)?;
         Ok(e)
@@ -485,7 +491,36 @@ impl Engine {
     pub fn apply(&mut self, cmd: &Sequenced, out: &mut Vec<Event>) {
         let start = out.len();
         self.apply_command(cmd, out);
+        if !self.alerts.is_empty() {
+            self.fire_alerts(start, out);
+        }
         self.emit_balances(start, out);
+    }
+
+    /// Fires the price alerts met by the command's trades (per symbol: its lowest and
+    /// highest trade price).
+    fn fire_alerts(&mut self, start: usize, out: &mut Vec<Event>) {
+        let mut spans: Vec<(Symbol, Price, Price)> = Vec::new();
+        for e in &out[start..] {
+            if let Event::Trade { symbol, price, .. } = *e {
+                match spans.iter_mut().find(|s| s.0 == symbol) {
+                    Some(s) => {
+                        s.1 = s.1.min(price);
+                        s.2 = s.2.max(price);
+                    }
+                    None => spans.push((symbol, price, price)),
+                }
+            }
+        }
+        for (symbol, low, high) in spans {
+            self.alerts.on_trades(symbol, low, high, out);
+        }
+    }
+
+    /// Live price alerts.
+    #[must_use]
+    pub fn alerts(&self) -> &Alerts {
+        &self.alerts
     }
 
     /// Ends a command's events with the balances and positions it touched, so consumers
@@ -503,7 +538,9 @@ impl Engine {
                 Event::CashDeposited { account, .. } | Event::CashWithdrawn { account, .. } => {
                     touch((account, None));
                 }
-                Event::SharesDeposited { account, symbol, .. } => touch((account, Some(symbol))),
+                Event::SharesDeposited {
+                    account, symbol, ..
+                } => touch((account, Some(symbol))),
                 Event::OrderAccepted {
                     account, symbol, ..
                 }
@@ -639,6 +676,29 @@ impl Engine {
                 self.replace(*account, *order_id, *qty, *price, out);
             }
             Command::MassCancel { account, symbol } => self.mass_cancel(*account, *symbol, out),
+            Command::CreateAlert {
+                account,
+                symbol,
+                condition,
+                price,
+            } => {
+                if self.account(*account).is_none() {
+                    return out.push(refuse(*account, RejectReason::UnknownAccount));
+                }
+                if !self.by_symbol.contains_key(symbol) {
+                    return out.push(refuse(*account, RejectReason::UnknownSymbol));
+                }
+                match self.alerts.create(*account, *symbol, *condition, *price) {
+                    Ok(e) => out.push(e),
+                    Err(reason) => out.push(refuse(*account, reason)),
+                }
+            }
+            Command::DeleteAlert { account, alert_id } => {
+                match self.alerts.delete(*account, *alert_id) {
+                    Ok(e) => out.push(e),
+                    Err(reason) => out.push(refuse(*account, reason)),
+                }
+            }
             Command::HaltSymbol { symbol } => match self.by_symbol.get(symbol) {
                 Some(&i) => {
                     self.halted[i as usize] = true;

@@ -12,6 +12,7 @@
 //! is the one place that starts a thread and stamps commands with a seq and a time (from an
 //! injected [`Clock`]); the state machine itself still reads only what each command carries.
 
+pub mod alerts;
 mod engine;
 pub mod identity;
 pub mod instrument;

@@ -4,8 +4,8 @@
 mod common;
 
 use bourse_core::{
-    CancelReason, Cash, ClientOrderId, Command, Event, Liquidity, OrderId, Qty, RejectReason, Side,
-    TimeInForce,
+    CancelReason, Cash, ClientOrderId, Command, Event, Liquidity, OrderId, Price, Qty,
+    RejectReason, Side, TimeInForce,
 };
 use bourse_engine::EngineConfig;
 use common::{Driver, limit, market, px, sym};
@@ -915,6 +915,22 @@ fn every_rejection_reason_has_a_scenario() {
             },
             RejectReason::UnknownApiKey,
         ),
+        (
+            Command::DeleteAlert {
+                account: a,
+                alert_id: 77,
+            },
+            RejectReason::UnknownAlert,
+        ),
+        (
+            Command::CreateAlert {
+                account: a,
+                symbol: sym("KO"),
+                condition: bourse_core::AlertCondition::Above,
+                price: Price::from_raw(0),
+            },
+            RejectReason::InvalidPrice,
+        ),
     ];
     for (cmd, reason) in cases {
         let before = d.engine.state_hash().unwrap();
@@ -949,4 +965,154 @@ fn every_rejection_reason_has_a_scenario() {
     d.run(Command::HaltSymbol { symbol: sym("KO") });
     let ev = d.run(Command::SubmitOrder(limit(a, "KO", Side::Buy, "62.00", 1)));
     assert_eq!(rejected(&ev), Some(RejectReason::SymbolHalted));
+}
+
+/// Price alerts fire once, at the first trade that meets them, in the command of that
+/// trade; they belong to their account; a snapshot keeps the live ones.
+#[test]
+fn price_alerts_fire_once_on_the_trade_that_meets_them() {
+    use bourse_core::AlertCondition::{Above, Below};
+    let mut d = Driver::new(EngineConfig::default());
+    let a = d.funded(100_000);
+    let b = d.funded(100_000);
+    d.shares(b, "AAPL", 1_000);
+    let alert = |d: &mut Driver, account, condition, price: &str| {
+        let ev = d.run(Command::CreateAlert {
+            account,
+            symbol: sym("AAPL"),
+            condition,
+            price: px(price),
+        });
+        match ev[..] {
+            [Event::AlertCreated { alert_id, .. }] => alert_id,
+            _ => panic!("{ev:?}"),
+        }
+    };
+    let up = alert(&mut d, a, Above, "191.00");
+    let down = alert(&mut d, a, Below, "189.00");
+    let far = alert(&mut d, a, Above, "199.00");
+    let gone = alert(&mut d, a, Below, "150.00");
+    // Only the owner deletes; unknown ids and symbols are refused.
+    let del = |d: &mut Driver, account, alert_id| d.run(Command::DeleteAlert { account, alert_id });
+    assert_eq!(
+        rejected(&del(&mut d, b, gone)),
+        Some(RejectReason::UnknownAlert)
+    );
+    assert!(matches!(
+        del(&mut d, a, gone)[..],
+        [Event::AlertDeleted { .. }]
+    ));
+    assert_eq!(
+        rejected(&del(&mut d, a, gone)),
+        Some(RejectReason::UnknownAlert)
+    );
+    let ev = d.run(Command::CreateAlert {
+        account: a,
+        symbol: bourse_core::Symbol::new("ZZZZ").unwrap(),
+        condition: Above,
+        price: px("1.00"),
+    });
+    assert_eq!(rejected(&ev), Some(RejectReason::UnknownSymbol));
+
+    // A trade at 190: nothing fires.
+    d.run(Command::SubmitOrder(limit(
+        b,
+        "AAPL",
+        Side::Sell,
+        "190.00",
+        10,
+    )));
+    let ev = d.run(Command::SubmitOrder(limit(
+        a,
+        "AAPL",
+        Side::Buy,
+        "190.00",
+        10,
+    )));
+    assert!(!ev.iter().any(|e| matches!(e, Event::AlertTriggered { .. })));
+    // A sweep from 191 to 191.50 fires `up` (once), not `far`.
+    d.run(Command::SubmitOrder(limit(
+        b,
+        "AAPL",
+        Side::Sell,
+        "191.00",
+        5,
+    )));
+    d.run(Command::SubmitOrder(limit(
+        b,
+        "AAPL",
+        Side::Sell,
+        "191.50",
+        5,
+    )));
+    let snap = d.engine.snapshot();
+    let ev = d.run(Command::SubmitOrder(limit(
+        a,
+        "AAPL",
+        Side::Buy,
+        "191.50",
+        10,
+    )));
+    let fired: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match *e {
+            Event::AlertTriggered {
+                alert_id,
+                trade_price,
+                ..
+            } => Some((alert_id, trade_price)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fired, vec![(up, px("191.50"))]);
+    // Fired alerts are gone: the next trade above does not fire it again.
+    d.run(Command::SubmitOrder(limit(
+        b,
+        "AAPL",
+        Side::Sell,
+        "192.00",
+        1,
+    )));
+    let ev = d.run(Command::SubmitOrder(limit(
+        a,
+        "AAPL",
+        Side::Buy,
+        "192.00",
+        1,
+    )));
+    assert!(!ev.iter().any(|e| matches!(e, Event::AlertTriggered { .. })));
+    d.run(Command::SubmitOrder(limit(
+        a,
+        "AAPL",
+        Side::Buy,
+        "188.50",
+        3,
+    )));
+    let ev = d.run(Command::SubmitOrder(limit(
+        b,
+        "AAPL",
+        Side::Sell,
+        "188.50",
+        3,
+    )));
+    assert!(
+        ev.iter()
+            .any(|e| matches!(*e, Event::AlertTriggered { alert_id, .. } if alert_id == down))
+    );
+    assert_eq!(d.engine.alerts().len(), 1, "only the far one is left");
+    let _ = far;
+    // At most 100 live alerts per account.
+    for _ in 0..100 {
+        alert(&mut d, b, Below, "100.00");
+    }
+    let ev = d.run(Command::CreateAlert {
+        account: b,
+        symbol: sym("AAPL"),
+        condition: Below,
+        price: px("100.00"),
+    });
+    assert_eq!(rejected(&ev), Some(RejectReason::TooManyAlerts));
+    // The snapshot taken before the sweep still holds all three live alerts.
+    let restored = bourse_engine::Engine::restore(snap).unwrap();
+    assert_eq!(restored.alerts().len(), 3);
 }
