@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::alerts::{self, AlertBook};
 use crate::auth::{Directory, Principal, now};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
@@ -52,6 +53,7 @@ pub(crate) struct Inner {
     pub(crate) session_ttl: std::time::Duration,
     /// Inbound WebSocket messages per second per connection.
     pub(crate) ws_rate: f64,
+    pub(crate) alerts: Arc<AlertBook>,
 }
 
 /// Shared by every route.
@@ -70,6 +72,7 @@ pub fn router(
     ops: Arc<dyn Operations>,
     listings: Listings,
     directory: Arc<Directory>,
+    alert_book: Arc<AlertBook>,
     cfg: &HttpConfig,
 ) -> Router {
     let state = AppState(Arc::new(Inner {
@@ -79,6 +82,7 @@ pub fn router(
         directory,
         session_ttl: cfg.session_ttl,
         ws_rate: cfg.rate_per_credential.per_sec,
+        alerts: alert_book,
     }));
     Router::new()
         .route("/healthz", get(healthz))
@@ -95,6 +99,8 @@ pub fn router(
             delete(cancel_order).patch(trading::replace_order),
         )
         .route("/v1/transfers", post(trading::transfer))
+        .route("/v1/alerts", post(alerts::create).get(alerts::list))
+        .route("/v1/alerts/{id}", delete(alerts::delete))
         .route("/v1/ws", get(ws::upgrade))
         .route("/v1/stocks", get(trading::stocks))
         .route("/v1/stocks/{symbol}", get(trading::stock))

@@ -9,6 +9,7 @@
 //! let a malformed request reach the engine; panic or hang on bad input; wait unboundedly
 //! (a full queue is `503 overloaded`, a missing outcome a `504` after a bounded wait).
 
+pub mod alerts;
 pub mod auth;
 pub mod error;
 pub mod gateway;

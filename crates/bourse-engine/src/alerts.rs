@@ -41,6 +41,15 @@ impl Alerts {
         self.by_id.len()
     }
 
+    /// Every live alert: id, account, symbol, condition, price (in id order).
+    pub fn iter(
+        &self,
+    ) -> impl Iterator<Item = (u64, AccountId, Symbol, AlertCondition, Price)> + '_ {
+        self.by_id
+            .iter()
+            .map(|(&id, a)| (id, a.account, a.symbol, a.condition, a.price))
+    }
+
     pub(crate) fn create(
         &mut self,
         account: AccountId,

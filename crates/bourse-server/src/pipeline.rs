@@ -289,6 +289,21 @@ impl Release for GatewayRelease {
     }
 }
 
+/// Keeps the API's alert book in step with the engine.
+#[derive(Debug)]
+pub struct AlertRelease(pub Arc<bourse_api::alerts::AlertBook>);
+
+impl Release for AlertRelease {
+    fn release(&mut self, batch: &EventBatch) {
+        let mut events = Vec::new();
+        for o in batch.commands() {
+            events.clear();
+            events.extend(o.events.iter().map(|t| t.event));
+            self.0.apply(o.ts, &events);
+        }
+    }
+}
+
 /// Runs the publisher until the engine's event queue disconnects. Releases each batch to
 /// every sink once the watermark covers it; if the writer has failed for good, it releases
 /// nothing more.

@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 
 use crate::config::{Backend, Config, INSTRUMENTS_TOML};
 use crate::pipeline::{
-    BoxJournal, GatewayRelease, JournalStats, Watermark, WriterConfig, encode_snapshot,
-    spawn_publisher, spawn_writer,
+    AlertRelease, BoxJournal, GatewayRelease, JournalStats, Watermark, WriterConfig,
+    encode_snapshot, spawn_publisher, spawn_writer,
 };
 use crate::recovery::{Recovered, Start, recover};
 
@@ -221,6 +221,7 @@ pub fn serve(cfg: &Config) -> Result<()> {
             .collect(),
     );
     let seed = directory_seed(&engine);
+    let alert_book = Arc::new(bourse_api::alerts::AlertBook::new(engine.alerts().iter()));
     let rc = RunnerConfig {
         core: usize::try_from(cfg.engine.core).ok(),
         wait: wait_strategy(cfg),
@@ -257,7 +258,11 @@ pub fn serve(cfg: &Config) -> Result<()> {
         outputs.events,
         watermark.clone(),
         stats.clone(),
-        vec![Box::new(GatewayRelease(gateway.clone()))],
+        // The alert book first: a request is answered only after the book has its event.
+        vec![
+            Box::new(AlertRelease(alert_book.clone())),
+            Box::new(GatewayRelease(gateway.clone())),
+        ],
         released.clone(),
     )?;
     let ops = Arc::new(Ops {
@@ -285,7 +290,7 @@ pub fn serve(cfg: &Config) -> Result<()> {
     let operator_token =
         (!cfg.server.operator_token.is_empty()).then_some(cfg.server.operator_token.as_str());
     let directory = Arc::new(Directory::new(seed, operator_token));
-    let app = bourse_api::router(gateway, ops, listings, directory, &http_cfg);
+    let app = bourse_api::router(gateway, ops, listings, directory, alert_book, &http_cfg);
 
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if cfg.server.workers > 0 {

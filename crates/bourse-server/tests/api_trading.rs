@@ -232,3 +232,146 @@ fn a_trader_funds_searches_trades_amends_and_withdraws() {
     });
     server.stop();
 }
+
+#[test]
+fn price_alerts_are_created_listed_fired_once_and_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::File(dir.path().join("journal"));
+    let server = Server::start(&store, &[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tokens = rt.block_on(async {
+        let h = Http::new(&server.base);
+        let op = Client::new(&server.base);
+        let (a, at) = session(&h, "watcher").await;
+        let (b, bt) = session(&h, "other").await;
+        for acct in [&a, &b] {
+            op.post(
+                &format!("/v1/admin/accounts/{acct}/deposits"),
+                json!({"amount": "100000"}),
+            )
+            .await
+            .unwrap();
+            op.post(
+                &format!("/v1/admin/accounts/{acct}/shares"),
+                json!({"symbol": "AAPL", "qty": 100}),
+            )
+            .await
+            .unwrap();
+        }
+        let t = |tok: &str| Some(tok.to_owned());
+        let new =
+            |cond: &str, price: &str| json!({"symbol": "AAPL", "condition": cond, "price": price});
+        let (s, up) = h
+            .call(
+                M::POST,
+                "/v1/alerts",
+                t(&at).as_deref(),
+                Some(new("above", "190.50")),
+            )
+            .await;
+        assert_eq!((s, up["status"].as_str()), (201, Some("active")), "{up}");
+        let (s, v) = h
+            .call(
+                M::POST,
+                "/v1/alerts",
+                t(&at).as_deref(),
+                Some(new("below", "150.00")),
+            )
+            .await;
+        assert_eq!(s, 201);
+        let down_id = v["id"].as_str().unwrap().to_owned();
+        for (body, code) in [
+            (new("sideways", "1"), "INVALID_CONDITION"),
+            (
+                json!({"symbol": "NOPE", "condition": "above", "price": "1"}),
+                "UNKNOWN_SYMBOL",
+            ),
+            (new("above", "-1"), "INVALID_PRICE"),
+        ] {
+            let (s, v) = h
+                .call(M::POST, "/v1/alerts", t(&at).as_deref(), Some(body))
+                .await;
+            assert_eq!((s, v["code"].as_str()), (422, Some(code)));
+        }
+        // Not yours: 404; yours: deleted.
+        let (s, _) = h
+            .call(
+                M::DELETE,
+                &format!("/v1/alerts/{down_id}"),
+                t(&bt).as_deref(),
+                None,
+            )
+            .await;
+        assert_eq!(s, 404);
+        let (s, _) = h
+            .call(
+                M::DELETE,
+                &format!("/v1/alerts/{down_id}"),
+                t(&at).as_deref(),
+                None,
+            )
+            .await;
+        assert_eq!(s, 204);
+        // A trade at 191 fires the "above 190.50" alert, once.
+        h.call(
+            M::POST,
+            "/v1/orders",
+            t(&bt).as_deref(),
+            Some(limit("sell", 5, "191.00", "day")),
+        )
+        .await;
+        let (s, v) = h
+            .call(
+                M::POST,
+                "/v1/orders",
+                t(&at).as_deref(),
+                Some(limit("buy", 5, "191.00", "day")),
+            )
+            .await;
+        assert_eq!((s, v["status"].as_str()), (200, Some("filled")));
+        let (s, v) = h.call(M::GET, "/v1/alerts", t(&at).as_deref(), None).await;
+        assert_eq!(s, 200);
+        let items = v["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{v}");
+        assert_eq!(
+            (
+                items[0]["id"].as_str(),
+                items[0]["status"].as_str(),
+                items[0]["trade_price"].as_str()
+            ),
+            (up["id"].as_str(), Some("triggered"), Some("191.00"))
+        );
+        let (_, v) = h.call(M::GET, "/v1/alerts", t(&bt).as_deref(), None).await;
+        assert_eq!(v["items"], json!([]), "another account sees none of them");
+        (at, up["id"].as_str().unwrap().to_owned())
+    });
+    // Alerts are journaled state: a live one survives a restart.
+    let (at, _fired) = tokens;
+    let h = Http::new(&server.base);
+    let live = rt.block_on(async {
+        let (s, v) = h
+            .call(
+                M::POST,
+                "/v1/alerts",
+                Some(&at),
+                Some(json!({"symbol": "MSFT", "condition": "below", "price": "400"})),
+            )
+            .await;
+        assert_eq!(s, 201);
+        v["id"].as_str().unwrap().to_owned()
+    });
+    server.stop();
+    let server = Server::start(&store, &[]);
+    rt.block_on(async {
+        let h = Http::new(&server.base);
+        let (_, v) = h.call(M::GET, "/v1/alerts", Some(&at), None).await;
+        let ids: Vec<&str> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, vec![live.as_str()], "{v}");
+    });
+    server.stop();
+}

@@ -1,0 +1,240 @@
+//! Price alerts as the API shows them: the caller's live alerts and the ones that fired,
+//! mirrored from released engine events (the engine holds, evaluates and fires them).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use axum::Json;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use bourse_core::{AccountId, AlertCondition, Command, Event, Price, Symbol, UnixNanos};
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::http::{Auth, JsonBody, State, first_reject};
+use crate::orders::{Decimal, parse_price};
+
+/// Fired alerts kept per account for `GET /v1/alerts`.
+const FIRED_KEPT: usize = 100;
+
+/// One alert as the API shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AlertView {
+    pub id: String,
+    pub symbol: Symbol,
+    pub condition: AlertCondition,
+    pub price: Price,
+    /// `active` or `triggered`.
+    pub status: &'static str,
+    pub trade_price: Option<Price>,
+    pub triggered_at: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Book {
+    live: BTreeMap<AccountId, BTreeMap<u64, AlertView>>,
+    fired: BTreeMap<AccountId, VecDeque<AlertView>>,
+}
+
+/// Every account's alerts.
+#[derive(Debug, Default)]
+pub struct AlertBook {
+    inner: RwLock<Book>,
+}
+
+impl AlertBook {
+    /// Starts from the recovered engine's live alerts.
+    #[must_use]
+    pub fn new(
+        live: impl IntoIterator<Item = (u64, AccountId, Symbol, AlertCondition, Price)>,
+    ) -> Self {
+        let mut b = Book::default();
+        for (id, account, symbol, condition, price) in live {
+            b.live
+                .entry(account)
+                .or_default()
+                .insert(id, active(id, symbol, condition, price));
+        }
+        Self {
+            inner: RwLock::new(b),
+        }
+    }
+
+    /// Folds one released command's events in.
+    pub fn apply(&self, ts: UnixNanos, events: &[Event]) {
+        if !events.iter().any(|e| {
+            matches!(
+                e,
+                Event::AlertCreated { .. }
+                    | Event::AlertDeleted { .. }
+                    | Event::AlertTriggered { .. }
+            )
+        }) {
+            return;
+        }
+        let mut b = self.inner.write();
+        for e in events {
+            match *e {
+                Event::AlertCreated {
+                    alert_id,
+                    account,
+                    symbol,
+                    condition,
+                    price,
+                } => {
+                    b.live
+                        .entry(account)
+                        .or_default()
+                        .insert(alert_id, active(alert_id, symbol, condition, price));
+                }
+                Event::AlertDeleted { alert_id, account } => {
+                    if let Some(m) = b.live.get_mut(&account) {
+                        m.remove(&alert_id);
+                    }
+                }
+                Event::AlertTriggered {
+                    alert_id,
+                    account,
+                    trade_price,
+                    ..
+                } => {
+                    let Some(mut v) = b.live.get_mut(&account).and_then(|m| m.remove(&alert_id))
+                    else {
+                        continue;
+                    };
+                    v.status = "triggered";
+                    v.trade_price = Some(trade_price);
+                    v.triggered_at = Some(ts.to_rfc3339());
+                    let q = b.fired.entry(account).or_default();
+                    q.push_front(v);
+                    q.truncate(FIRED_KEPT);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The account's live alerts (oldest first), then the ones that fired (newest first).
+    #[must_use]
+    pub fn of(&self, account: AccountId) -> Vec<AlertView> {
+        let b = self.inner.read();
+        let live = b
+            .live
+            .get(&account)
+            .into_iter()
+            .flat_map(|m| m.values().cloned());
+        let fired = b
+            .fired
+            .get(&account)
+            .into_iter()
+            .flat_map(|q| q.iter().cloned());
+        live.chain(fired).collect()
+    }
+}
+
+fn active(id: u64, symbol: Symbol, condition: AlertCondition, price: Price) -> AlertView {
+    AlertView {
+        id: id.to_string(),
+        symbol,
+        condition,
+        price,
+        status: "active",
+        trade_price: None,
+        triggered_at: None,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewAlert {
+    symbol: String,
+    /// `above` or `below`.
+    condition: String,
+    price: Decimal,
+}
+
+fn own(who: &crate::auth::Principal) -> Result<AccountId, ApiError> {
+    who.account
+        .ok_or_else(|| ApiError::forbidden("alerts belong to a user's account"))
+}
+
+/// `POST /v1/alerts`.
+pub(crate) async fn create(
+    axum::extract::State(s): State,
+    Auth(who): Auth,
+    JsonBody(body): JsonBody<NewAlert>,
+) -> Result<impl IntoResponse, ApiError> {
+    let account = own(&who)?;
+    let symbol = body
+        .symbol
+        .parse::<Symbol>()
+        .ok()
+        .filter(|sym| s.0.listings.get(*sym).is_some())
+        .ok_or_else(|| ApiError::unprocessable("UNKNOWN_SYMBOL", "no such listed symbol"))?;
+    let condition = match body.condition.as_str() {
+        "above" => AlertCondition::Above,
+        "below" => AlertCondition::Below,
+        _ => {
+            return Err(ApiError::unprocessable(
+                "INVALID_CONDITION",
+                "condition is \"above\" or \"below\"",
+            ));
+        }
+    };
+    let price = parse_price("price", &body.price)?;
+    let reply =
+        s.0.gateway
+            .execute(Command::CreateAlert {
+                account,
+                symbol,
+                condition,
+                price,
+            })
+            .await?;
+    if let Some(e) = first_reject(&reply.events) {
+        return Err(e);
+    }
+    let id = reply
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::AlertCreated { alert_id, .. } => Some(*alert_id),
+            _ => None,
+        })
+        .ok_or_else(|| ApiError::unprocessable("UNKNOWN_SYMBOL", "no such listed symbol"))?;
+    // The publisher has released the event (and the book has it) before this answer.
+    Ok((
+        StatusCode::CREATED,
+        Json(json!(active(id, symbol, condition, price))),
+    ))
+}
+
+/// `GET /v1/alerts`.
+pub(crate) async fn list(
+    axum::extract::State(s): State,
+    Auth(who): Auth,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let account = own(&who)?;
+    Ok(Json(json!({ "items": s.0.alerts.of(account) })))
+}
+
+/// `DELETE /v1/alerts/{id}`.
+pub(crate) async fn delete(
+    axum::extract::State(s): State,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let account = own(&who)?;
+    let not_found = || ApiError::not_found("UNKNOWN_ALERT", "no such alert");
+    let alert_id: u64 = id.parse().map_err(|_| not_found())?;
+    let reply =
+        s.0.gateway
+            .execute(Command::DeleteAlert { account, alert_id })
+            .await?;
+    if first_reject(&reply.events).is_some() {
+        return Err(not_found());
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
