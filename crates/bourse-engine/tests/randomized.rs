@@ -162,7 +162,21 @@ fn generate_and_run(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>) {
                 account,
                 amount: Cash::from_dollars(1 + i64::try_from(rng.below(10_000)).unwrap()).unwrap(),
             },
-            94..=96 => Command::Withdraw {
+            94 if rng.chance(50) => Command::CreateAlert {
+                account,
+                symbol: i.symbol,
+                condition: if rng.chance(50) {
+                    bourse_core::AlertCondition::Above
+                } else {
+                    bourse_core::AlertCondition::Below
+                },
+                price,
+            },
+            94 => Command::DeleteAlert {
+                account,
+                alert_id: 1 + rng.below(200),
+            },
+            95..=96 => Command::Withdraw {
                 account,
                 amount: Cash::from_dollars(1 + i64::try_from(rng.below(20_000)).unwrap()).unwrap(),
             },
@@ -241,6 +255,8 @@ fn invariants_hold_after_every_command_and_replay_is_identical() {
     assert!(replaced > scale, "{replaced} replaces");
     let triggered = count(&|e| matches!(e, Event::OrderTriggered { .. }));
     assert!(triggered > scale, "{triggered} stops triggered");
+    let alerts = count(&|e| matches!(e, Event::AlertTriggered { .. }));
+    assert!(alerts > scale / 10, "{alerts} price alerts fired");
     for reason in [
         bourse_core::RejectReason::InsufficientPosition,
         bourse_core::RejectReason::PriceOutOfBand,
