@@ -556,7 +556,10 @@ impl OrderState {
                 self.cancel_reason = Some(reason);
             }
             Event::OrderReplaced {
-                order_id, price, qty, ..
+                order_id,
+                price,
+                qty,
+                ..
             } if order_id == self.id => {
                 // The replace's qty is the new open quantity; what already filled stays.
                 self.leaves_qty = qty;
@@ -617,9 +620,12 @@ pub fn report_submit(seq: u64, ts: UnixNanos, events: &[Event]) -> Result<OrderV
     let mut order: Option<OrderState> = None;
     for e in events {
         match (&mut order, e) {
-            (None, Event::Rejected {
-                reason, order_id, ..
-            }) => {
+            (
+                None,
+                Event::Rejected {
+                    reason, order_id, ..
+                },
+            ) => {
                 return Err(Rejection {
                     reason: *reason,
                     order_id: *order_id,

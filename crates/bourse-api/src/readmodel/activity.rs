@@ -1,0 +1,212 @@
+//! Account activities: the one mapping from events to activity records, shared by the
+//! in-memory model and the PostgreSQL projection so both list exactly the same things.
+
+use bourse_core::{
+    AccountId, Cash, Event, Liquidity, OrderId, Price, Qty, Seq, Side, Symbol, TradeId, UnixNanos,
+};
+
+use crate::orders::liquidity_str;
+use crate::readmodel::views::{ActivityId, ActivityType, ActivityView, cash};
+
+/// Something that moved an account's cash or shares.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Activity {
+    pub id: ActivityId,
+    pub ts: UnixNanos,
+    pub account: AccountId,
+    pub kind: ActivityKind,
+}
+
+/// What happened, with the numbers the event carried.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ActivityKind {
+    Fill {
+        order_id: OrderId,
+        trade_id: TradeId,
+        symbol: Symbol,
+        side: Side,
+        price: Price,
+        qty: Qty,
+        fee: Cash,
+        liquidity: Liquidity,
+        cum_qty: Qty,
+        leaves_qty: Qty,
+    },
+    Deposit {
+        amount: Cash,
+        balance: Cash,
+    },
+    Withdrawal {
+        amount: Cash,
+        balance: Cash,
+    },
+    ShareDeposit {
+        symbol: Symbol,
+        qty: Qty,
+        position: Qty,
+    },
+}
+
+impl Activity {
+    /// The activity event `idx` of command `seq` records, if it records one.
+    #[must_use]
+    pub fn from_event(seq: Seq, ts: UnixNanos, idx: u32, e: &Event) -> Option<Activity> {
+        let (account, kind) = match *e {
+            Event::OrderFilled {
+                order_id,
+                account,
+                symbol,
+                side,
+                trade_id,
+                last_px,
+                last_qty,
+                cum_qty,
+                leaves_qty,
+                liquidity,
+                fee,
+                ..
+            } => (
+                account,
+                ActivityKind::Fill {
+                    order_id,
+                    trade_id,
+                    symbol,
+                    side,
+                    price: last_px,
+                    qty: last_qty,
+                    fee,
+                    liquidity,
+                    cum_qty,
+                    leaves_qty,
+                },
+            ),
+            Event::CashDeposited {
+                account,
+                amount,
+                balance,
+            } => (account, ActivityKind::Deposit { amount, balance }),
+            Event::CashWithdrawn {
+                account,
+                amount,
+                balance,
+            } => (account, ActivityKind::Withdrawal { amount, balance }),
+            Event::SharesDeposited {
+                account,
+                symbol,
+                qty,
+                position,
+            } => (
+                account,
+                ActivityKind::ShareDeposit {
+                    symbol,
+                    qty,
+                    position,
+                },
+            ),
+            _ => return None,
+        };
+        Some(Activity {
+            id: ActivityId { seq: seq.0, idx },
+            ts,
+            account,
+            kind,
+        })
+    }
+
+    #[must_use]
+    pub const fn activity_type(&self) -> ActivityType {
+        match self.kind {
+            ActivityKind::Fill { .. } => ActivityType::Fill,
+            ActivityKind::Deposit { .. } => ActivityType::Deposit,
+            ActivityKind::Withdrawal { .. } => ActivityType::Withdrawal,
+            ActivityKind::ShareDeposit { .. } => ActivityType::ShareDeposit,
+        }
+    }
+
+    /// The signed cash effect: a buy pays price × qty plus the fee, a sell receives
+    /// price × qty less the fee; `None` for a share deposit.
+    #[must_use]
+    pub fn net_amount(&self) -> Option<Cash> {
+        match self.kind {
+            ActivityKind::Fill {
+                side,
+                price,
+                qty,
+                fee,
+                ..
+            } => {
+                let value = i128::from(price.raw()) * i128::from(qty.get());
+                let fee = i128::from(fee.raw());
+                Some(cash(match side {
+                    Side::Buy => -(value + fee),
+                    Side::Sell => value - fee,
+                }))
+            }
+            ActivityKind::Deposit { amount, .. } => Some(amount),
+            ActivityKind::Withdrawal { amount, .. } => Some(cash(-i128::from(amount.raw()))),
+            ActivityKind::ShareDeposit { .. } => None,
+        }
+    }
+
+    #[must_use]
+    pub fn view(&self) -> ActivityView {
+        let mut v = ActivityView {
+            id: self.id,
+            activity_type: self.activity_type().as_str(),
+            account_id: self.account,
+            transaction_time: self.ts.to_rfc3339(),
+            seq: self.id.seq,
+            symbol: None,
+            side: None,
+            order_id: None,
+            trade_id: None,
+            price: None,
+            qty: None,
+            fee: None,
+            liquidity: None,
+            cum_qty: None,
+            leaves_qty: None,
+            net_amount: self.net_amount(),
+            balance: None,
+            position_qty: None,
+        };
+        match self.kind {
+            ActivityKind::Fill {
+                order_id,
+                trade_id,
+                symbol,
+                side,
+                price,
+                qty,
+                fee,
+                liquidity,
+                cum_qty,
+                leaves_qty,
+            } => {
+                v.symbol = Some(symbol);
+                v.side = Some(side);
+                v.order_id = Some(order_id);
+                v.trade_id = Some(trade_id);
+                v.price = Some(price);
+                v.qty = Some(qty);
+                v.fee = Some(fee);
+                v.liquidity = Some(liquidity_str(liquidity));
+                v.cum_qty = Some(cum_qty);
+                v.leaves_qty = Some(leaves_qty);
+            }
+            ActivityKind::Deposit { balance, .. } | ActivityKind::Withdrawal { balance, .. } => {
+                v.balance = Some(balance);
+            }
+            ActivityKind::ShareDeposit {
+                symbol,
+                qty,
+                position,
+            } => {
+                v.symbol = Some(symbol);
+                v.qty = Some(qty);
+                v.position_qty = Some(position);
+            }
+        }
+        v
+    }
+}

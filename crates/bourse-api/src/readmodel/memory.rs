@@ -1,0 +1,507 @@
+//! The in-memory projection: orders, activities, balances, positions with their cost basis,
+//! and the last prices that value them, folded from released events.
+//!
+//! Balances and position sizes are copied from the engine's `BalanceChanged` /
+//! `PositionChanged`, never recomputed here; only what the engine does not track (cost
+//! basis, P&L, valuations) is derived. Must never do I/O or block in `apply`: it runs on
+//! the publisher thread.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
+
+use bourse_core::{
+    AccountId, Cash, ClientOrderId, Event, OrderId, Price, Qty, Seq, Side, Symbol, Tagged,
+    UnixNanos,
+};
+use rustc_hash::FxHashMap;
+
+use crate::orders::{OrderState, OrderView};
+use crate::readmodel::QueryError;
+use crate::readmodel::activity::Activity;
+use crate::readmodel::ledger::Holding;
+use crate::readmodel::views::{
+    AccountView, ActivityFilter, ActivityView, MarketView, OrderFilter, Page, Percent,
+    PortfolioView, PositionView, StatusFilter, cash,
+};
+
+/// How much history the in-memory model keeps.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum Retention {
+    /// Every order and activity since the start: the model serves history itself (the
+    /// file-journal setup, where there is no database).
+    #[default]
+    Everything,
+    /// Only working orders, and no activities: history is served from PostgreSQL, and
+    /// memory stays bounded by what is open. Balances, positions, cost basis and prices
+    /// are kept in full either way.
+    OpenOrders,
+}
+
+/// Prices of one symbol as trades set them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+struct Market {
+    last: Option<Price>,
+    last_at: Option<UnixNanos>,
+    /// The last price when the last day ended.
+    close: Option<Price>,
+    day_volume: u64,
+    volume: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct AccountBook {
+    cash: Cash,
+    reserved: Cash,
+    /// Every order the model keeps for the account, by id (= age).
+    orders: BTreeSet<OrderId>,
+    /// The open ones among them.
+    open: BTreeSet<OrderId>,
+    /// Oldest first; ids ascend (seq, then event position).
+    activities: Vec<Activity>,
+    positions: BTreeMap<Symbol, Holding>,
+}
+
+/// The read model. Fed every released command in seq order by [`ReadModel::apply`] (on the
+/// publisher thread, under a write lock held for microseconds); queried by the HTTP layer
+/// under read locks. Queries render views on the fly, so their cost is the page they
+/// return.
+#[derive(Debug, Default)]
+pub struct ReadModel {
+    retention: Retention,
+    reference: FxHashMap<Symbol, Price>,
+    orders: FxHashMap<OrderId, OrderState>,
+    /// The newest order of each client order id (ids may be reused once an order is old).
+    by_client: FxHashMap<(AccountId, ClientOrderId), OrderId>,
+    accounts: FxHashMap<AccountId, AccountBook>,
+    market: FxHashMap<Symbol, Market>,
+    last_seq: Seq,
+}
+
+impl ReadModel {
+    /// An empty model; `reference` prices value positions before a symbol's first trade and
+    /// stand for the previous close before the first end of day.
+    #[must_use]
+    pub fn new(reference: HashMap<Symbol, Price>, retention: Retention) -> Self {
+        Self {
+            retention,
+            reference: reference.into_iter().collect(),
+            ..Self::default()
+        }
+    }
+
+    /// The last command applied.
+    #[must_use]
+    pub const fn last_seq(&self) -> Seq {
+        self.last_seq
+    }
+
+    #[must_use]
+    pub const fn retention(&self) -> Retention {
+        self.retention
+    }
+
+    /// Folds one released command's events in. Commands at or below [`Self::last_seq`] are
+    /// ignored, so feeding a range again is harmless.
+    pub fn apply(&mut self, seq: Seq, ts: UnixNanos, events: &[Tagged]) {
+        if seq <= self.last_seq {
+            return;
+        }
+        for (idx, t) in events.iter().enumerate() {
+            let e = &t.event;
+            self.apply_order(seq, ts, e);
+            if self.retention == Retention::Everything
+                && let Some(a) =
+                    Activity::from_event(seq, ts, u32::try_from(idx).unwrap_or(u32::MAX), e)
+            {
+                self.book(a.account).activities.push(a);
+            }
+            self.apply_money(ts, e);
+        }
+        self.last_seq = seq;
+    }
+
+    fn book(&mut self, account: AccountId) -> &mut AccountBook {
+        self.accounts.entry(account).or_default()
+    }
+
+    fn apply_order(&mut self, seq: Seq, ts: UnixNanos, e: &Event) {
+        let id = match *e {
+            Event::OrderAccepted { .. } => {
+                if let Some(o) = OrderState::accepted(seq, ts, e) {
+                    let book = self.book(o.account);
+                    book.orders.insert(o.id);
+                    book.open.insert(o.id);
+                    if let Some(c) = o.client_order_id {
+                        self.by_client.insert((o.account, c), o.id);
+                    }
+                    self.orders.insert(o.id, o);
+                }
+                return;
+            }
+            Event::OrderTriggered { order_id, .. }
+            | Event::OrderFilled { order_id, .. }
+            | Event::OrderCanceled { order_id, .. }
+            | Event::OrderReplaced { order_id, .. } => order_id,
+            _ => return,
+        };
+        let Some(o) = self.orders.get_mut(&id) else {
+            tracing::warn!(
+                order = id.get(),
+                seq = seq.0,
+                "read model: event for an unknown order"
+            );
+            return;
+        };
+        o.apply(seq, ts, e);
+        if o.status.is_open() {
+            return;
+        }
+        let (account, client) = (o.account, o.client_order_id);
+        let forget = self.retention == Retention::OpenOrders;
+        let book = self.book(account);
+        book.open.remove(&id);
+        if forget {
+            book.orders.remove(&id);
+            self.orders.remove(&id);
+            if let Some(c) = client
+                && self.by_client.get(&(account, c)) == Some(&id)
+            {
+                self.by_client.remove(&(account, c));
+            }
+        }
+    }
+
+    fn apply_money(&mut self, ts: UnixNanos, e: &Event) {
+        match *e {
+            Event::AccountOpened { account } | Event::UserRegistered { account, .. } => {
+                self.book(account);
+            }
+            Event::BalanceChanged {
+                account,
+                cash,
+                reserved,
+            } => {
+                let b = self.book(account);
+                b.cash = cash;
+                b.reserved = reserved;
+            }
+            Event::PositionChanged {
+                account,
+                symbol,
+                qty,
+                reserved,
+            } => {
+                let h = self.book(account).positions.entry(symbol).or_default();
+                h.qty = qty;
+                h.reserved = reserved;
+            }
+            Event::OrderFilled {
+                account,
+                symbol,
+                side,
+                last_px,
+                last_qty,
+                fee,
+                ..
+            } => {
+                let h = self.book(account).positions.entry(symbol).or_default();
+                match side {
+                    Side::Buy => h.buy(last_px, last_qty, fee),
+                    Side::Sell => h.sell(last_px, last_qty, fee),
+                }
+            }
+            Event::SharesDeposited {
+                account,
+                symbol,
+                qty,
+                ..
+            } => {
+                let at = self.mark(symbol);
+                self.book(account)
+                    .positions
+                    .entry(symbol)
+                    .or_default()
+                    .deposit(qty, at);
+            }
+            Event::Trade {
+                symbol, price, qty, ..
+            } => {
+                let m = self.market.entry(symbol).or_default();
+                m.last = Some(price);
+                m.last_at = Some(ts);
+                m.day_volume = m.day_volume.saturating_add(qty.get());
+                m.volume = m.volume.saturating_add(qty.get());
+            }
+            Event::DayEnded { .. } => {
+                for m in self.market.values_mut() {
+                    m.close = m.last.or(m.close);
+                    m.day_volume = 0;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The price positions are valued at: the last trade, else the reference price.
+    fn mark(&self, symbol: Symbol) -> Option<Price> {
+        self.market
+            .get(&symbol)
+            .and_then(|m| m.last)
+            .or_else(|| self.reference.get(&symbol).copied())
+    }
+
+    /// The previous close: the last price at the last end of day, else the reference price.
+    fn previous_close(&self, symbol: Symbol) -> Option<Price> {
+        self.market
+            .get(&symbol)
+            .and_then(|m| m.close)
+            .or_else(|| self.reference.get(&symbol).copied())
+    }
+
+    // ---- orders ---------------------------------------------------------------------
+
+    /// An order of `account` (`None` if it is another account's: ownership is checked
+    /// here, not left to the caller).
+    #[must_use]
+    pub fn order(&self, account: AccountId, id: OrderId) -> Option<OrderView> {
+        self.orders
+            .get(&id)
+            .filter(|o| o.account == account)
+            .map(OrderState::view)
+    }
+
+    /// Any account's order, for the operator.
+    #[must_use]
+    pub fn order_any(&self, id: OrderId) -> Option<OrderView> {
+        self.orders.get(&id).map(OrderState::view)
+    }
+
+    /// The account's newest order with this client order id.
+    #[must_use]
+    pub fn order_by_client_id(
+        &self,
+        account: AccountId,
+        client_order_id: ClientOrderId,
+    ) -> Option<OrderView> {
+        let id = self.by_client.get(&(account, client_order_id))?;
+        self.order(account, *id)
+    }
+
+    /// The account's orders, newest first, one page at a time.
+    pub fn orders(
+        &self,
+        account: AccountId,
+        filter: &OrderFilter,
+    ) -> Result<Page<OrderView>, QueryError> {
+        let before = filter.before()?;
+        let limit = filter.limit();
+        let Some(book) = self.accounts.get(&account) else {
+            return Ok(Page::empty());
+        };
+        let set = match filter.status {
+            StatusFilter::Open => &book.open,
+            StatusFilter::Closed | StatusFilter::All => &book.orders,
+        };
+        let upper = before.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut page = Page::empty();
+        let mut last = None;
+        let matching = set
+            .range((Bound::Unbounded, upper))
+            .rev()
+            .filter_map(|id| self.orders.get(id))
+            .filter(|o| filter.status.matches(o.status))
+            .filter(|o| filter.symbol.is_none_or(|s| s == o.symbol));
+        for o in matching {
+            if page.items.len() == limit {
+                page.next = last.map(|id: OrderId| id.get().to_string());
+                break;
+            }
+            last = Some(o.id);
+            page.items.push(o.view());
+        }
+        Ok(page)
+    }
+
+    // ---- activities -----------------------------------------------------------------
+
+    /// The account's activities, newest first, one page at a time (empty under
+    /// [`Retention::OpenOrders`]).
+    pub fn activities(
+        &self,
+        account: AccountId,
+        filter: &ActivityFilter,
+    ) -> Result<Page<ActivityView>, QueryError> {
+        let before = filter.before()?;
+        let limit = filter.limit();
+        let Some(book) = self.accounts.get(&account) else {
+            return Ok(Page::empty());
+        };
+        let end = before.map_or(book.activities.len(), |c| {
+            book.activities.partition_point(|a| a.id < c)
+        });
+        let mut page = Page::empty();
+        let matching = book.activities[..end]
+            .iter()
+            .rev()
+            .filter(|a| filter.activity_type.is_none_or(|t| t == a.activity_type()));
+        for a in matching {
+            if page.items.len() == limit {
+                page.next = page.items.last().map(|v: &ActivityView| v.id.to_string());
+                break;
+            }
+            page.items.push(a.view());
+        }
+        Ok(page)
+    }
+
+    // ---- account, positions, portfolio -------------------------------------------------
+
+    /// Whether the model has seen the account.
+    #[must_use]
+    pub fn has_account(&self, account: AccountId) -> bool {
+        self.accounts.contains_key(&account)
+    }
+
+    #[must_use]
+    pub fn account(&self, account: AccountId) -> Option<AccountView> {
+        let b = self.accounts.get(&account)?;
+        let long = b
+            .positions
+            .iter()
+            .map(|(s, h)| self.valuation(*s, h).market_value)
+            .sum::<i128>();
+        Some(AccountView {
+            account_id: account,
+            cash: b.cash,
+            reserved_cash: b.reserved,
+            buying_power: cash(i128::from(b.cash.raw()) - i128::from(b.reserved.raw())),
+            long_market_value: cash(long),
+            equity: cash(i128::from(b.cash.raw()) + long),
+            seq: self.last_seq.0,
+        })
+    }
+
+    /// The account's positions with shares (or shares promised), in symbol order.
+    #[must_use]
+    pub fn positions(&self, account: AccountId) -> Vec<PositionView> {
+        self.accounts.get(&account).map_or_else(Vec::new, |b| {
+            b.positions
+                .iter()
+                .filter(|(_, h)| !h.qty.is_zero() || !h.reserved.is_zero())
+                .map(|(s, h)| self.position_view(*s, h))
+                .collect()
+        })
+    }
+
+    /// One position, also when it has been sold out (its realized P&L remains).
+    #[must_use]
+    pub fn position(&self, account: AccountId, symbol: Symbol) -> Option<PositionView> {
+        let h = self.accounts.get(&account)?.positions.get(&symbol)?;
+        Some(self.position_view(symbol, h))
+    }
+
+    #[must_use]
+    pub fn portfolio(&self, account: AccountId) -> Option<PortfolioView> {
+        let b = self.accounts.get(&account)?;
+        let (mut mv, mut cost, mut realized, mut day, mut positions) = (0i128, 0, 0, 0, 0);
+        for (s, h) in &b.positions {
+            let v = self.valuation(*s, h);
+            mv += v.market_value;
+            cost += h.cost;
+            realized += h.realized;
+            day += v.day_change;
+            positions += usize::from(!h.qty.is_zero());
+        }
+        let cash_raw = i128::from(b.cash.raw());
+        let equity = cash_raw + mv;
+        let unrealized = mv - cost;
+        Some(PortfolioView {
+            account_id: account,
+            equity: cash(equity),
+            cash: b.cash,
+            buying_power: cash(cash_raw - i128::from(b.reserved.raw())),
+            market_value: cash(mv),
+            cost_basis: cash(cost),
+            unrealized_pl: cash(unrealized),
+            unrealized_pl_pct: Percent::of(unrealized, cost),
+            realized_pl: cash(realized),
+            total_pl: cash(realized + unrealized),
+            day_change: cash(day),
+            day_change_pct: Percent::of(day, equity - day).filter(|_| equity - day > 0),
+            positions,
+            seq: self.last_seq.0,
+        })
+    }
+
+    /// Market data of a symbol the model knows (listed with a reference price, or traded).
+    #[must_use]
+    pub fn market(&self, symbol: Symbol) -> Option<MarketView> {
+        let m = self.market.get(&symbol).copied();
+        let reference = self.reference.get(&symbol).copied();
+        if m.is_none() && reference.is_none() {
+            return None;
+        }
+        let m = m.unwrap_or_default();
+        Some(MarketView {
+            symbol,
+            last_price: m.last,
+            reference_price: reference,
+            previous_close: self.previous_close(symbol),
+            day_volume: Qty::new(m.day_volume),
+            volume: Qty::new(m.volume),
+            last_trade_at: m.last_at.map(UnixNanos::to_rfc3339),
+        })
+    }
+
+    /// The last trade price of a symbol.
+    #[must_use]
+    pub fn last_price(&self, symbol: Symbol) -> Option<Price> {
+        self.market.get(&symbol).and_then(|m| m.last)
+    }
+
+    fn valuation(&self, symbol: Symbol, h: &Holding) -> Valuation {
+        // Without a trade or a reference price the only price there is is what was paid.
+        let mark = self.mark(symbol).or_else(|| h.avg_cost());
+        let close = self.previous_close(symbol).or(mark);
+        let qty = i128::from(h.qty.get());
+        let mark_raw = mark.map_or(0, |p| i128::from(p.raw()));
+        let close_raw = close.map_or(0, |p| i128::from(p.raw()));
+        Valuation {
+            mark,
+            close,
+            market_value: qty * mark_raw,
+            day_change: qty * (mark_raw - close_raw),
+            close_value: qty * close_raw,
+        }
+    }
+
+    fn position_view(&self, symbol: Symbol, h: &Holding) -> PositionView {
+        let v = self.valuation(symbol, h);
+        let unrealized = v.market_value - h.cost;
+        PositionView {
+            symbol,
+            qty: h.qty,
+            qty_available: h.qty.saturating_sub(h.reserved),
+            reserved_qty: h.reserved,
+            avg_entry_price: h.avg_cost(),
+            cost_basis: cash(h.cost),
+            current_price: v.mark,
+            lastday_price: v.close,
+            market_value: cash(v.market_value),
+            unrealized_pl: cash(unrealized),
+            unrealized_pl_pct: Percent::of(unrealized, h.cost),
+            realized_pl: cash(h.realized),
+            day_change: cash(v.day_change),
+            day_change_pct: Percent::of(v.day_change, v.close_value),
+        }
+    }
+}
+
+/// A holding valued at the current and previous-close prices (`i128` in 1/10,000 $).
+struct Valuation {
+    mark: Option<Price>,
+    close: Option<Price>,
+    market_value: i128,
+    day_change: i128,
+    close_value: i128,
+}

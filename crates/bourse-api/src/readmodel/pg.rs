@@ -1,0 +1,1431 @@
+//! The read model in PostgreSQL, for history: [`PgProjector`] writes orders, fills and
+//! activities (tables of `migrations/0002_read_model.sql`), [`PgHistory`] reads them.
+//!
+//! **Projector.** Fed on the publisher's thread with each released command, it hands them
+//! through a bounded channel (a full channel blocks the publisher: backpressure, never a
+//! dropped event) to a thread of its own that owns a current-thread tokio runtime and one
+//! connection, like the journal's writer. That thread takes everything queued (up to a
+//! batch limit), folds it with the same code as the in-memory model ([`OrderState`],
+//! [`Activity`]), and writes it in one transaction that also advances
+//! `read_model_state.last_seq`. A failed write is retried on a new connection with backoff,
+//! the same rows again, until it succeeds: the tables are always exactly "every command up
+//! to `last_seq`". Re-applying commands is harmless: commands at or below the projected
+//! seq are skipped, order rows are upserted only by a newer seq, fills and activities are
+//! keyed by their ids.
+//!
+//! The projector keeps only working orders in memory (a fill needs the order's running
+//! state); an order it has not seen — accepted before this process started — is loaded
+//! from the table when an event first names it.
+//!
+//! **Must never** be read back into the engine, or be treated as the truth: it is rebuilt
+//! from the journal. Migrations are applied by whoever opens the journal
+//! (`PgJournal::open`); the projector only checks that its tables exist.
+
+use std::collections::hash_map::Entry;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use bourse_core::{
+    AccountId, CancelReason, Cash, ClientOrderId, Event, Liquidity, OrderId, OrderType, Price, Qty,
+    Seq, Side, Symbol, Tagged, TimeInForce, TradeId, UnixNanos,
+};
+use crossbeam_channel::{Receiver, Sender, bounded};
+use rustc_hash::{FxHashMap, FxHashSet};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Connection, Row};
+use tokio::runtime::Runtime;
+
+use crate::orders::{OrderFill, OrderState, OrderStatus, OrderView};
+use crate::readmodel::QueryError;
+use crate::readmodel::activity::{Activity, ActivityKind};
+use crate::readmodel::views::{
+    ActivityFilter, ActivityId, ActivityType, ActivityView, OrderFilter, Page, StatusFilter,
+};
+
+/// What `pg_stat_activity.application_name` shows for the projector's connection.
+pub const PROJECTOR_APPLICATION_NAME: &str = "bourse-projector";
+/// ... and for the history queries' pool.
+pub const HISTORY_APPLICATION_NAME: &str = "bourse-history";
+
+/// How to reach the read model's tables, and how hard to push.
+#[derive(Clone)]
+pub struct PgReadModelOptions {
+    /// `postgres://user[:password]@host[:port]/database[?…]`.
+    pub url: String,
+    /// The schema the journal (and so the read model) lives in; `None` for the
+    /// connection's default search path.
+    pub schema: Option<String>,
+    /// Messages (one per publisher release) the projector's channel holds before the
+    /// publisher waits.
+    pub channel_capacity: usize,
+    /// Most commands in one projector transaction.
+    pub max_batch: usize,
+    /// First and longest pause between retries of a failing write.
+    pub backoff: (Duration, Duration),
+    pub connect_timeout: Duration,
+    /// Bound on one transaction or query; past it the connection is treated as lost.
+    pub io_timeout: Duration,
+    /// Connections of the history queries' pool.
+    pub pool_size: u32,
+}
+
+impl PgReadModelOptions {
+    #[must_use]
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            schema: None,
+            channel_capacity: 1024,
+            max_batch: 4096,
+            backoff: (Duration::from_millis(50), Duration::from_secs(5)),
+            connect_timeout: Duration::from_secs(10),
+            io_timeout: Duration::from_secs(30),
+            pool_size: 8,
+        }
+    }
+
+    #[must_use]
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = Some(schema.into());
+        self
+    }
+
+    fn connect_options(&self, application: &str) -> Result<PgConnectOptions, ProjectorError> {
+        let opts = PgConnectOptions::from_str(&self.url)
+            .map_err(|e| ProjectorError::Config(format!("database url: {e}")))?
+            .application_name(application);
+        Ok(match &self.schema {
+            Some(s) if valid_schema(s) => opts.options([("search_path", s.as_str())]),
+            Some(s) => {
+                return Err(ProjectorError::Config(format!(
+                    "schema name {s:?}: use lower-case letters, digits and _, at most 63 bytes"
+                )));
+            }
+            None => opts,
+        })
+    }
+}
+
+impl fmt::Debug for PgReadModelOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may carry a password.
+        f.debug_struct("PgReadModelOptions")
+            .field("schema", &self.schema)
+            .field("channel_capacity", &self.channel_capacity)
+            .field("max_batch", &self.max_batch)
+            .field("backoff", &self.backoff)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("io_timeout", &self.io_timeout)
+            .field("pool_size", &self.pool_size)
+            .finish_non_exhaustive()
+    }
+}
+
+fn valid_schema(s: &str) -> bool {
+    let mut chars = s.chars();
+    s.len() <= 63
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Why the projector could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectorError {
+    #[error("read model configuration: {0}")]
+    Config(String),
+    #[error("read model database: {what}: {source}")]
+    Database {
+        what: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("starting the projector thread: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+// ---- progress -------------------------------------------------------------------------
+
+#[derive(Debug, Default)]
+struct Shared {
+    /// The last seq handed to the projector's thread.
+    sent: AtomicU64,
+    /// The last seq committed to the tables.
+    committed: AtomicU64,
+    /// Writes are failing now (being retried).
+    failing: AtomicBool,
+    /// The thread has stopped: nothing more will be projected.
+    stopped: AtomicBool,
+    commits: AtomicU64,
+    retries: AtomicU64,
+    /// Wakes async waiters on each commit.
+    notify: tokio::sync::Notify,
+    /// Wakes blocking waiters on each commit.
+    lock: parking_lot::Mutex<()>,
+    cv: parking_lot::Condvar,
+}
+
+/// How far the projection has got: shared by the projector, the history queries (which
+/// wait for what was released before they ask) and health reporting.
+#[derive(Clone, Debug, Default)]
+pub struct ProjectionProgress(Arc<Shared>);
+
+impl ProjectionProgress {
+    /// The last seq handed to the projector.
+    #[must_use]
+    pub fn sent(&self) -> Seq {
+        Seq(self.0.sent.load(Ordering::Acquire))
+    }
+
+    /// The last seq whose rows are committed.
+    #[must_use]
+    pub fn committed(&self) -> Seq {
+        Seq(self.0.committed.load(Ordering::Acquire))
+    }
+
+    /// Whether writes are failing now (the database is away; they are being retried).
+    #[must_use]
+    pub fn is_failing(&self) -> bool {
+        self.0.failing.load(Ordering::Acquire)
+    }
+
+    /// Whether the projector has stopped.
+    #[must_use]
+    pub fn is_stopped(&self) -> bool {
+        self.0.stopped.load(Ordering::Acquire)
+    }
+
+    /// Transactions committed, and failed attempts retried.
+    #[must_use]
+    pub fn counters(&self) -> (u64, u64) {
+        (
+            self.0.commits.load(Ordering::Relaxed),
+            self.0.retries.load(Ordering::Relaxed),
+        )
+    }
+
+    fn commit(&self, seq: Seq) {
+        self.0.committed.fetch_max(seq.0, Ordering::AcqRel);
+        self.0.commits.fetch_add(1, Ordering::Relaxed);
+        self.wake();
+    }
+
+    fn wake(&self) {
+        self.0.notify.notify_waiters();
+        drop(self.0.lock.lock());
+        self.0.cv.notify_all();
+    }
+
+    /// Waits until `seq` is committed, the projector stops, or `timeout` passes. True if
+    /// committed.
+    pub async fn wait_for(&self, seq: Seq, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.0.notify.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a commit between the check and the await
+            // still wakes us.
+            notified.as_mut().enable();
+            if self.committed() >= seq {
+                return true;
+            }
+            if self.is_stopped() {
+                return false;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.committed() >= seq;
+            }
+        }
+    }
+
+    /// [`Self::wait_for`] for plain threads.
+    pub fn wait_blocking(&self, seq: Seq, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut g = self.0.lock.lock();
+        while self.committed() < seq && !self.is_stopped() {
+            if self.0.cv.wait_until(&mut g, deadline).timed_out() {
+                break;
+            }
+        }
+        self.committed() >= seq
+    }
+}
+
+// ---- projector ------------------------------------------------------------------------
+
+/// Released commands on their way to the projector's thread.
+#[derive(Debug, Default)]
+struct Chunk {
+    /// Per command: seq, time, end of its events in `events`.
+    cmds: Vec<(Seq, UnixNanos, usize)>,
+    events: Vec<Tagged>,
+}
+
+impl Chunk {
+    fn commands(&self) -> impl Iterator<Item = (Seq, UnixNanos, &[Tagged])> + '_ {
+        let mut start = 0;
+        self.cmds.iter().map(move |&(seq, ts, end)| {
+            let events = &self.events[start..end];
+            start = end;
+            (seq, ts, events)
+        })
+    }
+}
+
+/// Writes the read model to PostgreSQL (see the module docs). Feed it with
+/// [`PgProjector::apply`] for each released command in seq order and [`PgProjector::flush`]
+/// at the end of each release; [`PgProjector::close`] at shutdown.
+#[derive(Debug)]
+pub struct PgProjector {
+    tx: Option<Sender<Chunk>>,
+    pending: Chunk,
+    /// The last seq accepted by `apply` (skips re-fed commands before they cost anything).
+    last: Seq,
+    max_chunk: usize,
+    progress: ProjectionProgress,
+    /// Tells the thread to stop retrying a failing write (shutdown).
+    give_up: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl PgProjector {
+    /// Connects, checks the tables, reads how far the projection got, and starts the
+    /// projector's thread. Blocks until connected (it may be called from a plain thread
+    /// or from async code; it never nests a runtime).
+    pub fn start(opts: PgReadModelOptions) -> Result<PgProjector, ProjectorError> {
+        let connect = opts.connect_options(PROJECTOR_APPLICATION_NAME)?;
+        let (tx, rx) = bounded::<Chunk>(opts.channel_capacity.max(1));
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+        let progress = ProjectionProgress::default();
+        let give_up = Arc::new(AtomicBool::new(false));
+        let worker_progress = progress.clone();
+        let worker_give_up = Arc::clone(&give_up);
+        let handle = thread::Builder::new()
+            .name("bourse-projector".into())
+            .spawn(move || {
+                let started = Worker::start(connect, &opts, worker_progress, worker_give_up);
+                match started {
+                    Ok(mut w) => {
+                        let _ = ready_tx.send(Ok(w.projected));
+                        w.run(&rx);
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            })
+            .map_err(ProjectorError::Thread)?;
+        let projected = match ready_rx.recv() {
+            Ok(Ok(seq)) => seq,
+            Ok(Err(e)) => {
+                let _ = handle.join();
+                return Err(e);
+            }
+            Err(_) => {
+                let _ = handle.join();
+                return Err(ProjectorError::Config(
+                    "the projector thread stopped while starting".to_owned(),
+                ));
+            }
+        };
+        progress.0.sent.store(projected.0, Ordering::Release);
+        progress.0.committed.store(projected.0, Ordering::Release);
+        Ok(PgProjector {
+            tx: Some(tx),
+            pending: Chunk::default(),
+            last: projected,
+            max_chunk: 1024,
+            progress,
+            give_up,
+            handle: Some(handle),
+        })
+    }
+
+    /// How far the projection is, shared.
+    #[must_use]
+    pub fn progress(&self) -> ProjectionProgress {
+        self.progress.clone()
+    }
+
+    /// Where the tables were when the projector started (plus what it has committed since):
+    /// a rebuild feeds the commands after this.
+    #[must_use]
+    pub fn committed(&self) -> Seq {
+        self.progress.committed()
+    }
+
+    /// Buffers one released command. Commands at or below the last one accepted (or
+    /// below what the tables held at start) are skipped. Sends the buffer on when it is
+    /// large; call [`Self::flush`] at the end of each release.
+    pub fn apply(&mut self, seq: Seq, ts: UnixNanos, events: &[Tagged]) {
+        if seq <= self.last {
+            return;
+        }
+        self.last = seq;
+        self.pending.events.extend_from_slice(events);
+        self.pending.cmds.push((seq, ts, self.pending.events.len()));
+        if self.pending.cmds.len() >= self.max_chunk {
+            self.flush();
+        }
+    }
+
+    /// Hands the buffered commands to the projector's thread, waiting while its channel is
+    /// full.
+    pub fn flush(&mut self) {
+        let Some(&(last, _, _)) = self.pending.cmds.last() else {
+            return;
+        };
+        let chunk = std::mem::take(&mut self.pending);
+        let Some(tx) = &self.tx else { return };
+        if tx.send(chunk).is_err() {
+            // The thread is gone: it stops early only when told to give up (shutdown).
+            tracing::error!(
+                seq = last.0,
+                "read model projector is gone; history stops here"
+            );
+            return;
+        }
+        self.progress.0.sent.fetch_max(last.0, Ordering::AcqRel);
+    }
+
+    /// Flushes, lets the thread write everything queued, and stops it. A write still
+    /// failing `grace` after the call is abandoned (the next start projects it again).
+    /// Returns the last committed seq.
+    pub fn close(mut self, grace: Duration) -> Seq {
+        self.flush();
+        drop(self.tx.take());
+        let deadline = Instant::now() + grace;
+        if let Some(h) = self.handle.take() {
+            while !h.is_finished() {
+                if Instant::now() >= deadline {
+                    self.give_up.store(true, Ordering::Release);
+                }
+                thread::sleep(Duration::from_millis(2));
+            }
+            let _ = h.join();
+        }
+        self.progress.committed()
+    }
+}
+
+impl Drop for PgProjector {
+    /// Hands over what is buffered and lets the thread finish on its own; a write that
+    /// cannot succeed is not retried forever.
+    fn drop(&mut self) {
+        if self.tx.is_some() {
+            self.flush();
+            drop(self.tx.take());
+            self.give_up.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// One fill row.
+#[derive(Debug, Clone, Copy)]
+struct FillRow {
+    order_id: OrderId,
+    account: AccountId,
+    symbol: Symbol,
+    side: Side,
+    fill: OrderFill,
+}
+
+/// What one transaction writes.
+#[derive(Debug, Default)]
+struct Rows {
+    orders: Vec<OrderState>,
+    fills: Vec<FillRow>,
+    activities: Vec<Activity>,
+    last_seq: Seq,
+}
+
+/// A retry loop stopped because the projector is shutting down.
+#[derive(Debug)]
+struct GaveUp;
+
+/// The projector's thread.
+struct Worker {
+    rt: Runtime,
+    connect: PgConnectOptions,
+    conn: Option<PgConnection>,
+    /// Working orders (fills are not kept: they are rows of their own).
+    open: FxHashMap<OrderId, OrderState>,
+    projected: Seq,
+    max_batch: usize,
+    backoff: (Duration, Duration),
+    connect_timeout: Duration,
+    io_timeout: Duration,
+    progress: ProjectionProgress,
+    give_up: Arc<AtomicBool>,
+}
+
+impl Worker {
+    fn start(
+        connect: PgConnectOptions,
+        opts: &PgReadModelOptions,
+        progress: ProjectionProgress,
+        give_up: Arc<AtomicBool>,
+    ) -> Result<Worker, ProjectorError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(ProjectorError::Thread)?;
+        let mut w = Worker {
+            rt,
+            connect,
+            conn: None,
+            open: FxHashMap::default(),
+            projected: Seq(0),
+            max_batch: opts.max_batch.max(1),
+            backoff: opts.backoff,
+            connect_timeout: opts.connect_timeout,
+            io_timeout: opts.io_timeout,
+            progress,
+            give_up,
+        };
+        let (conn, last) = w.rt.block_on(async {
+            let mut conn =
+                tokio::time::timeout(w.connect_timeout, PgConnection::connect_with(&w.connect))
+                    .await
+                    .map_err(|_| ProjectorError::Database {
+                        what: "connect",
+                        source: timed_out("connecting"),
+                    })?
+                    .map_err(|source| ProjectorError::Database {
+                        what: "connect",
+                        source,
+                    })?;
+            let last: i64 = sqlx::query_scalar("SELECT last_seq FROM read_model_state")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|source| ProjectorError::Database {
+                    what: "read read_model_state (are the migrations applied? \
+                           PgJournal::open applies them)",
+                    source,
+                })?;
+            Ok::<_, ProjectorError>((conn, last))
+        })?;
+        w.conn = Some(conn);
+        w.projected = Seq(u64::try_from(last).unwrap_or(0));
+        Ok(w)
+    }
+
+    fn run(&mut self, rx: &Receiver<Chunk>) {
+        while let Ok(first) = rx.recv() {
+            let mut n = first.cmds.len();
+            let mut chunks = vec![first];
+            while n < self.max_batch {
+                match rx.try_recv() {
+                    Ok(c) => {
+                        n += c.cmds.len();
+                        chunks.push(c);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let rows = match self.fold(&chunks) {
+                Ok(Some(rows)) => rows,
+                Ok(None) => continue,
+                // Writing later batches would move last_seq past this one: stop instead.
+                Err(GaveUp) => break,
+            };
+            if !self.write(&rows) {
+                tracing::error!(
+                    committed = self.progress.committed().0,
+                    "read model projector gave up during shutdown; the next start projects the rest"
+                );
+                break;
+            }
+            self.progress.commit(rows.last_seq);
+        }
+        self.progress.0.stopped.store(true, Ordering::Release);
+        self.progress.wake();
+        if let Some(conn) = self.conn.take() {
+            self.rt.block_on(async {
+                let _ = tokio::time::timeout(Duration::from_secs(2), conn.close()).await;
+            });
+        }
+    }
+
+    /// Folds the new commands of `chunks` into rows; `None` if there were none. Fails only
+    /// if loading an order failed and shutdown asked to stop retrying.
+    fn fold(&mut self, chunks: &[Chunk]) -> Result<Option<Rows>, GaveUp> {
+        let after = self.projected;
+        let commands = || {
+            chunks
+                .iter()
+                .flat_map(Chunk::commands)
+                .filter(move |(seq, _, _)| *seq > after)
+        };
+        // Orders named before this batch accepts them: load them (the process restarted
+        // while they were working).
+        let mut accepted = FxHashSet::default();
+        let mut missing = Vec::new();
+        for (_, _, events) in commands() {
+            for t in events {
+                match t.event {
+                    Event::OrderAccepted { order_id, .. } => {
+                        accepted.insert(order_id);
+                    }
+                    Event::OrderTriggered { order_id, .. }
+                    | Event::OrderFilled { order_id, .. }
+                    | Event::OrderCanceled { order_id, .. }
+                    | Event::OrderReplaced { order_id, .. }
+                        if !accepted.contains(&order_id) && !self.open.contains_key(&order_id) =>
+                    {
+                        missing.push(order_id);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if !missing.is_empty() {
+            missing.sort_unstable();
+            missing.dedup();
+            let loaded = self
+                .retry("load working orders", async |conn| {
+                    load_orders(conn, &missing).await
+                })
+                .ok_or(GaveUp)?;
+            for o in loaded {
+                self.open.insert(o.id, o);
+            }
+        }
+        let mut rows = Rows::default();
+        let mut touched: Vec<OrderId> = Vec::new();
+        for (seq, ts, events) in commands() {
+            for (idx, t) in events.iter().enumerate() {
+                let e = &t.event;
+                if let Some(o) = OrderState::accepted(seq, ts, e) {
+                    touched.push(o.id);
+                    self.open.insert(o.id, o);
+                }
+                if let Event::OrderTriggered { order_id, .. }
+                | Event::OrderFilled { order_id, .. }
+                | Event::OrderCanceled { order_id, .. }
+                | Event::OrderReplaced { order_id, .. } = *e
+                {
+                    match self.open.get_mut(&order_id) {
+                        Some(o) => {
+                            if o.apply(seq, ts, e) {
+                                touched.push(order_id);
+                            }
+                            if let Some(fill) = o.fills.pop() {
+                                rows.fills.push(FillRow {
+                                    order_id,
+                                    account: o.account,
+                                    symbol: o.symbol,
+                                    side: o.side,
+                                    fill,
+                                });
+                            }
+                        }
+                        None => tracing::warn!(
+                            order = order_id.get(),
+                            seq = seq.0,
+                            "read model projector: event for an unknown order"
+                        ),
+                    }
+                }
+                let idx = u32::try_from(idx).unwrap_or(u32::MAX);
+                if let Some(a) = Activity::from_event(seq, ts, idx, e) {
+                    rows.activities.push(a);
+                }
+            }
+            rows.last_seq = seq;
+        }
+        if rows.last_seq == Seq(0) {
+            return Ok(None);
+        }
+        self.projected = rows.last_seq;
+        // One row per order: its state at the end of the batch (an upsert may not touch a
+        // row twice in one statement).
+        let mut seen = FxHashSet::default();
+        for id in touched {
+            if !seen.insert(id) {
+                continue;
+            }
+            if let Entry::Occupied(e) = self.open.entry(id) {
+                if e.get().status.is_open() {
+                    rows.orders.push(e.get().clone());
+                } else {
+                    rows.orders.push(e.remove());
+                }
+            }
+        }
+        Ok(Some(rows))
+    }
+
+    /// Writes `rows` in one transaction, retrying on a new connection until it succeeds.
+    /// False only if told to give up while failing.
+    fn write(&mut self, rows: &Rows) -> bool {
+        self.retry("write", async |conn| write_rows(conn, rows).await)
+            .is_some()
+    }
+
+    /// Runs `op` until it succeeds, reconnecting and backing off in between; `None` if told
+    /// to give up while failing.
+    fn retry<T>(
+        &mut self,
+        what: &'static str,
+        mut op: impl AsyncFnMut(&mut PgConnection) -> Result<T, sqlx::Error>,
+    ) -> Option<T> {
+        let mut pause = self.backoff.0;
+        loop {
+            let Worker {
+                rt,
+                connect,
+                conn,
+                connect_timeout,
+                io_timeout,
+                ..
+            } = self;
+            let result = rt.block_on(async {
+                if conn.is_none() {
+                    let c =
+                        tokio::time::timeout(*connect_timeout, PgConnection::connect_with(connect))
+                            .await
+                            .map_err(|_| timed_out("connecting"))??;
+                    *conn = Some(c);
+                }
+                let c = conn.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+                tokio::time::timeout(*io_timeout, op(c))
+                    .await
+                    .map_err(|_| timed_out(what))?
+            });
+            match result {
+                Ok(v) => {
+                    if self.progress.0.failing.swap(false, Ordering::AcqRel) {
+                        tracing::info!("read model projector: database back");
+                    }
+                    return Some(v);
+                }
+                Err(e) => {
+                    self.conn = None;
+                    self.progress.0.retries.fetch_add(1, Ordering::Relaxed);
+                    if !self.progress.0.failing.swap(true, Ordering::AcqRel) {
+                        tracing::warn!("read model projector: {what} failed: {e}; retrying");
+                    }
+                    if self.give_up.load(Ordering::Acquire) {
+                        return None;
+                    }
+                    thread::sleep(pause);
+                    pause = (pause * 2).min(self.backoff.1);
+                }
+            }
+        }
+    }
+}
+
+fn timed_out(what: &str) -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("{what} timed out"),
+    ))
+}
+
+/// `u64` to `BIGINT`. Ids, quantities and times beyond `i64::MAX` cannot occur (the engine
+/// would have refused them long before); saturate rather than fail a whole batch.
+fn big(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+const ORDER_COLUMNS: &str = "id, account, client_order_id, symbol, side, order_type, \
+    time_in_force, qty, limit_price, stop_price, status, filled_qty, leaves_qty, \
+    cum_notional, cancel_reason, created_at, updated_at, seq";
+
+const FILL_COLUMNS: &str = "order_id, trade_id, price, qty, fee, liquidity, ts, seq";
+
+const ACTIVITY_COLUMNS: &str = "seq, idx, account, activity_type, ts, symbol, side, order_id, \
+    trade_id, price, qty, fee, liquidity, cum_qty, leaves_qty, net_amount, balance, \
+    position_qty";
+
+async fn write_rows(conn: &mut PgConnection, rows: &Rows) -> Result<(), sqlx::Error> {
+    let last = big(rows.last_seq.0);
+    let mut tx = conn.begin().await?;
+    // The row lock orders concurrent projectors (there should be one) and tells whether
+    // this batch is already in (its answer was lost, or it was fed again).
+    let done: i64 = sqlx::query_scalar("SELECT last_seq FROM read_model_state FOR UPDATE")
+        .fetch_one(&mut *tx)
+        .await?;
+    if done >= last {
+        return tx.commit().await;
+    }
+    if !rows.orders.is_empty() {
+        upsert_orders(&mut tx, &rows.orders).await?;
+    }
+    if !rows.fills.is_empty() {
+        insert_fills(&mut tx, &rows.fills).await?;
+    }
+    if !rows.activities.is_empty() {
+        insert_activities(&mut tx, &rows.activities).await?;
+    }
+    sqlx::query("UPDATE read_model_state SET last_seq = $1 WHERE last_seq < $1")
+        .bind(last)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+async fn upsert_orders(conn: &mut PgConnection, orders: &[OrderState]) -> Result<(), sqlx::Error> {
+    let n = orders.len();
+    let mut id = Vec::with_capacity(n);
+    let mut account = Vec::with_capacity(n);
+    let mut client = Vec::with_capacity(n);
+    let mut symbol = Vec::with_capacity(n);
+    let mut side = Vec::with_capacity(n);
+    let mut otype = Vec::with_capacity(n);
+    let mut tif = Vec::with_capacity(n);
+    let mut qty = Vec::with_capacity(n);
+    let mut limit = Vec::with_capacity(n);
+    let mut stop = Vec::with_capacity(n);
+    let mut status = Vec::with_capacity(n);
+    let mut filled = Vec::with_capacity(n);
+    let mut leaves = Vec::with_capacity(n);
+    let mut notional = Vec::with_capacity(n);
+    let mut reason = Vec::with_capacity(n);
+    let mut created = Vec::with_capacity(n);
+    let mut updated = Vec::with_capacity(n);
+    let mut seq = Vec::with_capacity(n);
+    for o in orders {
+        id.push(big(o.id.get()));
+        account.push(big(o.account.get()));
+        client.push(o.client_order_id.map(|c| c.as_str().to_owned()));
+        symbol.push(o.symbol.as_str().to_owned());
+        side.push(o.side.as_str());
+        otype.push(order_type_str(o.order_type));
+        tif.push(tif_str(o.tif));
+        qty.push(big(o.qty.get()));
+        limit.push(o.limit_price.map(Price::raw));
+        stop.push(o.stop_price.map(Price::raw));
+        status.push(o.status.as_str());
+        filled.push(big(o.filled_qty.get()));
+        leaves.push(big(o.leaves_qty.get()));
+        notional.push(o.cum_notional.raw());
+        reason.push(o.cancel_reason.map(CancelReason::code));
+        created.push(big(o.created_at.get()));
+        updated.push(big(o.updated_at.get()));
+        seq.push(big(o.seq.0));
+    }
+    sqlx::query(
+        "INSERT INTO orders (id, account, client_order_id, symbol, side, order_type, \
+            time_in_force, qty, limit_price, stop_price, status, filled_qty, leaves_qty, \
+            cum_notional, cancel_reason, created_at, updated_at, seq) \
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
+            $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], \
+            $12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::bigint[], \
+            $17::bigint[], $18::bigint[]) \
+         ON CONFLICT (id) DO UPDATE SET qty = EXCLUDED.qty, limit_price = EXCLUDED.limit_price, \
+            status = EXCLUDED.status, filled_qty = EXCLUDED.filled_qty, \
+            leaves_qty = EXCLUDED.leaves_qty, cum_notional = EXCLUDED.cum_notional, \
+            cancel_reason = EXCLUDED.cancel_reason, updated_at = EXCLUDED.updated_at, \
+            seq = EXCLUDED.seq \
+         WHERE orders.seq < EXCLUDED.seq",
+    )
+    .bind(&id)
+    .bind(&account)
+    .bind(&client)
+    .bind(&symbol)
+    .bind(&side)
+    .bind(&otype)
+    .bind(&tif)
+    .bind(&qty)
+    .bind(&limit)
+    .bind(&stop)
+    .bind(&status)
+    .bind(&filled)
+    .bind(&leaves)
+    .bind(&notional)
+    .bind(&reason)
+    .bind(&created)
+    .bind(&updated)
+    .bind(&seq)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn insert_fills(conn: &mut PgConnection, fills: &[FillRow]) -> Result<(), sqlx::Error> {
+    let n = fills.len();
+    let mut order = Vec::with_capacity(n);
+    let mut trade = Vec::with_capacity(n);
+    let mut account = Vec::with_capacity(n);
+    let mut symbol = Vec::with_capacity(n);
+    let mut side = Vec::with_capacity(n);
+    let mut price = Vec::with_capacity(n);
+    let mut qty = Vec::with_capacity(n);
+    let mut fee = Vec::with_capacity(n);
+    let mut liquidity = Vec::with_capacity(n);
+    let mut ts = Vec::with_capacity(n);
+    let mut seq = Vec::with_capacity(n);
+    for f in fills {
+        order.push(big(f.order_id.get()));
+        trade.push(big(f.fill.trade_id.get()));
+        account.push(big(f.account.get()));
+        symbol.push(f.symbol.as_str().to_owned());
+        side.push(f.side.as_str());
+        price.push(f.fill.price.raw());
+        qty.push(big(f.fill.qty.get()));
+        fee.push(f.fill.fee.raw());
+        liquidity.push(crate::orders::liquidity_str(f.fill.liquidity));
+        ts.push(big(f.fill.ts.get()));
+        seq.push(big(f.fill.seq.0));
+    }
+    sqlx::query(
+        "INSERT INTO fills (order_id, trade_id, account, symbol, side, price, qty, fee, \
+            liquidity, ts, seq) \
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], \
+            $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::bigint[], \
+            $11::bigint[]) \
+         ON CONFLICT (order_id, trade_id) DO NOTHING",
+    )
+    .bind(&order)
+    .bind(&trade)
+    .bind(&account)
+    .bind(&symbol)
+    .bind(&side)
+    .bind(&price)
+    .bind(&qty)
+    .bind(&fee)
+    .bind(&liquidity)
+    .bind(&ts)
+    .bind(&seq)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn insert_activities(conn: &mut PgConnection, acts: &[Activity]) -> Result<(), sqlx::Error> {
+    let n = acts.len();
+    let mut seq = Vec::with_capacity(n);
+    let mut idx = Vec::with_capacity(n);
+    let mut account = Vec::with_capacity(n);
+    let mut kind = Vec::with_capacity(n);
+    let mut ts = Vec::with_capacity(n);
+    let mut symbol: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut side: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut order: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut trade: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut price: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut qty: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut fee: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut liquidity: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut cum: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut leaves: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut net: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut balance: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut position: Vec<Option<i64>> = Vec::with_capacity(n);
+    for a in acts {
+        let v = a.view();
+        seq.push(big(a.id.seq));
+        idx.push(i32::try_from(a.id.idx).unwrap_or(i32::MAX));
+        account.push(big(a.account.get()));
+        kind.push(a.activity_type().as_str());
+        ts.push(big(a.ts.get()));
+        symbol.push(v.symbol.map(|s| s.as_str().to_owned()));
+        side.push(v.side.map(Side::as_str));
+        order.push(v.order_id.map(|o| big(o.get())));
+        trade.push(v.trade_id.map(|t| big(t.get())));
+        price.push(v.price.map(Price::raw));
+        qty.push(v.qty.map(|q| big(q.get())));
+        fee.push(v.fee.map(Cash::raw));
+        liquidity.push(v.liquidity);
+        cum.push(v.cum_qty.map(|q| big(q.get())));
+        leaves.push(v.leaves_qty.map(|q| big(q.get())));
+        net.push(v.net_amount.map(Cash::raw));
+        balance.push(v.balance.map(Cash::raw));
+        position.push(v.position_qty.map(|q| big(q.get())));
+    }
+    sqlx::query(
+        "INSERT INTO activities (seq, idx, account, activity_type, ts, symbol, side, order_id, \
+            trade_id, price, qty, fee, liquidity, cum_qty, leaves_qty, net_amount, balance, \
+            position_qty) \
+         SELECT * FROM UNNEST($1::bigint[], $2::integer[], $3::bigint[], $4::text[], \
+            $5::bigint[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], \
+            $11::bigint[], $12::bigint[], $13::text[], $14::bigint[], $15::bigint[], \
+            $16::bigint[], $17::bigint[], $18::bigint[]) \
+         ON CONFLICT (seq, idx) DO NOTHING",
+    )
+    .bind(&seq)
+    .bind(&idx)
+    .bind(&account)
+    .bind(&kind)
+    .bind(&ts)
+    .bind(&symbol)
+    .bind(&side)
+    .bind(&order)
+    .bind(&trade)
+    .bind(&price)
+    .bind(&qty)
+    .bind(&fee)
+    .bind(&liquidity)
+    .bind(&cum)
+    .bind(&leaves)
+    .bind(&net)
+    .bind(&balance)
+    .bind(&position)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Loads orders by id (without their fills: the projector does not keep them).
+async fn load_orders(
+    conn: &mut PgConnection,
+    ids: &[OrderId],
+) -> Result<Vec<OrderState>, sqlx::Error> {
+    let ids: Vec<i64> = ids.iter().map(|i| big(i.get())).collect();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE id = ANY($1)"
+    )))
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| order_from_row(r).map_err(|e| sqlx::Error::Decode(e.to_string().into())))
+        .collect()
+}
+
+// ---- codes ----------------------------------------------------------------------------
+
+const fn order_type_str(t: OrderType) -> &'static str {
+    match t {
+        OrderType::Limit => "limit",
+        OrderType::Market => "market",
+        OrderType::Stop => "stop",
+        OrderType::StopLimit => "stop_limit",
+    }
+}
+
+fn parse_order_type(s: &str) -> Option<OrderType> {
+    [
+        OrderType::Limit,
+        OrderType::Market,
+        OrderType::Stop,
+        OrderType::StopLimit,
+    ]
+    .into_iter()
+    .find(|t| order_type_str(*t) == s)
+}
+
+const fn tif_str(t: TimeInForce) -> &'static str {
+    match t {
+        TimeInForce::Gtc => "gtc",
+        TimeInForce::Day => "day",
+        TimeInForce::Ioc => "ioc",
+        TimeInForce::Fok => "fok",
+    }
+}
+
+fn parse_tif(s: &str) -> Option<TimeInForce> {
+    [
+        TimeInForce::Gtc,
+        TimeInForce::Day,
+        TimeInForce::Ioc,
+        TimeInForce::Fok,
+    ]
+    .into_iter()
+    .find(|t| tif_str(*t) == s)
+}
+
+fn parse_side(s: &str) -> Option<Side> {
+    [Side::Buy, Side::Sell]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+}
+
+fn parse_cancel_reason(s: &str) -> Option<CancelReason> {
+    [
+        CancelReason::Requested,
+        CancelReason::MassCancel,
+        CancelReason::IocRemainder,
+        CancelReason::FokUnfilled,
+        CancelReason::MarketRemainder,
+        CancelReason::SelfTrade,
+        CancelReason::Expired,
+    ]
+    .into_iter()
+    .find(|r| r.code() == s)
+}
+
+fn parse_liquidity(s: &str) -> Option<Liquidity> {
+    [Liquidity::Maker, Liquidity::Taker]
+        .into_iter()
+        .find(|l| crate::orders::liquidity_str(*l) == s)
+}
+
+// ---- reading rows ---------------------------------------------------------------------
+
+/// Reads one column, naming it in the error.
+fn col<'r, T>(row: &'r PgRow, name: &'static str) -> Result<T, QueryError>
+where
+    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    row.try_get(name)
+        .map_err(|e| QueryError::Corrupt(format!("column {name}: {e}")))
+}
+
+fn unsigned(v: i64, name: &'static str) -> Result<u64, QueryError> {
+    u64::try_from(v).map_err(|_| QueryError::Corrupt(format!("column {name}: negative {v}")))
+}
+
+fn text<T>(
+    v: &str,
+    name: &'static str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, QueryError> {
+    parse(v).ok_or_else(|| QueryError::Corrupt(format!("column {name}: unknown value {v:?}")))
+}
+
+fn order_from_row(r: &PgRow) -> Result<OrderState, QueryError> {
+    let client: Option<String> = col(r, "client_order_id")?;
+    let reason: Option<String> = col(r, "cancel_reason")?;
+    Ok(OrderState {
+        id: OrderId::new(unsigned(col(r, "id")?, "id")?),
+        account: AccountId::new(unsigned(col(r, "account")?, "account")?),
+        symbol: text(&col::<String>(r, "symbol")?, "symbol", |s| {
+            Symbol::new(s).ok()
+        })?,
+        client_order_id: client
+            .map(|c| text(&c, "client_order_id", |s| ClientOrderId::new(s).ok()))
+            .transpose()?,
+        side: text(&col::<String>(r, "side")?, "side", parse_side)?,
+        order_type: text(
+            &col::<String>(r, "order_type")?,
+            "order_type",
+            parse_order_type,
+        )?,
+        tif: text(
+            &col::<String>(r, "time_in_force")?,
+            "time_in_force",
+            parse_tif,
+        )?,
+        qty: Qty::new(unsigned(col(r, "qty")?, "qty")?),
+        limit_price: col::<Option<i64>>(r, "limit_price")?.map(Price::from_raw),
+        stop_price: col::<Option<i64>>(r, "stop_price")?.map(Price::from_raw),
+        status: text(&col::<String>(r, "status")?, "status", OrderStatus::parse)?,
+        filled_qty: Qty::new(unsigned(col(r, "filled_qty")?, "filled_qty")?),
+        leaves_qty: Qty::new(unsigned(col(r, "leaves_qty")?, "leaves_qty")?),
+        cum_notional: Cash::from_raw(col(r, "cum_notional")?),
+        cancel_reason: reason
+            .map(|c| text(&c, "cancel_reason", parse_cancel_reason))
+            .transpose()?,
+        created_at: UnixNanos::new(unsigned(col(r, "created_at")?, "created_at")?),
+        updated_at: UnixNanos::new(unsigned(col(r, "updated_at")?, "updated_at")?),
+        seq: Seq(unsigned(col(r, "seq")?, "seq")?),
+        fills: Vec::new(),
+    })
+}
+
+fn fill_from_row(r: &PgRow) -> Result<(OrderId, OrderFill), QueryError> {
+    Ok((
+        OrderId::new(unsigned(col(r, "order_id")?, "order_id")?),
+        OrderFill {
+            trade_id: TradeId::new(unsigned(col(r, "trade_id")?, "trade_id")?),
+            price: Price::from_raw(col(r, "price")?),
+            qty: Qty::new(unsigned(col(r, "qty")?, "qty")?),
+            fee: Cash::from_raw(col(r, "fee")?),
+            liquidity: text(
+                &col::<String>(r, "liquidity")?,
+                "liquidity",
+                parse_liquidity,
+            )?,
+            ts: UnixNanos::new(unsigned(col(r, "ts")?, "ts")?),
+            seq: Seq(unsigned(col(r, "seq")?, "seq")?),
+        },
+    ))
+}
+
+fn activity_from_row(r: &PgRow) -> Result<Activity, QueryError> {
+    let kind = text(
+        &col::<String>(r, "activity_type")?,
+        "activity_type",
+        ActivityType::parse,
+    )?;
+    let need = |v: Option<i64>, name: &'static str| {
+        v.ok_or_else(|| QueryError::Corrupt(format!("column {name}: NULL for a {kind:?}")))
+    };
+    let need_u = |v: Option<i64>, name: &'static str| unsigned(need(v, name)?, name);
+    let need_text = |v: Option<String>, name: &'static str| {
+        v.ok_or_else(|| QueryError::Corrupt(format!("column {name}: NULL for a {kind:?}")))
+    };
+    let symbol = || -> Result<Symbol, QueryError> {
+        let s = need_text(col(r, "symbol")?, "symbol")?;
+        text(&s, "symbol", |s| Symbol::new(s).ok())
+    };
+    let kind = match kind {
+        ActivityType::Fill => ActivityKind::Fill {
+            order_id: OrderId::new(need_u(col(r, "order_id")?, "order_id")?),
+            trade_id: TradeId::new(need_u(col(r, "trade_id")?, "trade_id")?),
+            symbol: symbol()?,
+            side: text(&need_text(col(r, "side")?, "side")?, "side", parse_side)?,
+            price: Price::from_raw(need(col(r, "price")?, "price")?),
+            qty: Qty::new(need_u(col(r, "qty")?, "qty")?),
+            fee: Cash::from_raw(need(col(r, "fee")?, "fee")?),
+            liquidity: text(
+                &need_text(col(r, "liquidity")?, "liquidity")?,
+                "liquidity",
+                parse_liquidity,
+            )?,
+            cum_qty: Qty::new(need_u(col(r, "cum_qty")?, "cum_qty")?),
+            leaves_qty: Qty::new(need_u(col(r, "leaves_qty")?, "leaves_qty")?),
+        },
+        ActivityType::Deposit => ActivityKind::Deposit {
+            amount: Cash::from_raw(need(col(r, "net_amount")?, "net_amount")?),
+            balance: Cash::from_raw(need(col(r, "balance")?, "balance")?),
+        },
+        ActivityType::Withdrawal => ActivityKind::Withdrawal {
+            amount: Cash::from_raw(-need(col(r, "net_amount")?, "net_amount")?),
+            balance: Cash::from_raw(need(col(r, "balance")?, "balance")?),
+        },
+        ActivityType::ShareDeposit => ActivityKind::ShareDeposit {
+            symbol: symbol()?,
+            qty: Qty::new(need_u(col(r, "qty")?, "qty")?),
+            position: Qty::new(need_u(col(r, "position_qty")?, "position_qty")?),
+        },
+    };
+    let idx: i32 = col(r, "idx")?;
+    Ok(Activity {
+        id: ActivityId {
+            seq: unsigned(col(r, "seq")?, "seq")?,
+            idx: u32::try_from(idx)
+                .map_err(|_| QueryError::Corrupt(format!("column idx: negative {idx}")))?,
+        },
+        ts: UnixNanos::new(unsigned(col(r, "ts")?, "ts")?),
+        account: AccountId::new(unsigned(col(r, "account")?, "account")?),
+        kind,
+    })
+}
+
+// ---- history queries ------------------------------------------------------------------
+
+/// History from PostgreSQL, for the HTTP handlers: the same answers, in the same shapes
+/// and with the same cursors, as [`ReadModel`](crate::readmodel::ReadModel) gives from
+/// memory. Cheap to clone (a pool).
+#[derive(Clone, Debug)]
+pub struct PgHistory {
+    pool: PgPool,
+    io_timeout: Duration,
+}
+
+fn db(what: &'static str) -> impl FnOnce(sqlx::Error) -> QueryError {
+    move |source| QueryError::Database { what, source }
+}
+
+impl PgHistory {
+    /// Opens a pool of [`PgReadModelOptions::pool_size`] connections (one now, to fail
+    /// early on a wrong address).
+    pub async fn connect(opts: &PgReadModelOptions) -> Result<PgHistory, QueryError> {
+        let connect = opts
+            .connect_options(HISTORY_APPLICATION_NAME)
+            .map_err(|e| QueryError::Config(e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(opts.pool_size.max(1))
+            .acquire_timeout(opts.connect_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(db("connect"))?;
+        Ok(PgHistory {
+            pool,
+            io_timeout: opts.io_timeout,
+        })
+    }
+
+    async fn timed<T>(
+        &self,
+        what: &'static str,
+        fut: impl Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, QueryError> {
+        match tokio::time::timeout(self.io_timeout, fut).await {
+            Ok(r) => r.map_err(db(what)),
+            Err(_) => Err(QueryError::Database {
+                what,
+                source: timed_out(what),
+            }),
+        }
+    }
+
+    /// The last seq the tables cover.
+    pub async fn projected_seq(&self) -> Result<Seq, QueryError> {
+        let v: i64 = self
+            .timed(
+                "read read_model_state",
+                sqlx::query_scalar("SELECT last_seq FROM read_model_state").fetch_one(&self.pool),
+            )
+            .await?;
+        Ok(Seq(unsigned(v, "last_seq")?))
+    }
+
+    /// Orders with their fills, in the order given.
+    async fn with_fills(&self, rows: &[PgRow]) -> Result<Vec<OrderView>, QueryError> {
+        let mut orders = rows
+            .iter()
+            .map(order_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        if orders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = orders.iter().map(|o| big(o.id.get())).collect();
+        let fills = self
+            .timed(
+                "read fills",
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {FILL_COLUMNS} FROM fills WHERE order_id = ANY($1) \
+                     ORDER BY order_id, trade_id"
+                )))
+                .bind(&ids)
+                .fetch_all(&self.pool),
+            )
+            .await?;
+        let mut at: FxHashMap<OrderId, usize> = FxHashMap::default();
+        for (i, o) in orders.iter().enumerate() {
+            at.insert(o.id, i);
+        }
+        for r in &fills {
+            let (id, f) = fill_from_row(r)?;
+            if let Some(&i) = at.get(&id) {
+                orders[i].fills.push(f);
+            }
+        }
+        Ok(orders.iter().map(OrderState::view).collect())
+    }
+
+    /// An order of `account` (`None` if it is another account's).
+    pub async fn order(
+        &self,
+        account: AccountId,
+        id: OrderId,
+    ) -> Result<Option<OrderView>, QueryError> {
+        let rows = self
+            .timed(
+                "read an order",
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 AND account = $2"
+                )))
+                .bind(big(id.get()))
+                .bind(big(account.get()))
+                .fetch_all(&self.pool),
+            )
+            .await?;
+        Ok(self.with_fills(&rows).await?.pop())
+    }
+
+    /// Any account's order, for the operator.
+    pub async fn order_any(&self, id: OrderId) -> Result<Option<OrderView>, QueryError> {
+        let rows = self
+            .timed(
+                "read an order",
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"
+                )))
+                .bind(big(id.get()))
+                .fetch_all(&self.pool),
+            )
+            .await?;
+        Ok(self.with_fills(&rows).await?.pop())
+    }
+
+    /// The account's newest order with this client order id.
+    pub async fn order_by_client_id(
+        &self,
+        account: AccountId,
+        client_order_id: ClientOrderId,
+    ) -> Result<Option<OrderView>, QueryError> {
+        let rows = self
+            .timed(
+                "read an order by client order id",
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {ORDER_COLUMNS} FROM orders \
+                     WHERE account = $1 AND client_order_id = $2 ORDER BY id DESC LIMIT 1"
+                )))
+                .bind(big(account.get()))
+                .bind(client_order_id.as_str())
+                .fetch_all(&self.pool),
+            )
+            .await?;
+        Ok(self.with_fills(&rows).await?.pop())
+    }
+
+    /// The account's orders, newest first, one page at a time.
+    pub async fn orders(
+        &self,
+        account: AccountId,
+        filter: &OrderFilter,
+    ) -> Result<Page<OrderView>, QueryError> {
+        let before = filter.before()?;
+        let limit = filter.limit();
+        // A literal condition per filter, so the planner can use the partial index.
+        let status = match filter.status {
+            StatusFilter::Open => "AND status IN ('held', 'new', 'partially_filled')",
+            StatusFilter::Closed => "AND status IN ('filled', 'canceled', 'expired')",
+            StatusFilter::All => "",
+        };
+        let rows = self
+            .timed(
+                "list orders",
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {ORDER_COLUMNS} FROM orders \
+                     WHERE account = $1 AND ($2::bigint IS NULL OR id < $2) \
+                       AND ($3::text IS NULL OR symbol = $3) {status} \
+                     ORDER BY id DESC LIMIT $4"
+                )))
+                .bind(big(account.get()))
+                .bind(before.map(|b| big(b.get())))
+                .bind(filter.symbol.map(|s| s.as_str().to_owned()))
+                .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool),
+            )
+            .await?;
+        let more = rows.len() > limit;
+        let items = self.with_fills(&rows[..rows.len().min(limit)]).await?;
+        let next = if more {
+            items.last().map(|o| o.id.clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    /// The account's activities, newest first, one page at a time.
+    pub async fn activities(
+        &self,
+        account: AccountId,
+        filter: &ActivityFilter,
+    ) -> Result<Page<ActivityView>, QueryError> {
+        let before = filter.before()?;
+        let limit = filter.limit();
+        let rows = self
+            .timed(
+                "list activities",
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {ACTIVITY_COLUMNS} FROM activities \
+                     WHERE account = $1 AND ($2::bigint IS NULL OR (seq, idx) < ($2, $3)) \
+                       AND ($4::text IS NULL OR activity_type = $4) \
+                     ORDER BY seq DESC, idx DESC LIMIT $5"
+                )))
+                .bind(big(account.get()))
+                .bind(before.map(|b| big(b.seq)))
+                .bind(before.map_or(0, |b| i32::try_from(b.idx).unwrap_or(i32::MAX)))
+                .bind(filter.activity_type.map(ActivityType::as_str))
+                .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool),
+            )
+            .await?;
+        let more = rows.len() > limit;
+        let items = rows[..rows.len().min(limit)]
+            .iter()
+            .map(|r| activity_from_row(r).map(|a| a.view()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if more {
+            items.last().map(|a| a.id.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+}
