@@ -11,7 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use bourse_core::{AccountId, Cash, Command, Event, Qty, Role, Symbol};
+use bourse_core::{AccountId, Cash, Command, Event, Qty, RejectReason, Role, Symbol};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -21,7 +21,8 @@ use crate::auth::{Directory, Principal, now};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::orders::{Listings, NewOrder, parse_account, parse_order_id, report_submit};
-use crate::{trading, users, ws};
+use crate::readmodel::History;
+use crate::{queries, trading, users, ws};
 
 /// What the HTTP side asks of the rest of the server.
 pub trait Operations: Send + Sync + 'static {
@@ -54,6 +55,7 @@ pub(crate) struct Inner {
     /// Inbound WebSocket messages per second per connection.
     pub(crate) ws_rate: f64,
     pub(crate) alerts: Arc<AlertBook>,
+    pub(crate) history: History,
 }
 
 /// Shared by every route.
@@ -73,6 +75,7 @@ pub fn router(
     listings: Listings,
     directory: Arc<Directory>,
     alert_book: Arc<AlertBook>,
+    history: History,
     cfg: &HttpConfig,
 ) -> Router {
     let state = AppState(Arc::new(Inner {
@@ -83,6 +86,7 @@ pub fn router(
         session_ttl: cfg.session_ttl,
         ws_rate: cfg.rate_per_credential.per_sec,
         alerts: alert_book,
+        history,
     }));
     Router::new()
         .route("/healthz", get(healthz))
@@ -92,12 +96,25 @@ pub fn router(
         .route("/v1/api-keys/{id}", delete(users::revoke_key))
         .route(
             "/v1/orders",
-            post(submit_order).delete(trading::mass_cancel),
+            post(submit_order)
+                .get(queries::list_orders)
+                .delete(trading::mass_cancel),
         )
         .route(
             "/v1/orders/{id}",
-            delete(cancel_order).patch(trading::replace_order),
+            delete(cancel_order)
+                .patch(trading::replace_order)
+                .get(queries::get_order),
         )
+        .route(
+            "/v1/orders:by_client_order_id",
+            get(queries::order_by_client_id),
+        )
+        .route("/v1/account", get(queries::account))
+        .route("/v1/positions", get(queries::positions))
+        .route("/v1/positions/{symbol}", get(queries::position))
+        .route("/v1/portfolio", get(queries::portfolio))
+        .route("/v1/activities", get(queries::activities))
         .route("/v1/transfers", post(trading::transfer))
         .route("/v1/alerts", post(alerts::create).get(alerts::list))
         .route("/v1/alerts/{id}", delete(alerts::delete))
@@ -261,6 +278,16 @@ pub(crate) async fn submit(
     let reply = s.0.gateway.execute(Command::SubmitOrder(req)).await?;
     match report_submit(reply.seq.0, reply.ts, &reply.events) {
         Ok(view) => Ok(json!(view)),
+        // A retried submit (same client order id) answers with the order it created.
+        Err(r) if r.reason == RejectReason::DuplicateClientOrderId => {
+            let cid = req
+                .client_order_id
+                .ok_or_else(|| ApiError::rejected(r.reason))?;
+            match s.0.history.order_by_client_id(account, cid).await? {
+                Some(order) => Ok(json!(order)),
+                None => Err(ApiError::rejected(r.reason)),
+            }
+        }
         Err(r) => Err(ApiError::rejected(r.reason)),
     }
 }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod gateway;
 pub mod http;
 pub mod orders;
+mod queries;
 pub mod ratelimit;
 pub mod readmodel;
 mod trading;

@@ -304,6 +304,45 @@ impl Release for AlertRelease {
     }
 }
 
+/// Keeps the read model (and, with PostgreSQL, its projection) in step with the engine.
+/// Runs before the gateway's sink, so a client can always read what it was just told.
+pub struct ReadModelRelease {
+    pub model: Arc<parking_lot::RwLock<bourse_api::ReadModel>>,
+    pub projector: Option<bourse_api::PgProjector>,
+}
+
+impl std::fmt::Debug for ReadModelRelease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadModelRelease")
+            .field("projector", &self.projector.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Release for ReadModelRelease {
+    fn release(&mut self, batch: &EventBatch) {
+        {
+            let mut m = self.model.write();
+            for o in batch.commands() {
+                m.apply(o.seq, o.ts, o.events);
+            }
+        }
+        if let Some(p) = self.projector.as_mut() {
+            for o in batch.commands() {
+                p.apply(o.seq, o.ts, o.events);
+            }
+            p.flush();
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some(p) = self.projector.take() {
+            let at = p.close(Duration::from_secs(5));
+            tracing::info!(seq = at.0, "read-model projection closed");
+        }
+    }
+}
+
 /// Runs the publisher until the engine's event queue disconnects. Releases each batch to
 /// every sink once the watermark covers it; if the writer has failed for good, it releases
 /// nothing more.

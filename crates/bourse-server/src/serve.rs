@@ -6,23 +6,31 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use std::collections::HashMap;
+
 use anyhow::{Context, Result, bail};
+use bourse_api::readmodel::{
+    History, PgHistory, PgProjector, PgReadModelOptions, ReadModel, Retention,
+};
 use bourse_api::{
     Directory, DirectorySeed, Gateway, HttpConfig, Listing, Listings, Operations, Refused,
     Sequencer, UserEntry,
 };
 use bourse_core::{Command, Seq};
+use bourse_core::{Price, Symbol, Tagged};
 use bourse_engine::{
     Engine, EngineConfig, Instrument, InstrumentsFile, Runner, RunnerConfig, RunnerHandle,
     SubmitError, Ticket, WaitStrategy,
 };
+use bourse_journal::Journal;
 use bourse_journal::{FileJournal, FileJournalOptions, PgJournal, PgJournalOptions};
+use parking_lot::RwLock;
 use serde_json::{Value, json};
 
 use crate::config::{Backend, Config, INSTRUMENTS_TOML};
 use crate::pipeline::{
-    AlertRelease, BoxJournal, GatewayRelease, JournalStats, Watermark, WriterConfig,
-    encode_snapshot, spawn_publisher, spawn_writer,
+    AlertRelease, BoxJournal, GatewayRelease, JournalStats, ReadModelRelease, Watermark,
+    WriterConfig, encode_snapshot, spawn_publisher, spawn_writer,
 };
 use crate::recovery::{Recovered, Start, recover};
 
@@ -110,6 +118,81 @@ fn directory_seed(engine: &Engine) -> DirectorySeed {
             .map(|(kid, k)| (kid, k.account, k.secret))
             .collect(),
     }
+}
+
+/// The read model, rebuilt from the whole journal (balances, cost basis and history need
+/// every event since the first), and with PostgreSQL the projector brought up to date.
+#[allow(clippy::type_complexity)]
+fn build_read_model(
+    cfg: &Config,
+    journal: &dyn Journal,
+    engine: &Engine,
+) -> Result<(
+    Arc<RwLock<ReadModel>>,
+    Option<PgProjector>,
+    Option<PgReadModelOptions>,
+)> {
+    let t = std::time::Instant::now();
+    let reference: HashMap<Symbol, Price> = engine
+        .instruments()
+        .iter()
+        .map(|i| (i.symbol, i.reference_price))
+        .collect();
+    let (retention, opts) = match cfg.backend()? {
+        Backend::Postgres { url, schema } => {
+            let mut o = PgReadModelOptions::new(url);
+            o.schema = schema;
+            (Retention::OpenOrders, Some(o))
+        }
+        Backend::File { .. } => (Retention::Everything, None),
+    };
+    let mut model = ReadModel::new(reference, retention);
+    let mut projector = match &opts {
+        Some(o) => Some(
+            PgProjector::start(o.clone())
+                .map_err(|e| anyhow::anyhow!("starting the read-model projector: {e}"))?,
+        ),
+        None => None,
+    };
+    let projected = projector.as_ref().map_or(Seq(0), PgProjector::committed);
+    let mut replay = match journal.snapshot_at(Seq(0))? {
+        Some(bytes) => crate::pipeline::decode_snapshot(&bytes)?.0,
+        None => genesis(cfg)?,
+    };
+    let mut out = Vec::new();
+    let mut tagged = Vec::new();
+    let mut n = 0u64;
+    journal.for_each_from(Seq(1), &mut |rec| {
+        out.clear();
+        replay.apply(&rec, &mut out);
+        tagged.clear();
+        tagged.extend(out.iter().map(|&event| Tagged {
+            seq: rec.seq,
+            ts: rec.ts,
+            event,
+        }));
+        model.apply(rec.seq, rec.ts, &tagged);
+        if let Some(p) = projector.as_mut()
+            && rec.seq > projected
+        {
+            p.apply(rec.seq, rec.ts, &tagged);
+            n += 1;
+            if n.is_multiple_of(1_000) {
+                p.flush();
+            }
+        }
+        Ok(())
+    })?;
+    if let Some(p) = projector.as_mut() {
+        p.flush();
+    }
+    tracing::info!(
+        seq = replay.last_seq().0,
+        projected_before = projected.0,
+        ms = u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "read model rebuilt"
+    );
+    Ok((Arc::new(RwLock::new(model)), projector, opts))
 }
 
 struct RunnerSequencer(RunnerHandle);
@@ -221,6 +304,8 @@ pub fn serve(cfg: &Config) -> Result<()> {
             .collect(),
     );
     let seed = directory_seed(&engine);
+    let (model, projector, read_opts) = build_read_model(cfg, &*journal, &engine)?;
+    let projector_progress = projector.as_ref().map(PgProjector::progress);
     let alert_book = Arc::new(bourse_api::alerts::AlertBook::new(engine.alerts().iter()));
     let rc = RunnerConfig {
         core: usize::try_from(cfg.engine.core).ok(),
@@ -254,6 +339,7 @@ pub fn serve(cfg: &Config) -> Result<()> {
         Arc::new(RunnerSequencer(runner.handle())),
         Duration::from_millis(cfg.server.request_timeout_ms),
     ));
+    let progress = projector_progress;
     let publisher = spawn_publisher(
         outputs.events,
         watermark.clone(),
@@ -261,6 +347,10 @@ pub fn serve(cfg: &Config) -> Result<()> {
         // The alert book first: a request is answered only after the book has its event.
         vec![
             Box::new(AlertRelease(alert_book.clone())),
+            Box::new(ReadModelRelease {
+                model: model.clone(),
+                projector,
+            }),
             Box::new(GatewayRelease(gateway.clone())),
         ],
         released.clone(),
@@ -290,13 +380,25 @@ pub fn serve(cfg: &Config) -> Result<()> {
     let operator_token =
         (!cfg.server.operator_token.is_empty()).then_some(cfg.server.operator_token.as_str());
     let directory = Arc::new(Directory::new(seed, operator_token));
-    let app = bourse_api::router(gateway, ops, listings, directory, alert_book, &http_cfg);
-
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if cfg.server.workers > 0 {
         rt.worker_threads(cfg.server.workers);
     }
     let rt = rt.enable_all().thread_name("bourse-api").build()?;
+    let history = match (read_opts, progress) {
+        (Some(opts), Some(progress)) => History::Postgres {
+            model,
+            db: rt
+                .block_on(PgHistory::connect(&opts))
+                .map_err(|e| anyhow::anyhow!("connecting the history queries: {e}"))?,
+            progress,
+            fresh_within: Duration::from_secs(2),
+        },
+        _ => History::Memory(model),
+    };
+    let app = bourse_api::router(
+        gateway, ops, listings, directory, alert_book, history, &http_cfg,
+    );
     let served = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(&cfg.server.listen)
             .await

@@ -375,3 +375,247 @@ fn price_alerts_are_created_listed_fired_once_and_deleted() {
     });
     server.stop();
 }
+
+/// The whole flow a person does, on both journal backends (history from memory with the
+/// file journal, from PostgreSQL tables with the PostgreSQL journal), and again after a
+/// restart: the read model is rebuilt from the journal.
+fn person_flow(store: &Store) {
+    let server = Server::start(store, &[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (token, order_id) = rt.block_on(async {
+        let h = Http::new(&server.base);
+        let op = Client::new(&server.base);
+        // A market maker offers AAPL.
+        let (mm, mt) = session(&h, "maker").await;
+        op.post(
+            &format!("/v1/admin/accounts/{mm}/shares"),
+            json!({"symbol": "AAPL", "qty": 1000}),
+        )
+        .await
+        .unwrap();
+        let t = |tok: &str| Some(tok.to_owned());
+        let (s, _) = h
+            .call(
+                M::POST,
+                "/v1/orders",
+                t(&mt).as_deref(),
+                Some(limit("sell", 100, "190.00", "gtc")),
+            )
+            .await;
+        assert_eq!(s, 200);
+
+        // Register, log in, deposit, search.
+        let (me, tok) = session(&h, "person").await;
+        let (s, _) = h
+            .call(
+                M::POST,
+                "/v1/transfers",
+                t(&tok).as_deref(),
+                Some(json!({"type": "deposit", "amount": "10000"})),
+            )
+            .await;
+        assert_eq!(s, 201);
+        let (_, v) = h.call(M::GET, "/v1/stocks?q=apple", None, None).await;
+        assert_eq!(v["items"][0]["symbol"], "AAPL");
+        // Buy 10 (fills at 190), with a client order id; the retry returns the same order.
+        let mut buy = limit("buy", 10, "190.00", "day");
+        buy["client_order_id"] = json!("my-first-buy");
+        let (s, first) = h
+            .call(M::POST, "/v1/orders", t(&tok).as_deref(), Some(buy.clone()))
+            .await;
+        assert_eq!(
+            (s, first["status"].as_str()),
+            (200, Some("filled")),
+            "{first}"
+        );
+        let (s, again) = h
+            .call(M::POST, "/v1/orders", t(&tok).as_deref(), Some(buy))
+            .await;
+        assert_eq!(s, 200, "{again}");
+        assert_eq!(
+            again["id"], first["id"],
+            "idempotent: the same order, not a second one"
+        );
+        assert_eq!(again["filled_qty"], "10");
+        let id = first["id"].as_str().unwrap().to_owned();
+        // The fill, the position and the portfolio.
+        let (s, v) = h
+            .call(
+                M::GET,
+                &format!("/v1/orders/{id}"),
+                t(&tok).as_deref(),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (s, v["status"].as_str(), v["filled_avg_price"].as_str()),
+            (200, Some("filled"), Some("190.00"))
+        );
+        let (_, v) = h
+            .call(
+                M::GET,
+                "/v1/orders:by_client_order_id?client_order_id=my-first-buy",
+                t(&tok).as_deref(),
+                None,
+            )
+            .await;
+        assert_eq!(v["id"].as_str(), Some(id.as_str()));
+        let (_, v) = h
+            .call(M::GET, "/v1/positions", t(&tok).as_deref(), None)
+            .await;
+        assert_eq!(
+            (
+                v[0]["symbol"].as_str(),
+                v[0]["qty"].as_str(),
+                v[0]["avg_entry_price"].as_str()
+            ),
+            (Some("AAPL"), Some("10"), Some("190.00")),
+            "{v}"
+        );
+        let (_, v) = h
+            .call(M::GET, "/v1/account", t(&tok).as_deref(), None)
+            .await;
+        assert_eq!(
+            (v["cash"].as_str(), v["equity"].as_str()),
+            (Some("8100.00"), Some("10000.00")),
+            "{v}"
+        );
+        // The price moves: the maker's next trade at 195 (someone else buys).
+        let (_, ot) = session(&h, "other").await;
+        h.call(
+            M::POST,
+            "/v1/transfers",
+            t(&ot).as_deref(),
+            Some(json!({"type": "deposit", "amount": "30000"})),
+        )
+        .await;
+        h.call(
+            M::POST,
+            "/v1/orders",
+            t(&mt).as_deref(),
+            Some(limit("sell", 5, "195.00", "gtc")),
+        )
+        .await;
+        let (s, v) = h
+            .call(
+                M::POST,
+                "/v1/orders",
+                t(&ot).as_deref(),
+                Some(limit("buy", 95, "195.00", "ioc")),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let (_, v) = h
+            .call(M::GET, "/v1/portfolio", t(&tok).as_deref(), None)
+            .await;
+        assert_eq!(
+            (v["equity"].as_str(), v["unrealized_pl"].as_str()),
+            (Some("10050.00"), Some("50.00")),
+            "{v}"
+        );
+        // Sell 4 at 195: realized 20.
+        h.call(
+            M::POST,
+            "/v1/orders",
+            t(&ot).as_deref(),
+            Some(limit("buy", 4, "195.00", "gtc")),
+        )
+        .await;
+        let (s, v) = h
+            .call(
+                M::POST,
+                "/v1/orders",
+                t(&tok).as_deref(),
+                Some(limit("sell", 4, "195.00", "day")),
+            )
+            .await;
+        assert_eq!((s, v["status"].as_str()), (200, Some("filled")), "{v}");
+        let (_, v) = h
+            .call(M::GET, "/v1/portfolio", t(&tok).as_deref(), None)
+            .await;
+        assert_eq!(v["realized_pl"].as_str(), Some("20.00"), "{v}");
+        // Withdraw, then the history: two fills, a deposit and a withdrawal, newest first.
+        let (s, _) = h
+            .call(
+                M::POST,
+                "/v1/transfers",
+                t(&tok).as_deref(),
+                Some(json!({"type": "withdraw", "amount": "500"})),
+            )
+            .await;
+        assert_eq!(s, 201);
+        let (s, v) = h
+            .call(M::GET, "/v1/activities", t(&tok).as_deref(), None)
+            .await;
+        assert_eq!(s, 200);
+        let kinds: Vec<&str> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["activity_type"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["WITHDRAWAL", "FILL", "FILL", "DEPOSIT"], "{v}");
+        let (_, v) = h
+            .call(M::GET, "/v1/orders?status=closed", t(&tok).as_deref(), None)
+            .await;
+        assert_eq!(v["items"].as_array().unwrap().len(), 2, "{v}");
+        // Someone else's order is not there for me.
+        let (s, _) = h
+            .call(M::GET, &format!("/v1/orders/{id}"), t(&ot).as_deref(), None)
+            .await;
+        assert_eq!(s, 404);
+        let _ = me;
+        (tok, id)
+    });
+    server.stop();
+    // After a restart the read model is rebuilt from the journal: same answers.
+    let server = Server::start(store, &[]);
+    rt.block_on(async {
+        let h = Http::new(&server.base);
+        let (_, v) = h
+            .call(
+                M::GET,
+                &format!("/v1/orders/{order_id}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(v["status"], "filled");
+        let (_, v) = h.call(M::GET, "/v1/portfolio", Some(&token), None).await;
+        assert_eq!(
+            (v["realized_pl"].as_str(), v["cash"].as_str()),
+            (Some("20.00"), Some("8380.00")),
+            "{v}"
+        );
+        let (_, v) = h
+            .call(M::GET, "/v1/activities?limit=2", Some(&token), None)
+            .await;
+        assert_eq!(v["items"].as_array().unwrap().len(), 2);
+        let next = v["next"].as_str().unwrap().to_owned();
+        let (_, v) = h
+            .call(
+                M::GET,
+                &format!("/v1/activities?limit=2&after={next}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(v["items"].as_array().unwrap().len(), 2, "{v}");
+    });
+    server.stop();
+    store.cleanup();
+}
+
+#[test]
+fn a_persons_whole_flow_file_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    person_flow(&Store::File(dir.path().join("journal")));
+}
+
+#[test]
+fn a_persons_whole_flow_postgres_journal() {
+    person_flow(&Store::Postgres {
+        url: support::database_url(),
+        schema: support::fresh_schema("person"),
+    });
+}
