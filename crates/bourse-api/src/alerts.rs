@@ -4,32 +4,49 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use axum::Json;
-use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use bourse_core::{AccountId, AlertCondition, Command, Event, Price, Symbol, UnixNanos};
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::ToSchema;
 
-use crate::error::ApiError;
-use crate::http::{Auth, JsonBody, State, first_reject};
+use crate::error::{ApiError, ErrorBody};
+use crate::http::{Auth, JsonBody, Path, State, first_reject};
+use crate::openapi::wire;
 use crate::orders::{Decimal, parse_price};
 
 /// Fired alerts kept per account for `GET /v1/alerts`.
 const FIRED_KEPT: usize = 100;
 
 /// One alert as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = Alert)]
 pub struct AlertView {
+    #[schema(pattern = "^[0-9]+$")]
     pub id: String,
+    #[schema(value_type = wire::Symbol)]
     pub symbol: Symbol,
+    #[schema(value_type = wire::AlertCondition)]
     pub condition: AlertCondition,
+    #[schema(value_type = wire::Price)]
     pub price: Price,
     /// `active` or `triggered`.
+    #[schema(value_type = wire::AlertStatus)]
     pub status: &'static str,
+    /// The trade that fired it.
+    #[schema(value_type = Option<wire::Price>)]
     pub trade_price: Option<Price>,
+    #[schema(value_type = Option<wire::Timestamp>)]
     pub triggered_at: Option<String>,
+}
+
+/// The caller's alerts.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AlertList)]
+pub(crate) struct AlertList {
+    /// Live alerts oldest first, then the last fired ones newest first.
+    items: Vec<AlertView>,
 }
 
 #[derive(Debug, Default)]
@@ -146,12 +163,18 @@ fn active(id: u64, symbol: Symbol, condition: AlertCondition, price: Price) -> A
     }
 }
 
-#[derive(Deserialize)]
+/// A new price alert.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"symbol": "AAPL", "condition": "above", "price": "195.00"}))]
 pub(crate) struct NewAlert {
+    /// A listed symbol.
+    #[schema(value_type = wire::Symbol)]
     symbol: String,
     /// `above` or `below`.
+    #[schema(value_type = wire::AlertCondition)]
     condition: String,
+    #[schema(value_type = wire::PriceInput)]
     price: Decimal,
 }
 
@@ -161,6 +184,34 @@ fn own(who: &crate::auth::Principal) -> Result<AccountId, ApiError> {
 }
 
 /// `POST /v1/alerts`.
+#[utoipa::path(
+    post,
+    path = "/v1/alerts",
+    operation_id = "create_alert",
+    tag = "alerts",
+    security(("bearer" = [])),
+    request_body = NewAlert,
+    responses(
+        (status = 201, description = "Created, once durable.", body = AlertView, links(
+            ("DeleteAlert" = (operation_id = "delete_alert",
+                              parameters(("id" = "$response.body#/id"))))
+        )),
+        (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: the operator token has no account.",
+         body = ErrorBody),
+        (status = 404, description = "UNKNOWN_ACCOUNT.", body = ErrorBody),
+        (status = 413, description = "BODY_TOO_LARGE.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
+        (status = 422, description = "INVALID_FIELD, UNKNOWN_SYMBOL, INVALID_CONDITION, \
+         INVALID_PRICE, or the engine's rejection (TOO_MANY_ALERTS, …).", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 503, description = "OVERLOADED, SHUTTING_DOWN.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn create(
     axum::extract::State(s): State,
     Auth(who): Auth,
@@ -207,20 +258,60 @@ pub(crate) async fn create(
     // The publisher has released the event (and the book has it) before this answer.
     Ok((
         StatusCode::CREATED,
-        Json(json!(active(id, symbol, condition, price))),
+        Json(active(id, symbol, condition, price)),
     ))
 }
 
 /// `GET /v1/alerts`.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts",
+    operation_id = "list_alerts",
+    tag = "alerts",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's alerts.", body = AlertList),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: the operator token has no account.",
+         body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+    )
+)]
 pub(crate) async fn list(
     axum::extract::State(s): State,
     Auth(who): Auth,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<AlertList>, ApiError> {
     let account = own(&who)?;
-    Ok(Json(json!({ "items": s.0.alerts.of(account) })))
+    Ok(Json(AlertList {
+        items: s.0.alerts.of(account),
+    }))
 }
 
 /// `DELETE /v1/alerts/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/alerts/{id}",
+    operation_id = "delete_alert",
+    tag = "alerts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, pattern = "^[0-9]+$", description = "The alert's id.")),
+    responses(
+        (status = 204, description = "Deleted, once durable."),
+        (status = 400, description = "MALFORMED_PATH.",
+         body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: the operator token has no account.",
+         body = ErrorBody),
+        (status = 404, description = "UNKNOWN_ALERT (none such, fired, or another \
+         account's).", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 503, description = "OVERLOADED, SHUTTING_DOWN.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn delete(
     axum::extract::State(s): State,
     Auth(who): Auth,

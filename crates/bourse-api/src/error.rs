@@ -17,10 +17,17 @@ pub struct ApiError {
     pub retry_after: Option<u32>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
-    message: &'a str,
+/// Every error answer: a stable code for programs and a message for people. The status
+/// says the class; `429` and `503` carry `Retry-After` (seconds).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// Stable, `SCREAMING_SNAKE_CASE` (e.g. `INSUFFICIENT_BUYING_POWER`).
+    #[schema(pattern = "^[A-Z][A-Z0-9_]*$", example = "UNKNOWN_ORDER")]
+    pub code: &'static str,
+    /// For people; may change.
+    #[schema(example = "no such order")]
+    pub message: String,
 }
 
 impl ApiError {
@@ -95,9 +102,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = (
             self.status,
-            axum::Json(Body {
+            axum::Json(ErrorBody {
                 code: self.code,
-                message: &self.message,
+                message: self.message,
             }),
         )
             .into_response();

@@ -5,22 +5,24 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use bourse_core::{AccountId, Cash, Command, Event, Qty, RejectReason, Role, Symbol};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::alerts::{self, AlertBook};
 use crate::auth::{Directory, Principal, now};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::gateway::Gateway;
-use crate::orders::{Listings, NewOrder, parse_account, parse_order_id, report_submit};
+use crate::openapi::wire;
+use crate::orders::{Listings, NewOrder, OrderView, parse_account, parse_order_id, report_submit};
 use crate::readmodel::History;
 use crate::{queries, trading, users, ws};
 
@@ -90,6 +92,7 @@ pub fn router(
     }));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/openapi.json", get(crate::openapi::openapi_json))
         .route("/v1/users", post(users::register))
         .route("/v1/sessions", post(users::log_in).delete(users::log_out))
         .route("/v1/api-keys", post(users::create_key))
@@ -175,6 +178,44 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// Query parameters whose every failure is an [`ApiError`] (`400 MALFORMED_QUERY`), not axum's
+/// plain-text answer: a malformed number, a repeated or missing parameter.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(e) => Err(ApiError::bad_request("MALFORMED_QUERY", e.body_text())),
+        }
+    }
+}
+
+/// Path parameters whose every failure is an [`ApiError`] (`400 MALFORMED_PATH`, e.g. a
+/// segment that is not UTF-8 once percent-decoded), not axum's plain-text answer.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            // A route whose parameters do not fit its handler: our bug, not the client's.
+            Err(e) if e.status().is_server_error() => Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                e.body_text(),
+            )),
+            Err(e) => Err(ApiError::bad_request("MALFORMED_PATH", e.body_text())),
+        }
+    }
+}
+
 /// The authenticated caller (a session token, an API key or the operator token).
 #[derive(Debug, Clone, Copy)]
 pub struct Auth(pub Principal);
@@ -239,7 +280,22 @@ impl Principal {
     }
 }
 
-async fn healthz(axum::extract::State(s): axum::extract::State<AppState>) -> impl IntoResponse {
+/// `GET /healthz`: the exchange's health.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "meta",
+    responses(
+        (status = 200, description = "Healthy (`status` is `ok`).", body = crate::openapi::Health),
+        (status = 429, description = "RATE_LIMITED (per client IP).", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 503, description = "Degraded (`status` is `degraded`): the engine stopped or \
+         the journal is failing.", body = crate::openapi::Health),
+    )
+)]
+pub(crate) async fn healthz(
+    axum::extract::State(s): axum::extract::State<AppState>,
+) -> impl IntoResponse {
     let h = s.0.ops.health();
     let ok = h.get("status").and_then(Value::as_str) == Some("ok");
     let status = if ok {
@@ -259,11 +315,56 @@ pub(crate) fn first_reject(events: &[Event]) -> Option<ApiError> {
     })
 }
 
-async fn submit_order(
+/// `POST /v1/orders`: order entry.
+#[utoipa::path(
+    post,
+    path = "/v1/orders",
+    tag = "orders",
+    security(("bearer" = [])),
+    request_body = NewOrder,
+    responses(
+        (status = 200, description = "The order's execution report once the submit is durable \
+         (fills it caused included). A resent `client_order_id` answers with the order it \
+         created.", body = OrderView, links(
+            ("GetOrder" = (operation_id = "get_order",
+                           parameters(("id" = "$response.body#/id")))),
+            ("CancelOrder" = (operation_id = "cancel_order",
+                              parameters(("id" = "$response.body#/id")))),
+            ("ReplaceOrder" = (operation_id = "replace_order",
+                               parameters(("id" = "$response.body#/id")))),
+            ("OrderByClientOrderId" = (operation_id = "order_by_client_id",
+                parameters(("client_order_id" = "$response.body#/client_order_id")))),
+        )),
+        (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 404, description = "UNKNOWN_ACCOUNT (`account_id` of another account, or none \
+         such).", body = ErrorBody),
+        (status = 409, description = "DUPLICATE_CLIENT_ORDER_ID (the order that used it is no \
+         longer known).", body = ErrorBody),
+        (status = 413, description = "BODY_TOO_LARGE.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
+        (status = 422, description = "INVALID_FIELD, UNKNOWN_SYMBOL, INVALID_SIDE, \
+         INVALID_ORDER_TYPE, INVALID_TIME_IN_FORCE, INVALID_QUANTITY, QTY_OFF_LOT, \
+         MAX_QTY_EXCEEDED, INVALID_PRICE, PRICE_OFF_TICK, INVALID_ORDER, \
+         INVALID_CLIENT_ORDER_ID, INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID, or the engine's \
+         rejection (INSUFFICIENT_BUYING_POWER, INSUFFICIENT_POSITION, PRICE_OUT_OF_BAND, \
+         MAX_NOTIONAL_EXCEEDED, SYMBOL_HALTED, POST_ONLY_WOULD_TAKE, NO_LIQUIDITY, …).",
+         body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 500, description = "INTERNAL: the history could not be read.",
+         body = ErrorBody),
+        (status = 503, description = "OVERLOADED, SHUTTING_DOWN, HISTORY_UNAVAILABLE.",
+         body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 504, description = "OUTCOME_UNKNOWN: no durable outcome in time; retry with \
+         the same client_order_id.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn submit_order(
     axum::extract::State(s): State,
     Auth(who): Auth,
     JsonBody(body): JsonBody<NewOrder>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OrderView>, ApiError> {
     submit(&s, &who, body).await.map(Json)
 }
 
@@ -272,19 +373,19 @@ pub(crate) async fn submit(
     s: &AppState,
     who: &Principal,
     body: NewOrder,
-) -> Result<Value, ApiError> {
+) -> Result<OrderView, ApiError> {
     let account = who.acting_for(body.account_id.as_deref())?;
     let req = body.validate(account, &s.0.listings)?;
     let reply = s.0.gateway.execute(Command::SubmitOrder(req)).await?;
     match report_submit(reply.seq.0, reply.ts, &reply.events) {
-        Ok(view) => Ok(json!(view)),
+        Ok(view) => Ok(view),
         // A retried submit (same client order id) answers with the order it created.
         Err(r) if r.reason == RejectReason::DuplicateClientOrderId => {
             let cid = req
                 .client_order_id
                 .ok_or_else(|| ApiError::rejected(r.reason))?;
             match s.0.history.order_by_client_id(account, cid).await? {
-                Some(order) => Ok(json!(order)),
+                Some(order) => Ok(order),
                 None => Err(ApiError::rejected(r.reason)),
             }
         }
@@ -292,17 +393,64 @@ pub(crate) async fn submit(
     }
 }
 
-#[derive(Deserialize)]
-struct AccountQuery {
+/// `?account_id=`: the operator names the account it acts for.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AccountQuery {
+    /// Operator only (a trader may name only their own account).
+    #[param(value_type = Option<wire::AccountId>)]
     account_id: Option<String>,
 }
 
-async fn cancel_order(
+/// The answer to a cancel.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Canceled)]
+pub(crate) struct CancelView {
+    #[schema(value_type = wire::OrderId)]
+    id: String,
+    /// Always `canceled`.
+    #[schema(pattern = "^canceled$")]
+    status: &'static str,
+    /// The open quantity that was canceled.
+    #[schema(value_type = wire::Shares)]
+    canceled_qty: String,
+    #[schema(value_type = wire::CancelReason)]
+    cancel_reason: bourse_core::CancelReason,
+    seq: u64,
+}
+
+/// `DELETE /v1/orders/{id}`: cancels a working order.
+#[utoipa::path(
+    delete,
+    path = "/v1/orders/{id}",
+    tag = "orders",
+    security(("bearer" = [])),
+    params(
+        ("id" = wire::OrderId, Path, description = "The order's id."),
+        AccountQuery,
+    ),
+    responses(
+        (status = 200, description = "Canceled, once durable.", body = CancelView),
+        (status = 400, description = "MALFORMED_PATH, MALFORMED_QUERY.",
+         body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 404, description = "UNKNOWN_ORDER (none such, not working, or another \
+         account's), UNKNOWN_ACCOUNT.", body = ErrorBody),
+        (status = 422, description = "INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID, or the engine's \
+         rejection.", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 503, description = "OVERLOADED, SHUTTING_DOWN.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn cancel_order(
     axum::extract::State(s): State,
     Auth(who): Auth,
     Path(id): Path<String>,
     Query(q): Query<AccountQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CancelView>, ApiError> {
     cancel(&s, &who, &id, q.account_id.as_deref())
         .await
         .map(Json)
@@ -314,7 +462,7 @@ pub(crate) async fn cancel(
     who: &Principal,
     id: &str,
     account_id: Option<&str>,
-) -> Result<Value, ApiError> {
+) -> Result<CancelView, ApiError> {
     let order_id = parse_order_id(id)?;
     let account = who.acting_for(account_id)?;
     let reply =
@@ -330,16 +478,44 @@ pub(crate) async fn cancel(
     });
     let (qty, reason) =
         canceled.ok_or_else(|| ApiError::not_found("UNKNOWN_ORDER", "no such order"))?;
-    Ok(json!({
-        "id": order_id.get().to_string(),
-        "status": "canceled",
-        "canceled_qty": qty.to_string(),
-        "cancel_reason": reason,
-        "seq": reply.seq.0,
-    }))
+    Ok(CancelView {
+        id: order_id.get().to_string(),
+        status: "canceled",
+        canceled_qty: qty.to_string(),
+        cancel_reason: reason,
+        seq: reply.seq.0,
+    })
 }
 
-async fn open_account(
+/// A new account.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AccountOpened)]
+pub(crate) struct AccountOpenedView {
+    #[schema(value_type = wire::AccountId)]
+    account_id: String,
+    seq: u64,
+}
+
+/// `POST /v1/admin/accounts`: opens an account (without a user).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/accounts",
+    tag = "operator",
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Opened, once durable.", body = AccountOpenedView),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: not the operator.", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED (never for the operator token).",
+         body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 500, description = "INTERNAL: the engine opened no account.",
+         body = ErrorBody),
+        (status = 503, description = "OVERLOADED, SHUTTING_DOWN.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn open_account(
     axum::extract::State(s): State,
     _op: Operator,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -351,7 +527,10 @@ async fn open_account(
     match account {
         Some(a) => Ok((
             StatusCode::CREATED,
-            Json(json!({ "account_id": a.get().to_string(), "seq": reply.seq.0 })),
+            Json(AccountOpenedView {
+                account_id: a.get().to_string(),
+                seq: reply.seq.0,
+            }),
         )),
         None => Err(first_reject(&reply.events).unwrap_or_else(|| {
             ApiError::new(
@@ -363,18 +542,58 @@ async fn open_account(
     }
 }
 
-#[derive(Deserialize)]
+/// A cash deposit by the operator.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Amount {
+#[schema(as = OperatorDeposit)]
+pub(crate) struct Amount {
+    #[schema(value_type = wire::AmountInput)]
     amount: String,
 }
 
-async fn deposit(
+/// The answer to an operator's deposit.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Deposited)]
+pub(crate) struct DepositView {
+    #[schema(value_type = wire::AccountId)]
+    account_id: String,
+    #[schema(value_type = wire::Cash)]
+    amount: Cash,
+    seq: u64,
+}
+
+/// `POST /v1/admin/accounts/{id}/deposits`: cash into an account.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/accounts/{id}/deposits",
+    tag = "operator",
+    security(("bearer" = [])),
+    params(("id" = wire::AccountId, Path, description = "The account.")),
+    request_body = Amount,
+    responses(
+        (status = 200, description = "Deposited, once durable.", body = DepositView),
+        (status = 400, description = "MALFORMED_JSON, INVALID_BODY, MALFORMED_PATH.",
+         body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: not the operator.", body = ErrorBody),
+        (status = 404, description = "UNKNOWN_ACCOUNT.", body = ErrorBody),
+        (status = 413, description = "BODY_TOO_LARGE.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
+        (status = 422, description = "INVALID_FIELD, INVALID_ACCOUNT_ID, INVALID_AMOUNT, or the \
+         engine's rejection (ARITHMETIC_OVERFLOW).", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED (never for the operator token).",
+         body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 503, description = "OVERLOADED, SHUTTING_DOWN.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn deposit(
     axum::extract::State(s): State,
     _op: Operator,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Amount>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DepositView>, ApiError> {
     let account = parse_account(&id)?;
     let amount: Cash = body
         .amount
@@ -394,26 +613,75 @@ async fn deposit(
     if let Some(e) = first_reject(&reply.events) {
         return Err(e);
     }
-    Ok(Json(json!({
-        "account_id": account.get().to_string(),
-        "amount": amount,
-        "seq": reply.seq.0,
-    })))
+    Ok(Json(DepositView {
+        account_id: account.get().to_string(),
+        amount,
+        seq: reply.seq.0,
+    }))
 }
 
-#[derive(Deserialize)]
+/// A share deposit by the operator. Unlike everywhere else, `qty` is a JSON integer here.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Shares {
+#[schema(as = ShareDeposit, example = json!({"symbol": "AAPL", "qty": 100}))]
+pub(crate) struct Shares {
+    #[schema(value_type = wire::Symbol)]
     symbol: String,
+    /// Shares, as a JSON integer (not a string): 1 to 2^64 - 1.
+    #[schema(
+        minimum = 1,
+        maximum = 18_446_744_073_709_551_615_u64,
+        format = "uint64"
+    )]
     qty: u64,
 }
 
-async fn deposit_shares(
+/// The answer to a share deposit.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SharesDeposited)]
+pub(crate) struct SharesView {
+    #[schema(value_type = wire::AccountId)]
+    account_id: String,
+    #[schema(value_type = wire::Symbol)]
+    symbol: Symbol,
+    /// The shares deposited, as a string.
+    #[schema(value_type = wire::Shares)]
+    qty: String,
+    seq: u64,
+}
+
+/// `POST /v1/admin/accounts/{id}/shares`: shares into an account.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/accounts/{id}/shares",
+    tag = "operator",
+    security(("bearer" = [])),
+    params(("id" = wire::AccountId, Path, description = "The account.")),
+    request_body = Shares,
+    responses(
+        (status = 200, description = "Deposited, once durable.", body = SharesView),
+        (status = 400, description = "MALFORMED_JSON, INVALID_BODY, MALFORMED_PATH.",
+         body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: not the operator.", body = ErrorBody),
+        (status = 404, description = "UNKNOWN_ACCOUNT.", body = ErrorBody),
+        (status = 413, description = "BODY_TOO_LARGE.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
+        (status = 422, description = "INVALID_FIELD, INVALID_ACCOUNT_ID, UNKNOWN_SYMBOL, \
+         INVALID_QUANTITY, or the engine's rejection (ARITHMETIC_OVERFLOW).", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED (never for the operator token).",
+         body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 503, description = "OVERLOADED, SHUTTING_DOWN.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn deposit_shares(
     axum::extract::State(s): State,
     _op: Operator,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Shares>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SharesView>, ApiError> {
     let account: AccountId = parse_account(&id)?;
     let symbol: Symbol = body
         .symbol
@@ -439,18 +707,43 @@ async fn deposit_shares(
     if let Some(e) = first_reject(&reply.events) {
         return Err(e);
     }
-    Ok(Json(json!({
-        "account_id": account.get().to_string(),
-        "symbol": symbol,
-        "qty": body.qty.to_string(),
-        "seq": reply.seq.0,
-    })))
+    Ok(Json(SharesView {
+        account_id: account.get().to_string(),
+        symbol,
+        qty: body.qty.to_string(),
+        seq: reply.seq.0,
+    }))
 }
 
-async fn snapshot(axum::extract::State(s): State, _op: Operator) -> impl IntoResponse {
+/// The answer to a snapshot request.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SnapshotRequested)]
+pub(crate) struct SnapshotView {
+    /// Always `requested`: the snapshot is written soon, off the engine thread.
+    #[schema(pattern = "^requested$")]
+    snapshot: &'static str,
+}
+
+/// `POST /v1/admin/snapshot`: asks for a snapshot soon.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/snapshot",
+    tag = "operator",
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Requested.", body = SnapshotView),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: not the operator.", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED (never for the operator token).",
+         body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait."))),
+    )
+)]
+pub(crate) async fn snapshot(axum::extract::State(s): State, _op: Operator) -> impl IntoResponse {
     s.0.ops.request_snapshot();
     (
         StatusCode::ACCEPTED,
-        Json(json!({ "snapshot": "requested" })),
+        Json(SnapshotView {
+            snapshot: "requested",
+        }),
     )
 }

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod error;
 pub mod gateway;
 pub mod http;
+pub mod openapi;
 pub mod orders;
 mod queries;
 pub mod ratelimit;

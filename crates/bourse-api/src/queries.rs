@@ -2,22 +2,36 @@
 //! positions, the portfolio and the activity history — always the caller's own.
 
 use axum::Json;
-use axum::extract::{Path, Query};
 use bourse_core::{ClientOrderId, Symbol};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::IntoParams;
 
-use crate::error::ApiError;
-use crate::http::{Auth, State};
-use crate::orders::parse_order_id;
-use crate::readmodel::{ActivityFilter, ActivityType, OrderFilter, StatusFilter};
+use crate::error::{ApiError, ErrorBody};
+use crate::http::{Auth, Path, Query, State};
+use crate::openapi::wire;
+use crate::orders::{OrderView, parse_order_id};
+use crate::readmodel::{
+    AccountView, ActivityFilter, ActivityType, ActivityView, OrderFilter, Page, PortfolioView,
+    PositionView, StatusFilter,
+};
 
-#[derive(Deserialize)]
+/// `?status=&symbol=&after=&limit=` of the order list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct OrdersQuery {
+    /// `open` (default: held, new, partially filled), `closed` or `all`.
+    #[param(pattern = "^(open|closed|all)$")]
     status: Option<String>,
+    /// Only this stock's orders (case-insensitive).
+    #[param(value_type = Option<String>)]
     symbol: Option<String>,
+    /// The `next` cursor of the previous page.
     after: Option<String>,
+    /// Page length, clamped to 1-500 (default 50).
+    #[param(minimum = 0)]
     limit: Option<usize>,
+    /// Operator only.
+    #[param(value_type = Option<wire::AccountId>)]
     account_id: Option<String>,
 }
 
@@ -28,11 +42,33 @@ fn symbol(text: &str) -> Result<Symbol, ApiError> {
 }
 
 /// `GET /v1/orders?status=open|closed|all&symbol=&after=&limit=`.
+#[utoipa::path(
+    get,
+    path = "/v1/orders",
+    tag = "orders",
+    security(("bearer" = [])),
+    params(OrdersQuery),
+    responses(
+        (status = 200, description = "A page of the caller's orders, newest first.",
+         body = Page<OrderView>),
+        (status = 400, description = "INVALID_CURSOR, MALFORMED_QUERY.", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 404, description = "UNKNOWN_ACCOUNT.", body = ErrorBody),
+        (status = 422, description = "INVALID_STATUS, UNKNOWN_SYMBOL, INVALID_ACCOUNT_ID, \
+         MISSING_ACCOUNT_ID.", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 500, description = "INTERNAL: the history could not be read.",
+         body = ErrorBody),
+        (status = 503, description = "HISTORY_UNAVAILABLE (PostgreSQL history).",
+         body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait."))),
+    )
+)]
 pub(crate) async fn list_orders(
     axum::extract::State(s): State,
     Auth(who): Auth,
     Query(q): Query<OrdersQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<OrderView>>, ApiError> {
     let account = who.acting_for(q.account_id.as_deref())?;
     let status = match q.status.as_deref() {
         None => StatusFilter::default(),
@@ -47,117 +83,281 @@ pub(crate) async fn list_orders(
         limit: q.limit,
     };
     let page = s.0.history.orders(account, &filter).await?;
-    Ok(Json(json!(page)))
+    Ok(Json(page))
 }
 
 /// `GET /v1/orders/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{id}",
+    tag = "orders",
+    security(("bearer" = [])),
+    params(("id" = wire::OrderId, Path, description = "The order's id."), AccountOnly),
+    responses(
+        (status = 200, description = "The order, with its fills.", body = OrderView),
+        (status = 400, description = "MALFORMED_PATH, MALFORMED_QUERY.",
+         body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 404, description = "UNKNOWN_ORDER, UNKNOWN_ACCOUNT.", body = ErrorBody),
+        (status = 422, description = "INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID.",
+         body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 500, description = "INTERNAL: the history could not be read.",
+         body = ErrorBody),
+        (status = 503, description = "HISTORY_UNAVAILABLE (PostgreSQL history).",
+         body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait."))),
+    )
+)]
 pub(crate) async fn get_order(
     axum::extract::State(s): State,
     Auth(who): Auth,
     Path(id): Path<String>,
     Query(q): Query<AccountOnly>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OrderView>, ApiError> {
     let account = who.acting_for(q.account_id.as_deref())?;
     let id = parse_order_id(&id)?;
     s.0.history
         .order(account, id)
         .await?
-        .map(|o| Json(json!(o)))
+        .map(Json)
         .ok_or_else(|| ApiError::not_found("UNKNOWN_ORDER", "no such order"))
 }
 
-#[derive(Deserialize)]
+/// `?account_id=`: the operator names the account it acts for.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AccountOnly {
+    /// Operator only (a trader may name only their own account).
+    #[param(value_type = Option<wire::AccountId>)]
     account_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// `?client_order_id=&account_id=`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ByClientId {
+    #[param(value_type = wire::ClientOrderId)]
     client_order_id: String,
+    /// Operator only.
+    #[param(value_type = Option<wire::AccountId>)]
     account_id: Option<String>,
 }
 
 /// `GET /v1/orders:by_client_order_id?client_order_id=`.
+#[utoipa::path(
+    get,
+    path = "/v1/orders:by_client_order_id",
+    tag = "orders",
+    security(("bearer" = [])),
+    params(ByClientId),
+    responses(
+        (status = 200, description = "The order that used this client order id.",
+         body = OrderView),
+        (status = 400, description = "MALFORMED_QUERY (e.g. no client_order_id).",
+         body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 404, description = "UNKNOWN_ORDER, UNKNOWN_ACCOUNT.", body = ErrorBody),
+        (status = 422, description = "INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID.",
+         body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 500, description = "INTERNAL: the history could not be read.",
+         body = ErrorBody),
+        (status = 503, description = "HISTORY_UNAVAILABLE (PostgreSQL history).",
+         body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait."))),
+    )
+)]
 pub(crate) async fn order_by_client_id(
     axum::extract::State(s): State,
     Auth(who): Auth,
     Query(q): Query<ByClientId>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OrderView>, ApiError> {
     let account = who.acting_for(q.account_id.as_deref())?;
     let not_found = || ApiError::not_found("UNKNOWN_ORDER", "no such order");
     let cid: ClientOrderId = q.client_order_id.parse().map_err(|_| not_found())?;
     s.0.history
         .order_by_client_id(account, cid)
         .await?
-        .map(|o| Json(json!(o)))
+        .map(Json)
         .ok_or_else(not_found)
 }
 
 /// `GET /v1/account`.
+#[utoipa::path(
+    get,
+    path = "/v1/account",
+    tag = "account",
+    security(("bearer" = [])),
+    params(AccountOnly),
+    responses(
+        (status = 200, description = "Cash, buying power and equity.", body = AccountView),
+        (status = 400, description = "MALFORMED_QUERY.",
+         body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 404, description = "UNKNOWN_ACCOUNT.", body = ErrorBody),
+        (status = 422, description = "INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID.",
+         body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+    )
+)]
 pub(crate) async fn account(
     axum::extract::State(s): State,
     Auth(who): Auth,
     Query(q): Query<AccountOnly>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountView>, ApiError> {
     let account = who.acting_for(q.account_id.as_deref())?;
     s.0.history
         .account(account)
-        .map(|a| Json(json!(a)))
+        .map(Json)
         .ok_or_else(|| ApiError::not_found("UNKNOWN_ACCOUNT", "no such account"))
 }
 
 /// `GET /v1/positions`.
+#[utoipa::path(
+    get,
+    path = "/v1/positions",
+    tag = "account",
+    security(("bearer" = [])),
+    params(AccountOnly),
+    responses(
+        (status = 200, description = "Every holding, in symbol order.",
+         body = Vec<PositionView>),
+        (status = 400, description = "MALFORMED_QUERY.",
+         body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 404, description = "UNKNOWN_ACCOUNT.", body = ErrorBody),
+        (status = 422, description = "INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID.",
+         body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+    )
+)]
 pub(crate) async fn positions(
     axum::extract::State(s): State,
     Auth(who): Auth,
     Query(q): Query<AccountOnly>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<PositionView>>, ApiError> {
     let account = who.acting_for(q.account_id.as_deref())?;
-    Ok(Json(json!(s.0.history.positions(account))))
+    Ok(Json(s.0.history.positions(account)))
 }
 
 /// `GET /v1/positions/{symbol}`.
+#[utoipa::path(
+    get,
+    path = "/v1/positions/{symbol}",
+    tag = "account",
+    security(("bearer" = [])),
+    params(
+        ("symbol" = String, Path, description = "The symbol (case-insensitive).",
+         example = "AAPL"),
+        AccountOnly,
+    ),
+    responses(
+        (status = 200, description = "The holding.", body = PositionView),
+        (status = 400, description = "MALFORMED_PATH, MALFORMED_QUERY.",
+         body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 404, description = "NO_POSITION, UNKNOWN_ACCOUNT.", body = ErrorBody),
+        (status = 422, description = "UNKNOWN_SYMBOL (not a symbol at all), \
+         INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID.", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+    )
+)]
 pub(crate) async fn position(
     axum::extract::State(s): State,
     Auth(who): Auth,
     Path(sym): Path<String>,
     Query(q): Query<AccountOnly>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PositionView>, ApiError> {
     let account = who.acting_for(q.account_id.as_deref())?;
     let sym = symbol(&sym)?;
     s.0.history
         .position(account, sym)
-        .map(|p| Json(json!(p)))
+        .map(Json)
         .ok_or_else(|| ApiError::not_found("NO_POSITION", "no position in this stock"))
 }
 
 /// `GET /v1/portfolio`.
+#[utoipa::path(
+    get,
+    path = "/v1/portfolio",
+    tag = "account",
+    security(("bearer" = [])),
+    params(AccountOnly),
+    responses(
+        (status = 200, description = "The account's summary and performance.",
+         body = PortfolioView),
+        (status = 400, description = "MALFORMED_QUERY.",
+         body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 404, description = "UNKNOWN_ACCOUNT.", body = ErrorBody),
+        (status = 422, description = "INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID.",
+         body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+    )
+)]
 pub(crate) async fn portfolio(
     axum::extract::State(s): State,
     Auth(who): Auth,
     Query(q): Query<AccountOnly>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PortfolioView>, ApiError> {
     let account = who.acting_for(q.account_id.as_deref())?;
     s.0.history
         .portfolio(account)
-        .map(|p| Json(json!(p)))
+        .map(Json)
         .ok_or_else(|| ApiError::not_found("UNKNOWN_ACCOUNT", "no such account"))
 }
 
-#[derive(Deserialize)]
+/// `?activity_type=&after=&limit=` of the activity list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ActivitiesQuery {
+    /// FILL, DEPOSIT, WITHDRAWAL or SHARE_DEPOSIT (case-insensitive); all when absent.
+    #[param(value_type = Option<String>)]
     activity_type: Option<String>,
+    /// The `next` cursor of the previous page.
+    #[param(value_type = Option<wire::ActivityId>)]
     after: Option<String>,
+    /// Page length, clamped to 1-500 (default 50).
+    #[param(minimum = 0)]
     limit: Option<usize>,
+    /// Operator only.
+    #[param(value_type = Option<wire::AccountId>)]
     account_id: Option<String>,
 }
 
 /// `GET /v1/activities?activity_type=FILL|DEPOSIT|WITHDRAWAL|SHARE_DEPOSIT&after=&limit=`.
+#[utoipa::path(
+    get,
+    path = "/v1/activities",
+    tag = "account",
+    security(("bearer" = [])),
+    params(ActivitiesQuery),
+    responses(
+        (status = 200, description = "A page of the account's activities, newest first.",
+         body = Page<ActivityView>),
+        (status = 400, description = "INVALID_CURSOR, MALFORMED_QUERY.", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 404, description = "UNKNOWN_ACCOUNT.", body = ErrorBody),
+        (status = 422, description = "INVALID_ACTIVITY_TYPE, INVALID_ACCOUNT_ID, \
+         MISSING_ACCOUNT_ID.", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 500, description = "INTERNAL: the history could not be read.",
+         body = ErrorBody),
+        (status = 503, description = "HISTORY_UNAVAILABLE (PostgreSQL history).",
+         body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait."))),
+    )
+)]
 pub(crate) async fn activities(
     axum::extract::State(s): State,
     Auth(who): Auth,
     Query(q): Query<ActivitiesQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<ActivityView>>, ApiError> {
     let account = who.acting_for(q.account_id.as_deref())?;
     let activity_type = q
         .activity_type
@@ -177,5 +377,5 @@ pub(crate) async fn activities(
         limit: q.limit,
     };
     let page = s.0.history.activities(account, &filter).await?;
-    Ok(Json(json!(page)))
+    Ok(Json(page))
 }

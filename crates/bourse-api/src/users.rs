@@ -1,28 +1,66 @@
 //! Sign-up, log-in and log-out, and API keys for brokers' programs.
 
 use axum::Json;
-use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use bourse_core::{Command, Event, Role, UnixNanos};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::auth::{
     Credential, UserEntry, digest, hash_password, new_secret, now, valid_password, valid_username,
     verify_password,
 };
-use crate::error::ApiError;
-use crate::http::{Auth, JsonBody, State, first_reject};
+use crate::error::{ApiError, ErrorBody};
+use crate::http::{Auth, JsonBody, Path, State, first_reject};
+use crate::openapi::wire;
 
-#[derive(Deserialize)]
+/// A username and password, to register or to log in.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"username": "alice", "password": "correct horse battery"}))]
 pub(crate) struct Credentials {
+    /// 3-32 characters of a-z, 0-9, '_', '-' and '.'.
+    #[schema(pattern = "^[a-z0-9_.-]{3,32}$")]
     username: String,
+    /// 8-128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
 }
 
+/// A new user.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = UserRegistered)]
+pub(crate) struct Registered {
+    username: String,
+    /// The user's account, opened with them.
+    #[schema(value_type = wire::AccountId)]
+    account_id: String,
+}
+
 /// `POST /v1/users`: registers a trader and opens their account.
+#[utoipa::path(
+    post,
+    path = "/v1/users",
+    tag = "identity",
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "Registered, once durable.", body = Registered),
+        (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
+        (status = 409, description = "USERNAME_TAKEN.", body = ErrorBody),
+        (status = 413, description = "BODY_TOO_LARGE.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
+        (status = 422, description = "INVALID_FIELD, INVALID_USERNAME, INVALID_PASSWORD.",
+         body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED (per client IP without a token).",
+         body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 500, description = "INTERNAL: the password could not be hashed.",
+         body = ErrorBody),
+        (status = 503, description = "OVERLOADED, SHUTTING_DOWN.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn register(
     axum::extract::State(s): State,
     JsonBody(body): JsonBody<Credentials>,
@@ -72,14 +110,49 @@ pub(crate) async fn register(
     );
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "username": body.username,
-            "account_id": account.get().to_string(),
-        })),
+        Json(Registered {
+            username: body.username,
+            account_id: account.get().to_string(),
+        }),
     ))
 }
 
+/// A new session.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Session)]
+pub(crate) struct SessionView {
+    /// The bearer token (64 hex characters), shown only here.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    token: String,
+    #[schema(value_type = wire::AccountId)]
+    account_id: String,
+    #[schema(value_type = wire::Timestamp)]
+    expires_at: String,
+}
+
 /// `POST /v1/sessions`: logs in; the token is shown once.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions",
+    tag = "identity",
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "Logged in, once the session is durable.",
+         body = SessionView),
+        (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
+        (status = 401, description = "INVALID_CREDENTIALS (wrong username or password alike).",
+         body = ErrorBody),
+        (status = 413, description = "BODY_TOO_LARGE.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
+        (status = 422, description = "INVALID_FIELD.", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED (per client IP without a token).",
+         body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 500, description = "INTERNAL: no token could be made.", body = ErrorBody),
+        (status = 503, description = "OVERLOADED, SHUTTING_DOWN.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn log_in(
     axum::extract::State(s): State,
     JsonBody(body): JsonBody<Credentials>,
@@ -112,15 +185,33 @@ pub(crate) async fn log_in(
         .add_session(token_digest, user.account, expires_at);
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "token": token,
-            "account_id": user.account.get().to_string(),
-            "expires_at": expires_at.to_rfc3339(),
-        })),
+        Json(SessionView {
+            token,
+            account_id: user.account.get().to_string(),
+            expires_at: expires_at.to_rfc3339(),
+        }),
     ))
 }
 
 /// `DELETE /v1/sessions`: logs out the session whose token authenticates the request.
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions",
+    tag = "identity",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Logged out: the token no longer works."),
+        (status = 400, description = "NOT_A_SESSION: authenticated with an API key or the \
+         operator token.", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 422, description = "UNKNOWN_SESSION: it ended meanwhile.", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 503, description = "OVERLOADED, SHUTTING_DOWN.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn log_out(
     axum::extract::State(s): State,
     Auth(who): Auth,
@@ -140,14 +231,58 @@ pub(crate) async fn log_out(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+/// A new API key.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"label": "algo"}))]
 pub(crate) struct NewKey {
+    /// At most 64 printable characters; empty when absent.
     #[serde(default)]
+    #[schema(max_length = 64)]
     label: Option<String>,
 }
 
+/// A new API key and its secret.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApiKey)]
+pub(crate) struct KeyView {
+    /// The key's id, to revoke it.
+    #[schema(pattern = "^[0-9]+$")]
+    id: String,
+    label: String,
+    /// The bearer secret (64 hex characters), shown only here.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    secret: String,
+}
+
 /// `POST /v1/api-keys`: a key for the caller's account; the secret is shown once.
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys",
+    tag = "identity",
+    security(("bearer" = [])),
+    request_body = NewKey,
+    responses(
+        (status = 201, description = "Created, once durable.", body = KeyView, links(
+            ("RevokeKey" = (operation_id = "revoke_key",
+                            parameters(("id" = "$response.body#/id"))))
+        )),
+        (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: the operator token has no account.",
+         body = ErrorBody),
+        (status = 404, description = "UNKNOWN_ACCOUNT.", body = ErrorBody),
+        (status = 413, description = "BODY_TOO_LARGE.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
+        (status = 422, description = "INVALID_FIELD, INVALID_LABEL.", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 500, description = "INTERNAL: no secret could be made.", body = ErrorBody),
+        (status = 503, description = "OVERLOADED, SHUTTING_DOWN.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn create_key(
     axum::extract::State(s): State,
     Auth(who): Auth,
@@ -187,15 +322,35 @@ pub(crate) async fn create_key(
     debug_assert_eq!(digest(&secret), secret_digest);
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "id": key_id.to_string(),
-            "label": label,
-            "secret": secret,
-        })),
+        Json(KeyView {
+            id: key_id.to_string(),
+            label,
+            secret,
+        }),
     ))
 }
 
 /// `DELETE /v1/api-keys/{id}`: revokes one of the caller's keys.
+#[utoipa::path(
+    delete,
+    path = "/v1/api-keys/{id}",
+    tag = "identity",
+    security(("bearer" = [])),
+    params(("id" = String, Path, pattern = "^[0-9]+$", description = "The key's id.")),
+    responses(
+        (status = 204, description = "Revoked, once durable: the secret no longer works."),
+        (status = 400, description = "MALFORMED_PATH.",
+         body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 404, description = "UNKNOWN_API_KEY (none such, or another account's).",
+         body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 503, description = "OVERLOADED, SHUTTING_DOWN.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn revoke_key(
     axum::extract::State(s): State,
     Auth(who): Auth,

@@ -237,17 +237,17 @@ async fn execute(
     match op {
         "order" => {
             let body: NewOrder = serde_json::from_value(Value::Object(map)).map_err(field)?;
-            submit(s, who, body).await
+            submit(s, who, body).await.map(|r| json!(r))
         }
         "cancel" => {
             let id = order_id(&mut map)?;
             let account = map.get("account_id").and_then(Value::as_str);
-            cancel(s, who, &id, account).await
+            cancel(s, who, &id, account).await.map(|r| json!(r))
         }
         _ => {
             let id = order_id(&mut map)?;
             let body: Amend = serde_json::from_value(Value::Object(map)).map_err(field)?;
-            replace(s, who, &id, body).await
+            replace(s, who, &id, body).await.map(|r| json!(r))
         }
     }
 }

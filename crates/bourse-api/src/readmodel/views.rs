@@ -8,7 +8,9 @@ use std::str::FromStr;
 
 use bourse_core::{AccountId, Cash, OrderId, Price, Qty, Side, Symbol, TradeId};
 use serde::{Serialize, Serializer};
+use utoipa::ToSchema;
 
+use crate::openapi::wire;
 use crate::orders::OrderStatus;
 use crate::readmodel::QueryError;
 
@@ -98,75 +100,110 @@ pub(crate) fn price(v: i128) -> Price {
 }
 
 /// `GET /v1/account`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = Account)]
 pub struct AccountView {
     #[serde(serialize_with = "display")]
+    #[schema(value_type = wire::AccountId)]
     pub account_id: AccountId,
     /// All cash held, including what working buy orders reserve.
+    #[schema(value_type = wire::Cash)]
     pub cash: Cash,
     /// Promised to working buy orders.
+    #[schema(value_type = wire::Cash)]
     pub reserved_cash: Cash,
     /// `cash − reserved_cash`: what a new order or a withdrawal may use.
+    #[schema(value_type = wire::Cash)]
     pub buying_power: Cash,
     /// Σ qty × current price over the positions.
+    #[schema(value_type = wire::Cash)]
     pub long_market_value: Cash,
     /// `cash + long_market_value`.
+    #[schema(value_type = wire::Cash)]
     pub equity: Cash,
     /// The last journal seq the read model had applied when it answered.
     pub seq: u64,
 }
 
 /// One holding, `GET /v1/positions`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = Position)]
 pub struct PositionView {
+    #[schema(value_type = wire::Symbol)]
     pub symbol: Symbol,
     #[serde(serialize_with = "display")]
+    #[schema(value_type = wire::Shares)]
     pub qty: Qty,
     /// Not promised to working sell orders.
     #[serde(serialize_with = "display")]
+    #[schema(value_type = wire::Shares)]
     pub qty_available: Qty,
     #[serde(serialize_with = "display")]
+    #[schema(value_type = wire::Shares)]
     pub reserved_qty: Qty,
     /// Average cost per share (cost basis / shares), rounded down.
+    #[schema(value_type = Option<wire::Price>)]
     pub avg_entry_price: Option<Price>,
     /// What the shares held cost, fees included (average-cost method).
+    #[schema(value_type = wire::Cash)]
     pub cost_basis: Cash,
     /// The last trade price, or the reference price before the first trade.
+    #[schema(value_type = Option<wire::Price>)]
     pub current_price: Option<Price>,
     /// The previous close: the last price when the last day ended, or the reference price.
+    #[schema(value_type = Option<wire::Price>)]
     pub lastday_price: Option<Price>,
+    #[schema(value_type = wire::Cash)]
     pub market_value: Cash,
     /// `market_value − cost_basis`.
+    #[schema(value_type = wire::Cash)]
     pub unrealized_pl: Cash,
     /// `unrealized_pl / cost_basis`.
+    #[schema(value_type = Option<wire::Percent>)]
     pub unrealized_pl_pct: Option<Percent>,
     /// Proceeds minus fees minus the average cost of the shares sold, over all sells.
+    #[schema(value_type = wire::Cash)]
     pub realized_pl: Cash,
     /// `qty × (current_price − lastday_price)`.
+    #[schema(value_type = wire::Cash)]
     pub day_change: Cash,
     /// `day_change / (qty × lastday_price)`.
+    #[schema(value_type = Option<wire::Percent>)]
     pub day_change_pct: Option<Percent>,
 }
 
 /// `GET /v1/portfolio`: the account's summary and performance.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = Portfolio)]
 pub struct PortfolioView {
     #[serde(serialize_with = "display")]
+    #[schema(value_type = wire::AccountId)]
     pub account_id: AccountId,
+    #[schema(value_type = wire::Cash)]
     pub equity: Cash,
+    #[schema(value_type = wire::Cash)]
     pub cash: Cash,
+    #[schema(value_type = wire::Cash)]
     pub buying_power: Cash,
+    #[schema(value_type = wire::Cash)]
     pub market_value: Cash,
+    #[schema(value_type = wire::Cash)]
     pub cost_basis: Cash,
+    #[schema(value_type = wire::Cash)]
     pub unrealized_pl: Cash,
+    #[schema(value_type = Option<wire::Percent>)]
     pub unrealized_pl_pct: Option<Percent>,
     /// Over every sell, including positions since closed.
+    #[schema(value_type = wire::Cash)]
     pub realized_pl: Cash,
     /// `realized_pl + unrealized_pl`.
+    #[schema(value_type = wire::Cash)]
     pub total_pl: Cash,
     /// Σ over the positions of `qty × (current − previous close)`.
+    #[schema(value_type = wire::Cash)]
     pub day_change: Cash,
     /// `day_change / (equity − day_change)`: against the equity at the previous close.
+    #[schema(value_type = Option<wire::Percent>)]
     pub day_change_pct: Option<Percent>,
     /// Positions with shares.
     pub positions: usize,
@@ -257,68 +294,86 @@ impl FromStr for ActivityId {
 
 /// One account activity, `GET /v1/activities`. Fields that do not apply to the type are
 /// left out.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = Activity)]
 pub struct ActivityView {
     #[serde(serialize_with = "display")]
+    #[schema(value_type = wire::ActivityId)]
     pub id: ActivityId,
+    #[schema(value_type = wire::ActivityType)]
     pub activity_type: &'static str,
     #[serde(serialize_with = "display")]
+    #[schema(value_type = wire::AccountId)]
     pub account_id: AccountId,
+    #[schema(value_type = wire::Timestamp)]
     pub transaction_time: String,
     pub seq: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = wire::Symbol)]
     pub symbol: Option<Symbol>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = wire::Side)]
     pub side: Option<Side>,
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "opt_display"
     )]
+    #[schema(value_type = wire::OrderId)]
     pub order_id: Option<OrderId>,
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "opt_display"
     )]
+    #[schema(value_type = wire::TradeId)]
     pub trade_id: Option<TradeId>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = wire::Price)]
     pub price: Option<Price>,
     /// Shares filled or deposited.
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "opt_display"
     )]
+    #[schema(value_type = wire::Shares)]
     pub qty: Option<Qty>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = wire::Cash)]
     pub fee: Option<Cash>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = wire::Liquidity)]
     pub liquidity: Option<&'static str>,
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "opt_display"
     )]
+    #[schema(value_type = wire::Shares)]
     pub cum_qty: Option<Qty>,
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "opt_display"
     )]
+    #[schema(value_type = wire::Shares)]
     pub leaves_qty: Option<Qty>,
     /// The cash effect, signed: a buy's cost and fee or a withdrawal are negative.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = wire::Cash)]
     pub net_amount: Option<Cash>,
     /// Cash after a deposit or withdrawal.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = wire::Cash)]
     pub balance: Option<Cash>,
     /// Shares held after a share deposit.
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "opt_display"
     )]
+    #[schema(value_type = wire::Shares)]
     pub position_qty: Option<Qty>,
 }
 
 /// One page of a list, newest first. `next` is the cursor for the following page (pass it
-/// as `after`), absent on the last page.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// as `after`), null on the last page.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<String>,
