@@ -34,6 +34,12 @@ enum Cmd {
         #[arg(long)]
         from_snapshot: bool,
     },
+    /// Load generators (`bourse bench orders --help`): open-loop order entry over WebSocket
+    /// or REST against a running exchange, or one it spawns.
+    Bench {
+        #[command(subcommand)]
+        what: bourse_server::loadgen::Bench,
+    },
 }
 
 fn init_logs(cfg: &Config) {
@@ -54,6 +60,7 @@ fn run(cli: Cli) -> Result<()> {
     init_logs(&cfg);
     match cli.cmd.unwrap_or(Cmd::Demo) {
         Cmd::Serve | Cmd::Demo => bourse_server::serve::serve(&cfg),
+        Cmd::Bench { what } => bourse_server::loadgen::run(&cfg, what),
         Cmd::Replay { from_snapshot } => {
             let start = if from_snapshot {
                 Start::LatestSnapshot
