@@ -753,32 +753,101 @@ impl Wake {
 }
 
 /// Publishes how many orders are due, every tick (or at the next order's time if later),
-/// until the schedule ends. A thread of its own: the runtime's timers tick in milliseconds.
-fn spawn_pacer(ctx: Arc<Ctx>, wake: Wake) -> Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("bench-pacer".into())
-        .spawn(move || {
-            let tick = duration_ns(ctx.tick).max(1);
-            let mut due = 0;
-            loop {
-                let e = duration_ns(ctx.start.elapsed());
-                let now_due = ctx.schedule.due(e).min(ctx.total);
-                if now_due > due {
-                    ctx.due.store(now_due, Ordering::Release);
-                    wake.ring(due, now_due);
-                    due = now_due;
-                }
-                if due >= ctx.total || e >= ctx.end_ns {
-                    break;
-                }
-                let next = ctx.schedule.intended_ns(due);
-                let wait = next.saturating_sub(e).clamp(tick, 50_000_000);
-                std::thread::sleep(Duration::from_nanos(wait));
+/// until the schedule ends. A task on the client's runtime, woken by a fine-grained timer.
+async fn pacer(ctx: Arc<Ctx>, wake: Wake) {
+    let tick = duration_ns(ctx.tick).max(1);
+    let mut timer = Ticker::new();
+    let mut due = 0;
+    loop {
+        let e = duration_ns(ctx.start.elapsed());
+        let now_due = ctx.schedule.due(e).min(ctx.total);
+        if now_due > due {
+            ctx.due.store(now_due, Ordering::Release);
+            wake.ring(due, now_due);
+            due = now_due;
+        }
+        if due >= ctx.total || e >= ctx.end_ns {
+            break;
+        }
+        let next = ctx.schedule.intended_ns(due);
+        let wait = next.saturating_sub(e).clamp(tick, 50_000_000);
+        timer.sleep(Duration::from_nanos(wait)).await;
+    }
+    ctx.finished.store(true, Ordering::Release);
+    wake.ring_all();
+}
+
+/// A one-shot timer with microsecond resolution. Tokio's own timers tick in milliseconds,
+/// which would add up to a millisecond of client-made delay to every order; a second
+/// thread sleeping finely costs a context switch per tick. On Linux this is a `timerfd`
+/// the runtime polls like any socket; elsewhere, tokio's timer.
+#[derive(Debug)]
+struct Ticker {
+    #[cfg(target_os = "linux")]
+    fd: Option<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>,
+}
+
+impl Ticker {
+    fn new() -> Ticker {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::time::{TimerfdClockId, TimerfdFlags, timerfd_create};
+            let fd = timerfd_create(
+                TimerfdClockId::Monotonic,
+                TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
+            )
+            .ok()
+            .and_then(|fd| {
+                // Deprecated for `AsRawFd` types whose descriptor could change under tokio;
+                // an `OwnedFd` cannot, and the safe constructor keeps this crate free of
+                // `unsafe` (`register`, its replacement, is an unsafe fn).
+                #[allow(deprecated)]
+                tokio::io::unix::AsyncFd::new(fd).ok()
+            });
+            Ticker { fd }
+        }
+        #[cfg(not(target_os = "linux"))]
+        Ticker {}
+    }
+
+    async fn sleep(&mut self, d: Duration) {
+        #[cfg(target_os = "linux")]
+        if let Some(fd) = &self.fd
+            && Ticker::timerfd_sleep(fd, d).await.is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(d).await;
+    }
+
+    #[cfg(target_os = "linux")]
+    async fn timerfd_sleep(
+        fd: &tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>,
+        d: Duration,
+    ) -> std::io::Result<()> {
+        use rustix::time::{Itimerspec, TimerfdTimerFlags, Timespec, timerfd_settime};
+        let value = Timespec {
+            tv_sec: d.as_secs().try_into().unwrap_or(i64::MAX),
+            tv_nsec: d.subsec_nanos().max(1).into(),
+        };
+        let zero = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let spec = Itimerspec {
+            it_interval: zero,
+            it_value: value,
+        };
+        timerfd_settime(fd.get_ref(), TimerfdTimerFlags::empty(), &spec)?;
+        loop {
+            let mut ready = fd.readable().await?;
+            let mut expirations = [0u8; 8];
+            match ready.try_io(|f| Ok(rustix::io::read(f.get_ref(), &mut expirations)?)) {
+                Ok(r) => return r.map(|_| ()),
+                Err(_would_block) => continue,
             }
-            ctx.finished.store(true, Ordering::Release);
-            wake.ring_all();
-        })
-        .context("starting the pacer thread")
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1114,7 +1183,11 @@ impl ReportLite<'_> {
 
 async fn ws_connect(addr: &str, key: &str) -> Result<Ws> {
     let url = format!("ws://{addr}/v1/ws");
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, None, true)
+    // tungstenite zero-fills its whole read buffer before every read (128 KiB by default):
+    // a smaller one costs less per read and still holds dozens of reports.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(32 * 1024);
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), true)
         .await
         .with_context(|| format!("connecting to {url}"))?;
     let auth = json!({"op": "auth", "token": key}).to_string();
@@ -1229,7 +1302,7 @@ async fn drive_ws(
     conns: &[Arc<Conn>],
     sockets: Vec<Ws>,
     flows: Vec<Flow>,
-) -> Result<Vec<JoinHandle<()>>> {
+) -> Vec<JoinHandle<()>> {
     let n = u64::try_from(conns.len()).unwrap_or(1);
     let mut tasks = Vec::new();
     let mut senders = Vec::new();
@@ -1246,11 +1319,13 @@ async fn drive_ws(
             flow,
         )));
     }
-    let pacer = spawn_pacer(ctx.clone(), Wake::Conns(conns.to_vec()))?;
+    tasks.push(tokio::spawn(pacer(
+        ctx.clone(),
+        Wake::Conns(conns.to_vec()),
+    )));
     tasks.extend(senders);
     tokio::time::sleep_until(ctx.end_at().into()).await;
-    let _ = tokio::task::spawn_blocking(move || pacer.join()).await;
-    Ok(tasks)
+    tasks
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1328,7 +1403,7 @@ async fn drive_rest(
     conns: &[Arc<Conn>],
     clients: Vec<(Http1, String)>,
     flows: Vec<Flow>,
-) -> Result<Vec<JoinHandle<()>>> {
+) -> Vec<JoinHandle<()>> {
     let (tx, rx) = watch::channel(0u64);
     let next = Arc::new(AtomicU64::new(0));
     let tasks = clients
@@ -1347,10 +1422,10 @@ async fn drive_rest(
             ))
         })
         .collect();
-    let pacer = spawn_pacer(ctx.clone(), Wake::Watch(tx))?;
+    let mut tasks: Vec<JoinHandle<()>> = tasks;
+    tasks.push(tokio::spawn(pacer(ctx.clone(), Wake::Watch(tx))));
     tokio::time::sleep_until(ctx.end_at().into()).await;
-    let _ = tokio::task::spawn_blocking(move || pacer.join()).await;
-    Ok(tasks)
+    tasks
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1703,8 +1778,8 @@ async fn load(
     });
     let reporter = tokio::spawn(progress(ctx.clone(), conns.clone(), a.quiet));
     let tasks = match a.transport {
-        Transport::Ws => drive_ws(&ctx, &conns, sockets, flows).await?,
-        Transport::Rest => drive_rest(&ctx, &conns, clients, flows).await?,
+        Transport::Ws => drive_ws(&ctx, &conns, sockets, flows).await,
+        Transport::Rest => drive_rest(&ctx, &conns, clients, flows).await,
     };
     // The schedule is over: wait for the answers still outstanding.
     let drain_until = Instant::now() + Duration::from_nanos(secs_to_ns("--drain", a.drain)?);
