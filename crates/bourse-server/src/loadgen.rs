@@ -1603,9 +1603,12 @@ impl Spawned {
         let mut dropped = Value::Null;
         if let Some((url, schema)) = self.pg.take() {
             let opts = bourse_journal::PgJournalOptions::new(url).schema(schema.clone());
-            bourse_journal::PgJournal::open(opts)
-                .and_then(bourse_journal::PgJournal::drop_schema)
-                .with_context(|| format!("dropping the bench schema {schema}"))?;
+            // Quietly: PostgreSQL's notices ("drop cascades to …") are not news here.
+            tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
+                bourse_journal::PgJournal::open(opts)
+                    .and_then(bourse_journal::PgJournal::drop_schema)
+            })
+            .with_context(|| format!("dropping the bench schema {schema}"))?;
             dropped = json!(schema);
         }
         Ok(json!({
