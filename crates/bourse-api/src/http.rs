@@ -46,6 +46,8 @@ pub struct HttpConfig {
     pub rate_per_ip: crate::ratelimit::Rate,
     /// Exempt from rate limits.
     pub operator_token: Option<String>,
+    /// WebSocket timings and inbound rate.
+    pub ws: crate::ws::WsConfig,
 }
 
 pub(crate) struct Inner {
@@ -54,8 +56,10 @@ pub(crate) struct Inner {
     pub(crate) listings: Listings,
     pub(crate) directory: Arc<Directory>,
     pub(crate) session_ttl: std::time::Duration,
-    /// Inbound WebSocket messages per second per connection.
-    pub(crate) ws_rate: f64,
+    /// WebSocket timings and inbound rate.
+    pub(crate) ws: crate::ws::WsConfig,
+    /// Market data and every WebSocket connection's outbox.
+    pub(crate) feed: Arc<bourse_feed::Feed>,
     pub(crate) alerts: Arc<AlertBook>,
     pub(crate) history: History,
 }
@@ -70,23 +74,45 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+/// What the routes serve from.
+pub struct Services {
+    /// Order entry: commands in, durable outcomes back.
+    pub gateway: Arc<Gateway>,
+    /// Health and the operator's snapshot.
+    pub ops: Arc<dyn Operations>,
+    pub listings: Listings,
+    pub directory: Arc<Directory>,
+    pub alert_book: Arc<AlertBook>,
+    pub history: History,
+    /// Market data and the WebSocket outboxes.
+    pub feed: Arc<bourse_feed::Feed>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").finish_non_exhaustive()
+    }
+}
+
 /// The router with every route.
-pub fn router(
-    gateway: Arc<Gateway>,
-    ops: Arc<dyn Operations>,
-    listings: Listings,
-    directory: Arc<Directory>,
-    alert_book: Arc<AlertBook>,
-    history: History,
-    cfg: &HttpConfig,
-) -> Router {
+pub fn router(services: Services, cfg: &HttpConfig) -> Router {
+    let Services {
+        gateway,
+        ops,
+        listings,
+        directory,
+        alert_book,
+        history,
+        feed,
+    } = services;
     let state = AppState(Arc::new(Inner {
         gateway,
         ops,
         listings,
         directory,
         session_ttl: cfg.session_ttl,
-        ws_rate: cfg.rate_per_credential.per_sec,
+        ws: cfg.ws,
+        feed,
         alerts: alert_book,
         history,
     }));
@@ -124,6 +150,9 @@ pub fn router(
         .route("/v1/ws", get(ws::upgrade))
         .route("/v1/stocks", get(trading::stocks))
         .route("/v1/stocks/{symbol}", get(trading::stock))
+        .route("/v1/stocks/{symbol}/book", get(crate::market::book))
+        .route("/v1/stocks/{symbol}/trades", get(crate::market::trades))
+        .route("/v1/stocks/{symbol}/candles", get(crate::market::candles))
         .route("/v1/admin/symbols/{symbol}/{action}", post(trading::halt))
         .route("/v1/admin/end-of-day", post(trading::end_of_day))
         .route("/v1/admin/accounts", post(open_account))

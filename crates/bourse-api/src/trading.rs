@@ -404,6 +404,8 @@ pub(crate) struct StockView {
     /// The largest single order.
     #[schema(value_type = wire::Shares)]
     max_qty: String,
+    /// Last price, best bid/ask and the day so far.
+    quote: Option<crate::market::QuoteView>,
 }
 
 /// A page of the stock list.
@@ -417,8 +419,9 @@ pub(crate) struct StockPageView {
     total: usize,
 }
 
-fn stock_json(l: &crate::orders::Listing) -> StockView {
+fn stock_json(s: &AppState, l: &crate::orders::Listing) -> StockView {
     StockView {
+        quote: crate::market::quote_of(s, l.symbol.as_str()),
         symbol: l.symbol,
         name: l.name.clone(),
         tick: l.tick,
@@ -483,7 +486,7 @@ pub(crate) async fn stocks(
         .into_iter()
         .skip((page - 1).saturating_mul(size))
         .take(size)
-        .map(stock_json)
+        .map(|l| stock_json(&s, l))
         .collect();
     Ok(Json(StockPageView {
         items,
@@ -518,7 +521,7 @@ pub(crate) async fn stock(
         s.0.listings
             .get(sym)
             .ok_or_else(|| ApiError::not_found("UNKNOWN_SYMBOL", "no such listed symbol"))?;
-    Ok(Json(stock_json(l)))
+    Ok(Json(stock_json(&s, l)))
 }
 
 /// A halt or a resume done.

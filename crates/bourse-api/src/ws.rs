@@ -1,17 +1,28 @@
-//! WebSocket order entry on `/v1/ws`: the low-latency path for brokers' programs.
+//! `/v1/ws`: market data, private channels and order entry on one WebSocket.
 //!
 //! ```text
+//! → {"op":"subscribe","channels":["book","trades"],"symbols":["AAPL"]}
+//!                                                  ← {"type":"book_snapshot","symbol":"AAPL","seq":41,…}
+//!                                                  ← {"type":"subscribed","channels":[…],"symbols":[…],…}
+//!                                                  ← {"type":"book","symbol":"AAPL","seq":42,…} …
+//! → {"op":"unsubscribe","channels":["trades"],"symbols":["AAPL"]}
 //! → {"op":"auth","token":"…"}                      ← {"type":"authenticated","account_id":"7"}
+//! → {"op":"subscribe","channels":["orders","account","alerts"]}
 //! → {"op":"order","id":1,"symbol":"AAPL",…}        ← {"type":"execution_report","request_id":1,"report":{…order…}}
 //! → {"op":"cancel","id":2,"order_id":"42"}         ← {"type":"execution_report","request_id":2,"report":{…}}
 //! → {"op":"replace","id":3,"order_id":"42","qty":"5","limit_price":"190.10"}
 //! → {"op":"ping"}                                  ← {"type":"pong"}
+//!                                                  ← {"type":"heartbeat","seqs":{"AAPL":57}}
 //!                                                  ← {"type":"error","request_id":…,"code":"…","message":"…"}
 //! ```
 //!
-//! Requests on one connection run concurrently (up to [`MAX_IN_FLIGHT`]); answers carry the
-//! client's `id` as `request_id`. Each answer is the same report the REST route gives, sent
-//! once the command is durable. Frames are text JSON of at most [`MAX_FRAME`] bytes.
+//! Everything sent goes through the connection's outbox in `bourse-feed` (bounded in bytes;
+//! book deltas conflated when the client lags; a client that stays behind is closed with a
+//! reason). Order requests on one connection run concurrently (up to [`MAX_IN_FLIGHT`]);
+//! answers carry the client's `id` as `request_id` and are the reports the REST routes
+//! give, sent once the command is durable. Frames are JSON text of at most [`MAX_FRAME`]
+//! bytes. The server pings every `ping_every`; a connection that sends nothing (pongs
+//! count) for `idle_timeout` is closed.
 //!
 //! Must never: act before `auth`; let one connection's backlog grow without bound (a full
 //! in-flight window stops reading from that socket); panic on any frame.
@@ -21,10 +32,12 @@ use std::time::{Duration, Instant};
 
 use axum::extract::State as AxState;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use bourse_feed::{Conn, Feed, PrivateChannel};
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Map, Value, json};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 
 use crate::auth::{Principal, now};
 use crate::error::ApiError;
@@ -36,18 +49,69 @@ use crate::trading::{Amend, replace};
 pub const MAX_FRAME: usize = 16 * 1024;
 /// Requests of one connection being processed at once.
 pub const MAX_IN_FLIGHT: usize = 1_024;
-/// A connection that sends nothing (not even a ping) for this long is closed.
-const IDLE: Duration = Duration::from_secs(120);
-/// Outgoing messages queued per connection.
-const OUTBOX: usize = 4_096;
+/// Channel or symbol names in one subscribe.
+const MAX_NAMES: usize = 256;
 
-pub(crate) async fn upgrade(AxState(s): AxState<AppState>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(MAX_FRAME)
-        .max_frame_size(MAX_FRAME)
-        .on_upgrade(move |socket| session(s, socket))
+/// Timings of a WebSocket connection.
+#[derive(Clone, Copy, Debug)]
+pub struct WsConfig {
+    /// Inbound messages per second per connection (twice that as a burst).
+    pub rate: f64,
+    /// How often subscribers get a heartbeat with their symbols' last seqs.
+    pub heartbeat: Duration,
+    /// How often the server pings.
+    pub ping_every: Duration,
+    /// A connection silent this long (no message, no pong) is closed.
+    pub idle_timeout: Duration,
 }
 
-fn error(request_id: &Value, e: &ApiError) -> Message {
+impl Default for WsConfig {
+    fn default() -> Self {
+        WsConfig {
+            rate: 100.0,
+            heartbeat: Duration::from_secs(5),
+            ping_every: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Releases the connection's place in the feed however the session ends (also when the
+/// upgrade never completes).
+struct Place {
+    feed: Arc<Feed>,
+    conn: Arc<Conn>,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.feed.disconnect(&self.conn);
+    }
+}
+
+pub(crate) async fn upgrade(AxState(s): AxState<AppState>, ws: WebSocketUpgrade) -> Response {
+    let Some(conn) = s.0.feed.connect() else {
+        return ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "TOO_MANY_CONNECTIONS",
+            "the server holds as many WebSocket connections as it allows; retry later",
+        )
+        .into_response();
+    };
+    let place = Place {
+        feed: s.0.feed.clone(),
+        conn,
+    };
+    // Small buffers: an idle connection should cost little; they grow while busy.
+    ws.max_message_size(MAX_FRAME)
+        .max_frame_size(MAX_FRAME)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(16 * 1024)
+        .max_write_buffer_size(1 << 20)
+        .on_upgrade(move |socket| session(s, socket, place))
+}
+
+fn error(request_id: &Value, e: &ApiError) -> Utf8Bytes {
     text(&json!({
         "type": "error",
         "request_id": request_id,
@@ -56,8 +120,8 @@ fn error(request_id: &Value, e: &ApiError) -> Message {
     }))
 }
 
-fn text(v: &Value) -> Message {
-    Message::Text(Utf8Bytes::from(v.to_string()))
+fn text(v: &Value) -> Utf8Bytes {
+    Utf8Bytes::from(v.to_string())
 }
 
 /// A per-connection token bucket on inbound messages.
@@ -83,42 +147,109 @@ impl Bucket {
     }
 }
 
-async fn session(s: AppState, socket: WebSocket) {
-    let (mut sink, mut stream) = socket.split();
-    let (out, mut outbox) = mpsc::channel::<Message>(OUTBOX);
-    let writer = tokio::spawn(async move {
-        while let Some(m) = outbox.recv().await {
-            let close = matches!(m, Message::Close(_));
-            if sink.send(m).await.is_err() || close {
-                break;
+fn close_frame(code: u16, reason: &str) -> Message {
+    // A close reason is at most 123 bytes.
+    let mut r = reason.to_owned();
+    while r.len() > 123 {
+        r.pop();
+    }
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from(r),
+    }))
+}
+
+/// Sends what the outbox holds, heartbeats and pings, until the connection closes.
+async fn write_loop(
+    feed: Arc<Feed>,
+    conn: Arc<Conn>,
+    mut sink: SplitSink<WebSocket, Message>,
+    cfg: WsConfig,
+) {
+    let mut batch = Vec::new();
+    let mut heartbeat = tokio::time::interval(cfg.heartbeat);
+    let mut ping = tokio::time::interval(cfg.ping_every);
+    heartbeat.reset();
+    ping.reset();
+    loop {
+        tokio::select! {
+            r = conn.recv(&mut batch) => match r {
+                Ok(()) => {
+                    for f in batch.drain(..) {
+                        if sink.feed(Message::Text(f)).await.is_err() {
+                            return;
+                        }
+                    }
+                    if sink.flush().await.is_err() {
+                        return;
+                    }
+                    feed.resync(&conn);
+                }
+                Err(reason) => {
+                    let code = match reason.as_str() {
+                        "closed" => 1000,
+                        "idle timeout" => 1001,
+                        r if r.starts_with("frame too large") => 1009,
+                        // Policy: slow consumer.
+                        _ => 1008,
+                    };
+                    let bye = sink.send(close_frame(code, &reason));
+                    let _ = tokio::time::timeout(Duration::from_secs(1), bye).await;
+                    return;
+                }
+            },
+            _ = heartbeat.tick() => {
+                if !feed.check_behind(&conn)
+                    && let Some(f) = feed.heartbeat(&conn)
+                {
+                    conn.push(f);
+                }
+            }
+            _ = ping.tick() => {
+                if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    return;
+                }
             }
         }
-    });
+    }
+}
+
+async fn session(s: AppState, socket: WebSocket, place: Place) {
+    let cfg = s.0.ws;
+    let conn = place.conn.clone();
+    let (sink, mut stream) = socket.split();
+    let mut writer = tokio::spawn(write_loop(s.0.feed.clone(), conn.clone(), sink, cfg));
     let window = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let per_sec = s.0.ws_rate;
     let mut bucket = Bucket {
-        tokens: per_sec * 2.0,
+        tokens: cfg.rate * 2.0,
         at: Instant::now(),
-        per_sec,
+        per_sec: cfg.rate,
     };
     let mut who: Option<Principal> = None;
-    let close = |code: u16, reason: &'static str| {
-        Message::Close(Some(CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(reason),
-        }))
+    let say = |m: Utf8Bytes| {
+        conn.push(m);
     };
     loop {
-        let frame = match tokio::time::timeout(IDLE, stream.next()).await {
+        let frame = tokio::select! {
+            r = tokio::time::timeout(cfg.idle_timeout, stream.next()) => r,
+            _ = conn.closed() => break,
+            _ = &mut writer => {
+                // The socket failed under the writer.
+                conn.close("closed");
+                drop(place);
+                return;
+            }
+        };
+        let frame = match frame {
             Ok(Some(Ok(m))) => m,
             Ok(Some(Err(_))) => {
                 // Oversized or malformed at the protocol level: say why, then go.
-                let _ = out.send(close(1009, "frame too large or malformed")).await;
+                conn.close("frame too large or malformed");
                 break;
             }
             Ok(None) => break,
             Err(_) => {
-                let _ = out.send(close(1001, "idle timeout")).await;
+                conn.close("idle timeout");
                 break;
             }
         };
@@ -126,11 +257,11 @@ async fn session(s: AppState, socket: WebSocket) {
             Message::Text(t) => t,
             Message::Binary(_) => {
                 let e = ApiError::bad_request("BINARY_NOT_SUPPORTED", "send JSON text frames");
-                let _ = out.send(error(&Value::Null, &e)).await;
+                say(error(&Value::Null, &e));
                 continue;
             }
             Message::Close(_) => break,
-            // Pings are answered by the library.
+            // Pings are answered by the library; pongs only keep the connection alive.
             Message::Ping(_) | Message::Pong(_) => continue,
         };
         if !bucket.take() {
@@ -139,19 +270,19 @@ async fn session(s: AppState, socket: WebSocket) {
                 "RATE_LIMITED",
                 "too many messages on this connection; slow down",
             );
-            let _ = out.send(error(&Value::Null, &e)).await;
+            say(error(&Value::Null, &e));
             continue;
         }
         let mut map = match serde_json::from_str::<Value>(&body) {
             Ok(Value::Object(m)) => m,
             Ok(_) => {
                 let e = ApiError::bad_request("INVALID_MESSAGE", "send a JSON object with \"op\"");
-                let _ = out.send(error(&Value::Null, &e)).await;
+                say(error(&Value::Null, &e));
                 continue;
             }
             Err(e) => {
                 let e = ApiError::bad_request("MALFORMED_JSON", e.to_string());
-                let _ = out.send(error(&Value::Null, &e)).await;
+                say(error(&Value::Null, &e));
                 continue;
             }
         };
@@ -160,46 +291,73 @@ async fn session(s: AppState, socket: WebSocket) {
             Some(Value::String(op)) => op,
             _ => {
                 let e = ApiError::bad_request("INVALID_MESSAGE", "every message names its \"op\"");
-                let _ = out.send(error(&request_id, &e)).await;
+                say(error(&request_id, &e));
                 continue;
             }
         };
         match op.as_str() {
-            "ping" => {
-                let _ = out
-                    .send(text(&json!({"type": "pong", "request_id": request_id})))
-                    .await;
-            }
+            "ping" => say(text(&json!({"type": "pong", "request_id": request_id}))),
             "auth" => {
                 let token = map.get("token").and_then(Value::as_str).unwrap_or("");
                 match s.0.directory.authenticate(token, now()) {
                     Some(p) => {
+                        if who.is_some_and(|w| w.account != p.account) {
+                            // Another identity: the old one's private channels end here.
+                            s.0.feed.unsubscribe_private(&conn, &PrivateChannel::ALL);
+                        }
                         who = Some(p);
                         let account = p.account.map(|a| a.get().to_string());
-                        let reply = json!({
+                        say(text(&json!({
                             "type": "authenticated",
                             "request_id": request_id,
                             "account_id": account,
-                        });
-                        let _ = out.send(text(&reply)).await;
+                        })));
                     }
                     None => {
                         let e = ApiError::unauthorized("unknown, expired or revoked credentials");
-                        let _ = out.send(error(&request_id, &e)).await;
+                        say(error(&request_id, &e));
                     }
+                }
+            }
+            "subscribe" | "unsubscribe" => {
+                let r = subscription(&s.0.feed, &conn, who.as_ref(), &op, &map);
+                match r {
+                    Ok(()) => {
+                        let (md, private) = s.0.feed.subscriptions(&conn);
+                        let mut chans: Vec<&str> = md.iter().map(|(c, _)| c.as_str()).collect();
+                        chans.extend(private.iter().map(|c| c.as_str()));
+                        chans.sort_unstable();
+                        chans.dedup();
+                        let mut syms: Vec<String> =
+                            md.iter().map(|(_, s)| s.as_str().to_owned()).collect();
+                        syms.sort_unstable();
+                        syms.dedup();
+                        let pairs: Vec<String> = md
+                            .iter()
+                            .map(|(c, s)| format!("{}:{s}", c.as_str()))
+                            .collect();
+                        say(text(&json!({
+                            "type": if op == "subscribe" { "subscribed" } else { "unsubscribed" },
+                            "request_id": request_id,
+                            "channels": chans,
+                            "symbols": syms,
+                            "subscriptions": pairs,
+                        })));
+                    }
+                    Err(e) => say(error(&request_id, &e)),
                 }
             }
             "order" | "cancel" | "replace" => {
                 let Some(p) = who else {
                     let e = ApiError::unauthorized("send {\"op\":\"auth\",\"token\":…} first");
-                    let _ = out.send(error(&request_id, &e)).await;
+                    say(error(&request_id, &e));
                     continue;
                 };
                 // A full window stops reading this socket until answers drain.
                 let Ok(permit) = window.clone().acquire_owned().await else {
                     break;
                 };
-                let (s, out) = (s.clone(), out.clone());
+                let (s, conn) = (s.clone(), conn.clone());
                 tokio::spawn(async move {
                     let r = execute(&s, &p, &op, map).await;
                     let msg = match r {
@@ -210,21 +368,121 @@ async fn session(s: AppState, socket: WebSocket) {
                         })),
                         Err(e) => error(&request_id, &e),
                     };
-                    let _ = out.send(msg).await;
+                    conn.push(msg);
                     drop(permit);
                 });
             }
             other => {
                 let e = ApiError::bad_request(
                     "UNKNOWN_OP",
-                    format!("unknown op {other:?} (auth, order, cancel, replace, ping)"),
+                    format!(
+                        "unknown op {other:?} (subscribe, unsubscribe, auth, order, cancel, \
+                         replace, ping)"
+                    ),
                 );
-                let _ = out.send(error(&request_id, &e)).await;
+                say(error(&request_id, &e));
             }
         }
     }
-    drop(out);
-    let _ = writer.await;
+    // Let the writer deliver the close frame (with the reason), then stop it.
+    conn.close("closed");
+    if tokio::time::timeout(Duration::from_secs(2), &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
+    drop(place);
+}
+
+/// A list of names in a subscribe message (`channels` or `symbols`).
+fn names(map: &Map<String, Value>, key: &str) -> Result<Vec<String>, ApiError> {
+    let bad = || {
+        ApiError::bad_request(
+            "INVALID_MESSAGE",
+            format!("{key:?} is a list of at most {MAX_NAMES} strings"),
+        )
+    };
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) if a.len() <= MAX_NAMES => a
+            .iter()
+            .map(|v| v.as_str().map(str::to_ascii_lowercase).ok_or_else(bad))
+            .collect(),
+        Some(_) => Err(bad()),
+    }
+}
+
+fn subscription(
+    feed: &Feed,
+    conn: &Arc<Conn>,
+    who: Option<&Principal>,
+    op: &str,
+    map: &Map<String, Value>,
+) -> Result<(), ApiError> {
+    let channels = names(map, "channels")?;
+    let symbols: Vec<String> = names(map, "symbols")?
+        .into_iter()
+        .map(|s| s.to_ascii_uppercase())
+        .collect();
+    if channels.is_empty() {
+        return Err(ApiError::bad_request(
+            "INVALID_MESSAGE",
+            "name at least one channel: book, trades, ticker, candles; after auth orders, \
+             account, alerts",
+        ));
+    }
+    let (private, public): (Vec<String>, Vec<String>) = channels
+        .into_iter()
+        .partition(|c| PrivateChannel::parse(c).is_some());
+    let private: Vec<PrivateChannel> = private
+        .iter()
+        .filter_map(|c| PrivateChannel::parse(c))
+        .collect();
+    if !public.is_empty() && symbols.is_empty() {
+        return Err(ApiError::bad_request(
+            "INVALID_MESSAGE",
+            "market-data channels need \"symbols\"",
+        ));
+    }
+    let account = if private.is_empty() {
+        None
+    } else {
+        let Some(p) = who else {
+            return Err(ApiError::unauthorized(
+                "private channels need {\"op\":\"auth\",\"token\":…} first",
+            ));
+        };
+        Some(p.account.ok_or_else(|| {
+            ApiError::forbidden("the operator has no account: private channels are a trader's")
+        })?)
+    };
+    let refused = |e: bourse_feed::SubscribeError| {
+        let status = match e {
+            bourse_feed::SubscribeError::TooManySubscriptions(_) => {
+                axum::http::StatusCode::TOO_MANY_REQUESTS
+            }
+            bourse_feed::SubscribeError::UnknownSymbol(_) => axum::http::StatusCode::NOT_FOUND,
+            bourse_feed::SubscribeError::UnknownChannel(_) => axum::http::StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    };
+    if op == "subscribe" {
+        if !public.is_empty() {
+            feed.subscribe(conn, &public, &symbols).map_err(refused)?;
+        }
+        if let Some(a) = account {
+            feed.subscribe_private(conn, a, &private);
+        }
+    } else {
+        if !public.is_empty() {
+            feed.unsubscribe(conn, &public, &symbols).map_err(refused)?;
+        }
+        if !private.is_empty() {
+            feed.unsubscribe_private(conn, &private);
+        }
+    }
+    Ok(())
 }
 
 async fn execute(

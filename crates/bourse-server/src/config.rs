@@ -18,6 +18,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub engine: EngineSection,
     pub journal: JournalSection,
+    pub feed: FeedSection,
     pub log: LogSection,
 }
 
@@ -59,6 +60,21 @@ pub struct JournalSection {
     pub schema: String,
     pub max_batch_commands: usize,
     pub keep_snapshots: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedSection {
+    pub max_connections: usize,
+    pub max_subscriptions: usize,
+    pub soft_queue_bytes: usize,
+    pub hard_queue_bytes: usize,
+    pub max_behind_secs: u64,
+    pub heartbeat_secs: u64,
+    pub ping_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub trades_kept: usize,
+    pub candles_kept: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -126,6 +142,24 @@ impl Config {
         ] {
             if !(v.is_finite() && v > 0.0) {
                 bail!("{k} = {v}: give a positive number of requests per second");
+            }
+        }
+        let f = &self.feed;
+        if f.soft_queue_bytes == 0 || f.hard_queue_bytes <= f.soft_queue_bytes {
+            bail!(
+                "feed.hard_queue_bytes ({}) must exceed feed.soft_queue_bytes ({}) > 0",
+                f.hard_queue_bytes,
+                f.soft_queue_bytes
+            );
+        }
+        for (k, v) in [
+            ("feed.heartbeat_secs", f.heartbeat_secs),
+            ("feed.ping_secs", f.ping_secs),
+            ("feed.idle_timeout_secs", f.idle_timeout_secs),
+            ("feed.max_behind_secs", f.max_behind_secs),
+        ] {
+            if v == 0 {
+                bail!("{k} = 0: give at least one second");
             }
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use bourse_api::Gateway;
-use bourse_core::{Seq, Sequenced};
+use bourse_core::{Seq, Sequenced, Tagged};
 use bourse_engine::{Engine, EventBatch, EventReceiver, JournalReceiver, Snapshot, StateHash};
 use bourse_journal::{Journal, JournalError};
 use crossbeam_utils::CachePadded;
@@ -300,6 +300,50 @@ impl Release for AlertRelease {
             events.clear();
             events.extend(o.events.iter().map(|t| t.event));
             self.0.apply(o.ts, &events);
+        }
+    }
+}
+
+/// Hands released events to the market-data feed's own thread, so fanning out to many
+/// WebSocket connections never delays the answers to requests. The queue between them is
+/// bounded: when the feed falls that far behind, the publisher waits (and so, in the end,
+/// does the engine) rather than drop an event.
+#[derive(Debug)]
+pub struct FeedRelease {
+    tx: Option<crossbeam_channel::Sender<Vec<Tagged>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FeedRelease {
+    /// Starts the feed thread; `capacity` batches may wait for it.
+    pub fn start(mut publisher: bourse_feed::Publisher, capacity: usize) -> std::io::Result<Self> {
+        let (tx, rx) = crossbeam_channel::bounded::<Vec<Tagged>>(capacity.max(1));
+        let thread = std::thread::Builder::new()
+            .name("bourse-feed".into())
+            .spawn(move || {
+                for events in rx {
+                    publisher.publish(&events);
+                }
+            })?;
+        Ok(FeedRelease {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Release for FeedRelease {
+    fn release(&mut self, batch: &EventBatch) {
+        if let Some(tx) = &self.tx {
+            // Err only once the feed thread is gone (it panicked): nothing to deliver to.
+            let _ = tx.send(batch.events().to_vec());
+        }
+    }
+
+    fn close(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }

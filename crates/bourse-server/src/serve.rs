@@ -29,8 +29,8 @@ use serde_json::{Value, json};
 
 use crate::config::{Backend, Config, INSTRUMENTS_TOML};
 use crate::pipeline::{
-    AlertRelease, BoxJournal, GatewayRelease, JournalStats, ReadModelRelease, Watermark,
-    WriterConfig, encode_snapshot, spawn_publisher, spawn_writer,
+    AlertRelease, BoxJournal, FeedRelease, GatewayRelease, JournalStats, ReadModelRelease,
+    Watermark, WriterConfig, encode_snapshot, spawn_publisher, spawn_writer,
 };
 use crate::recovery::{Recovered, Start, recover};
 
@@ -127,6 +127,8 @@ fn build_read_model(
     cfg: &Config,
     journal: &dyn Journal,
     engine: &Engine,
+    feed: &mut bourse_feed::Publisher,
+    alerts: &bourse_api::alerts::AlertBook,
 ) -> Result<(
     Arc<RwLock<ReadModel>>,
     Option<PgProjector>,
@@ -172,6 +174,8 @@ fn build_read_model(
             event,
         }));
         model.apply(rec.seq, rec.ts, &tagged);
+        feed.publish(&tagged);
+        alerts.apply(rec.ts, &out);
         if let Some(p) = projector.as_mut()
             && rec.seq > projected
         {
@@ -215,6 +219,7 @@ struct Ops {
     released: Arc<AtomicU64>,
     journal: String,
     recovered: Recovered,
+    feed: Arc<bourse_feed::Feed>,
 }
 
 impl Operations for Ops {
@@ -250,6 +255,14 @@ impl Operations for Ops {
                 "snapshots": self.stats.snapshots.load(Ordering::Relaxed),
                 "last_snapshot_seq": self.stats.last_snapshot_seq.load(Ordering::Relaxed),
             },
+            "feed": {
+                "connections": self.feed.stats.connections.load(Ordering::Relaxed),
+                "updates": self.feed.stats.updates.load(Ordering::Relaxed),
+                "delivered": self.feed.stats.delivered.load(Ordering::Relaxed),
+                "delivered_bytes": self.feed.stats.delivered_bytes.load(Ordering::Relaxed),
+                "conflated": self.feed.stats.conflated.load(Ordering::Relaxed),
+                "slow_disconnects": self.feed.stats.slow_disconnects.load(Ordering::Relaxed),
+            },
             "recovered": {
                 "seq": self.recovered.seq.0,
                 "snapshot_seq": self.recovered.snapshot_seq.map(|s| s.0),
@@ -258,6 +271,22 @@ impl Operations for Ops {
                 "ms": u64::try_from(self.recovered.elapsed.as_millis()).unwrap_or(u64::MAX),
             },
         })
+    }
+}
+
+/// The feed's limits from the settings.
+pub fn feed_config(cfg: &Config) -> bourse_feed::FeedConfig {
+    let f = &cfg.feed;
+    bourse_feed::FeedConfig {
+        soft_bytes: f.soft_queue_bytes,
+        hard_bytes: f.hard_queue_bytes,
+        max_behind: Duration::from_secs(f.max_behind_secs),
+        max_subscriptions: f.max_subscriptions,
+        max_connections: f.max_connections,
+        retention: bourse_feed::Retention {
+            trades: f.trades_kept,
+            candles: f.candles_kept,
+        },
     }
 }
 
@@ -304,9 +333,19 @@ pub fn serve(cfg: &Config) -> Result<()> {
             .collect(),
     );
     let seed = directory_seed(&engine);
-    let (model, projector, read_opts) = build_read_model(cfg, &*journal, &engine)?;
+    let feed = Arc::new(bourse_feed::Feed::new(
+        engine
+            .instruments()
+            .iter()
+            .map(|i| (i.symbol, i.reference_price)),
+        feed_config(cfg),
+    ));
+    let mut feed_publisher = bourse_feed::Publisher::new(feed.clone());
+    // Rebuilt from the journal like the read model, so fired alerts stay on record.
+    let alert_book = Arc::new(bourse_api::alerts::AlertBook::new(std::iter::empty()));
+    let (model, projector, read_opts) =
+        build_read_model(cfg, &*journal, &engine, &mut feed_publisher, &alert_book)?;
     let projector_progress = projector.as_ref().map(PgProjector::progress);
-    let alert_book = Arc::new(bourse_api::alerts::AlertBook::new(engine.alerts().iter()));
     let rc = RunnerConfig {
         core: usize::try_from(cfg.engine.core).ok(),
         wait: wait_strategy(cfg),
@@ -352,6 +391,8 @@ pub fn serve(cfg: &Config) -> Result<()> {
                 projector,
             }),
             Box::new(GatewayRelease(gateway.clone())),
+            // Last: market data never delays an answer.
+            Box::new(FeedRelease::start(feed_publisher, 1_024)?),
         ],
         released.clone(),
     )?;
@@ -362,6 +403,7 @@ pub fn serve(cfg: &Config) -> Result<()> {
         released,
         journal: journal_name.clone(),
         recovered: recovered.clone(),
+        feed: feed.clone(),
     });
     let http_cfg = HttpConfig {
         body_limit: cfg.server.body_limit_bytes,
@@ -376,6 +418,12 @@ pub fn serve(cfg: &Config) -> Result<()> {
         },
         operator_token: (!cfg.server.operator_token.is_empty())
             .then(|| cfg.server.operator_token.clone()),
+        ws: bourse_api::ws::WsConfig {
+            rate: cfg.server.rate_per_credential,
+            heartbeat: Duration::from_secs(cfg.feed.heartbeat_secs),
+            ping_every: Duration::from_secs(cfg.feed.ping_secs),
+            idle_timeout: Duration::from_secs(cfg.feed.idle_timeout_secs),
+        },
     };
     let operator_token =
         (!cfg.server.operator_token.is_empty()).then_some(cfg.server.operator_token.as_str());
@@ -397,7 +445,16 @@ pub fn serve(cfg: &Config) -> Result<()> {
         _ => History::Memory(model),
     };
     let app = bourse_api::router(
-        gateway, ops, listings, directory, alert_book, history, &http_cfg,
+        bourse_api::Services {
+            gateway,
+            ops,
+            listings,
+            directory,
+            alert_book,
+            history,
+            feed,
+        },
+        &http_cfg,
     );
     let served = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(&cfg.server.listen)

@@ -17,6 +17,7 @@ use bourse_server::serve::{genesis, open_journal};
 use serde_json::{Value, json};
 
 pub mod load;
+pub mod ws;
 
 pub const TOKEN: &str = "operator-secret-for-tests";
 
@@ -246,6 +247,8 @@ pub struct Replayed {
     pub accepted: HashMap<ClientOrderId, Vec<OrderId>>,
     /// Client order ids the engine rejected, with the reason code.
     pub rejected: HashMap<ClientOrderId, Vec<&'static str>>,
+    /// The engine at the end of the journal.
+    pub engine: bourse_engine::Engine,
 }
 
 /// Replays the whole journal (the server must not be running) through a fresh engine.
@@ -286,6 +289,7 @@ pub fn replay_journal(store: &Store) -> Replayed {
         hash: engine.state_hash().unwrap(),
         accepted,
         rejected,
+        engine,
     }
 }
 
