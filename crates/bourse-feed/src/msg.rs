@@ -112,6 +112,7 @@ pub fn trade(s: &SymbolState, t: &Print) -> String {
 #[must_use]
 pub fn ticker(s: &SymbolState) -> String {
     let mut j = Json::new("ticker", s.symbol.as_str(), s.seq);
+    j.opt("ts", (s.seq > 0).then(|| s.ts.to_rfc3339()));
     ticker_fields(&mut j, s);
     j.done()
 }
@@ -154,7 +155,8 @@ fn pct(change: i64, base: i64) -> String {
 #[must_use]
 pub fn candle(s: &SymbolState, c: &Candle) -> String {
     let mut j = Json::new("candle", s.symbol.as_str(), s.seq);
-    j.str("interval", "1m");
+    j.opt("ts", (s.seq > 0).then(|| s.ts.to_rfc3339()))
+        .str("interval", "1m");
     candle_fields(&mut j, c);
     j.done()
 }

@@ -217,6 +217,8 @@ pub struct SymbolState {
     pub symbol: Symbol,
     /// Seq of the last update (0: none yet).
     pub seq: u64,
+    /// Engine time of the last update.
+    pub ts: UnixNanos,
     pub book: Book,
     pub tape: VecDeque<Print>,
     pub candles: VecDeque<Candle>,
@@ -244,6 +246,7 @@ impl SymbolState {
         SymbolState {
             symbol,
             seq: 0,
+            ts: UnixNanos::new(0),
             book: Book::default(),
             tape: VecDeque::new(),
             candles: VecDeque::new(),
@@ -408,6 +411,7 @@ impl SymbolState {
             ticker |= before != self.top();
         }
         self.seq += 1;
+        self.ts = ts;
         let seq = self.seq;
         for t in &mut trades {
             t.seq = seq;

@@ -8,6 +8,7 @@
 //! replay; leave a snapshot covering commands the journal does not hold.
 
 pub mod config;
+pub mod fanout;
 pub mod loadgen;
 pub mod pipeline;
 pub mod recovery;

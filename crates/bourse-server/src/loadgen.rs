@@ -62,6 +62,8 @@ use crate::Config;
 pub enum Bench {
     /// Open-loop order entry at a fixed rate; latency from each order's intended send time.
     Orders(Box<OrdersArgs>),
+    /// Market-data fan-out: many WebSocket subscribers on one hot symbol while orders flow.
+    Feed(Box<crate::fanout::FeedArgs>),
 }
 
 /// How orders reach the exchange.
@@ -150,6 +152,7 @@ pub struct OrdersArgs {
 pub fn run(cfg: &Config, bench: Bench) -> Result<()> {
     match bench {
         Bench::Orders(a) => orders(cfg, &a),
+        Bench::Feed(a) => crate::fanout::run(&a),
     }
 }
 
@@ -207,7 +210,7 @@ impl Schedule {
 
 /// A float already checked to be finite and in range, to whole units.
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-fn f64_to_u64(x: f64) -> u64 {
+pub(crate) fn f64_to_u64(x: f64) -> u64 {
     // `as` saturates: negative and NaN become 0, huge values u64::MAX.
     x as u64
 }
@@ -477,7 +480,7 @@ impl Flow {
 // Measurements
 
 /// Latency histograms: nanoseconds, 3 significant digits from 1 µs to 10 minutes.
-fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1_000, 600_000_000_000, 3).expect("constant, valid bounds")
 }
 
@@ -855,15 +858,15 @@ impl Ticker {
 
 /// An HTTP answer.
 #[derive(Debug)]
-struct HttpResponse {
-    status: u16,
+pub(crate) struct HttpResponse {
+    pub(crate) status: u16,
     retry_after: Option<u64>,
     close: bool,
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 /// One keep-alive HTTP/1.1 connection.
-struct Http1 {
+pub(crate) struct Http1 {
     addr: String,
     io: BufStream<TcpStream>,
     req: String,
@@ -880,7 +883,7 @@ impl std::fmt::Debug for Http1 {
 }
 
 impl Http1 {
-    async fn connect(addr: &str) -> Result<Http1> {
+    pub(crate) async fn connect(addr: &str) -> Result<Http1> {
         let s = TcpStream::connect(addr)
             .await
             .with_context(|| format!("connecting to {addr}"))?;
@@ -894,7 +897,7 @@ impl Http1 {
         })
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &mut self,
         method: &str,
         path: &str,
@@ -1022,7 +1025,7 @@ async fn read_response<R: AsyncBufRead + AsyncRead + Unpin>(
 
 /// A setup call that must succeed: waits out 429/503 (as `Retry-After` says) for up to two
 /// minutes, and returns the JSON body of an expected status.
-async fn call_ok(
+pub(crate) async fn call_ok(
     http: &mut Http1,
     method: &str,
     path: &str,
@@ -1050,7 +1053,7 @@ async fn call_ok(
 }
 
 /// `GET /healthz` (its JSON whatever the status).
-async fn health(addr: &str) -> Result<Value> {
+pub(crate) async fn health(addr: &str) -> Result<Value> {
     let mut h = Http1::connect(addr).await?;
     let r = h.call("GET", "/healthz", None, None).await?;
     Ok(serde_json::from_slice(&r.body)?)
@@ -1120,7 +1123,7 @@ async fn setup_account(
     Ok(key)
 }
 
-async fn setup_accounts(
+pub(crate) async fn setup_accounts(
     addr: &str,
     operator: &str,
     run: &Arc<str>,
@@ -1149,7 +1152,8 @@ async fn setup_accounts(
 // ---------------------------------------------------------------------------------------
 // WebSocket transport
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
 
 /// What the client reads from an answer (the rest of the report is skipped unparsed).
 #[derive(Deserialize)]
@@ -1181,7 +1185,7 @@ impl ReportLite<'_> {
     }
 }
 
-async fn ws_connect(addr: &str, key: &str) -> Result<Ws> {
+pub(crate) async fn ws_connect(addr: &str, key: &str) -> Result<Ws> {
     let url = format!("ws://{addr}/v1/ws");
     // tungstenite zero-fills its whole read buffer before every read (128 KiB by default):
     // a smaller one costs less per read and still holds dozens of reports.
@@ -1483,7 +1487,7 @@ async fn progress(ctx: Arc<Ctx>, conns: Vec<Arc<Conn>>, quiet: bool) {
 // A spawned server
 
 /// `bourse serve` as a child process.
-struct Spawned {
+pub(crate) struct Spawned {
     child: Child,
     addr: String,
     token: String,
@@ -1503,7 +1507,11 @@ impl std::fmt::Debug for Spawned {
 }
 
 impl Spawned {
-    fn start(a: &OrdersArgs, run: &str) -> Result<Spawned> {
+    pub(crate) fn start(
+        database_url: Option<&str>,
+        server_env: &[String],
+        run: &str,
+    ) -> Result<Spawned> {
         let exe = std::env::current_exe().context("finding the bourse binary")?;
         let token = blake3::hash(format!("{run}-{:?}", Instant::now()).as_bytes())
             .to_hex()
@@ -1519,14 +1527,14 @@ impl Spawned {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        let (dir, pg, journal) = match &a.database_url {
+        let (dir, pg, journal) = match database_url {
             Some(url) => {
                 let schema = format!("bench_{run}");
                 cmd.env("BOURSE__JOURNAL__BACKEND", "postgres")
                     .env("BOURSE__JOURNAL__DATABASE_URL", url)
                     .env("BOURSE__JOURNAL__SCHEMA", &schema);
                 let journal = format!("postgres (schema {schema})");
-                (None, Some((url.clone(), schema)), journal)
+                (None, Some((url.to_owned(), schema)), journal)
             }
             None => {
                 let dir = tempfile::tempdir().context("creating a temporary journal directory")?;
@@ -1536,7 +1544,7 @@ impl Spawned {
                 (Some(dir), None, format!("file ({})", path.display()))
             }
         };
-        for kv in &a.server_env {
+        for kv in server_env {
             let (k, v) = kv
                 .split_once('=')
                 .ok_or_else(|| anyhow!("--server-env {kv:?}: use KEY=VALUE"))?;
@@ -1579,8 +1587,21 @@ impl Spawned {
         Ok(s)
     }
 
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub(crate) fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+
     /// SIGTERM, a clean shutdown (it prints its final seq), then the schema goes.
-    fn stop(mut self) -> Result<Value> {
+    pub(crate) fn stop(mut self) -> Result<Value> {
         let pid = self.child.id().to_string();
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &pid])
@@ -1639,7 +1660,7 @@ struct Target {
     journal: Option<String>,
 }
 
-fn parse_url(url: &str) -> Result<String> {
+pub(crate) fn parse_url(url: &str) -> Result<String> {
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| anyhow!("--url {url:?}: use http://HOST:PORT"))?;
@@ -1651,7 +1672,7 @@ fn parse_url(url: &str) -> Result<String> {
 }
 
 /// A short id for this run's usernames, client order ids and schema.
-fn run_id() -> String {
+pub(crate) fn run_id() -> String {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -1671,7 +1692,11 @@ fn orders(cfg: &Config, a: &OrdersArgs) -> Result<()> {
     let ladders: Arc<[Ladder]> = ladders(&instruments, &a.symbols)?.into();
     let run = run_id();
     let spawned = if a.spawn {
-        Some(Spawned::start(a, &run)?)
+        Some(Spawned::start(
+            a.database_url.as_deref(),
+            &a.server_env,
+            &run,
+        )?)
     } else {
         None
     };

@@ -673,3 +673,47 @@ fn bad_frames_get_errors_and_the_server_stays_healthy() {
     });
     server.stop();
 }
+
+/// A client not written in Rust (Python `websockets`, from PyPI, via
+/// `scripts/feed-client.sh`) builds AAPL's book from the stream during a flow and checks it
+/// against the REST snapshot.
+#[test]
+fn an_independent_python_client_agrees_with_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::File(dir.path().join("journal"));
+    let server = Server::start(
+        &store,
+        &[("BOURSE__SERVER__RATE_PER_CREDENTIAL", "1000000")],
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/feed-client.sh");
+    let out = rt.block_on(async {
+        let op = Client::new(&server.base);
+        let accounts = op.setup_accounts(6, &SYMBOLS).await;
+        // Some book before the client arrives, more while it reads.
+        flow(&server.base, &accounts, 300, 7, 3).await;
+        let base = server.base.clone();
+        let client = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("bash")
+                .args([script, &base, "AAPL", "4"])
+                .output()
+                .unwrap()
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        flow(&server.base, &accounts, orders_default() / 2, 8, 3).await;
+        client.await.unwrap()
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the Python client failed ({}): {stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(v["equal"], true, "{v}");
+    assert_eq!(v["snapshots"], 1, "{v}");
+    assert!(v["updates"].as_u64().unwrap() > 10, "{v}");
+    assert!(v["levels"].as_u64().unwrap() > 0, "{v}");
+    server.stop();
+}
