@@ -133,6 +133,17 @@ pub(crate) fn host_line() -> String {
     format!("{cpu}, {cores} CPUs; load average {load} at the end")
 }
 
+/// CPU seconds (user + system) a process has used so far (Linux), `None` elsewhere.
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces, so split after its ')').
+    let rest = s.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux this runs on.
+    Some(ticks / 100.0)
+}
+
 fn now_ns() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -413,6 +424,7 @@ async fn bench(
     let before = health(addr).await?;
     shared.measuring.store(true, Ordering::Relaxed);
     let measure_started = Instant::now();
+    let cpu_before = (pid.and_then(cpu_secs), cpu_secs(std::process::id()));
     let sent_before = sent.load(Ordering::Relaxed);
     let mut last = (Instant::now(), 0u64);
     while measure_started.elapsed().as_secs_f64() < a.duration {
@@ -433,11 +445,22 @@ async fn bench(
     }
     shared.measuring.store(false, Ordering::Relaxed);
     let elapsed = measure_started.elapsed().as_secs_f64();
+    let cpu_pct = |before: Option<f64>, p: Option<u32>| match (before, p.and_then(cpu_secs)) {
+        (Some(b), Some(a)) => json!(((a - b) / elapsed * 100.0).round()),
+        _ => Value::Null,
+    };
+    let server_cpu = cpu_pct(cpu_before.0, pid);
+    let client_cpu = cpu_pct(cpu_before.1, Some(std::process::id()));
     let orders = sent.load(Ordering::Relaxed) - sent_before;
     let after = health(addr).await?;
     stop.store(true, Ordering::Relaxed);
+    let mut trader_errors = Vec::new();
     for f in flows {
-        f.await.context("a trading task failed")??;
+        if let Err(e) = f.await.context("a trading task failed")? {
+            // E.g. the server dropped a trader that read its answers too slowly: the
+            // figures above stand, the report says so.
+            trader_errors.push(e.to_string());
+        }
     }
     let messages = shared.messages.load(Ordering::Relaxed);
     let bytes = shared.bytes.load(Ordering::Relaxed);
@@ -476,13 +499,16 @@ async fn bench(
         "server_rss_idle_bytes": rss_idle,
         "server_bytes_per_idle_connection": per_conn,
         "client_threads": a.client_threads,
+        "server_cpu_pct": server_cpu,
+        "client_cpu_pct": client_cpu,
+        "trader_errors": trader_errors,
         "host": host_line(),
     });
     if !a.quiet {
         eprintln!(
             "bench: {} subscribers, {:.0} orders/s → {:.0} msg/s delivered ({:.1} MB/s), \
              engine→client p50 {:.2} ms p99 {:.2} ms p99.9 {:.2} ms max {:.2} ms; \
-             {} B/idle connection; gaps {}, slow disconnects {}",
+             {} B/idle connection; gaps {}, slow disconnects {}; CPU server {}% client {}%",
             a.connections,
             orders as f64 / elapsed,
             messages as f64 / elapsed,
@@ -494,6 +520,8 @@ async fn bench(
             per_conn,
             shared.gaps.load(Ordering::Relaxed),
             d("slow_disconnects"),
+            report["server_cpu_pct"],
+            report["client_cpu_pct"],
         );
     }
     Ok(report)

@@ -298,7 +298,12 @@ impl PgProjector {
     /// projector's thread. Blocks until connected (it may be called from a plain thread
     /// or from async code; it never nests a runtime).
     pub fn start(opts: PgReadModelOptions) -> Result<PgProjector, ProjectorError> {
-        let connect = opts.connect_options(PROJECTOR_APPLICATION_NAME)?;
+        // Derived data, rebuilt from the journal after a crash (the projected seq commits
+        // with the rows): its commits need not wait for the WAL flush, which would compete
+        // with the journal's own commits for the disk.
+        let connect = opts
+            .connect_options(PROJECTOR_APPLICATION_NAME)?
+            .options([("synchronous_commit", "off")]);
         let (tx, rx) = bounded::<Chunk>(opts.channel_capacity.max(1));
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let progress = ProjectionProgress::default();
