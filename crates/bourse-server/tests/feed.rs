@@ -26,6 +26,7 @@ use futures_util::SinkExt;
 use serde_json::{Value, json};
 use support::ws::{Books, Ws, connect, engine_book, recv, recv_within, request, rest_book, send};
 use support::{Client, Http, Rng, Server, Store, TOKEN};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
 const SYMBOLS: [&str; 3] = ["AAPL", "MSFT", "NVDA"];
@@ -715,5 +716,90 @@ fn an_independent_python_client_agrees_with_rest() {
     assert_eq!(v["snapshots"], 1, "{v}");
     assert!(v["updates"].as_u64().unwrap() > 10, "{v}");
     assert!(v["levels"].as_u64().unwrap() > 0, "{v}");
+    server.stop();
+}
+
+/// Heartbeats carry the last seq of each followed symbol; a client that answers the
+/// server's pings stays connected, one that goes silent is closed with `idle timeout`.
+#[test]
+fn heartbeats_pings_and_the_idle_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::File(dir.path().join("journal"));
+    let server = Server::start(
+        &store,
+        &[
+            ("BOURSE__FEED__HEARTBEAT_SECS", "1"),
+            ("BOURSE__FEED__PING_SECS", "1"),
+            ("BOURSE__FEED__IDLE_TIMEOUT_SECS", "3"),
+        ],
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let op = Client::new(&server.base);
+        let accounts = op.setup_accounts(2, &SYMBOLS).await;
+        flow(&server.base, &accounts, 200, 3, 2).await;
+        let (_, rest) = op.get("/v1/stocks/AAPL/book").await.unwrap();
+        let mut lively = connect(&server.base).await;
+        // The silent one speaks WebSocket by hand, so nothing answers the server's pings.
+        let addr = server.base.trim_start_matches("http://").to_owned();
+        let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let hello = format!(
+            "GET /v1/ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        silent.write_all(hello.as_bytes()).await.unwrap();
+        let mut books = Books::default();
+        subscribe(&mut lively, &["book"], &["AAPL", "MSFT"], &mut books).await;
+        // The lively client reads (so its library answers the pings) for 5 s.
+        let started = Instant::now();
+        let mut beats = Vec::new();
+        while started.elapsed() < Duration::from_secs(5) {
+            if let Some(m) = recv_within(&mut lively, Duration::from_millis(500)).await {
+                assert!(m.get("closed").is_none() && m.get("ended").is_none(), "{m}");
+                if m["type"] == "heartbeat" {
+                    beats.push(m);
+                }
+            }
+        }
+        assert!(beats.len() >= 3, "{beats:?}");
+        let last = beats.last().unwrap();
+        assert_eq!(last["seqs"]["AAPL"], rest["seq"], "{last}");
+        assert!(last["seqs"]["MSFT"].is_u64(), "{last}");
+        // The silent one never answered a ping: its stream ends with a close frame.
+        let mut raw = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), silent.read_to_end(&mut raw))
+            .await
+            .unwrap()
+            .unwrap();
+        let head = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert!(
+            raw.starts_with(b"HTTP/1.1 101"),
+            "{}",
+            String::from_utf8_lossy(&raw)
+        );
+        let (mut at, mut close) = (head, None);
+        while at + 2 <= raw.len() {
+            let (op, len) = (raw[at] & 0x0f, usize::from(raw[at + 1] & 0x7f));
+            let (len, start) = match len {
+                126 => (
+                    usize::from(u16::from_be_bytes([raw[at + 2], raw[at + 3]])),
+                    at + 4,
+                ),
+                127 => panic!("no frame here is that long"),
+                n => (n, at + 2),
+            };
+            if op == 8 {
+                close = Some(raw[start..start + len].to_vec());
+            }
+            at = start + len;
+        }
+        let close = close.expect("a close frame");
+        assert_eq!(u16::from_be_bytes([close[0], close[1]]), 1001);
+        assert_eq!(&close[2..], b"idle timeout");
+        // The lively one is still there.
+        let mut junk = Vec::new();
+        let r = request(&mut lively, json!({"op": "ping", "id": "still"}), &mut junk).await;
+        assert_eq!(r["type"], "pong");
+    });
     server.stop();
 }
