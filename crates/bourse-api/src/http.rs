@@ -32,6 +32,11 @@ pub trait Operations: Send + Sync + 'static {
     fn request_snapshot(&self);
     /// The exchange's health as JSON: at least `status` ("ok" / "degraded").
     fn health(&self) -> Value;
+    /// The server's metrics in the Prometheus text exposition format 0.0.4 (`GET /metrics`).
+    /// The default has none.
+    fn metrics(&self) -> String {
+        String::new()
+    }
 }
 
 /// HTTP settings.
@@ -118,6 +123,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
     }));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/openapi.json", get(crate::openapi::openapi_json))
         .route("/v1/users", post(users::register))
         .route("/v1/sessions", post(users::log_in).delete(users::log_out))
@@ -333,6 +339,33 @@ pub(crate) async fn healthz(
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(h))
+}
+
+/// The content type of the Prometheus text exposition format 0.0.4.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// `GET /metrics`: the server's metrics for Prometheus.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "meta",
+    responses(
+        (status = 200, description = "The server's metrics in the Prometheus text exposition \
+         format 0.0.4 (`text/plain; version=0.0.4`): engine queue depth, commands, apply \
+         times; journal group commits, batch sizes and append times; durable and release \
+         lag; WebSocket connections and market-data traffic; rejects by reason.",
+         content_type = "text/plain", body = String),
+        (status = 429, description = "RATE_LIMITED (per client IP).", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+    )
+)]
+pub(crate) async fn metrics(
+    axum::extract::State(s): axum::extract::State<AppState>,
+) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
+        s.0.ops.metrics(),
+    )
 }
 
 pub(crate) type State = axum::extract::State<AppState>;

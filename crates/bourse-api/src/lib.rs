@@ -27,6 +27,6 @@ pub mod ws;
 pub use auth::{Directory, DirectorySeed, Principal, UserEntry};
 pub use error::ApiError;
 pub use gateway::{Gateway, GatewayError, Refused, Reply, Sequencer};
-pub use http::{HttpConfig, Operations, Services, router};
+pub use http::{HttpConfig, METRICS_CONTENT_TYPE, Operations, Services, router};
 pub use orders::{Listing, Listings, OrderView};
 pub use readmodel::{History, PgHistory, PgProjector, ReadModel, Retention};

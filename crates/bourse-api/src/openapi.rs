@@ -347,6 +347,7 @@ impl Modify for BearerAuth {
     paths(
         openapi_json,
         crate::http::healthz,
+        crate::http::metrics,
         crate::users::register,
         crate::users::log_in,
         crate::users::log_out,
@@ -382,7 +383,7 @@ impl Modify for BearerAuth {
     ),
     components(schemas(ErrorBody)),
     tags(
-        (name = "meta", description = "Health and this document."),
+        (name = "meta", description = "Health, metrics and this document."),
         (name = "identity", description = "Users, sessions and API keys."),
         (name = "orders", description = "Order entry and the caller's orders."),
         (name = "account", description = "Cash, positions, portfolio and activity."),
@@ -466,6 +467,7 @@ mod tests {
         let paths = v["paths"].as_object().unwrap();
         for p in [
             "/healthz",
+            "/metrics",
             "/openapi.json",
             "/v1/users",
             "/v1/sessions",

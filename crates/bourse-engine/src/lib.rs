@@ -14,16 +14,18 @@
 
 pub mod alerts;
 mod engine;
+pub mod histogram;
 pub mod identity;
 pub mod instrument;
 pub mod runner;
 
 pub use engine::{Engine, EngineConfig, EngineError, Snapshot, StateHash};
+pub use histogram::{AtomicHistogram, HistogramSnapshot};
 pub use instrument::{
     Instrument, InstrumentDefaults, InstrumentEntry, InstrumentError, InstrumentsFile,
 };
 pub use runner::{
-    Clock, EventBatch, EventReceiver, JournalBatch, JournalReceiver, Outcome, Output, Outputs,
-    Runner, RunnerConfig, RunnerError, RunnerHandle, RunnerStatus, Stopped, SubmitError, Ticket,
-    WaitStrategy,
+    APPLY_NS_BOUNDS, Clock, EventBatch, EventReceiver, JournalBatch, JournalReceiver, Outcome,
+    Output, Outputs, Runner, RunnerConfig, RunnerError, RunnerHandle, RunnerStatus, Stopped,
+    SubmitError, Ticket, WaitStrategy,
 };

@@ -9,9 +9,11 @@
 //!
 //! Owns: the engine thread (pinned to a core when the config names one), the sequencer (the
 //! gap-free `seq`, starting after [`RunnerConfig::last_seq`], and the non-decreasing timestamp
-//! from the injected [`Clock`]), the bounded queues, the wait strategy and the drain on
-//! shutdown. Everything after the queues (journaling, gating events on durability, fan-out)
-//! belongs to the consumers of [`Outputs`].
+//! from the injected [`Clock`]), the bounded queues, the wait strategy, the drain on
+//! shutdown, and the histogram of the time each command spends in [`Engine::apply`]
+//! ([`RunnerHandle::apply_latency`]: two clock reads and two relaxed stores per command).
+//! Everything after the queues (journaling, gating events on durability, fan-out) belongs
+//! to the consumers of [`Outputs`].
 //!
 //! Must never: block a producer ([`RunnerHandle::submit`] answers [`SubmitError::Overloaded`]
 //! when the inbound queue is full); drop, reorder or duplicate anything it has sequenced (a
@@ -53,6 +55,7 @@ use crossbeam_channel::{
 use crossbeam_queue::ArrayQueue;
 use crossbeam_utils::{Backoff, CachePadded};
 
+use crate::histogram::{AtomicHistogram, HistogramSnapshot};
 use crate::{Engine, Snapshot};
 
 /// Where the sequencer's timestamps come from. Called on the engine thread, at most once per
@@ -500,6 +503,12 @@ pub struct RunnerStatus {
     pub batches_allocated: u64,
 }
 
+/// Upper bounds, in nanoseconds, of the buckets of the engine's apply-time histogram
+/// ([`RunnerHandle::apply_latency`]): 100 ns to 1 ms, then everything longer.
+pub static APPLY_NS_BOUNDS: [u64; 12] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000,
+];
+
 /// Bits of [`Shared::intake`]: the closed flag and the number of submits in progress.
 const CLOSED: u64 = 1 << 63;
 
@@ -527,6 +536,9 @@ struct Shared {
     running: AtomicBool,
     overloaded: AtomicU64,
     counters: CachePadded<EngineCounters>,
+    /// Nanoseconds the engine thread spent in `Engine::apply`, per command (written by the
+    /// engine thread only).
+    apply_ns: CachePadded<AtomicHistogram>,
     pinned: AtomicBool,
     core: Option<usize>,
     wait: WaitStrategy,
@@ -651,6 +663,15 @@ impl RunnerHandle {
         self.shared.status()
     }
 
+    /// How long the engine thread spent applying each command (`Engine::apply` alone:
+    /// sequencing, queues and hand-off excluded), in nanoseconds, bucketed by
+    /// [`APPLY_NS_BOUNDS`], since the runner started. Its count is the number of commands
+    /// applied since then.
+    #[must_use]
+    pub fn apply_latency(&self) -> HistogramSnapshot {
+        self.shared.apply_ns.snapshot()
+    }
+
     /// Asks the engine for a snapshot of its state after the last command it has applied;
     /// it arrives with a [`JournalBatch`] (see [`JournalBatch::take_snapshot`]). Requests
     /// made before the engine gets to it are served by one snapshot.
@@ -710,6 +731,7 @@ impl Runner {
                 last_seq: AtomicU64::new(last_seq.0),
                 ..EngineCounters::default()
             }),
+            apply_ns: CachePadded::new(AtomicHistogram::new(&APPLY_NS_BOUNDS)),
             pinned: AtomicBool::new(false),
             core: cfg.core,
             wait: cfg.wait,
@@ -784,6 +806,12 @@ impl Runner {
     #[must_use]
     pub fn status(&self) -> RunnerStatus {
         self.shared.status()
+    }
+
+    /// See [`RunnerHandle::apply_latency`].
+    #[must_use]
+    pub fn apply_latency(&self) -> HistogramSnapshot {
+        self.shared.apply_ns.snapshot()
     }
 
     /// Stops accepting commands, processes every command already accepted, hands
@@ -972,7 +1000,16 @@ impl Worker {
                 ts: UnixNanos::new(self.last_ts),
                 cmd,
             };
+            // Two clock reads per command (about 20-40 ns each): the whole cost of the
+            // apply-time histogram, besides two stores.
+            let started = Instant::now();
             self.engine.apply(&sequenced, &mut self.out);
+            let took = started.elapsed();
+            self.shared.apply_ns.record(
+                took.as_secs()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(u64::from(took.subsec_nanos())),
+            );
             // Whatever arrived while this command was applied joins the batch. Popped
             // before the copies into the batches below: the pop's atomic read-modify-write
             // waits for every earlier store to land, and those copies go to memory the

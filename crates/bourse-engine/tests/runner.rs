@@ -710,6 +710,13 @@ fn shutdown_drains_everything_already_accepted() {
         stopped.engine.state_hash().unwrap(),
         g.shadow.state_hash().unwrap()
     );
+    // Every command applied was timed, once.
+    let t = h.apply_latency();
+    assert_eq!(t.count(), n as u64);
+    assert_eq!(t.bounds, &bourse_engine::APPLY_NS_BOUNDS[..]);
+    assert!(t.sum > 0);
+    let cumulative: Vec<_> = t.cumulative().collect();
+    assert_eq!(cumulative.last(), Some(&(None, n as u64)));
 }
 
 #[test]

@@ -83,9 +83,12 @@ pub struct FeedArgs {
     /// Connections being opened at once.
     #[arg(long, default_value_t = 256)]
     pub connect_concurrency: usize,
-    /// Write the JSON report here too.
+    /// Write the JSON report here too (and the latency plot next to it, as .svg).
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write the latency percentile plot (SVG) here.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
     /// No progress line.
     #[arg(long)]
     pub quiet: bool,
@@ -305,7 +308,20 @@ pub fn run(a: &FeedArgs) -> Result<()> {
         Some(s) => s.stop()?,
         None => Value::Null,
     };
-    let mut report = result?;
+    let (mut report, latency) = result?;
+    if let Some(path) = a
+        .plot
+        .clone()
+        .or_else(|| a.json.as_ref().map(|j| j.with_extension("svg")))
+    {
+        let title = format!(
+            "bourse bench feed: {} subscribers, {:.0} orders/s, engine → client",
+            a.connections, a.rate
+        );
+        let svg = crate::plot::percentile_svg(&title, &[("market-data message".into(), &latency)]);
+        std::fs::write(&path, svg).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("bench: latency plot {}", path.display());
+    }
     report["server"] = server;
     let text = serde_json::to_string_pretty(&report)?;
     println!("{text}");
@@ -322,7 +338,7 @@ async fn bench(
     addr: &str,
     token: &str,
     pid: Option<u32>,
-) -> Result<Value> {
+) -> Result<(Value, Histogram<u64>)> {
     if a.connections == 0
         || a.rate.is_nan()
         || a.rate <= 0.0
@@ -524,7 +540,7 @@ async fn bench(
             report["client_cpu_pct"],
         );
     }
-    Ok(report)
+    Ok((report, lat))
 }
 
 /// One trader: passive limits around the reference that rest, IOC orders through it that

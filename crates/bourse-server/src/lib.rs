@@ -7,11 +7,16 @@
 //! Must never: show anything before it is durable; start on a journal it cannot fully
 //! replay; leave a snapshot covering commands the journal does not hold.
 
+pub mod admin;
 pub mod config;
+pub mod demo;
 pub mod fanout;
 pub mod loadgen;
+pub mod metrics;
 pub mod pipeline;
+pub mod plot;
 pub mod recovery;
+pub mod replaybench;
 pub mod serve;
 
 pub use config::Config;

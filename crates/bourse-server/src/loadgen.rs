@@ -64,6 +64,8 @@ pub enum Bench {
     Orders(Box<OrdersArgs>),
     /// Market-data fan-out: many WebSocket subscribers on one hot symbol while orders flow.
     Feed(Box<crate::fanout::FeedArgs>),
+    /// Journal replay: the configured journal read, decoded and applied, timed.
+    Replay(crate::replaybench::ReplayArgs),
 }
 
 /// How orders reach the exchange.
@@ -108,9 +110,12 @@ pub struct OrdersArgs {
     pub connections: usize,
     #[arg(long, value_enum, default_value_t = Transport::Ws)]
     pub transport: Transport,
-    /// Write the JSON report here too.
+    /// Write the JSON report here too (and the latency plot next to it, as .svg).
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write the latency percentile plot (SVG) here.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
     /// Symbols to trade (listed, with their reference prices, in the server's instrument list).
     #[arg(long, value_delimiter = ',', default_value = "AAPL,MSFT")]
     pub symbols: Vec<String>,
@@ -153,6 +158,7 @@ pub fn run(cfg: &Config, bench: Bench) -> Result<()> {
     match bench {
         Bench::Orders(a) => orders(cfg, &a),
         Bench::Feed(a) => crate::fanout::run(&a),
+        Bench::Replay(a) => crate::replaybench::run(cfg, &a),
     }
 }
 
@@ -1714,7 +1720,7 @@ fn orders(cfg: &Config, a: &OrdersArgs) -> Result<()> {
     };
     let result = run_load(a, schedule, ladders, &run, &target);
     let stopped = spawned.map(Spawned::stop);
-    let mut report = result?;
+    let (mut report, latency) = result?;
     if let Some(s) = stopped {
         report["server"]["spawned"] = s?;
     }
@@ -1722,6 +1728,22 @@ fn orders(cfg: &Config, a: &OrdersArgs) -> Result<()> {
     if let Some(path) = &a.json {
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = a
+        .plot
+        .clone()
+        .or_else(|| a.json.as_ref().map(|j| j.with_extension("svg")))
+    {
+        let title = format!(
+            "bourse bench orders: {} × {}, {:.0}/s offered, latency from intended send",
+            a.connections,
+            a.transport.name(),
+            a.rate
+        );
+        let svg =
+            crate::plot::percentile_svg(&title, &[("order → execution report".into(), &latency)]);
+        std::fs::write(&path, svg).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("bench: latency plot {}", path.display());
     }
     Ok(())
 }
@@ -1732,7 +1754,7 @@ fn run_load(
     ladders: Arc<[Ladder]>,
     run: &str,
     target: &Target,
-) -> Result<Value> {
+) -> Result<(Value, Histogram<u64>)> {
     let rt = if a.client_threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -1754,7 +1776,7 @@ async fn load(
     ladders: Arc<[Ladder]>,
     run: &str,
     target: &Target,
-) -> Result<Value> {
+) -> Result<(Value, Histogram<u64>)> {
     let run: Arc<str> = run.into();
     let n_accounts = a.accounts.unwrap_or(a.connections).clamp(1, a.connections);
     let addr = target.addr.as_str();
@@ -1856,7 +1878,7 @@ fn report(
     n_accounts: usize,
     before: Option<Value>,
     after: Option<Value>,
-) -> Value {
+) -> (Value, Histogram<u64>) {
     let mut latency = histogram();
     let mut lag = histogram();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
@@ -1924,7 +1946,7 @@ fn report(
         (Some(c), Some(n)) if c > 0 => json!((n as f64 / c as f64 * 10.0).round() / 10.0),
         _ => Value::Null,
     };
-    json!({
+    let v = json!({
         "bench": "orders",
         "transport": a.transport.name(),
         "target": format!("http://{}", target.addr),
@@ -1973,7 +1995,8 @@ fn report(
             "engine_overloaded": delta("engine", "overloaded"),
             "health_after": after,
         },
-    })
+    });
+    (v, latency)
 }
 
 fn print_summary(r: &Value) {

@@ -26,14 +26,24 @@ struct Cli {
 enum Cmd {
     /// Run the exchange: recover from the journal, then serve the API.
     Serve,
-    /// Run the demo exchange on the embedded defaults.
-    Demo,
+    /// Run the demo exchange: the server with a simulated market (a market maker quoting
+    /// every stock, traders hitting it) and a funded demo login.
+    Demo {
+        /// Seed of the simulated market.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Simulated commands per second, roughly (0: no simulated market).
+        #[arg(long, default_value_t = 200.0)]
+        rate: f64,
+    },
     /// Rebuild the state from the journal and print its hash (nothing is written).
     Replay {
         /// Start from the newest snapshot instead of replaying the whole journal.
         #[arg(long)]
         from_snapshot: bool,
     },
+    /// The operator's controls of a running exchange: snapshot, halt, resume, end-of-day.
+    Admin(bourse_server::admin::AdminArgs),
     /// Load generators (`bourse bench orders --help`): open-loop order entry over WebSocket
     /// or REST against a running exchange, or one it spawns.
     Bench {
@@ -58,9 +68,22 @@ fn init_logs(cfg: &Config) {
 fn run(cli: Cli) -> Result<()> {
     let cfg = Config::load(cli.config.as_deref())?;
     init_logs(&cfg);
-    match cli.cmd.unwrap_or(Cmd::Demo) {
-        Cmd::Serve | Cmd::Demo => bourse_server::serve::serve(&cfg),
+    let cmd = cli.cmd.unwrap_or(Cmd::Demo {
+        seed: 42,
+        rate: 200.0,
+    });
+    match cmd {
+        Cmd::Serve => bourse_server::serve::serve(&cfg),
+        Cmd::Demo { seed, rate } => bourse_server::serve::serve_with(
+            &cfg,
+            Some(bourse_server::demo::Demo {
+                seed,
+                rate,
+                ..Default::default()
+            }),
+        ),
         Cmd::Bench { what } => bourse_server::loadgen::run(&cfg, what),
+        Cmd::Admin(a) => bourse_server::admin::run(&cfg, &a),
         Cmd::Replay { from_snapshot } => {
             let start = if from_snapshot {
                 Start::LatestSnapshot

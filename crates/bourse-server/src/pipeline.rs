@@ -14,8 +14,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use bourse_api::Gateway;
-use bourse_core::{Seq, Sequenced, Tagged};
-use bourse_engine::{Engine, EventBatch, EventReceiver, JournalReceiver, Snapshot, StateHash};
+use bourse_core::{Event, RejectReason, Seq, Sequenced, Tagged};
+use bourse_engine::{
+    AtomicHistogram, Engine, EventBatch, EventReceiver, JournalReceiver, Snapshot, StateHash,
+};
 use bourse_journal::{Journal, JournalError};
 use crossbeam_utils::CachePadded;
 use parking_lot::{Condvar, Mutex};
@@ -72,8 +74,36 @@ impl Watermark {
     }
 }
 
+/// Upper bounds of the journal's batch-size histogram ([`JournalStats::batch_commands`]):
+/// commands per group commit, powers of two from 1 to 65,536.
+pub static BATCH_COMMANDS_BOUNDS: [u64; 17] = [
+    1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1_024, 2_048, 4_096, 8_192, 16_384, 32_768, 65_536,
+];
+
+/// Upper bounds, in nanoseconds, of the journal's append-time histogram
+/// ([`JournalStats::append_ns`]): 25 µs to 5 s.
+pub static APPEND_NS_BOUNDS: [u64; 17] = [
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_500_000_000,
+    5_000_000_000,
+];
+
 /// Counters for health and metrics.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct JournalStats {
     pub commits: AtomicU64,
     pub commands: AtomicU64,
@@ -85,6 +115,29 @@ pub struct JournalStats {
     pub failing: AtomicBool,
     /// The writer stopped on an error it cannot retry: nothing more will be acknowledged.
     pub failed: AtomicBool,
+    /// Commands per group commit (recorded by the writer thread only).
+    pub batch_commands: AtomicHistogram,
+    /// Nanoseconds of each successful `Journal::append` (one group commit: write and
+    /// fsync, or one PostgreSQL transaction); failed attempts count in `retries` instead.
+    /// Recorded by the writer thread only.
+    pub append_ns: AtomicHistogram,
+}
+
+impl Default for JournalStats {
+    fn default() -> Self {
+        Self {
+            commits: AtomicU64::new(0),
+            commands: AtomicU64::new(0),
+            largest_batch: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            snapshots: AtomicU64::new(0),
+            last_snapshot_seq: AtomicU64::new(0),
+            failing: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+            batch_commands: AtomicHistogram::new(&BATCH_COMMANDS_BOUNDS),
+            append_ns: AtomicHistogram::new(&APPEND_NS_BOUNDS),
+        }
+    }
 }
 
 /// Snapshot payload: the state hash, then the encoded [`Snapshot`]. The hash lets a loader
@@ -173,6 +226,7 @@ pub fn spawn_writer(
                         stats
                             .largest_batch
                             .fetch_max(pending.len() as u64, Ordering::Relaxed);
+                        stats.batch_commands.record(pending.len() as u64);
                         pending.clear();
                         watermark.advance(last);
                     }
@@ -205,8 +259,12 @@ fn commit(
 ) -> Result<()> {
     let mut pause = cfg.backoff.0;
     loop {
+        let started = Instant::now();
         match journal.append(batch) {
             Ok(()) => {
+                stats
+                    .append_ns
+                    .record(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
                 if stats.failing.swap(false, Ordering::AcqRel) {
                     tracing::info!("journal is back: commits resume at seq {}", batch[0].seq.0);
                 }
@@ -286,6 +344,55 @@ impl Release for GatewayRelease {
 
     fn close(&mut self) {
         self.0.close();
+    }
+}
+
+/// Released rejections, per reason, for `/metrics`: one counter per [`RejectReason::ALL`]
+/// entry, in that order.
+#[derive(Debug)]
+pub struct RejectCounts([AtomicU64; RejectReason::ALL.len()]);
+
+impl Default for RejectCounts {
+    fn default() -> Self {
+        Self(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
+}
+
+impl RejectCounts {
+    /// Counts one rejection.
+    pub fn add(&self, reason: RejectReason) {
+        // `ALL` lists the reasons in declaration order, so the discriminant is the index.
+        if let Some(c) = self.0.get(reason as usize) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Rejections of this reason so far.
+    #[must_use]
+    pub fn get(&self, reason: RejectReason) -> u64 {
+        self.0
+            .get(reason as usize)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// Every reason with its count, in [`RejectReason::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (RejectReason, u64)> + '_ {
+        RejectReason::ALL.iter().map(|&r| (r, self.get(r)))
+    }
+}
+
+/// Counts the released `Rejected` events per reason (for `/metrics`). Runs before the
+/// gateway's sink, so a client told of a rejection finds it counted.
+#[derive(Debug)]
+pub struct RejectRelease(pub Arc<RejectCounts>);
+
+impl Release for RejectRelease {
+    fn release(&mut self, batch: &EventBatch) {
+        for t in batch.events() {
+            if let Event::Rejected { reason, .. } = &t.event {
+                self.0.add(*reason);
+            }
+        }
     }
 }
 
@@ -496,6 +603,20 @@ mod tests {
     fn engine() -> Engine {
         let cfg = crate::Config::load_with(None, &[]).unwrap();
         crate::serve::genesis(&cfg).unwrap()
+    }
+
+    #[test]
+    fn reject_counts_keep_every_reason_apart() {
+        let counts = RejectCounts::default();
+        for (i, &r) in RejectReason::ALL.iter().enumerate() {
+            assert_eq!(r as usize, i, "{r}: ALL is not in declaration order");
+            for _ in 0..=i {
+                counts.add(r);
+            }
+        }
+        for (i, (r, n)) in counts.iter().enumerate() {
+            assert_eq!((r, n), (RejectReason::ALL[i], i as u64 + 1));
+        }
     }
 
     #[test]

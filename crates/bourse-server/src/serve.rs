@@ -30,7 +30,8 @@ use serde_json::{Value, json};
 use crate::config::{Backend, Config, INSTRUMENTS_TOML};
 use crate::pipeline::{
     AlertRelease, BoxJournal, FeedRelease, GatewayRelease, JournalStats, ReadModelRelease,
-    Watermark, WriterConfig, encode_snapshot, spawn_publisher, spawn_writer,
+    RejectCounts, RejectRelease, Watermark, WriterConfig, encode_snapshot, spawn_publisher,
+    spawn_writer,
 };
 use crate::recovery::{Recovered, Start, recover};
 
@@ -220,11 +221,23 @@ struct Ops {
     journal: String,
     recovered: Recovered,
     feed: Arc<bourse_feed::Feed>,
+    rejects: Arc<RejectCounts>,
 }
 
 impl Operations for Ops {
     fn request_snapshot(&self) {
         self.handle.request_snapshot();
+    }
+
+    fn metrics(&self) -> String {
+        crate::metrics::render(&crate::metrics::Sources {
+            runner: &self.handle,
+            watermark: &self.watermark,
+            journal: &self.stats,
+            released: &self.released,
+            feed: &self.feed.stats,
+            rejects: &self.rejects,
+        })
     }
 
     fn health(&self) -> Value {
@@ -301,6 +314,11 @@ fn wait_strategy(cfg: &Config) -> WaitStrategy {
 
 /// Runs the server until a shutdown signal.
 pub fn serve(cfg: &Config) -> Result<()> {
+    serve_with(cfg, None)
+}
+
+/// [`serve`], with the demo's simulated market and demo user when `demo` is given.
+pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
     let (mut journal, journal_name, engine, recovered) =
         open_and_recover(cfg, Start::LatestSnapshot)?;
     tracing::info!(
@@ -354,6 +372,7 @@ pub fn serve(cfg: &Config) -> Result<()> {
         snapshot_every: (cfg.engine.snapshot_every > 0).then_some(cfg.engine.snapshot_every),
         ..RunnerConfig::default()
     };
+    let listed: Vec<Instrument> = engine.instruments().to_vec();
     let (runner, outputs) = Runner::start(engine, rc).context("starting the engine")?;
     let st = runner.status();
     tracing::info!(pinned = st.pinned, core = ?st.core, wait = %st.wait, "engine running");
@@ -379,6 +398,7 @@ pub fn serve(cfg: &Config) -> Result<()> {
         Duration::from_millis(cfg.server.request_timeout_ms),
     ));
     let progress = projector_progress;
+    let rejects = Arc::new(RejectCounts::default());
     let publisher = spawn_publisher(
         outputs.events,
         watermark.clone(),
@@ -390,6 +410,8 @@ pub fn serve(cfg: &Config) -> Result<()> {
                 model: model.clone(),
                 projector,
             }),
+            // Before the gateway: a client told of a rejection finds it counted.
+            Box::new(RejectRelease(rejects.clone())),
             Box::new(GatewayRelease(gateway.clone())),
             // Last: market data never delays an answer.
             Box::new(FeedRelease::start(feed_publisher, 1_024)?),
@@ -404,6 +426,7 @@ pub fn serve(cfg: &Config) -> Result<()> {
         journal: journal_name.clone(),
         recovered: recovered.clone(),
         feed: feed.clone(),
+        rejects,
     });
     let http_cfg = HttpConfig {
         body_limit: cfg.server.body_limit_bytes,
@@ -444,6 +467,7 @@ pub fn serve(cfg: &Config) -> Result<()> {
         },
         _ => History::Memory(model),
     };
+    let for_demo = (gateway.clone(), feed.clone());
     let app = bourse_api::router(
         bourse_api::Services {
             gateway,
@@ -467,6 +491,10 @@ pub fn serve(cfg: &Config) -> Result<()> {
             recovered.seq.0, recovered.hash
         );
         tracing::info!(%addr, "listening");
+        if let Some(d) = demo {
+            let (gateway, feed) = for_demo;
+            tokio::spawn(crate::demo::run(d, addr, gateway, listed, feed));
+        }
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
