@@ -580,6 +580,16 @@ struct Outbox {
 }
 
 impl Outbox {
+    /// Hands everything queued to the writer. Caught up again unless a book snapshot is
+    /// still owed (then `Feed::resync` decides).
+    fn take_all(&mut self, into: &mut Vec<Frame>) {
+        into.extend(self.q.drain(..));
+        self.bytes = 0;
+        if self.stale.is_empty() {
+            self.behind_since = None;
+        }
+    }
+
     fn close(&mut self, reason: String) {
         self.closed = Some(reason);
         self.q = VecDeque::new();
@@ -716,8 +726,7 @@ impl Conn {
                     return Err(r.clone());
                 }
                 if !o.q.is_empty() {
-                    into.extend(o.q.drain(..));
-                    o.bytes = 0;
+                    o.take_all(into);
                     return Ok(());
                 }
             }
@@ -731,8 +740,7 @@ impl Conn {
         if let Some(r) = &o.closed {
             return Err(r.clone());
         }
-        into.extend(o.q.drain(..));
-        o.bytes = 0;
+        o.take_all(into);
         Ok(())
     }
 
@@ -890,5 +898,67 @@ fn symbol_of(e: &Event) -> Option<Symbol> {
         | Event::SymbolHalted { symbol }
         | Event::SymbolResumed { symbol } => Some(symbol),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bourse_core::Price;
+
+    fn feed(soft: usize, hard: usize, behind: Duration) -> Feed {
+        let sym = Symbol::new("AAPL").expect("symbol");
+        Feed::new(
+            [(sym, Price::from_raw(1_900_000))],
+            FeedConfig {
+                soft_bytes: soft,
+                hard_bytes: hard,
+                max_behind: behind,
+                ..FeedConfig::default()
+            },
+        )
+    }
+
+    #[test]
+    fn a_reader_that_caught_up_is_not_behind_any_more() {
+        let f = feed(100, 10_000, Duration::from_millis(1));
+        let c = f.connect().expect("room");
+        // Over the soft limit once (no book: nothing to conflate)...
+        for _ in 0..5 {
+            assert_eq!(c.push(Frame::from("x".repeat(40))), Pushed::Queued);
+        }
+        let mut got = Vec::new();
+        c.try_recv(&mut got).expect("open");
+        assert_eq!(got.len(), 5);
+        std::thread::sleep(Duration::from_millis(5));
+        // ...then drained: long after, it is not closed for being behind.
+        assert!(!f.check_behind(&c));
+        assert_eq!(c.push(Frame::from("y")), Pushed::Queued);
+    }
+
+    #[test]
+    fn past_the_hard_limit_the_connection_closes_with_a_reason() {
+        let f = feed(100, 200, Duration::from_secs(60));
+        let c = f.connect().expect("room");
+        assert_eq!(c.push(Frame::from("x".repeat(150))), Pushed::Queued);
+        assert_eq!(c.push(Frame::from("x".repeat(100))), Pushed::Closed);
+        let mut got = Vec::new();
+        let why = c.try_recv(&mut got).expect_err("closed");
+        assert!(why.starts_with("slow consumer"), "{why}");
+        assert!(got.is_empty(), "the queue was freed");
+        f.disconnect(&c);
+        assert_eq!(f.stats.slow_disconnects.load(Ordering::Relaxed), 1);
+        assert_eq!(f.stats.connections.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn connections_beyond_the_limit_are_refused() {
+        let mut f = feed(100, 200, Duration::from_secs(60));
+        f.cfg.max_connections = 2;
+        let (a, b) = (f.connect(), f.connect());
+        assert!(a.is_some() && b.is_some());
+        assert!(f.connect().is_none());
+        f.disconnect(&a.expect("a"));
+        assert!(f.connect().is_some());
     }
 }
