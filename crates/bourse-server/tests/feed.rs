@@ -443,7 +443,15 @@ fn a_client_that_never_reads_is_cut_off_and_others_are_not() {
         load.await.unwrap();
         let (mut reader, mut books) = healthy.await.unwrap();
         catch_up(&mut reader, &mut books, &op).await;
-        let (_, h) = op.get("/healthz").await.unwrap();
+        // The traders' connections close as their tasks end: wait for the server to see it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let h = loop {
+            let (_, h) = op.get("/healthz").await.unwrap();
+            if h["feed"]["connections"] == 1 || Instant::now() > deadline {
+                break h;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
         assert_eq!(h["status"], "ok", "{h}");
         assert_eq!(h["feed"]["connections"], 1, "only the healthy reader is left: {h}");
         let delivered = h["feed"]["delivered_bytes"].as_u64().unwrap();
@@ -700,7 +708,20 @@ fn an_independent_python_client_agrees_with_rest() {
                 .output()
                 .unwrap()
         });
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The first run installs the client's package: start the flow once it is connected.
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            let (_, h) = op.get("/healthz").await.unwrap();
+            if h["feed"]["connections"].as_u64().unwrap() >= 1 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the Python client never connected"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
         flow(&server.base, &accounts, orders_default() / 2, 8, 3).await;
         client.await.unwrap()
     });
