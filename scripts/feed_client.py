@@ -58,6 +58,9 @@ async def main(base, symbol, seconds):
                 apply_levels(book, "ask", m["asks"])
                 seq = m["seq"]
                 snapshots += 1
+                if snapshots == 1:
+                    # Tells a driver the subscription is live.
+                    print(json.dumps({"ready": True, "seq": seq}), flush=True)
             elif kind == "book":
                 if book is None:
                     raise SystemExit(f"an update before the snapshot: {m}")

@@ -701,36 +701,45 @@ fn an_independent_python_client_agrees_with_rest() {
         let accounts = op.setup_accounts(6, &SYMBOLS).await;
         // Some book before the client arrives, more while it reads.
         flow(&server.base, &accounts, 300, 7, 3).await;
-        let base = server.base.clone();
-        let client = tokio::task::spawn_blocking(move || {
-            std::process::Command::new("bash")
-                .args([script, &base, "AAPL", "4"])
-                .output()
-                .unwrap()
-        });
-        // The first run installs the client's package: start the flow once it is connected.
-        let deadline = Instant::now() + Duration::from_secs(600);
-        loop {
-            let (_, h) = op.get("/healthz").await.unwrap();
-            if h["feed"]["connections"].as_u64().unwrap() >= 1 {
-                break;
+        // The client prints {"ready":…} once subscribed (its first run also installs its
+        // package): the flow starts after that, so the client sees it live.
+        let mut child = std::process::Command::new("bash")
+            .args([script, &server.base, "AAPL", "4"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut all = Vec::new();
+            for l in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(l.clone());
+                all.push(l);
             }
-            assert!(
-                Instant::now() < deadline,
-                "the Python client never connected"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
+            all
+        });
+        let ready = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(600)))
+            .await
+            .unwrap();
+        assert!(
+            ready.is_ok_and(|l| l.contains("ready")),
+            "the Python client never got ready"
+        );
         flow(&server.base, &accounts, orders_default() / 2, 8, 3).await;
-        client.await.unwrap()
+        let lines = tokio::task::spawn_blocking(move || reader.join().unwrap())
+            .await
+            .unwrap();
+        (child.wait().unwrap(), lines.join("\n"))
     });
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (status, stdout) = out;
     assert!(
-        out.status.success(),
-        "the Python client failed ({}): {stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+        status.success(),
+        "the Python client failed ({status}): {stdout}"
     );
     let v: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(v["equal"], true, "{v}");
