@@ -26,16 +26,26 @@ fn the_operator_controls_from_the_command_line() {
     let server = Server::start(&store, &[]);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let op = Client::new(&server.base);
-    let status = |rt: &tokio::runtime::Runtime| {
-        rt.block_on(op.get("/v1/stocks/AAPL")).unwrap().1["quote"]["status"].clone()
+    // The quote is market data: it follows the answer by a moment (the feed thread applies
+    // released events after the request's answer is sent), so wait for it.
+    let status = |rt: &tokio::runtime::Runtime, want: &str| {
+        let mut seen = Value::Null;
+        for _ in 0..200 {
+            seen = rt.block_on(op.get("/v1/stocks/AAPL")).unwrap().1["quote"]["status"].clone();
+            if seen == want {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        seen
     };
     let (ok, v) = admin(&server.base, &["halt", "AAPL"]);
     assert!(ok, "{v}");
     assert_eq!(v["halted"], true);
-    assert_eq!(status(&rt), "halted");
+    assert_eq!(status(&rt, "halted"), "halted");
     let (ok, v) = admin(&server.base, &["resume", "AAPL"]);
     assert!(ok, "{v}");
-    assert_eq!(status(&rt), "trading");
+    assert_eq!(status(&rt, "trading"), "trading");
     let (ok, v) = admin(&server.base, &["end-of-day"]);
     assert!(ok, "{v}");
     let (_, before) = admin(&server.base, &["health"]);
