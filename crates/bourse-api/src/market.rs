@@ -60,9 +60,7 @@ fn s<T: std::fmt::Display>(v: Option<T>) -> Option<String> {
 
 /// The quote of one symbol's market data.
 pub(crate) fn quote(st: &SymbolState) -> QuoteView {
-    // One formatting of the numbers: the feed's ticker message.
-    let t = bourse_feed::msg::ticker_value(st);
-    let text = |k: &str| t[k].as_str().map(str::to_owned);
+    let (change, change_pct) = bourse_feed::msg::change(st);
     let bid = st.book.best_bid();
     let ask = st.book.best_ask();
     QuoteView {
@@ -79,8 +77,8 @@ pub(crate) fn quote(st: &SymbolState) -> QuoteView {
         volume: st.day.volume.to_string(),
         trades: st.day.trades,
         prev_close: st.day.prev_close.to_string(),
-        change: text("change").unwrap_or_default(),
-        change_pct: text("change_pct").unwrap_or_default(),
+        change: change.to_string(),
+        change_pct,
         last_trade_at: st.day.last_trade_at.map(|t| t.to_rfc3339()),
     }
 }

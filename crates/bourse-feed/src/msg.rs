@@ -121,8 +121,7 @@ fn ticker_fields(j: &mut Json, s: &SymbolState) {
     let bid = s.book.best_bid();
     let ask = s.book.best_ask();
     let d = &s.day;
-    let last = d.last.unwrap_or(d.prev_close);
-    let change = last.raw() - d.prev_close.raw();
+    let (change, change_pct) = change(s);
     j.opt("last", d.last)
         .opt("bid", bid.map(|b| b.0))
         .opt("bid_size", bid.map(|b| b.1.qty))
@@ -134,10 +133,19 @@ fn ticker_fields(j: &mut Json, s: &SymbolState) {
         .str("volume", d.volume)
         .raw("trades", d.trades)
         .str("prev_close", d.prev_close)
-        .str("change", Price::from_raw(change))
-        .str("change_pct", pct(change, d.prev_close.raw()))
+        .str("change", change)
+        .str("change_pct", change_pct)
         .str("status", s.status.as_str())
         .opt("last_trade_at", d.last_trade_at.map(|t| t.to_rfc3339()));
+}
+
+/// Last (or the previous close, before any trade today) minus the previous close, and that
+/// as a percentage of the previous close.
+#[must_use]
+pub fn change(s: &SymbolState) -> (Price, String) {
+    let d = &s.day;
+    let change = d.last.unwrap_or(d.prev_close).raw() - d.prev_close.raw();
+    (Price::from_raw(change), pct(change, d.prev_close.raw()))
 }
 
 /// A percentage with two decimals, rounded half away from zero: 12,345 / 1,000,000 → "1.23".
@@ -169,28 +177,6 @@ fn candle_fields(j: &mut Json, c: &Candle) {
         .str("close", c.close)
         .str("volume", c.volume)
         .raw("trades", c.trades);
-}
-
-/// The ticker as a JSON value (REST quotes).
-#[must_use]
-pub fn ticker_value(s: &SymbolState) -> serde_json::Value {
-    serde_json::from_str(&ticker(s)).unwrap_or(serde_json::Value::Null)
-}
-
-/// A candle as a JSON value (REST).
-#[must_use]
-pub fn candle_value(c: &Candle) -> serde_json::Value {
-    let mut j = Json(String::from("{"));
-    candle_fields(&mut j, c);
-    // `candle_fields` writes a leading comma after the brace.
-    let s = j.done().replacen("{,", "{", 1);
-    serde_json::from_str(&s).unwrap_or(serde_json::Value::Null)
-}
-
-/// A print as a JSON value (REST).
-#[must_use]
-pub fn trade_value(s: &SymbolState, t: &Print) -> serde_json::Value {
-    serde_json::from_str(&trade(s, t)).unwrap_or(serde_json::Value::Null)
 }
 
 #[cfg(test)]
@@ -245,7 +231,7 @@ mod tests {
         assert_eq!(tk["bid"], Value::Null);
         assert_eq!(tk["change"], "1.50");
         assert_eq!(tk["change_pct"], "1.50");
-        let c = candle_value(&s.candles[0]);
+        let c: Value = serde_json::from_str(&candle(&s, &s.candles[0])).expect("json");
         assert_eq!(c["open"], "101.50");
         assert_eq!(c["trades"], 1);
     }

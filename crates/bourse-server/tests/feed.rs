@@ -384,6 +384,8 @@ fn a_client_that_never_reads_is_cut_off_and_others_are_not() {
         &store,
         &[
             ("BOURSE__SERVER__RATE_PER_CREDENTIAL", "1000000"),
+            // Each load round opens new WebSocket connections from 127.0.0.1.
+            ("BOURSE__SERVER__RATE_PER_IP", "1000000"),
             ("BOURSE__FEED__SOFT_QUEUE_BYTES", "32768"),
             ("BOURSE__FEED__HARD_QUEUE_BYTES", "131072"),
             ("BOURSE__FEED__MAX_BEHIND_SECS", "2"),
