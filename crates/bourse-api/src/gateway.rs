@@ -1,12 +1,14 @@
 //! The gateway core: hands a command to the engine's queue with a ticket and waits for the
 //! command's outcome, which the publisher delivers only once the command is durable.
 //!
-//! Every transport (REST today, WebSocket order entry next) goes through [`Gateway::execute`],
-//! so "the answer is shown only after the journal has it" holds for all of them.
+//! Every transport goes through it, so "the answer is shown only after the journal has it"
+//! holds for all of them: REST awaits [`Gateway::execute`]; WebSocket order entry hands a
+//! callback to [`Gateway::call`], which the publisher runs with the outcome (no task, no
+//! channel and no timer per order on the low-latency path).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bourse_core::{Command, Event, Seq, Tagged, UnixNanos};
 use parking_lot::Mutex;
@@ -55,7 +57,20 @@ pub enum GatewayError {
 
 const SHARDS: usize = 16;
 
-type Waiters = Mutex<FxHashMap<u64, oneshot::Sender<Reply>>>;
+/// Runs with a command's outcome: on the publisher's thread once the command is durable, or
+/// wherever the gateway gives up on it (refused, timed out, shut down). It must be quick and
+/// must not block.
+pub type Callback = Box<dyn FnOnce(Result<Reply, GatewayError>) + Send>;
+
+/// Who waits for an outcome.
+enum Waiter {
+    /// An `execute` future (which keeps its own timeout).
+    Task(oneshot::Sender<Reply>),
+    /// A `call`, answered by [`Gateway::sweep`] with a timeout after `deadline`.
+    Call { deadline: Instant, call: Callback },
+}
+
+type Waiters = Mutex<FxHashMap<u64, Waiter>>;
 
 /// Hands commands to the engine and outcomes back to the callers waiting for them.
 pub struct Gateway {
@@ -117,7 +132,7 @@ impl Gateway {
     pub async fn execute(&self, cmd: Command) -> Result<Reply, GatewayError> {
         let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        self.shard(ticket).lock().insert(ticket, tx);
+        self.shard(ticket).lock().insert(ticket, Waiter::Task(tx));
         let guard = Abandon {
             gateway: self,
             ticket,
@@ -137,6 +152,59 @@ impl Gateway {
         result
     }
 
+    /// Queues `cmd`; `call` runs exactly once with its durable outcome, or with the reason
+    /// there is none (refused at once, no outcome within the timeout, shut down).
+    pub fn call(&self, cmd: Command, call: Callback) {
+        let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
+        let deadline = Instant::now() + self.timeout;
+        self.shard(ticket)
+            .lock()
+            .insert(ticket, Waiter::Call { deadline, call });
+        let refused = match self.sequencer.submit(cmd, ticket) {
+            Ok(()) => return,
+            Err(Refused::Overloaded) => GatewayError::Overloaded,
+            Err(Refused::Closed) => GatewayError::Closed,
+        };
+        // The publisher may not have it: the command was never queued.
+        let waiter = self.shard(ticket).lock().remove(&ticket);
+        if let Some(Waiter::Call { call, .. }) = waiter {
+            call(Err(refused));
+        }
+    }
+
+    /// Answers the calls whose outcome is overdue with [`GatewayError::Timeout`]; returns how
+    /// many. Run every so often (see [`Gateway::sweeper`]).
+    pub fn sweep(&self, now: Instant) -> usize {
+        let mut overdue = Vec::new();
+        for shard in self.waiting.iter() {
+            let mut w = shard.lock();
+            let late: Vec<u64> = w
+                .iter()
+                .filter(|(_, v)| matches!(v, Waiter::Call { deadline, .. } if *deadline <= now))
+                .map(|(&t, _)| t)
+                .collect();
+            overdue.extend(late.into_iter().filter_map(|t| w.remove(&t)));
+        }
+        let n = overdue.len();
+        for w in overdue {
+            if let Waiter::Call { call, .. } = w {
+                call(Err(GatewayError::Timeout(self.timeout)));
+            }
+        }
+        n
+    }
+
+    /// Sweeps overdue calls every `timeout / 10` (at least every 10 ms) until dropped.
+    pub async fn sweeper(self: Arc<Self>) {
+        let every = (self.timeout / 10).max(Duration::from_millis(10));
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.sweep(Instant::now());
+        }
+    }
+
     /// Queues `cmd` without waiting for anything (operator actions whose outcome arrives by
     /// other ways).
     pub fn fire(&self, cmd: Command) -> Result<(), GatewayError> {
@@ -151,20 +219,32 @@ impl Gateway {
         if ticket == 0 {
             return;
         }
-        let Some(tx) = self.shard(ticket).lock().remove(&ticket) else {
+        let Some(waiter) = self.shard(ticket).lock().remove(&ticket) else {
             return; // the caller gave up waiting
         };
-        let _ = tx.send(Reply {
+        let reply = Reply {
             seq,
             ts,
             events: events.iter().map(|t| t.event).collect(),
-        });
+        };
+        match waiter {
+            Waiter::Task(tx) => {
+                let _ = tx.send(reply);
+            }
+            Waiter::Call { call, .. } => call(Ok(reply)),
+        }
     }
 
     /// Fails every waiting request with `Closed` (the publisher stopped for good).
     pub fn close(&self) {
         for s in self.waiting.iter() {
-            s.lock().clear();
+            let gone: Vec<Waiter> = s.lock().drain().map(|(_, w)| w).collect();
+            for w in gone {
+                // A dropped `Task` sender tells its `execute` the same.
+                if let Waiter::Call { call, .. } = w {
+                    call(Err(GatewayError::Closed));
+                }
+            }
         }
     }
 }
@@ -278,6 +358,77 @@ mod tests {
             g.execute(Command::OpenAccount).await,
             Err(GatewayError::Closed)
         );
+        assert_eq!(g.waiting(), 0);
+    }
+
+    /// A callback that reports what it was called with.
+    fn probe() -> (
+        Callback,
+        std::sync::mpsc::Receiver<Result<Reply, GatewayError>>,
+    ) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        (
+            Box::new(move |r| {
+                tx.send(r).unwrap();
+            }),
+            rx,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_call_runs_once_with_its_outcome() {
+        let (g, mut rx, rec) = gateway(Duration::from_secs(60));
+        let (call, got) = probe();
+        g.call(Command::OpenAccount, call);
+        let (_, ticket) = rx.recv().await.unwrap();
+        assert!(
+            got.try_recv().is_err(),
+            "no outcome before the publisher has one"
+        );
+        let t = Tagged {
+            seq: Seq(3),
+            ts: UnixNanos::new(9),
+            event: Event::AccountOpened {
+                account: AccountId::new(2),
+            },
+        };
+        g.complete(ticket, t.seq, t.ts, &[t]);
+        g.complete(ticket, t.seq, t.ts, &[t]);
+        let r = got.try_recv().unwrap().unwrap();
+        assert_eq!((r.seq, r.events.len()), (Seq(3), 1));
+        assert!(got.try_recv().is_err(), "called once");
+        assert_eq!(g.waiting(), 0);
+        // Refused at the door: answered at once, nothing left waiting.
+        *rec.1.lock() = Some(Refused::Overloaded);
+        let (call, got) = probe();
+        g.call(Command::OpenAccount, call);
+        assert_eq!(got.try_recv().unwrap(), Err(GatewayError::Overloaded));
+        assert_eq!(g.waiting(), 0);
+    }
+
+    #[tokio::test]
+    async fn overdue_calls_are_swept_and_closing_answers_the_rest() {
+        let (g, mut rx, _) = gateway(Duration::from_millis(100));
+        let (early, early_got) = probe();
+        g.call(Command::OpenAccount, early);
+        let (_, early_ticket) = rx.recv().await.unwrap();
+        assert_eq!(g.sweep(Instant::now()), 0, "not overdue yet");
+        let later = Instant::now() + Duration::from_millis(150);
+        let (late, late_got) = probe();
+        g.call(Command::OpenAccount, late);
+        assert_eq!(g.sweep(later), 2);
+        assert_eq!(
+            early_got.try_recv().unwrap(),
+            Err(GatewayError::Timeout(Duration::from_millis(100)))
+        );
+        assert!(late_got.try_recv().is_ok());
+        // The outcome arriving after the timeout is dropped.
+        g.complete(early_ticket, Seq(1), UnixNanos::new(1), &[]);
+        assert!(early_got.try_recv().is_err());
+        let (call, got) = probe();
+        g.call(Command::OpenAccount, call);
+        g.close();
+        assert_eq!(got.try_recv().unwrap(), Err(GatewayError::Closed));
         assert_eq!(g.waiting(), 0);
     }
 

@@ -11,7 +11,9 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use bourse_core::{AccountId, Cash, Command, Event, Qty, RejectReason, Role, Symbol};
+use bourse_core::{
+    AccountId, Cash, Command, Event, OrderId, OrderRequest, Qty, RejectReason, Role, Symbol,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -20,7 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::alerts::{self, AlertBook};
 use crate::auth::{Directory, Principal, now};
 use crate::error::{ApiError, ErrorBody};
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, Reply};
 use crate::openapi::wire;
 use crate::orders::{Listings, NewOrder, OrderView, parse_account, parse_order_id, report_submit};
 use crate::readmodel::History;
@@ -436,23 +438,55 @@ pub(crate) async fn submit(
     who: &Principal,
     body: NewOrder,
 ) -> Result<OrderView, ApiError> {
-    let account = who.acting_for(body.account_id.as_deref())?;
-    let req = body.validate(account, &s.0.listings)?;
+    let req = submit_request(s, who, &body)?;
     let reply = s.0.gateway.execute(Command::SubmitOrder(req)).await?;
+    match submitted(&reply, &req)? {
+        Submitted::Report(view) => Ok(view),
+        Submitted::Resent => resent(s, &req).await,
+    }
+}
+
+/// A submit checked before it goes near the engine.
+pub(crate) fn submit_request(
+    s: &AppState,
+    who: &Principal,
+    body: &NewOrder,
+) -> Result<OrderRequest, ApiError> {
+    let account = who.acting_for(body.account_id.as_deref())?;
+    body.validate(account, &s.0.listings)
+}
+
+/// What a submit's outcome says.
+#[allow(clippy::large_enum_variant)] // handed straight back, never stored
+pub(crate) enum Submitted {
+    Report(OrderView),
+    /// A resend of a client order id already used: the answer is the order it created,
+    /// read with [`resent`].
+    Resent,
+}
+
+pub(crate) fn submitted(reply: &Reply, req: &OrderRequest) -> Result<Submitted, ApiError> {
     match report_submit(reply.seq.0, reply.ts, &reply.events) {
-        Ok(view) => Ok(view),
-        // A retried submit (same client order id) answers with the order it created.
+        Ok(view) => Ok(Submitted::Report(view)),
         Err(r) if r.reason == RejectReason::DuplicateClientOrderId => {
-            let cid = req
-                .client_order_id
-                .ok_or_else(|| ApiError::rejected(r.reason))?;
-            match s.0.history.order_by_client_id(account, cid).await? {
-                Some(order) => Ok(order),
-                None => Err(ApiError::rejected(r.reason)),
+            if req.client_order_id.is_some() {
+                Ok(Submitted::Resent)
+            } else {
+                Err(ApiError::rejected(r.reason))
             }
         }
         Err(r) => Err(ApiError::rejected(r.reason)),
     }
+}
+
+/// The order a resent client order id created.
+pub(crate) async fn resent(s: &AppState, req: &OrderRequest) -> Result<OrderView, ApiError> {
+    let duplicate = || ApiError::rejected(RejectReason::DuplicateClientOrderId);
+    let cid = req.client_order_id.ok_or_else(duplicate)?;
+    s.0.history
+        .order_by_client_id(req.account, cid)
+        .await?
+        .ok_or_else(duplicate)
 }
 
 /// `?account_id=`: the operator names the account it acts for.
@@ -525,12 +559,24 @@ pub(crate) async fn cancel(
     id: &str,
     account_id: Option<&str>,
 ) -> Result<CancelView, ApiError> {
+    let (cmd, order_id) = cancel_command(who, id, account_id)?;
+    let reply = s.0.gateway.execute(cmd).await?;
+    canceled(order_id, &reply)
+}
+
+/// A cancel checked before it goes near the engine.
+pub(crate) fn cancel_command(
+    who: &Principal,
+    id: &str,
+    account_id: Option<&str>,
+) -> Result<(Command, OrderId), ApiError> {
     let order_id = parse_order_id(id)?;
     let account = who.acting_for(account_id)?;
-    let reply =
-        s.0.gateway
-            .execute(Command::CancelOrder { account, order_id })
-            .await?;
+    Ok((Command::CancelOrder { account, order_id }, order_id))
+}
+
+/// What a cancel's outcome says.
+pub(crate) fn canceled(order_id: OrderId, reply: &Reply) -> Result<CancelView, ApiError> {
     if let Some(e) = first_reject(&reply.events) {
         return Err(e);
     }

@@ -23,6 +23,7 @@ pub mod readmodel;
 mod trading;
 mod users;
 pub mod ws;
+mod wsframe;
 
 pub use auth::{Directory, DirectorySeed, Principal, UserEntry};
 pub use error::ApiError;

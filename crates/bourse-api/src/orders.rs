@@ -50,8 +50,7 @@ impl Listings {
 }
 
 /// A number that clients may send as a JSON string (`"10"`, Alpaca's way) or a number.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum Decimal {
     Text(String),
     Int(u64),
@@ -67,6 +66,34 @@ impl Decimal {
             // 0.1 stays 0.1 and 190.255 is refused rather than rounded.
             Decimal::Float(f) => format!("{f}"),
         }
+    }
+}
+
+// By hand rather than `#[serde(untagged)]`, which buffers every value before trying the
+// variants: this runs for each field of each order.
+impl<'de> Deserialize<'de> for Decimal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Decimal;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a decimal number, as a string or a JSON number")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Decimal, E> {
+                Ok(Decimal::Text(v.to_owned()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Decimal, E> {
+                Ok(Decimal::Int(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Decimal, E> {
+                // Negative: kept as text so the field's own check names the problem.
+                Ok(u64::try_from(v).map_or_else(|_| Decimal::Text(v.to_string()), Decimal::Int))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Decimal, E> {
+                Ok(Decimal::Float(v))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

@@ -3,12 +3,13 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use bourse_core::{Cash, Command, Event, Price, Qty, Symbol};
+use bourse_core::{Cash, Command, Event, OrderId, Price, Qty, Symbol};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
+use crate::gateway::Reply;
 use crate::http::{AppState, Auth, JsonBody, Operator, Path, Query, State, first_reject};
 use crate::openapi::wire;
 use crate::orders::{Decimal, parse_order_id};
@@ -108,6 +109,17 @@ pub(crate) async fn replace(
     id: &str,
     body: Amend,
 ) -> Result<ReplaceView, ApiError> {
+    let (cmd, order_id) = replace_command(who, id, &body)?;
+    let reply = s.0.gateway.execute(cmd).await?;
+    replaced(order_id, &reply)
+}
+
+/// A replace checked before it goes near the engine.
+pub(crate) fn replace_command(
+    who: &Principal,
+    id: &str,
+    body: &Amend,
+) -> Result<(Command, OrderId), ApiError> {
     let order_id = parse_order_id(id)?;
     let account = who.acting_for(body.account_id.as_deref())?;
     let price = body
@@ -126,15 +138,17 @@ pub(crate) async fn replace(
             ));
         }
     };
-    let reply =
-        s.0.gateway
-            .execute(Command::ReplaceOrder {
-                account,
-                order_id,
-                qty,
-                price,
-            })
-            .await?;
+    let cmd = Command::ReplaceOrder {
+        account,
+        order_id,
+        qty,
+        price,
+    };
+    Ok((cmd, order_id))
+}
+
+/// What a replace's outcome says.
+pub(crate) fn replaced(order_id: OrderId, reply: &Reply) -> Result<ReplaceView, ApiError> {
     if let Some(e) = first_reject(&reply.events) {
         return Err(e);
     }

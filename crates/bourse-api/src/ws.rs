@@ -18,10 +18,11 @@
 //!
 //! Everything sent goes through the connection's outbox in `bourse-feed` (bounded in bytes;
 //! book deltas conflated when the client lags; a client that stays behind is closed with a
-//! reason). Order requests on one connection run concurrently (up to [`MAX_IN_FLIGHT`]);
-//! answers carry the client's `id` as `request_id` and are the reports the REST routes
-//! give, sent once the command is durable. Frames are JSON text of at most [`MAX_FRAME`]
-//! bytes. The server pings every `ping_every`; a connection that sends nothing (pongs
+//! reason). Order requests on one connection are pipelined (up to [`MAX_IN_FLIGHT`] at
+//! once): each is checked as it is read, queued to the engine with a callback, and answered
+//! by the publisher once the command is durable, straight into the outbox. Answers carry
+//! the client's `id` verbatim as `request_id` and are the reports the REST routes give.
+//! Frames are JSON text of at most [`MAX_FRAME`] bytes. The server pings every `ping_every`; a connection that sends nothing (pongs
 //! count) for `idle_timeout` is closed.
 //!
 //! Must never: act before `auth`; let one connection's backlog grow without bound (a full
@@ -36,14 +37,20 @@ use axum::response::{IntoResponse, Response};
 use bourse_feed::{Conn, Feed, PrivateChannel};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::auth::{Principal, now};
 use crate::error::ApiError;
-use crate::http::{AppState, cancel, submit};
+use crate::gateway::{GatewayError, Reply};
+use crate::http::{
+    AppState, Submitted, cancel_command, canceled, resent, submit_request, submitted,
+};
 use crate::orders::NewOrder;
-use crate::trading::{Amend, replace};
+use crate::trading::{Amend, replace_command, replaced};
+use crate::wsframe::{ENVELOPE, ENVELOPE_WITH_ORDER, Envelope, error, fields};
+use bourse_core::{Command, OrderId, OrderRequest};
 
 /// Largest frame accepted.
 pub const MAX_FRAME: usize = 16 * 1024;
@@ -111,17 +118,19 @@ pub(crate) async fn upgrade(AxState(s): AxState<AppState>, ws: WebSocketUpgrade)
         .on_upgrade(move |socket| session(s, socket, place))
 }
 
-fn error(request_id: &Value, e: &ApiError) -> Utf8Bytes {
-    text(&json!({
-        "type": "error",
-        "request_id": request_id,
-        "code": e.code,
-        "message": e.message,
-    }))
-}
-
-fn text(v: &Value) -> Utf8Bytes {
-    Utf8Bytes::from(v.to_string())
+/// `{"type":…,"request_id":…, …rest}`: `rest` is an object.
+fn answer(kind: &str, request_id: &str, rest: &Value) -> Utf8Bytes {
+    let mut out = format!(r#"{{"type":"{kind}","request_id":{request_id}"#);
+    if let Value::Object(m) = rest {
+        for (k, v) in m {
+            out.push(',');
+            out.push_str(&Value::from(k.as_str()).to_string());
+            out.push(':');
+            out.push_str(&v.to_string());
+        }
+    }
+    out.push('}');
+    Utf8Bytes::from(out)
 }
 
 /// A per-connection token bucket on inbound messages.
@@ -226,6 +235,7 @@ async fn session(s: AppState, socket: WebSocket, place: Place) {
         per_sec: cfg.rate,
     };
     let mut who: Option<Principal> = None;
+    let rt = tokio::runtime::Handle::current();
     let say = |m: Utf8Bytes| {
         conn.push(m);
     };
@@ -257,7 +267,7 @@ async fn session(s: AppState, socket: WebSocket, place: Place) {
             Message::Text(t) => t,
             Message::Binary(_) => {
                 let e = ApiError::bad_request("BINARY_NOT_SUPPORTED", "send JSON text frames");
-                say(error(&Value::Null, &e));
+                say(error("null", &e));
                 continue;
             }
             Message::Close(_) => break,
@@ -270,36 +280,38 @@ async fn session(s: AppState, socket: WebSocket, place: Place) {
                 "RATE_LIMITED",
                 "too many messages on this connection; slow down",
             );
-            say(error(&Value::Null, &e));
+            say(error("null", &e));
             continue;
         }
-        let mut map = match serde_json::from_str::<Value>(&body) {
-            Ok(Value::Object(m)) => m,
-            Ok(_) => {
-                let e = ApiError::bad_request("INVALID_MESSAGE", "send a JSON object with \"op\"");
-                say(error(&Value::Null, &e));
-                continue;
-            }
+        let env = match Envelope::parse(&body) {
+            Ok(env) => env,
             Err(e) => {
-                let e = ApiError::bad_request("MALFORMED_JSON", e.to_string());
-                say(error(&Value::Null, &e));
+                say(error("null", &e));
                 continue;
             }
         };
-        let request_id = map.remove("id").unwrap_or(Value::Null);
-        let op = match map.remove("op") {
-            Some(Value::String(op)) => op,
-            _ => {
-                let e = ApiError::bad_request("INVALID_MESSAGE", "every message names its \"op\"");
-                say(error(&request_id, &e));
-                continue;
-            }
+        let request_id = env.id();
+        let Some(op) = env.op() else {
+            let e = ApiError::bad_request("INVALID_MESSAGE", "every message names its \"op\"");
+            say(error(request_id, &e));
+            continue;
         };
-        match op.as_str() {
-            "ping" => say(text(&json!({"type": "pong", "request_id": request_id}))),
+        match op.as_ref() {
+            "ping" => say(answer("pong", request_id, &Value::Null)),
             "auth" => {
-                let token = map.get("token").and_then(Value::as_str).unwrap_or("");
-                match s.0.directory.authenticate(token, now()) {
+                #[derive(Deserialize)]
+                struct Token<'a> {
+                    #[serde(borrow, default)]
+                    token: Option<std::borrow::Cow<'a, str>>,
+                }
+                let token = serde_json::from_str::<Token<'_>>(&body)
+                    .ok()
+                    .and_then(|t| t.token);
+                match s
+                    .0
+                    .directory
+                    .authenticate(token.as_deref().unwrap_or(""), now())
+                {
                     Some(p) => {
                         if who.is_some_and(|w| w.account != p.account) {
                             // Another identity: the old one's private channels end here.
@@ -307,19 +319,20 @@ async fn session(s: AppState, socket: WebSocket, place: Place) {
                         }
                         who = Some(p);
                         let account = p.account.map(|a| a.get().to_string());
-                        say(text(&json!({
-                            "type": "authenticated",
-                            "request_id": request_id,
-                            "account_id": account,
-                        })));
+                        say(answer(
+                            "authenticated",
+                            request_id,
+                            &json!({ "account_id": account }),
+                        ));
                     }
                     None => {
                         let e = ApiError::unauthorized("unknown, expired or revoked credentials");
-                        say(error(&request_id, &e));
+                        say(error(request_id, &e));
                     }
                 }
             }
             "subscribe" | "unsubscribe" => {
+                let map = serde_json::from_str::<Map<String, Value>>(&body).unwrap_or_default();
                 let r = subscription(&s.0.feed, &conn, who.as_ref(), &op, &map);
                 match r {
                     Ok(()) => {
@@ -336,41 +349,48 @@ async fn session(s: AppState, socket: WebSocket, place: Place) {
                             .iter()
                             .map(|(c, s)| format!("{}:{s}", c.as_str()))
                             .collect();
-                        say(text(&json!({
-                            "type": if op == "subscribe" { "subscribed" } else { "unsubscribed" },
-                            "request_id": request_id,
-                            "channels": chans,
-                            "symbols": syms,
-                            "subscriptions": pairs,
-                        })));
+                        let kind = if op == "subscribe" {
+                            "subscribed"
+                        } else {
+                            "unsubscribed"
+                        };
+                        say(answer(
+                            kind,
+                            request_id,
+                            &json!({
+                                "channels": chans,
+                                "symbols": syms,
+                                "subscriptions": pairs,
+                            }),
+                        ));
                     }
-                    Err(e) => say(error(&request_id, &e)),
+                    Err(e) => say(error(request_id, &e)),
                 }
             }
             "order" | "cancel" | "replace" => {
                 let Some(p) = who else {
                     let e = ApiError::unauthorized("send {\"op\":\"auth\",\"token\":…} first");
-                    say(error(&request_id, &e));
+                    say(error(request_id, &e));
                     continue;
                 };
                 // A full window stops reading this socket until answers drain.
                 let Ok(permit) = window.clone().acquire_owned().await else {
                     break;
                 };
-                let (s, conn) = (s.clone(), conn.clone());
-                tokio::spawn(async move {
-                    let r = execute(&s, &p, &op, map).await;
-                    let msg = match r {
-                        Ok(report) => text(&json!({
-                            "type": "execution_report",
-                            "request_id": request_id,
-                            "report": report,
-                        })),
-                        Err(e) => error(&request_id, &e),
-                    };
-                    conn.push(msg);
-                    drop(permit);
-                });
+                match prepare(&s, &p, &op, &env, &body) {
+                    Ok((cmd, pending)) => {
+                        let waiting = Waiting {
+                            app: s.clone(),
+                            rt: rt.clone(),
+                            conn: conn.clone(),
+                            request_id: request_id.into(),
+                            pending,
+                            permit,
+                        };
+                        s.0.gateway.call(cmd, Box::new(move |r| waiting.answer(r)));
+                    }
+                    Err(e) => say(error(request_id, &e)),
+                }
             }
             other => {
                 let e = ApiError::bad_request(
@@ -380,7 +400,7 @@ async fn session(s: AppState, socket: WebSocket, place: Place) {
                          replace, ping)"
                     ),
                 );
-                say(error(&request_id, &e));
+                say(error(request_id, &e));
             }
         }
     }
@@ -485,38 +505,105 @@ fn subscription(
     Ok(())
 }
 
-async fn execute(
+/// An order request checked and queued, waiting for its outcome.
+enum Pending {
+    Order(OrderRequest),
+    Cancel(OrderId),
+    Replace(OrderId),
+}
+
+/// Checks an order-entry request and makes its command; nothing reaches the engine when
+/// this fails.
+fn prepare(
     s: &AppState,
     who: &Principal,
     op: &str,
-    mut map: Map<String, Value>,
-) -> Result<Value, ApiError> {
-    let field = |e: serde_json::Error| ApiError::unprocessable("INVALID_FIELD", e.to_string());
+    env: &Envelope<'_>,
+    text: &str,
+) -> Result<(Command, Pending), ApiError> {
     match op {
         "order" => {
-            let body: NewOrder = serde_json::from_value(Value::Object(map)).map_err(field)?;
-            submit(s, who, body).await.map(|r| json!(r))
+            let body: NewOrder = fields(text, ENVELOPE)?;
+            let req = submit_request(s, who, &body)?;
+            Ok((Command::SubmitOrder(req), Pending::Order(req)))
         }
         "cancel" => {
-            let id = order_id(&mut map)?;
-            let account = map.get("account_id").and_then(Value::as_str);
-            cancel(s, who, &id, account).await.map(|r| json!(r))
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct CancelBody {
+                #[serde(default)]
+                account_id: Option<String>,
+            }
+            let id = env.order_id()?;
+            let body: CancelBody = fields(text, ENVELOPE_WITH_ORDER)?;
+            let (cmd, order_id) = cancel_command(who, &id, body.account_id.as_deref())?;
+            Ok((cmd, Pending::Cancel(order_id)))
         }
         _ => {
-            let id = order_id(&mut map)?;
-            let body: Amend = serde_json::from_value(Value::Object(map)).map_err(field)?;
-            replace(s, who, &id, body).await.map(|r| json!(r))
+            let id = env.order_id()?;
+            let body: Amend = fields(text, ENVELOPE_WITH_ORDER)?;
+            let (cmd, order_id) = replace_command(who, &id, &body)?;
+            Ok((cmd, Pending::Replace(order_id)))
         }
     }
 }
 
-fn order_id(map: &mut Map<String, Value>) -> Result<String, ApiError> {
-    match map.remove("order_id") {
-        Some(Value::String(s)) => Ok(s),
-        Some(Value::Number(n)) => Ok(n.to_string()),
-        _ => Err(ApiError::unprocessable(
-            "INVALID_FIELD",
-            "order_id is required",
-        )),
+/// Everything needed to answer a queued request from the publisher's thread.
+struct Waiting {
+    app: AppState,
+    rt: tokio::runtime::Handle,
+    conn: Arc<Conn>,
+    request_id: Box<str>,
+    pending: Pending,
+    /// The request's place in the connection's window, given back with the answer.
+    permit: OwnedSemaphorePermit,
+}
+
+impl Waiting {
+    /// Writes the answer into the connection's outbox.
+    fn answer(self, outcome: Result<Reply, GatewayError>) {
+        let id = &*self.request_id;
+        let reply = match outcome {
+            Ok(r) => r,
+            Err(e) => {
+                self.conn.push(error(id, &ApiError::from(e)));
+                return;
+            }
+        };
+        let frame = match self.pending {
+            Pending::Order(req) => match submitted(&reply, &req) {
+                Ok(Submitted::Report(view)) => crate::wsframe::report(id, &view),
+                Ok(Submitted::Resent) => {
+                    // The order the id created is read from the history: off this thread.
+                    let Waiting {
+                        app,
+                        rt,
+                        conn,
+                        request_id,
+                        permit,
+                        ..
+                    } = self;
+                    rt.spawn(async move {
+                        let frame = match resent(&app, &req).await {
+                            Ok(view) => crate::wsframe::report(&request_id, &view),
+                            Err(e) => error(&request_id, &e),
+                        };
+                        conn.push(frame);
+                        drop(permit);
+                    });
+                    return;
+                }
+                Err(e) => error(id, &e),
+            },
+            Pending::Cancel(order_id) => match canceled(order_id, &reply) {
+                Ok(view) => crate::wsframe::report(id, &view),
+                Err(e) => error(id, &e),
+            },
+            Pending::Replace(order_id) => match replaced(order_id, &reply) {
+                Ok(view) => crate::wsframe::report(id, &view),
+                Err(e) => error(id, &e),
+            },
+        };
+        self.conn.push(frame);
     }
 }

@@ -467,6 +467,8 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
         },
         _ => History::Memory(model),
     };
+    // Answers WebSocket orders whose outcome is overdue (the journal's database is down).
+    rt.spawn(gateway.clone().sweeper());
     let for_demo = (gateway.clone(), feed.clone());
     let app = bourse_api::router(
         bourse_api::Services {

@@ -96,6 +96,16 @@ fn websocket_order_entry() {
                 .any(|r| r["status"] == "canceled" && r["cancel_reason"] == "SELF_TRADE"),
             "one account on both sides: self-trade prevention cancels the incoming order"
         );
+        // A resent client order id answers with the order it created; any JSON id comes back
+        // as sent.
+        send(&mut ws, json!({"op": "order", "id": {"retry": [1]}, "symbol": "MSFT", "side": "buy",
+                             "type": "limit", "qty": "3", "limit_price": "420.00",
+                             "time_in_force": "gtc", "client_order_id": "ws-1"})).await;
+        let v = recv(&mut ws).await;
+        assert_eq!((&v["request_id"], &v["report"]["id"]), (&json!({"retry": [1]}), &seen[&1001]["id"]), "{v}");
+        send(&mut ws, json!({"op": "cancel", "id": "no-id"})).await;
+        let v = recv(&mut ws).await;
+        assert_eq!((v["code"].as_str(), &v["request_id"]), (Some("INVALID_FIELD"), &json!("no-id")));
         let resting: Vec<&Value> = seen.values().filter(|r| r["status"] == "new").collect();
         assert!(!resting.is_empty());
         // Cancel and replace over the socket.
