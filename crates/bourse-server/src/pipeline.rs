@@ -456,7 +456,10 @@ impl Release for FeedRelease {
 }
 
 /// Keeps the read model (and, with PostgreSQL, its projection) in step with the engine.
-/// Runs before the gateway's sink, so a client can always read what it was just told.
+/// Runs before the gateway's sink, so a client can always read what it was just told. The
+/// projection is handed each batch before the in-memory model applies it: an order that
+/// ends leaves memory only after the projector has it, so a reader that misses it in
+/// memory finds it by waiting for the projection (see `History`).
 pub struct ReadModelRelease {
     pub model: Arc<parking_lot::RwLock<bourse_api::ReadModel>>,
     pub projector: Option<bourse_api::PgProjector>,
@@ -472,17 +475,15 @@ impl std::fmt::Debug for ReadModelRelease {
 
 impl Release for ReadModelRelease {
     fn release(&mut self, batch: &EventBatch) {
-        {
-            let mut m = self.model.write();
-            for o in batch.commands() {
-                m.apply(o.seq, o.ts, o.events);
-            }
-        }
         if let Some(p) = self.projector.as_mut() {
             for o in batch.commands() {
                 p.apply(o.seq, o.ts, o.events);
             }
             p.flush();
+        }
+        let mut m = self.model.write();
+        for o in batch.commands() {
+            m.apply(o.seq, o.ts, o.events);
         }
     }
 

@@ -177,9 +177,8 @@ fn build_read_model(
         model.apply(rec.seq, rec.ts, &tagged);
         feed.publish(&tagged);
         alerts.apply(rec.ts, &out);
-        if let Some(p) = projector.as_mut()
-            && rec.seq > projected
-        {
+        // All of it: what the tables already hold rebuilds the projector's working orders.
+        if let Some(p) = projector.as_mut() {
             p.apply(rec.seq, rec.ts, &tagged);
             n += 1;
             if n.is_multiple_of(1_000) {

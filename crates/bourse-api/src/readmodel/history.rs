@@ -13,12 +13,16 @@ use crate::readmodel::memory::ReadModel;
 use crate::readmodel::pg::{PgHistory, ProjectionProgress};
 use crate::readmodel::views::{
     AccountView, ActivityFilter, ActivityView, MarketView, OrderFilter, Page, PortfolioView,
-    PositionView,
+    PositionView, StatusFilter,
 };
 
 /// The read side of the exchange. Balances, positions, P&L and prices always come from the
 /// in-memory [`ReadModel`]; orders and activities come from it too, or — when the journal
-/// is PostgreSQL — from the projected tables, so that history outlives memory.
+/// is PostgreSQL — from the projected tables, so that history outlives memory. There the
+/// tables hold the orders that have ended and memory the working ones: order queries ask
+/// memory first and then (once the projection has caught up with what was released) the
+/// tables, and lists merge the two. An order leaves memory only after the projector has
+/// been handed it, so none falls between the two.
 #[derive(Clone, Debug)]
 pub enum History {
     /// Everything from memory (a model with `Retention::Everything`).
@@ -61,11 +65,14 @@ impl History {
         match self {
             History::Memory(m) => Ok(m.read().order(account, id)),
             History::Postgres {
+                model,
                 db,
                 progress,
                 fresh_within,
-                ..
             } => {
+                if let Some(o) = model.read().order(account, id) {
+                    return Ok(Some(o));
+                }
                 Self::fresh(progress, *fresh_within).await;
                 db.order(account, id).await
             }
@@ -77,11 +84,14 @@ impl History {
         match self {
             History::Memory(m) => Ok(m.read().order_any(id)),
             History::Postgres {
+                model,
                 db,
                 progress,
                 fresh_within,
-                ..
             } => {
+                if let Some(o) = model.read().order_any(id) {
+                    return Ok(Some(o));
+                }
                 Self::fresh(progress, *fresh_within).await;
                 db.order_any(id).await
             }
@@ -97,11 +107,15 @@ impl History {
         match self {
             History::Memory(m) => Ok(m.read().order_by_client_id(account, client_order_id)),
             History::Postgres {
+                model,
                 db,
                 progress,
                 fresh_within,
-                ..
             } => {
+                // A working order holds its client order id: nothing newer can have it.
+                if let Some(o) = model.read().order_by_client_id(account, client_order_id) {
+                    return Ok(Some(o));
+                }
                 Self::fresh(progress, *fresh_within).await;
                 db.order_by_client_id(account, client_order_id).await
             }
@@ -117,13 +131,23 @@ impl History {
         match self {
             History::Memory(m) => m.read().orders(account, filter),
             History::Postgres {
+                model,
                 db,
                 progress,
                 fresh_within,
-                ..
             } => {
+                let working = match filter.status {
+                    StatusFilter::Closed => Page::empty(),
+                    StatusFilter::Open | StatusFilter::All => {
+                        model.read().orders(account, filter)?
+                    }
+                };
+                if filter.status == StatusFilter::Open {
+                    return Ok(working);
+                }
                 Self::fresh(progress, *fresh_within).await;
-                db.orders(account, filter).await
+                let ended = db.orders(account, filter).await?;
+                Ok(merge(working, ended, filter.limit()))
             }
         }
     }
@@ -172,4 +196,30 @@ impl History {
     pub fn market(&self, symbol: Symbol) -> Option<MarketView> {
         self.model().read().market(symbol)
     }
+}
+
+/// Two pages of one account's orders, each newest first from the same cursor, as one page:
+/// the newest `limit` of both (an order in both — it ended between the two reads — once,
+/// as it ended). There is a next page when either had more than was taken.
+fn merge(a: Page<OrderView>, b: Page<OrderView>, limit: usize) -> Page<OrderView> {
+    let key = |o: &OrderView| o.id.parse::<u64>().unwrap_or(0);
+    let more = a.next.is_some() || b.next.is_some();
+    let mut all: Vec<OrderView> = a.items.into_iter().chain(b.items).collect();
+    // Newest first; of two copies of one order the ended one (from `b`, later) is kept.
+    all.sort_by_key(|o| std::cmp::Reverse(key(o)));
+    all.dedup_by(|later, earlier| {
+        let same = key(later) == key(earlier);
+        if same {
+            std::mem::swap(later, earlier);
+        }
+        same
+    });
+    let cut = all.len() > limit;
+    all.truncate(limit);
+    let next = if cut || more {
+        all.last().map(|o| o.id.clone())
+    } else {
+        None
+    };
+    Page { items: all, next }
 }

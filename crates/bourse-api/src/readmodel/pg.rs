@@ -9,13 +9,16 @@
 //! [`Activity`]), and writes it in one transaction that also advances
 //! `read_model_state.last_seq`. A failed write is retried on a new connection with backoff,
 //! the same rows again, until it succeeds: the tables are always exactly "every command up
-//! to `last_seq`". Re-applying commands is harmless: commands at or below the projected
-//! seq are skipped, order rows are upserted only by a newer seq, fills and activities are
-//! keyed by their ids.
+//! to `last_seq`", and each row is written once (commands at or below the projected seq
+//! write nothing; the transaction skips a batch that is already in).
 //!
-//! The projector keeps only working orders in memory (a fill needs the order's running
-//! state); an order it has not seen — accepted before this process started — is loaded
-//! from the table when an event first names it.
+//! **Orders are written once, when they end** (filled, canceled, expired): the table is
+//! insert-only, which costs PostgreSQL a fraction of an upsert per change (no dead row
+//! versions, no index entries for states that do not last). Working orders are the
+//! in-memory model's to answer ([`crate::readmodel::History`] merges the two). The projector
+//! keeps the working orders' running state itself; at start it is fed the whole journal
+//! and folds the commands it has already projected without writing them, so it knows the
+//! orders still working.
 //!
 //! **Must never** be read back into the engine, or be treated as the truth: it is rebuilt
 //! from the journal. Migrations are applied by whoever opens the journal
@@ -34,7 +37,7 @@ use bourse_core::{
     Seq, Side, Symbol, Tagged, TimeInForce, TradeId, UnixNanos,
 };
 use crossbeam_channel::{Receiver, Sender, bounded};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Row};
 use tokio::runtime::Runtime;
@@ -343,7 +346,9 @@ impl PgProjector {
         Ok(PgProjector {
             tx: Some(tx),
             pending: Chunk::default(),
-            last: projected,
+            // Everything from the start: the commands already projected rebuild the
+            // projector's working orders.
+            last: Seq(0),
             max_chunk: 1024,
             progress,
             give_up,
@@ -364,8 +369,9 @@ impl PgProjector {
         self.progress.committed()
     }
 
-    /// Buffers one released command. Commands at or below the last one accepted (or
-    /// below what the tables held at start) are skipped. Sends the buffer on when it is
+    /// Buffers one released command; feed every command from seq 1 (those the tables
+    /// already hold are folded, not written). A command at or below the last one accepted is
+    /// skipped. Sends the buffer on when it is
     /// large; call [`Self::flush`] at the end of each release.
     pub fn apply(&mut self, seq: Seq, ts: UnixNanos, events: &[Tagged]) {
         if seq <= self.last {
@@ -449,10 +455,6 @@ struct Rows {
     last_seq: Seq,
 }
 
-/// A retry loop stopped because the projector is shutting down.
-#[derive(Debug)]
-struct GaveUp;
-
 /// The projector's thread.
 struct Worker {
     rt: Runtime,
@@ -533,11 +535,8 @@ impl Worker {
                     Err(_) => break,
                 }
             }
-            let rows = match self.fold(&chunks) {
-                Ok(Some(rows)) => rows,
-                Ok(None) => continue,
-                // Writing later batches would move last_seq past this one: stop instead.
-                Err(GaveUp) => break,
+            let Some(rows) = self.fold(&chunks) else {
+                continue;
             };
             if !self.write(&rows) {
                 tracing::error!(
@@ -557,53 +556,15 @@ impl Worker {
         }
     }
 
-    /// Folds the new commands of `chunks` into rows; `None` if there were none. Fails only
-    /// if loading an order failed and shutdown asked to stop retrying.
-    fn fold(&mut self, chunks: &[Chunk]) -> Result<Option<Rows>, GaveUp> {
+    /// Folds `chunks` into the working orders, and the commands not yet projected into
+    /// rows; `None` if there were none.
+    fn fold(&mut self, chunks: &[Chunk]) -> Option<Rows> {
         let after = self.projected;
-        let commands = || {
-            chunks
-                .iter()
-                .flat_map(Chunk::commands)
-                .filter(move |(seq, _, _)| *seq > after)
-        };
-        // Orders named before this batch accepts them: load them (the process restarted
-        // while they were working).
-        let mut accepted = FxHashSet::default();
-        let mut missing = Vec::new();
-        for (_, _, events) in commands() {
-            for t in events {
-                match t.event {
-                    Event::OrderAccepted { order_id, .. } => {
-                        accepted.insert(order_id);
-                    }
-                    Event::OrderTriggered { order_id, .. }
-                    | Event::OrderFilled { order_id, .. }
-                    | Event::OrderCanceled { order_id, .. }
-                    | Event::OrderReplaced { order_id, .. }
-                        if !accepted.contains(&order_id) && !self.open.contains_key(&order_id) =>
-                    {
-                        missing.push(order_id);
-                    }
-                    _ => {}
-                }
-            }
-        }
-        if !missing.is_empty() {
-            missing.sort_unstable();
-            missing.dedup();
-            let loaded = self
-                .retry("load working orders", async |conn| {
-                    load_orders(conn, &missing).await
-                })
-                .ok_or(GaveUp)?;
-            for o in loaded {
-                self.open.insert(o.id, o);
-            }
-        }
         let mut rows = Rows::default();
         let mut touched: Vec<OrderId> = Vec::new();
-        for (seq, ts, events) in commands() {
+        for (seq, ts, events) in chunks.iter().flat_map(Chunk::commands) {
+            // Already in the tables: only the working orders' state is wanted.
+            let write = seq > after;
             for (idx, t) in events.iter().enumerate() {
                 let e = &t.event;
                 if let Some(o) = OrderState::accepted(seq, ts, e) {
@@ -620,7 +581,9 @@ impl Worker {
                             if o.apply(seq, ts, e) {
                                 touched.push(order_id);
                             }
-                            if let Some(fill) = o.fills.pop() {
+                            if let Some(fill) = o.fills.pop()
+                                && write
+                            {
                                 rows.fills.push(FillRow {
                                     order_id,
                                     account: o.account,
@@ -638,39 +601,53 @@ impl Worker {
                     }
                 }
                 let idx = u32::try_from(idx).unwrap_or(u32::MAX);
-                if let Some(a) = Activity::from_event(seq, ts, idx, e) {
+                if write && let Some(a) = Activity::from_event(seq, ts, idx, e) {
                     rows.activities.push(a);
                 }
             }
-            rows.last_seq = seq;
-        }
-        if rows.last_seq == Seq(0) {
-            return Ok(None);
-        }
-        self.projected = rows.last_seq;
-        // One row per order: its state at the end of the batch (an upsert may not touch a
-        // row twice in one statement).
-        let mut seen = FxHashSet::default();
-        for id in touched {
-            if !seen.insert(id) {
-                continue;
+            if write {
+                rows.last_seq = seq;
             }
-            if let Entry::Occupied(e) = self.open.entry(id) {
-                if e.get().status.is_open() {
-                    rows.orders.push(e.get().clone());
-                } else {
-                    rows.orders.push(e.remove());
+        }
+        // Orders that ended in this batch leave the working set; those that ended in a
+        // written command get their one row.
+        for id in touched {
+            if let Entry::Occupied(e) = self.open.entry(id)
+                && !e.get().status.is_open()
+            {
+                let o = e.remove();
+                if o.seq > after {
+                    rows.orders.push(o);
                 }
             }
         }
-        Ok(Some(rows))
+        if rows.last_seq == Seq(0) {
+            return None;
+        }
+        self.projected = rows.last_seq;
+        Some(rows)
     }
 
     /// Writes `rows` in one transaction, retrying on a new connection until it succeeds.
     /// False only if told to give up while failing.
     fn write(&mut self, rows: &Rows) -> bool {
-        self.retry("write", async |conn| write_rows(conn, rows).await)
-            .is_some()
+        let mut keep_existing = false;
+        self.retry("write", async |conn| {
+            match write_rows(conn, rows, keep_existing).await {
+                // Rows already there: the tables were not emptied when the projection's
+                // position was reset. They are the same rows: keep them and go on.
+                Err(e) if !keep_existing && is_unique_violation(&e) => {
+                    tracing::warn!(
+                        seq = rows.last_seq.0,
+                        "read model projector: rows already present; keeping them"
+                    );
+                    keep_existing = true;
+                    write_rows(conn, rows, true).await
+                }
+                r => r,
+            }
+        })
+        .is_some()
     }
 
     /// Runs `op` until it succeeds, reconnecting and backing off in between; `None` if told
@@ -750,7 +727,24 @@ const ACTIVITY_COLUMNS: &str = "seq, idx, account, activity_type, ts, symbol, si
     trade_id, price, qty, fee, liquidity, cum_qty, leaves_qty, net_amount, balance, \
     position_qty";
 
-async fn write_rows(conn: &mut PgConnection, rows: &Rows) -> Result<(), sqlx::Error> {
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "23505")
+}
+
+/// Writes one batch in one transaction. Each row is new (see the module docs);
+/// `keep_existing` tolerates rows already there.
+async fn write_rows(
+    conn: &mut PgConnection,
+    rows: &Rows,
+    keep_existing: bool,
+) -> Result<(), sqlx::Error> {
+    let tail = if keep_existing {
+        " ON CONFLICT DO NOTHING"
+    } else {
+        ""
+    };
     let last = big(rows.last_seq.0);
     let mut tx = conn.begin().await?;
     // The row lock orders concurrent projectors (there should be one) and tells whether
@@ -762,13 +756,13 @@ async fn write_rows(conn: &mut PgConnection, rows: &Rows) -> Result<(), sqlx::Er
         return tx.commit().await;
     }
     if !rows.orders.is_empty() {
-        upsert_orders(&mut tx, &rows.orders).await?;
+        insert_orders(&mut tx, &rows.orders, tail).await?;
     }
     if !rows.fills.is_empty() {
-        insert_fills(&mut tx, &rows.fills).await?;
+        insert_fills(&mut tx, &rows.fills, tail).await?;
     }
     if !rows.activities.is_empty() {
-        insert_activities(&mut tx, &rows.activities).await?;
+        insert_activities(&mut tx, &rows.activities, tail).await?;
     }
     sqlx::query("UPDATE read_model_state SET last_seq = $1 WHERE last_seq < $1")
         .bind(last)
@@ -777,7 +771,12 @@ async fn write_rows(conn: &mut PgConnection, rows: &Rows) -> Result<(), sqlx::Er
     tx.commit().await
 }
 
-async fn upsert_orders(conn: &mut PgConnection, orders: &[OrderState]) -> Result<(), sqlx::Error> {
+/// Ended orders: each is written once (see the module docs), so a plain insert.
+async fn insert_orders(
+    conn: &mut PgConnection,
+    orders: &[OrderState],
+    tail: &str,
+) -> Result<(), sqlx::Error> {
     let n = orders.len();
     let mut id = Vec::with_capacity(n);
     let mut account = Vec::with_capacity(n);
@@ -817,21 +816,15 @@ async fn upsert_orders(conn: &mut PgConnection, orders: &[OrderState]) -> Result
         updated.push(big(o.updated_at.get()));
         seq.push(big(o.seq.0));
     }
-    sqlx::query(
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO orders (id, account, client_order_id, symbol, side, order_type, \
             time_in_force, qty, limit_price, stop_price, status, filled_qty, leaves_qty, \
             cum_notional, cancel_reason, created_at, updated_at, seq) \
          SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
             $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], \
             $12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::bigint[], \
-            $17::bigint[], $18::bigint[]) \
-         ON CONFLICT (id) DO UPDATE SET qty = EXCLUDED.qty, limit_price = EXCLUDED.limit_price, \
-            status = EXCLUDED.status, filled_qty = EXCLUDED.filled_qty, \
-            leaves_qty = EXCLUDED.leaves_qty, cum_notional = EXCLUDED.cum_notional, \
-            cancel_reason = EXCLUDED.cancel_reason, updated_at = EXCLUDED.updated_at, \
-            seq = EXCLUDED.seq \
-         WHERE orders.seq < EXCLUDED.seq",
-    )
+            $17::bigint[], $18::bigint[]){tail}"
+    )))
     .bind(&id)
     .bind(&account)
     .bind(&client)
@@ -855,7 +848,11 @@ async fn upsert_orders(conn: &mut PgConnection, orders: &[OrderState]) -> Result
     Ok(())
 }
 
-async fn insert_fills(conn: &mut PgConnection, fills: &[FillRow]) -> Result<(), sqlx::Error> {
+async fn insert_fills(
+    conn: &mut PgConnection,
+    fills: &[FillRow],
+    tail: &str,
+) -> Result<(), sqlx::Error> {
     let n = fills.len();
     let mut order = Vec::with_capacity(n);
     let mut trade = Vec::with_capacity(n);
@@ -881,14 +878,13 @@ async fn insert_fills(conn: &mut PgConnection, fills: &[FillRow]) -> Result<(), 
         ts.push(big(f.fill.ts.get()));
         seq.push(big(f.fill.seq.0));
     }
-    sqlx::query(
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO fills (order_id, trade_id, account, symbol, side, price, qty, fee, \
             liquidity, ts, seq) \
          SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], \
             $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::bigint[], \
-            $11::bigint[]) \
-         ON CONFLICT (order_id, trade_id) DO NOTHING",
-    )
+            $11::bigint[]){tail}"
+    )))
     .bind(&order)
     .bind(&trade)
     .bind(&account)
@@ -905,7 +901,11 @@ async fn insert_fills(conn: &mut PgConnection, fills: &[FillRow]) -> Result<(), 
     Ok(())
 }
 
-async fn insert_activities(conn: &mut PgConnection, acts: &[Activity]) -> Result<(), sqlx::Error> {
+async fn insert_activities(
+    conn: &mut PgConnection,
+    acts: &[Activity],
+    tail: &str,
+) -> Result<(), sqlx::Error> {
     let n = acts.len();
     let mut seq = Vec::with_capacity(n);
     let mut idx = Vec::with_capacity(n);
@@ -946,16 +946,15 @@ async fn insert_activities(conn: &mut PgConnection, acts: &[Activity]) -> Result
         balance.push(v.balance.map(Cash::raw));
         position.push(v.position_qty.map(|q| big(q.get())));
     }
-    sqlx::query(
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO activities (seq, idx, account, activity_type, ts, symbol, side, order_id, \
             trade_id, price, qty, fee, liquidity, cum_qty, leaves_qty, net_amount, balance, \
             position_qty) \
          SELECT * FROM UNNEST($1::bigint[], $2::integer[], $3::bigint[], $4::text[], \
             $5::bigint[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], \
             $11::bigint[], $12::bigint[], $13::text[], $14::bigint[], $15::bigint[], \
-            $16::bigint[], $17::bigint[], $18::bigint[]) \
-         ON CONFLICT (seq, idx) DO NOTHING",
-    )
+            $16::bigint[], $17::bigint[], $18::bigint[]){tail}"
+    )))
     .bind(&seq)
     .bind(&idx)
     .bind(&account)
@@ -977,23 +976,6 @@ async fn insert_activities(conn: &mut PgConnection, acts: &[Activity]) -> Result
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-/// Loads orders by id (without their fills: the projector does not keep them).
-async fn load_orders(
-    conn: &mut PgConnection,
-    ids: &[OrderId],
-) -> Result<Vec<OrderState>, sqlx::Error> {
-    let ids: Vec<i64> = ids.iter().map(|i| big(i.get())).collect();
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {ORDER_COLUMNS} FROM orders WHERE id = ANY($1)"
-    )))
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| order_from_row(r).map_err(|e| sqlx::Error::Decode(e.to_string().into())))
-        .collect()
 }
 
 // ---- codes ----------------------------------------------------------------------------
@@ -1356,7 +1338,8 @@ impl PgHistory {
         Ok(self.with_fills(&rows).await?.pop())
     }
 
-    /// The account's orders, newest first, one page at a time.
+    /// The account's ended orders, newest first, one page at a time (working orders are not
+    /// in the table: see the module docs).
     pub async fn orders(
         &self,
         account: AccountId,
@@ -1364,19 +1347,17 @@ impl PgHistory {
     ) -> Result<Page<OrderView>, QueryError> {
         let before = filter.before()?;
         let limit = filter.limit();
-        // A literal condition per filter, so the planner can use the partial index.
-        let status = match filter.status {
-            StatusFilter::Open => "AND status IN ('held', 'new', 'partially_filled')",
-            StatusFilter::Closed => "AND status IN ('filled', 'canceled', 'expired')",
-            StatusFilter::All => "",
-        };
+        // The table holds ended orders only: working ones are the in-memory model's.
+        if filter.status == StatusFilter::Open {
+            return Ok(Page::empty());
+        }
         let rows = self
             .timed(
                 "list orders",
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {ORDER_COLUMNS} FROM orders \
                      WHERE account = $1 AND ($2::bigint IS NULL OR id < $2) \
-                       AND ($3::text IS NULL OR symbol = $3) {status} \
+                       AND ($3::text IS NULL OR symbol = $3) \
                      ORDER BY id DESC LIMIT $4"
                 )))
                 .bind(big(account.get()))
