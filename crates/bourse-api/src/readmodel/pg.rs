@@ -1,5 +1,6 @@
-//! The read model in PostgreSQL, for history: [`PgProjector`] writes orders, fills and
-//! activities (tables of `migrations/0002_read_model.sql`), [`PgHistory`] reads them.
+//! The read model in PostgreSQL, for history: [`PgProjector`] writes orders and activities
+//! — fills among them: an order's fills are its `FILL` activities — (tables of
+//! `migrations/0002`–`0004`), [`PgHistory`] reads them.
 //!
 //! **Projector.** Fed on the publisher's thread with each released command, it hands them
 //! through a bounded channel (a full channel blocks the publisher: backpressure, never a
@@ -436,21 +437,11 @@ impl Drop for PgProjector {
     }
 }
 
-/// One fill row.
-#[derive(Debug, Clone, Copy)]
-struct FillRow {
-    order_id: OrderId,
-    account: AccountId,
-    symbol: Symbol,
-    side: Side,
-    fill: OrderFill,
-}
-
 /// What one transaction writes.
 #[derive(Debug, Default)]
 struct Rows {
     orders: Vec<OrderState>,
-    fills: Vec<FillRow>,
+    /// Fills among them: an order's fills are its `FILL` activities.
     activities: Vec<Activity>,
     last_seq: Seq,
 }
@@ -460,7 +451,7 @@ struct Worker {
     rt: Runtime,
     connect: PgConnectOptions,
     conn: Option<PgConnection>,
-    /// Working orders (fills are not kept: they are rows of their own).
+    /// Working orders (fills are not kept: they are activity rows of their own).
     open: FxHashMap<OrderId, OrderState>,
     projected: Seq,
     max_batch: usize,
@@ -581,17 +572,8 @@ impl Worker {
                             if o.apply(seq, ts, e) {
                                 touched.push(order_id);
                             }
-                            if let Some(fill) = o.fills.pop()
-                                && write
-                            {
-                                rows.fills.push(FillRow {
-                                    order_id,
-                                    account: o.account,
-                                    symbol: o.symbol,
-                                    side: o.side,
-                                    fill,
-                                });
-                            }
+                            // Written as the fill's activity (below), not kept here.
+                            o.fills.clear();
                         }
                         None => tracing::warn!(
                             order = order_id.get(),
@@ -758,9 +740,6 @@ async fn write_rows(
     if !rows.orders.is_empty() {
         insert_orders(&mut tx, &rows.orders, tail).await?;
     }
-    if !rows.fills.is_empty() {
-        insert_fills(&mut tx, &rows.fills, tail).await?;
-    }
     if !rows.activities.is_empty() {
         insert_activities(&mut tx, &rows.activities, tail).await?;
     }
@@ -842,59 +821,6 @@ async fn insert_orders(
     .bind(&reason)
     .bind(&created)
     .bind(&updated)
-    .bind(&seq)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-async fn insert_fills(
-    conn: &mut PgConnection,
-    fills: &[FillRow],
-    tail: &str,
-) -> Result<(), sqlx::Error> {
-    let n = fills.len();
-    let mut order = Vec::with_capacity(n);
-    let mut trade = Vec::with_capacity(n);
-    let mut account = Vec::with_capacity(n);
-    let mut symbol = Vec::with_capacity(n);
-    let mut side = Vec::with_capacity(n);
-    let mut price = Vec::with_capacity(n);
-    let mut qty = Vec::with_capacity(n);
-    let mut fee = Vec::with_capacity(n);
-    let mut liquidity = Vec::with_capacity(n);
-    let mut ts = Vec::with_capacity(n);
-    let mut seq = Vec::with_capacity(n);
-    for f in fills {
-        order.push(big(f.order_id.get()));
-        trade.push(big(f.fill.trade_id.get()));
-        account.push(big(f.account.get()));
-        symbol.push(f.symbol.as_str().to_owned());
-        side.push(f.side.as_str());
-        price.push(f.fill.price.raw());
-        qty.push(big(f.fill.qty.get()));
-        fee.push(f.fill.fee.raw());
-        liquidity.push(crate::orders::liquidity_str(f.fill.liquidity));
-        ts.push(big(f.fill.ts.get()));
-        seq.push(big(f.fill.seq.0));
-    }
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO fills (order_id, trade_id, account, symbol, side, price, qty, fee, \
-            liquidity, ts, seq) \
-         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], \
-            $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::bigint[], \
-            $11::bigint[]){tail}"
-    )))
-    .bind(&order)
-    .bind(&trade)
-    .bind(&account)
-    .bind(&symbol)
-    .bind(&side)
-    .bind(&price)
-    .bind(&qty)
-    .bind(&fee)
-    .bind(&liquidity)
-    .bind(&ts)
     .bind(&seq)
     .execute(&mut *conn)
     .await?;
@@ -1262,7 +1188,8 @@ impl PgHistory {
             .timed(
                 "read fills",
                 sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {FILL_COLUMNS} FROM fills WHERE order_id = ANY($1) \
+                    "SELECT {FILL_COLUMNS} FROM activities \
+                     WHERE order_id = ANY($1) AND activity_type = 'FILL' \
                      ORDER BY order_id, trade_id"
                 )))
                 .bind(&ids)
