@@ -8,11 +8,6 @@ use bourse_server::Config;
 use bourse_server::recovery::Start;
 use clap::{Parser, Subcommand};
 
-// The order path allocates many small, short-lived buffers across threads; glibc malloc
-// (arena locks, consolidation) was a tenth of the server's CPU in `perf` under load.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser, Debug)]
 #[command(
     name = "bourse",
