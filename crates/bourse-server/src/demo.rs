@@ -33,6 +33,7 @@ use bourse_feed::Feed;
 use serde_json::{Value, json};
 
 use crate::loadgen::Http1;
+use crate::rng::Rng;
 
 /// The demo user.
 pub const DEMO_USER: &str = "demo";
@@ -59,27 +60,6 @@ impl Default for Demo {
             rate: 200.0,
             levels: 4,
         }
-    }
-}
-
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + i64::try_from(self.below(u64::try_from(hi - lo + 1).unwrap_or(1))).unwrap_or(0)
     }
 }
 
@@ -328,7 +308,7 @@ async fn simulate(
             // A trader hits the new quotes, most of the time.
             if rng.below(3) > 0 {
                 budget -= 1.0;
-                let t = traders[usize::try_from(rng.below(traders.len() as u64)).unwrap_or(0)];
+                let t = traders[rng.index(traders.len())];
                 let side = if rng.below(2) == 0 {
                     Side::Buy
                 } else {

@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod plot;
 pub mod recovery;
 pub mod replaybench;
+mod rng;
 pub mod serve;
 
 pub use config::Config;

@@ -52,6 +52,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufStream};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
+
+use crate::rng::Rng;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -274,30 +276,6 @@ pub fn parse_request_id(id: u64) -> (u64, Kind) {
         id >> 2,
         Kind::ALL[usize::from(u8::try_from(id & 3).unwrap_or(0))],
     )
-}
-
-/// splitmix64: small, fast, and the same flow for the same seed.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0; the modulo bias is below 2^-40 for the n used here).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn index(&mut self, len: usize) -> usize {
-        let n = u64::try_from(len).unwrap_or(u64::MAX);
-        usize::try_from(self.below(n)).unwrap_or(0)
-    }
 }
 
 /// One symbol's limit prices, pre-rendered: `prices[center]` is the reference price,

@@ -164,7 +164,6 @@ fn build_read_model(
     };
     let mut out = Vec::new();
     let mut tagged = Vec::new();
-    let mut n = 0u64;
     journal.for_each_from(Seq(1), &mut |rec| {
         out.clear();
         replay.apply(&rec, &mut out);
@@ -178,12 +177,9 @@ fn build_read_model(
         feed.publish(&tagged);
         alerts.apply(rec.ts, &out);
         // All of it: what the tables already hold rebuilds the projector's working orders.
+        // (`apply` hands full chunks on by itself.)
         if let Some(p) = projector.as_mut() {
             p.apply(rec.seq, rec.ts, &tagged);
-            n += 1;
-            if n.is_multiple_of(1_000) {
-                p.flush();
-            }
         }
         Ok(())
     })?;

@@ -10,38 +10,19 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use reqwest::Method as M;
 use serde_json::json;
 use support::{Http, Server, Store, TOKEN};
 
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// Fails the test, clearly, when the fuzzer cannot run here.
-fn require_python() {
-    let ok = Command::new("python3")
-        .args(["-c", "import venv, ensurepip"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "api_fuzz needs python3 with the venv and ensurepip modules (e.g. apt-get install \
-         python3 python3-venv) and access to PyPI: scripts/fuzz-api.sh installs the pinned \
-         Schemathesis into target/fuzz-venv"
-    );
-}
-
 #[test]
 fn schemathesis_finds_no_server_error_and_no_schema_violation() {
-    require_python();
+    support::require_python(
+        "api_fuzz needs python3 with the venv and ensurepip modules (e.g. apt-get install \
+         python3 python3-venv) and access to PyPI: scripts/fuzz-api.sh installs the pinned \
+         Schemathesis into target/fuzz-venv",
+    );
     let dir = tempfile::tempdir().unwrap();
     let store = Store::File(dir.path().join("journal"));
     // Fuzzed requests without credentials would otherwise mostly meet the per-IP limit.
@@ -85,7 +66,7 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         key
     });
 
-    let root = workspace_root();
+    let root = support::workspace_root();
     let out = Command::new("bash")
         .arg(root.join("scripts/fuzz-api.sh"))
         .args([server.base.as_str(), key.as_str(), TOKEN])

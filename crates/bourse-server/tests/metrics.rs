@@ -9,34 +9,11 @@
 mod support;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{Client, Server, Store, ws};
-
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// Fails the test, clearly, when the parser cannot run here.
-fn require_python() {
-    let ok = Command::new("python3")
-        .args(["-c", "import venv, ensurepip"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "the metrics test needs python3 with the venv and ensurepip modules (e.g. apt-get \
-         install python3 python3-venv) and access to PyPI: scripts/check-metrics.sh installs \
-         the pinned prometheus_client into target/py-venv"
-    );
-}
 
 /// What `scripts/check-metrics.sh` made of the exposition at `url`.
 struct Parsed {
@@ -82,7 +59,7 @@ impl Parsed {
 }
 
 fn check_metrics(url: &str) -> Parsed {
-    let root = workspace_root();
+    let root = support::workspace_root();
     let out = Command::new("bash")
         .arg(root.join("scripts/check-metrics.sh"))
         .arg(url)
@@ -122,7 +99,11 @@ fn order(account: &str, side: &str, qty: &str, price: &str) -> Value {
 
 #[test]
 fn metrics_are_prometheus_text_with_every_family_and_sane_values() {
-    require_python();
+    support::require_python(
+        "the metrics test needs python3 with the venv and ensurepip modules (e.g. apt-get \
+         install python3 python3-venv) and access to PyPI: scripts/check-metrics.sh installs \
+         the pinned prometheus_client into target/py-venv",
+    );
     let dir = tempfile::tempdir().unwrap();
     let store = Store::File(dir.path().join("journal"));
     let server = Server::start(&store, &[]);

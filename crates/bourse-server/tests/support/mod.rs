@@ -19,6 +19,25 @@ use serde_json::{Value, json};
 pub mod load;
 pub mod ws;
 
+/// The repository's root (scripts live under it).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Fails the test with `why` when `python3` cannot make a virtual environment here (the
+/// tests that drive an independent Python tool install it into one).
+pub fn require_python(why: &str) {
+    let ok = Command::new("python3")
+        .args(["-c", "import venv, ensurepip"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(ok, "{why}");
+}
+
 pub const TOKEN: &str = "operator-secret-for-tests";
 
 /// Where a test's server keeps its journal.
