@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::http::{Auth, JsonBody, Path, State, first_reject};
+use crate::http::{Can, CanRead, CanTrade, JsonBody, Path, State, first_reject};
 use crate::openapi::wire;
 use crate::orders::{Decimal, parse_price};
 
@@ -198,7 +198,7 @@ fn own(who: &crate::auth::Principal) -> Result<AccountId, ApiError> {
         )),
         (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
-        (status = 403, description = "FORBIDDEN: the operator token has no account.",
+        (status = 403, description = "FORBIDDEN: the operator token has no account. INSUFFICIENT_SCOPE: an API key without the `trade` scope.",
          body = ErrorBody),
         (status = 404, description = "UNKNOWN_ACCOUNT.", body = ErrorBody),
         (status = 413, description = "BODY_TOO_LARGE.", body = ErrorBody),
@@ -214,7 +214,7 @@ fn own(who: &crate::auth::Principal) -> Result<AccountId, ApiError> {
 )]
 pub(crate) async fn create(
     axum::extract::State(s): State,
-    Auth(who): Auth,
+    Can(who): CanTrade,
     JsonBody(body): JsonBody<NewAlert>,
 ) -> Result<impl IntoResponse, ApiError> {
     let account = own(&who)?;
@@ -272,7 +272,7 @@ pub(crate) async fn create(
     responses(
         (status = 200, description = "The caller's alerts.", body = AlertList),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
-        (status = 403, description = "FORBIDDEN: the operator token has no account.",
+        (status = 403, description = "FORBIDDEN: the operator token has no account. INSUFFICIENT_SCOPE: an API key without the `read` scope.",
          body = ErrorBody),
         (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
          headers(("Retry-After" = u32, description = "Seconds to wait."))),
@@ -280,7 +280,7 @@ pub(crate) async fn create(
 )]
 pub(crate) async fn list(
     axum::extract::State(s): State,
-    Auth(who): Auth,
+    Can(who): CanRead,
 ) -> Result<Json<AlertList>, ApiError> {
     let account = own(&who)?;
     Ok(Json(AlertList {
@@ -301,7 +301,7 @@ pub(crate) async fn list(
         (status = 400, description = "MALFORMED_PATH.",
          body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
-        (status = 403, description = "FORBIDDEN: the operator token has no account.",
+        (status = 403, description = "FORBIDDEN: the operator token has no account. INSUFFICIENT_SCOPE: an API key without the `trade` scope.",
          body = ErrorBody),
         (status = 404, description = "UNKNOWN_ALERT (none such, fired, or another \
          account's).", body = ErrorBody),
@@ -314,7 +314,7 @@ pub(crate) async fn list(
 )]
 pub(crate) async fn delete(
     axum::extract::State(s): State,
-    Auth(who): Auth,
+    Can(who): CanTrade,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let account = own(&who)?;

@@ -10,12 +10,12 @@
 //! wrong password; accept an expired session.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
-use bourse_core::{AccountId, Role, SecretHash, UnixNanos};
+use bourse_core::{AccountId, Role, Scopes, SecretHash, UnixNanos};
 use parking_lot::RwLock;
+use tokio::sync::{oneshot, watch};
+use zeroize::Zeroize;
 
 use crate::error::ApiError;
 
@@ -58,53 +58,210 @@ pub fn valid_username(name: &str) -> bool {
         })
 }
 
-/// Passwords: 8–128 characters.
+/// Why a password is refused at sign-up: `None` when it is acceptable. Length 8–128
+/// characters, no control characters (NUL included), not blank, and not guessable: zxcvbn
+/// (Dropbox's estimator, with its lists of common passwords, names and keyboard walks)
+/// must rate it at least [`MIN_PASSWORD_SCORE`] (of 0–4), with the username as a known word.
 #[must_use]
-pub fn valid_password(p: &str) -> bool {
-    (8..=128).contains(&p.chars().count())
+pub fn password_problem(password: &str, username: &str) -> Option<&'static str> {
+    let n = password.chars().count();
+    if !(8..=128).contains(&n) {
+        return Some("passwords are 8-128 characters");
+    }
+    if password.chars().any(char::is_control) {
+        return Some("passwords may not contain control characters");
+    }
+    if password.trim().is_empty() {
+        return Some("passwords may not be blank");
+    }
+    let weak = zxcvbn::zxcvbn(password, &[username, "bourse"]).score() < MIN_PASSWORD_SCORE;
+    weak.then_some(
+        "this password is too common or too easy to guess; choose a longer or less usual one",
+    )
 }
 
-/// Hashes a password with argon2id (default parameters) on a blocking thread.
-pub async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-    })
-    .await
-    .ok()
-    .and_then(Result::ok)
-    .ok_or_else(|| {
-        ApiError::new(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL",
-            "could not hash the password",
+/// The least zxcvbn score (0–4) a new password needs: 2, "somewhat guarded" (more than
+/// 10^6 guesses), which with argon2 and the per-IP log-in limit puts online guessing out of
+/// reach while refusing the common and trivial (`password`, `12345678`, `qwertyuiop`).
+pub const MIN_PASSWORD_SCORE: zxcvbn::Score = zxcvbn::Score::Two;
+
+/// Password work (argon2id, 19 MiB and two passes per hash) on a fixed set of threads, each
+/// hashing in one memory area it keeps for its whole life, fed by a bounded FIFO queue.
+/// So however many people log in at once, argon2 holds `workers` × 19 MiB and uses at
+/// most `workers` cores; a full queue answers `503 OVERLOADED` at once instead of growing,
+/// and everyone waits their turn in arrival order.
+///
+/// (With `spawn_blocking` each concurrent hash had a thread and a fresh 19 MiB allocation,
+/// which the allocator kept: 64 parallel log-ins grew the server by 2 GB for good.)
+pub struct Passwords {
+    jobs: crossbeam_channel::Sender<Job>,
+}
+
+impl std::fmt::Debug for Passwords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Passwords")
+            .field("queued", &self.jobs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+enum Job {
+    Hash(String, oneshot::Sender<Option<String>>),
+    /// `None`: an unknown user, checked against a hash no password matches, just as slowly.
+    Verify(String, Option<String>, oneshot::Sender<bool>),
+}
+
+fn busy() -> ApiError {
+    ApiError {
+        retry_after: Some(1),
+        ..ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "OVERLOADED",
+            "too many password checks at once; retry shortly",
         )
-    })
+    }
 }
 
-/// A real hash no password is checked against successfully, verified for unknown users so
-/// that a wrong username costs as long as a wrong password.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
-    Argon2::default()
-        .hash_password(b"no user has this password")
-        .map(|h| h.to_string())
-        .unwrap_or_default()
-});
+fn internal(what: &str) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "INTERNAL",
+        what.to_owned(),
+    )
+}
 
-/// Checks a password against a PHC string (`None`: an unknown user, always false but just
-/// as slow) on a blocking thread.
-pub async fn verify_password(password: String, phc: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
-        let known = phc.is_some();
-        let phc = phc.unwrap_or_else(|| DUMMY_HASH.clone());
-        let ok = Argon2::default()
-            .verify_password(password.as_bytes(), phc.as_str())
-            .is_ok();
-        ok && known
-    })
-    .await
-    .unwrap_or(false)
+impl Passwords {
+    /// `workers` threads (at least one) and room for `queue` waiting requests.
+    pub fn new(workers: usize, queue: usize) -> Result<Self, std::io::Error> {
+        let (tx, rx) = crossbeam_channel::bounded::<Job>(queue.max(1));
+        for i in 0..workers.max(1) {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("bourse-argon2-{i}"))
+                .spawn(move || PasswordWorker::new().run(&rx))?;
+        }
+        Ok(Self { jobs: tx })
+    }
+
+    /// Hashes a new password (argon2id, a random 16-byte salt) to a PHC string.
+    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .try_send(Job::Hash(password, tx))
+            .map_err(|_| busy())?;
+        rx.await
+            .ok()
+            .flatten()
+            .ok_or_else(|| internal("could not hash the password"))
+    }
+
+    /// Checks a password against a PHC string (`None`: an unknown user, always false).
+    pub async fn verify(&self, password: String, phc: Option<String>) -> Result<bool, ApiError> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .try_send(Job::Verify(password, phc, tx))
+            .map_err(|_| busy())?;
+        rx.await.map_err(|_| internal("the password check stopped"))
+    }
+
+    /// Requests waiting for a worker now.
+    #[must_use]
+    pub fn queued(&self) -> usize {
+        self.jobs.len()
+    }
+}
+
+/// One password thread: its argon2 memory, allocated once.
+struct PasswordWorker {
+    blocks: Vec<argon2::Block>,
+    /// The PHC string unknown users are checked against.
+    dummy: Option<String>,
+}
+
+impl PasswordWorker {
+    fn new() -> Self {
+        let mut w = Self {
+            blocks: vec![argon2::Block::default(); argon2::Params::default().block_count()],
+            dummy: None,
+        };
+        w.dummy = w.hash(b"no user has this password");
+        w
+    }
+
+    fn run(mut self, jobs: &crossbeam_channel::Receiver<Job>) {
+        while let Ok(job) = jobs.recv() {
+            match job {
+                Job::Hash(mut password, reply) => {
+                    let _ = reply.send(self.hash(password.as_bytes()));
+                    password.zeroize();
+                }
+                Job::Verify(mut password, phc, reply) => {
+                    let known = phc.is_some();
+                    let ok = match phc.or_else(|| self.dummy.clone()) {
+                        Some(phc) => self.verify(password.as_bytes(), &phc),
+                        None => false,
+                    };
+                    let _ = reply.send(ok && known);
+                    password.zeroize();
+                }
+            }
+        }
+    }
+
+    fn hash(&mut self, password: &[u8]) -> Option<String> {
+        use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+        let params = argon2::Params::default();
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).ok()?;
+        let mut out = [0u8; 32];
+        argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            params.clone(),
+        )
+        .hash_password_into_with_memory(password, &salt, &mut out, &mut self.blocks)
+        .ok()?;
+        let phc = PasswordHash {
+            algorithm: argon2::Algorithm::Argon2id.ident(),
+            version: Some(argon2::Version::V0x13.into()),
+            params: ParamsString::try_from(&params).ok()?,
+            salt: Some(Salt::new(&salt).ok()?),
+            hash: Some(Output::new(&out).ok()?),
+        };
+        Some(phc.to_string())
+    }
+
+    fn verify(&mut self, password: &[u8], phc: &str) -> bool {
+        use argon2::password_hash::phc::{Output, PasswordHash};
+        let Ok(parsed) = PasswordHash::new(phc) else {
+            return false;
+        };
+        let (Some(salt), Some(expected)) = (parsed.salt.as_ref(), parsed.hash.as_ref()) else {
+            return false;
+        };
+        let Ok(algorithm) = argon2::Algorithm::try_from(parsed.algorithm.as_str()) else {
+            return false;
+        };
+        let version = match parsed.version.map(argon2::Version::try_from) {
+            Some(Ok(v)) => v,
+            Some(Err(_)) => return false,
+            None => argon2::Version::default(),
+        };
+        let Ok(params) = argon2::Params::try_from(&parsed) else {
+            return false;
+        };
+        let mut out = vec![0u8; expected.len()];
+        let argon = argon2::Argon2::new(algorithm, version, params.clone());
+        let need = params.block_count();
+        // Hashes made with more memory than ours (another configuration) get their own.
+        let done = if need <= self.blocks.len() {
+            argon.hash_password_into_with_memory(password, salt, &mut out, &mut self.blocks[..need])
+        } else {
+            argon.hash_password_into(password, salt, &mut out)
+        };
+        // Output's equality is constant-time.
+        done.is_ok() && Output::new(&out).is_ok_and(|o| &o == expected)
+    }
 }
 
 /// A user as the directory knows them.
@@ -121,20 +278,28 @@ pub struct DirectorySeed {
     pub users: Vec<(String, UserEntry)>,
     /// Token digest, account, expiry.
     pub sessions: Vec<(SecretHash, AccountId, UnixNanos)>,
-    /// Key id, account, secret digest.
-    pub keys: Vec<(u64, AccountId, SecretHash)>,
+    /// Key id, account, secret digest, scopes.
+    pub keys: Vec<(u64, AccountId, SecretHash, Scopes)>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Inner {
     users: HashMap<String, UserEntry>,
     roles: HashMap<AccountId, Role>,
     sessions: HashMap<SecretHash, (AccountId, UnixNanos)>,
-    keys: HashMap<SecretHash, (u64, AccountId)>,
+    keys: HashMap<SecretHash, (u64, AccountId, Scopes)>,
+    /// Live key ids, so a connection authenticated by a key can ask if it still is.
+    key_ids: HashMap<u64, SecretHash>,
+    /// Expired sessions are swept when the table grows past this (then it is set to twice
+    /// what is left, at least [`SESSION_SWEEP_MIN`]): the table holds live sessions and at
+    /// most as many dead ones.
+    sweep_at: usize,
 }
 
+const SESSION_SWEEP_MIN: usize = 1_024;
+
 /// How the caller proved who they are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Credential {
     Session(SecretHash),
     ApiKey(u64),
@@ -149,19 +314,68 @@ pub struct Principal {
     pub account: Option<AccountId>,
     pub role: Role,
     pub credential: Credential,
+    /// What the credential may do: everything for a session or the operator token, what it
+    /// was made for for an API key.
+    pub scopes: Scopes,
+}
+
+/// Why a credential that once authenticated no longer does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Logged out (`DELETE /v1/sessions`).
+    SessionEnded,
+    SessionExpired,
+    ApiKeyRevoked,
+}
+
+impl Ended {
+    /// The stable code a connection is told.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Ended::SessionEnded => "SESSION_ENDED",
+            Ended::SessionExpired => "SESSION_EXPIRED",
+            Ended::ApiKeyRevoked => "API_KEY_REVOKED",
+        }
+    }
+
+    #[must_use]
+    pub fn message(self) -> &'static str {
+        match self {
+            Ended::SessionEnded => "the session was logged out",
+            Ended::SessionExpired => "the session expired",
+            Ended::ApiKeyRevoked => "the API key was revoked",
+        }
+    }
 }
 
 /// Users, sessions and API keys, for checking credentials without the engine.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Directory {
     inner: RwLock<Inner>,
     operator: Option<SecretHash>,
+    /// Bumped whenever a session ends or a key is revoked, so that open connections check
+    /// at once whether they lost their authority.
+    ended: watch::Sender<u64>,
+}
+
+impl Default for Directory {
+    fn default() -> Self {
+        Self::new(DirectorySeed::default(), None)
+    }
 }
 
 impl Directory {
     #[must_use]
     pub fn new(seed: DirectorySeed, operator_token: Option<&str>) -> Self {
-        let mut inner = Inner::default();
+        let mut inner = Inner {
+            users: HashMap::new(),
+            roles: HashMap::new(),
+            sessions: HashMap::new(),
+            keys: HashMap::new(),
+            key_ids: HashMap::new(),
+            sweep_at: SESSION_SWEEP_MIN,
+        };
         for (name, u) in seed.users {
             inner.roles.insert(u.account, u.role);
             inner.users.insert(name, u);
@@ -169,12 +383,15 @@ impl Directory {
         for (t, a, e) in seed.sessions {
             inner.sessions.insert(t, (a, e));
         }
-        for (id, a, s) in seed.keys {
-            inner.keys.insert(s, (id, a));
+        inner.sweep_at = (inner.sessions.len() * 2).max(SESSION_SWEEP_MIN);
+        for (id, a, s, scopes) in seed.keys {
+            inner.keys.insert(s, (id, a, scopes));
+            inner.key_ids.insert(id, s);
         }
         Self {
             inner: RwLock::new(inner),
             operator: operator_token.map(digest),
+            ended: watch::Sender::new(0),
         }
     }
 
@@ -190,25 +407,39 @@ impl Directory {
     }
 
     pub fn add_session(&self, token: SecretHash, account: AccountId, expires_at: UnixNanos) {
-        self.inner
-            .write()
-            .sessions
-            .insert(token, (account, expires_at));
+        let mut g = self.inner.write();
+        if g.sessions.len() >= g.sweep_at {
+            let t = now();
+            g.sessions.retain(|_, (_, e)| *e > t);
+            g.sweep_at = (g.sessions.len() * 2).max(SESSION_SWEEP_MIN);
+        }
+        g.sessions.insert(token, (account, expires_at));
     }
 
     pub fn end_session(&self, token: &SecretHash) {
         self.inner.write().sessions.remove(token);
+        self.ended.send_modify(|n| *n += 1);
     }
 
-    pub fn add_key(&self, secret: SecretHash, key_id: u64, account: AccountId) {
-        self.inner.write().keys.insert(secret, (key_id, account));
+    pub fn add_key(&self, secret: SecretHash, key_id: u64, account: AccountId, scopes: Scopes) {
+        let mut g = self.inner.write();
+        g.keys.insert(secret, (key_id, account, scopes));
+        g.key_ids.insert(key_id, secret);
     }
 
     pub fn revoke_key(&self, account: AccountId, key_id: u64) {
-        self.inner
-            .write()
-            .keys
-            .retain(|_, (id, a)| !(*id == key_id && *a == account));
+        {
+            let mut g = self.inner.write();
+            let Some(secret) = g.key_ids.get(&key_id).copied() else {
+                return;
+            };
+            if g.keys.get(&secret).is_none_or(|k| k.1 != account) {
+                return;
+            }
+            g.keys.remove(&secret);
+            g.key_ids.remove(&key_id);
+        }
+        self.ended.send_modify(|n| *n += 1);
     }
 
     /// The caller a bearer token stands for at `now`, if any.
@@ -220,6 +451,7 @@ impl Directory {
                 account: None,
                 role: Role::Operator,
                 credential: Credential::Operator,
+                scopes: Scopes::ALL,
             });
         }
         let g = self.inner.read();
@@ -229,13 +461,50 @@ impl Directory {
                 account: Some(account),
                 role: role(account),
                 credential: Credential::Session(d),
+                scopes: Scopes::ALL,
             });
         }
-        g.keys.get(&d).map(|&(id, account)| Principal {
+        g.keys.get(&d).map(|&(id, account, scopes)| Principal {
             account: Some(account),
             role: role(account),
             credential: Credential::ApiKey(id),
+            scopes,
         })
+    }
+
+    /// Whether a credential that authenticated once still does at `now`.
+    pub fn still_valid(&self, credential: &Credential, now: UnixNanos) -> Result<(), Ended> {
+        let g = self.inner.read();
+        match credential {
+            Credential::Operator => Ok(()),
+            Credential::Session(d) => match g.sessions.get(d) {
+                Some(&(_, expires)) if expires > now => Ok(()),
+                Some(_) => Err(Ended::SessionExpired),
+                None => Err(Ended::SessionEnded),
+            },
+            Credential::ApiKey(id) => {
+                if g.key_ids.contains_key(id) {
+                    Ok(())
+                } else {
+                    Err(Ended::ApiKeyRevoked)
+                }
+            }
+        }
+    }
+
+    /// When a session credential expires (`None` for keys and the operator token).
+    #[must_use]
+    pub fn expires_at(&self, credential: &Credential) -> Option<UnixNanos> {
+        match credential {
+            Credential::Session(d) => self.inner.read().sessions.get(d).map(|s| s.1),
+            _ => None,
+        }
+    }
+
+    /// Changes whenever a session ends or a key is revoked.
+    #[must_use]
+    pub fn endings(&self) -> watch::Receiver<u64> {
+        self.ended.subscribe()
     }
 }
 
@@ -246,13 +515,90 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_hash_and_verify() {
-        let h = hash_password("correct horse".into()).await.unwrap();
-        assert!(h.starts_with("$argon2id$"), "{h}");
+        let pw = Passwords::new(1, 4).unwrap();
+        let h = pw.hash("correct horse".into()).await.unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
         assert!(!h.contains("correct horse"));
-        assert!(verify_password("correct horse".into(), Some(h.clone())).await);
-        assert!(!verify_password("wrong horse!".into(), Some(h.clone())).await);
-        assert!(!verify_password("correct horse".into(), Some("not a hash".into())).await);
-        assert!(!verify_password("no user has this password".into(), None).await);
+        assert!(
+            pw.verify("correct horse".into(), Some(h.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !pw.verify("wrong horse!".into(), Some(h.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !pw.verify("correct horse".into(), Some("not a hash".into()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !pw.verify("no user has this password".into(), None)
+                .await
+                .unwrap()
+        );
+        // Hashes made elsewhere (the argon2 crate's own PHC strings) check the same way.
+        use argon2::PasswordHasher;
+        let other = argon2::Argon2::default()
+            .hash_password(b"made elsewhere")
+            .unwrap()
+            .to_string();
+        assert!(
+            pw.verify("made elsewhere".into(), Some(other.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !pw.verify("made elsewhera".into(), Some(other))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_password_queue_answers_overloaded_at_once() {
+        let pw = std::sync::Arc::new(Passwords::new(1, 2).unwrap());
+        let mut tasks = Vec::new();
+        for _ in 0..12 {
+            let pw = pw.clone();
+            tasks.push(tokio::spawn(async move {
+                pw.verify("guess".into(), None).await.map_err(|e| e.code)
+            }));
+        }
+        let mut busy = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(ok) => assert!(!ok),
+                Err(code) => {
+                    assert_eq!(code, "OVERLOADED");
+                    busy += 1;
+                }
+            }
+        }
+        // One in a worker and two queued at most at any moment: most of a burst of 12 is
+        // turned away rather than held.
+        assert!(busy >= 6, "{busy} of 12 refused");
+    }
+
+    #[test]
+    fn weak_passwords_are_refused() {
+        for p in [
+            "password",
+            "12345678",
+            "        ",
+            "\0\0\0\0\0\0\0\0",
+            "qwertyuiop",
+            "alice1234",
+            "hunter2hunter2",
+            "short",
+        ] {
+            assert!(password_problem(p, "alice").is_some(), "{p:?} accepted");
+        }
+        for p in ["correct horse battery", "vQ7#rT!e9pLm", "demo-password"] {
+            assert_eq!(password_problem(p, "alice"), None, "{p:?} refused");
+        }
     }
 
     #[test]
@@ -280,14 +626,21 @@ mod tests {
         let (session, sd) = new_secret().unwrap();
         dir.add_session(sd, acct, UnixNanos::new(1_000));
         let (key, kd) = new_secret().unwrap();
-        dir.add_key(kd, 3, acct);
+        dir.add_key(kd, 3, acct, Scopes::READ);
         let at = |t| UnixNanos::new(t);
         let p = dir.authenticate(&session, at(999)).unwrap();
         assert_eq!((p.account, p.role), (Some(acct), Role::Trader));
         assert_eq!(dir.authenticate(&session, at(1_000)), None, "expired");
+        let k = dir.authenticate(&key, at(5_000)).unwrap();
         assert_eq!(
-            dir.authenticate(&key, at(5_000)).unwrap().credential,
-            Credential::ApiKey(3)
+            (k.credential, k.scopes),
+            (Credential::ApiKey(3), Scopes::READ)
+        );
+        assert_eq!(dir.still_valid(&k.credential, at(0)), Ok(()));
+        let mut endings = dir.endings();
+        assert_eq!(
+            dir.still_valid(&p.credential, at(1_000)),
+            Err(Ended::SessionExpired)
         );
         assert_eq!(
             dir.authenticate("op-token", at(0)).unwrap().role,
@@ -296,9 +649,22 @@ mod tests {
         assert_eq!(dir.authenticate("guess", at(0)), None);
         dir.revoke_key(AccountId::new(8), 3);
         assert!(dir.authenticate(&key, at(0)).is_some(), "not the owner");
+        assert!(
+            !endings.has_changed().unwrap(),
+            "not the owner: nothing ended"
+        );
         dir.revoke_key(acct, 3);
+        assert!(endings.has_changed().unwrap());
         assert_eq!(dir.authenticate(&key, at(0)), None);
+        assert_eq!(
+            dir.still_valid(&k.credential, at(0)),
+            Err(Ended::ApiKeyRevoked)
+        );
         dir.end_session(&sd);
         assert_eq!(dir.authenticate(&session, at(0)), None);
+        assert_eq!(
+            dir.still_valid(&p.credential, at(0)),
+            Err(Ended::SessionEnded)
+        );
     }
 }

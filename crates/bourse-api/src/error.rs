@@ -15,6 +15,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds, for 429 and 503.
     pub retry_after: Option<u32>,
+    /// The order an error is about, where it names one (a used client order id).
+    pub order_id: Option<String>,
 }
 
 /// Every error answer: a stable code for programs and a message for people. The status
@@ -28,6 +30,11 @@ pub struct ErrorBody {
     /// For people; may change.
     #[schema(example = "no such order")]
     pub message: String,
+    /// The order the error names, when it names one: with `DUPLICATE_CLIENT_ORDER_ID`,
+    /// the order that holds the client order id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::openapi::wire::OrderId>)]
+    pub order_id: Option<String>,
 }
 
 impl ApiError {
@@ -37,6 +44,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            order_id: None,
         }
     }
 
@@ -89,7 +97,9 @@ impl From<GatewayError> for ApiError {
                     e.to_string(),
                 )
             },
-            GatewayError::Timeout(_) => Self::new(
+            // Queued, so it may have happened: never a refusal, which a client would take
+            // for "not done" and send again.
+            GatewayError::Timeout(_) | GatewayError::Stopped => Self::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "OUTCOME_UNKNOWN",
                 e.to_string(),
@@ -105,6 +115,7 @@ impl IntoResponse for ApiError {
             axum::Json(ErrorBody {
                 code: self.code,
                 message: self.message,
+                order_id: self.order_id,
             }),
         )
             .into_response();

@@ -48,6 +48,14 @@ pub enum GatewayError {
     /// Not queued: the exchange is shutting down.
     #[error("the exchange is shutting down")]
     Closed,
+    /// Queued, but the exchange stopped releasing outcomes before this one (the journal
+    /// failed for good, or a shutdown cut it off). The command may have taken effect, and
+    /// be on disk: look it up by client order id once the exchange is back.
+    #[error(
+        "the exchange stopped before this command's outcome was durable; it may still have \
+         taken effect: look it up by client order id once the exchange is back"
+    )]
+    Stopped,
     /// Queued, but no durable outcome arrived in time (for example while the journal's
     /// database is unreachable). The command may still take effect: retry with the same
     /// client order id, which is idempotent, or look the order up.
@@ -144,8 +152,9 @@ impl Gateway {
         }
         let result = match tokio::time::timeout(self.timeout, rx).await {
             Ok(Ok(reply)) => Ok(reply),
-            // The publisher dropped every waiter: the exchange stopped before the outcome.
-            Ok(Err(_)) => Err(GatewayError::Closed),
+            // The publisher dropped every waiter: the exchange stopped before the outcome,
+            // after the command was queued.
+            Ok(Err(_)) => Err(GatewayError::Stopped),
             Err(_) => Err(GatewayError::Timeout(self.timeout)),
         };
         drop(guard);
@@ -235,14 +244,15 @@ impl Gateway {
         }
     }
 
-    /// Fails every waiting request with `Closed` (the publisher stopped for good).
+    /// Answers every waiting request with [`GatewayError::Stopped`] (the publisher stopped
+    /// for good): each was queued, so its outcome is unknown, not refused.
     pub fn close(&self) {
         for s in self.waiting.iter() {
             let gone: Vec<Waiter> = s.lock().drain().map(|(_, w)| w).collect();
             for w in gone {
                 // A dropped `Task` sender tells its `execute` the same.
                 if let Waiter::Call { call, .. } = w {
-                    call(Err(GatewayError::Closed));
+                    call(Err(GatewayError::Stopped));
                 }
             }
         }
@@ -428,7 +438,7 @@ mod tests {
         let (call, got) = probe();
         g.call(Command::OpenAccount, call);
         g.close();
-        assert_eq!(got.try_recv().unwrap(), Err(GatewayError::Closed));
+        assert_eq!(got.try_recv().unwrap(), Err(GatewayError::Stopped));
         assert_eq!(g.waiting(), 0);
     }
 
@@ -441,6 +451,6 @@ mod tests {
         });
         rx.recv().await.unwrap();
         g.close();
-        assert_eq!(t.await.unwrap(), Err(GatewayError::Closed));
+        assert_eq!(t.await.unwrap(), Err(GatewayError::Stopped));
     }
 }

@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use bourse_core::{
-    AccountId, Cash, Command, Event, OrderId, OrderRequest, Qty, RejectReason, Role, Symbol,
+    AccountId, Cash, Command, Event, OrderId, OrderRequest, Qty, RejectReason, Role, Scopes, Symbol,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -51,8 +51,6 @@ pub struct HttpConfig {
     /// Requests per second (and burst) per credential, and per IP without credentials.
     pub rate_per_credential: crate::ratelimit::Rate,
     pub rate_per_ip: crate::ratelimit::Rate,
-    /// Exempt from rate limits.
-    pub operator_token: Option<String>,
     /// WebSocket timings and inbound rate.
     pub ws: crate::ws::WsConfig,
 }
@@ -62,6 +60,7 @@ pub(crate) struct Inner {
     pub(crate) ops: Arc<dyn Operations>,
     pub(crate) listings: Listings,
     pub(crate) directory: Arc<Directory>,
+    pub(crate) passwords: Arc<crate::auth::Passwords>,
     pub(crate) session_ttl: std::time::Duration,
     /// WebSocket timings and inbound rate.
     pub(crate) ws: crate::ws::WsConfig,
@@ -89,6 +88,8 @@ pub struct Services {
     pub ops: Arc<dyn Operations>,
     pub listings: Listings,
     pub directory: Arc<Directory>,
+    /// Password hashing and checks (bounded threads and queue).
+    pub passwords: Arc<crate::auth::Passwords>,
     pub alert_book: Arc<AlertBook>,
     pub history: History,
     /// Market data and the WebSocket outboxes.
@@ -108,15 +109,22 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         ops,
         listings,
         directory,
+        passwords,
         alert_book,
         history,
         feed,
     } = services;
+    let limiter = Arc::new(crate::ratelimit::Limiter::new(
+        cfg.rate_per_credential,
+        cfg.rate_per_ip,
+        directory.clone(),
+    ));
     let state = AppState(Arc::new(Inner {
         gateway,
         ops,
         listings,
         directory,
+        passwords,
         session_ttl: cfg.session_ttl,
         ws: cfg.ws,
         feed,
@@ -168,12 +176,16 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         .route("/v1/admin/accounts/{id}/shares", post(deposit_shares))
         .route("/v1/admin/snapshot", post(snapshot))
         .fallback(|| async { ApiError::not_found("NOT_FOUND", "no such route") })
+        // Keeps the Allow header axum sets; only the body is ours.
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "this route does not take that method (see Allow)",
+            )
+        })
         .layer(axum::middleware::from_fn_with_state(
-            Arc::new(crate::ratelimit::Limiter::new(
-                cfg.rate_per_credential,
-                cfg.rate_per_ip,
-                cfg.operator_token.as_deref(),
-            )),
+            limiter,
             crate::ratelimit::limit,
         ))
         .layer(DefaultBodyLimit::max(cfg.body_limit))
@@ -188,6 +200,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if let Some(charset) = declared_charset(req.headers())
+            && !charset.eq_ignore_ascii_case("utf-8")
+            && !charset.eq_ignore_ascii_case("utf8")
+        {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_CHARSET",
+                "JSON bodies are UTF-8: send no charset or charset=utf-8",
+            ));
+        }
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(JsonBody(v)),
             Err(r) => Err(match r {
@@ -213,6 +235,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             }),
         }
     }
+}
+
+/// The `charset` parameter of the request's `Content-Type`, if it names one.
+fn declared_charset(headers: &axum::http::HeaderMap) -> Option<String> {
+    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    ct.split(';').skip(1).find_map(|param| {
+        let (k, v) = param.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches('"').to_owned())
+    })
 }
 
 /// Query parameters whose every failure is an [`ApiError`] (`400 MALFORMED_QUERY`), not axum's
@@ -273,6 +306,70 @@ impl FromRequestParts<AppState> for Auth {
             .authenticate(token.trim(), now())
             .map(Auth)
             .ok_or_else(|| ApiError::unauthorized("unknown, expired or revoked credentials"))
+    }
+}
+
+/// An authenticated caller whose credential holds the scopes `S` (bits of [`Scopes`]):
+/// `403 INSUFFICIENT_SCOPE` for an API key made without them. Sessions and the operator
+/// token hold every scope.
+#[derive(Debug, Clone, Copy)]
+pub struct Can<const S: u8>(pub Principal);
+
+/// Reads the caller's account.
+pub type CanRead = Can<{ Scopes::READ.bits() }>;
+/// Places, replaces and cancels orders; manages alerts.
+pub type CanTrade = Can<{ Scopes::TRADE.bits() }>;
+/// Moves cash.
+pub type CanTransfer = Can<{ Scopes::TRANSFER.bits() }>;
+
+impl Principal {
+    /// `403 INSUFFICIENT_SCOPE` unless the credential holds every scope of `need`.
+    pub fn require(&self, need: Scopes) -> Result<(), ApiError> {
+        if self.scopes.contains(need) {
+            return Ok(());
+        }
+        let names: Vec<&str> = need.names().collect();
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "INSUFFICIENT_SCOPE",
+            format!(
+                "this API key lacks the {} scope; make a key with it (POST /v1/api-keys, \
+                 logged in with a password)",
+                names.join(" and ")
+            ),
+        ))
+    }
+}
+
+impl<const S: u8> FromRequestParts<AppState> for Can<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Auth(p) = Auth::from_request_parts(parts, state).await?;
+        p.require(Scopes::from_bits(S))?;
+        Ok(Can(p))
+    }
+}
+
+/// A caller who logged in with a password (a session token): key management needs one, so
+/// that a leaked key cannot mint or revoke keys. `403 SESSION_REQUIRED` otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionAuth(pub Principal);
+
+impl FromRequestParts<AppState> for SessionAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Auth(p) = Auth::from_request_parts(parts, state).await?;
+        match p.credential {
+            crate::auth::Credential::Session(_) => Ok(SessionAuth(p)),
+            _ => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "SESSION_REQUIRED",
+                "API keys are managed from a session: log in with your password \
+                 (POST /v1/sessions) and use its token",
+            )),
+        }
     }
 }
 
@@ -401,6 +498,7 @@ pub(crate) fn first_reject(events: &[Event]) -> Option<ApiError> {
         )),
         (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "INSUFFICIENT_SCOPE: an API key without the `trade` scope.", body = ErrorBody),
         (status = 404, description = "UNKNOWN_ACCOUNT (`account_id` of another account, or none \
          such).", body = ErrorBody),
         (status = 409, description = "DUPLICATE_CLIENT_ORDER_ID (the order that used it is no \
@@ -426,7 +524,7 @@ pub(crate) fn first_reject(events: &[Event]) -> Option<ApiError> {
 )]
 pub(crate) async fn submit_order(
     axum::extract::State(s): State,
-    Auth(who): Auth,
+    Can(who): CanTrade,
     JsonBody(body): JsonBody<NewOrder>,
 ) -> Result<Json<OrderView>, ApiError> {
     submit(&s, &who, body).await.map(Json)
@@ -468,12 +566,23 @@ pub(crate) enum Submitted {
 pub(crate) fn submitted(reply: &Reply, req: &OrderRequest) -> Result<Submitted, ApiError> {
     match report_submit(reply.seq.0, reply.ts, &reply.events) {
         Ok(view) => Ok(Submitted::Report(view)),
+        // The same order again: answered with the order the id created.
+        Err(r) if r.reason == RejectReason::ResentOrder && req.client_order_id.is_some() => {
+            Ok(Submitted::Resent)
+        }
+        // Another order under a used id: refused, naming the order that holds it.
         Err(r) if r.reason == RejectReason::DuplicateClientOrderId => {
-            if req.client_order_id.is_some() {
-                Ok(Submitted::Resent)
-            } else {
-                Err(ApiError::rejected(r.reason))
+            let mut e = ApiError::rejected(r.reason);
+            if let (Some(original), Some(cid)) = (r.order_id, req.client_order_id) {
+                e.message = format!(
+                    "client_order_id {:?} already names order {} with other terms; resend \
+                     that order unchanged to get it, or use a new client_order_id",
+                    cid.as_str(),
+                    original.get()
+                );
+                e.order_id = Some(original.get().to_string());
             }
+            Err(e)
         }
         Err(r) => Err(ApiError::rejected(r.reason)),
     }
@@ -530,6 +639,7 @@ pub(crate) struct CancelView {
         (status = 400, description = "MALFORMED_PATH, MALFORMED_QUERY.",
          body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "INSUFFICIENT_SCOPE: an API key without the `trade` scope.", body = ErrorBody),
         (status = 404, description = "UNKNOWN_ORDER (none such, not working, or another \
          account's), UNKNOWN_ACCOUNT.", body = ErrorBody),
         (status = 422, description = "INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID, or the engine's \
@@ -543,7 +653,7 @@ pub(crate) struct CancelView {
 )]
 pub(crate) async fn cancel_order(
     axum::extract::State(s): State,
-    Auth(who): Auth,
+    Can(who): CanTrade,
     Path(id): Path<String>,
     Query(q): Query<AccountQuery>,
 ) -> Result<Json<CancelView>, ApiError> {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::http::{Auth, Path, Query, State};
+use crate::http::{Can, CanRead, Path, Query, State};
 use crate::openapi::wire;
 use crate::orders::{OrderView, parse_order_id};
 use crate::readmodel::{
@@ -27,12 +27,23 @@ pub(crate) struct OrdersQuery {
     symbol: Option<String>,
     /// The `next` cursor of the previous page.
     after: Option<String>,
-    /// Page length, clamped to 1-500 (default 50).
-    #[param(minimum = 0)]
+    /// Page length, 1-500 (default 50); anything else is `422 INVALID_LIMIT`.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
     /// Operator only.
     #[param(value_type = Option<wire::AccountId>)]
     account_id: Option<String>,
+}
+
+/// A page length as asked: 1 to [`crate::readmodel::MAX_PAGE`], or a 422 (not silently another length).
+fn page_limit(limit: Option<usize>) -> Result<Option<usize>, ApiError> {
+    match limit {
+        Some(n) if !(1..=crate::readmodel::MAX_PAGE).contains(&n) => Err(ApiError::unprocessable(
+            "INVALID_LIMIT",
+            format!("limit is 1 to {}", crate::readmodel::MAX_PAGE),
+        )),
+        l => Ok(l),
+    }
 }
 
 fn symbol(text: &str) -> Result<Symbol, ApiError> {
@@ -53,9 +64,10 @@ fn symbol(text: &str) -> Result<Symbol, ApiError> {
          body = Page<OrderView>),
         (status = 400, description = "INVALID_CURSOR, MALFORMED_QUERY.", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "INSUFFICIENT_SCOPE: an API key without the `read` scope.", body = ErrorBody),
         (status = 404, description = "UNKNOWN_ACCOUNT.", body = ErrorBody),
-        (status = 422, description = "INVALID_STATUS, UNKNOWN_SYMBOL, INVALID_ACCOUNT_ID, \
-         MISSING_ACCOUNT_ID.", body = ErrorBody),
+        (status = 422, description = "INVALID_STATUS, UNKNOWN_SYMBOL, INVALID_LIMIT, \
+         INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID.", body = ErrorBody),
         (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
          headers(("Retry-After" = u32, description = "Seconds to wait."))),
         (status = 500, description = "INTERNAL: the history could not be read.",
@@ -66,7 +78,7 @@ fn symbol(text: &str) -> Result<Symbol, ApiError> {
 )]
 pub(crate) async fn list_orders(
     axum::extract::State(s): State,
-    Auth(who): Auth,
+    Can(who): CanRead,
     Query(q): Query<OrdersQuery>,
 ) -> Result<Json<Page<OrderView>>, ApiError> {
     let account = who.acting_for(q.account_id.as_deref())?;
@@ -80,7 +92,7 @@ pub(crate) async fn list_orders(
         status,
         symbol: q.symbol.as_deref().map(symbol).transpose()?,
         after: q.after,
-        limit: q.limit,
+        limit: page_limit(q.limit)?,
     };
     let page = s.0.history.orders(account, &filter).await?;
     Ok(Json(page))
@@ -98,6 +110,7 @@ pub(crate) async fn list_orders(
         (status = 400, description = "MALFORMED_PATH, MALFORMED_QUERY.",
          body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "INSUFFICIENT_SCOPE: an API key without the `read` scope.", body = ErrorBody),
         (status = 404, description = "UNKNOWN_ORDER, UNKNOWN_ACCOUNT.", body = ErrorBody),
         (status = 422, description = "INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID.",
          body = ErrorBody),
@@ -111,7 +124,7 @@ pub(crate) async fn list_orders(
 )]
 pub(crate) async fn get_order(
     axum::extract::State(s): State,
-    Auth(who): Auth,
+    Can(who): CanRead,
     Path(id): Path<String>,
     Query(q): Query<AccountOnly>,
 ) -> Result<Json<OrderView>, ApiError> {
@@ -157,6 +170,7 @@ pub(crate) struct ByClientId {
         (status = 400, description = "MALFORMED_QUERY (e.g. no client_order_id).",
          body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "INSUFFICIENT_SCOPE: an API key without the `read` scope.", body = ErrorBody),
         (status = 404, description = "UNKNOWN_ORDER, UNKNOWN_ACCOUNT.", body = ErrorBody),
         (status = 422, description = "INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID.",
          body = ErrorBody),
@@ -170,7 +184,7 @@ pub(crate) struct ByClientId {
 )]
 pub(crate) async fn order_by_client_id(
     axum::extract::State(s): State,
-    Auth(who): Auth,
+    Can(who): CanRead,
     Query(q): Query<ByClientId>,
 ) -> Result<Json<OrderView>, ApiError> {
     let account = who.acting_for(q.account_id.as_deref())?;
@@ -195,6 +209,7 @@ pub(crate) async fn order_by_client_id(
         (status = 400, description = "MALFORMED_QUERY.",
          body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "INSUFFICIENT_SCOPE: an API key without the `read` scope.", body = ErrorBody),
         (status = 404, description = "UNKNOWN_ACCOUNT.", body = ErrorBody),
         (status = 422, description = "INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID.",
          body = ErrorBody),
@@ -204,7 +219,7 @@ pub(crate) async fn order_by_client_id(
 )]
 pub(crate) async fn account(
     axum::extract::State(s): State,
-    Auth(who): Auth,
+    Can(who): CanRead,
     Query(q): Query<AccountOnly>,
 ) -> Result<Json<AccountView>, ApiError> {
     let account = who.acting_for(q.account_id.as_deref())?;
@@ -227,6 +242,7 @@ pub(crate) async fn account(
         (status = 400, description = "MALFORMED_QUERY.",
          body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "INSUFFICIENT_SCOPE: an API key without the `read` scope.", body = ErrorBody),
         (status = 404, description = "UNKNOWN_ACCOUNT.", body = ErrorBody),
         (status = 422, description = "INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID.",
          body = ErrorBody),
@@ -236,7 +252,7 @@ pub(crate) async fn account(
 )]
 pub(crate) async fn positions(
     axum::extract::State(s): State,
-    Auth(who): Auth,
+    Can(who): CanRead,
     Query(q): Query<AccountOnly>,
 ) -> Result<Json<Vec<PositionView>>, ApiError> {
     let account = who.acting_for(q.account_id.as_deref())?;
@@ -259,6 +275,7 @@ pub(crate) async fn positions(
         (status = 400, description = "MALFORMED_PATH, MALFORMED_QUERY.",
          body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "INSUFFICIENT_SCOPE: an API key without the `read` scope.", body = ErrorBody),
         (status = 404, description = "NO_POSITION, UNKNOWN_ACCOUNT.", body = ErrorBody),
         (status = 422, description = "UNKNOWN_SYMBOL (not a symbol at all), \
          INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID.", body = ErrorBody),
@@ -268,7 +285,7 @@ pub(crate) async fn positions(
 )]
 pub(crate) async fn position(
     axum::extract::State(s): State,
-    Auth(who): Auth,
+    Can(who): CanRead,
     Path(sym): Path<String>,
     Query(q): Query<AccountOnly>,
 ) -> Result<Json<PositionView>, ApiError> {
@@ -293,6 +310,7 @@ pub(crate) async fn position(
         (status = 400, description = "MALFORMED_QUERY.",
          body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "INSUFFICIENT_SCOPE: an API key without the `read` scope.", body = ErrorBody),
         (status = 404, description = "UNKNOWN_ACCOUNT.", body = ErrorBody),
         (status = 422, description = "INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID.",
          body = ErrorBody),
@@ -302,7 +320,7 @@ pub(crate) async fn position(
 )]
 pub(crate) async fn portfolio(
     axum::extract::State(s): State,
-    Auth(who): Auth,
+    Can(who): CanRead,
     Query(q): Query<AccountOnly>,
 ) -> Result<Json<PortfolioView>, ApiError> {
     let account = who.acting_for(q.account_id.as_deref())?;
@@ -322,8 +340,8 @@ pub(crate) struct ActivitiesQuery {
     /// The `next` cursor of the previous page.
     #[param(value_type = Option<wire::ActivityId>)]
     after: Option<String>,
-    /// Page length, clamped to 1-500 (default 50).
-    #[param(minimum = 0)]
+    /// Page length, 1-500 (default 50); anything else is `422 INVALID_LIMIT`.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
     /// Operator only.
     #[param(value_type = Option<wire::AccountId>)]
@@ -342,8 +360,9 @@ pub(crate) struct ActivitiesQuery {
          body = Page<ActivityView>),
         (status = 400, description = "INVALID_CURSOR, MALFORMED_QUERY.", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "INSUFFICIENT_SCOPE: an API key without the `read` scope.", body = ErrorBody),
         (status = 404, description = "UNKNOWN_ACCOUNT.", body = ErrorBody),
-        (status = 422, description = "INVALID_ACTIVITY_TYPE, INVALID_ACCOUNT_ID, \
+        (status = 422, description = "INVALID_ACTIVITY_TYPE, INVALID_LIMIT, INVALID_ACCOUNT_ID, \
          MISSING_ACCOUNT_ID.", body = ErrorBody),
         (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
          headers(("Retry-After" = u32, description = "Seconds to wait."))),
@@ -355,7 +374,7 @@ pub(crate) struct ActivitiesQuery {
 )]
 pub(crate) async fn activities(
     axum::extract::State(s): State,
-    Auth(who): Auth,
+    Can(who): CanRead,
     Query(q): Query<ActivitiesQuery>,
 ) -> Result<Json<Page<ActivityView>>, ApiError> {
     let account = who.acting_for(q.account_id.as_deref())?;
@@ -374,7 +393,7 @@ pub(crate) async fn activities(
     let filter = ActivityFilter {
         activity_type,
         after: q.after,
-        limit: q.limit,
+        limit: page_limit(q.limit)?,
     };
     let page = s.0.history.activities(account, &filter).await?;
     Ok(Json(page))

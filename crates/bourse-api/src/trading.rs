@@ -10,7 +10,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::gateway::Reply;
-use crate::http::{AppState, Auth, JsonBody, Operator, Path, Query, State, first_reject};
+use crate::http::{
+    AppState, Can, CanTrade, CanTransfer, JsonBody, Operator, Path, Query, State, first_reject,
+};
 use crate::openapi::wire;
 use crate::orders::{Decimal, parse_order_id};
 
@@ -78,6 +80,7 @@ pub(crate) struct ReplaceView {
         (status = 400, description = "MALFORMED_JSON, INVALID_BODY, MALFORMED_PATH.",
          body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "INSUFFICIENT_SCOPE: an API key without the `trade` scope.", body = ErrorBody),
         (status = 404, description = "UNKNOWN_ORDER (none such, not working, or another \
          account's), UNKNOWN_ACCOUNT.", body = ErrorBody),
         (status = 413, description = "BODY_TOO_LARGE.", body = ErrorBody),
@@ -95,7 +98,7 @@ pub(crate) struct ReplaceView {
 )]
 pub(crate) async fn replace_order(
     axum::extract::State(s): State,
-    Auth(who): Auth,
+    Can(who): CanTrade,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Amend>,
 ) -> Result<Json<ReplaceView>, ApiError> {
@@ -232,6 +235,7 @@ pub(crate) struct MassCancelView {
         (status = 400, description = "MALFORMED_QUERY.",
          body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "INSUFFICIENT_SCOPE: an API key without the `trade` scope.", body = ErrorBody),
         (status = 404, description = "UNKNOWN_SYMBOL, UNKNOWN_ACCOUNT.", body = ErrorBody),
         (status = 422, description = "INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID.",
          body = ErrorBody),
@@ -244,7 +248,7 @@ pub(crate) struct MassCancelView {
 )]
 pub(crate) async fn mass_cancel(
     axum::extract::State(s): State,
-    Auth(who): Auth,
+    Can(who): CanTrade,
     Query(q): Query<MassCancelQuery>,
 ) -> Result<Json<MassCancelView>, ApiError> {
     let account = who.acting_for(q.account_id.as_deref())?;
@@ -325,6 +329,7 @@ pub(crate) struct TransferView {
         (status = 201, description = "Done, once durable.", body = TransferView),
         (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "INSUFFICIENT_SCOPE: an API key without the `transfer` scope.", body = ErrorBody),
         (status = 404, description = "UNKNOWN_ACCOUNT.", body = ErrorBody),
         (status = 413, description = "BODY_TOO_LARGE.", body = ErrorBody),
         (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
@@ -340,7 +345,7 @@ pub(crate) struct TransferView {
 )]
 pub(crate) async fn transfer(
     axum::extract::State(s): State,
-    Auth(who): Auth,
+    Can(who): CanTransfer,
     JsonBody(body): JsonBody<Transfer>,
 ) -> Result<impl IntoResponse, ApiError> {
     let account = who.acting_for(body.account_id.as_deref())?;

@@ -3,16 +3,15 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use bourse_core::{Command, Event, Role, UnixNanos};
+use bourse_core::{Command, Event, Role, Scopes, UnixNanos};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{
-    Credential, UserEntry, digest, hash_password, new_secret, now, valid_password, valid_username,
-    verify_password,
+    Credential, UserEntry, digest, new_secret, now, password_problem, valid_username,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::http::{Auth, JsonBody, Path, State, first_reject};
+use crate::http::{Auth, JsonBody, Path, SessionAuth, State, first_reject};
 use crate::openapi::wire;
 
 /// A username and password, to register or to log in.
@@ -71,16 +70,13 @@ pub(crate) async fn register(
             "usernames are 3-32 characters of a-z, 0-9, '_', '-' and '.'",
         ));
     }
-    if !valid_password(&body.password) {
-        return Err(ApiError::unprocessable(
-            "INVALID_PASSWORD",
-            "passwords are 8-128 characters",
-        ));
+    if let Some(problem) = password_problem(&body.password, &body.username) {
+        return Err(ApiError::unprocessable("INVALID_PASSWORD", problem));
     }
     if s.0.directory.user(&body.username).is_some() {
         return Err(ApiError::rejected(bourse_core::RejectReason::UsernameTaken));
     }
-    let password_hash = hash_password(body.password).await?;
+    let password_hash = s.0.passwords.hash(body.password).await?;
     let reply =
         s.0.gateway
             .execute(Command::RegisterUser {
@@ -159,7 +155,7 @@ pub(crate) async fn log_in(
 ) -> Result<impl IntoResponse, ApiError> {
     let user = s.0.directory.user(&body.username);
     let phc = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = verify_password(body.password, phc).await;
+    let ok = s.0.passwords.verify(body.password, phc).await?;
     let Some(user) = user.filter(|_| ok) else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -234,12 +230,18 @@ pub(crate) async fn log_out(
 /// A new API key.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"label": "algo"}))]
+#[schema(example = json!({"label": "algo", "scopes": ["read", "trade"]}))]
 pub(crate) struct NewKey {
     /// At most 64 printable characters; empty when absent.
     #[serde(default)]
     #[schema(max_length = 64)]
     label: Option<String>,
+    /// What the key may do: `read` (the account, orders, positions, history, private
+    /// channels), `trade` (place, replace and cancel orders; alerts), `transfer` (move cash).
+    /// Least privilege: `["read"]` when absent.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>, example = json!(["read", "trade"]))]
+    scopes: Option<Vec<String>>,
 }
 
 /// A new API key and its secret.
@@ -250,6 +252,8 @@ pub(crate) struct KeyView {
     #[schema(pattern = "^[0-9]+$")]
     id: String,
     label: String,
+    /// What the key may do.
+    scopes: Vec<&'static str>,
     /// The bearer secret (64 hex characters), shown only here.
     #[schema(pattern = "^[0-9a-f]{64}$")]
     secret: String,
@@ -269,12 +273,13 @@ pub(crate) struct KeyView {
         )),
         (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
-        (status = 403, description = "FORBIDDEN: the operator token has no account.",
-         body = ErrorBody),
+        (status = 403, description = "SESSION_REQUIRED: keys are made from a password session, \
+         not with an API key or the operator token.", body = ErrorBody),
         (status = 404, description = "UNKNOWN_ACCOUNT.", body = ErrorBody),
         (status = 413, description = "BODY_TOO_LARGE.", body = ErrorBody),
         (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
-        (status = 422, description = "INVALID_FIELD, INVALID_LABEL.", body = ErrorBody),
+        (status = 422, description = "INVALID_FIELD, INVALID_LABEL, INVALID_SCOPE.",
+         body = ErrorBody),
         (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
          headers(("Retry-After" = u32, description = "Seconds to wait."))),
         (status = 500, description = "INTERNAL: no secret could be made.", body = ErrorBody),
@@ -285,7 +290,7 @@ pub(crate) struct KeyView {
 )]
 pub(crate) async fn create_key(
     axum::extract::State(s): State,
-    Auth(who): Auth,
+    SessionAuth(who): SessionAuth,
     JsonBody(body): JsonBody<NewKey>,
 ) -> Result<impl IntoResponse, ApiError> {
     let account = who.account.ok_or_else(|| {
@@ -298,13 +303,36 @@ pub(crate) async fn create_key(
             "labels are at most 64 printable characters",
         ));
     }
+    let scopes = match body.scopes {
+        None => Scopes::READ,
+        Some(names) => {
+            let mut scopes = Scopes::from_bits(0);
+            for n in &names {
+                let one = Scopes::parse(n).ok_or_else(|| {
+                    ApiError::unprocessable(
+                        "INVALID_SCOPE",
+                        format!("unknown scope {n:?}: use read, trade, transfer"),
+                    )
+                })?;
+                scopes = scopes.union(one);
+            }
+            if scopes.is_empty() {
+                return Err(ApiError::unprocessable(
+                    "INVALID_SCOPE",
+                    "name at least one scope: read, trade, transfer",
+                ));
+            }
+            scopes
+        }
+    };
     let (secret, secret_digest) = new_secret()?;
     let reply =
         s.0.gateway
-            .execute(Command::CreateApiKey {
+            .execute(Command::CreateScopedApiKey {
                 account,
                 secret: secret_digest,
                 label: label.clone(),
+                scopes,
             })
             .await?;
     if let Some(e) = first_reject(&reply.events) {
@@ -318,13 +346,15 @@ pub(crate) async fn create_key(
             _ => None,
         })
         .ok_or_else(|| ApiError::rejected(bourse_core::RejectReason::UnknownAccount))?;
-    s.0.directory.add_key(secret_digest, key_id, account);
+    s.0.directory
+        .add_key(secret_digest, key_id, account, scopes);
     debug_assert_eq!(digest(&secret), secret_digest);
     Ok((
         StatusCode::CREATED,
         Json(KeyView {
             id: key_id.to_string(),
             label,
+            scopes: scopes.names().collect(),
             secret,
         }),
     ))
@@ -342,6 +372,7 @@ pub(crate) async fn create_key(
         (status = 400, description = "MALFORMED_PATH.",
          body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "SESSION_REQUIRED: keys are revoked from a password session.", body = ErrorBody),
         (status = 404, description = "UNKNOWN_API_KEY (none such, or another account's).",
          body = ErrorBody),
         (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
@@ -353,7 +384,7 @@ pub(crate) async fn create_key(
 )]
 pub(crate) async fn revoke_key(
     axum::extract::State(s): State,
-    Auth(who): Auth,
+    SessionAuth(who): SessionAuth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let not_found = || ApiError::not_found("UNKNOWN_API_KEY", "no such API key");

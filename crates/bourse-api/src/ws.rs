@@ -239,6 +239,31 @@ async fn session(s: AppState, socket: WebSocket, place: Place) {
     let say = |m: Utf8Bytes| {
         conn.push(m);
     };
+    // Authority ends with the credential: a log-out or a key revocation anywhere wakes
+    // `endings`, a session's expiry wakes `expiry`; then (and before every private request)
+    // the credential is checked again.
+    let directory = s.0.directory.clone();
+    let mut endings = directory.endings();
+    let mut expiry = Box::pin(tokio::time::sleep(Duration::from_secs(86_400)));
+    let mut expires = false;
+    let lose_authority = |who: &mut Option<Principal>| {
+        let Some(p) = *who else { return };
+        if let Err(ended) = directory.still_valid(&p.credential, now()) {
+            *who = None;
+            s.0.feed.unsubscribe_private(&conn, &PrivateChannel::ALL);
+            conn.push(Utf8Bytes::from(
+                json!({
+                    "type": "auth_ended",
+                    "code": ended.code(),
+                    "message": format!(
+                        "{}: private channels and order entry stop here; authenticate again",
+                        ended.message()
+                    ),
+                })
+                .to_string(),
+            ));
+        }
+    };
     loop {
         let frame = tokio::select! {
             r = tokio::time::timeout(cfg.idle_timeout, stream.next()) => r,
@@ -248,6 +273,15 @@ async fn session(s: AppState, socket: WebSocket, place: Place) {
                 conn.close("closed");
                 drop(place);
                 return;
+            }
+            Ok(()) = endings.changed() => {
+                lose_authority(&mut who);
+                continue;
+            }
+            () = &mut expiry, if expires => {
+                expires = false;
+                lose_authority(&mut who);
+                continue;
             }
         };
         let frame = match frame {
@@ -318,6 +352,16 @@ async fn session(s: AppState, socket: WebSocket, place: Place) {
                             s.0.feed.unsubscribe_private(&conn, &PrivateChannel::ALL);
                         }
                         who = Some(p);
+                        expires = match directory.expires_at(&p.credential) {
+                            Some(at) => {
+                                let left = at.get().saturating_sub(now().get());
+                                expiry.as_mut().reset(
+                                    tokio::time::Instant::now() + Duration::from_nanos(left),
+                                );
+                                true
+                            }
+                            None => false,
+                        };
                         let account = p.account.map(|a| a.get().to_string());
                         say(answer(
                             "authenticated",
@@ -332,6 +376,7 @@ async fn session(s: AppState, socket: WebSocket, place: Place) {
                 }
             }
             "subscribe" | "unsubscribe" => {
+                lose_authority(&mut who);
                 let map = serde_json::from_str::<Map<String, Value>>(&body).unwrap_or_default();
                 let r = subscription(&s.0.feed, &conn, who.as_ref(), &op, &map);
                 match r {
@@ -368,11 +413,16 @@ async fn session(s: AppState, socket: WebSocket, place: Place) {
                 }
             }
             "order" | "cancel" | "replace" => {
+                lose_authority(&mut who);
                 let Some(p) = who else {
                     let e = ApiError::unauthorized("send {\"op\":\"auth\",\"token\":…} first");
                     say(error(request_id, &e));
                     continue;
                 };
+                if let Err(e) = p.require(bourse_core::Scopes::TRADE) {
+                    say(error(request_id, &e));
+                    continue;
+                }
                 // A full window stops reading this socket until answers drain.
                 let Ok(permit) = window.clone().acquire_owned().await else {
                     break;
@@ -473,6 +523,9 @@ fn subscription(
                 "private channels need {\"op\":\"auth\",\"token\":…} first",
             ));
         };
+        if op == "subscribe" {
+            p.require(bourse_core::Scopes::READ)?;
+        }
         Some(p.account.ok_or_else(|| {
             ApiError::forbidden("the operator has no account: private channels are a trader's")
         })?)

@@ -27,6 +27,74 @@ pub enum Role {
     Operator,
 }
 
+/// What an API key may do. A password session (and the operator token) may do everything;
+/// a key only what it was created for, so a leaked key is worth as little as possible.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+pub struct Scopes(u8);
+
+impl Scopes {
+    /// Read the account: orders, positions, portfolio, activities, alerts, private channels.
+    pub const READ: Scopes = Scopes(1);
+    /// Place, replace and cancel orders; create and delete price alerts.
+    pub const TRADE: Scopes = Scopes(2);
+    /// Move cash in and out of the account.
+    pub const TRANSFER: Scopes = Scopes(4);
+    pub const ALL: Scopes = Scopes(7);
+    /// Keys created before scopes existed: they traded and read, and keep doing so; moving
+    /// money now needs a key made for it.
+    pub const LEGACY: Scopes = Scopes(3);
+    /// Every scope by its wire name, in order.
+    pub const NAMED: [(Scopes, &'static str); 3] = [
+        (Scopes::READ, "read"),
+        (Scopes::TRADE, "trade"),
+        (Scopes::TRANSFER, "transfer"),
+    ];
+
+    /// Scopes from their bits; unknown bits are dropped.
+    #[must_use]
+    pub const fn from_bits(bits: u8) -> Scopes {
+        Scopes(bits & Scopes::ALL.0)
+    }
+
+    #[must_use]
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    #[must_use]
+    pub const fn union(self, other: Scopes) -> Scopes {
+        Scopes(self.0 | other.0)
+    }
+
+    /// Whether every scope of `other` is here.
+    #[must_use]
+    pub const fn contains(self, other: Scopes) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    #[must_use]
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The scope called `name` (`read`, `trade`, `transfer`).
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Scopes> {
+        Scopes::NAMED
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(s, _)| *s)
+    }
+
+    /// The wire names of the scopes held, in order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Scopes::NAMED
+            .into_iter()
+            .filter(move |(s, _)| self.contains(*s))
+            .map(|(_, n)| n)
+    }
+}
+
 /// A SHA-256-sized digest of a secret (session token or API key secret). Secrets are
 /// random 256-bit values; only their digests are ever stored or journaled.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
@@ -150,6 +218,15 @@ pub enum Command {
     },
     /// Expires DAY orders (resting and held stops) and starts a new trading day.
     EndOfDay,
+    /// An API key limited to `scopes`; the engine assigns its id. (Added after
+    /// [`Command::CreateApiKey`], which journals before scopes existed still hold: those keys
+    /// have [`Scopes::LEGACY`].)
+    CreateScopedApiKey {
+        account: AccountId,
+        secret: SecretHash,
+        label: String,
+        scopes: Scopes,
+    },
 }
 
 /// A command with its place in the journal and the time it was sequenced. The engine reads

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::command::{AlertCondition, OrderType, Role, Seq};
+use crate::command::{AlertCondition, OrderType, Role, Scopes, Seq};
 use crate::{
     AccountId, CancelReason, Cash, ClientOrderId, OrderId, Price, Qty, RejectReason, Side, Symbol,
     TimeInForce, TradeId, UnixNanos,
@@ -40,6 +40,7 @@ pub enum Event {
     ApiKeyCreated {
         account: AccountId,
         key_id: u64,
+        scopes: Scopes,
     },
     ApiKeyRevoked {
         account: AccountId,

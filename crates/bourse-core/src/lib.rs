@@ -17,7 +17,7 @@ pub mod order;
 pub mod time;
 
 pub use command::{
-    AlertCondition, Command, OrderRequest, OrderType, Role, SecretHash, Seq, Sequenced,
+    AlertCondition, Command, OrderRequest, OrderType, Role, Scopes, SecretHash, Seq, Sequenced,
 };
 pub use divisor::Divisor;
 pub use event::{Event, Liquidity, Tagged};

@@ -190,6 +190,12 @@ reject_reasons! {
     UnknownAlert = 6001, "UNKNOWN_ALERT", "no such alert";
     TooManyAlerts = 6002, "TOO_MANY_ALERTS", "the account has as many alerts as it may";
     SymbolHalted = 4002, "SYMBOL_HALTED", "trading in this symbol is halted";
+    /// The same order sent again with its client order id: nothing new is done, and the
+    /// gateway answers with the order the id created.
+    ResentOrder = 2006, "RESENT_ORDER", "this order was already placed with this client order id";
+    /// The position would be too large to value exactly at any price the instrument can
+    /// reach (see the engine's position limit).
+    PositionLimit = 3006, "POSITION_LIMIT", "the position would be too large to value exactly";
 }
 
 impl fmt::Display for RejectReason {

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use bourse_book::{BookConfig, BookEvent, NewOrder, OrderBook, Priority, Request};
 use bourse_core::{
     AccountId, CancelReason, Cash, ClientOrderId, Command, Divisor, Event, Liquidity, OrderId,
-    OrderRequest, OrderType, Price, Qty, RejectReason, SelfTradePrevention, Seq, Sequenced, Side,
-    Symbol, TimeInForce, TradeId,
+    OrderRequest, OrderType, Price, Qty, RejectReason, Scopes, SecretHash, SelfTradePrevention,
+    Seq, Sequenced, Side, Symbol, TimeInForce, TradeId,
 };
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -156,7 +156,9 @@ pub struct Engine {
     /// position is one load away (see [`Engine::pos_index`]).
     positions: Vec<Position>,
     orders: FxHashMap<OrderId, Working>,
-    client_ids: FxHashMap<(AccountId, ClientOrderId), OrderId>,
+    /// The order each client order id created, with the fingerprint of its request (a
+    /// resend is told from a different order by it).
+    client_ids: FxHashMap<(AccountId, ClientOrderId), (OrderId, u64)>,
     next_order_id: u64,
     next_trade_id: u64,
     fees_collected: Cash,
@@ -208,7 +210,7 @@ pub struct Snapshot {
     /// Sorted by id.
     orders: Vec<(OrderId, Working)>,
     /// Sorted.
-    client_ids: Vec<((AccountId, ClientOrderId), OrderId)>,
+    client_ids: Vec<((AccountId, ClientOrderId), (OrderId, u64))>,
     next_order_id: u64,
     next_trade_id: u64,
     fees_collected: Cash,
@@ -250,6 +252,62 @@ fn reject(
         client_order_id,
         reason,
     }
+}
+
+/// How much the price may rise (×) over the higher of an instrument's reference and last
+/// trade price while every share of it still values exactly in [`Cash`]; share deposits that
+/// would break that are refused (`POSITION_LIMIT`).
+const POSITION_HEADROOM: i64 = 100;
+
+/// A fingerprint of everything a new order asks for, kept with its client order id so that
+/// a resend (the same order again) is told from a different order reusing the id. FNV-1a
+/// over a fixed byte layout: stable across builds and platforms, unlike a std hasher, so
+/// snapshots and replays agree; 2^-64 odds that two different orders collide.
+fn fingerprint(req: &OrderRequest) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    eat(req.symbol.as_str().as_bytes());
+    eat(&[0xff]);
+    eat(&[
+        match req.side {
+            Side::Buy => 1,
+            Side::Sell => 2,
+        },
+        match req.order_type {
+            OrderType::Limit => 1,
+            OrderType::Market => 2,
+            OrderType::Stop => 3,
+            OrderType::StopLimit => 4,
+        },
+        match req.tif {
+            TimeInForce::Gtc => 1,
+            TimeInForce::Day => 2,
+            TimeInForce::Ioc => 3,
+            TimeInForce::Fok => 4,
+        },
+        u8::from(req.post_only),
+        match req.stp {
+            SelfTradePrevention::CancelIncoming => 1,
+            SelfTradePrevention::CancelResting => 2,
+            SelfTradePrevention::CancelBoth => 3,
+        },
+    ]);
+    eat(&req.qty.get().to_le_bytes());
+    for p in [req.limit_price, req.stop_price] {
+        match p {
+            Some(p) => {
+                eat(&[1]);
+                eat(&p.raw().to_le_bytes());
+            }
+            None => eat(&[0]),
+        }
+    }
+    h
 }
 
 /// A refusal of an account's request that names no order.
@@ -636,15 +694,22 @@ impl Engine {
                 account,
                 secret,
                 label,
+            } => self.create_key(*account, *secret, label, Scopes::LEGACY, out),
+            Command::CreateScopedApiKey {
+                account,
+                secret,
+                label,
+                scopes,
             } => {
-                if self.account(*account).is_none() {
-                    return out.push(refuse(*account, RejectReason::UnknownAccount));
-                }
-                let key_id = self.identity.add_key(*account, *secret, label.clone());
-                out.push(Event::ApiKeyCreated {
-                    account: *account,
-                    key_id,
-                });
+                // The gateway sends only known, non-empty scopes; whatever a journal holds,
+                // a key never gets more than it names, and never nothing.
+                let scopes = Scopes::from_bits(scopes.bits());
+                let scopes = if scopes.is_empty() {
+                    Scopes::READ
+                } else {
+                    scopes
+                };
+                self.create_key(*account, *secret, label, scopes, out);
             }
             Command::RevokeApiKey { account, key_id } => {
                 if self.identity.revoke_key(*account, *key_id) {
@@ -749,6 +814,27 @@ impl Engine {
         &self.identity
     }
 
+    fn create_key(
+        &mut self,
+        account: AccountId,
+        secret: SecretHash,
+        label: &str,
+        scopes: Scopes,
+        out: &mut Vec<Event>,
+    ) {
+        if self.account(account).is_none() {
+            return out.push(refuse(account, RejectReason::UnknownAccount));
+        }
+        let key_id = self
+            .identity
+            .add_key(account, secret, label.to_owned(), scopes);
+        out.push(Event::ApiKeyCreated {
+            account,
+            key_id,
+            scopes,
+        });
+    }
+
     fn deposit(&mut self, account: AccountId, amount: Cash, out: &mut Vec<Event>) {
         if !amount.is_positive() {
             return out.push(refuse(account, RejectReason::InvalidAmount));
@@ -812,10 +898,25 @@ impl Engine {
         let Some(pi) = self.pos_index(account, i) else {
             return out.push(refuse(account, RejectReason::UnknownAccount));
         };
-        let pos = &mut self.positions[pi];
+        let pos = &self.positions[pi];
         let Some(held) = pos.qty.checked_add(qty.get()) else {
             return out.push(refuse(account, RejectReason::ArithmeticOverflow));
         };
+        // Every share of the symbol must stay valuable exactly (market value, equity) even
+        // after the price rises a hundredfold from the higher of reference and last trade.
+        let px = self.books[i]
+            .last_trade_price()
+            .map_or(self.instruments[i].reference_price, |p| {
+                p.max(self.instruments[i].reference_price)
+            });
+        let valuable = i64::try_from(total)
+            .ok()
+            .and_then(|t| px.raw().checked_mul(POSITION_HEADROOM)?.checked_mul(t))
+            .is_some();
+        if !valuable {
+            return out.push(refuse(account, RejectReason::PositionLimit));
+        }
+        let pos = &mut self.positions[pi];
         pos.qty = held;
         self.shares_in[i] = total;
         out.push(Event::SharesDeposited {
@@ -860,14 +961,16 @@ impl Engine {
             return out.push(rej(RejectReason::UnknownAccount));
         }
         if let Some(cid) = req.client_order_id
-            && let Some(&original) = self.client_ids.get(&(req.account, cid))
+            && let Some(&(original, fp)) = self.client_ids.get(&(req.account, cid))
         {
-            return out.push(reject(
-                Some(req.account),
-                Some(original),
-                Some(cid),
-                RejectReason::DuplicateClientOrderId,
-            ));
+            // The same order sent again is a resend (answered with the original); another
+            // order under a used id is refused, naming the original.
+            let reason = if fp == fingerprint(req) {
+                RejectReason::ResentOrder
+            } else {
+                RejectReason::DuplicateClientOrderId
+            };
+            return out.push(reject(Some(req.account), Some(original), Some(cid), reason));
         }
         if self.halted[i] {
             return out.push(rej(RejectReason::SymbolHalted));
@@ -959,7 +1062,8 @@ impl Engine {
             },
         );
         if let Some(cid) = req.client_order_id {
-            self.client_ids.insert((req.account, cid), order_id);
+            self.client_ids
+                .insert((req.account, cid), (order_id, fingerprint(req)));
         }
         let accepted = Event::OrderAccepted {
             order_id,

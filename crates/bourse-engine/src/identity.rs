@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use bourse_core::{AccountId, RejectReason, Role, SecretHash, UnixNanos};
+use bourse_core::{AccountId, RejectReason, Role, Scopes, SecretHash, UnixNanos};
 use serde::{Deserialize, Serialize};
 
 /// A registered user and their account.
@@ -28,6 +28,8 @@ pub struct ApiKey {
     pub account: AccountId,
     pub secret: SecretHash,
     pub label: String,
+    /// What the key may do.
+    pub scopes: Scopes,
 }
 
 /// Users, sessions and API keys.
@@ -91,7 +93,13 @@ impl Identity {
         self.sessions.retain(|_, s| s.expires_at > now);
     }
 
-    pub(crate) fn add_key(&mut self, account: AccountId, secret: SecretHash, label: String) -> u64 {
+    pub(crate) fn add_key(
+        &mut self,
+        account: AccountId,
+        secret: SecretHash,
+        label: String,
+        scopes: Scopes,
+    ) -> u64 {
         self.next_key_id += 1;
         let id = self.next_key_id;
         self.keys.insert(
@@ -100,6 +108,7 @@ impl Identity {
                 account,
                 secret,
                 label,
+                scopes,
             },
         );
         self.key_by_secret.insert(secret, id);

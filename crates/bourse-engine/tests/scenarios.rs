@@ -5,7 +5,7 @@ mod common;
 
 use bourse_core::{
     CancelReason, Cash, ClientOrderId, Command, Event, Liquidity, OrderId, Price, Qty,
-    RejectReason, Side, TimeInForce,
+    RejectReason, Scopes, Side, TimeInForce,
 };
 use bourse_engine::EngineConfig;
 use common::{Driver, limit, market, px, sym};
@@ -349,11 +349,32 @@ fn client_order_id_is_idempotent_per_account() {
     let mut req = limit(a, "KO", Side::Buy, "62.00", 10);
     req.client_order_id = Some(ClientOrderId::new("abc-1").unwrap());
     let first = accepted_id(&d.run(Command::SubmitOrder(req)));
+    // The same order again is a resend, naming the original; nothing new happens.
     let ev = d.run(Command::SubmitOrder(req));
     assert!(matches!(
         ev[..],
-        [Event::Rejected { order_id: Some(id), reason: RejectReason::DuplicateClientOrderId, .. }] if id == first
+        [Event::Rejected { order_id: Some(id), reason: RejectReason::ResentOrder, .. }] if id == first
     ));
+    // Any other order under the id is refused, naming the original too.
+    let mut other = req;
+    other.qty = Qty::new(11);
+    for changed in [
+        other,
+        limit(a, "KO", Side::Buy, "62.01", 10),
+        limit(a, "PEP", Side::Buy, "62.00", 10),
+        limit(a, "KO", Side::Sell, "62.00", 10),
+    ] {
+        let mut changed = changed;
+        changed.client_order_id = req.client_order_id;
+        let ev = d.run(Command::SubmitOrder(changed));
+        assert!(
+            matches!(
+                ev[..],
+                [Event::Rejected { order_id: Some(id), reason: RejectReason::DuplicateClientOrderId, .. }] if id == first
+            ),
+            "{ev:?}"
+        );
+    }
     assert_eq!(
         d.engine.cash(a).unwrap().1,
         Cash::from_dollars(620).unwrap(),
@@ -580,6 +601,63 @@ fn identity_users_sessions_and_api_keys() {
     );
     d.run(Command::RevokeApiKey { account, key_id });
     assert_eq!(d.engine.identity().api_key(&secret), None);
+
+    // Keys from before scopes read and trade; new ones hold what they name, never nothing.
+    let legacy = d.engine.identity().keys().next().map(|(_, k)| k.scopes);
+    assert_eq!(legacy, None, "revoked");
+    let secret = SecretHash([10; 32]);
+    d.run(Command::CreateApiKey {
+        account,
+        secret,
+        label: String::new(),
+    });
+    let secret2 = SecretHash([11; 32]);
+    let ev = d.run(Command::CreateScopedApiKey {
+        account,
+        secret: secret2,
+        label: String::new(),
+        scopes: Scopes::TRANSFER,
+    });
+    assert!(
+        matches!(ev[0], Event::ApiKeyCreated { scopes, .. } if scopes == Scopes::TRANSFER),
+        "{ev:?}"
+    );
+    let secret3 = SecretHash([12; 32]);
+    let ev = d.run(Command::CreateScopedApiKey {
+        account,
+        secret: secret3,
+        label: String::new(),
+        scopes: Scopes::from_bits(0),
+    });
+    assert!(matches!(ev[0], Event::ApiKeyCreated { scopes, .. } if scopes == Scopes::READ));
+    let scopes: Vec<Scopes> = d.engine.identity().keys().map(|(_, k)| k.scopes).collect();
+    assert_eq!(scopes, [Scopes::LEGACY, Scopes::TRANSFER, Scopes::READ]);
+}
+
+#[test]
+fn share_deposits_that_could_not_be_valued_are_refused() {
+    let mut d = Driver::new(EngineConfig::default());
+    let a = d.funded(0);
+    let b = d.funded(0);
+    d.shares(a, "KO", 1_000_000);
+    // Near 2^64 shares: no price could value them in Cash.
+    let ev = d.run(Command::DepositShares {
+        account: b,
+        symbol: sym("KO"),
+        qty: Qty::new(u64::MAX - 1_000_000),
+    });
+    assert_eq!(rejected(&ev), Some(RejectReason::PositionLimit));
+    // The limit is on all the symbol's shares: another account cannot get around it.
+    let ev = d.run(Command::DepositShares {
+        account: b,
+        symbol: sym("KO"),
+        qty: Qty::new(1_000_000_000_000_000),
+    });
+    assert_eq!(rejected(&ev), Some(RejectReason::PositionLimit));
+    assert_eq!(
+        d.engine.position(b, sym("KO")).map(|p| p.0),
+        Some(Qty::new(0))
+    );
 }
 
 fn stop(

@@ -33,6 +33,8 @@ pub struct ServerConfig {
     pub session_ttl_secs: u64,
     pub rate_per_credential: f64,
     pub rate_per_ip: f64,
+    pub password_workers: usize,
+    pub password_queue: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

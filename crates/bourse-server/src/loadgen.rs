@@ -1077,7 +1077,7 @@ async fn setup_account(
         "POST",
         "/v1/api-keys",
         Some(&session),
-        &json!({"label": "bourse bench"}),
+        &json!({"label": "bourse bench", "scopes": ["read", "trade"]}),
     )
     .await?;
     let key = v["secret"]

@@ -61,7 +61,11 @@ pub fn genesis(cfg: &Config) -> Result<Engine> {
 pub fn open_journal(cfg: &Config) -> Result<(BoxJournal, String)> {
     match cfg.backend()? {
         Backend::File { dir, segment_bytes } => {
-            let j = FileJournal::open(&dir, FileJournalOptions { segment_bytes })
+            let opts = FileJournalOptions {
+                segment_bytes,
+                ..FileJournalOptions::default()
+            };
+            let j = FileJournal::open(&dir, opts)
                 .with_context(|| format!("opening the file journal in {}", dir.display()))?;
             Ok((Box::new(j), format!("file:{}", dir.display())))
         }
@@ -116,7 +120,7 @@ fn directory_seed(engine: &Engine) -> DirectorySeed {
         sessions: id.sessions().collect(),
         keys: id
             .keys()
-            .map(|(kid, k)| (kid, k.account, k.secret))
+            .map(|(kid, k)| (kid, k.account, k.secret, k.scopes))
             .collect(),
     }
 }
@@ -434,8 +438,6 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
             per_sec: cfg.server.rate_per_ip,
             burst: cfg.server.rate_per_ip * 2.0,
         },
-        operator_token: (!cfg.server.operator_token.is_empty())
-            .then(|| cfg.server.operator_token.clone()),
         ws: bourse_api::ws::WsConfig {
             rate: cfg.server.rate_per_credential,
             heartbeat: Duration::from_secs(cfg.feed.heartbeat_secs),
@@ -446,6 +448,15 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
     let operator_token =
         (!cfg.server.operator_token.is_empty()).then_some(cfg.server.operator_token.as_str());
     let directory = Arc::new(Directory::new(seed, operator_token));
+    let password_workers = match cfg.server.password_workers {
+        // Half the cores: log-in storms never take the engine's and the journal's share.
+        0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+        n => n,
+    };
+    let passwords = Arc::new(
+        bourse_api::auth::Passwords::new(password_workers, cfg.server.password_queue)
+            .context("starting the password threads")?,
+    );
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if cfg.server.workers > 0 {
         rt.worker_threads(cfg.server.workers);
@@ -471,6 +482,7 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
             ops,
             listings,
             directory,
+            passwords,
             alert_book,
             history,
             feed,

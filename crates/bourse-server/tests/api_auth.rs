@@ -34,7 +34,7 @@ fn identity_and_object_level_authorization() {
                 M::POST,
                 "/v1/users",
                 None,
-                Some(json!({"username": "alice", "password": "whatever123"})),
+                Some(json!({"username": "alice", "password": "amber-falcon-river"})),
             )
             .await;
         assert_eq!((s, v["code"].as_str()), (409, Some("USERNAME_TAKEN")));
@@ -43,7 +43,7 @@ fn identity_and_object_level_authorization() {
                 M::POST,
                 "/v1/users",
                 None,
-                Some(json!({"username": "A!", "password": "whatever123"})),
+                Some(json!({"username": "A!", "password": "amber-falcon-river"})),
             )
             .await;
         assert_eq!((s, v["code"].as_str()), (422, Some("INVALID_USERNAME")));
@@ -61,11 +61,11 @@ fn identity_and_object_level_authorization() {
         let (s2, v2) = h.log_in("nobody", "wrong-password").await;
         assert_eq!((s1, &v1["code"]), (401, &json!("INVALID_CREDENTIALS")));
         assert_eq!((s2, &v2["code"]), (401, &json!("INVALID_CREDENTIALS")));
-        let (s, v) = h.log_in("alice", "hunter2hunter2").await;
+        let (s, v) = h.log_in("alice", "quiet-otter-lantern").await;
         assert_eq!(s, 201, "{v}");
         let alice_token = v["token"].as_str().unwrap().to_owned();
         assert_eq!(alice_token.len(), 64);
-        let (_, v) = h.log_in("bob", "hunter2hunter2").await;
+        let (_, v) = h.log_in("bob", "quiet-otter-lantern").await;
         let bob_token = v["token"].as_str().unwrap().to_owned();
         // Money comes in through the operator (transfers for users arrive with the account API).
         for a in [&alice, &bob] {
@@ -84,7 +84,7 @@ fn identity_and_object_level_authorization() {
                 M::POST,
                 "/v1/api-keys",
                 Some(&alice_token),
-                Some(json!({"label": "algo"})),
+                Some(json!({"label": "algo", "scopes": ["read", "trade"]})),
             )
             .await;
         assert_eq!(s, 201, "{v}");
@@ -184,7 +184,7 @@ fn identity_and_object_level_authorization() {
             .await;
         assert_eq!(s, 401, "an expired session");
         // A revoked key stops working.
-        let (s, v) = h.log_in("alice", "hunter2hunter2").await;
+        let (s, v) = h.log_in("alice", "quiet-otter-lantern").await;
         assert_eq!(s, 201);
         let t = v["token"].as_str().unwrap().to_owned();
         let (s, v) = h
@@ -229,7 +229,7 @@ fn rate_limits_answer_429_with_retry_after() {
         let http = reqwest::Client::new();
         let login = || {
             http.post(format!("{}/v1/sessions", server.base))
-                .json(&json!({"username": "nobody", "password": "whatever123"}))
+                .json(&json!({"username": "nobody", "password": "amber-falcon-river"}))
                 .send()
         };
         let mut codes = Vec::new();
@@ -249,7 +249,7 @@ fn rate_limits_answer_429_with_retry_after() {
         assert_eq!(&codes[..4], &[401, 401, 401, 401], "{codes:?}");
         assert!(codes[4..].contains(&429), "{codes:?}");
         assert!(retry_after.is_some());
-        // Per credential: an unknown token still draws from its own bucket.
+        // A token that does not authenticate draws from the IP bucket, already spent.
         let mut limited = 0;
         for _ in 0..10 {
             let r = http

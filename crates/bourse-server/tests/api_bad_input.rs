@@ -119,7 +119,7 @@ fn bad_input_is_refused_at_the_door_with_stable_codes() {
             base: server.base.clone(),
         };
         let account = h.register("trader").await;
-        let (s, v) = h.log_in("trader", "hunter2hunter2").await;
+        let (s, v) = h.log_in("trader", "quiet-otter-lantern").await;
         assert_eq!(s, 201, "{v}");
         let tok = v["token"].as_str().unwrap().to_owned();
         let tok = tok.as_str();
@@ -249,10 +249,10 @@ fn bad_input_is_refused_at_the_door_with_stable_codes() {
             (M::POST, "/v1/orders".into(), Some(tok), Some("application/json"),
              order(json!({"client_order_id": ""})), 422, "INVALID_CLIENT_ORDER_ID"),
             (M::POST, "/v1/users".into(), None, Some("application/json"),
-             json!({"username": "u".repeat(33), "password": "hunter2hunter2"}).to_string(),
+             json!({"username": "u".repeat(33), "password": "quiet-otter-lantern"}).to_string(),
              422, "INVALID_USERNAME"),
             (M::POST, "/v1/users".into(), None, Some("application/json"),
-             json!({"username": "ab", "password": "hunter2hunter2"}).to_string(), 422,
+             json!({"username": "ab", "password": "quiet-otter-lantern"}).to_string(), 422,
              "INVALID_USERNAME"),
             (M::POST, "/v1/users".into(), None, Some("application/json"),
              json!({"username": "bob", "password": "p".repeat(129)}).to_string(), 422,

@@ -31,7 +31,7 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     let key = rt.block_on(async {
         let h = Http::new(&server.base);
         let account = h.register("fuzzer").await;
-        let (s, v) = h.log_in("fuzzer", "hunter2hunter2").await;
+        let (s, v) = h.log_in("fuzzer", "quiet-otter-lantern").await;
         assert_eq!(s, 201, "{v}");
         let session = v["token"].as_str().unwrap().to_owned();
         for (path, body) in [

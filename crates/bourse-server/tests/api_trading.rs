@@ -10,7 +10,7 @@ use support::{Client, Http, Server, Store};
 
 async fn session(h: &Http, user: &str) -> (String, String) {
     let account = h.register(user).await;
-    let (s, v) = h.log_in(user, "hunter2hunter2").await;
+    let (s, v) = h.log_in(user, "quiet-otter-lantern").await;
     assert_eq!(s, 201, "{v}");
     (account, v["token"].as_str().unwrap().to_owned())
 }

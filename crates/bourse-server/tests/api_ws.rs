@@ -38,7 +38,7 @@ fn websocket_order_entry() {
     rt.block_on(async {
         let h = Http::new(&server.base);
         let account = h.register("broker").await;
-        let (_, v) = h.log_in("broker", "hunter2hunter2").await;
+        let (_, v) = h.log_in("broker", "quiet-otter-lantern").await;
         let token = v["token"].as_str().unwrap().to_owned();
         let op = Client::new(&server.base);
         op.post(&format!("/v1/admin/accounts/{account}/deposits"), json!({"amount": "1000000"}))

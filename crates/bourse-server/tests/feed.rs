@@ -499,8 +499,8 @@ fn private_channels_carry_only_the_callers_own() {
             op.post(&format!("/v1/admin/accounts/{acc}/deposits"), json!({"amount": "1000000"})).await.unwrap();
             op.post(&format!("/v1/admin/accounts/{acc}/shares"), json!({"symbol": "AAPL", "qty": 1000})).await.unwrap();
         }
-        let ta = h.log_in("alice", "hunter2hunter2").await.1["token"].as_str().unwrap().to_owned();
-        let tb = h.log_in("bob", "hunter2hunter2").await.1["token"].as_str().unwrap().to_owned();
+        let ta = h.log_in("alice", "quiet-otter-lantern").await.1["token"].as_str().unwrap().to_owned();
+        let tb = h.log_in("bob", "quiet-otter-lantern").await.1["token"].as_str().unwrap().to_owned();
         let (_, reference) = listing(&op, "AAPL").await;
 
         let mut wa = connect(&server.base).await;
@@ -596,7 +596,7 @@ fn private_channels_carry_only_the_callers_own() {
         let mut junk = Vec::new();
         request(&mut wa, json!({"op": "auth", "id": 1, "token": token_a}), &mut junk).await;
         request(&mut wa, json!({"op": "subscribe", "id": 2, "channels": ["alerts"]}), &mut junk).await;
-        let tb = h.log_in("bob", "hunter2hunter2").await.1["token"].as_str().unwrap().to_owned();
+        let tb = h.log_in("bob", "quiet-otter-lantern").await.1["token"].as_str().unwrap().to_owned();
         let low = px(reference - 30_000);
         for (tok, side, tif) in [(&tb, "buy", "gtc"), (&token_a, "sell", "ioc"), (&tb, "buy", "gtc"), (&token_a, "sell", "ioc")] {
             let (s, v) = h.call(reqwest::Method::POST, "/v1/orders", Some(tok),

@@ -373,7 +373,7 @@ impl Http {
                 reqwest::Method::POST,
                 "/v1/users",
                 None,
-                Some(json!({"username": user, "password": "hunter2hunter2"})),
+                Some(json!({"username": user, "password": "quiet-otter-lantern"})),
             )
             .await;
         assert_eq!(s, 201, "{v}");
