@@ -14,6 +14,7 @@
 //! → {"op":"ping"}                                  ← {"type":"pong"}
 //!                                                  ← {"type":"heartbeat","seqs":{"AAPL":57}}
 //!                                                  ← {"type":"error","request_id":…,"code":"…","message":"…"}
+//!                                                  ← {"type":"auth_ended","code":"API_KEY_REVOKED",…}
 //! ```
 //!
 //! Everything sent goes through the connection's outbox in `bourse-feed` (bounded in bytes;
@@ -25,7 +26,11 @@
 //! Frames are JSON text of at most [`MAX_FRAME`] bytes. The server pings every `ping_every`; a connection that sends nothing (pongs
 //! count) for `idle_timeout` is closed.
 //!
-//! Must never: act before `auth`; let one connection's backlog grow without bound (a full
+//! A connection's authority lasts as long as its credential: a log-out, a key revocation
+//! (anywhere) or the session's expiry ends it at once (`auth_ended`; private channels
+//! unsubscribed; private requests refused until a new `auth`).
+//!
+//! Must never: act before `auth`, or after its credential ended; let one connection's backlog grow without bound (a full
 //! in-flight window stops reading from that socket); panic on any frame.
 
 use std::sync::Arc;
