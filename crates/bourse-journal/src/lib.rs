@@ -3,7 +3,8 @@
 //!
 //! Owns the [`Journal`] trait and its two backends, their storage formats and their checks:
 //! - [`FileJournal`], the embedded default: segmented append-only files, a CRC per record,
-//!   one write + `fdatasync` per group commit, torn-tail repair on open;
+//!   one write + `fdatasync` per group commit, an exclusive lock on its directory, torn-tail
+//!   repair on open (a damaged but complete record is corruption, never cut off silently);
 //! - [`PgJournal`], PostgreSQL through sqlx: one transaction per group commit (binary `COPY`
 //!   or one `INSERT … SELECT FROM UNNEST`), the schema versioned in the workspace's
 //!   `migrations/`, reconnection after a lost connection that re-reads what committed.
@@ -24,7 +25,7 @@ use bourse_core::codec::CodecError;
 pub mod file;
 pub mod pg;
 
-pub use file::{FileJournal, FileJournalOptions, Recovery};
+pub use file::{DroppedTail, FileJournal, FileJournalOptions, Recovery};
 pub use pg::{PgJournal, PgJournalOptions, PgWrite};
 
 /// Where in a backend's storage something was found.
@@ -61,7 +62,8 @@ pub enum JournalError {
     },
     #[error(
         "journal corrupted at {at}: {what}; refusing to start (restore it from a replica or \
-         backup; records before this point are intact)"
+         backup; records before this point are intact{})",
+        repair_hint(.at)
     )]
     Corrupt { at: Location, what: String },
     #[error(
@@ -97,10 +99,37 @@ pub enum JournalError {
     #[error("PostgreSQL journal: applying the schema migrations failed: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error(
-        "PostgreSQL journal: {table} is locked by another session (another writer, or this \
-         writer's previous connection not yet gone)"
+        "PostgreSQL journal: {table} is locked by another session: another bourse process \
+         writes this journal (stop it first), or this writer's previous connection has not \
+         gone yet"
     )]
     Locked { table: String },
+    /// Another process holds the lock of a [`FileJournal`]'s directory. Not retryable: two
+    /// writers would acknowledge different commands at the same seq.
+    #[error(
+        "journal {} is locked: another bourse process{} holds it (a second writer would \
+         acknowledge commands at the same seqs); stop that process first",
+        .path.display(),
+        .pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    FileLocked {
+        /// The journal's directory.
+        path: PathBuf,
+        /// The holder's process id, as it wrote it into the lock file (if readable).
+        pid: Option<u32>,
+    },
+    /// The file system is full (or the quota used up): nothing of the batch was kept (the
+    /// segment was cut back to its durable length), so the same append can succeed once
+    /// space is freed.
+    #[error(
+        "journal storage full writing {path}: {source}; nothing of the batch was kept; \
+         acknowledgements wait until space is freed"
+    )]
+    StorageFull {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(
         "PostgreSQL journal: {table} ends at seq {found}, but this writer knows seq \
          {acknowledged} durable (and had at most seq {in_flight} in flight): another writer \
@@ -119,18 +148,31 @@ pub enum JournalError {
     Consumer(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// For a damaged file journal: where the operator's last resort is explained.
+fn repair_hint(at: &Location) -> &'static str {
+    match at {
+        Location::File { .. } => {
+            "; without a copy, `bourse journal repair` says what accepting the loss would drop"
+        }
+        Location::Row { .. } => "",
+    }
+}
+
 impl JournalError {
-    /// Whether the same call may succeed if made again: true only when the database
+    /// Whether the same call may succeed if made again: true when the database
     /// connection was lost (or the journal is locked by a session that is going away), in
     /// which case the journal has marked itself uncertain and the next call reconnects,
-    /// learns what committed and skips it. Everything else — a gap, corruption, an order
-    /// violation, any file I/O failure (after a failed `fdatasync` the page cache can no
-    /// longer be trusted) — is fatal: stop the writer and restart from the journal.
+    /// learns what committed and skips it; and when a file journal's disk is full
+    /// ([`JournalError::StorageFull`]: the segment was cut back to its durable length, so a
+    /// retry writes the batch exactly once). Everything else — a gap, corruption, an order
+    /// violation, a file journal locked by another process, any other file I/O failure
+    /// (after a failed `fdatasync` the page cache can no longer be trusted) — is fatal: stop
+    /// the writer and restart from the journal.
     #[must_use]
     pub fn is_retryable(&self) -> bool {
         match self {
             JournalError::Database { source, .. } => pg::is_transient(source),
-            JournalError::Locked { .. } => true,
+            JournalError::Locked { .. } | JournalError::StorageFull { .. } => true,
             _ => false,
         }
     }

@@ -9,6 +9,7 @@ mod support;
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use bourse_core::{AccountId, Cash, Command, Seq, Sequenced, UnixNanos};
@@ -32,7 +33,24 @@ fn batch(from: u64, to: u64) -> Vec<Sequenced> {
 }
 
 fn open(dir: &Path, segment_bytes: u64) -> Result<FileJournal, JournalError> {
-    FileJournal::open(dir, FileJournalOptions { segment_bytes })
+    FileJournal::open(
+        dir,
+        FileJournalOptions {
+            segment_bytes,
+            ..FileJournalOptions::default()
+        },
+    )
+}
+
+/// `open`, with the operator's acceptance of a lost corrupt tail.
+fn open_accepting_loss(dir: &Path, segment_bytes: u64) -> Result<FileJournal, JournalError> {
+    FileJournal::open(
+        dir,
+        FileJournalOptions {
+            segment_bytes,
+            accept_corrupt_tail: true,
+        },
+    )
 }
 
 type Make<'a> = &'a dyn Fn() -> Box<dyn Journal>;
@@ -410,4 +428,271 @@ fn an_unreadable_newest_snapshot_falls_back_to_the_one_before() {
         j.latest_snapshot().unwrap(),
         Some((Seq(10), b"ten".to_vec()))
     );
+}
+
+/// The byte offset of every record in a segment, and its end.
+fn record_offsets(bytes: &[u8]) -> Vec<usize> {
+    let mut at = 0;
+    let mut out = Vec::new();
+    while at < bytes.len() {
+        out.push(at);
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        at += 8 + len;
+    }
+    out.push(at);
+    out
+}
+
+/// Asserts `err` is corruption at byte `offset` of `seg`, refusing to start.
+fn assert_corrupt_at(err: &JournalError, seg: &Path, offset: usize) {
+    let JournalError::Corrupt {
+        at: Location::File { path, offset: got },
+        ..
+    } = err
+    else {
+        panic!("expected corruption, got: {err}")
+    };
+    assert_eq!((path.as_path(), *got), (seg, offset as u64), "{err}");
+    assert!(err.to_string().contains("refusing to start"), "{err}");
+    assert!(!err.is_retryable());
+}
+
+/// A bit flip inside the last, complete record is corruption: the journal refuses to
+/// open instead of silently dropping an acknowledged command (the old code cut it off as
+/// a torn write and opened at seq 99).
+#[test]
+fn a_bit_flip_in_the_last_record_refuses_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let seg = journal_of_100(dir.path());
+    let mut bytes = fs::read(&seg).unwrap();
+    let last = record_offsets(&bytes)[99];
+    let n = bytes.len();
+    bytes[n - 5] ^= 0x10;
+    fs::write(&seg, &bytes).unwrap();
+    let err = open(dir.path(), 1 << 20).unwrap_err();
+    assert_corrupt_at(&err, &seg, last);
+    assert!(err.to_string().contains("checksum"), "{err}");
+    assert_eq!(fs::read(&seg).unwrap(), bytes, "nothing was cut");
+    // The header's checksum itself damaged: the same.
+    bytes[n - 5] ^= 0x10;
+    bytes[last + 5] ^= 0x01;
+    fs::write(&seg, &bytes).unwrap();
+    assert_corrupt_at(&open(dir.path(), 1 << 20).unwrap_err(), &seg, last);
+}
+
+/// A last record whose length grew past the end of the file, while the bytes to the end
+/// still carry its checksum, is a complete record with a damaged length: corruption, not
+/// a record cut short.
+#[test]
+fn a_grown_length_of_the_last_record_refuses_to_open() {
+    for grow in [1u32, 4096] {
+        let dir = tempfile::tempdir().unwrap();
+        let seg = journal_of_100(dir.path());
+        let mut bytes = fs::read(&seg).unwrap();
+        let last = record_offsets(&bytes)[99];
+        let len = u32::from_le_bytes(bytes[last..last + 4].try_into().unwrap());
+        bytes[last..last + 4].copy_from_slice(&(len + grow).to_le_bytes());
+        fs::write(&seg, &bytes).unwrap();
+        let err = open(dir.path(), 1 << 20).unwrap_err();
+        assert_corrupt_at(&err, &seg, last);
+        assert!(err.to_string().contains("damaged length"), "{err}");
+        assert_eq!(fs::read(&seg).unwrap(), bytes, "nothing was cut");
+    }
+}
+
+/// Zero bytes from the damaged record to the end (blocks a power loss left unwritten) are
+/// a torn write: cut off, and appending continues. So are zeros from a sector boundary
+/// inside a record on past its end (the file was extended over a whole batch whose last
+/// sectors never reached the disk).
+#[test]
+fn a_zero_filled_tail_is_cut_off_and_appending_continues() {
+    for zeros in [1usize, 8, 100, 4096] {
+        let dir = tempfile::tempdir().unwrap();
+        let seg = journal_of_100(dir.path());
+        let before = fs::read(&seg).unwrap().len();
+        let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
+        f.write_all(&vec![0u8; zeros]).unwrap();
+        drop(f);
+        let mut j = open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(j.durable_seq(), Seq(100), "zeros {zeros}");
+        assert_eq!(j.recovery().truncated_bytes, zeros as u64);
+        assert_eq!(fs::read(&seg).unwrap().len(), before);
+        j.append(&batch(101, 110)).unwrap();
+        drop(j);
+        assert_eq!(
+            open(dir.path(), 1 << 20)
+                .unwrap()
+                .read_from(Seq(1))
+                .unwrap(),
+            batch(1, 110)
+        );
+    }
+
+    // One batch of 101..=300 written over the end of 1..=100, its sectors from one inside
+    // a record onwards never written.
+    let dir = tempfile::tempdir().unwrap();
+    let seg = journal_of_100(dir.path());
+    let durable_len = fs::read(&seg).unwrap().len();
+    let mut j = open(dir.path(), 1 << 20).unwrap();
+    j.append(&batch(101, 300)).unwrap();
+    drop(j);
+    let mut bytes = fs::read(&seg).unwrap();
+    let offsets = record_offsets(&bytes);
+    let boundary = (durable_len + 600).div_ceil(512) * 512;
+    assert!(
+        !offsets.contains(&boundary) && boundary < bytes.len() - 100,
+        "the boundary falls inside a record of the batch"
+    );
+    bytes[boundary..].fill(0);
+    fs::write(&seg, &bytes).unwrap();
+    let whole = offsets.iter().filter(|&&o| o > 0 && o <= boundary).count() as u64;
+    let j = open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(j.durable_seq(), Seq(whole));
+    assert!(whole > 100, "some of the batch is kept");
+    assert_eq!(j.read_from(Seq(1)).unwrap(), batch(1, whole));
+    let kept = offsets[usize::try_from(whole).unwrap()];
+    assert_eq!(j.recovery().truncated_bytes, (bytes.len() - kept) as u64);
+}
+
+/// The operator's way out: with `accept_corrupt_tail` the newest segment is cut at the
+/// first damaged record, what went is reported, a snapshot beyond the new end is set
+/// aside, and appending continues.
+#[test]
+fn accepting_the_loss_cuts_a_corrupt_tail_and_appending_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let seg = journal_of_100(dir.path());
+    let mut j = open(dir.path(), 1 << 20).unwrap();
+    j.save_snapshot(Seq(50), b"state at 50").unwrap();
+    j.save_snapshot(Seq(100), b"state at 100").unwrap();
+    drop(j);
+    let mut bytes = fs::read(&seg).unwrap();
+    let n = bytes.len();
+    let last = record_offsets(&bytes)[99];
+    bytes[n - 5] ^= 0x10;
+    fs::write(&seg, &bytes).unwrap();
+    // Refused without the flag, and nothing is touched.
+    assert_corrupt_at(&open(dir.path(), 1 << 20).unwrap_err(), &seg, last);
+    let mut j = open_accepting_loss(dir.path(), 1 << 20).unwrap();
+    assert_eq!(j.durable_seq(), Seq(99));
+    let dropped = j.recovery().dropped.clone().expect("the loss is reported");
+    assert_eq!(
+        dropped.at,
+        Location::File {
+            path: seg.clone(),
+            offset: last as u64
+        }
+    );
+    assert_eq!(dropped.bytes, (n - last) as u64);
+    assert_eq!(dropped.kept_seq, 99);
+    assert_eq!(j.recovery().truncated_bytes, 0, "not a torn write");
+    let aside = dir
+        .path()
+        .join(format!("snapshot-{:020}.snap.dropped", 100));
+    assert_eq!(dropped.snapshots_set_aside, vec![aside.clone()]);
+    assert!(aside.exists());
+    assert_eq!(
+        j.latest_snapshot().unwrap(),
+        Some((Seq(50), b"state at 50".to_vec()))
+    );
+    assert_eq!(fs::read(&seg).unwrap().len(), last);
+    j.append(&batch(100, 120)).unwrap();
+    drop(j);
+    let j = open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(j.read_from(Seq(1)).unwrap(), batch(1, 120));
+    assert_eq!(j.recovery().dropped, None);
+
+    // Damage mid-segment, with intact records after it: cut there too (they go with it).
+    let dir = tempfile::tempdir().unwrap();
+    let seg = journal_of_100(dir.path());
+    let mut bytes = fs::read(&seg).unwrap();
+    let at = record_offsets(&bytes)[40];
+    bytes[at + 10] ^= 0xFF;
+    fs::write(&seg, &bytes).unwrap();
+    assert_corrupt_at(&open(dir.path(), 1 << 20).unwrap_err(), &seg, at);
+    let j = open_accepting_loss(dir.path(), 1 << 20).unwrap();
+    assert_eq!(j.durable_seq(), Seq(40));
+    assert_eq!(
+        j.recovery().dropped.as_ref().unwrap().bytes,
+        (bytes.len() - at) as u64
+    );
+}
+
+/// Damage in an older segment is refused even when the operator accepts a lost tail:
+/// cutting there would drop whole later segments.
+#[test]
+fn corruption_in_an_older_segment_is_refused_even_accepting_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    // A one-byte segment size rolls a new file for every batch.
+    let mut j = open(dir.path(), 1).unwrap();
+    j.append(&batch(1, 10)).unwrap();
+    j.append(&batch(11, 20)).unwrap();
+    drop(j);
+    let first = dir.path().join("journal-00000000000000000001.log");
+    let mut bytes = fs::read(&first).unwrap();
+    let n = bytes.len();
+    bytes[n - 5] ^= 0x10;
+    fs::write(&first, &bytes).unwrap();
+    let newest = newest_segment(dir.path());
+    let newest_before = fs::read(&newest).unwrap();
+    let err = open_accepting_loss(dir.path(), 1).unwrap_err();
+    assert_corrupt_at(&err, &first, record_offsets(&bytes)[9]);
+    assert_eq!(fs::read(&first).unwrap(), bytes, "nothing was cut");
+    assert_eq!(fs::read(&newest).unwrap(), newest_before, "nothing was cut");
+}
+
+/// One writer per directory: a second open is refused, clearly and for good, while the
+/// first journal is alive; once it is dropped the directory can be opened again.
+#[test]
+fn a_second_open_of_the_same_directory_is_refused_while_the_first_lives() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = open(dir.path(), 1 << 20).unwrap();
+    first.append(&batch(1, 10)).unwrap();
+    let err = open(dir.path(), 1 << 20).unwrap_err();
+    let JournalError::FileLocked { path, pid } = &err else {
+        panic!("expected FileLocked, got: {err}")
+    };
+    assert_eq!(path, dir.path());
+    assert_eq!(*pid, Some(std::process::id()));
+    let msg = err.to_string();
+    assert!(
+        msg.contains("another bourse process")
+            && msg.contains("stop that process first")
+            && msg.contains(&dir.path().display().to_string()),
+        "{msg}"
+    );
+    assert!(!err.is_retryable());
+    // Even accepting loss does not get around it.
+    assert!(matches!(
+        open_accepting_loss(dir.path(), 1 << 20),
+        Err(JournalError::FileLocked { .. })
+    ));
+    // The refused opener changed nothing: the first one keeps appending.
+    first.append(&batch(11, 20)).unwrap();
+    drop(first);
+    let j = open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(j.read_from(Seq(1)).unwrap(), batch(1, 20));
+}
+
+/// Files the journal creates are its owner's alone: the directory 0700, the lock file,
+/// segments and snapshots 0600.
+#[test]
+fn files_are_private_to_their_owner() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("new").join("journal");
+    let mut j = open(&dir, 1).unwrap();
+    j.append(&batch(1, 10)).unwrap();
+    j.append(&batch(11, 20)).unwrap();
+    j.save_snapshot(Seq(0), b"genesis").unwrap();
+    j.save_snapshot(Seq(20), b"state at 20").unwrap();
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700, "the journal directory");
+    assert_eq!(mode(&root.path().join("new")), 0o700, "a parent it created");
+    let mut files = 0;
+    for e in fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        assert_eq!(mode(&p), 0o600, "{}", p.display());
+        files += 1;
+    }
+    // LOCK, two segments, two snapshots.
+    assert_eq!(files, 5);
 }

@@ -50,6 +50,139 @@ enum Cmd {
         #[command(subcommand)]
         what: bourse_server::loadgen::Bench,
     },
+    /// The file journal's maintenance (`bourse journal repair --help`).
+    Journal {
+        #[command(subcommand)]
+        what: JournalCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum JournalCmd {
+    /// Checks the file journal (with the server stopped) and, only with --accept-loss, cuts
+    /// off a corrupt tail of its newest segment so the server can start again. File journal
+    /// only: a PostgreSQL journal is restored from a replica or backup instead.
+    Repair {
+        /// Drop the first damaged record of the newest segment and everything after it.
+        /// Those commands may have been acknowledged to clients: restoring the journal from
+        /// a replica or backup loses nothing and is preferred.
+        #[arg(long)]
+        accept_loss: bool,
+    },
+}
+
+/// `bourse journal repair`: see [`JournalCmd::Repair`].
+fn repair(cfg: &Config, accept_loss: bool) -> Result<()> {
+    use bourse_journal::{FileJournal, FileJournalOptions, Journal, JournalError, Location};
+    let (dir, segment_bytes) = match cfg.backend()? {
+        bourse_server::config::Backend::File { dir, segment_bytes } => (dir, segment_bytes),
+        bourse_server::config::Backend::Postgres { .. } => anyhow::bail!(
+            "journal repair works on the file journal only; this configuration uses a \
+             PostgreSQL journal, which is not repaired this way: restore it from a replica or \
+             backup"
+        ),
+    };
+    let opts = FileJournalOptions {
+        segment_bytes,
+        ..FileJournalOptions::default()
+    };
+    let shown = dir.display();
+    if !dir.is_dir() {
+        anyhow::bail!("no file journal at {shown} (journal.dir)");
+    }
+    // The newest segment: the only one whose damage `--accept-loss` may cut off.
+    let newest = std::fs::read_dir(&dir)
+        .with_context(|| format!("listing {shown}"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("journal-") && n.ends_with(".log"))
+        })
+        .max();
+    match FileJournal::open(&dir, opts) {
+        Ok(j) => {
+            let r = j.recovery();
+            let torn = if r.truncated_bytes > 0 {
+                format!(
+                    "; cut off a torn final write of {} bytes (never acknowledged)",
+                    r.truncated_bytes
+                )
+            } else {
+                String::new()
+            };
+            println!(
+                "journal {shown} needs no repair: seq {}, {} records in {} segments{torn}",
+                j.durable_seq().0,
+                r.records,
+                r.segments
+            );
+            return Ok(());
+        }
+        Err(JournalError::Corrupt { at, what }) if !accept_loss => {
+            let (in_newest, size) = match &at {
+                Location::File { path, offset } => (
+                    newest.as_ref() == Some(path),
+                    std::fs::metadata(path)
+                        .map(|m| format!(" ({} bytes)", m.len().saturating_sub(*offset)))
+                        .unwrap_or_default(),
+                ),
+                Location::Row { .. } => (false, String::new()),
+            };
+            if !in_newest {
+                anyhow::bail!(
+                    "journal {shown} is corrupt at {at}: {what}. Nothing was changed. The \
+                     damage is not in the newest segment, so it cannot be cut off (later \
+                     segments would go with it): restore the journal from a replica or backup"
+                );
+            }
+            anyhow::bail!(
+                "journal {shown} is corrupt at {at}: {what}. Nothing was changed. Restoring \
+                 the journal from a replica or backup loses nothing and is preferred; \
+                 `bourse journal repair --accept-loss` instead cuts the newest segment there, \
+                 dropping that record and everything after it{size}, which may include \
+                 acknowledged commands"
+            );
+        }
+        Err(JournalError::Corrupt { .. }) => {}
+        Err(e) => return Err(e).with_context(|| format!("checking the journal in {shown}")),
+    }
+    let j = FileJournal::open(
+        &dir,
+        FileJournalOptions {
+            accept_corrupt_tail: true,
+            ..opts
+        },
+    )
+    .with_context(|| {
+        format!(
+            "repairing the journal in {shown} (--accept-loss cuts only the newest segment; \
+             damage in an older one needs a restore from a replica or backup)"
+        )
+    })?;
+    let kept = j.durable_seq().0;
+    if let Some(d) = j.recovery().dropped.clone() {
+        println!(
+            "journal {shown}: DROPPED {} bytes from {} ({}); kept seqs 1..={kept}, the \
+             journal now ends at seq {kept}",
+            d.bytes, d.at, d.what
+        );
+        for p in &d.snapshots_set_aside {
+            println!(
+                "set aside snapshot {} (it covers dropped commands)",
+                p.display()
+            );
+        }
+    }
+    drop(j);
+    // Prove the server will start: the same recovery `serve` does.
+    let (_, _, _, rec) = bourse_server::serve::open_and_recover(cfg, Start::LatestSnapshot)
+        .context("recovering from the repaired journal")?;
+    println!(
+        "the repaired journal recovers to seq {} (state hash {}); `bourse serve` can start",
+        rec.seq.0, rec.hash
+    );
+    Ok(())
 }
 
 fn init_logs(cfg: &Config) {
@@ -84,6 +217,9 @@ fn run(cli: Cli) -> Result<()> {
         ),
         Cmd::Bench { what } => bourse_server::loadgen::run(&cfg, what),
         Cmd::Admin(a) => bourse_server::admin::run(&cfg, &a),
+        Cmd::Journal {
+            what: JournalCmd::Repair { accept_loss },
+        } => repair(&cfg, accept_loss),
         Cmd::Replay { from_snapshot } => {
             let start = if from_snapshot {
                 Start::LatestSnapshot
