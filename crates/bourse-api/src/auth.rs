@@ -637,7 +637,7 @@ mod tests {
             (Credential::ApiKey(3), Scopes::READ)
         );
         assert_eq!(dir.still_valid(&k.credential, at(0)), Ok(()));
-        let mut endings = dir.endings();
+        let endings = dir.endings();
         assert_eq!(
             dir.still_valid(&p.credential, at(1_000)),
             Err(Ended::SessionExpired)
