@@ -1,0 +1,432 @@
+//! Ledger: deposits, withdrawals, reservations, settlement, fees, balances, conservation checks.
+
+use bourse_core::{
+    AccountId, Cash, Event, Liquidity, OrderId, Price, Qty, RejectReason, Side, Symbol, TradeId,
+};
+
+use super::stops::Stops;
+use super::{Account, Engine, Position, refuse};
+
+/// How much the price may rise (×) over the higher of an instrument's reference and last
+/// trade price while every share of it still values exactly in [`Cash`]; share deposits that
+/// would break that are refused (`POSITION_LIMIT`).
+const POSITION_HEADROOM: i64 = 100;
+
+impl Engine {
+    /// Cash held and cash reserved by working buy orders.
+    #[must_use]
+    pub fn cash(&self, account: AccountId) -> Option<(Cash, Cash)> {
+        self.account(account).map(|a| (a.cash, a.reserved))
+    }
+
+    /// Shares held and shares reserved by working sell orders.
+    #[must_use]
+    pub fn position(&self, account: AccountId, symbol: Symbol) -> Option<(Qty, Qty)> {
+        let i = *self.by_symbol.get(&symbol)?;
+        let p = &self.positions[self.pos_index(account, i as usize)?];
+        Some((Qty::new(p.qty), Qty::new(p.reserved)))
+    }
+
+    #[must_use]
+    pub fn fees_collected(&self) -> Cash {
+        self.fees_collected
+    }
+
+    #[must_use]
+    pub fn account_count(&self) -> usize {
+        self.accounts.len()
+    }
+
+    pub(super) fn account(&self, id: AccountId) -> Option<&Account> {
+        let i = usize::try_from(id.get()).ok()?.checked_sub(1)?;
+        self.accounts.get(i)
+    }
+
+    /// Where `account`'s position in instrument `i` lives in `positions`.
+    #[inline]
+    pub(super) fn pos_index(&self, account: AccountId, i: usize) -> Option<usize> {
+        let a = usize::try_from(account.get()).ok()?.checked_sub(1)?;
+        (a < self.accounts.len()).then(|| a * self.instruments.len() + i)
+    }
+
+    pub(super) fn account_mut(&mut self, id: AccountId) -> Option<&mut Account> {
+        let i = usize::try_from(id.get()).ok()?.checked_sub(1)?;
+        self.accounts.get_mut(i)
+    }
+
+    pub(super) fn open_account(&mut self, out: &mut Vec<Event>) -> AccountId {
+        self.accounts.push(Account {
+            cash: Cash::ZERO,
+            reserved: Cash::ZERO,
+        });
+        self.positions.resize(
+            self.accounts.len() * self.instruments.len(),
+            Position::default(),
+        );
+        let account = AccountId::new(self.accounts.len() as u64);
+        out.push(Event::AccountOpened { account });
+        account
+    }
+
+    pub(super) fn deposit(&mut self, account: AccountId, amount: Cash, out: &mut Vec<Event>) {
+        if !amount.is_positive() {
+            return out.push(refuse(account, RejectReason::InvalidAmount));
+        }
+        let Some(net) = self.net_cash_in.checked_add(amount) else {
+            return out.push(refuse(account, RejectReason::ArithmeticOverflow));
+        };
+        let Some(a) = self.account_mut(account) else {
+            return out.push(refuse(account, RejectReason::UnknownAccount));
+        };
+        let Some(cash) = a.cash.checked_add(amount) else {
+            return out.push(refuse(account, RejectReason::ArithmeticOverflow));
+        };
+        a.cash = cash;
+        self.net_cash_in = net;
+        out.push(Event::CashDeposited {
+            account,
+            amount,
+            balance: cash,
+        });
+    }
+
+    pub(super) fn withdraw(&mut self, account: AccountId, amount: Cash, out: &mut Vec<Event>) {
+        if !amount.is_positive() {
+            return out.push(refuse(account, RejectReason::InvalidAmount));
+        }
+        let Some(a) = self.account_mut(account) else {
+            return out.push(refuse(account, RejectReason::UnknownAccount));
+        };
+        let available = a.cash.checked_sub(a.reserved).unwrap_or(Cash::ZERO);
+        if amount > available {
+            return out.push(refuse(account, RejectReason::InsufficientFunds));
+        }
+        a.cash = a.cash.checked_sub(amount).unwrap_or(Cash::ZERO);
+        let balance = a.cash;
+        self.net_cash_in = self.net_cash_in.checked_sub(amount).unwrap_or(Cash::ZERO);
+        out.push(Event::CashWithdrawn {
+            account,
+            amount,
+            balance,
+        });
+    }
+
+    pub(super) fn deposit_shares(
+        &mut self,
+        account: AccountId,
+        symbol: Symbol,
+        qty: Qty,
+        out: &mut Vec<Event>,
+    ) {
+        if qty.is_zero() {
+            return out.push(refuse(account, RejectReason::InvalidQuantity));
+        }
+        let Some(&i) = self.by_symbol.get(&symbol) else {
+            return out.push(refuse(account, RejectReason::UnknownSymbol));
+        };
+        let i = i as usize;
+        let Some(total) = self.shares_in[i].checked_add(qty.get()) else {
+            return out.push(refuse(account, RejectReason::ArithmeticOverflow));
+        };
+        let Some(pi) = self.pos_index(account, i) else {
+            return out.push(refuse(account, RejectReason::UnknownAccount));
+        };
+        let pos = &self.positions[pi];
+        let Some(held) = pos.qty.checked_add(qty.get()) else {
+            return out.push(refuse(account, RejectReason::ArithmeticOverflow));
+        };
+        // Every share of the symbol must stay valuable exactly (market value, equity) even
+        // after the price rises a hundredfold from the higher of reference and last trade.
+        let px = self.books[i]
+            .last_trade_price()
+            .map_or(self.instruments[i].reference_price, |p| {
+                p.max(self.instruments[i].reference_price)
+            });
+        let valuable = i64::try_from(total)
+            .ok()
+            .and_then(|t| px.raw().checked_mul(POSITION_HEADROOM)?.checked_mul(t))
+            .is_some();
+        if !valuable {
+            return out.push(refuse(account, RejectReason::PositionLimit));
+        }
+        let pos = &mut self.positions[pi];
+        pos.qty = held;
+        self.shares_in[i] = total;
+        out.push(Event::SharesDeposited {
+            account,
+            symbol,
+            qty,
+            position: Qty::new(held),
+        });
+    }
+
+    /// Cash to reserve for `qty` shares bought at up to `px`: the value, plus the worst fee
+    /// and one raw unit per share, which covers the rounding of a fee charged fill by fill.
+    pub(super) fn buy_reserve(&self, px: Price, qty: u64) -> Option<Cash> {
+        let value = px.notional(Qty::new(qty))?;
+        let bps = self.cfg.maker_fee_bps.max(self.cfg.taker_fee_bps);
+        if bps == 0 {
+            return Some(value);
+        }
+        let fee = value.bps_ceil(bps)?;
+        value
+            .checked_add(fee)?
+            .checked_add(Cash::from_raw(i64::try_from(qty).ok()?))
+    }
+
+    /// Settles one side of a trade for order `id`: moves cash and shares, charges the fee,
+    /// releases the reservation it used. Returns the execution report.
+    pub(super) fn settle(
+        &mut self,
+        id: OrderId,
+        trade_id: TradeId,
+        px: Price,
+        qty: Qty,
+        liquidity: Liquidity,
+    ) -> Option<Event> {
+        let w = *self.orders.get(&id)?;
+        let i = w.instrument as usize;
+        let q = qty.get();
+        let value = px.notional(qty)?;
+        let bps = match liquidity {
+            Liquidity::Maker => self.cfg.maker_fee_bps,
+            Liquidity::Taker => self.cfg.taker_fee_bps,
+        };
+        let fee = value.bps_ceil(bps)?;
+        let leaves = w.leaves - q;
+        let new_reserved = if w.side == Side::Buy {
+            if leaves == 0 {
+                Cash::ZERO
+            } else {
+                self.buy_reserve(w.reserve_px, leaves)?
+            }
+        } else {
+            Cash::ZERO
+        };
+        let pi = self.pos_index(w.account, i)?;
+        let ai = pi / self.instruments.len();
+        let (a, p) = (&mut self.accounts[ai], &mut self.positions[pi]);
+        match w.side {
+            Side::Buy => {
+                let release = w.reserved_cash.checked_sub(new_reserved)?;
+                a.cash = a.cash.checked_sub(value)?.checked_sub(fee)?;
+                a.reserved = a.reserved.checked_sub(release)?;
+                p.qty += q;
+            }
+            Side::Sell => {
+                a.cash = a.cash.checked_add(value)?.checked_sub(fee)?;
+                p.qty -= q;
+                p.reserved -= q;
+            }
+        }
+        self.fees_collected = self.fees_collected.checked_add(fee)?;
+        let o = self.orders.get_mut(&id)?;
+        o.leaves = leaves;
+        o.cum_qty += q;
+        o.cum_notional = o.cum_notional.checked_add(value)?;
+        o.reserved_cash = new_reserved;
+        let report = Event::OrderFilled {
+            order_id: id,
+            account: w.account,
+            symbol: self.instruments[i].symbol,
+            side: w.side,
+            trade_id,
+            last_px: px,
+            last_qty: qty,
+            cum_qty: Qty::new(o.cum_qty),
+            leaves_qty: Qty::new(leaves),
+            cum_notional: o.cum_notional,
+            liquidity,
+            fee,
+        };
+        if leaves == 0 {
+            self.orders.remove(&id);
+        }
+        Some(report)
+    }
+
+    /// An order stopped working: release what it still had reserved and forget it.
+    pub(super) fn finish(&mut self, id: OrderId) {
+        let Some(w) = self.orders.remove(&id) else {
+            return;
+        };
+        let i = w.instrument as usize;
+        match w.side {
+            Side::Buy => {
+                if let Some(a) = self.account_mut(w.account) {
+                    a.reserved = a
+                        .reserved
+                        .checked_sub(w.reserved_cash)
+                        .unwrap_or(Cash::ZERO);
+                }
+            }
+            Side::Sell => {
+                if let Some(pi) = self.pos_index(w.account, i) {
+                    let p = &mut self.positions[pi];
+                    p.reserved -= w.leaves.min(p.reserved);
+                }
+            }
+        }
+    }
+
+    /// Ends a command's events with the balances and positions it touched, so consumers
+    /// (account views, the private `account` channel) show the engine's own numbers.
+    pub(super) fn emit_balances(&mut self, start: usize, out: &mut Vec<Event>) {
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.clear();
+        let mut touch = |t: (AccountId, Option<Symbol>)| {
+            if !touched.contains(&t) {
+                touched.push(t);
+            }
+        };
+        for e in &out[start..] {
+            match *e {
+                Event::CashDeposited { account, .. } | Event::CashWithdrawn { account, .. } => {
+                    touch((account, None));
+                }
+                Event::SharesDeposited {
+                    account, symbol, ..
+                } => touch((account, Some(symbol))),
+                Event::OrderAccepted {
+                    account, symbol, ..
+                }
+                | Event::OrderFilled {
+                    account, symbol, ..
+                }
+                | Event::OrderCanceled {
+                    account, symbol, ..
+                }
+                | Event::OrderReplaced {
+                    account, symbol, ..
+                }
+                | Event::OrderTriggered {
+                    account, symbol, ..
+                } => {
+                    touch((account, None));
+                    touch((account, Some(symbol)));
+                }
+                _ => {}
+            }
+        }
+        for &(account, symbol) in &touched {
+            match symbol {
+                None => {
+                    if let Some((cash, reserved)) = self.cash(account) {
+                        out.push(Event::BalanceChanged {
+                            account,
+                            cash,
+                            reserved,
+                        });
+                    }
+                }
+                Some(symbol) => {
+                    if let Some((qty, reserved)) = self.position(account, symbol) {
+                        out.push(Event::PositionChanged {
+                            account,
+                            symbol,
+                            qty,
+                            reserved,
+                        });
+                    }
+                }
+            }
+        }
+        self.touched = touched;
+    }
+
+    /// Checks the ledger invariants of the design (O(state); for tests and audits): cash and
+    /// fees conserved except transfers, shares conserved by trading, nothing negative,
+    /// reserved ≤ held, reservations equal what working orders hold, books never crossed.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut cash_total: i128 = i128::from(self.fees_collected.raw());
+        let mut shares = vec![0u128; self.instruments.len()];
+        let mut want_cash = vec![0i128; self.accounts.len()];
+        let mut want_shares = vec![vec![0u64; self.instruments.len()]; self.accounts.len()];
+        let mut ids: Vec<_> = self.orders.iter().collect();
+        ids.sort_by_key(|(id, _)| **id);
+        for (id, w) in ids {
+            let a = usize::try_from(w.account.get()).unwrap_or(usize::MAX) - 1;
+            match w.side {
+                Side::Buy => want_cash[a] += i128::from(w.reserved_cash.raw()),
+                Side::Sell => want_shares[a][w.instrument as usize] += w.leaves,
+            }
+            let resting = self.books[w.instrument as usize].order(*id);
+            if w.held {
+                let stop = w.stop_price.ok_or("held order without a stop price")?;
+                let stops = &self.stops[w.instrument as usize];
+                let key = Stops::key(w.side, stop, *id);
+                let held = match w.side {
+                    Side::Buy => stops.buys.get(&key),
+                    Side::Sell => stops.sells.get(&key),
+                };
+                if resting.is_some() || held != Some(id) {
+                    return Err(format!("held stop {id:?} misplaced"));
+                }
+            } else if resting.map(|o| o.qty.get()) != Some(w.leaves) {
+                return Err(format!(
+                    "order {id:?} open {} but book has {resting:?}",
+                    w.leaves
+                ));
+            }
+        }
+        for (n, a) in self.accounts.iter().enumerate() {
+            if a.cash.is_negative() || a.reserved.is_negative() || a.reserved > a.cash {
+                return Err(format!(
+                    "account {} cash {} reserved {}",
+                    n + 1,
+                    a.cash,
+                    a.reserved
+                ));
+            }
+            if i128::from(a.reserved.raw()) != want_cash[n] {
+                return Err(format!(
+                    "account {} reserves {} but orders hold {}",
+                    n + 1,
+                    a.reserved,
+                    want_cash[n]
+                ));
+            }
+            cash_total += i128::from(a.cash.raw());
+            let row = n * self.instruments.len();
+            for (i, p) in self.positions[row..row + self.instruments.len()]
+                .iter()
+                .enumerate()
+            {
+                if p.reserved > p.qty || p.reserved != want_shares[n][i] {
+                    return Err(format!(
+                        "account {} position {i}: {p:?}, orders hold {}",
+                        n + 1,
+                        want_shares[n][i]
+                    ));
+                }
+                shares[i] += u128::from(p.qty);
+            }
+        }
+        if cash_total != i128::from(self.net_cash_in.raw()) {
+            return Err(format!(
+                "cash + fees {cash_total} != deposits - withdrawals {}",
+                self.net_cash_in
+            ));
+        }
+        for (i, (&have, &brought)) in shares.iter().zip(&self.shares_in).enumerate() {
+            if have != u128::from(brought) {
+                return Err(format!(
+                    "instrument {i}: {have} shares held, {brought} brought in"
+                ));
+            }
+        }
+        let mut resting = 0;
+        for b in &self.books {
+            b.check_invariants()?;
+            resting += b.len();
+        }
+        let held: usize = self.stops.iter().map(Stops::len).sum();
+        if resting + held != self.orders.len() {
+            return Err(format!(
+                "{resting} resting + {held} held, {} working",
+                self.orders.len()
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,514 @@
+//! Orders: submit, cancel, replace, mass cancel, client order ids, applying book events.
+
+use bourse_book::{BookEvent, NewOrder, Priority, Request};
+use bourse_core::{
+    AccountId, CancelReason, Cash, Event, Liquidity, OrderId, OrderRequest, OrderType, Price, Qty,
+    RejectReason, SelfTradePrevention, Side, Symbol, TimeInForce, TradeId,
+};
+
+use super::stops::Stops;
+use super::{Engine, Working, reject};
+
+/// A fingerprint of everything a new order asks for, kept with its client order id so that
+/// a resend (the same order again) is told from a different order reusing the id. FNV-1a
+/// over a fixed byte layout: stable across builds and platforms, unlike a std hasher, so
+/// snapshots and replays agree; 2^-64 odds that two different orders collide.
+fn fingerprint(req: &OrderRequest) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    eat(req.symbol.as_str().as_bytes());
+    eat(&[0xff]);
+    eat(&[
+        match req.side {
+            Side::Buy => 1,
+            Side::Sell => 2,
+        },
+        match req.order_type {
+            OrderType::Limit => 1,
+            OrderType::Market => 2,
+            OrderType::Stop => 3,
+            OrderType::StopLimit => 4,
+        },
+        match req.tif {
+            TimeInForce::Gtc => 1,
+            TimeInForce::Day => 2,
+            TimeInForce::Ioc => 3,
+            TimeInForce::Fok => 4,
+        },
+        u8::from(req.post_only),
+        match req.stp {
+            SelfTradePrevention::CancelIncoming => 1,
+            SelfTradePrevention::CancelResting => 2,
+            SelfTradePrevention::CancelBoth => 3,
+        },
+    ]);
+    eat(&req.qty.get().to_le_bytes());
+    for p in [req.limit_price, req.stop_price] {
+        match p {
+            Some(p) => {
+                eat(&[1]);
+                eat(&p.raw().to_le_bytes());
+            }
+            None => eat(&[0]),
+        }
+    }
+    h
+}
+
+impl Engine {
+    pub(super) fn submit(&mut self, req: &OrderRequest, out: &mut Vec<Event>) {
+        let rej = |reason| reject(Some(req.account), None, req.client_order_id, reason);
+        let Some(&ii) = self.by_symbol.get(&req.symbol) else {
+            return out.push(rej(RejectReason::UnknownSymbol));
+        };
+        let i = ii as usize;
+        if self.account(req.account).is_none() {
+            return out.push(rej(RejectReason::UnknownAccount));
+        }
+        if let Some(cid) = req.client_order_id
+            && let Some(&(original, fp)) = self.client_ids.get(&(req.account, cid))
+        {
+            // The same order sent again is a resend (answered with the original); another
+            // order under a used id is refused, naming the original.
+            let reason = if fp == fingerprint(req) {
+                RejectReason::ResentOrder
+            } else {
+                RejectReason::DuplicateClientOrderId
+            };
+            return out.push(reject(Some(req.account), Some(original), Some(cid), reason));
+        }
+        if self.halted[i] {
+            return out.push(rej(RejectReason::SymbolHalted));
+        }
+        if let Err(reason) = self.check_order(i, req) {
+            return out.push(rej(reason));
+        }
+        let book = &self.books[i];
+        let reserve_px = match (req.limit_price, req.stop_price) {
+            (Some(p), _) => p,
+            // A stop (market) order is protected like a market order, from its stop price:
+            // it will trade no further than the collar beyond it.
+            (None, Some(stop)) => match req.side {
+                Side::Buy => stop
+                    .offset_bps(i64::from(self.cfg.market_collar_bps))
+                    .map_or(stop, |p| p.floor_to(self.instruments[i].tick).max(stop)),
+                Side::Sell => stop,
+            },
+            (None, None) => match book.market_collar(req.side) {
+                Some(p) => p,
+                None => return out.push(rej(RejectReason::NoLiquidity)),
+            },
+        };
+        let ins = &self.instruments[i];
+        match reserve_px.notional(req.qty) {
+            Some(v) if v <= ins.max_notional => {}
+            Some(_) => return out.push(rej(RejectReason::MaxNotionalExceeded)),
+            None => return out.push(rej(RejectReason::ArithmeticOverflow)),
+        }
+        // Pre-trade risk: a cash account buys with cash it has and sells shares it holds.
+        let mut reserved_cash = Cash::ZERO;
+        match req.side {
+            Side::Buy => {
+                let Some(need) = self.buy_reserve(reserve_px, req.qty.get()) else {
+                    return out.push(rej(RejectReason::ArithmeticOverflow));
+                };
+                let Some(a) = self.account(req.account) else {
+                    return;
+                };
+                let available = a.cash.checked_sub(a.reserved).unwrap_or(Cash::ZERO);
+                if need > available {
+                    return out.push(rej(RejectReason::InsufficientBuyingPower));
+                }
+                reserved_cash = need;
+            }
+            Side::Sell => {
+                let Some(pi) = self.pos_index(req.account, i) else {
+                    return;
+                };
+                let p = &self.positions[pi];
+                if p.qty - p.reserved < req.qty.get() {
+                    return out.push(rej(RejectReason::InsufficientPosition));
+                }
+            }
+        }
+        let order_id = OrderId::new(self.next_order_id);
+        self.next_order_id += 1;
+        // Reserve first: the book's events release and settle against it.
+        match req.side {
+            Side::Buy => {
+                if let Some(a) = self.account_mut(req.account) {
+                    a.reserved = a.reserved.checked_add(reserved_cash).unwrap_or(a.cash);
+                }
+            }
+            Side::Sell => {
+                if let Some(pi) = self.pos_index(req.account, i) {
+                    self.positions[pi].reserved += req.qty.get();
+                }
+            }
+        }
+        self.orders.insert(
+            order_id,
+            Working {
+                account: req.account,
+                instrument: ii,
+                side: req.side,
+                order_type: req.order_type,
+                limit_price: req.limit_price,
+                client_order_id: req.client_order_id,
+                cum_qty: 0,
+                cum_notional: Cash::ZERO,
+                leaves: req.qty.get(),
+                reserve_px,
+                reserved_cash,
+                tif: req.tif,
+                stp: req.stp,
+                stop_price: req.stop_price,
+                held: req.stop_price.is_some(),
+            },
+        );
+        if let Some(cid) = req.client_order_id {
+            self.client_ids
+                .insert((req.account, cid), (order_id, fingerprint(req)));
+        }
+        let accepted = Event::OrderAccepted {
+            order_id,
+            account: req.account,
+            symbol: req.symbol,
+            client_order_id: req.client_order_id,
+            side: req.side,
+            order_type: req.order_type,
+            tif: req.tif,
+            qty: req.qty,
+            limit_price: req.limit_price,
+            stop_price: req.stop_price,
+        };
+        if let Some(stop) = req.stop_price {
+            out.push(accepted);
+            self.stops[i]
+                .map(req.side)
+                .insert(Stops::key(req.side, stop, order_id), order_id);
+            // Already through its stop price: it triggers at once.
+            self.run_triggers(i, out);
+            return;
+        }
+        let mut ev = std::mem::take(&mut self.scratch);
+        ev.clear();
+        self.books[i].submit(
+            &NewOrder {
+                id: order_id,
+                owner: req.account,
+                side: req.side,
+                price: req.limit_price,
+                qty: req.qty,
+                tif: req.tif,
+                post_only: req.post_only,
+                stp: req.stp,
+            },
+            &mut ev,
+        );
+        self.translate(&ev, Some(accepted), out);
+        self.scratch = ev;
+        self.run_triggers(i, out);
+    }
+
+    pub(super) fn cancel(&mut self, account: AccountId, order_id: OrderId, out: &mut Vec<Event>) {
+        let Some(w) = self.orders.get(&order_id).filter(|w| w.account == account) else {
+            // Someone else's order is as unknown to the caller as a missing one.
+            return out.push(reject(
+                Some(account),
+                Some(order_id),
+                None,
+                RejectReason::UnknownOrder,
+            ));
+        };
+        let i = w.instrument as usize;
+        if w.held {
+            return self.cancel_held(order_id, CancelReason::Requested, out);
+        }
+        let mut ev = std::mem::take(&mut self.scratch);
+        ev.clear();
+        self.books[i].cancel(order_id, &mut ev);
+        self.translate(&ev, None, out);
+        self.scratch = ev;
+    }
+
+    pub(super) fn replace(
+        &mut self,
+        account: AccountId,
+        order_id: OrderId,
+        qty: Qty,
+        price: Option<Price>,
+        out: &mut Vec<Event>,
+    ) {
+        let rej = |reason| reject(Some(account), Some(order_id), None, reason);
+        let Some(w) = self
+            .orders
+            .get(&order_id)
+            .copied()
+            .filter(|w| w.account == account)
+        else {
+            return out.push(rej(RejectReason::UnknownOrder));
+        };
+        let i = w.instrument as usize;
+        if self.halted[i] {
+            return out.push(rej(RejectReason::SymbolHalted));
+        }
+        if w.held {
+            // An untriggered stop is not on the book: cancel it and submit a new one.
+            return out.push(rej(RejectReason::InvalidOrder));
+        }
+        let Some(resting) = self.books[i].order(order_id) else {
+            return out.push(rej(RejectReason::UnknownOrder));
+        };
+        let new_price = price.unwrap_or(resting.price);
+        // An unchanged price stays valid even if the band has moved away from it.
+        let checked = self
+            .check_qty(i, qty)
+            .and_then(|()| self.check_price(i, new_price, new_price != resting.price));
+        if let Err(reason) = checked {
+            return out.push(rej(reason));
+        }
+        let ins = &self.instruments[i];
+        match new_price.notional(qty) {
+            Some(v) if v <= ins.max_notional => {}
+            Some(_) => return out.push(rej(RejectReason::MaxNotionalExceeded)),
+            None => return out.push(rej(RejectReason::ArithmeticOverflow)),
+        }
+        // Re-reserve for the new terms: release the old reservation, take the new one.
+        let Some(a) = self.account(account) else {
+            return;
+        };
+        let (new_cash, share_delta) = match w.side {
+            Side::Buy => {
+                let Some(need) = self.buy_reserve(new_price, qty.get()) else {
+                    return out.push(rej(RejectReason::ArithmeticOverflow));
+                };
+                let free = a.cash.checked_sub(a.reserved).unwrap_or(Cash::ZERO);
+                let extra = need.checked_sub(w.reserved_cash).unwrap_or(Cash::ZERO);
+                if extra > free {
+                    return out.push(rej(RejectReason::InsufficientBuyingPower));
+                }
+                (need, 0i128)
+            }
+            Side::Sell => {
+                let Some(pi) = self.pos_index(account, i) else {
+                    return;
+                };
+                let p = &self.positions[pi];
+                let delta = i128::from(qty.get()) - i128::from(w.leaves);
+                if delta > 0 && i128::from(p.qty - p.reserved) < delta {
+                    return out.push(rej(RejectReason::InsufficientPosition));
+                }
+                (Cash::ZERO, delta)
+            }
+        };
+        let mut ev = std::mem::take(&mut self.scratch);
+        ev.clear();
+        self.books[i].replace(order_id, new_price, qty, &mut ev);
+        let replaced = ev.iter().any(|e| matches!(e, BookEvent::Replaced { .. }));
+        if replaced {
+            // Apply the new reservation before the fills that may follow settle against it.
+            match w.side {
+                Side::Buy => {
+                    if let Some(a) = self.account_mut(account) {
+                        a.reserved = a
+                            .reserved
+                            .checked_sub(w.reserved_cash)
+                            .and_then(|r| r.checked_add(new_cash))
+                            .unwrap_or(a.reserved);
+                    }
+                }
+                Side::Sell => {
+                    if let Some(pi) = self.pos_index(account, i) {
+                        let p = &mut self.positions[pi];
+                        p.reserved =
+                            u64::try_from(i128::from(p.reserved) + share_delta).unwrap_or(0);
+                    }
+                }
+            }
+            if let Some(o) = self.orders.get_mut(&order_id) {
+                o.leaves = qty.get();
+                o.limit_price = Some(new_price);
+                o.reserve_px = new_price;
+                o.reserved_cash = new_cash;
+            }
+        }
+        self.translate(&ev, None, out);
+        self.scratch = ev;
+        self.run_triggers(i, out);
+    }
+
+    pub(super) fn mass_cancel(
+        &mut self,
+        account: Option<AccountId>,
+        symbol: Option<Symbol>,
+        out: &mut Vec<Event>,
+    ) {
+        let range = match symbol {
+            Some(s) => match self.by_symbol.get(&s) {
+                Some(&i) => i as usize..i as usize + 1,
+                None => return out.push(reject(account, None, None, RejectReason::UnknownSymbol)),
+            },
+            None => 0..self.books.len(),
+        };
+        for i in range {
+            let mut ev = std::mem::take(&mut self.scratch);
+            ev.clear();
+            match account {
+                Some(a) => self.books[i].mass_cancel(a, None, &mut ev),
+                None => self.books[i].cancel_all(&mut ev),
+            };
+            self.translate(&ev, None, out);
+            self.scratch = ev;
+            let mine = |w: &Working| account.is_none_or(|a| a == w.account);
+            self.cancel_held_where(i, mine, CancelReason::MassCancel, out);
+        }
+    }
+
+    /// Turns a book's events into exchange events, settling fills and releasing
+    /// reservations as they come. `accepted` goes out in place of the book's `Accepted`.
+    pub(super) fn translate(
+        &mut self,
+        events: &[BookEvent],
+        mut accepted: Option<Event>,
+        out: &mut Vec<Event>,
+    ) {
+        for e in events {
+            match *e {
+                BookEvent::Accepted { .. } => {
+                    if let Some(a) = accepted.take() {
+                        out.push(a);
+                    }
+                }
+                BookEvent::Rejected {
+                    id,
+                    reason,
+                    request,
+                } => {
+                    let w = self.orders.get(&id).copied();
+                    if request == Request::Submit {
+                        // Refused on arrival (post-only, no liquidity): undo the reservation.
+                        self.finish(id);
+                    }
+                    out.push(reject(
+                        w.map(|w| w.account),
+                        Some(id),
+                        w.and_then(|w| w.client_order_id),
+                        reason,
+                    ));
+                }
+                BookEvent::Fill {
+                    maker,
+                    taker,
+                    taker_side,
+                    price,
+                    qty,
+                    ..
+                } => {
+                    let trade_id = TradeId::new(self.next_trade_id);
+                    self.next_trade_id += 1;
+                    let symbol = self
+                        .orders
+                        .get(&taker)
+                        .map(|w| self.instruments[w.instrument as usize].symbol);
+                    let Some(symbol) = symbol else { continue };
+                    out.push(Event::Trade {
+                        symbol,
+                        trade_id,
+                        price,
+                        qty,
+                        aggressor: taker_side,
+                        maker_order: maker,
+                        taker_order: taker,
+                    });
+                    for (id, liquidity) in [(maker, Liquidity::Maker), (taker, Liquidity::Taker)] {
+                        if let Some(ev) = self.settle(id, trade_id, price, qty, liquidity) {
+                            out.push(ev);
+                        }
+                    }
+                }
+                BookEvent::Rested {
+                    id,
+                    side,
+                    price,
+                    qty,
+                } => {
+                    if let Some(w) = self.orders.get(&id) {
+                        let symbol = self.instruments[w.instrument as usize].symbol;
+                        out.push(Event::OrderRested {
+                            order_id: id,
+                            symbol,
+                            side,
+                            price,
+                            qty,
+                        });
+                    }
+                }
+                BookEvent::Canceled {
+                    id,
+                    side,
+                    qty,
+                    resting_price,
+                    reason,
+                    ..
+                } => {
+                    if let Some(w) = self.orders.get(&id).copied() {
+                        let symbol = self.instruments[w.instrument as usize].symbol;
+                        self.finish(id);
+                        // A triggered stop (market) order enters as an IOC; what it leaves
+                        // is a market order's remainder.
+                        let reason = match (w.order_type, reason) {
+                            (OrderType::Stop, CancelReason::IocRemainder) => {
+                                CancelReason::MarketRemainder
+                            }
+                            (_, r) => r,
+                        };
+                        out.push(Event::OrderCanceled {
+                            order_id: id,
+                            account: w.account,
+                            symbol,
+                            side,
+                            qty,
+                            resting_price,
+                            reason,
+                        });
+                    }
+                }
+                BookEvent::Replaced {
+                    id,
+                    side,
+                    old_price,
+                    old_qty,
+                    price,
+                    qty,
+                    priority,
+                } => {
+                    if let Some(w) = self.orders.get(&id) {
+                        out.push(Event::OrderReplaced {
+                            order_id: id,
+                            account: w.account,
+                            symbol: self.instruments[w.instrument as usize].symbol,
+                            side,
+                            old_price: Some(old_price),
+                            old_qty,
+                            price: Some(price),
+                            qty,
+                            priority_kept: priority == Priority::Kept,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the order is still working.
+    #[must_use]
+    pub fn is_working(&self, id: OrderId) -> bool {
+        self.orders.contains_key(&id)
+    }
+}

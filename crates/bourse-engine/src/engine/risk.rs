@@ -1,0 +1,64 @@
+//! Pre-trade order checks: the instrument rules (shape, lot, maximum quantity, tick, band).
+
+use bourse_core::{OrderRequest, OrderType, Price, Qty, RejectReason};
+
+use super::Engine;
+
+impl Engine {
+    /// Instrument rules a new order must meet.
+    pub(super) fn check_order(&self, i: usize, req: &OrderRequest) -> Result<(), RejectReason> {
+        self.check_qty(i, req.qty)?;
+        let needs_limit = matches!(req.order_type, OrderType::Limit | OrderType::StopLimit);
+        let needs_stop = matches!(req.order_type, OrderType::Stop | OrderType::StopLimit);
+        if needs_limit != req.limit_price.is_some() || needs_stop != req.stop_price.is_some() {
+            return Err(RejectReason::InvalidOrder);
+        }
+        if req.post_only && req.order_type != OrderType::Limit {
+            return Err(RejectReason::InvalidOrder);
+        }
+        for p in [req.limit_price, req.stop_price].into_iter().flatten() {
+            self.check_price(i, p, true)?;
+        }
+        Ok(())
+    }
+
+    /// Quantity rules: positive, on the lot, within the maximum.
+    pub(super) fn check_qty(&self, i: usize, qty: Qty) -> Result<(), RejectReason> {
+        let ins = &self.instruments[i];
+        if qty.is_zero() {
+            return Err(RejectReason::InvalidQuantity);
+        }
+        if !self.steps[i].1.divides(qty.get()) {
+            return Err(RejectReason::QtyOffLot);
+        }
+        if qty > ins.max_qty {
+            return Err(RejectReason::MaxQtyExceeded);
+        }
+        Ok(())
+    }
+
+    /// Price rules: positive, on the tick and, when `banded`, inside the price band.
+    pub(super) fn check_price(&self, i: usize, p: Price, banded: bool) -> Result<(), RejectReason> {
+        if !p.is_positive() {
+            return Err(RejectReason::InvalidPrice);
+        }
+        // Positive here, so the conversion is exact.
+        if !self.steps[i].0.divides(p.raw().unsigned_abs()) {
+            return Err(RejectReason::PriceOffTick);
+        }
+        if banded && !self.in_band(i, p) {
+            return Err(RejectReason::PriceOutOfBand);
+        }
+        Ok(())
+    }
+
+    /// The price band around the last trade (or the reference price before any trade).
+    fn in_band(&self, i: usize, price: Price) -> bool {
+        let ins = &self.instruments[i];
+        let anchor = self.books[i]
+            .last_trade_price()
+            .unwrap_or(ins.reference_price);
+        let diff = i128::from(price.raw()) - i128::from(anchor.raw());
+        diff.abs() * 100 <= i128::from(anchor.raw()) * i128::from(ins.band_pct)
+    }
+}
