@@ -64,6 +64,12 @@ pub fn valid_username(name: &str) -> bool {
 /// must rate it at least [`MIN_PASSWORD_SCORE`] (of 0–4), with the username as a known word.
 #[must_use]
 pub fn password_problem(password: &str, username: &str) -> Option<&'static str> {
+    password_shape_problem(password).or_else(|| guessable(password, username))
+}
+
+/// The cheap part of [`password_problem`] (length, characters), checked before queueing.
+#[must_use]
+pub fn password_shape_problem(password: &str) -> Option<&'static str> {
     let n = password.chars().count();
     if !(8..=128).contains(&n) {
         return Some("passwords are 8-128 characters");
@@ -74,6 +80,12 @@ pub fn password_problem(password: &str, username: &str) -> Option<&'static str> 
     if password.trim().is_empty() {
         return Some("passwords may not be blank");
     }
+    None
+}
+
+/// The estimator's part of [`password_problem`]: milliseconds for a long password, so it
+/// runs on the password threads, never on the async ones.
+fn guessable(password: &str, username: &str) -> Option<&'static str> {
     let weak = zxcvbn::zxcvbn(password, &[username, "bourse"]).score() < MIN_PASSWORD_SCORE;
     weak.then_some(
         "this password is too common or too easy to guess; choose a longer or less usual one",
@@ -106,7 +118,12 @@ impl std::fmt::Debug for Passwords {
 }
 
 enum Job {
-    Hash(String, oneshot::Sender<Option<String>>),
+    /// A new password and its user's name: judged, then hashed.
+    Hash(
+        String,
+        String,
+        oneshot::Sender<Result<String, Option<&'static str>>>,
+    ),
     /// `None`: an unknown user, checked against a hash no password matches, just as slowly.
     Verify(String, Option<String>, oneshot::Sender<bool>),
 }
@@ -143,16 +160,21 @@ impl Passwords {
         Ok(Self { jobs: tx })
     }
 
-    /// Hashes a new password (argon2id, a random 16-byte salt) to a PHC string.
-    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+    /// Judges a new password (`422 INVALID_PASSWORD` if it is guessable, see
+    /// [`password_problem`]) and hashes it (argon2id, a random 16-byte salt) to a PHC string.
+    pub async fn hash(&self, password: String, username: &str) -> Result<String, ApiError> {
+        if let Some(problem) = password_shape_problem(&password) {
+            return Err(ApiError::unprocessable("INVALID_PASSWORD", problem));
+        }
         let (tx, rx) = oneshot::channel();
         self.jobs
-            .try_send(Job::Hash(password, tx))
+            .try_send(Job::Hash(password, username.to_owned(), tx))
             .map_err(|_| busy())?;
-        rx.await
-            .ok()
-            .flatten()
-            .ok_or_else(|| internal("could not hash the password"))
+        match rx.await {
+            Ok(Ok(phc)) => Ok(phc),
+            Ok(Err(Some(problem))) => Err(ApiError::unprocessable("INVALID_PASSWORD", problem)),
+            _ => Err(internal("could not hash the password")),
+        }
     }
 
     /// Checks a password against a PHC string (`None`: an unknown user, always false).
@@ -190,9 +212,23 @@ impl PasswordWorker {
 
     fn run(mut self, jobs: &crossbeam_channel::Receiver<Job>) {
         while let Ok(job) = jobs.recv() {
+            // A panic in a job (the estimator on some odd input, say) drops that job's
+            // answer (the caller gets 500 INTERNAL) and leaves the thread serving.
+            // The worker's memory is plain blocks, rewritten by every hash, and the job is
+            // gone either way: nothing is left half-updated.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.serve(job)));
+        }
+    }
+
+    fn serve(&mut self, job: Job) {
+        {
             match job {
-                Job::Hash(mut password, reply) => {
-                    let _ = reply.send(self.hash(password.as_bytes()));
+                Job::Hash(mut password, username, reply) => {
+                    let r = match guessable(&password, &username) {
+                        Some(problem) => Err(Some(problem)),
+                        None => self.hash(password.as_bytes()).ok_or(None),
+                    };
+                    let _ = reply.send(r);
                     password.zeroize();
                 }
                 Job::Verify(mut password, phc, reply) => {
@@ -416,9 +452,13 @@ impl Directory {
         g.sessions.insert(token, (account, expires_at));
     }
 
-    pub fn end_session(&self, token: &SecretHash) {
-        self.inner.write().sessions.remove(token);
-        self.ended.send_modify(|n| *n += 1);
+    /// Forgets a session; returns what it was (to restore it if the log-out is refused).
+    pub fn end_session(&self, token: &SecretHash) -> Option<(AccountId, UnixNanos)> {
+        let was = self.inner.write().sessions.remove(token);
+        if was.is_some() {
+            self.ended.send_modify(|n| *n += 1);
+        }
+        was
     }
 
     pub fn add_key(&self, secret: SecretHash, key_id: u64, account: AccountId, scopes: Scopes) {
@@ -427,19 +467,22 @@ impl Directory {
         g.key_ids.insert(key_id, secret);
     }
 
-    pub fn revoke_key(&self, account: AccountId, key_id: u64) {
-        {
+    /// Forgets an account's key; returns its secret digest and scopes (to restore it if the
+    /// revocation is refused), `None` when the account has no such key.
+    pub fn revoke_key(&self, account: AccountId, key_id: u64) -> Option<(SecretHash, Scopes)> {
+        let removed = {
             let mut g = self.inner.write();
-            let Some(secret) = g.key_ids.get(&key_id).copied() else {
-                return;
-            };
-            if g.keys.get(&secret).is_none_or(|k| k.1 != account) {
-                return;
+            let secret = g.key_ids.get(&key_id).copied()?;
+            let (_, owner, scopes) = *g.keys.get(&secret)?;
+            if owner != account {
+                return None;
             }
             g.keys.remove(&secret);
             g.key_ids.remove(&key_id);
-        }
+            (secret, scopes)
+        };
         self.ended.send_modify(|n| *n += 1);
+        Some(removed)
     }
 
     /// The caller a bearer token stands for at `now`, if any.
@@ -516,7 +559,9 @@ mod tests {
     #[tokio::test]
     async fn passwords_hash_and_verify() {
         let pw = Passwords::new(1, 4).unwrap();
-        let h = pw.hash("correct horse".into()).await.unwrap();
+        let weak = pw.hash("password1".into(), "alice").await.unwrap_err();
+        assert_eq!(weak.code, "INVALID_PASSWORD");
+        let h = pw.hash("correct horse".into(), "alice").await.unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
         assert!(!h.contains("correct horse"));
         assert!(

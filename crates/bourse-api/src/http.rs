@@ -501,8 +501,9 @@ pub(crate) fn first_reject(events: &[Event]) -> Option<ApiError> {
         (status = 403, description = "INSUFFICIENT_SCOPE: an API key without the `trade` scope.", body = ErrorBody),
         (status = 404, description = "UNKNOWN_ACCOUNT (`account_id` of another account, or none \
          such).", body = ErrorBody),
-        (status = 409, description = "DUPLICATE_CLIENT_ORDER_ID (the order that used it is no \
-         longer known).", body = ErrorBody),
+        (status = 409, description = "DUPLICATE_CLIENT_ORDER_ID: another order of the account \
+         holds the `client_order_id` (named in `order_id`); an identical resend is answered 200 \
+         with that order.", body = ErrorBody),
         (status = 413, description = "BODY_TOO_LARGE.", body = ErrorBody),
         (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
         (status = 422, description = "INVALID_FIELD, UNKNOWN_SYMBOL, INVALID_SIDE, \

@@ -1,7 +1,8 @@
 //! Request rate limits (GCRA, from `governor`): one bucket per verified credential (session
 //! token or API key) and one per client IP for every request that has none — no header,
 //! or a bearer that does not authenticate. A made-up `Authorization` header therefore buys
-//! nothing: it is limited by IP like sign-up and log-in, where guessing happens. IPv6
+//! nothing. Sign-up and log-in, where guessing happens, always draw from the IP's bucket,
+//! whatever credential comes with them. IPv6
 //! clients are keyed by their /64, which one host can otherwise rotate through.
 //! Over the limit: `429 RATE_LIMITED` with `Retry-After`. The operator token is not limited.
 //!
@@ -105,8 +106,16 @@ impl Limiter {
         }
     }
 
-    /// The bucket of a request: its credential's once verified, else its IP's.
+    /// The bucket of a request: its credential's once verified, else its IP's. Sign-up and
+    /// log-in always draw from the IP's: a credential of one's own must not buy password
+    /// guesses at another user's expense.
     fn key_of(&self, req: &Request, peer: Option<IpAddr>) -> Key {
+        let ip = Key::Ip(ip_key(peer.unwrap_or(IpAddr::from([0, 0, 0, 0]))));
+        if req.method() == axum::http::Method::POST
+            && matches!(req.uri().path(), "/v1/sessions" | "/v1/users")
+        {
+            return ip;
+        }
         let principal = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -116,7 +125,7 @@ impl Limiter {
         match principal.map(|p| p.credential) {
             Some(Credential::Operator) => Key::Exempt,
             Some(c) => Key::Credential(c),
-            None => Key::Ip(ip_key(peer.unwrap_or(IpAddr::from([0, 0, 0, 0])))),
+            None => ip,
         }
     }
 
@@ -190,7 +199,7 @@ mod tests {
     use bourse_core::{AccountId, Scopes, UnixNanos};
 
     fn request(bearer: Option<&str>) -> Request {
-        let mut b = axum::http::Request::builder().uri("/v1/sessions");
+        let mut b = axum::http::Request::builder().uri("/v1/orders");
         if let Some(t) = bearer {
             b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
         }
@@ -257,6 +266,16 @@ mod tests {
             Key::Credential(Credential::Session(sd))
         );
         assert_eq!(l.key_of(&request(Some("op")), peer), Key::Exempt);
+        // Log-in and sign-up are limited by IP whatever the bearer.
+        for path in ["/v1/sessions", "/v1/users"] {
+            let req = axum::http::Request::builder()
+                .method("POST")
+                .uri(path)
+                .header(header::AUTHORIZATION, format!("Bearer {session}"))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            assert_eq!(l.key_of(&req, peer), ip, "{path}");
+        }
     }
 
     #[test]

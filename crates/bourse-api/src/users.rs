@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{
-    Credential, UserEntry, digest, new_secret, now, password_problem, valid_username,
+    Credential, UserEntry, digest, new_secret, now, password_shape_problem, valid_username,
 };
 use crate::error::{ApiError, ErrorBody};
+use crate::gateway::GatewayError;
 use crate::http::{Auth, JsonBody, Path, SessionAuth, State, first_reject};
 use crate::openapi::wire;
 
@@ -70,13 +71,14 @@ pub(crate) async fn register(
             "usernames are 3-32 characters of a-z, 0-9, '_', '-' and '.'",
         ));
     }
-    if let Some(problem) = password_problem(&body.password, &body.username) {
+    if let Some(problem) = password_shape_problem(&body.password) {
         return Err(ApiError::unprocessable("INVALID_PASSWORD", problem));
     }
     if s.0.directory.user(&body.username).is_some() {
         return Err(ApiError::rejected(bourse_core::RejectReason::UsernameTaken));
     }
-    let password_hash = s.0.passwords.hash(body.password).await?;
+    // Judged (zxcvbn) and hashed on the password threads.
+    let password_hash = s.0.passwords.hash(body.password, &body.username).await?;
     let reply =
         s.0.gateway
             .execute(Command::RegisterUser {
@@ -218,9 +220,21 @@ pub(crate) async fn log_out(
             "log out with the session token itself",
         ));
     };
-    // Forgotten here first: the token stops working even if the command is slow.
-    s.0.directory.end_session(&token);
-    let reply = s.0.gateway.execute(Command::EndSession { token }).await?;
+    // Forgotten here first: the token stops working even if the command is slow (the
+    // journaled end reaches the directory again once durable). Refused outright, nothing
+    // was done, and the session is as it was.
+    let was = s.0.directory.end_session(&token);
+    let reply = match s.0.gateway.execute(Command::EndSession { token }).await {
+        Ok(r) => r,
+        Err(e) => {
+            if matches!(e, GatewayError::Overloaded | GatewayError::Closed)
+                && let Some((account, expires)) = was
+            {
+                s.0.directory.add_session(token, account, expires);
+            }
+            return Err(e.into());
+        }
+    };
     if let Some(e) = first_reject(&reply.events) {
         return Err(e);
     }
@@ -390,13 +404,28 @@ pub(crate) async fn revoke_key(
     let not_found = || ApiError::not_found("UNKNOWN_API_KEY", "no such API key");
     let account = who.account.ok_or_else(not_found)?;
     let key_id: u64 = id.parse().map_err(|_| not_found())?;
-    let reply =
-        s.0.gateway
-            .execute(Command::RevokeApiKey { account, key_id })
-            .await?;
+    // Forgotten here first, as a log-out: the key stops working at once, and the journaled
+    // revocation reaches the directory (and every open socket) once durable, even if this
+    // request is answered OUTCOME_UNKNOWN. Refused outright, the key is as it was.
+    let was = s.0.directory.revoke_key(account, key_id);
+    let reply = match s
+        .0
+        .gateway
+        .execute(Command::RevokeApiKey { account, key_id })
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            if matches!(e, GatewayError::Overloaded | GatewayError::Closed)
+                && let Some((secret, scopes)) = was
+            {
+                s.0.directory.add_key(secret, key_id, account, scopes);
+            }
+            return Err(e.into());
+        }
+    };
     if first_reject(&reply.events).is_some() {
         return Err(not_found());
     }
-    s.0.directory.revoke_key(account, key_id);
     Ok(StatusCode::NO_CONTENT)
 }

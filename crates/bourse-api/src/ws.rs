@@ -269,9 +269,12 @@ async fn session(s: AppState, socket: WebSocket, place: Place) {
             ));
         }
     };
+    // Only what the client sends (pongs included) moves the idle deadline; the wake-ups
+    // below must not.
+    let mut idle_at = tokio::time::Instant::now() + cfg.idle_timeout;
     loop {
         let frame = tokio::select! {
-            r = tokio::time::timeout(cfg.idle_timeout, stream.next()) => r,
+            r = tokio::time::timeout_at(idle_at, stream.next()) => r,
             _ = conn.closed() => break,
             _ = &mut writer => {
                 // The socket failed under the writer.
@@ -290,7 +293,10 @@ async fn session(s: AppState, socket: WebSocket, place: Place) {
             }
         };
         let frame = match frame {
-            Ok(Some(Ok(m))) => m,
+            Ok(Some(Ok(m))) => {
+                idle_at = tokio::time::Instant::now() + cfg.idle_timeout;
+                m
+            }
             Ok(Some(Err(_))) => {
                 // Oversized or malformed at the protocol level: say why, then go.
                 conn.close("frame too large or malformed");
@@ -352,8 +358,11 @@ async fn session(s: AppState, socket: WebSocket, place: Place) {
                     .authenticate(token.as_deref().unwrap_or(""), now())
                 {
                     Some(p) => {
-                        if who.is_some_and(|w| w.account != p.account) {
-                            // Another identity: the old one's private channels end here.
+                        if who.is_some_and(|w| w.account != p.account)
+                            || !p.scopes.contains(bourse_core::Scopes::READ)
+                        {
+                            // Another identity, or one that may not read: the private
+                            // channels held so far end here.
                             s.0.feed.unsubscribe_private(&conn, &PrivateChannel::ALL);
                         }
                         who = Some(p);
@@ -431,6 +440,13 @@ async fn session(s: AppState, socket: WebSocket, place: Place) {
                 // A full window stops reading this socket until answers drain.
                 let Ok(permit) = window.clone().acquire_owned().await else {
                     break;
+                };
+                // The wait for a place may have outlived the credential.
+                lose_authority(&mut who);
+                let Some(p) = who else {
+                    let e = ApiError::unauthorized("send {\"op\":\"auth\",\"token\":…} first");
+                    say(error(request_id, &e));
+                    continue;
                 };
                 match prepare(&s, &p, &op, &env, &body) {
                     Ok((cmd, pending)) => {

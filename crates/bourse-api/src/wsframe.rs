@@ -238,6 +238,10 @@ pub(crate) fn error(request_id: &str, e: &ApiError) -> Utf8Bytes {
     let _ = serde_json::to_writer(&mut out, e.code);
     out.extend_from_slice(br#","message":"#);
     let _ = serde_json::to_writer(&mut out, &e.message);
+    if let Some(id) = &e.order_id {
+        out.extend_from_slice(br#","order_id":"#);
+        let _ = serde_json::to_writer(&mut out, id);
+    }
     out.push(b'}');
     utf8(out)
 }

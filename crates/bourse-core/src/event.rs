@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::command::{AlertCondition, OrderType, Role, Scopes, Seq};
+use crate::command::{AlertCondition, OrderType, Role, Scopes, SecretHash, Seq};
 use crate::{
     AccountId, CancelReason, Cash, ClientOrderId, OrderId, Price, Qty, RejectReason, Side, Symbol,
     TimeInForce, TradeId, UnixNanos,
@@ -36,6 +36,9 @@ pub enum Event {
     },
     SessionEnded {
         account: AccountId,
+        /// The digest of the session's token (never the token), so that every holder of a
+        /// copy of the sessions can forget it.
+        token: SecretHash,
     },
     ApiKeyCreated {
         account: AccountId,

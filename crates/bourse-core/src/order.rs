@@ -196,6 +196,9 @@ reject_reasons! {
     /// The position would be too large to value exactly at any price the instrument can
     /// reach (see the engine's position limit).
     PositionLimit = 3006, "POSITION_LIMIT", "the position would be too large to value exactly";
+    /// The exchange's cash in all would pass half of what its fixed point holds, past which
+    /// an account's cash plus positions could not be summed exactly.
+    CashLimit = 3007, "CASH_LIMIT", "the deposit would take the exchange's cash past what it can value exactly";
 }
 
 impl fmt::Display for RejectReason {

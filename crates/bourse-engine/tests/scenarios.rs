@@ -658,6 +658,26 @@ fn share_deposits_that_could_not_be_valued_are_refused() {
         d.engine.position(b, sym("KO")).map(|p| p.0),
         Some(Qty::new(0))
     );
+    // Cash likewise: the exchange holds at most half of what Cash can, in all accounts.
+    let ev = d.run(Command::Deposit {
+        account: b,
+        amount: Cash::from_raw(i64::MAX / 2 + 1),
+    });
+    assert_eq!(rejected(&ev), Some(RejectReason::CashLimit));
+    let ev = d.run(Command::Deposit {
+        account: b,
+        amount: Cash::from_raw(i64::MAX / 4),
+    });
+    assert!(matches!(ev[0], Event::CashDeposited { .. }), "{ev:?}");
+    let ev = d.run(Command::Deposit {
+        account: a,
+        amount: Cash::from_raw(i64::MAX / 4 + 10),
+    });
+    assert_eq!(
+        rejected(&ev),
+        Some(RejectReason::CashLimit),
+        "across accounts"
+    );
 }
 
 fn stop(

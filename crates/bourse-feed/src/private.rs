@@ -45,6 +45,11 @@ fn route(e: &Event) -> Option<(AccountId, PrivateChannel)> {
         | Event::OrderFilled { account, .. }
         | Event::OrderCanceled { account, .. }
         | Event::OrderReplaced { account, .. } => (account, Orders),
+        // A resend changed nothing: the order it names reports its own life.
+        Event::Rejected {
+            reason: bourse_core::RejectReason::ResentOrder,
+            ..
+        } => return None,
         Event::Rejected {
             account: Some(account),
             ..

@@ -396,6 +396,29 @@ impl Release for RejectRelease {
     }
 }
 
+/// Applies every durable end of a credential (log-out, key revocation) to the gateway's
+/// directory, whoever asked for it and whatever answer they got: a revocation whose caller
+/// was told `OUTCOME_UNKNOWN` still takes effect here the moment it is durable, and open
+/// WebSockets hear of it. Runs before the gateway's sink, so a `204` comes after it.
+#[derive(Debug)]
+pub struct IdentityRelease(pub Arc<bourse_api::Directory>);
+
+impl Release for IdentityRelease {
+    fn release(&mut self, batch: &EventBatch) {
+        for t in batch.events() {
+            match t.event {
+                Event::SessionEnded { token, .. } => {
+                    self.0.end_session(&token);
+                }
+                Event::ApiKeyRevoked { account, key_id } => {
+                    self.0.revoke_key(account, key_id);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 /// Keeps the API's alert book in step with the engine.
 #[derive(Debug)]
 pub struct AlertRelease(pub Arc<bourse_api::alerts::AlertBook>);

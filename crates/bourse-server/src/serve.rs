@@ -29,9 +29,9 @@ use serde_json::{Value, json};
 
 use crate::config::{Backend, Config, INSTRUMENTS_TOML};
 use crate::pipeline::{
-    AlertRelease, BoxJournal, FeedRelease, GatewayRelease, JournalStats, ReadModelRelease,
-    RejectCounts, RejectRelease, Watermark, WriterConfig, encode_snapshot, spawn_publisher,
-    spawn_writer,
+    AlertRelease, BoxJournal, FeedRelease, GatewayRelease, IdentityRelease, JournalStats,
+    ReadModelRelease, RejectCounts, RejectRelease, Watermark, WriterConfig, encode_snapshot,
+    spawn_publisher, spawn_writer,
 };
 use crate::recovery::{Recovered, Start, recover};
 
@@ -398,6 +398,9 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
     ));
     let progress = projector_progress;
     let rejects = Arc::new(RejectCounts::default());
+    let operator_token =
+        (!cfg.server.operator_token.is_empty()).then_some(cfg.server.operator_token.as_str());
+    let directory = Arc::new(Directory::new(seed, operator_token));
     let publisher = spawn_publisher(
         outputs.events,
         watermark.clone(),
@@ -409,8 +412,10 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
                 model: model.clone(),
                 projector,
             }),
-            // Before the gateway: a client told of a rejection finds it counted.
+            // Before the gateway: a client told of a rejection finds it counted, and one
+            // told of a log-out or revocation finds it in force.
             Box::new(RejectRelease(rejects.clone())),
+            Box::new(IdentityRelease(directory.clone())),
             Box::new(GatewayRelease(gateway.clone())),
             // Last: market data never delays an answer.
             Box::new(FeedRelease::start(feed_publisher, 1_024)?),
@@ -445,9 +450,6 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
             idle_timeout: Duration::from_secs(cfg.feed.idle_timeout_secs),
         },
     };
-    let operator_token =
-        (!cfg.server.operator_token.is_empty()).then_some(cfg.server.operator_token.as_str());
-    let directory = Arc::new(Directory::new(seed, operator_token));
     let password_workers = match cfg.server.password_workers {
         // Half the cores: log-in storms never take the engine's and the journal's share.
         0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),

@@ -130,6 +130,33 @@ fn a_made_up_bearer_does_not_escape_the_ip_limit() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let http = reqwest::Client::new();
+        // A valid credential of one's own buys no log-in guesses either: log-in and sign-up
+        // are limited by IP whatever the bearer.
+        let h = Http::new(&server.base);
+        h.register("mallory").await;
+        let (s, v) = h.log_in("mallory", "quiet-otter-lantern").await;
+        assert_eq!(s, 201, "{v}");
+        let own = v["token"].as_str().unwrap().to_owned();
+        let mut limited = 0;
+        for i in 0..30 {
+            let r = http
+                .post(format!("{}/v1/sessions", server.base))
+                .bearer_auth(&own)
+                .json(&json!({"username": "alice", "password": format!("guess-{i}-xyzzy")}))
+                .send()
+                .await
+                .unwrap();
+            limited += usize::from(r.status() == 429);
+        }
+        assert!(
+            limited >= 20,
+            "{limited} of 30 log-ins with a valid bearer limited"
+        );
+        // The same session still reaches the rest of the API (its own bucket).
+        let (s, _) = h.call(M::GET, "/v1/account", Some(&own), None).await;
+        assert_eq!(s, 200);
+        // Let the IP bucket fill again (burst 4 at 2/s).
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
         let mut limited = 0;
         for i in 0..30 {
             let r = http
@@ -327,10 +354,9 @@ async fn wait_for(ws: &mut support::ws::Ws, kind: &str) -> Value {
     }
 }
 
-/// Defects 7, 8 and 9 over REST: one rule for client order ids, key scopes with least
-/// privilege, and the smaller holes.
+/// Defect 7: one rule for client order ids, over REST and the WebSocket.
 #[test]
-fn client_order_ids_scopes_and_the_small_holes() {
+fn client_order_id_reuse_is_a_resend_or_a_409_naming_the_original() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::File(dir.path().join("journal"));
     let server = Server::start(&store, &[]);
@@ -338,9 +364,8 @@ fn client_order_ids_scopes_and_the_small_holes() {
     rt.block_on(async {
         let h = Http::new(&server.base);
         let op = Client::new(&server.base);
-        let (account, token) = trader(&h, &op, "alice").await;
-
-        // 7. An identical resend returns the original; another order under the id is 409
+        let (_account, token) = trader(&h, &op, "alice").await;
+        // An identical resend returns the original; another order under the id is 409
         // naming the original, and creates nothing.
         let (s, first) = h
             .call(
@@ -394,6 +419,7 @@ fn client_order_ids_scopes_and_the_small_holes() {
         o["id"] = json!(2);
         let r = request(&mut ws, o, &mut seen).await;
         assert_eq!(r["code"], "DUPLICATE_CLIENT_ORDER_ID", "{r}");
+        assert_eq!(r["order_id"], first["id"], "{r}");
         let mut o = order("c-1", "1", "181.00");
         o["op"] = json!("order");
         o["id"] = json!(3);
@@ -403,8 +429,23 @@ fn client_order_ids_scopes_and_the_small_holes() {
             .call(M::GET, "/v1/orders?status=all", Some(&token), None)
             .await;
         assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+    });
+    server.stop();
+}
 
-        // 8. Scopes: a key made without any is read-only.
+/// Defect 8: API key scopes with least privilege; keys are managed from a password session.
+#[test]
+fn api_keys_have_scopes_and_cannot_manage_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::File(dir.path().join("journal"));
+    let server = Server::start(&store, &[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let h = Http::new(&server.base);
+        let op = Client::new(&server.base);
+        let (_account, token) = trader(&h, &op, "alice").await;
+        let mut seen = Vec::new();
+        // A key made without scopes is read-only.
         let (s, v) = h
             .call(
                 M::POST,
@@ -527,8 +568,22 @@ fn client_order_ids_scopes_and_the_small_holes() {
             .call(M::POST, "/v1/transfers", Some(&token), Some(withdraw))
             .await;
         assert_eq!(s, 201);
+    });
+    server.stop();
+}
 
-        // 9. A 405 has a JSON error body (and Allow).
+/// Defect 9: the smaller holes.
+#[test]
+fn the_smaller_holes_are_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::File(dir.path().join("journal"));
+    let server = Server::start(&store, &[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let h = Http::new(&server.base);
+        let op = Client::new(&server.base);
+        let (account, token) = trader(&h, &op, "alice").await;
+        // A 405 has a JSON error body (and Allow).
         let r = reqwest::Client::new()
             .put(format!("{}/v1/orders", server.base))
             .send()
@@ -586,6 +641,15 @@ fn client_order_ids_scopes_and_the_small_holes() {
             (422, Some("POSITION_LIMIT")),
             "{v}"
         );
+        // And cash that would take the exchange past what it can value with them.
+        let (s, v) = op
+            .post(
+                &format!("/v1/admin/accounts/{account}/deposits"),
+                json!({"amount": "500000000000000"}),
+            )
+            .await
+            .unwrap();
+        assert_eq!((s, v["code"].as_str()), (422, Some("CASH_LIMIT")), "{v}");
         let (s, v) = h.call(M::GET, "/v1/portfolio", Some(&token), None).await;
         assert_eq!(s, 200);
         assert_ne!(v["equity"], "922337203685477.5807", "{v}");
@@ -601,11 +665,11 @@ fn client_order_ids_scopes_and_the_small_holes() {
         assert_eq!(r.status(), 415);
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["code"], "UNSUPPORTED_CHARSET");
-        // Nothing of it reached the engine: still the one order.
+        // Nothing of it reached the engine: no order.
         let (_, page) = h
             .call(M::GET, "/v1/orders?status=all", Some(&token), None)
             .await;
-        assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+        assert_eq!(page["items"].as_array().map(Vec::len), Some(0), "{page}");
     });
     server.stop();
 }

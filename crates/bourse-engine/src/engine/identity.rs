@@ -51,7 +51,10 @@ impl Engine {
 
     pub(super) fn end_session(&mut self, token: &SecretHash, out: &mut Vec<Event>) {
         match self.identity.end_session(token) {
-            Some(account) => out.push(Event::SessionEnded { account }),
+            Some(account) => out.push(Event::SessionEnded {
+                account,
+                token: *token,
+            }),
             None => out.push(reject(None, None, None, RejectReason::UnknownSession)),
         }
     }

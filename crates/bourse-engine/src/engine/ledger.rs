@@ -12,6 +12,9 @@ use super::{Account, Engine, Position, refuse};
 /// would break that are refused (`POSITION_LIMIT`).
 const POSITION_HEADROOM: i64 = 100;
 
+/// Most cash the exchange holds in all (raw units): half of what [`Cash`] can hold.
+const MAX_CASH_IN: i64 = i64::MAX / 2;
+
 impl Engine {
     /// Cash held and cash reserved by working buy orders.
     #[must_use]
@@ -75,6 +78,13 @@ impl Engine {
         let Some(net) = self.net_cash_in.checked_add(amount) else {
             return out.push(refuse(account, RejectReason::ArithmeticOverflow));
         };
+        // Trading only moves cash, so no account ever holds more than the exchange took
+        // in; capped at half of what Cash holds, an account's cash plus its positions
+        // (each symbol's shares value under a hundredth of it, see POSITION_HEADROOM)
+        // always sums exactly.
+        if net.raw() > MAX_CASH_IN {
+            return out.push(refuse(account, RejectReason::CashLimit));
+        }
         let Some(a) = self.account_mut(account) else {
             return out.push(refuse(account, RejectReason::UnknownAccount));
         };
