@@ -4,6 +4,8 @@
 //! This file owns the state, its construction, the dispatch of commands, snapshots and the
 //! state hash; each concern's handling lives in a child module as more `impl Engine`.
 
+use std::collections::VecDeque;
+
 use bourse_book::{BookConfig, BookEvent, NewOrder, OrderBook};
 use bourse_core::{
     AccountId, CancelReason, Cash, ClientOrderId, Command, Divisor, Event, OrderId, OrderType,
@@ -35,6 +37,10 @@ pub struct EngineConfig {
     pub taker_fee_bps: u32,
     /// How far through the best opposite price a market order may trade, in basis points.
     pub market_collar_bps: u32,
+    /// Client order ids of ended orders remembered (most recently ended first), besides
+    /// those of every working order; all are forgotten at the end of the day. A resend
+    /// within them is answered with the original order; after, the id is free again.
+    pub client_id_retention: u32,
 }
 
 impl Default for EngineConfig {
@@ -43,6 +49,7 @@ impl Default for EngineConfig {
             maker_fee_bps: 0,
             taker_fee_bps: 0,
             market_collar_bps: 500,
+            client_id_retention: 1_000_000,
         }
     }
 }
@@ -117,6 +124,9 @@ pub struct Engine {
     /// The order each client order id created, with the fingerprint of its request (a
     /// resend is told from a different order by it).
     client_ids: FxHashMap<(AccountId, ClientOrderId), (OrderId, u64)>,
+    /// The client order ids of ended orders still remembered, oldest first (at most
+    /// `cfg.client_id_retention`; emptied at the end of the day).
+    ended_ids: VecDeque<((AccountId, ClientOrderId), OrderId)>,
     next_order_id: u64,
     next_trade_id: u64,
     fees_collected: Cash,
@@ -169,6 +179,8 @@ pub struct Snapshot {
     orders: Vec<(OrderId, Working)>,
     /// Sorted.
     client_ids: Vec<((AccountId, ClientOrderId), (OrderId, u64))>,
+    /// Oldest first.
+    ended_ids: Vec<((AccountId, ClientOrderId), OrderId)>,
     next_order_id: u64,
     next_trade_id: u64,
     fees_collected: Cash,
@@ -257,6 +269,7 @@ impl Engine {
             positions: Vec::new(),
             orders: FxHashMap::default(),
             client_ids: FxHashMap::default(),
+            ended_ids: VecDeque::new(),
             next_order_id: 1,
             next_trade_id: 1,
             fees_collected: Cash::ZERO,
@@ -326,6 +339,7 @@ impl Engine {
             positions: self.positions.clone(),
             orders,
             client_ids,
+            ended_ids: self.ended_ids.iter().copied().collect(),
             next_order_id: self.next_order_id,
             next_trade_id: self.next_trade_id,
             fees_collected: self.fees_collected,
@@ -387,6 +401,7 @@ impl Engine {
         e.positions = snap.positions;
         e.orders = snap.orders.into_iter().collect();
         e.client_ids = snap.client_ids.into_iter().collect();
+        e.ended_ids = snap.ended_ids.into_iter().collect();
         e.next_order_id = snap.next_order_id;
         e.next_trade_id = snap.next_trade_id;
         e.fees_collected = snap.fees_collected;
@@ -499,6 +514,12 @@ impl Engine {
                     self.cancel_held_where(i, day, CancelReason::Expired, out);
                 }
                 self.identity.prune_sessions(cmd.ts);
+                // Client order ids are a day's: ended orders' ids are free again tomorrow.
+                while let Some((key, id)) = self.ended_ids.pop_front() {
+                    if self.client_ids.get(&key).is_some_and(|v| v.0 == id) {
+                        self.client_ids.remove(&key);
+                    }
+                }
                 out.push(Event::DayEnded { at: cmd.ts });
             }
         }

@@ -201,6 +201,9 @@ fn engine() -> Engine {
     let cfg = EngineConfig {
         maker_fee_bps: 5,
         taker_fee_bps: 25,
+        // Small, so that forgetting ended orders' client order ids happens often and is
+        // covered by the replay and snapshot equality.
+        client_id_retention: 64,
         ..EngineConfig::default()
     };
     Engine::new(cfg, instruments()).unwrap()

@@ -386,6 +386,58 @@ fn client_order_id_is_idempotent_per_account() {
 }
 
 #[test]
+fn client_order_ids_are_kept_while_working_then_within_the_retention_and_the_day() {
+    let mut d = Driver::new(EngineConfig {
+        client_id_retention: 2,
+        ..EngineConfig::default()
+    });
+    let a = d.funded(100_000);
+    let with_id = |cid: &str| {
+        let mut r = limit(a, "KO", Side::Buy, "62.00", 1);
+        r.client_order_id = Some(ClientOrderId::new(cid).unwrap());
+        r
+    };
+    // One working order, then three that end (cancelled).
+    let working = accepted_id(&d.run(Command::SubmitOrder(with_id("w"))));
+    for cid in ["e1", "e2", "e3"] {
+        let id = accepted_id(&d.run(Command::SubmitOrder(with_id(cid))));
+        d.run(Command::CancelOrder {
+            account: a,
+            order_id: id,
+        });
+    }
+    // e1 fell out of the two remembered: its id is free again; e2 and e3 are resends.
+    accepted_id(&d.run(Command::SubmitOrder(with_id("e1"))));
+    for cid in ["e2", "e3"] {
+        let ev = d.run(Command::SubmitOrder(with_id(cid)));
+        assert_eq!(rejected(&ev), Some(RejectReason::ResentOrder), "{cid}");
+    }
+    // However many orders end after it, a working order keeps its id.
+    for k in 0..5 {
+        let id = accepted_id(&d.run(Command::SubmitOrder(with_id(&format!("x{k}")))));
+        d.run(Command::CancelOrder {
+            account: a,
+            order_id: id,
+        });
+    }
+    let ev = d.run(Command::SubmitOrder(with_id("w")));
+    assert!(
+        matches!(ev[..], [Event::Rejected { order_id: Some(id), reason: RejectReason::ResentOrder, .. }] if id == working),
+        "{ev:?}"
+    );
+    // The end of the day frees every ended order's id (not the GTC order still working).
+    let ev = d.run(Command::SubmitOrder(with_id("x4")));
+    assert_eq!(rejected(&ev), Some(RejectReason::ResentOrder));
+    d.run(Command::EndOfDay);
+    accepted_id(&d.run(Command::SubmitOrder(with_id("x4"))));
+    assert_eq!(
+        rejected(&d.run(Command::SubmitOrder(with_id("w")))),
+        Some(RejectReason::ResentOrder)
+    );
+    d.engine.check_invariants().unwrap();
+}
+
+#[test]
 fn market_buy_reserves_at_the_collar_and_releases_the_rest() {
     let mut d = Driver::new(EngineConfig::default());
     let seller = d.funded(0);

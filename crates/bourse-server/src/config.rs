@@ -50,6 +50,7 @@ pub struct EngineSection {
     pub maker_fee_bps: u32,
     pub taker_fee_bps: u32,
     pub market_collar_bps: u32,
+    pub client_id_retention: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

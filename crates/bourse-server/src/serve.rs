@@ -53,6 +53,7 @@ pub fn genesis(cfg: &Config) -> Result<Engine> {
         maker_fee_bps: cfg.engine.maker_fee_bps,
         taker_fee_bps: cfg.engine.taker_fee_bps,
         market_collar_bps: cfg.engine.market_collar_bps,
+        client_id_retention: cfg.engine.client_id_retention,
     };
     Engine::new(ec, instruments(cfg)?).context("building the engine")
 }

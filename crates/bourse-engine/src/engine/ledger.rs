@@ -1,7 +1,8 @@
 //! Ledger: deposits, withdrawals, reservations, settlement, fees, balances, conservation checks.
 
 use bourse_core::{
-    AccountId, Cash, Event, Liquidity, OrderId, Price, Qty, RejectReason, Side, Symbol, TradeId,
+    AccountId, Cash, ClientOrderId, Event, Liquidity, OrderId, Price, Qty, RejectReason, Side,
+    Symbol, TradeId,
 };
 
 use super::stops::Stops;
@@ -251,8 +252,25 @@ impl Engine {
         };
         if leaves == 0 {
             self.orders.remove(&id);
+            self.remember_ended(w.account, w.client_order_id, id);
         }
         Some(report)
+    }
+
+    /// An ended order's client order id joins the remembered ones; past the retention the
+    /// oldest is forgotten (its id free again), so the table holds the working orders' ids
+    /// and at most `client_id_retention` more.
+    fn remember_ended(&mut self, account: AccountId, cid: Option<ClientOrderId>, id: OrderId) {
+        let Some(cid) = cid else { return };
+        self.ended_ids.push_back(((account, cid), id));
+        while self.ended_ids.len() > self.cfg.client_id_retention as usize {
+            let Some((key, old)) = self.ended_ids.pop_front() else {
+                break;
+            };
+            if self.client_ids.get(&key).is_some_and(|v| v.0 == old) {
+                self.client_ids.remove(&key);
+            }
+        }
     }
 
     /// An order stopped working: release what it still had reserved and forget it.
@@ -260,6 +278,7 @@ impl Engine {
         let Some(w) = self.orders.remove(&id) else {
             return;
         };
+        self.remember_ended(w.account, w.client_order_id, id);
         let i = w.instrument as usize;
         match w.side {
             Side::Buy => {
@@ -354,6 +373,26 @@ impl Engine {
         let mut want_shares = vec![vec![0u64; self.instruments.len()]; self.accounts.len()];
         let mut ids: Vec<_> = self.orders.iter().collect();
         ids.sort_by_key(|(id, _)| **id);
+        // Client order ids: every working order's is held, and the rest are ended orders'
+        // within the retention.
+        let mut working_ids = 0usize;
+        for (id, w) in &ids {
+            if let Some(cid) = w.client_order_id {
+                working_ids += 1;
+                if self.client_ids.get(&(w.account, cid)).map(|v| v.0) != Some(**id) {
+                    return Err(format!("working order {id:?} lost its client order id"));
+                }
+            }
+        }
+        if self.ended_ids.len() > self.cfg.client_id_retention as usize
+            || self.client_ids.len() > working_ids + self.ended_ids.len()
+        {
+            return Err(format!(
+                "{} client order ids held for {working_ids} working and {} ended orders",
+                self.client_ids.len(),
+                self.ended_ids.len()
+            ));
+        }
         for (id, w) in ids {
             let a = usize::try_from(w.account.get()).unwrap_or(usize::MAX) - 1;
             match w.side {
