@@ -541,7 +541,7 @@ pub(crate) async fn submit(
     let reply = s.0.gateway.execute(Command::SubmitOrder(req)).await?;
     match submitted(&reply, &req)? {
         Submitted::Report(view) => Ok(view),
-        Submitted::Resent => resent(s, &req).await,
+        Submitted::Resent(original) => resent(s, &req, original).await,
     }
 }
 
@@ -559,18 +559,19 @@ pub(crate) fn submit_request(
 #[allow(clippy::large_enum_variant)] // handed straight back, never stored
 pub(crate) enum Submitted {
     Report(OrderView),
-    /// A resend of a client order id already used: the answer is the order it created,
-    /// read with [`resent`].
-    Resent,
+    /// A resend of an order already placed under its client order id: the answer is that
+    /// order (named by the engine), read with [`resent`].
+    Resent(OrderId),
 }
 
 pub(crate) fn submitted(reply: &Reply, req: &OrderRequest) -> Result<Submitted, ApiError> {
     match report_submit(reply.seq.0, reply.ts, &reply.events) {
         Ok(view) => Ok(Submitted::Report(view)),
         // The same order again: answered with the order the id created.
-        Err(r) if r.reason == RejectReason::ResentOrder && req.client_order_id.is_some() => {
-            Ok(Submitted::Resent)
-        }
+        Err(crate::orders::Rejection {
+            reason: RejectReason::ResentOrder,
+            order_id: Some(original),
+        }) => Ok(Submitted::Resent(original)),
         // Another order under a used id: refused, naming the order that holds it.
         Err(r) if r.reason == RejectReason::DuplicateClientOrderId => {
             let mut e = ApiError::rejected(r.reason);
@@ -589,14 +590,21 @@ pub(crate) fn submitted(reply: &Reply, req: &OrderRequest) -> Result<Submitted, 
     }
 }
 
-/// The order a resent client order id created.
-pub(crate) async fn resent(s: &AppState, req: &OrderRequest) -> Result<OrderView, ApiError> {
-    let duplicate = || ApiError::rejected(RejectReason::DuplicateClientOrderId);
-    let cid = req.client_order_id.ok_or_else(duplicate)?;
+/// The order a resend names, by its id (the client order id may have named other orders on
+/// other days).
+pub(crate) async fn resent(
+    s: &AppState,
+    req: &OrderRequest,
+    original: OrderId,
+) -> Result<OrderView, ApiError> {
     s.0.history
-        .order_by_client_id(req.account, cid)
+        .order(req.account, original)
         .await?
-        .ok_or_else(duplicate)
+        .ok_or_else(|| {
+            let mut e = ApiError::rejected(RejectReason::DuplicateClientOrderId);
+            e.order_id = Some(original.get().to_string());
+            e
+        })
 }
 
 /// `?account_id=`: the operator names the account it acts for.

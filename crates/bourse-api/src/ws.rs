@@ -647,7 +647,7 @@ impl Waiting {
         let frame = match self.pending {
             Pending::Order(req) => match submitted(&reply, &req) {
                 Ok(Submitted::Report(view)) => crate::wsframe::report(id, &view),
-                Ok(Submitted::Resent) => {
+                Ok(Submitted::Resent(original)) => {
                     // The order the id created is read from the history: off this thread.
                     let Waiting {
                         app,
@@ -658,7 +658,7 @@ impl Waiting {
                         ..
                     } = self;
                     rt.spawn(async move {
-                        let frame = match resent(&app, &req).await {
+                        let frame = match resent(&app, &req, original).await {
                             Ok(view) => crate::wsframe::report(&request_id, &view),
                             Err(e) => error(&request_id, &e),
                         };

@@ -429,6 +429,29 @@ fn client_order_id_reuse_is_a_resend_or_a_409_naming_the_original() {
             .call(M::GET, "/v1/orders?status=all", Some(&token), None)
             .await;
         assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+        // Client order ids are a day's: after the end of the day the id places a new order,
+        // and a resend of that one is answered with it (not with yesterday's).
+        let (s, _) = op.post("/v1/admin/end-of-day", json!({})).await.unwrap();
+        assert_eq!(s, 200);
+        let (s, today) = h
+            .call(
+                M::POST,
+                "/v1/orders",
+                Some(&token),
+                Some(order("c-1", "2", "182.00")),
+            )
+            .await;
+        assert_eq!(s, 200, "{today}");
+        assert_ne!(today["id"], first["id"]);
+        let (s, again) = h
+            .call(
+                M::POST,
+                "/v1/orders",
+                Some(&token),
+                Some(order("c-1", "2", "182.00")),
+            )
+            .await;
+        assert_eq!((s, &again["id"]), (200, &today["id"]), "{again}");
     });
     server.stop();
 }
