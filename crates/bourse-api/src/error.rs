@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bourse_core::RejectReason;
+use bourse_core::{Event, RejectReason};
 use serde::Serialize;
 
 use crate::gateway::GatewayError;
@@ -33,7 +33,7 @@ pub struct ErrorBody {
     /// The order the error names, when it names one: with `DUPLICATE_CLIENT_ORDER_ID`,
     /// the order that holds the client order id.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<crate::openapi::wire::OrderId>)]
+    #[schema(value_type = Option<crate::wire::OrderId>)]
     pub order_id: Option<String>,
 }
 
@@ -125,4 +125,12 @@ impl IntoResponse for ApiError {
         }
         r
     }
+}
+
+/// The engine's rejection among a command's events, as the client sees it.
+pub(crate) fn first_reject(events: &[Event]) -> Option<ApiError> {
+    events.iter().find_map(|e| match e {
+        Event::Rejected { reason, .. } => Some(ApiError::rejected(*reason)),
+        _ => None,
+    })
 }

@@ -9,25 +9,34 @@
 //! let a malformed request reach the engine; panic or hang on bad input; wait unboundedly
 //! (a full queue is `503 overloaded`, a missing outcome a `504` after a bounded wait).
 
+mod admin;
+mod alertbook;
 pub mod alerts;
 pub mod auth;
 pub mod error;
+pub mod extract;
 pub mod gateway;
 pub mod http;
 mod market;
+mod meta;
 pub mod openapi;
 pub mod orders;
 mod queries;
 pub mod ratelimit;
 pub mod readmodel;
+pub mod state;
 mod trading;
+mod transfers;
 mod users;
+pub mod wire;
 pub mod ws;
 mod wsframe;
 
 pub use auth::{Directory, DirectorySeed, Principal, UserEntry};
 pub use error::ApiError;
 pub use gateway::{Gateway, GatewayError, Refused, Reply, Sequencer};
-pub use http::{HttpConfig, METRICS_CONTENT_TYPE, Operations, Services, router};
+pub use http::router;
+pub use meta::METRICS_CONTENT_TYPE;
 pub use orders::{Listing, Listings, OrderView};
 pub use readmodel::{History, PgHistory, PgProjector, ReadModel, Retention};
+pub use state::{HttpConfig, Operations, Services};

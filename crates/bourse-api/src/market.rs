@@ -1,15 +1,18 @@
-//! Market-data snapshots over REST, stamped with the feed's per-symbol `seq` so a client
+//! The listed stocks (`GET /v1/stocks`, `/v1/stocks/{symbol}`) with their quotes, and
+//! market-data snapshots over REST, stamped with the feed's per-symbol `seq` so a client
 //! can join them with the WebSocket stream: `GET /v1/stocks/{symbol}/book?depth=`,
-//! `/trades?limit=`, `/candles?interval=&limit=`, and the quote inside the stock routes.
+//! `/trades?limit=`, `/candles?interval=&limit=`.
 
 use axum::Json;
+use bourse_core::{Price, Symbol};
 use bourse_feed::{Candle, Print, SymbolState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
-use crate::http::{Path, Query, State};
-use crate::openapi::wire;
+use crate::extract::{Path, Query};
+use crate::state::{AppState, State, listed};
+use crate::wire;
 
 /// Last price, best bid and ask, and the day so far.
 #[derive(Debug, Serialize, ToSchema)]
@@ -84,11 +87,11 @@ pub(crate) fn quote(st: &SymbolState) -> QuoteView {
 }
 
 /// The quote of `symbol`, if the feed lists it.
-pub(crate) fn quote_of(s: &crate::http::AppState, symbol: &str) -> Option<QuoteView> {
+pub(crate) fn quote_of(s: &AppState, symbol: &str) -> Option<QuoteView> {
     s.0.feed.with_symbol(symbol, quote)
 }
 
-fn known(s: &crate::http::AppState, symbol: &str) -> Result<String, ApiError> {
+fn known(s: &AppState, symbol: &str) -> Result<String, ApiError> {
     let sym = symbol.to_ascii_uppercase();
     if s.0.feed.with_symbol(&sym, |_| ()).is_some() {
         Ok(sym)
@@ -369,4 +372,155 @@ pub(crate) async fn candles(
         })
         .map(Json)
         .ok_or_else(|| ApiError::not_found("UNKNOWN_SYMBOL", "no such listed symbol"))
+}
+
+/// `?q=&page=&size=` of the stock list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct StockQuery {
+    /// Text to find in the symbol or the name (case-insensitive), at most 64 characters.
+    #[param(max_length = 64)]
+    q: Option<String>,
+    /// 1-based page number (0 reads as 1).
+    #[param(minimum = 0)]
+    page: Option<usize>,
+    /// Stocks per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    size: Option<usize>,
+}
+
+/// A listed stock's profile.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Stock)]
+pub(crate) struct StockView {
+    #[schema(value_type = wire::Symbol)]
+    symbol: Symbol,
+    name: String,
+    /// The price increment.
+    #[schema(value_type = wire::Price)]
+    tick: Price,
+    /// The quantity increment.
+    #[schema(value_type = wire::Shares)]
+    lot: String,
+    /// The largest single order.
+    #[schema(value_type = wire::Shares)]
+    max_qty: String,
+    /// Last price, best bid/ask and the day so far.
+    quote: Option<QuoteView>,
+}
+
+/// A page of the stock list.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = StockPage)]
+pub(crate) struct StockPageView {
+    items: Vec<StockView>,
+    page: usize,
+    size: usize,
+    /// Stocks matching in all.
+    total: usize,
+}
+
+fn stock_json(s: &AppState, l: &crate::orders::Listing) -> StockView {
+    StockView {
+        quote: quote_of(s, l.symbol.as_str()),
+        symbol: l.symbol,
+        name: l.name.clone(),
+        tick: l.tick,
+        lot: l.lot.get().to_string(),
+        max_qty: l.max_qty.get().to_string(),
+    }
+}
+
+/// `GET /v1/stocks?q=&page=&size=`: the listed stocks, searched by symbol or name.
+#[utoipa::path(
+    get,
+    path = "/v1/stocks",
+    tag = "market",
+    params(StockQuery),
+    responses(
+        (status = 200, description = "Exact symbol first, then symbol prefix, then the rest in \
+         symbol order.", body = StockPageView),
+        (status = 400, description = "MALFORMED_QUERY.",
+         body = ErrorBody),
+        (status = 422, description = "INVALID_PAGE_SIZE, INVALID_QUERY.", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+    )
+)]
+pub(crate) async fn stocks(
+    axum::extract::State(s): State,
+    Query(q): Query<StockQuery>,
+) -> Result<Json<StockPageView>, ApiError> {
+    let size = q.size.unwrap_or(20);
+    if !(1..=100).contains(&size) {
+        return Err(ApiError::unprocessable(
+            "INVALID_PAGE_SIZE",
+            "size is 1 to 100",
+        ));
+    }
+    let page = q.page.unwrap_or(1).max(1);
+    let needle = q.q.as_deref().unwrap_or("").trim().to_ascii_lowercase();
+    if needle.len() > 64 {
+        return Err(ApiError::unprocessable(
+            "INVALID_QUERY",
+            "the search text is at most 64 characters",
+        ));
+    }
+    let hits: Vec<&crate::orders::Listing> =
+        s.0.listings
+            .all()
+            .iter()
+            .filter(|l| {
+                needle.is_empty()
+                    || l.symbol.as_str().to_ascii_lowercase().contains(&needle)
+                    || l.name.to_ascii_lowercase().contains(&needle)
+            })
+            .collect();
+    // Exact symbol first, then symbol prefix, then the rest in symbol order.
+    let mut hits = hits;
+    hits.sort_by_key(|l| {
+        let sym = l.symbol.as_str().to_ascii_lowercase();
+        (sym != needle, !sym.starts_with(&needle), l.symbol)
+    });
+    let total = hits.len();
+    let items: Vec<StockView> = hits
+        .into_iter()
+        .skip((page - 1).saturating_mul(size))
+        .take(size)
+        .map(|l| stock_json(&s, l))
+        .collect();
+    Ok(Json(StockPageView {
+        items,
+        page,
+        size,
+        total,
+    }))
+}
+
+/// `GET /v1/stocks/{symbol}`: one stock's profile.
+#[utoipa::path(
+    get,
+    path = "/v1/stocks/{symbol}",
+    tag = "market",
+    params(("symbol" = String, Path, description = "The symbol (case-insensitive).",
+            example = "AAPL")),
+    responses(
+        (status = 200, description = "The stock.", body = StockView),
+        (status = 400, description = "MALFORMED_PATH.",
+         body = ErrorBody),
+        (status = 404, description = "UNKNOWN_SYMBOL.", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+    )
+)]
+pub(crate) async fn stock(
+    axum::extract::State(s): State,
+    Path(symbol): Path<String>,
+) -> Result<Json<StockView>, ApiError> {
+    let sym = listed(&s, &symbol.to_ascii_uppercase())?;
+    let l =
+        s.0.listings
+            .get(sym)
+            .ok_or_else(|| ApiError::not_found("UNKNOWN_SYMBOL", "no such listed symbol"))?;
+    Ok(Json(stock_json(&s, l)))
 }

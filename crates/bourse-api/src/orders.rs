@@ -104,33 +104,33 @@ impl<'de> Deserialize<'de> for Decimal {
     "limit_price": "189.00", "time_in_force": "gtc", "client_order_id": "my-order-1"}))]
 pub struct NewOrder {
     /// A listed symbol.
-    #[schema(value_type = crate::openapi::wire::Symbol)]
+    #[schema(value_type = crate::wire::Symbol)]
     pub symbol: String,
-    #[schema(value_type = crate::openapi::wire::Side)]
+    #[schema(value_type = crate::wire::Side)]
     pub side: String,
     /// `limit` needs `limit_price`, `stop` needs `stop_price`, `stop_limit` both, `market`
     /// neither.
     #[serde(rename = "type")]
-    #[schema(value_type = crate::openapi::wire::OrderType)]
+    #[schema(value_type = crate::wire::OrderType)]
     pub order_type: String,
     /// `day` when absent.
     #[serde(default)]
-    #[schema(value_type = Option<crate::openapi::wire::TimeInForce>)]
+    #[schema(value_type = Option<crate::wire::TimeInForce>)]
     pub time_in_force: Option<String>,
     /// A multiple of the stock's lot, at most its maximum order quantity.
-    #[schema(value_type = crate::openapi::wire::QtyInput)]
+    #[schema(value_type = crate::wire::QtyInput)]
     pub qty: Decimal,
     /// A multiple of the stock's tick.
     #[serde(default)]
-    #[schema(value_type = Option<crate::openapi::wire::PriceInput>)]
+    #[schema(value_type = Option<crate::wire::PriceInput>)]
     pub limit_price: Option<Decimal>,
     /// A multiple of the stock's tick.
     #[serde(default)]
-    #[schema(value_type = Option<crate::openapi::wire::PriceInput>)]
+    #[schema(value_type = Option<crate::wire::PriceInput>)]
     pub stop_price: Option<Decimal>,
     /// Resending an order with the same client order id answers with the order it created.
     #[serde(default)]
-    #[schema(value_type = Option<crate::openapi::wire::ClientOrderId>)]
+    #[schema(value_type = Option<crate::wire::ClientOrderId>)]
     pub client_order_id: Option<String>,
     /// Refused rather than taking liquidity.
     #[serde(default)]
@@ -138,7 +138,7 @@ pub struct NewOrder {
     /// Only an operator (or, later, a broker acting for its clients) names the account; a
     /// trader's orders go to their own.
     #[serde(default)]
-    #[schema(value_type = Option<crate::openapi::wire::AccountId>)]
+    #[schema(value_type = Option<crate::wire::AccountId>)]
     pub account_id: Option<String>,
 }
 
@@ -344,18 +344,18 @@ impl NewOrder {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[schema(as = Fill)]
 pub struct FillView {
-    #[schema(value_type = crate::openapi::wire::TradeId)]
+    #[schema(value_type = crate::wire::TradeId)]
     pub trade_id: String,
-    #[schema(value_type = crate::openapi::wire::Price)]
+    #[schema(value_type = crate::wire::Price)]
     pub price: Price,
-    #[schema(value_type = crate::openapi::wire::Shares)]
+    #[schema(value_type = crate::wire::Shares)]
     pub qty: String,
-    #[schema(value_type = crate::openapi::wire::Liquidity)]
+    #[schema(value_type = crate::wire::Liquidity)]
     pub liquidity: &'static str,
-    #[schema(value_type = crate::openapi::wire::Cash)]
+    #[schema(value_type = crate::wire::Cash)]
     pub fee: Cash,
     /// When the trade happened (RFC 3339).
-    #[schema(value_type = crate::openapi::wire::Timestamp)]
+    #[schema(value_type = crate::wire::Timestamp)]
     pub timestamp: String,
 }
 
@@ -363,44 +363,44 @@ pub struct FillView {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[schema(as = Order)]
 pub struct OrderView {
-    #[schema(value_type = crate::openapi::wire::OrderId)]
+    #[schema(value_type = crate::wire::OrderId)]
     pub id: String,
-    #[schema(value_type = Option<crate::openapi::wire::ClientOrderId>)]
+    #[schema(value_type = Option<crate::wire::ClientOrderId>)]
     pub client_order_id: Option<ClientOrderId>,
-    #[schema(value_type = crate::openapi::wire::AccountId)]
+    #[schema(value_type = crate::wire::AccountId)]
     pub account_id: String,
-    #[schema(value_type = crate::openapi::wire::Symbol)]
+    #[schema(value_type = crate::wire::Symbol)]
     pub symbol: Symbol,
-    #[schema(value_type = crate::openapi::wire::Side)]
+    #[schema(value_type = crate::wire::Side)]
     pub side: Side,
     #[serde(rename = "type")]
-    #[schema(value_type = crate::openapi::wire::OrderType)]
+    #[schema(value_type = crate::wire::OrderType)]
     pub order_type: OrderType,
-    #[schema(value_type = crate::openapi::wire::TimeInForce)]
+    #[schema(value_type = crate::wire::TimeInForce)]
     pub time_in_force: TimeInForce,
     /// Everything the order is for: filled plus still open (a replace changes the open part).
-    #[schema(value_type = crate::openapi::wire::Shares)]
+    #[schema(value_type = crate::wire::Shares)]
     pub qty: String,
-    #[schema(value_type = Option<crate::openapi::wire::Price>)]
+    #[schema(value_type = Option<crate::wire::Price>)]
     pub limit_price: Option<Price>,
-    #[schema(value_type = Option<crate::openapi::wire::Price>)]
+    #[schema(value_type = Option<crate::wire::Price>)]
     pub stop_price: Option<Price>,
     /// held / new / partially_filled / filled / canceled / expired ([`OrderStatus`]).
-    #[schema(value_type = crate::openapi::wire::OrderStatus)]
+    #[schema(value_type = crate::wire::OrderStatus)]
     pub status: &'static str,
-    #[schema(value_type = crate::openapi::wire::Shares)]
+    #[schema(value_type = crate::wire::Shares)]
     pub filled_qty: String,
-    #[schema(value_type = crate::openapi::wire::Shares)]
+    #[schema(value_type = crate::wire::Shares)]
     pub leaves_qty: String,
     /// Volume-weighted average of the fills (cum_notional / filled_qty, rounded down).
-    #[schema(value_type = Option<crate::openapi::wire::Price>)]
+    #[schema(value_type = Option<crate::wire::Price>)]
     pub filled_avg_price: Option<Price>,
-    #[schema(value_type = Option<crate::openapi::wire::CancelReason>)]
+    #[schema(value_type = Option<crate::wire::CancelReason>)]
     pub cancel_reason: Option<CancelReason>,
-    #[schema(value_type = crate::openapi::wire::Timestamp)]
+    #[schema(value_type = crate::wire::Timestamp)]
     pub created_at: String,
     /// When a fill, trigger, replace or cancel last changed the order.
-    #[schema(value_type = crate::openapi::wire::Timestamp)]
+    #[schema(value_type = crate::wire::Timestamp)]
     pub updated_at: String,
     /// The journal seq of the command that last changed the order (for a submit's report,
     /// the submit itself).

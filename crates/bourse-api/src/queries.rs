@@ -7,13 +7,14 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::http::{Can, CanRead, Path, Query, State};
-use crate::openapi::wire;
+use crate::extract::{Can, CanRead, Path, Query};
 use crate::orders::{OrderView, parse_order_id};
 use crate::readmodel::{
     AccountView, ActivityFilter, ActivityType, ActivityView, OrderFilter, Page, PortfolioView,
     PositionView, StatusFilter,
 };
+use crate::state::State;
+use crate::wire;
 
 /// `?status=&symbol=&after=&limit=` of the order list.
 #[derive(Deserialize, IntoParams)]

@@ -1,20 +1,256 @@
-//! Replace, mass cancel, transfers, the stock list, and the operator's market controls.
+//! Order entry, shared by REST and WebSocket: submit, cancel, replace and mass cancel, each
+//! checked before it goes near the engine and answered from its durable outcome.
 
 use axum::Json;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use bourse_core::{Cash, Command, Event, OrderId, Price, Qty, Symbol};
+use bourse_core::{Command, Event, OrderId, OrderRequest, Price, Qty, RejectReason};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, first_reject};
+use crate::extract::{Can, CanTrade, JsonBody, Path, Query};
 use crate::gateway::Reply;
-use crate::http::{
-    AppState, Can, CanTrade, CanTransfer, JsonBody, Operator, Path, Query, State, first_reject,
-};
-use crate::openapi::wire;
-use crate::orders::{Decimal, parse_order_id};
+use crate::orders::{Decimal, NewOrder, OrderView, parse_order_id, report_submit};
+use crate::state::{AppState, State, listed};
+use crate::wire;
+
+/// `POST /v1/orders`: order entry.
+#[utoipa::path(
+    post,
+    path = "/v1/orders",
+    tag = "orders",
+    security(("bearer" = [])),
+    request_body = NewOrder,
+    responses(
+        (status = 200, description = "The order's execution report once the submit is durable \
+         (fills it caused included). A resent `client_order_id` answers with the order it \
+         created.", body = OrderView, links(
+            ("GetOrder" = (operation_id = "get_order",
+                           parameters(("id" = "$response.body#/id")))),
+            ("CancelOrder" = (operation_id = "cancel_order",
+                              parameters(("id" = "$response.body#/id")))),
+            ("ReplaceOrder" = (operation_id = "replace_order",
+                               parameters(("id" = "$response.body#/id")))),
+            ("OrderByClientOrderId" = (operation_id = "order_by_client_id",
+                parameters(("client_order_id" = "$response.body#/client_order_id")))),
+        )),
+        (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "INSUFFICIENT_SCOPE: an API key without the `trade` scope.", body = ErrorBody),
+        (status = 404, description = "UNKNOWN_ACCOUNT (`account_id` of another account, or none \
+         such).", body = ErrorBody),
+        (status = 409, description = "DUPLICATE_CLIENT_ORDER_ID: another order of the account \
+         holds the `client_order_id` (named in `order_id`); an identical resend is answered 200 \
+         with that order.", body = ErrorBody),
+        (status = 413, description = "BODY_TOO_LARGE.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
+        (status = 422, description = "INVALID_FIELD, UNKNOWN_SYMBOL, INVALID_SIDE, \
+         INVALID_ORDER_TYPE, INVALID_TIME_IN_FORCE, INVALID_QUANTITY, QTY_OFF_LOT, \
+         MAX_QTY_EXCEEDED, INVALID_PRICE, PRICE_OFF_TICK, INVALID_ORDER, \
+         INVALID_CLIENT_ORDER_ID, INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID, or the engine's \
+         rejection (INSUFFICIENT_BUYING_POWER, INSUFFICIENT_POSITION, PRICE_OUT_OF_BAND, \
+         MAX_NOTIONAL_EXCEEDED, SYMBOL_HALTED, POST_ONLY_WOULD_TAKE, NO_LIQUIDITY, …).",
+         body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 500, description = "INTERNAL: the history could not be read.",
+         body = ErrorBody),
+        (status = 503, description = "OVERLOADED, SHUTTING_DOWN, HISTORY_UNAVAILABLE.",
+         body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 504, description = "OUTCOME_UNKNOWN: no durable outcome in time; retry with \
+         the same client_order_id.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn submit_order(
+    axum::extract::State(s): State,
+    Can(who): CanTrade,
+    JsonBody(body): JsonBody<NewOrder>,
+) -> Result<Json<OrderView>, ApiError> {
+    submit(&s, &who, body).await.map(Json)
+}
+
+/// Order entry, shared by REST and WebSocket: validate, execute, report.
+pub(crate) async fn submit(
+    s: &AppState,
+    who: &Principal,
+    body: NewOrder,
+) -> Result<OrderView, ApiError> {
+    let req = submit_request(s, who, &body)?;
+    let reply = s.0.gateway.execute(Command::SubmitOrder(req)).await?;
+    match submitted(&reply, &req)? {
+        Submitted::Report(view) => Ok(view),
+        Submitted::Resent(original) => resent(s, &req, original).await,
+    }
+}
+
+/// A submit checked before it goes near the engine.
+pub(crate) fn submit_request(
+    s: &AppState,
+    who: &Principal,
+    body: &NewOrder,
+) -> Result<OrderRequest, ApiError> {
+    let account = who.acting_for(body.account_id.as_deref())?;
+    body.validate(account, &s.0.listings)
+}
+
+/// What a submit's outcome says.
+#[allow(clippy::large_enum_variant)] // handed straight back, never stored
+pub(crate) enum Submitted {
+    Report(OrderView),
+    /// A resend of an order already placed under its client order id: the answer is that
+    /// order (named by the engine), read with [`resent`].
+    Resent(OrderId),
+}
+
+pub(crate) fn submitted(reply: &Reply, req: &OrderRequest) -> Result<Submitted, ApiError> {
+    match report_submit(reply.seq.0, reply.ts, &reply.events) {
+        Ok(view) => Ok(Submitted::Report(view)),
+        // The same order again: answered with the order the id created.
+        Err(crate::orders::Rejection {
+            reason: RejectReason::ResentOrder,
+            order_id: Some(original),
+        }) => Ok(Submitted::Resent(original)),
+        // Another order under a used id: refused, naming the order that holds it.
+        Err(r) if r.reason == RejectReason::DuplicateClientOrderId => {
+            let mut e = ApiError::rejected(r.reason);
+            if let (Some(original), Some(cid)) = (r.order_id, req.client_order_id) {
+                e.message = format!(
+                    "client_order_id {:?} already names order {} with other terms; resend \
+                     that order unchanged to get it, or use a new client_order_id",
+                    cid.as_str(),
+                    original.get()
+                );
+                e.order_id = Some(original.get().to_string());
+            }
+            Err(e)
+        }
+        Err(r) => Err(ApiError::rejected(r.reason)),
+    }
+}
+
+/// The order a resend names, by its id (the client order id may have named other orders on
+/// other days).
+pub(crate) async fn resent(
+    s: &AppState,
+    req: &OrderRequest,
+    original: OrderId,
+) -> Result<OrderView, ApiError> {
+    s.0.history
+        .order(req.account, original)
+        .await?
+        .ok_or_else(|| {
+            let mut e = ApiError::rejected(RejectReason::DuplicateClientOrderId);
+            e.order_id = Some(original.get().to_string());
+            e
+        })
+}
+
+/// `?account_id=`: the operator names the account it acts for.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AccountQuery {
+    /// Operator only (a trader may name only their own account).
+    #[param(value_type = Option<wire::AccountId>)]
+    account_id: Option<String>,
+}
+
+/// The answer to a cancel.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Canceled)]
+pub(crate) struct CancelView {
+    #[schema(value_type = wire::OrderId)]
+    id: String,
+    /// Always `canceled`.
+    #[schema(pattern = "^canceled$")]
+    status: &'static str,
+    /// The open quantity that was canceled.
+    #[schema(value_type = wire::Shares)]
+    canceled_qty: String,
+    #[schema(value_type = wire::CancelReason)]
+    cancel_reason: bourse_core::CancelReason,
+    seq: u64,
+}
+
+/// `DELETE /v1/orders/{id}`: cancels a working order.
+#[utoipa::path(
+    delete,
+    path = "/v1/orders/{id}",
+    tag = "orders",
+    security(("bearer" = [])),
+    params(
+        ("id" = wire::OrderId, Path, description = "The order's id."),
+        AccountQuery,
+    ),
+    responses(
+        (status = 200, description = "Canceled, once durable.", body = CancelView),
+        (status = 400, description = "MALFORMED_PATH, MALFORMED_QUERY.",
+         body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "INSUFFICIENT_SCOPE: an API key without the `trade` scope.", body = ErrorBody),
+        (status = 404, description = "UNKNOWN_ORDER (none such, not working, or another \
+         account's), UNKNOWN_ACCOUNT.", body = ErrorBody),
+        (status = 422, description = "INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID, or the engine's \
+         rejection.", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 503, description = "OVERLOADED, SHUTTING_DOWN.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn cancel_order(
+    axum::extract::State(s): State,
+    Can(who): CanTrade,
+    Path(id): Path<String>,
+    Query(q): Query<AccountQuery>,
+) -> Result<Json<CancelView>, ApiError> {
+    cancel(&s, &who, &id, q.account_id.as_deref())
+        .await
+        .map(Json)
+}
+
+/// Cancel, shared by REST and WebSocket.
+pub(crate) async fn cancel(
+    s: &AppState,
+    who: &Principal,
+    id: &str,
+    account_id: Option<&str>,
+) -> Result<CancelView, ApiError> {
+    let (cmd, order_id) = cancel_command(who, id, account_id)?;
+    let reply = s.0.gateway.execute(cmd).await?;
+    canceled(order_id, &reply)
+}
+
+/// A cancel checked before it goes near the engine.
+pub(crate) fn cancel_command(
+    who: &Principal,
+    id: &str,
+    account_id: Option<&str>,
+) -> Result<(Command, OrderId), ApiError> {
+    let order_id = parse_order_id(id)?;
+    let account = who.acting_for(account_id)?;
+    Ok((Command::CancelOrder { account, order_id }, order_id))
+}
+
+/// What a cancel's outcome says.
+pub(crate) fn canceled(order_id: OrderId, reply: &Reply) -> Result<CancelView, ApiError> {
+    if let Some(e) = first_reject(&reply.events) {
+        return Err(e);
+    }
+    let canceled = reply.events.iter().find_map(|e| match e {
+        Event::OrderCanceled { qty, reason, .. } => Some((qty.get(), *reason)),
+        _ => None,
+    });
+    let (qty, reason) =
+        canceled.ok_or_else(|| ApiError::not_found("UNKNOWN_ORDER", "no such order"))?;
+    Ok(CancelView {
+        id: order_id.get().to_string(),
+        status: "canceled",
+        canceled_qty: qty.to_string(),
+        cancel_reason: reason,
+        seq: reply.seq.0,
+    })
+}
 
 /// A replace: the new open quantity and, optionally, a new limit price.
 #[derive(Deserialize, ToSchema)]
@@ -273,375 +509,6 @@ pub(crate) async fn mass_cancel(
         .collect();
     Ok(Json(MassCancelView {
         canceled,
-        seq: reply.seq.0,
-    }))
-}
-
-fn listed(s: &crate::http::AppState, text: &str) -> Result<Symbol, ApiError> {
-    text.parse::<Symbol>()
-        .ok()
-        .filter(|sym| s.0.listings.get(*sym).is_some())
-        .ok_or_else(|| ApiError::not_found("UNKNOWN_SYMBOL", "no such listed symbol"))
-}
-
-/// Cash in or out.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"type": "deposit", "amount": "1000.00"}))]
-pub(crate) struct Transfer {
-    /// `deposit` or `withdraw`.
-    #[serde(rename = "type")]
-    #[schema(value_type = wire::TransferType)]
-    kind: String,
-    #[schema(value_type = wire::AmountInput)]
-    amount: String,
-    /// Operator only.
-    #[serde(default)]
-    #[schema(value_type = Option<wire::AccountId>)]
-    account_id: Option<String>,
-}
-
-/// A transfer done.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Transferred)]
-pub(crate) struct TransferView {
-    #[schema(value_type = wire::AccountId)]
-    account_id: String,
-    #[serde(rename = "type")]
-    #[schema(value_type = wire::TransferType)]
-    kind: String,
-    #[schema(value_type = wire::Cash)]
-    amount: Cash,
-    /// The account's cash after the transfer.
-    #[schema(value_type = Option<wire::Cash>)]
-    cash: Option<Cash>,
-    seq: u64,
-}
-
-/// `POST /v1/transfers`: cash in or out of the caller's account.
-#[utoipa::path(
-    post,
-    path = "/v1/transfers",
-    tag = "account",
-    security(("bearer" = [])),
-    request_body = Transfer,
-    responses(
-        (status = 201, description = "Done, once durable.", body = TransferView),
-        (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
-        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
-        (status = 403, description = "INSUFFICIENT_SCOPE: an API key without the `transfer` scope.", body = ErrorBody),
-        (status = 404, description = "UNKNOWN_ACCOUNT.", body = ErrorBody),
-        (status = 413, description = "BODY_TOO_LARGE.", body = ErrorBody),
-        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
-        (status = 422, description = "INVALID_FIELD, INVALID_AMOUNT, INVALID_TRANSFER_TYPE, \
-         INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID, or the engine's rejection \
-         (INSUFFICIENT_FUNDS, ARITHMETIC_OVERFLOW).", body = ErrorBody),
-        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
-         headers(("Retry-After" = u32, description = "Seconds to wait."))),
-        (status = 503, description = "OVERLOADED, SHUTTING_DOWN.", body = ErrorBody,
-         headers(("Retry-After" = u32, description = "Seconds to wait."))),
-        (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
-    )
-)]
-pub(crate) async fn transfer(
-    axum::extract::State(s): State,
-    Can(who): CanTransfer,
-    JsonBody(body): JsonBody<Transfer>,
-) -> Result<impl IntoResponse, ApiError> {
-    let account = who.acting_for(body.account_id.as_deref())?;
-    let amount: Cash = body
-        .amount
-        .parse()
-        .ok()
-        .filter(|c: &Cash| c.is_positive())
-        .ok_or_else(|| {
-            ApiError::unprocessable(
-                "INVALID_AMOUNT",
-                "amount must be a positive sum with at most 4 decimals",
-            )
-        })?;
-    let cmd = match body.kind.as_str() {
-        "deposit" => Command::Deposit { account, amount },
-        "withdraw" => Command::Withdraw { account, amount },
-        _ => {
-            return Err(ApiError::unprocessable(
-                "INVALID_TRANSFER_TYPE",
-                "type is \"deposit\" or \"withdraw\"",
-            ));
-        }
-    };
-    let reply = s.0.gateway.execute(cmd).await?;
-    if let Some(e) = first_reject(&reply.events) {
-        return Err(e);
-    }
-    let balance = reply.events.iter().find_map(|e| match e {
-        Event::CashDeposited { balance, .. } | Event::CashWithdrawn { balance, .. } => {
-            Some(*balance)
-        }
-        _ => None,
-    });
-    Ok((
-        StatusCode::CREATED,
-        Json(TransferView {
-            account_id: account.get().to_string(),
-            kind: body.kind,
-            amount,
-            cash: balance,
-            seq: reply.seq.0,
-        }),
-    ))
-}
-
-/// `?q=&page=&size=` of the stock list.
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct StockQuery {
-    /// Text to find in the symbol or the name (case-insensitive), at most 64 characters.
-    #[param(max_length = 64)]
-    q: Option<String>,
-    /// 1-based page number (0 reads as 1).
-    #[param(minimum = 0)]
-    page: Option<usize>,
-    /// Stocks per page, 1 to 100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    size: Option<usize>,
-}
-
-/// A listed stock's profile.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Stock)]
-pub(crate) struct StockView {
-    #[schema(value_type = wire::Symbol)]
-    symbol: Symbol,
-    name: String,
-    /// The price increment.
-    #[schema(value_type = wire::Price)]
-    tick: Price,
-    /// The quantity increment.
-    #[schema(value_type = wire::Shares)]
-    lot: String,
-    /// The largest single order.
-    #[schema(value_type = wire::Shares)]
-    max_qty: String,
-    /// Last price, best bid/ask and the day so far.
-    quote: Option<crate::market::QuoteView>,
-}
-
-/// A page of the stock list.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = StockPage)]
-pub(crate) struct StockPageView {
-    items: Vec<StockView>,
-    page: usize,
-    size: usize,
-    /// Stocks matching in all.
-    total: usize,
-}
-
-fn stock_json(s: &AppState, l: &crate::orders::Listing) -> StockView {
-    StockView {
-        quote: crate::market::quote_of(s, l.symbol.as_str()),
-        symbol: l.symbol,
-        name: l.name.clone(),
-        tick: l.tick,
-        lot: l.lot.get().to_string(),
-        max_qty: l.max_qty.get().to_string(),
-    }
-}
-
-/// `GET /v1/stocks?q=&page=&size=`: the listed stocks, searched by symbol or name.
-#[utoipa::path(
-    get,
-    path = "/v1/stocks",
-    tag = "market",
-    params(StockQuery),
-    responses(
-        (status = 200, description = "Exact symbol first, then symbol prefix, then the rest in \
-         symbol order.", body = StockPageView),
-        (status = 400, description = "MALFORMED_QUERY.",
-         body = ErrorBody),
-        (status = 422, description = "INVALID_PAGE_SIZE, INVALID_QUERY.", body = ErrorBody),
-        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
-         headers(("Retry-After" = u32, description = "Seconds to wait."))),
-    )
-)]
-pub(crate) async fn stocks(
-    axum::extract::State(s): State,
-    Query(q): Query<StockQuery>,
-) -> Result<Json<StockPageView>, ApiError> {
-    let size = q.size.unwrap_or(20);
-    if !(1..=100).contains(&size) {
-        return Err(ApiError::unprocessable(
-            "INVALID_PAGE_SIZE",
-            "size is 1 to 100",
-        ));
-    }
-    let page = q.page.unwrap_or(1).max(1);
-    let needle = q.q.as_deref().unwrap_or("").trim().to_ascii_lowercase();
-    if needle.len() > 64 {
-        return Err(ApiError::unprocessable(
-            "INVALID_QUERY",
-            "the search text is at most 64 characters",
-        ));
-    }
-    let hits: Vec<&crate::orders::Listing> =
-        s.0.listings
-            .all()
-            .iter()
-            .filter(|l| {
-                needle.is_empty()
-                    || l.symbol.as_str().to_ascii_lowercase().contains(&needle)
-                    || l.name.to_ascii_lowercase().contains(&needle)
-            })
-            .collect();
-    // Exact symbol first, then symbol prefix, then the rest in symbol order.
-    let mut hits = hits;
-    hits.sort_by_key(|l| {
-        let sym = l.symbol.as_str().to_ascii_lowercase();
-        (sym != needle, !sym.starts_with(&needle), l.symbol)
-    });
-    let total = hits.len();
-    let items: Vec<StockView> = hits
-        .into_iter()
-        .skip((page - 1).saturating_mul(size))
-        .take(size)
-        .map(|l| stock_json(&s, l))
-        .collect();
-    Ok(Json(StockPageView {
-        items,
-        page,
-        size,
-        total,
-    }))
-}
-
-/// `GET /v1/stocks/{symbol}`: one stock's profile.
-#[utoipa::path(
-    get,
-    path = "/v1/stocks/{symbol}",
-    tag = "market",
-    params(("symbol" = String, Path, description = "The symbol (case-insensitive).",
-            example = "AAPL")),
-    responses(
-        (status = 200, description = "The stock.", body = StockView),
-        (status = 400, description = "MALFORMED_PATH.",
-         body = ErrorBody),
-        (status = 404, description = "UNKNOWN_SYMBOL.", body = ErrorBody),
-        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
-         headers(("Retry-After" = u32, description = "Seconds to wait."))),
-    )
-)]
-pub(crate) async fn stock(
-    axum::extract::State(s): State,
-    Path(symbol): Path<String>,
-) -> Result<Json<StockView>, ApiError> {
-    let sym = listed(&s, &symbol.to_ascii_uppercase())?;
-    let l =
-        s.0.listings
-            .get(sym)
-            .ok_or_else(|| ApiError::not_found("UNKNOWN_SYMBOL", "no such listed symbol"))?;
-    Ok(Json(stock_json(&s, l)))
-}
-
-/// A halt or a resume done.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Halted)]
-pub(crate) struct HaltView {
-    #[schema(value_type = wire::Symbol)]
-    symbol: Symbol,
-    /// True after a halt, false after a resume.
-    halted: bool,
-    seq: u64,
-}
-
-/// `POST /v1/admin/symbols/{symbol}/halt` and `/resume`.
-#[utoipa::path(
-    post,
-    path = "/v1/admin/symbols/{symbol}/{action}",
-    operation_id = "halt_or_resume",
-    tag = "operator",
-    security(("bearer" = [])),
-    params(
-        ("symbol" = wire::Symbol, Path, description = "A listed symbol."),
-        ("action" = String, Path, description = "`halt` or `resume`.",
-         pattern = "^(halt|resume)$"),
-    ),
-    responses(
-        (status = 200, description = "Halted or resumed, once durable.", body = HaltView),
-        (status = 400, description = "MALFORMED_PATH.",
-         body = ErrorBody),
-        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
-        (status = 403, description = "FORBIDDEN: not the operator.", body = ErrorBody),
-        (status = 404, description = "UNKNOWN_SYMBOL; NOT_FOUND for another action.",
-         body = ErrorBody),
-        (status = 422, description = "The engine's rejection.", body = ErrorBody),
-        (status = 429, description = "RATE_LIMITED (never for the operator token).",
-         body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait."))),
-        (status = 503, description = "OVERLOADED, SHUTTING_DOWN.", body = ErrorBody,
-         headers(("Retry-After" = u32, description = "Seconds to wait."))),
-        (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
-    )
-)]
-pub(crate) async fn halt(
-    axum::extract::State(s): State,
-    _op: Operator,
-    Path((symbol, action)): Path<(String, String)>,
-) -> Result<Json<HaltView>, ApiError> {
-    let symbol = listed(&s, &symbol)?;
-    let cmd = match action.as_str() {
-        "halt" => Command::HaltSymbol { symbol },
-        "resume" => Command::ResumeSymbol { symbol },
-        _ => return Err(ApiError::not_found("NOT_FOUND", "no such route")),
-    };
-    let reply = s.0.gateway.execute(cmd).await?;
-    if let Some(e) = first_reject(&reply.events) {
-        return Err(e);
-    }
-    Ok(Json(HaltView {
-        symbol,
-        halted: action == "halt",
-        seq: reply.seq.0,
-    }))
-}
-
-/// The end of a trading day.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = DayEnded)]
-pub(crate) struct EndOfDayView {
-    /// DAY orders expired.
-    expired_orders: usize,
-    seq: u64,
-}
-
-/// `POST /v1/admin/end-of-day`: expires DAY orders and ends the trading day.
-#[utoipa::path(
-    post,
-    path = "/v1/admin/end-of-day",
-    tag = "operator",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The day ended, once durable.", body = EndOfDayView),
-        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
-        (status = 403, description = "FORBIDDEN: not the operator.", body = ErrorBody),
-        (status = 429, description = "RATE_LIMITED (never for the operator token).",
-         body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait."))),
-        (status = 503, description = "OVERLOADED, SHUTTING_DOWN.", body = ErrorBody,
-         headers(("Retry-After" = u32, description = "Seconds to wait."))),
-        (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
-    )
-)]
-pub(crate) async fn end_of_day(
-    axum::extract::State(s): State,
-    _op: Operator,
-) -> Result<Json<EndOfDayView>, ApiError> {
-    let reply = s.0.gateway.execute(Command::EndOfDay).await?;
-    let expired = reply
-        .events
-        .iter()
-        .filter(|e| matches!(e, Event::OrderCanceled { .. }))
-        .count();
-    Ok(Json(EndOfDayView {
-        expired_orders: expired,
         seq: reply.seq.0,
     }))
 }

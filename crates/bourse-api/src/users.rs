@@ -10,10 +10,11 @@ use utoipa::ToSchema;
 use crate::auth::{
     Credential, UserEntry, digest, new_secret, now, password_shape_problem, valid_username,
 };
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, first_reject};
+use crate::extract::{Auth, JsonBody, Path, SessionAuth};
 use crate::gateway::GatewayError;
-use crate::http::{Auth, JsonBody, Path, SessionAuth, State, first_reject};
-use crate::openapi::wire;
+use crate::state::State;
+use crate::wire;
 
 /// A username and password, to register or to log in.
 #[derive(Deserialize, ToSchema)]

@@ -49,11 +49,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::auth::{Principal, now};
 use crate::error::ApiError;
 use crate::gateway::{GatewayError, Reply};
-use crate::http::{
-    AppState, Submitted, cancel_command, canceled, resent, submit_request, submitted,
-};
 use crate::orders::NewOrder;
-use crate::trading::{Amend, replace_command, replaced};
+use crate::state::AppState;
+use crate::trading::{
+    Amend, Submitted, cancel_command, canceled, replace_command, replaced, resent, submit_request,
+    submitted,
+};
 use crate::wsframe::{ENVELOPE, ENVELOPE_WITH_ORDER, Envelope, error, fields};
 use bourse_core::{Command, OrderId, OrderRequest};
 
@@ -64,29 +65,7 @@ pub const MAX_IN_FLIGHT: usize = 1_024;
 /// Channel or symbol names in one subscribe.
 const MAX_NAMES: usize = 256;
 
-/// Timings of a WebSocket connection.
-#[derive(Clone, Copy, Debug)]
-pub struct WsConfig {
-    /// Inbound messages per second per connection (twice that as a burst).
-    pub rate: f64,
-    /// How often subscribers get a heartbeat with their symbols' last seqs.
-    pub heartbeat: Duration,
-    /// How often the server pings.
-    pub ping_every: Duration,
-    /// A connection silent this long (no message, no pong) is closed.
-    pub idle_timeout: Duration,
-}
-
-impl Default for WsConfig {
-    fn default() -> Self {
-        WsConfig {
-            rate: 100.0,
-            heartbeat: Duration::from_secs(5),
-            ping_every: Duration::from_secs(20),
-            idle_timeout: Duration::from_secs(60),
-        }
-    }
-}
+pub use crate::state::WsConfig;
 
 /// Releases the connection's place in the feed however the session ends (also when the
 /// upgrade never completes).

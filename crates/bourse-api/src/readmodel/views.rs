@@ -10,9 +10,9 @@ use bourse_core::{AccountId, Cash, OrderId, Price, Qty, Side, Symbol, TradeId};
 use serde::{Serialize, Serializer};
 use utoipa::ToSchema;
 
-use crate::openapi::wire;
 use crate::orders::OrderStatus;
 use crate::readmodel::QueryError;
+use crate::wire;
 
 /// Longest page a list returns.
 pub const MAX_PAGE: usize = 500;
