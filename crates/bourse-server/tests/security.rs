@@ -29,6 +29,23 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap()
 }
 
+/// A server on a fresh file journal (the directory lives as long as the first value), and a
+/// runtime for the test's clients.
+fn start(extra: &[(&str, &str)]) -> (tempfile::TempDir, Server, tokio::runtime::Runtime) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&Store::File(dir.path().join("journal")), extra);
+    (dir, server, tokio::runtime::Runtime::new().unwrap())
+}
+
+/// A WebSocket order without a client order id.
+fn ws_order(id: u64) -> Value {
+    let mut o = order("", "1", "180.00");
+    o.as_object_mut().unwrap().remove("client_order_id");
+    o["op"] = json!("order");
+    o["id"] = json!(id);
+    o
+}
+
 /// A registered, funded user and their session token.
 async fn trader(h: &Http, op: &Client, name: &str) -> (String, String) {
     let account = h.register(name).await;
@@ -50,18 +67,12 @@ async fn trader(h: &Http, op: &Client, name: &str) -> (String, String) {
 /// with 503 OVERLOADED at once, never a 5xx of another kind.
 #[test]
 fn parallel_log_ins_cannot_grow_the_servers_memory() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::File(dir.path().join("journal"));
-    let server = Server::start(
-        &store,
-        &[
-            ("BOURSE__SERVER__RATE_PER_IP", "100000"),
-            ("BOURSE__SERVER__PASSWORD_WORKERS", "1"),
-            ("BOURSE__SERVER__PASSWORD_QUEUE", "16"),
-        ],
-    );
+    let (_dir, server, rt) = start(&[
+        ("BOURSE__SERVER__RATE_PER_IP", "100000"),
+        ("BOURSE__SERVER__PASSWORD_WORKERS", "1"),
+        ("BOURSE__SERVER__PASSWORD_QUEUE", "16"),
+    ]);
     let pid = server.child.id();
-    let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let h = Http::new(&server.base);
         h.register("alice").await;
@@ -118,16 +129,10 @@ fn parallel_log_ins_cannot_grow_the_servers_memory() {
 /// for log-ins and for WebSocket upgrades; a real credential has its own bucket.
 #[test]
 fn a_made_up_bearer_does_not_escape_the_ip_limit() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::File(dir.path().join("journal"));
-    let server = Server::start(
-        &store,
-        &[
-            ("BOURSE__SERVER__RATE_PER_IP", "2"),
-            ("BOURSE__SERVER__RATE_PER_CREDENTIAL", "1000"),
-        ],
-    );
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_dir, server, rt) = start(&[
+        ("BOURSE__SERVER__RATE_PER_IP", "2"),
+        ("BOURSE__SERVER__RATE_PER_CREDENTIAL", "1000"),
+    ]);
     rt.block_on(async {
         let http = reqwest::Client::new();
         // A valid credential of one's own buys no log-in guesses either: log-in and sign-up
@@ -207,10 +212,7 @@ fn a_made_up_bearer_does_not_escape_the_ip_limit() {
 /// channels stop, and every later order is refused; market data goes on.
 #[test]
 fn a_socket_loses_its_authority_with_its_credential() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::File(dir.path().join("journal"));
-    let server = Server::start(&store, &[]);
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_dir, server, rt) = start(&[]);
     rt.block_on(async {
         let h = Http::new(&server.base);
         let op = Client::new(&server.base);
@@ -246,11 +248,7 @@ fn a_socket_loses_its_authority_with_its_credential() {
             )
             .await;
             assert_eq!(r["type"], "subscribed", "{r}");
-            let mut o = order("", "1", "180.00");
-            o.as_object_mut().unwrap().remove("client_order_id");
-            o["op"] = json!("order");
-            o["id"] = json!(2);
-            let r = request(ws, o, &mut other).await;
+            let r = request(ws, ws_order(2), &mut other).await;
             assert_eq!(r["type"], "execution_report", "{r}");
         }
 
@@ -266,11 +264,7 @@ fn a_socket_loses_its_authority_with_its_credential() {
         assert_eq!(s, 204);
         let ended = wait_for(&mut by_key, "auth_ended").await;
         assert_eq!(ended["code"], "API_KEY_REVOKED");
-        let mut o = order("", "1", "180.00");
-        o.as_object_mut().unwrap().remove("client_order_id");
-        o["op"] = json!("order");
-        o["id"] = json!(3);
-        let r = request(&mut by_key, o.clone(), &mut other).await;
+        let r = request(&mut by_key, ws_order(3), &mut other).await;
         assert_eq!(
             (r["type"].as_str(), r["code"].as_str()),
             (Some("error"), Some("UNAUTHORIZED")),
@@ -297,8 +291,7 @@ fn a_socket_loses_its_authority_with_its_credential() {
         assert_eq!(s, 204);
         let ended = wait_for(&mut by_session, "auth_ended").await;
         assert_eq!(ended["code"], "SESSION_ENDED");
-        o["id"] = json!(6);
-        let r = request(&mut by_session, o.clone(), &mut other).await;
+        let r = request(&mut by_session, ws_order(6), &mut other).await;
         assert_eq!(r["code"], "UNAUTHORIZED", "{r}");
     });
     server.stop();
@@ -308,17 +301,11 @@ fn a_socket_loses_its_authority_with_its_credential() {
 /// without sending anything, and its orders are refused from then on.
 #[test]
 fn a_socket_loses_its_authority_when_its_session_expires() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::File(dir.path().join("journal"));
-    let server = Server::start(&store, &[("BOURSE__SERVER__SESSION_TTL_SECS", "2")]);
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_dir, server, rt) = start(&[("BOURSE__SERVER__SESSION_TTL_SECS", "2")]);
     rt.block_on(async {
         let h = Http::new(&server.base);
         h.register("alice").await;
         let mut other = Vec::new();
-        let mut o = order("", "1", "180.00");
-        o.as_object_mut().unwrap().remove("client_order_id");
-        o["op"] = json!("order");
         // Expiry (2 s here): told when it comes, without any request.
         let (s, v) = h.log_in("alice", "quiet-otter-lantern").await;
         assert_eq!(s, 201);
@@ -333,8 +320,7 @@ fn a_socket_loses_its_authority_when_its_session_expires() {
         assert_eq!(r["type"], "authenticated");
         let ended = wait_for(&mut by_expiring, "auth_ended").await;
         assert_eq!(ended["code"], "SESSION_EXPIRED");
-        o["id"] = json!(8);
-        let r = request(&mut by_expiring, o, &mut other).await;
+        let r = request(&mut by_expiring, ws_order(8), &mut other).await;
         assert_eq!(r["code"], "UNAUTHORIZED", "{r}");
     });
     server.stop();
@@ -357,10 +343,7 @@ async fn wait_for(ws: &mut support::ws::Ws, kind: &str) -> Value {
 /// Defect 7: one rule for client order ids, over REST and the WebSocket.
 #[test]
 fn client_order_id_reuse_is_a_resend_or_a_409_naming_the_original() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::File(dir.path().join("journal"));
-    let server = Server::start(&store, &[]);
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_dir, server, rt) = start(&[]);
     rt.block_on(async {
         let h = Http::new(&server.base);
         let op = Client::new(&server.base);
@@ -459,10 +442,7 @@ fn client_order_id_reuse_is_a_resend_or_a_409_naming_the_original() {
 /// Defect 8: API key scopes with least privilege; keys are managed from a password session.
 #[test]
 fn api_keys_have_scopes_and_cannot_manage_keys() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::File(dir.path().join("journal"));
-    let server = Server::start(&store, &[]);
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_dir, server, rt) = start(&[]);
     rt.block_on(async {
         let h = Http::new(&server.base);
         let op = Client::new(&server.base);
@@ -598,10 +578,7 @@ fn api_keys_have_scopes_and_cannot_manage_keys() {
 /// Defect 9: the smaller holes.
 #[test]
 fn the_smaller_holes_are_closed() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::File(dir.path().join("journal"));
-    let server = Server::start(&store, &[]);
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_dir, server, rt) = start(&[]);
     rt.block_on(async {
         let h = Http::new(&server.base);
         let op = Client::new(&server.base);
