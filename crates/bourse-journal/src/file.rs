@@ -191,6 +191,9 @@ fn storage_full(e: &std::io::Error) -> bool {
 
 /// Takes the exclusive lock of the journal in `dir` (without waiting) and writes this
 /// process's pid into the lock file, for the message a second opener gets.
+/// How long opening waits for a journal's lock before it is another writer's.
+const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn lock_dir(dir: &Path) -> Result<File, JournalError> {
     let path = dir.join(LOCK_FILE);
     let mut f = OpenOptions::new()
@@ -201,7 +204,18 @@ fn lock_dir(dir: &Path) -> Result<File, JournalError> {
         .mode(FILE_MODE)
         .open(&path)
         .map_err(io(&path))?;
-    match f.try_lock() {
+    // A lock held a moment longer than its journal is normal: `flock` belongs to the open
+    // file, which a child forked by another thread of the same process shares until its
+    // `exec` closes it (and a process that just exited may not have released it yet). So
+    // wait briefly before calling it another writer's.
+    let deadline = std::time::Instant::now() + LOCK_GRACE;
+    let mut held = f.try_lock();
+    while matches!(held, Err(fs::TryLockError::WouldBlock)) && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        held = f.try_lock();
+    }
+    match held {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {
             let mut text = String::new();
