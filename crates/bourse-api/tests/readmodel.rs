@@ -459,7 +459,7 @@ fn all_orders(m: &ReadModel, account: u64) -> Vec<bourse_api::OrderView> {
 fn order_lifecycle_accept_partial_fill_replace_fill() {
     let cmds = scenario();
     // After bob's offer is partly taken (seq 8).
-    let m = model(&cmds[..8], Retention::Everything);
+    let m = model(&cmds[..8], Retention::EVERYTHING);
     let v = m.order(a(2), o(1)).unwrap();
     assert_eq!(v.status, "partially_filled");
     assert_eq!(
@@ -478,7 +478,7 @@ fn order_lifecycle_accept_partial_fill_replace_fill() {
     assert_eq!(m.order_any(o(1)).unwrap().account_id, "2");
 
     // The replace (seq 13) changes the open part; what filled stays.
-    let m = model(&cmds[..13], Retention::Everything);
+    let m = model(&cmds[..13], Retention::EVERYTHING);
     let v = m.order(a(2), o(1)).unwrap();
     assert_eq!(v.status, "partially_filled");
     assert_eq!(
@@ -490,7 +490,7 @@ fn order_lifecycle_accept_partial_fill_replace_fill() {
     assert_eq!(v.seq, 13);
 
     // The market order fills the rest (seq 14).
-    let m = model(&cmds, Retention::Everything);
+    let m = model(&cmds, Retention::EVERYTHING);
     let v = m.order(a(2), o(1)).unwrap();
     assert_eq!(v.status, "filled");
     assert_eq!(
@@ -520,7 +520,7 @@ fn order_lifecycle_accept_partial_fill_replace_fill() {
 #[test]
 fn cancel_expire_and_stop_orders() {
     let cmds = scenario();
-    let m = model(&cmds, Retention::Everything);
+    let m = model(&cmds, Retention::EVERYTHING);
     let v = m.order(a(1), o(3)).unwrap();
     assert_eq!(v.status, "canceled");
     assert_eq!(v.cancel_reason, Some(CancelReason::Requested));
@@ -534,7 +534,7 @@ fn cancel_expire_and_stop_orders() {
     assert_eq!((v.filled_qty.as_str(), v.leaves_qty.as_str()), ("10", "0"));
 
     // The stop is held until its trigger...
-    let before = model(&cmds[..17], Retention::Everything);
+    let before = model(&cmds[..17], Retention::EVERYTHING);
     let v = before.order(a(1), o(7)).unwrap();
     assert_eq!(v.status, OrderStatus::Held.as_str());
     assert_eq!(v.stop_price, Some(p("103")));
@@ -591,7 +591,7 @@ fn report_submit_uses_the_same_fold() {
 
 #[test]
 fn account_and_positions_by_average_cost() {
-    let m = model(&scenario(), Retention::Everything);
+    let m = model(&scenario(), Retention::EVERYTHING);
 
     // Alice bought 40 @ 101 (+8.08) and 10 @ 100 (+1.00): 5049.08 for 50. Sold 10 @ 102
     // (fee 1.02), removing 5049.08 × 10/50 = 1009.816: realized 1020 − 1.02 − 1009.816 =
@@ -674,7 +674,7 @@ fn reservations_and_values_before_the_first_trade() {
     let cmds = scenario();
     // After bob's offer rests (seq 7): 60 of his 100 shares promised, valued at the
     // reference price; nothing realized.
-    let m = model(&cmds[..7], Retention::Everything);
+    let m = model(&cmds[..7], Retention::EVERYTHING);
     let pos = m.position(a(2), aapl()).unwrap();
     assert_eq!(
         (pos.qty, pos.reserved_qty, pos.qty_available),
@@ -685,13 +685,13 @@ fn reservations_and_values_before_the_first_trade() {
     assert_eq!(pos.unrealized_pl, c("0"));
     assert_eq!(pos.day_change, c("0"));
     // After alice's bid rests (seq 9): cash reserved, buying power down.
-    let m = model(&cmds[..9], Retention::Everything);
+    let m = model(&cmds[..9], Retention::EVERYTHING);
     let acct = m.account(a(1)).unwrap();
     assert_eq!(acct.reserved_cash, c("3006"));
     assert_eq!(acct.buying_power, c("2945.92"));
     assert_eq!(acct.equity, c("9991.92")); // 5951.92 + 40 × 101
     // An account that only opened shows zeros; an unknown one nothing.
-    let m = model(&cmds[..3], Retention::Everything);
+    let m = model(&cmds[..3], Retention::EVERYTHING);
     assert_eq!(m.account(a(3)).unwrap().equity, c("0"));
     assert!(m.positions(a(3)).is_empty());
     assert_eq!(m.account(a(9)), None);
@@ -699,7 +699,7 @@ fn reservations_and_values_before_the_first_trade() {
 
 #[test]
 fn activities_list_fills_deposits_withdrawals() {
-    let m = model(&scenario(), Retention::Everything);
+    let m = model(&scenario(), Retention::EVERYTHING);
     let page = m
         .activities(
             a(1),
@@ -759,7 +759,7 @@ fn activities_list_fills_deposits_withdrawals() {
 
 #[test]
 fn json_shapes() {
-    let m = model(&scenario(), Retention::Everything);
+    let m = model(&scenario(), Retention::EVERYTHING);
     let v = serde_json::to_value(m.order(a(1), o(7)).unwrap()).unwrap();
     assert_eq!(v["id"], "7");
     assert_eq!(v["type"], "stop");
@@ -842,8 +842,8 @@ fn json_shapes() {
 #[test]
 fn reapplying_is_harmless_and_open_orders_retention_forgets_closed_orders() {
     let cmds = scenario();
-    let once = model(&cmds, Retention::Everything);
-    let mut twice = model(&cmds, Retention::Everything);
+    let once = model(&cmds, Retention::EVERYTHING);
+    let mut twice = model(&cmds, Retention::EVERYTHING);
     for cmd in &cmds[5..] {
         twice.apply(cmd.seq, cmd.ts, &cmd.events);
     }
@@ -852,7 +852,7 @@ fn reapplying_is_harmless_and_open_orders_retention_forgets_closed_orders() {
     assert_eq!(once.positions(a(2)), twice.positions(a(2)));
 
     let lean = model(&cmds[..17], Retention::OpenOrders);
-    let full = model(&cmds[..17], Retention::Everything);
+    let full = model(&cmds[..17], Retention::EVERYTHING);
     // Only the held stop is still working: it is all the lean model keeps of alice's.
     assert_eq!(
         all_orders(&lean, 1)
@@ -1019,7 +1019,7 @@ fn walk<T: Clone>(mut page: impl FnMut(Option<String>) -> Page<T>) -> (Vec<T>, u
 #[test]
 fn order_pages_cover_everything_once_newest_first() {
     let cmds = bulk(1, 137, u64::MAX);
-    let m = model(&cmds, Retention::Everything);
+    let m = model(&cmds, Retention::EVERYTHING);
     let everything = all_orders(&m, 7);
     assert_eq!(everything.len(), 137);
     for (status, symbol, limit) in [
@@ -1082,7 +1082,7 @@ fn order_pages_cover_everything_once_newest_first() {
 
 #[test]
 fn activity_pages_cover_everything_once() {
-    let m = model(&bulk(1, 137, u64::MAX), Retention::Everything);
+    let m = model(&bulk(1, 137, u64::MAX), Retention::EVERYTHING);
     let (all, _) = walk(|after| {
         m.activities(
             a(7),
@@ -1124,6 +1124,87 @@ fn activity_pages_cover_everything_once() {
     });
     assert_eq!(deposits.len(), 14);
     assert!(deposits.iter().all(|d| d.activity_type == "DEPOSIT"));
+}
+
+#[test]
+fn recent_retention_keeps_working_orders_and_a_window_of_history() {
+    let cmds = bulk(1, 137, u64::MAX);
+    let full = model(&cmds, Retention::EVERYTHING);
+    let window = model(
+        &cmds,
+        Retention::Recent {
+            ended_orders: 10,
+            activities: 7,
+        },
+    );
+    let orders = |m: &ReadModel, account: u64, status: StatusFilter| {
+        m.orders(
+            a(account),
+            &OrderFilter {
+                status,
+                limit: Some(500),
+                ..OrderFilter::default()
+            },
+        )
+        .unwrap()
+        .items
+    };
+    // Every working order is kept, whatever its age.
+    let open = orders(&full, 7, StatusFilter::Open);
+    assert!(open.len() > 10);
+    assert_eq!(orders(&window, 7, StatusFilter::Open), open);
+    // Of the ended ones, the ten that ended last (here: the ten highest ids, as each order
+    // ends in its own command or the next), across both accounts.
+    let ended = |m: &ReadModel| {
+        let mut v: Vec<_> = [7, 8]
+            .into_iter()
+            .flat_map(|acct| orders(m, acct, StatusFilter::Closed))
+            .collect();
+        v.sort_by_key(|o| std::cmp::Reverse(o.id.parse::<u64>().unwrap()));
+        v
+    };
+    let kept = ended(&window);
+    assert_eq!(kept, ended(&full)[..10]);
+    // A forgotten order is gone by id and by client order id; a kept one is found both ways.
+    let oldest_ended = ended(&full).pop().unwrap();
+    let gone = o(oldest_ended.id.parse().unwrap());
+    assert!(full.order(a(7), gone).is_some() || full.order(a(8), gone).is_some());
+    assert_eq!(window.order(a(7), gone), None);
+    assert_eq!(window.order(a(8), gone), None);
+    let forgotten_client = ended(&full)
+        .into_iter()
+        .filter(|v| !kept.contains(v))
+        .find_map(|v| v.client_order_id)
+        .unwrap();
+    assert_eq!(window.order_by_client_id(a(7), forgotten_client), None);
+    let kept_client = kept.iter().find_map(|v| v.client_order_id).unwrap();
+    assert!(window.order_by_client_id(a(7), kept_client).is_some());
+    // The seven newest activities of all accounts, page by page as before.
+    let activities = |m: &ReadModel, limit: usize| {
+        let mut v: Vec<_> = [7, 8]
+            .into_iter()
+            .flat_map(|acct| {
+                walk(|after| {
+                    m.activities(
+                        a(acct),
+                        &ActivityFilter {
+                            after,
+                            limit: Some(limit),
+                            ..ActivityFilter::default()
+                        },
+                    )
+                    .unwrap()
+                })
+                .0
+            })
+            .collect();
+        v.sort_by_key(|x| std::cmp::Reverse(x.id));
+        v
+    };
+    assert_eq!(activities(&window, 2), activities(&full, 500)[..7]);
+    // Balances and positions are whole either way.
+    assert_eq!(window.portfolio(a(7)), full.portfolio(a(7)));
+    assert_eq!(window.positions(a(8)), full.positions(a(8)));
 }
 
 // ---- PostgreSQL ---------------------------------------------------------------------------
@@ -1245,8 +1326,8 @@ fn project(schema: &Schema, cmds: &[Cmd], per_release: usize) -> Seq {
 /// by PostgreSQL (ended orders, activities) with a model keeping only working orders, as
 /// the server runs it; and the table holds exactly the ended orders.
 fn assert_same(schema: &Schema, cmds: &[Cmd], accounts: &[u64]) {
-    let m = model(cmds, Retention::Everything);
-    let memory = History::Memory(Arc::new(RwLock::new(model(cmds, Retention::Everything))));
+    let m = model(cmds, Retention::EVERYTHING);
+    let memory = History::Memory(Arc::new(RwLock::new(model(cmds, Retention::EVERYTHING))));
     let pg = History::Postgres {
         model: Arc::new(RwLock::new(model(cmds, Retention::OpenOrders))),
         db: schema.history(),
@@ -1393,7 +1474,7 @@ fn postgres_projection_resumes_after_a_restart_mid_stream() {
 fn history_facade_serves_both_stores_alike() {
     let schema = Schema::fresh("facade");
     let cmds = scenario();
-    let full = Arc::new(RwLock::new(model(&cmds, Retention::Everything)));
+    let full = Arc::new(RwLock::new(model(&cmds, Retention::EVERYTHING)));
     let lean = Arc::new(RwLock::new(model(&cmds, Retention::OpenOrders)));
     let mut projector = PgProjector::start(schema.options()).unwrap();
     let progress = projector.progress();
@@ -1444,7 +1525,7 @@ fn history_is_shareable_and_its_queries_can_cross_threads() {
     fn send<T: Send>(_: &T) {}
     let h = History::Memory(Arc::new(RwLock::new(model(
         &scenario(),
-        Retention::Everything,
+        Retention::EVERYTHING,
     ))));
     shared(&h);
     // Axum runs handlers on a multi-threaded runtime: their futures must be Send.

@@ -283,6 +283,23 @@ impl Engine {
         })
     }
 
+    /// Sizes the order and client-order-id tables for `working_orders` working orders (and
+    /// the client-order-id table for the ended ones it remembers besides), so that they do
+    /// not rehash on the engine thread while it runs: a rehash of a million-entry table is
+    /// a stall of milliseconds. Capacity only; the state and its hash do not change.
+    pub fn reserve(&mut self, working_orders: usize) {
+        let retained = self.cfg.client_id_retention as usize;
+        self.orders
+            .reserve(working_orders.saturating_sub(self.orders.len()));
+        self.client_ids.reserve(
+            working_orders
+                .saturating_add(retained)
+                .saturating_sub(self.client_ids.len()),
+        );
+        self.ended_ids
+            .reserve(retained.saturating_sub(self.ended_ids.len()));
+    }
+
     #[must_use]
     pub fn instruments(&self) -> &[Instrument] {
         &self.instruments

@@ -51,6 +51,7 @@ pub struct EngineSection {
     pub taker_fee_bps: u32,
     pub market_collar_bps: u32,
     pub client_id_retention: u32,
+    pub expected_working_orders: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -63,6 +64,8 @@ pub struct JournalSection {
     pub schema: String,
     pub max_batch_commands: usize,
     pub keep_snapshots: usize,
+    pub history_orders_kept: usize,
+    pub history_activities_kept: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -40,6 +40,7 @@ pub fn recover(
     journal: &dyn Journal,
     genesis: impl FnOnce() -> Result<Engine>,
     start: Start,
+    expected_working_orders: usize,
     mut progress: impl FnMut(Seq),
 ) -> Result<(Engine, Recovered)> {
     let t = Instant::now();
@@ -100,6 +101,8 @@ pub fn recover(
             None => (genesis()?, None),
         },
     };
+    // Sized before the replay, which then runs without rehashing too.
+    engine.reserve(expected_working_orders);
     let from = Seq(engine.last_seq().0 + 1);
     let mut expect = from.0;
     let mut out = Vec::with_capacity(64);

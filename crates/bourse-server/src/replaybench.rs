@@ -50,6 +50,7 @@ pub fn run(cfg: &Config, a: &ReplayArgs) -> Result<()> {
             &*journal,
             || genesis(cfg),
             start,
+            cfg.engine.expected_working_orders,
             |s| {
                 if !quiet && last_print.elapsed().as_secs_f64() >= 1.0 {
                     last_print = Instant::now();

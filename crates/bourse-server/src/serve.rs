@@ -94,6 +94,7 @@ pub fn open_and_recover(
         &*journal,
         || genesis(cfg),
         start,
+        cfg.engine.expected_working_orders,
         |s| {
             tracing::info!(seq = s.0, "replaying");
         },
@@ -152,7 +153,13 @@ fn build_read_model(
             o.schema = schema;
             (Retention::OpenOrders, Some(o))
         }
-        Backend::File { .. } => (Retention::Everything, None),
+        Backend::File { .. } => (
+            Retention::Recent {
+                ended_orders: cfg.journal.history_orders_kept,
+                activities: cfg.journal.history_activities_kept,
+            },
+            None,
+        ),
     };
     let mut model = ReadModel::new(reference, retention);
     let mut projector = match &opts {

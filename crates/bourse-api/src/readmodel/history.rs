@@ -25,7 +25,7 @@ use crate::readmodel::views::{
 /// been handed it, so none falls between the two.
 #[derive(Clone, Debug)]
 pub enum History {
-    /// Everything from memory (a model with `Retention::Everything`).
+    /// Everything from memory (a model with `Retention::Recent`: working orders and a window of the newest history).
     Memory(Arc<RwLock<ReadModel>>),
     /// Orders and activities from PostgreSQL; the model may keep only working orders.
     Postgres {

@@ -6,7 +6,7 @@
 //! basis, P&L, valuations) is derived. Must never do I/O or block in `apply`: it runs on
 //! the publisher thread.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
 
 use bourse_core::{
@@ -25,16 +25,34 @@ use crate::readmodel::views::{
 };
 
 /// How much history the in-memory model keeps.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Retention {
-    /// Every order and activity since the start: the model serves history itself (the
-    /// file-journal setup, where there is no database).
-    #[default]
-    Everything,
+    /// Every working order, plus the `ended_orders` most recently ended orders and the
+    /// `activities` newest activities across all accounts (older ones are forgotten, oldest
+    /// first): the model serves history itself (the file-journal setup, where there is no
+    /// database), in memory that stops growing once the window is full.
+    Recent {
+        ended_orders: usize,
+        activities: usize,
+    },
     /// Only working orders, and no activities: history is served from PostgreSQL, and
     /// memory stays bounded by what is open. Balances, positions, cost basis and prices
     /// are kept in full either way.
     OpenOrders,
+}
+
+impl Retention {
+    /// Nothing forgotten (tests, and tools that fold a whole journal).
+    pub const EVERYTHING: Self = Self::Recent {
+        ended_orders: usize::MAX,
+        activities: usize::MAX,
+    };
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self::EVERYTHING
+    }
 }
 
 /// Prices of one symbol as trades set them.
@@ -57,7 +75,7 @@ struct AccountBook {
     /// The open ones among them.
     open: BTreeSet<OrderId>,
     /// Oldest first; ids ascend (seq, then event position).
-    activities: Vec<Activity>,
+    activities: VecDeque<Activity>,
     positions: BTreeMap<Symbol, Holding>,
 }
 
@@ -74,6 +92,11 @@ pub struct ReadModel {
     by_client: FxHashMap<(AccountId, ClientOrderId), OrderId>,
     accounts: FxHashMap<AccountId, AccountBook>,
     market: FxHashMap<Symbol, Market>,
+    /// Ended orders still kept, in the order they ended (under [`Retention::Recent`]).
+    ended: VecDeque<OrderId>,
+    /// The owner of every activity kept, oldest first (under [`Retention::Recent`]): the
+    /// front one is the oldest activity of all, the first to go.
+    activity_owners: VecDeque<AccountId>,
     last_seq: Seq,
 }
 
@@ -109,11 +132,11 @@ impl ReadModel {
         for (idx, t) in events.iter().enumerate() {
             let e = &t.event;
             self.apply_order(seq, ts, e);
-            if self.retention == Retention::Everything
+            if let Retention::Recent { activities, .. } = self.retention
                 && let Some(a) =
                     Activity::from_event(seq, ts, u32::try_from(idx).unwrap_or(u32::MAX), e)
             {
-                self.book(a.account).activities.push(a);
+                self.keep_activity(a, activities);
             }
             self.apply_money(ts, e);
         }
@@ -122,6 +145,37 @@ impl ReadModel {
 
     fn book(&mut self, account: AccountId) -> &mut AccountBook {
         self.accounts.entry(account).or_default()
+    }
+
+    fn keep_activity(&mut self, a: Activity, limit: usize) {
+        if limit != usize::MAX {
+            self.activity_owners.push_back(a.account);
+        }
+        self.book(a.account).activities.push_back(a);
+        while self.activity_owners.len() > limit {
+            let Some(owner) = self.activity_owners.pop_front() else {
+                break;
+            };
+            if let Some(b) = self.accounts.get_mut(&owner) {
+                b.activities.pop_front();
+            }
+        }
+    }
+
+    /// Forgets an ended order: its record, its place in its account's list, and its client
+    /// order id if no newer order took it over.
+    fn forget_order(&mut self, id: OrderId) {
+        let Some(o) = self.orders.remove(&id) else {
+            return;
+        };
+        if let Some(b) = self.accounts.get_mut(&o.account) {
+            b.orders.remove(&id);
+        }
+        if let Some(c) = o.client_order_id
+            && self.by_client.get(&(o.account, c)) == Some(&id)
+        {
+            self.by_client.remove(&(o.account, c));
+        }
     }
 
     fn apply_order(&mut self, seq: Seq, ts: UnixNanos, e: &Event) {
@@ -156,18 +210,20 @@ impl ReadModel {
         if o.status.is_open() {
             return;
         }
-        let (account, client) = (o.account, o.client_order_id);
-        let forget = self.retention == Retention::OpenOrders;
-        let book = self.book(account);
-        book.open.remove(&id);
-        if forget {
-            book.orders.remove(&id);
-            self.orders.remove(&id);
-            if let Some(c) = client
-                && self.by_client.get(&(account, c)) == Some(&id)
-            {
-                self.by_client.remove(&(account, c));
+        let account = o.account;
+        self.book(account).open.remove(&id);
+        match self.retention {
+            Retention::OpenOrders => self.forget_order(id),
+            Retention::Recent { ended_orders, .. } if ended_orders != usize::MAX => {
+                self.ended.push_back(id);
+                while self.ended.len() > ended_orders {
+                    let Some(old) = self.ended.pop_front() else {
+                        break;
+                    };
+                    self.forget_order(old);
+                }
             }
+            Retention::Recent { .. } => {}
         }
     }
 
@@ -340,8 +396,9 @@ impl ReadModel {
             book.activities.partition_point(|a| a.id < c)
         });
         let mut page = Page::empty();
-        let matching = book.activities[..end]
-            .iter()
+        let matching = book
+            .activities
+            .range(..end)
             .rev()
             .filter(|a| filter.activity_type.is_none_or(|t| t == a.activity_type()));
         for a in matching {
