@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""A long order-entry run that watches the spawned server's memory from outside.
+
+Runs `bourse bench orders --spawn ...` (every order with its own client order id) and, at
+each of the bench's progress lines, reads the server's resident set size from /proc. Prints
+one line per progress line and, at the end, the RSS when the orders sent first reached each
+mark (default 1M, 5M, 10M).
+
+    scripts/memory-run.py --bourse target/release/bourse --rate 50000 --orders 10000000 \
+        [--marks 1000000,5000000,10000000] [-- extra bench flags]
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+PROGRESS = re.compile(r"^\s*([\d.]+)s\s+sent (\d+)")
+
+
+def children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                out.append(int(d))
+        except OSError:
+            continue
+    return out
+
+
+def server_pid(bench_pid):
+    for c in children(bench_pid):
+        try:
+            with open(f"/proc/{c}/cmdline", "rb") as f:
+                if b"serve" in f.read().split(b"\0"):
+                    return c
+        except OSError:
+            continue
+    return None
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bourse", default="target/release/bourse")
+    ap.add_argument("--rate", type=int, default=50000)
+    ap.add_argument("--orders", type=int, default=10_000_000)
+    ap.add_argument("--marks", default="1000000,5000000,10000000")
+    ap.add_argument("extra", nargs="*")
+    a = ap.parse_args()
+    marks = [int(m) for m in a.marks.split(",")]
+    duration = a.orders / a.rate
+    cmd = [a.bourse, "bench", "orders", "--spawn", "--rate", str(a.rate),
+           "--duration", f"{duration:.0f}", "--warmup", "0", *a.extra]
+    print("running:", " ".join(cmd), flush=True)
+    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    spid = None
+    hit = {}
+    peak = 0.0
+    for line in p.stderr:
+        m = PROGRESS.match(line)
+        if not m:
+            if line.startswith("bench:") or "error" in line.lower():
+                sys.stdout.write(line)
+            continue
+        if spid is None:
+            spid = server_pid(p.pid)
+        sent = int(m.group(2))
+        try:
+            rss = rss_mib(spid) if spid else float("nan")
+        except OSError:
+            rss = float("nan")
+        peak = max(peak, rss)
+        print(f"t={m.group(1):>7}s sent={sent:>10} server_rss={rss:8.1f} MiB", flush=True)
+        for mark in marks:
+            if mark not in hit and sent >= mark:
+                hit[mark] = (sent, rss)
+    p.wait()
+    print("summary:")
+    for mark in marks:
+        if mark in hit:
+            sent, rss = hit[mark]
+            print(f"  at {mark:>10} orders (sent {sent}): server RSS {rss:.1f} MiB")
+        else:
+            print(f"  {mark} orders not reached")
+    print(f"  peak RSS {peak:.1f} MiB; bench exit {p.returncode}")
+    return p.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
