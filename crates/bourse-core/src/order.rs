@@ -186,6 +186,7 @@ reject_reasons! {
     InvalidUsername = 5002, "INVALID_USERNAME", "usernames are 3-32 characters of a-z, 0-9, '_', '-' and '.'";
     UnknownSession = 5003, "UNKNOWN_SESSION", "no such session";
     UnknownApiKey = 5004, "UNKNOWN_API_KEY", "no such API key";
+    TooManyApiKeys = 5005, "TOO_MANY_API_KEYS", "the account has as many API keys as it may";
     UnknownSymbol = 4001, "UNKNOWN_SYMBOL", "no such listed symbol";
     UnknownAlert = 6001, "UNKNOWN_ALERT", "no such alert";
     TooManyAlerts = 6002, "TOO_MANY_ALERTS", "the account has as many alerts as it may";

@@ -425,6 +425,7 @@ impl Engine {
         e.net_cash_in = snap.net_cash_in;
         e.shares_in = snap.shares_in;
         e.identity = snap.identity;
+        e.identity.reindex();
         e.alerts = snap.alerts;
         e.last_seq = snap.seq;
         e.check_invariants().map_err(EngineError::BadSnapshot)?;

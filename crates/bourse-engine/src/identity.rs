@@ -41,7 +41,15 @@ pub struct Identity {
     keys: BTreeMap<u64, ApiKey>,
     key_by_secret: BTreeMap<SecretHash, u64>,
     next_key_id: u64,
+    /// Live keys per account: derived from `keys`, so not part of the snapshot (and of its
+    /// hash); rebuilt by [`Identity::reindex`] on restore.
+    #[serde(skip)]
+    keys_per_account: BTreeMap<AccountId, u32>,
 }
+
+/// Live API keys an account may hold at once: what a person or a broker's systems need,
+/// while no account can grow the exchange's state (and every replay) without end.
+pub const MAX_API_KEYS_PER_ACCOUNT: u32 = 100;
 
 /// Usernames: 3–32 of `a-z`, `0-9`, `_`, `-`, `.`.
 #[must_use]
@@ -93,6 +101,22 @@ impl Identity {
         self.sessions.retain(|_, s| s.expires_at > now);
     }
 
+    /// Whether `account` may have one more key.
+    pub(crate) fn check_new_key(&self, account: AccountId) -> Result<(), RejectReason> {
+        match self.keys_per_account.get(&account) {
+            Some(&n) if n >= MAX_API_KEYS_PER_ACCOUNT => Err(RejectReason::TooManyApiKeys),
+            _ => Ok(()),
+        }
+    }
+
+    /// Rebuilds what is derived from the keys (after a restore).
+    pub(crate) fn reindex(&mut self) {
+        self.keys_per_account.clear();
+        for k in self.keys.values() {
+            *self.keys_per_account.entry(k.account).or_default() += 1;
+        }
+    }
+
     pub(crate) fn add_key(
         &mut self,
         account: AccountId,
@@ -112,6 +136,7 @@ impl Identity {
             },
         );
         self.key_by_secret.insert(secret, id);
+        *self.keys_per_account.entry(account).or_default() += 1;
         id
     }
 
@@ -119,6 +144,12 @@ impl Identity {
         match self.keys.get(&key_id) {
             Some(k) if k.account == account => {
                 self.key_by_secret.remove(&k.secret);
+                if let Some(n) = self.keys_per_account.get_mut(&account) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        self.keys_per_account.remove(&account);
+                    }
+                }
                 self.keys.remove(&key_id);
                 true
             }

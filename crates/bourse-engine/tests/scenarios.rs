@@ -687,6 +687,59 @@ fn identity_users_sessions_and_api_keys() {
 }
 
 #[test]
+fn an_account_holds_at_most_a_hundred_api_keys() {
+    use bourse_core::SecretHash;
+    use bourse_engine::identity::MAX_API_KEYS_PER_ACCOUNT;
+    let mut d = Driver::new(EngineConfig::default());
+    let a = d.funded(0);
+    let b = d.funded(0);
+    let key = |account, i: u32| Command::CreateScopedApiKey {
+        account,
+        secret: SecretHash(blake3::hash(&i.to_le_bytes()).into()),
+        label: String::new(),
+        scopes: Scopes::READ,
+    };
+    let mut first = None;
+    for i in 0..MAX_API_KEYS_PER_ACCOUNT {
+        let ev = d.run(key(a, i));
+        let Event::ApiKeyCreated { key_id, .. } = ev[0] else {
+            panic!("{ev:?}")
+        };
+        first.get_or_insert(key_id);
+    }
+    assert_eq!(
+        rejected(&d.run(key(a, 1000))),
+        Some(RejectReason::TooManyApiKeys)
+    );
+    // Another account is not limited by it.
+    assert!(matches!(
+        d.run(key(b, 2000))[0],
+        Event::ApiKeyCreated { .. }
+    ));
+    // The limit survives a snapshot, where the count is rebuilt from the keys.
+    let restored = bourse_engine::Engine::restore(d.engine.snapshot()).unwrap();
+    let mut r = Driver {
+        engine: restored,
+        seq: d.seq,
+    };
+    assert_eq!(
+        rejected(&r.run(key(a, 1001))),
+        Some(RejectReason::TooManyApiKeys)
+    );
+    // A revoked key makes room for one more.
+    let key_id = first.unwrap();
+    r.run(Command::RevokeApiKey { account: a, key_id });
+    assert!(matches!(
+        r.run(key(a, 1002))[0],
+        Event::ApiKeyCreated { .. }
+    ));
+    assert_eq!(
+        rejected(&r.run(key(a, 1003))),
+        Some(RejectReason::TooManyApiKeys)
+    );
+}
+
+#[test]
 fn share_deposits_that_could_not_be_valued_are_refused() {
     let mut d = Driver::new(EngineConfig::default());
     let a = d.funded(0);

@@ -70,6 +70,9 @@ impl Engine {
         if self.account(account).is_none() {
             return out.push(refuse(account, RejectReason::UnknownAccount));
         }
+        if let Err(r) = self.identity.check_new_key(account) {
+            return out.push(refuse(account, r));
+        }
         let key_id = self
             .identity
             .add_key(account, secret, label.to_owned(), scopes);
