@@ -63,15 +63,24 @@ pub(crate) async fn progress(ctx: Arc<Ctx>, conns: Vec<Arc<Conn>>, quiet: bool) 
     }
 }
 
+/// What was read around the run: the server's health before and after, and the CPU
+/// seconds the client used from the start of the schedule to the end of the drain.
+#[derive(Debug)]
+pub(crate) struct Seen {
+    pub(crate) before: Option<Value>,
+    pub(crate) after: Option<Value>,
+    pub(crate) client_cpu: Option<f64>,
+}
+
 pub(crate) fn report(
     a: &OrdersArgs,
     ctx: &Ctx,
     conns: &[Arc<Conn>],
     target: &Target,
     n_accounts: usize,
-    before: Option<Value>,
-    after: Option<Value>,
+    seen: &Seen,
 ) -> (Value, Histogram<u64>) {
+    let (before, after) = (&seen.before, &seen.after);
     let mut latency = histogram();
     let mut lag = histogram();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
@@ -132,7 +141,7 @@ pub(crate) fn report(
         h.as_ref().and_then(|v| v[section][key].as_u64())
     };
     let delta = |section: &str, key: &str| {
-        Some(counter(&after, section, key)?.saturating_sub(counter(&before, section, key)?))
+        Some(counter(after, section, key)?.saturating_sub(counter(before, section, key)?))
     };
     let (commits, commands) = (delta("journal", "commits"), delta("journal", "commands"));
     let avg_batch = match (commits, commands) {
@@ -179,12 +188,20 @@ pub(crate) fn report(
         "max_behind_schedule": max_behind,
         "warmup": { "sent": warm_sent, "answered": warm_answered },
         "resting_at_end": resting,
+        "client": {
+            "threads": a.client_threads,
+            "cpu_secs": seen.client_cpu,
+            // Warm-up included: CPU is read over the whole schedule.
+            "cpu_us_per_request": seen.client_cpu.map(|c| {
+                (c * 1e6 / (sent + warm_sent).max(1) as f64 * 10.0).round() / 10.0
+            }),
+        },
         "progress": progress,
         "server": {
             "journal_commits": commits,
             "journal_commands": commands,
             "avg_commit_batch": avg_batch,
-            "largest_batch": counter(&after, "journal", "largest_batch"),
+            "largest_batch": counter(after, "journal", "largest_batch"),
             "engine_overloaded": delta("engine", "overloaded"),
             "health_after": after,
         },
@@ -249,6 +266,11 @@ pub(crate) fn print_summary(r: &Value) {
         ms(&g["p99_us"]),
         ms(&g["max_us"]),
         r["max_behind_schedule"],
+    );
+    let c = &r["client"];
+    println!(
+        "  client: {} CPU s on {} thread(s), {} µs per request",
+        c["cpu_secs"], c["threads"], c["cpu_us_per_request"],
     );
     let s = &r["server"];
     println!(

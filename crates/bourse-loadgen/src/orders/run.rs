@@ -12,13 +12,14 @@ use serde_json::Value;
 
 use super::flow::{Flow, Ladder, ladders};
 use super::measure::{Conn, Ctx};
-use super::report::{print_summary, progress, report};
+use super::report::{Seen, print_summary, progress, report};
 use super::rest::drive_rest;
 use super::schedule::{Schedule, secs_to_ns};
 use super::ws::drive_ws;
 use super::{OrdersArgs, Transport};
 use crate::http::{Http1, health, parse_url};
 use crate::spawn::{Hooks, Spawned};
+use crate::stats::cpu_secs;
 use crate::trader::{run_id, setup_accounts, ws_connect};
 
 /// Where the load goes.
@@ -176,6 +177,7 @@ async fn load(
         in_window: AtomicU64::new(0),
         progress: Mutex::new(Vec::new()),
     });
+    let cpu_before = cpu_secs(std::process::id());
     let reporter = tokio::spawn(progress(ctx.clone(), conns.clone(), a.quiet));
     let tasks = match a.transport {
         Transport::Ws => drive_ws(&ctx, &conns, sockets, flows).await,
@@ -216,6 +218,14 @@ async fn load(
     }
     reporter.abort();
     let _ = reporter.await;
+    let client_cpu = cpu_before
+        .zip(cpu_secs(std::process::id()))
+        .map(|(b, a)| a - b);
     let after = health(addr).await.ok();
-    Ok(report(a, &ctx, &conns, target, n_accounts, before, after))
+    let seen = Seen {
+        before,
+        after,
+        client_cpu,
+    };
+    Ok(report(a, &ctx, &conns, target, n_accounts, &seen))
 }
