@@ -7,7 +7,7 @@
 //!
 //! How it measures:
 //! - Order `k` of the run is *meant* to go out at `k / rate` seconds after the start
-//!   ([`Schedule`]); a pacer thread publishes how many orders are due, every `--tick-us` or
+//!   ([`Schedule`]); a pacer task publishes how many orders are due, every `--tick-us` or
 //!   at the next order's time, whichever is later, and each connection sends whatever of its
 //!   share is due in one write. Latency runs from the **intended** send time to the arrival
 //!   of the answer, so a stalled server is charged for the queue it builds (no coordinated
@@ -20,16 +20,20 @@
 //!   refusals that never reached the engine (`RATE_LIMITED`, `OVERLOADED`, `SHUTTING_DOWN`)
 //!   are only counted. Warm-up orders (`--warmup`) are sent but not measured.
 //!
-//! The flow ([`Flow`]), per connection: 30% cancels of one of its resting orders (forced once
-//! it has `--max-resting` of them), 45% passive limits 1–30 ticks behind the reference price
-//! (DAY or GTC, they rest), 10% DAY limits 0–5 ticks through it (they trade with what rests
+//! The flow (`flow.rs`), per connection: 30% cancels of one of its resting orders (forced
+//! once it has `--max-resting` of them), 45% passive limits 1–30 ticks behind the reference
+//! price (DAY or GTC, they rest), 10% DAY limits 0–5 ticks through it (they trade with what rests
 //! and rest the remainder), 15% IOC limits 0–10 ticks through it. Quantities 1–100 lots.
 //! A cancel may find its order already filled: `UNKNOWN_ORDER` is the expected rejection.
+//! The reference, tick and lot of each symbol are the exchange's own (`GET
+//! /v1/stocks/{symbol}`: the last price, or the previous close before any trade); the ladder
+//! stays within half of `--band-pct` either side, as the API does not publish the band.
 //!
 //! `--spawn` starts `bourse serve` as a child (file journal in a temporary directory, or
 //! PostgreSQL in a fresh schema it drops afterwards) with the rate limits lifted, so one
 //! command measures the whole path. The client runs on one tokio runtime (current-thread by
-//! default) plus the pacer thread, to leave the cores to the server.
+//! default, the pacer a task on it), to leave the cores to the server; the report gives the
+//! client's CPU per request.
 
 mod flow;
 mod measure;
