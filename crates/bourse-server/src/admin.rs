@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use crate::Config;
-use crate::loadgen::{Http1, parse_url};
+use bourse_loadgen::http::{Http1, parse_url};
 
 /// `bourse admin`.
 #[derive(Debug, Clone, Args)]

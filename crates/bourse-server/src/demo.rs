@@ -30,10 +30,9 @@ use bourse_core::{
 };
 use bourse_engine::Instrument;
 use bourse_feed::Feed;
+use bourse_loadgen::http::Http1;
+use bourse_loadgen::rng::Rng;
 use serde_json::{Value, json};
-
-use crate::loadgen::Http1;
-use crate::rng::Rng;
 
 /// The demo user.
 pub const DEMO_USER: &str = "demo";

@@ -8,16 +8,13 @@
 //! replay; leave a snapshot covering commands the journal does not hold.
 
 pub mod admin;
+pub mod bench;
 pub mod config;
 pub mod demo;
-pub mod fanout;
-pub mod loadgen;
 pub mod metrics;
 pub mod pipeline;
-pub mod plot;
 pub mod recovery;
 pub mod replaybench;
-mod rng;
 pub mod serve;
 
 pub use config::Config;

@@ -48,7 +48,7 @@ enum Cmd {
     /// or REST against a running exchange, or one it spawns.
     Bench {
         #[command(subcommand)]
-        what: bourse_server::loadgen::Bench,
+        what: bourse_server::bench::Bench,
     },
     /// The file journal's maintenance (`bourse journal repair --help`).
     Journal {
@@ -215,7 +215,7 @@ fn run(cli: Cli) -> Result<()> {
                 ..Default::default()
             }),
         ),
-        Cmd::Bench { what } => bourse_server::loadgen::run(&cfg, what),
+        Cmd::Bench { what } => bourse_server::bench::run(&cfg, what),
         Cmd::Admin(a) => bourse_server::admin::run(&cfg, &a),
         Cmd::Journal {
             what: JournalCmd::Repair { accept_loss },

@@ -96,7 +96,7 @@ pub fn run(cfg: &Config, a: &ReplayArgs) -> Result<()> {
         "from": if a.from_snapshot { "snapshot" } else { "genesis" },
         "runs": runs,
         "best_commands_per_sec": best,
-        "host": crate::fanout::host_line(),
+        "host": bourse_loadgen::stats::host_line(),
     });
     let text = serde_json::to_string_pretty(&report)?;
     println!("{text}");

@@ -1,4 +1,4 @@
-//! `bourse bench feed`: the market-data fan-out under load.
+//! `bourse bench feed`: the market-data fan-out under load, measured from its subscribers.
 //!
 //! It opens `--connections` WebSocket subscribers on one hot symbol (`--channels`, default
 //! book, trades and ticker), measures the server's memory per idle connection (its RSS
@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
@@ -32,10 +32,10 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::loadgen::{
-    Http1, Spawned, Ws, health, histogram, parse_url, percentiles, run_id, setup_accounts,
-    ws_connect,
-};
+use crate::http::{Http1, health, parse_url};
+use crate::spawn::{Hooks, Spawned};
+use crate::stats::{cpu_secs, histogram, host_line, percentiles, rss_bytes};
+use crate::trader::{Ws, run_id, setup_accounts, ws_connect};
 
 /// `bourse bench feed`.
 #[derive(Debug, Clone, Args)]
@@ -95,6 +95,7 @@ pub struct FeedArgs {
 }
 
 /// What every subscriber adds to.
+#[derive(Debug)]
 struct Shared {
     measuring: AtomicBool,
     messages: AtomicU64,
@@ -103,48 +104,6 @@ struct Shared {
     resyncs: AtomicU64,
     closed: AtomicU64,
     latency: Mutex<Histogram<u64>>,
-}
-
-/// RSS of a process in bytes (Linux), `None` elsewhere or if it is gone.
-fn rss_bytes(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: u64 = s
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb * 1024)
-}
-
-/// The CPU model, core count and load average, for the report.
-pub(crate) fn host_line() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default();
-    format!("{cpu}, {cores} CPUs; load average {load} at the end")
-}
-
-/// CPU seconds (user + system) a process has used so far (Linux), `None` elsewhere.
-fn cpu_secs(pid: u32) -> Option<f64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces, so split after its ')').
-    let rest = s.rsplit_once(')')?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    // USER_HZ is 100 on every Linux this runs on.
-    Some(ticks / 100.0)
 }
 
 fn now_ns() -> u64 {
@@ -265,8 +224,8 @@ async fn subscribe(addr: &str, symbol: &str, channels: &[String]) -> Result<Ws> 
     }
 }
 
-/// Runs `bourse bench feed`.
-pub fn run(a: &FeedArgs) -> Result<()> {
+/// Runs `bourse bench feed`; `hooks` does what needs the server's internals.
+pub fn run(a: &FeedArgs, hooks: &Hooks) -> Result<()> {
     let run = run_id();
     let mut server_env = a.server_env.clone();
     // Room for every subscriber, whatever the defaults say.
@@ -279,6 +238,7 @@ pub fn run(a: &FeedArgs) -> Result<()> {
             a.database_url.as_deref(),
             &server_env,
             &run,
+            hooks,
         )?)
     } else {
         None
@@ -349,22 +309,12 @@ async fn bench(
     }
     let symbol = a.symbol.to_ascii_uppercase();
     let mut h = Http1::connect(addr).await?;
-    let r = h
-        .call("GET", &format!("/v1/stocks/{symbol}"), None, None)
+    let stock = crate::market::stock(&mut h, &symbol)
         .await
         .context("looking up the hot symbol")?;
-    if r.status != 200 {
-        bail!("GET /v1/stocks/{symbol}: HTTP {}", r.status);
-    }
-    let stock: Value = serde_json::from_slice(&r.body)?;
-    let raw = |v: &Value| -> Result<i64> {
-        let s = v.as_str().ok_or_else(|| anyhow!("no price in {stock}"))?;
-        Ok(s.parse::<bourse_core::Price>()
-            .map_err(|e| anyhow!("{s}: {e}"))?
-            .raw())
-    };
-    let tick = raw(&stock["tick"])?;
-    let reference = raw(&stock["quote"]["prev_close"])?;
+    drop(h);
+    let tick = stock.tick.raw();
+    let reference = stock.reference.raw();
 
     let shared = Arc::new(Shared {
         measuring: AtomicBool::new(false),
@@ -590,7 +540,7 @@ async fn trade(
     let mut tickr = tokio::time::interval(Duration::from_millis(1));
     while !stop.load(Ordering::Relaxed) {
         tickr.tick().await;
-        let due = crate::loadgen::f64_to_u64(started.elapsed().as_secs_f64() * rate);
+        let due = crate::orders::f64_to_u64(started.elapsed().as_secs_f64() * rate);
         while n < due {
             n += 1;
             let side = if next() % 2 == 0 { "buy" } else { "sell" };
