@@ -1386,8 +1386,14 @@ fn replay_run(
     let t = Instant::now();
     let (j, _) = open_journal(cfg).expect("reopen the journal");
     let replay_open_secs = t.elapsed().as_secs_f64();
-    let (engine, rec) =
-        recover(&*j, || genesis(cfg), Start::Genesis, |_| {}).expect("replay from genesis");
+    let (engine, rec) = recover(
+        &*j,
+        || genesis(cfg),
+        Start::Genesis,
+        cfg.engine.expected_working_orders,
+        |_| {},
+    )
+    .expect("replay from genesis");
     assert_eq!(rec.replayed, n);
     assert_eq!(
         rec.hash, want,
@@ -1479,8 +1485,14 @@ fn replay_run(
             return None;
         }
         let (j, _) = open_journal(cfg).expect("reopen the journal");
-        let (engine, rec) =
-            recover(&*j, || genesis(cfg), Start::Genesis, |_| {}).expect("replay from genesis");
+        let (engine, rec) = recover(
+            &*j,
+            || genesis(cfg),
+            Start::Genesis,
+            cfg.engine.expected_working_orders,
+            |_| {},
+        )
+        .expect("replay from genesis");
         assert_eq!(rec.hash, want);
         drop(engine);
         drop(j);
