@@ -26,6 +26,8 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     pub listen: String,
+    pub tls_cert: String,
+    pub tls_key: String,
     pub request_timeout_ms: u64,
     pub body_limit_bytes: usize,
     pub operator_token: String,
@@ -172,7 +174,21 @@ impl Config {
             bail!("log.format = {:?}: use text or json", self.log.format);
         }
         self.backend()?;
+        if self.server.tls_cert.is_empty() != self.server.tls_key.is_empty() {
+            bail!("server.tls_cert and server.tls_key go together: set both, or neither");
+        }
         Ok(())
+    }
+
+    /// The certificate chain and key files, when TLS is on.
+    #[must_use]
+    pub fn tls(&self) -> Option<(PathBuf, PathBuf)> {
+        (!self.server.tls_cert.is_empty()).then(|| {
+            (
+                PathBuf::from(&self.server.tls_cert),
+                PathBuf::from(&self.server.tls_key),
+            )
+        })
     }
 
     /// The journal backend the settings choose.

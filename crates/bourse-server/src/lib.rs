@@ -16,5 +16,6 @@ pub mod pipeline;
 pub mod recovery;
 pub mod replaybench;
 pub mod serve;
+pub mod tls;
 
 pub use config::Config;

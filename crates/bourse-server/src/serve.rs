@@ -9,6 +9,8 @@ use std::time::Duration;
 use std::collections::HashMap;
 
 use anyhow::{Context, Result, bail};
+use axum::http::{HeaderValue, header};
+use axum::serve::ListenerExt as _;
 use bourse_api::readmodel::{
     History, PgHistory, PgProjector, PgReadModelOptions, ReadModel, Retention,
 };
@@ -26,6 +28,7 @@ use bourse_journal::Journal;
 use bourse_journal::{FileJournal, FileJournalOptions, PgJournal, PgJournalOptions};
 use parking_lot::RwLock;
 use serde_json::{Value, json};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::{Backend, Config, INSTRUMENTS_TOML};
 use crate::pipeline::{
@@ -326,6 +329,12 @@ pub fn serve(cfg: &Config) -> Result<()> {
 
 /// [`serve`], with the demo's simulated market and demo user when `demo` is given.
 pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
+    // Before anything else: a missing or mismatched certificate stops the start at once.
+    let tls = match cfg.tls() {
+        Some((cert, key)) if demo.is_none() => Some(crate::tls::load(&cert, &key)?),
+        Some(_) => bail!("the demo serves plain HTTP: unset server.tls_cert and server.tls_key"),
+        None => None,
+    };
     let (mut journal, journal_name, engine, recovered) =
         open_and_recover(cfg, Start::LatestSnapshot)?;
     tracing::info!(
@@ -499,6 +508,15 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
         },
         &http_cfg,
     );
+    let app = if tls.is_some() {
+        app.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(crate::tls::HSTS),
+        ))
+    } else {
+        app
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let served = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(&cfg.server.listen)
             .await
@@ -506,7 +524,7 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
         let addr: SocketAddr = listener.local_addr()?;
         // One plain line a person (or a test) can read the address from.
         println!(
-            "bourse listening on http://{addr} (journal {journal_name}, seq {}, state hash {})",
+            "bourse listening on {scheme}://{addr} (journal {journal_name}, seq {}, state hash {})",
             recovered.seq.0, recovered.hash
         );
         tracing::info!(%addr, "listening");
@@ -514,13 +532,22 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
             let (gateway, feed) = for_demo;
             tokio::spawn(crate::demo::run(d, addr, gateway, listed, feed));
         }
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        match tls {
+            Some(config) => {
+                // `tap_io` for axum's `ConnectInfo<SocketAddr>`, which it implements for a
+                // tapped listener of any kind (the rate limits key on the peer's address).
+                let listener = crate::tls::TlsListener::start(listener, config)?.tap_io(|_| {});
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await
+                    .context("serving HTTPS")
+            }
+            None => axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .context("serving HTTP"),
+        }
     });
     tracing::info!("shutting down: draining the engine");
     // Anything still waiting on a dead database gets a bounded grace period.

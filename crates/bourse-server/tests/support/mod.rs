@@ -135,12 +135,14 @@ impl Server {
         let line = lines
             .recv_timeout(Duration::from_secs(120))
             .expect("the server printed no listening line (see its log above)");
-        // "bourse listening on http://ADDR (journal …, seq N, state hash H)"
-        let addr = line
-            .split("http://")
+        // "bourse listening on http://ADDR (journal …, seq N, state hash H)" (or https://)
+        let base = line
+            .split("listening on ")
             .nth(1)
             .and_then(|r| r.split_whitespace().next())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+            .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
         let seq = line
             .split("seq ")
             .nth(1)
@@ -156,7 +158,7 @@ impl Server {
             .to_owned();
         Server {
             child,
-            base: format!("http://{addr}"),
+            base,
             recovered_seq: seq,
             recovered_hash: hash,
             lines,

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs a Python script of ours in the project's virtualenv, with the pinned `websockets`
+# package from PyPI (the independent WebSocket client the tests use):
+#
+#   scripts/py-venv.sh SCRIPT.py [ARGS...]
+#
+# Environment: BOURSE_PY_VENV (default target/py-venv under the repository): the virtualenv,
+# created once and reused; the pinned package is installed only when missing.
+set -euo pipefail
+
+WEBSOCKETS_VERSION="15.0.1"
+
+if [[ $# -lt 1 ]]; then
+    echo "usage: $0 SCRIPT.py [ARGS...]" >&2
+    exit 2
+fi
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${BOURSE_PY_VENV:-$root/target/py-venv}"
+python="$(command -v python3 || true)"
+if [[ -z "$python" ]]; then
+    echo "py-venv: python3 is not installed" >&2
+    exit 3
+fi
+# Tests run in parallel: one of them sets the virtualenv up, the others wait for it.
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
+if [[ ! -x "$venv/bin/python" ]]; then
+    rm -rf "$venv"
+    "$python" -m venv "$venv" || {
+        echo "py-venv: '$python -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)" >&2
+        exit 3
+    }
+fi
+installed="$("$venv/bin/python" -c \
+    'import importlib.metadata as m; print(m.version("websockets"))' 2>/dev/null || true)"
+if [[ "$installed" != "$WEBSOCKETS_VERSION" ]]; then
+    ok=""
+    for attempt in 1 2 3; do
+        if timeout 300 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+            --timeout 60 --retries 5 "websockets==$WEBSOCKETS_VERSION"; then
+            ok=1
+            break
+        fi
+        echo "py-venv: pip install failed (attempt $attempt of 3); retrying" >&2
+        sleep $((attempt * 5))
+    done
+    [[ -n "$ok" ]] || { echo "py-venv: could not install websockets from PyPI" >&2; exit 3; }
+fi
+exec 9>&-
+exec "$venv/bin/python" "$@"
