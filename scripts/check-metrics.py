@@ -1,11 +1,14 @@
-"""An independent check of bourse's GET /metrics: Prometheus text exposition format 0.0.4,
-parsed by the official Python client's parser (prometheus_client, from PyPI).
+"""An independent check of bourse's GET /metrics: OpenMetrics text 1.0.0, parsed by the
+official Python client's OpenMetrics parser (prometheus_client, from PyPI), which is strict:
+it refuses an exposition without `# EOF`, a counter sample without `_total`, histogram
+buckets out of order and the like.
 
     check-metrics.py [URL | -]
 
 Reads the exposition from URL (e.g. http://127.0.0.1:8080/metrics; the response's content
-type must be text/plain; version=0.0.4) or from stdin ("-", the default), parses it with
-`prometheus_client.parser.text_string_to_metric_families` and checks its structure:
+type must be application/openmetrics-text; version=1.0.0) or from stdin ("-", the default),
+parses it with `prometheus_client.openmetrics.parser.text_string_to_metric_families` and
+checks its structure:
 
 - every family has a HELP text and a TYPE (counter, gauge or histogram), a `bourse_` name,
   and appears once;
@@ -25,7 +28,7 @@ import math
 import sys
 import urllib.request
 
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 KINDS = {"counter", "gauge", "histogram"}
 
@@ -36,8 +39,10 @@ def read(source):
     with urllib.request.urlopen(source, timeout=10) as r:
         ctype = r.headers.get("Content-Type", "")
         media = [p.strip() for p in ctype.split(";")]
-        if media[0] != "text/plain" or "version=0.0.4" not in media[1:]:
-            raise SystemExit(f"check-metrics: content type {ctype!r}, not text/plain; version=0.0.4")
+        if media[0] != "application/openmetrics-text" or "version=1.0.0" not in media[1:]:
+            raise SystemExit(
+                f"check-metrics: content type {ctype!r}, not application/openmetrics-text; "
+                "version=1.0.0")
         return r.read().decode("utf-8")
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks bourse's GET /metrics with an independent parser: the official Prometheus Python
-# client's text-format parser (the `prometheus_client` package from PyPI).
+# client's OpenMetrics parser (the `prometheus_client` package from PyPI).
 #
 #   scripts/check-metrics.sh [URL | -]
 #

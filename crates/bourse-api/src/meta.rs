@@ -83,8 +83,8 @@ pub(crate) async fn healthz(axum::extract::State(s): State) -> impl IntoResponse
     (status, Json(h))
 }
 
-/// The content type of the Prometheus text exposition format 0.0.4.
-pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The content type of OpenMetrics text 1.0.0 (which Prometheus scrapes natively).
+pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// `GET /metrics`: the server's metrics for Prometheus.
 #[utoipa::path(
@@ -92,11 +92,11 @@ pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8
     path = "/metrics",
     tag = "meta",
     responses(
-        (status = 200, description = "The server's metrics in the Prometheus text exposition \
-         format 0.0.4 (`text/plain; version=0.0.4`): engine queue depth, commands, apply \
+        (status = 200, description = "The server's metrics as OpenMetrics text 1.0.0 \
+         (`application/openmetrics-text; version=1.0.0`): engine queue depth, commands, apply \
          times; journal group commits, batch sizes and append times; durable and release \
          lag; WebSocket connections and market-data traffic; rejects by reason.",
-         content_type = "text/plain", body = String),
+         content_type = "application/openmetrics-text", body = String),
         (status = 429, description = "RATE_LIMITED (per client IP).", body = ErrorBody,
          headers(("Retry-After" = u32, description = "Seconds to wait."))),
     )

@@ -231,7 +231,7 @@ struct Ops {
     journal: String,
     recovered: Recovered,
     feed: Arc<bourse_feed::Feed>,
-    rejects: Arc<RejectCounts>,
+    metrics: crate::metrics::Metrics,
 }
 
 impl Operations for Ops {
@@ -240,14 +240,7 @@ impl Operations for Ops {
     }
 
     fn metrics(&self) -> String {
-        crate::metrics::render(&crate::metrics::Sources {
-            runner: &self.handle,
-            watermark: &self.watermark,
-            journal: &self.stats,
-            released: &self.released,
-            feed: &self.feed.stats,
-            rejects: &self.rejects,
-        })
+        self.metrics.render()
     }
 
     fn health(&self) -> Value {
@@ -439,6 +432,14 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
         ],
         released.clone(),
     )?;
+    let metrics = crate::metrics::Metrics::new(crate::metrics::Sources {
+        runner: runner.handle(),
+        watermark: watermark.clone(),
+        journal: stats.clone(),
+        released: released.clone(),
+        feed: feed.clone(),
+        rejects,
+    });
     let ops = Arc::new(Ops {
         handle: runner.handle(),
         watermark,
@@ -447,7 +448,7 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
         journal: journal_name.clone(),
         recovered: recovered.clone(),
         feed: feed.clone(),
-        rejects,
+        metrics,
     });
     let http_cfg = HttpConfig {
         body_limit: cfg.server.body_limit_bytes,
