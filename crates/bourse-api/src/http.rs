@@ -5,8 +5,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::routing::{delete, get, post};
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate as _, SizeAbove};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::error::ApiError;
 use crate::state::{AppState, HttpConfig, Inner, Services};
@@ -102,5 +108,59 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
             crate::ratelimit::limit,
         ))
         .layer(DefaultBodyLimit::max(cfg.body_limit))
+        // Large answers (history pages, books, candles, the OpenAPI document) go out gzipped
+        // to clients that ask; an order's answer, under a kilobyte, is not worth the CPU.
+        .layer(
+            CompressionLayer::new().compress_when(
+                SizeAbove::new(COMPRESS_ABOVE)
+                    .and(NotForContentType::GRPC)
+                    .and(NotForContentType::IMAGES)
+                    .and(NotForContentType::SSE),
+            ),
+        )
+        // JSON is not to be sniffed into HTML, framed, kept by shared caches (answers are
+        // private: balances, orders) or followed by a referrer.
+        .layer(by_default(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(by_default(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(by_default(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ))
+        .layer(by_default(header::REFERRER_POLICY, "no-referrer"))
+        .layer(by_default(header::CACHE_CONTROL, "no-store"))
+        // Every log line of a request carries its id (the span is at INFO, its per-request
+        // lines at DEBUG: quiet by default).
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::extract::Request| {
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::info_span!(
+                        "http",
+                        method = %req.method(),
+                        path = req.uri().path(),
+                        request_id = id,
+                    )
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG))
+                .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
+        )
+        // Outermost: every answer, a 429 included, carries the request's id (the client's
+        // own `x-request-id`, or a fresh UUID) for support and the logs.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// Answers smaller than this are sent as they are.
+const COMPRESS_ABOVE: u16 = 1024;
+
+/// A header every API answer carries unless its handler set its own (a web page will set
+/// its own Content-Security-Policy).
+fn by_default(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
