@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::alertbook::active;
 use crate::error::{ApiError, ErrorBody, first_reject};
 use crate::extract::{Can, CanRead, CanTrade, JsonBody, Path};
-use crate::orders::{Decimal, parse_price};
+use crate::orders::{DecimalText, parse_price};
 use crate::state::State;
 use crate::wire;
 
@@ -37,7 +37,7 @@ pub(crate) struct NewAlert {
     #[schema(value_type = wire::AlertCondition)]
     condition: String,
     #[schema(value_type = wire::PriceInput)]
-    price: Decimal,
+    price: DecimalText,
 }
 
 fn own(who: &crate::auth::Principal) -> Result<AccountId, ApiError> {

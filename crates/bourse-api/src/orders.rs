@@ -7,7 +7,12 @@ use bourse_core::{
     OrderType, Price, Qty, RejectReason, SelfTradePrevention, Seq, Side, Symbol, TimeInForce,
     TradeId, UnixNanos,
 };
+use std::borrow::Cow;
+
+use bourse_core::num::{Decimal, ParseNumError, parse_decimal};
+use serde::de::Unexpected;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::error::ApiError;
 
@@ -49,51 +54,56 @@ impl Listings {
     }
 }
 
-/// A number that clients may send as a JSON string (`"10"`, Alpaca's way) or a number.
+/// A number as the client wrote it: a JSON string (`"10"`, Alpaca's way) or a JSON number,
+/// kept as its literal text and read by [`parse_decimal`] (rust_decimal, then an exact
+/// conversion) when the request is checked, so that a malformed number is refused with its
+/// field's own code rather than as a malformed body.
+///
+/// A JSON number is taken as the raw text of its literal and never becomes an `f64`, which
+/// would read `190.25000000000000001` as 190.25 and `1e3` as 1000: here the first is too
+/// precise and the second is not decimal text, both refused. serde_json's
+/// `arbitrary_precision` feature would also give the literal digits, but features unify: it
+/// would turn every serde_json number in the workspace into a string-backed one and hand
+/// numbers to untagged or flattened types as maps, for a need only this type has.
+/// `raw_value`, which this crate already uses for the WebSocket envelope, gives the literal
+/// for one allocation per field, no more than the owned string this type kept before.
 #[derive(Debug, Clone)]
-pub enum Decimal {
-    Text(String),
-    Int(u64),
-    Float(f64),
-}
+pub struct DecimalText(Box<RawValue>);
 
-impl Decimal {
-    pub(crate) fn text(&self) -> String {
-        match self {
-            Decimal::Text(s) => s.clone(),
-            Decimal::Int(i) => i.to_string(),
-            // A JSON float as written by the client's serializer: parsed exactly below, so
-            // 0.1 stays 0.1 and 190.255 is refused rather than rounded.
-            Decimal::Float(f) => format!("{f}"),
+impl DecimalText {
+    /// The number's text: a JSON string's content, or a JSON number's literal.
+    #[must_use]
+    pub fn text(&self) -> Cow<'_, str> {
+        let raw = self.0.get();
+        match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+            Some(plain) if !plain.contains('\\') => Cow::Borrowed(plain),
+            // Escapes (`"\u0031"`) are rare: undo them the slow way.
+            Some(_) => serde_json::from_str::<String>(raw).map_or(Cow::Borrowed(""), Cow::Owned),
+            None => Cow::Borrowed(raw),
         }
+    }
+
+    /// The number as a [`Price`], [`Cash`] or [`Qty`], exactly or not at all.
+    pub fn to<T: TryFrom<Decimal, Error = ParseNumError>>(&self) -> Result<T, ParseNumError> {
+        parse_decimal(&self.text()).and_then(T::try_from)
     }
 }
 
-// By hand rather than `#[serde(untagged)]`, which buffers every value before trying the
-// variants: this runs for each field of each order.
-impl<'de> Deserialize<'de> for Decimal {
+impl<'de> Deserialize<'de> for DecimalText {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = Decimal;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a decimal number, as a string or a JSON number")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Decimal, E> {
-                Ok(Decimal::Text(v.to_owned()))
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Decimal, E> {
-                Ok(Decimal::Int(v))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Decimal, E> {
-                // Negative: kept as text so the field's own check names the problem.
-                Ok(u64::try_from(v).map_or_else(|_| Decimal::Text(v.to_string()), Decimal::Int))
-            }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Decimal, E> {
-                Ok(Decimal::Float(v))
-            }
-        }
-        d.deserialize_any(V)
+        let raw = Box::<RawValue>::deserialize(d)?;
+        let unexpected = match raw.get().as_bytes().first() {
+            Some(b'"' | b'-' | b'0'..=b'9') => return Ok(DecimalText(raw)),
+            Some(b't') => Unexpected::Bool(true),
+            Some(b'f') => Unexpected::Bool(false),
+            Some(b'{') => Unexpected::Map,
+            Some(b'[') => Unexpected::Seq,
+            _ => Unexpected::Unit,
+        };
+        Err(serde::de::Error::invalid_type(
+            unexpected,
+            &"a decimal number, as a string or a JSON number",
+        ))
     }
 }
 
@@ -119,15 +129,15 @@ pub struct NewOrder {
     pub time_in_force: Option<String>,
     /// A multiple of the stock's lot, at most its maximum order quantity.
     #[schema(value_type = crate::wire::QtyInput)]
-    pub qty: Decimal,
+    pub qty: DecimalText,
     /// A multiple of the stock's tick.
     #[serde(default)]
     #[schema(value_type = Option<crate::wire::PriceInput>)]
-    pub limit_price: Option<Decimal>,
+    pub limit_price: Option<DecimalText>,
     /// A multiple of the stock's tick.
     #[serde(default)]
     #[schema(value_type = Option<crate::wire::PriceInput>)]
-    pub stop_price: Option<Decimal>,
+    pub stop_price: Option<DecimalText>,
     /// Resending an order with the same client order id answers with the order it created.
     #[serde(default)]
     #[schema(value_type = Option<crate::wire::ClientOrderId>)]
@@ -146,12 +156,14 @@ fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::unprocessable(code, message)
 }
 
-pub(crate) fn parse_price(field: &str, d: &Decimal) -> Result<Price, ApiError> {
-    let text = d.text();
-    let p: Price = text.parse().map_err(|_| {
+pub(crate) fn parse_price(field: &str, d: &DecimalText) -> Result<Price, ApiError> {
+    let p: Price = d.to().map_err(|_| {
         invalid(
             "INVALID_PRICE",
-            format!("{field} {text:?} is not a price with at most 4 decimals"),
+            format!(
+                "{field} {:?} is not a price with at most 4 decimals",
+                d.text()
+            ),
         )
     })?;
     if !p.is_positive() {
@@ -236,15 +248,18 @@ impl NewOrder {
                 ));
             }
         };
-        let qty_text = self.qty.text();
-        let qty: Qty = qty_text
-            .parse()
+        let qty: Qty = self
+            .qty
+            .to()
             .ok()
             .filter(|q: &Qty| !q.is_zero())
             .ok_or_else(|| {
                 invalid(
                     RejectReason::InvalidQuantity.code(),
-                    format!("qty {qty_text:?} is not a positive whole number of shares"),
+                    format!(
+                        "qty {:?} is not a positive whole number of shares",
+                        self.qty.text()
+                    ),
                 )
             })?;
         if !qty.is_multiple_of(listing.lot) {
@@ -719,4 +734,126 @@ pub fn report_submit(seq: u64, ts: UnixNanos, events: &[Event]) -> Result<OrderV
 fn average(cum_notional: Cash, cum_qty: Qty) -> Option<Price> {
     let q = i64::try_from(cum_qty.get()).ok().filter(|&q| q > 0)?;
     Some(Price::from_raw(cum_notional.raw() / q))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::wsframe::{ENVELOPE, fields};
+
+    fn listings() -> Listings {
+        Listings::new(vec![Listing {
+            symbol: "AAPL".parse().unwrap(),
+            name: "Apple".into(),
+            tick: Price::from_raw(1),
+            lot: Qty::new(1),
+            max_qty: Qty::new(1_000_000),
+        }])
+    }
+
+    fn order(qty: &str, limit_price: &str) -> Result<OrderRequest, ApiError> {
+        let body = format!(
+            r#"{{"symbol":"AAPL","side":"buy","type":"limit","qty":{qty},"limit_price":{limit_price}}}"#
+        );
+        let o: NewOrder =
+            serde_json::from_str(&body).map_err(|e| invalid("INVALID_FIELD", e.to_string()))?;
+        o.validate(AccountId::new(1), &listings())
+    }
+
+    fn code(r: Result<OrderRequest, ApiError>) -> &'static str {
+        r.err().map_or("OK", |e| e.code)
+    }
+
+    #[test]
+    fn json_numbers_are_read_from_their_literal_digits() {
+        let px = |p: &str| order("1", p).unwrap().limit_price.unwrap().raw();
+        assert_eq!(px("0.1"), 1_000);
+        assert_eq!(px("190.2550"), 1_902_550);
+        assert_eq!(px("\"190.2550\""), 1_902_550);
+        assert_eq!(px("\"\\u0031\\u0030\""), 100_000);
+        assert_eq!(order("1.0000", "1").unwrap().qty, Qty::new(1));
+        // An f64 would round these to something acceptable; their digits are not.
+        assert_eq!(code(order("1", "190.25000000000000001")), "INVALID_PRICE");
+        assert_eq!(code(order("1", "0.10000000000000000555")), "INVALID_PRICE");
+        assert_eq!(
+            code(order("1.0000000000000000001", "1")),
+            "INVALID_QUANTITY"
+        );
+        // Exponents are not decimal text, in a number or a string.
+        assert_eq!(code(order("1", "1e3")), "INVALID_PRICE");
+        assert_eq!(code(order("1", "1E-2")), "INVALID_PRICE");
+        assert_eq!(code(order("1e1", "1")), "INVALID_QUANTITY");
+        assert_eq!(code(order("1", "\"1e3\"")), "INVALID_PRICE");
+    }
+
+    #[test]
+    fn bad_numbers_keep_their_codes() {
+        assert_eq!(code(order("1", "190.00001")), "INVALID_PRICE");
+        assert_eq!(code(order("1", "-1")), "INVALID_PRICE");
+        assert_eq!(code(order("1", "0")), "INVALID_PRICE");
+        assert_eq!(code(order("1", "\"NaN\"")), "INVALID_PRICE");
+        assert_eq!(code(order("1", "\"Infinity\"")), "INVALID_PRICE");
+        assert_eq!(code(order("1", "\" 1\"")), "INVALID_PRICE");
+        assert_eq!(code(order("1", "\"+1\"")), "INVALID_PRICE");
+        assert_eq!(
+            code(order("1", "99999999999999999999999999999999")),
+            "INVALID_PRICE"
+        );
+        assert_eq!(code(order("1.5", "1")), "INVALID_QUANTITY");
+        assert_eq!(code(order("-5", "1")), "INVALID_QUANTITY");
+        assert_eq!(code(order("18446744073709551616", "1")), "INVALID_QUANTITY");
+        // Not a number at all: the body is malformed, as before (a null limit_price is an
+        // absent one).
+        for v in ["true", "null", "[1]", "{\"a\":1}"] {
+            assert_eq!(code(order(v, "1")), "INVALID_FIELD", "{v}");
+        }
+        for v in ["true", "[1]", "{\"a\":1}"] {
+            assert_eq!(code(order("1", v)), "INVALID_FIELD", "{v}");
+        }
+        assert_eq!(code(order("1", "null")), "INVALID_ORDER");
+        let e = order("true", "1").err().unwrap();
+        assert!(e.message.contains("a decimal number"), "{}", e.message);
+    }
+
+    #[test]
+    fn the_same_from_a_websocket_frame_or_a_json_tree() {
+        let text = r#"{"op":"order","id":1,"symbol":"AAPL","side":"buy","type":"limit",
+            "qty":10,"limit_price":190.255}"#;
+        let o: NewOrder = fields(text, ENVELOPE).unwrap();
+        let r = o.validate(AccountId::new(1), &listings()).unwrap();
+        assert_eq!(
+            (r.qty, r.limit_price),
+            (Qty::new(10), Some(Price::from_raw(1_902_550)))
+        );
+        let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+        v.as_object_mut()
+            .unwrap()
+            .retain(|k, _| k != "op" && k != "id");
+        let o: NewOrder = serde_json::from_value(v).unwrap();
+        assert_eq!(o.validate(AccountId::new(1), &listings()).unwrap(), r);
+    }
+
+    /// Decode and check cost of one WebSocket order frame, strings and numbers:
+    /// `cargo test -p bourse-api --release --lib -- --ignored --nocapture order_decode_cost`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn order_decode_cost() {
+        use std::hint::black_box;
+        use std::time::Instant;
+        const N: u32 = 1_000_000;
+        let listings = listings();
+        for text in [
+            r#"{"op":"order","id":1,"symbol":"AAPL","side":"buy","type":"limit","qty":"10","limit_price":"190.25"}"#,
+            r#"{"op":"order","id":1,"symbol":"AAPL","side":"buy","type":"limit","qty":10,"limit_price":190.25}"#,
+        ] {
+            let t = Instant::now();
+            for _ in 0..N {
+                let o: NewOrder = fields(black_box(text), ENVELOPE).unwrap();
+                black_box(o.validate(AccountId::new(1), &listings).unwrap());
+            }
+            let ns = t.elapsed().as_secs_f64() * 1e9 / f64::from(N);
+            println!("{ns:6.1} ns/order  {text}");
+        }
+    }
 }

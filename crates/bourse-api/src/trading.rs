@@ -10,7 +10,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody, first_reject};
 use crate::extract::{Can, CanTrade, JsonBody, Path, Query};
 use crate::gateway::Reply;
-use crate::orders::{Decimal, NewOrder, OrderView, parse_order_id, report_submit};
+use crate::orders::{DecimalText, NewOrder, OrderView, parse_order_id, report_submit};
 use crate::state::{AppState, State, listed};
 use crate::wire;
 
@@ -259,10 +259,10 @@ pub(crate) fn canceled(order_id: OrderId, reply: &Reply) -> Result<CancelView, A
 pub(crate) struct Amend {
     /// New open quantity (required; a read of the order gives the current one).
     #[schema(value_type = wire::QtyInput, required = true)]
-    pub(crate) qty: Option<Decimal>,
+    pub(crate) qty: Option<DecimalText>,
     /// New limit price; unchanged when absent.
     #[schema(value_type = Option<wire::PriceInput>)]
-    pub(crate) limit_price: Option<Decimal>,
+    pub(crate) limit_price: Option<DecimalText>,
     /// Operator only.
     #[serde(default)]
     #[schema(value_type = Option<wire::AccountId>)]
@@ -514,15 +514,14 @@ pub(crate) async fn mass_cancel(
 }
 
 /// A positive whole number of shares.
-fn parse_qty(d: &Decimal) -> Result<Qty, ApiError> {
-    let text = d.text();
-    text.parse::<Qty>()
-        .ok()
-        .filter(|q| !q.is_zero())
-        .ok_or_else(|| {
-            ApiError::unprocessable(
-                "INVALID_QUANTITY",
-                format!("qty {text:?} is not a positive whole number of shares"),
-            )
-        })
+fn parse_qty(d: &DecimalText) -> Result<Qty, ApiError> {
+    d.to::<Qty>().ok().filter(|q| !q.is_zero()).ok_or_else(|| {
+        ApiError::unprocessable(
+            "INVALID_QUANTITY",
+            format!(
+                "qty {:?} is not a positive whole number of shares",
+                d.text()
+            ),
+        )
+    })
 }

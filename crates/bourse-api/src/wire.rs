@@ -212,7 +212,7 @@ fn decimal_input(pattern: &str, description: &str, example: &str) -> RefOr<Schem
 }
 
 wire_schema!(
-    /// A share count in a request (`crate::orders::Decimal`).
+    /// A share count in a request (`crate::orders::DecimalText`).
     QtyInput => decimal_input(
         r"^[0-9]+(\.0{1,4})?$",
         "A positive whole number of shares: a decimal string (\"10\") or a JSON number. \
@@ -221,7 +221,7 @@ wire_schema!(
     )
 );
 wire_schema!(
-    /// A price in a request (`crate::orders::Decimal`).
+    /// A price in a request (`crate::orders::DecimalText`).
     PriceInput => decimal_input(
         r"^[0-9]+(\.[0-9]{1,4})?$",
         "A positive price in dollars with at most 4 decimals: a decimal string \

@@ -4,10 +4,15 @@
 //! `Price::from_raw(1_902_500)` is $190.25. Quantities are whole shares. There is no
 //! floating point anywhere: text converts exactly or not at all, and arithmetic is
 //! checked so an overflow is an error value, never a wrapped number.
+//!
+//! Text from outside is read by [`parse_decimal`] into a `rust_decimal` [`Decimal`], which
+//! `TryFrom` converts exactly into a [`Price`], [`Cash`] or [`Qty`]; `FromStr` is the two in
+//! turn. The decimal type stops there: the engine's arithmetic is on the fixed-point integers.
 
 use std::fmt;
 use std::str::FromStr;
 
+pub use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Number of decimal places carried by [`Price`] and [`Cash`].
@@ -32,14 +37,13 @@ pub enum ParseNumError {
     Fractional,
 }
 
-/// Parses `[-]digits[.digits]` into units of 10^-`DECIMALS`. Trailing zeros beyond the
-/// scale are accepted ("1.50000"); any other extra precision is refused, never rounded.
-fn parse_scaled(s: &str) -> Result<i64, ParseNumError> {
-    let (neg, body) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(_) => (false, s),
-        None => return Err(ParseNumError::Empty),
-    };
+/// Reads a client's decimal text, `[-]digits[.digits]` with a digit on at least one side of
+/// the point, into a [`Decimal`]. This is the grammar of every number a client sends (JSON
+/// strings, the literal text of JSON numbers, later FIX fields); rust_decimal's own parser is
+/// wider (`+1`, `1_000`), so those are refused here first. Leading and trailing zeros are
+/// dropped, so "1.50000" stays exact however many zeros follow.
+pub fn parse_decimal(s: &str) -> Result<Decimal, ParseNumError> {
+    let body = s.strip_prefix('-').unwrap_or(s);
     let (int_part, frac_part) = match body.split_once('.') {
         Some((i, f)) => (i, Some(f)),
         None => (body, None),
@@ -47,35 +51,54 @@ fn parse_scaled(s: &str) -> Result<i64, ParseNumError> {
     if int_part.is_empty() && frac_part.is_none_or(str::is_empty) {
         return Err(ParseNumError::Empty);
     }
-    let mut value: i64 = 0;
-    for b in int_part.bytes() {
-        if !b.is_ascii_digit() {
-            return Err(ParseNumError::InvalidChar);
-        }
-        value = value
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(i64::from(b - b'0')))
-            .ok_or(ParseNumError::Overflow)?;
+    let all_digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(int_part) || !frac_part.is_none_or(all_digits) {
+        return Err(ParseNumError::InvalidChar);
     }
-    value = value.checked_mul(SCALE).ok_or(ParseNumError::Overflow)?;
-    if let Some(frac) = frac_part {
-        let mut unit = SCALE;
-        for b in frac.bytes() {
-            if !b.is_ascii_digit() {
-                return Err(ParseNumError::InvalidChar);
-            }
-            unit /= 10;
-            let d = i64::from(b - b'0');
-            if unit == 0 {
-                if d != 0 {
-                    return Err(ParseNumError::TooPrecise);
-                }
-                continue;
-            }
-            value = value.checked_add(d * unit).ok_or(ParseNumError::Overflow)?;
-        }
+    // Only significant digits go to rust_decimal, whose exact reading stops at 28 of them.
+    let int = int_part.trim_start_matches('0');
+    let frac = frac_part.map_or("", |f| f.trim_end_matches('0'));
+    if int.is_empty() && frac.is_empty() {
+        return Ok(Decimal::ZERO);
     }
-    Ok(if neg { -value } else { value })
+    let start = int_part.len() - int.len();
+    let digits = if frac.is_empty() {
+        int
+    } else {
+        &body[start..int_part.len() + 1 + frac.len()]
+    };
+    let d = Decimal::from_str_exact(digits).map_err(|e| match e {
+        // Too many decimals for rust_decimal: certainly too precise for us, unless the
+        // part we could keep already overflows (a left-to-right reading reports that first).
+        rust_decimal::Error::Underflow => {
+            let kept = &digits[..(int.len() + 1 + DECIMALS as usize).min(digits.len())];
+            match Decimal::from_str_exact(kept).map(to_raw) {
+                Ok(Ok(_) | Err(ParseNumError::TooPrecise)) => ParseNumError::TooPrecise,
+                _ => ParseNumError::Overflow,
+            }
+        }
+        _ => ParseNumError::Overflow,
+    })?;
+    Ok(if body.len() < s.len() { -d } else { d })
+}
+
+/// Converts `d` exactly into units of 10^-`DECIMALS`: extra precision is refused, never
+/// rounded. The range is symmetric (`-i64::MAX..=i64::MAX`) so every accepted value can be
+/// negated. An overflow of the part that fits the scale is reported before extra precision.
+fn to_raw(d: Decimal) -> Result<i64, ParseNumError> {
+    let (m, scale) = (d.mantissa(), d.scale());
+    // |m| < 2^96 and scale <= 28, so neither the product nor the power overflows an i128.
+    let (kept, exact) = if scale <= DECIMALS {
+        (m * 10_i128.pow(DECIMALS - scale), true)
+    } else {
+        let div = 10_i128.pow(scale - DECIMALS);
+        (m / div, m % div == 0)
+    };
+    let magnitude = i64::try_from(kept.unsigned_abs()).map_err(|_| ParseNumError::Overflow)?;
+    if !exact {
+        return Err(ParseNumError::TooPrecise);
+    }
+    Ok(if kept < 0 { -magnitude } else { magnitude })
 }
 
 /// Writes a scaled value with at least two decimals and no trailing zeros beyond them:
@@ -170,10 +193,17 @@ macro_rules! fixed_point {
             }
         }
 
+        impl TryFrom<Decimal> for $name {
+            type Error = ParseNumError;
+            fn try_from(d: Decimal) -> Result<Self, Self::Error> {
+                to_raw(d).map(Self)
+            }
+        }
+
         impl FromStr for $name {
             type Err = ParseNumError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                parse_scaled(s).map(Self)
+                parse_decimal(s).and_then(Self::try_from)
             }
         }
 
@@ -362,11 +392,12 @@ impl fmt::Debug for Qty {
     }
 }
 
-impl FromStr for Qty {
-    type Err = ParseNumError;
-    /// Whole shares: "100" or "100.0000"; "1.5" is [`ParseNumError::Fractional`].
-    fn from_str(s: &str) -> Result<Qty, ParseNumError> {
-        let raw = parse_scaled(s)?;
+impl TryFrom<Decimal> for Qty {
+    type Error = ParseNumError;
+    /// Whole shares: 100 or 100.0000; 1.5 is [`ParseNumError::Fractional`]. The range is
+    /// that of a [`Price`] in whole dollars, the same for every client number.
+    fn try_from(d: Decimal) -> Result<Qty, ParseNumError> {
+        let raw = to_raw(d)?;
         if raw < 0 {
             return Err(ParseNumError::Negative);
         }
@@ -376,6 +407,14 @@ impl FromStr for Qty {
         u64::try_from(raw / SCALE)
             .map(Qty)
             .map_err(|_| ParseNumError::Overflow)
+    }
+}
+
+impl FromStr for Qty {
+    type Err = ParseNumError;
+    /// Whole shares: "100" or "100.0000"; "1.5" is [`ParseNumError::Fractional`].
+    fn from_str(s: &str) -> Result<Qty, ParseNumError> {
+        parse_decimal(s).and_then(Qty::try_from)
     }
 }
 
@@ -468,7 +507,182 @@ mod tests {
         assert_eq!(serde_json::to_string(&Qty::new(7)).unwrap(), "7");
     }
 
+    #[test]
+    fn reads_through_rust_decimal_with_our_grammar() {
+        // rust_decimal alone would take these; a client number may not.
+        for s in ["+1", "1_000", "1e3", "1E3", "0x10", "1 ", "١"] {
+            assert_eq!(s.parse::<Price>(), Err(ParseNumError::InvalidChar), "{s}");
+        }
+        // Any run of zeros after the last significant decimal, past rust_decimal's 28 too.
+        let zeros = format!("1.5{}", "0".repeat(40));
+        assert_eq!(zeros.parse::<Price>().unwrap().raw(), 15_000);
+        assert_eq!(
+            format!("{}7", "0".repeat(40)).parse::<Qty>(),
+            Ok(Qty::new(7))
+        );
+        assert_eq!("-.5".parse::<Cash>().unwrap().raw(), -5_000);
+        assert_eq!(".000".parse::<Price>(), Ok(Price::ZERO));
+        assert_eq!("-0".parse::<Qty>(), Ok(Qty::ZERO));
+        // Overflow before precision, as the old left-to-right reading had it.
+        let long = format!("99999999999999999999.{}1", "0".repeat(30));
+        assert_eq!(long.parse::<Price>(), Err(ParseNumError::Overflow));
+        let fine = format!("1.{}1", "0".repeat(30));
+        assert_eq!(fine.parse::<Price>(), Err(ParseNumError::TooPrecise));
+        assert_eq!(
+            "1".repeat(40).parse::<Price>(),
+            Err(ParseNumError::Overflow)
+        );
+        // The range is symmetric: i64::MIN's text is refused, as before.
+        assert_eq!(
+            "-922337203685477.5808".parse::<Cash>(),
+            Err(ParseNumError::Overflow)
+        );
+        assert_eq!(
+            "-922337203685477.5807".parse::<Cash>().unwrap().raw(),
+            -i64::MAX
+        );
+    }
+
+    #[test]
+    fn converts_decimals_exactly() {
+        let d = |s: &str| Decimal::from_str_exact(s).unwrap();
+        assert_eq!(Price::try_from(d("190.25")).unwrap().raw(), 1_902_500);
+        assert_eq!(Price::try_from(d("190.2500000")).unwrap().raw(), 1_902_500);
+        assert_eq!(
+            Price::try_from(d("190.255")),
+            Ok(Price::from_raw(1_902_550))
+        );
+        assert_eq!(
+            Price::try_from(d("190.25501")),
+            Err(ParseNumError::TooPrecise)
+        );
+        assert_eq!(
+            Cash::try_from(d("79228162514264337593543950335")),
+            Err(ParseNumError::Overflow)
+        );
+        assert_eq!(Qty::try_from(d("-3")), Err(ParseNumError::Negative));
+        assert_eq!(Qty::try_from(d("3.5")), Err(ParseNumError::Fractional));
+        assert_eq!(Qty::try_from(d("3.000")), Ok(Qty::new(3)));
+    }
+
+    /// The hand-written parser these types had before rust_decimal, kept as the oracle the
+    /// new path must agree with, and as the baseline of the parse-cost measurement.
+    mod reference {
+        use super::super::{ParseNumError, SCALE};
+
+        pub(super) fn parse_scaled(s: &str) -> Result<i64, ParseNumError> {
+            let (neg, body) = match s.as_bytes().first() {
+                Some(b'-') => (true, &s[1..]),
+                Some(_) => (false, s),
+                None => return Err(ParseNumError::Empty),
+            };
+            let (int_part, frac_part) = match body.split_once('.') {
+                Some((i, f)) => (i, Some(f)),
+                None => (body, None),
+            };
+            if int_part.is_empty() && frac_part.is_none_or(str::is_empty) {
+                return Err(ParseNumError::Empty);
+            }
+            let mut value: i64 = 0;
+            for b in int_part.bytes() {
+                if !b.is_ascii_digit() {
+                    return Err(ParseNumError::InvalidChar);
+                }
+                value = value
+                    .checked_mul(10)
+                    .and_then(|v| v.checked_add(i64::from(b - b'0')))
+                    .ok_or(ParseNumError::Overflow)?;
+            }
+            value = value.checked_mul(SCALE).ok_or(ParseNumError::Overflow)?;
+            if let Some(frac) = frac_part {
+                let mut unit = SCALE;
+                for b in frac.bytes() {
+                    if !b.is_ascii_digit() {
+                        return Err(ParseNumError::InvalidChar);
+                    }
+                    unit /= 10;
+                    let d = i64::from(b - b'0');
+                    if unit == 0 {
+                        if d != 0 {
+                            return Err(ParseNumError::TooPrecise);
+                        }
+                        continue;
+                    }
+                    value = value.checked_add(d * unit).ok_or(ParseNumError::Overflow)?;
+                }
+            }
+            Ok(if neg { -value } else { value })
+        }
+
+        pub(super) fn qty(s: &str) -> Result<u64, ParseNumError> {
+            let raw = parse_scaled(s)?;
+            if raw < 0 {
+                return Err(ParseNumError::Negative);
+            }
+            if raw % SCALE != 0 {
+                return Err(ParseNumError::Fractional);
+            }
+            u64::try_from(raw / SCALE).map_err(|_| ParseNumError::Overflow)
+        }
+    }
+
+    /// Time of 1M parses of typical order fields, old parser against rust_decimal's path:
+    /// `cargo test -p bourse-core --release -- --ignored --nocapture parse_cost`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn parse_cost() {
+        use std::hint::black_box;
+        use std::time::Instant;
+        const N: u32 = 1_000_000;
+        let inputs = ["190.25", "10", "0.0001", "189.005", "1000", "42.5000"];
+        for input in inputs {
+            let t = Instant::now();
+            for _ in 0..N {
+                black_box(reference::parse_scaled(black_box(input)).ok());
+            }
+            let old = t.elapsed().as_secs_f64() * 1e9 / f64::from(N);
+            let t = Instant::now();
+            for _ in 0..N {
+                black_box(black_box(input).parse::<Price>().ok());
+            }
+            let new = t.elapsed().as_secs_f64() * 1e9 / f64::from(N);
+            println!("{input:>10}: old {old:6.1} ns/parse, rust_decimal {new:6.1} ns/parse");
+        }
+    }
+
     proptest! {
+        /// Syntactically plausible text, including overlong integer and decimal parts: the
+        /// same answer as the old parser, error kind included.
+        #[test]
+        fn agrees_with_the_old_parser(s in "-?[0-9]{0,32}(\\.[0-9]{0,34})?") {
+            prop_assert_eq!(s.parse::<Price>().map(Price::raw), reference::parse_scaled(&s));
+            prop_assert_eq!(s.parse::<Qty>().map(Qty::get), reference::qty(&s));
+        }
+
+        /// Anything else: accepted by one exactly when by the other, with the same value
+        /// (the error kind may differ when text is both malformed and too long).
+        #[test]
+        fn accepts_what_the_old_parser_accepted(s in "[-+.0-9eE_ x]{0,24}") {
+            prop_assert_eq!(s.parse::<Price>().map(Price::raw).ok(), reference::parse_scaled(&s).ok());
+            prop_assert_eq!(s.parse::<Qty>().map(Qty::get).ok(), reference::qty(&s).ok());
+        }
+
+        #[test]
+        fn extra_decimals_are_refused(raw in any::<i64>(), extra in 1..10u8, zeros in 0..30usize) {
+            prop_assume!(raw != i64::MIN);
+            let shown = Price::from_raw(raw).to_string();
+            let decimals = shown.len() - shown.find('.').unwrap_or(shown.len()) - 1;
+            let pad = "0".repeat(DECIMALS as usize - decimals + zeros);
+            let text = format!("{shown}{pad}{extra}");
+            prop_assert_eq!(text.parse::<Price>(), Err(ParseNumError::TooPrecise), "{}", text);
+        }
+
+        #[test]
+        fn huge_values_are_refused(int in "[1-9][0-9]{15,40}", frac in "(\\.[0-9]{0,6})?") {
+            let text = format!("{int}{frac}");
+            prop_assert_eq!(text.parse::<Price>(), Err(ParseNumError::Overflow));
+        }
+
         #[test]
         fn display_parse_roundtrip(raw in any::<i64>()) {
             prop_assume!(raw != i64::MIN);
