@@ -18,7 +18,7 @@ use anyhow::{Context, Result, anyhow};
 use axum::serve::Listener;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
@@ -147,7 +147,19 @@ async fn handshake(
 async fn refuse_plain(mut stream: TcpStream) {
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         stream.write_all(PLAIN_REFUSAL).await?;
-        stream.shutdown().await
+        stream.shutdown().await?;
+        // Read what the client sent (it is still unread: only peeked) until it closes: a
+        // socket closed with unread input sends a reset, which can destroy the answer
+        // before the client reads it. Bounded by the timeout and by 64 KiB.
+        let mut sink = [0u8; 4096];
+        let mut left: usize = 64 * 1024;
+        while left > 0 {
+            match stream.read(&mut sink).await? {
+                0 => break,
+                n => left = left.saturating_sub(n),
+            }
+        }
+        Ok::<_, io::Error>(())
     })
     .await;
 }
