@@ -1,10 +1,14 @@
 //! The router: every route and the layers around them. The one module that knows every
 //! handler; handlers know only the shared state and extractors.
+//!
+//! Every route but `/v1/ws` also has a whole-request deadline: an upgraded connection
+//! outlives any request.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::routing::{delete, get, post};
 use tower_http::compression::CompressionLayer;
@@ -12,6 +16,8 @@ use tower_http::compression::predicate::{NotForContentType, Predicate as _, Size
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tower::ServiceBuilder;
+use tower::util::MapRequestLayer;
 use tracing::Level;
 
 use crate::error::ApiError;
@@ -47,6 +53,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         alerts: alert_book,
         history,
     }));
+    let deadline = cfg.request_deadline;
     Router::new()
         .route("/healthz", get(meta::healthz))
         .route("/metrics", get(meta::metrics))
@@ -79,7 +86,6 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         .route("/v1/transfers", post(transfers::transfer))
         .route("/v1/alerts", post(alerts::create).get(alerts::list))
         .route("/v1/alerts/{id}", delete(alerts::delete))
-        .route("/v1/ws", get(ws::upgrade))
         .route("/v1/stocks", get(market::stocks))
         .route("/v1/stocks/{symbol}", get(market::stock))
         .route("/v1/stocks/{symbol}/book", get(market::book))
@@ -103,6 +109,23 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
                 "this route does not take that method (see Allow)",
             )
         })
+        // A request still unanswered at the deadline (a body that never finishes arriving, a
+        // stalled query) is answered like the gateway's own timeout, which comes first on a
+        // healthy server: the request may have reached the engine, so never a refusal that
+        // a client would take for "not done".
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                    ApiError::new(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "OUTCOME_UNKNOWN",
+                        "no answer in time: the request may or may not have taken effect",
+                    )
+                }))
+                .timeout(deadline),
+        )
+        // After the deadline, so it does not wrap the upgraded connection.
+        .route("/v1/ws", get(ws::upgrade))
         .layer(axum::middleware::from_fn_with_state(
             limiter,
             crate::ratelimit::limit,
@@ -153,6 +176,8 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         // own `x-request-id`, or a fresh UUID) for support and the logs.
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // Before that: a client's id goes into the logs only if it is short and plain.
+        .layer(MapRequestLayer::new(drop_odd_request_id))
         .with_state(state)
 }
 
@@ -163,4 +188,20 @@ const COMPRESS_ABOVE: u16 = 1024;
 /// its own Content-Security-Policy).
 fn by_default(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// Removes a client's `x-request-id` that is long or has more than letters, digits and
+/// `-_.:` (it would go into every log line of the request); a fresh one replaces it.
+fn drop_odd_request_id(mut req: Request) -> Request {
+    let odd = req.headers().get("x-request-id").is_some_and(|v| {
+        v.len() > 128
+            || !v
+                .as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+    });
+    if odd {
+        req.headers_mut().remove("x-request-id");
+    }
+    req
 }

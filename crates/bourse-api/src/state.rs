@@ -39,6 +39,10 @@ pub struct HttpConfig {
     pub rate_per_ip: crate::ratelimit::Rate,
     /// WebSocket timings and inbound rate.
     pub ws: WsConfig,
+    /// The most any request but a WebSocket upgrade may take, body upload included; past it
+    /// the answer is `504 OUTCOME_UNKNOWN`. Longer than the gateway's own wait for an
+    /// outcome, which answers the same and is the one a healthy server hits.
+    pub request_deadline: std::time::Duration,
 }
 
 /// Timings of a WebSocket connection.

@@ -315,6 +315,10 @@ fn wait_strategy(cfg: &Config) -> WaitStrategy {
     }
 }
 
+/// How much longer than `server.request_timeout_ms` (the wait for a command's durable outcome)
+/// a whole HTTP request may take: reading the body, checking a password, the outcome wait.
+const REQUEST_DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+
 /// Runs the server until a shutdown signal.
 pub fn serve(cfg: &Config) -> Result<()> {
     serve_with(cfg, None)
@@ -467,6 +471,8 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
             ping_every: Duration::from_secs(cfg.feed.ping_secs),
             idle_timeout: Duration::from_secs(cfg.feed.idle_timeout_secs),
         },
+        request_deadline: Duration::from_millis(cfg.server.request_timeout_ms)
+            + REQUEST_DEADLINE_MARGIN,
     };
     let password_workers = match cfg.server.password_workers {
         // Half the cores: log-in storms never take the engine's and the journal's share.
