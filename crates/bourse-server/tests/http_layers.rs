@@ -1,11 +1,14 @@
 //! What every HTTP answer carries, against the real server: a request id (the client's own,
 //! or a fresh one), the security headers, and gzip for large answers when asked — a history
 //! page decompresses to exactly the JSON sent uncompressed; a small answer goes as it is.
+//! And the whole-request deadline, which a body that never finishes arriving runs into.
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::{Client, Server, Store, TOKEN};
@@ -43,6 +46,16 @@ async fn request_ids_security_headers_and_compression() {
     .unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(r.headers()["x-request-id"], "support-ticket-42");
+    // One that would make a mess of the logs is replaced by a fresh one.
+    let r = get("/v1/stocks/AAPL", &[("x-request-id", "a b\"c")])
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"].len(), 36);
+    let long = "x".repeat(129);
+    let r = get("/v1/stocks/AAPL", &[("x-request-id", &long)])
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"].len(), 36);
 
     // Security headers, on every answer.
     for k in [
@@ -107,5 +120,41 @@ async fn request_ids_security_headers_and_compression() {
     .unwrap();
     assert_eq!(small.status(), 200);
     assert!(small.headers().get("content-encoding").is_none());
+    server.stop();
+}
+
+/// A request whose body never finishes arriving is answered `504 OUTCOME_UNKNOWN` once the
+/// whole-request deadline (`server.request_timeout_ms` + 5 s) passes.
+#[test]
+fn a_body_that_never_finishes_runs_into_the_request_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        &Store::File(dir.path().join("journal")),
+        &[("BOURSE__SERVER__REQUEST_TIMEOUT_MS", "500")],
+    );
+    let mut s = TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let start = Instant::now();
+    s.write_all(
+        b"POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Content-Length: 100\r\n\r\n{\"username\":",
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.ends_with(b"}") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed without an answer");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let took = start.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 504"), "{answer}");
+    assert!(answer.contains(r#""code":"OUTCOME_UNKNOWN""#), "{answer}");
+    assert!(answer.contains("x-request-id: "), "{answer}");
+    assert!(
+        took >= Duration::from_millis(5_400) && took < Duration::from_secs(20),
+        "{took:?}"
+    );
     server.stop();
 }
