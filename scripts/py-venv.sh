@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# Runs a Python script of ours in the project's virtualenv, with the pinned `websockets`
-# package from PyPI (the independent WebSocket client the tests use):
+# Runs a Python script of ours in the project's virtualenv, with one pinned package from
+# PyPI that the script needs (an independent client the tests use):
 #
-#   scripts/py-venv.sh SCRIPT.py [ARGS...]
+#   [BOURSE_PY_PACKAGE=NAME==VERSION] scripts/py-venv.sh SCRIPT.py [ARGS...]
 #
-# Environment: BOURSE_PY_VENV (default target/py-venv under the repository): the virtualenv,
-# created once and reused; the pinned package is installed only when missing.
+# BOURSE_PY_PACKAGE defaults to websockets==15.0.1. BOURSE_PY_VENV (default target/py-venv
+# under the repository): the virtualenv, created once and shared; a package is installed
+# only when missing or at another version.
 set -euo pipefail
 
-WEBSOCKETS_VERSION="15.0.1"
+package="${BOURSE_PY_PACKAGE:-websockets==15.0.1}"
+name="${package%%==*}"
+version="${package##*==}"
+# Bounded waits where coreutils' timeout exists (not on stock macOS).
+limit() {
+    local secs="$1"
+    shift
+    if command -v timeout >/dev/null 2>&1; then timeout "$secs" "$@"; else "$@"; fi
+}
 
 if [[ $# -lt 1 ]]; then
     echo "usage: $0 SCRIPT.py [ARGS...]" >&2
@@ -33,19 +42,19 @@ if [[ ! -x "$venv/bin/python" ]]; then
     }
 fi
 installed="$("$venv/bin/python" -c \
-    'import importlib.metadata as m; print(m.version("websockets"))' 2>/dev/null || true)"
-if [[ "$installed" != "$WEBSOCKETS_VERSION" ]]; then
+    "import importlib.metadata as m; print(m.version('$name'))" 2>/dev/null || true)"
+if [[ "$installed" != "$version" ]]; then
     ok=""
     for attempt in 1 2 3; do
-        if timeout 300 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-            --timeout 60 --retries 5 "websockets==$WEBSOCKETS_VERSION"; then
+        if limit 300 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+            --timeout 60 --retries 5 "$package" >&2; then
             ok=1
             break
         fi
         echo "py-venv: pip install failed (attempt $attempt of 3); retrying" >&2
         sleep $((attempt * 5))
     done
-    [[ -n "$ok" ]] || { echo "py-venv: could not install websockets from PyPI" >&2; exit 3; }
+    [[ -n "$ok" ]] || { echo "py-venv: could not install $package from PyPI" >&2; exit 3; }
 fi
 exec 9>&-
 exec "$venv/bin/python" "$@"

@@ -251,17 +251,7 @@ pub fn run(a: &FeedArgs, hooks: &Hooks) -> Result<()> {
             a.server_pid,
         ),
     };
-    let rt = if a.client_threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(a.client_threads)
-            .thread_name("bench-client")
-            .enable_all()
-            .build()?
-    };
+    let rt = crate::client_runtime(a.client_threads)?;
     let result = rt.block_on(bench(a, &run, &addr, &token, pid));
     drop(rt);
     let server = match spawned {

@@ -21,6 +21,22 @@ pub mod spawn;
 pub mod stats;
 pub mod trader;
 
+/// The client's runtime: one thread (the default: the client's own cost stays on one core
+/// and its timing has no cross-thread hand-offs) or `threads` workers.
+pub(crate) fn client_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("bench-client")
+            .enable_all()
+            .build()
+    }
+}
+
 pub use feedbench::FeedArgs;
 pub use orders::OrdersArgs;
 pub use spawn::Hooks;

@@ -98,17 +98,7 @@ fn run_load(
     run: &str,
     target: &Target,
 ) -> Result<(Value, Histogram<u64>)> {
-    let rt = if a.client_threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(a.client_threads)
-            .thread_name("bench-client")
-            .enable_all()
-            .build()?
-    };
+    let rt = crate::client_runtime(a.client_threads)?;
     rt.block_on(load(a, schedule, run, target))
 }
 
