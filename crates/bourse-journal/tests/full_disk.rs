@@ -28,21 +28,37 @@ fn batch(from: u64, to: u64) -> Vec<Sequenced> {
 }
 
 /// A tmpfs mounted for one test, unmounted when dropped (also when the test panics).
+///
+/// One at a time: a test frees space by deleting a file, and the space comes back only
+/// once every descriptor of it is closed — a child that another test thread has just
+/// forked (for `mount`) holds copies of this process's descriptors until it execs, so a
+/// concurrent test could keep the disk full a moment longer (seen once in CI).
 struct Tmpfs {
     dir: tempfile::TempDir,
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
 }
+
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Tmpfs {
     /// Mounts a tmpfs of `size` (as `mount -o size=` takes it); `None` if that is not
     /// possible here and `BOURSE_ALLOW_NO_TMPFS=1` says to skip.
     fn mount(size: &str) -> Option<Tmpfs> {
+        let guard = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(dir.path())
             .output();
         let failed = match &out {
-            Ok(o) if o.status.success() => return Some(Tmpfs { dir }),
+            Ok(o) if o.status.success() => {
+                return Some(Tmpfs {
+                    dir,
+                    _one_at_a_time: guard,
+                });
+            }
             Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
             Err(e) => e.to_string(),
         };
