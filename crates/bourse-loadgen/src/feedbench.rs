@@ -33,7 +33,7 @@ use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::http::{Http1, health, parse_url};
-use crate::spawn::{Hooks, Spawned};
+use crate::spawn::{Hooks, SpawnArgs};
 use crate::stats::{cpu_secs, histogram, host_line, percentiles, rss_bytes};
 use crate::trader::{Ws, run_id, setup_accounts, ws_connect};
 
@@ -46,16 +46,8 @@ pub struct FeedArgs {
     /// The exchange's operator token, to fund the trading accounts (--spawn makes its own).
     #[arg(long, required_unless_present = "spawn")]
     pub operator_token: Option<String>,
-    /// Start `bourse serve` as a child (file journal in a temporary directory, or PostgreSQL
-    /// with --database-url) and stop it afterwards.
-    #[arg(long)]
-    pub spawn: bool,
-    /// With --spawn: journal in PostgreSQL, in a fresh schema dropped afterwards.
-    #[arg(long, requires = "spawn")]
-    pub database_url: Option<String>,
-    /// With --spawn: extra settings for the server, e.g. BOURSE__FEED__SOFT_QUEUE_BYTES=65536.
-    #[arg(long = "server-env", value_name = "KEY=VALUE", requires = "spawn")]
-    pub server_env: Vec<String>,
+    #[command(flatten)]
+    pub server: SpawnArgs,
     /// The server's process id, to measure its memory per connection (implied by --spawn).
     #[arg(long)]
     pub server_pid: Option<u32>,
@@ -227,22 +219,12 @@ async fn subscribe(addr: &str, symbol: &str, channels: &[String]) -> Result<Ws> 
 /// Runs `bourse bench feed`; `hooks` does what needs the server's internals.
 pub fn run(a: &FeedArgs, hooks: &Hooks) -> Result<()> {
     let run = run_id();
-    let mut server_env = a.server_env.clone();
     // Room for every subscriber, whatever the defaults say.
-    server_env.insert(
-        0,
-        format!("BOURSE__FEED__MAX_CONNECTIONS={}", a.connections + 64),
-    );
-    let spawned = if a.spawn {
-        Some(Spawned::start(
-            a.database_url.as_deref(),
-            &server_env,
-            &run,
-            hooks,
-        )?)
-    } else {
-        None
-    };
+    let room = [format!(
+        "BOURSE__FEED__MAX_CONNECTIONS={}",
+        a.connections + 64
+    )];
+    let spawned = a.server.start(&room, &run, hooks)?;
     let (addr, token, pid) = match &spawned {
         Some(s) => (s.addr().to_owned(), s.token().to_owned(), Some(s.pid())),
         None => (
@@ -259,19 +241,16 @@ pub fn run(a: &FeedArgs, hooks: &Hooks) -> Result<()> {
         None => Value::Null,
     };
     let (mut report, latency) = result?;
-    if let Some(path) = a
-        .plot
-        .clone()
-        .or_else(|| a.json.as_ref().map(|j| j.with_extension("svg")))
-    {
-        let title = format!(
+    crate::plot::write_beside(
+        a.plot.as_deref(),
+        a.json.as_deref(),
+        &format!(
             "bourse bench feed: {} subscribers, {:.0} orders/s, engine → client",
             a.connections, a.rate
-        );
-        let svg = crate::plot::percentile_svg(&title, &[("market-data message".into(), &latency)]);
-        std::fs::write(&path, svg).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("bench: latency plot {}", path.display());
-    }
+        ),
+        "market-data message",
+        &latency,
+    )?;
     report["server"] = server;
     let text = serde_json::to_string_pretty(&report)?;
     println!("{text}");

@@ -49,6 +49,28 @@ fn nice(v: f64) -> f64 {
     10.0 * p
 }
 
+/// Writes the latency plot where `--plot` says, or beside the `--json` report (as `.svg`);
+/// nowhere if neither is given.
+pub(crate) fn write_beside(
+    plot: Option<&std::path::Path>,
+    json: Option<&std::path::Path>,
+    title: &str,
+    label: &str,
+    latency: &Histogram<u64>,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let Some(path) = plot
+        .map(std::path::Path::to_path_buf)
+        .or_else(|| json.map(|j| j.with_extension("svg")))
+    else {
+        return Ok(());
+    };
+    let svg = percentile_svg(title, &[(label.to_owned(), latency)]);
+    std::fs::write(&path, svg).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("bench: latency plot {}", path.display());
+    Ok(())
+}
+
 /// One SVG with a curve per `(label, histogram of nanoseconds)`.
 #[must_use]
 pub fn percentile_svg(title: &str, series: &[(String, &Histogram<u64>)]) -> String {

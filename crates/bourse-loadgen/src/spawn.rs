@@ -8,10 +8,43 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
+use clap::Args;
 use serde_json::{Value, json};
 
 /// What `--spawn` needs from the `bourse` binary, so this crate never sees the server's
 /// internals: the program that serves, and how a PostgreSQL journal schema is dropped.
+/// `--spawn` and the settings that go with it, shared by the load generators.
+#[derive(Debug, Clone, Args)]
+pub struct SpawnArgs {
+    /// Start `bourse serve` as a child (file journal in a temporary directory, or PostgreSQL
+    /// with --database-url) and stop it afterwards.
+    #[arg(long)]
+    pub spawn: bool,
+    /// With --spawn: journal in PostgreSQL, in a fresh schema dropped afterwards.
+    #[arg(long, requires = "spawn")]
+    pub database_url: Option<String>,
+    /// With --spawn: extra settings for the server, e.g. BOURSE__ENGINE__CORE=1 (repeatable).
+    #[arg(long = "server-env", value_name = "KEY=VALUE", requires = "spawn")]
+    pub server_env: Vec<String>,
+}
+
+impl SpawnArgs {
+    /// The server `--spawn` asks for, if it does. `defaults` are settings the bench needs,
+    /// placed before the user's `--server-env` so that those still win.
+    pub(crate) fn start(
+        &self,
+        defaults: &[String],
+        run: &str,
+        hooks: &Hooks,
+    ) -> Result<Option<Spawned>> {
+        if !self.spawn {
+            return Ok(None);
+        }
+        let env: Vec<String> = defaults.iter().chain(&self.server_env).cloned().collect();
+        Spawned::start(self.database_url.as_deref(), &env, run, hooks).map(Some)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Hooks {
     /// The `bourse` binary; `bourse serve` is started from it.

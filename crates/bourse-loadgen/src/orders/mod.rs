@@ -113,16 +113,8 @@ pub struct OrdersArgs {
     /// Default: one per connection.
     #[arg(long)]
     pub accounts: Option<usize>,
-    /// Start `bourse serve` as a child (file journal in a temporary directory, or PostgreSQL
-    /// with --database-url) and stop it afterwards.
-    #[arg(long)]
-    pub spawn: bool,
-    /// With --spawn: journal in PostgreSQL, in a fresh schema dropped afterwards.
-    #[arg(long, requires = "spawn")]
-    pub database_url: Option<String>,
-    /// With --spawn: extra settings for the server, e.g. BOURSE__ENGINE__CORE=1 (repeatable).
-    #[arg(long = "server-env", value_name = "KEY=VALUE", requires = "spawn")]
-    pub server_env: Vec<String>,
+    #[command(flatten)]
+    pub server: crate::spawn::SpawnArgs,
     /// Worker threads of the client's runtime (1: a current-thread runtime).
     #[arg(long, default_value_t = 1)]
     pub client_threads: usize,

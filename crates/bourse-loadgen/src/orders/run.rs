@@ -40,16 +40,7 @@ pub fn run(a: &OrdersArgs, hooks: &Hooks) -> Result<()> {
         bail!("--duration must be positive");
     }
     let run = run_id();
-    let spawned = if a.spawn {
-        Some(Spawned::start(
-            a.database_url.as_deref(),
-            &a.server_env,
-            &run,
-            hooks,
-        )?)
-    } else {
-        None
-    };
+    let spawned = a.server.start(&[], &run, hooks)?;
     let target = match &spawned {
         Some(s) => Target {
             addr: s.addr().to_owned(),
@@ -73,22 +64,18 @@ pub fn run(a: &OrdersArgs, hooks: &Hooks) -> Result<()> {
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
     }
-    if let Some(path) = a
-        .plot
-        .clone()
-        .or_else(|| a.json.as_ref().map(|j| j.with_extension("svg")))
-    {
-        let title = format!(
+    crate::plot::write_beside(
+        a.plot.as_deref(),
+        a.json.as_deref(),
+        &format!(
             "bourse bench orders: {} × {}, {:.0}/s offered, latency from intended send",
             a.connections,
             a.transport.name(),
             a.rate
-        );
-        let svg =
-            crate::plot::percentile_svg(&title, &[("order → execution report".into(), &latency)]);
-        std::fs::write(&path, svg).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("bench: latency plot {}", path.display());
-    }
+        ),
+        "order → execution report",
+        &latency,
+    )?;
     Ok(())
 }
 
