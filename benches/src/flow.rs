@@ -90,9 +90,31 @@ impl AddAssign for Tally {
     }
 }
 
-/// The knobs of the flow. [`FlowConfig::standard`] is the calibrated mix.
+/// Where the fair value goes over the run. Whatever the path, the fair value also jitters a
+/// tick at a time around it (`walk_permille`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Path {
+    /// Stays near the start price: a random walk pulled back to it.
+    Steady,
+    /// Swings by `percent` of the start price either way, `cycles` full periods (a sine) over
+    /// warm-up and measured stream: price levels are born and die all the time.
+    Swing { percent: u32, cycles: u32 },
+    /// Steady, but every `every` messages the price falls `percent` within `fall` messages,
+    /// then recovers over `recover` messages: a fast fall through many levels and back.
+    FlashCrash {
+        percent: u32,
+        every: usize,
+        fall: usize,
+        recover: usize,
+    },
+}
+
+/// The knobs of the flow. [`FlowConfig::standard`] is the calibrated mix;
+/// [`FlowConfig::all`] is every shape the benchmarks run.
 #[derive(Clone, Debug)]
 pub struct FlowConfig {
+    /// Short name for reports (`mixed`, `swing-40`, …).
+    pub name: &'static str,
     pub seed: u64,
     /// Messages that build the book up to its steady state; replayed untimed before a run.
     pub warmup: usize,
@@ -111,6 +133,8 @@ pub struct FlowConfig {
     pub walk_permille: u64,
     /// The fair value at the start, in ticks.
     pub start_ticks: i64,
+    /// Where the fair value goes.
+    pub path: Path,
 }
 
 impl FlowConfig {
@@ -131,6 +155,98 @@ impl FlowConfig {
             depth_mean_ticks: 25,
             walk_permille: 20,
             start_ticks: 10_000,
+            path: Path::Steady,
+            name: "mixed",
+        }
+    }
+
+    /// Every flow the benchmarks run, each built to stress a different part of a book:
+    ///
+    /// - `mixed`: [`standard`](Self::standard), the calibrated day-to-day mix;
+    /// - `swing-25`, `swing-40`: the fair value swings ±25% / ±40% of the start price, two
+    ///   full periods over the run, with more replaces (a third of non-IOC traffic is
+    ///   cancel + reinsert at a new price): levels are created and emptied all the time;
+    /// - `flash-crash`: every 200k messages a 20% fall within 10k messages (one tick every
+    ///   five messages, sweeping the stale side) and a recovery over 60k;
+    /// - `deep`: a static market with a deep book (60,000 resting orders over thousands of
+    ///   levels) and mostly far-from-touch activity;
+    /// - `modify`: the mixed flow with replaces at 45% of all messages.
+    #[must_use]
+    pub fn all(warmup: usize, messages: usize) -> Vec<Self> {
+        let base = Self::standard(warmup, messages);
+        let swing = |name, percent| Self {
+            name,
+            seed: base.seed ^ u64::from(percent),
+            replace_permille: 300,
+            path: Path::Swing { percent, cycles: 2 },
+            ..base.clone()
+        };
+        vec![
+            base.clone(),
+            swing("swing-25", 25),
+            swing("swing-40", 40),
+            Self {
+                name: "flash-crash",
+                seed: base.seed ^ 0xC5A5,
+                path: Path::FlashCrash {
+                    percent: 20,
+                    every: 200_000,
+                    fall: 10_000,
+                    recover: 60_000,
+                },
+                ..base.clone()
+            },
+            Self {
+                name: "deep",
+                seed: base.seed ^ 0xDEE9,
+                target_orders: 60_000,
+                depth_mean_ticks: 400,
+                walk_permille: 5,
+                ..base.clone()
+            },
+            Self {
+                name: "modify",
+                seed: base.seed ^ 0x30D1,
+                replace_permille: 450,
+                ..base
+            },
+        ]
+    }
+
+    /// The fair value's anchor, in ticks, at message `i` of warm-up + measured stream.
+    fn anchor(&self, i: usize) -> i64 {
+        let start = self.start_ticks;
+        match self.path {
+            Path::Steady => start,
+            Path::Swing { percent, cycles } => {
+                let n = (self.warmup + self.messages).max(1) as f64;
+                let phase = std::f64::consts::TAU * f64::from(cycles) * i as f64 / n;
+                let amplitude = start as f64 * f64::from(percent) / 100.0;
+                // Rounded to whole ticks; |amplitude| is far inside i64, so the cast is exact.
+                #[allow(clippy::cast_possible_truncation)]
+                let offset = (amplitude * phase.sin()).round() as i64;
+                start + offset
+            }
+            Path::FlashCrash {
+                percent,
+                every,
+                fall,
+                recover,
+            } => {
+                let depth = start * i64::from(percent) / 100;
+                let t = i % every.max(1);
+                // The crash starts halfway through each period, so warm-up ends calm.
+                let begin = every / 2;
+                if t < begin {
+                    start
+                } else if t < begin + fall {
+                    start - depth * (t - begin) as i64 / fall.max(1) as i64
+                } else if t < begin + fall + recover {
+                    start - depth + depth * (t - begin - fall) as i64 / recover.max(1) as i64
+                } else {
+                    start
+                }
+            }
         }
     }
 }
@@ -166,6 +282,11 @@ pub struct Mix {
     pub min_live: usize,
     pub max_live: usize,
     pub max_levels: usize,
+    /// Lowest and highest fair value over the measured stream, in ticks.
+    pub fair_low: i64,
+    pub fair_high: i64,
+    /// Price levels created (a first order at a price nobody rested at) per 100 messages.
+    pub levels_born: u64,
 }
 
 fn pct(a: u64, b: u64) -> f64 {
@@ -233,7 +354,7 @@ impl fmt::Display for Mix {
             pct(self.partially_filled_then_cancelled, self.rested_done),
             pct(self.fully_filled, self.rested_done),
         )?;
-        write!(
+        writeln!(
             f,
             "  book: {:.0} live orders on average ({}..{}), {:.1} price levels on average \
              (bids + asks, at most {})",
@@ -242,6 +363,13 @@ impl fmt::Display for Mix {
             self.max_live,
             self.avg_levels(),
             self.max_levels,
+        )?;
+        write!(
+            f,
+            "  price: fair value {}..{} ticks; {:.1} new price levels per 100 messages",
+            self.fair_low,
+            self.fair_high,
+            pct(self.levels_born, m),
         )
     }
 }
@@ -334,6 +462,8 @@ const SWEEP_PERMILLE: u64 = 1;
 /// IOCs priced a tick short of the touch, which trade nothing.
 const MISS_PERCENT: u64 = 10;
 const TAKERS: u64 = 1_000;
+/// How far the fair value may lag its anchor before it chases it.
+const CHASE_TICKS: i64 = 4;
 const MAKERS: u64 = 5_000;
 
 struct Gen<'c> {
@@ -344,6 +474,8 @@ struct Gen<'c> {
     events: Vec<BookEvent>,
     /// Fair value in ticks: bids rest at `fair - d`, asks at `fair + 1 + d`.
     fair: i64,
+    /// Messages generated so far (warm-up and measured).
+    step_no: usize,
     next_id: u64,
     live: Vec<u64>,
     pos: Vec<u32>,
@@ -362,6 +494,7 @@ impl<'c> Gen<'c> {
             book: OrderBook::with_capacity(cfg.book, cfg.target_orders * 2, 1024),
             events: Vec::with_capacity(64),
             fair: cfg.start_ticks,
+            step_no: 0,
             next_id: 1,
             live: Vec::with_capacity(cfg.target_orders * 2),
             pos: vec![NOT_LIVE; ids],
@@ -369,6 +502,8 @@ impl<'c> Gen<'c> {
             max_live: 0,
             mix: Mix {
                 min_live: usize::MAX,
+                fair_low: i64::MAX,
+                fair_high: i64::MIN,
                 ..Mix::default()
             },
         }
@@ -393,6 +528,7 @@ impl<'c> Gen<'c> {
         self.finish_lifecycles();
         if self.mix.messages == 0 {
             self.mix.min_live = 0;
+            (self.mix.fair_low, self.mix.fair_high) = (0, 0);
         }
         Flow {
             config: cfg.clone(),
@@ -411,7 +547,9 @@ impl<'c> Gen<'c> {
     }
 
     fn step(&mut self, measured: bool) -> (Op, Tally) {
-        self.walk();
+        let anchor = self.cfg.anchor(self.step_no);
+        self.step_no += 1;
+        self.walk(anchor);
         let cfg = self.cfg;
         let u = self.rng.below(1000);
         let op = if u < cfg.ioc_permille {
@@ -434,12 +572,17 @@ impl<'c> Gen<'c> {
         (op, tally)
     }
 
-    /// Moves the fair value a tick now and then, pulled back gently towards the start.
-    fn walk(&mut self) {
+    /// Moves the fair value a tick now and then, pulled back gently towards `anchor`; when
+    /// the anchor runs away (a swing, a crash), the fair value chases it a tick per message.
+    fn walk(&mut self, anchor: i64) {
+        if (anchor - self.fair).abs() > CHASE_TICKS {
+            self.fair = (self.fair + (anchor - self.fair).signum()).max(2);
+            return;
+        }
         if self.rng.below(1000) >= self.cfg.walk_permille {
             return;
         }
-        let pull = ((self.cfg.start_ticks - self.fair) * 2).clamp(-250, 250);
+        let pull = ((anchor - self.fair) * 2).clamp(-250, 250);
         let up_permille = u64::try_from(500 + pull).unwrap_or(0);
         if self.rng.below(1000) < up_permille {
             self.fair += 1;
@@ -656,7 +799,21 @@ impl<'c> Gen<'c> {
 
     fn apply(&mut self, op: &Op, measured: bool) -> Tally {
         self.events.clear();
+        let new_level = match *op {
+            Op::Submit { side, price, .. } | Op::Replace { side, price, .. } => self
+                .book
+                .qty_at(side, price)
+                .is_zero()
+                .then_some((side, price)),
+            Op::Cancel { .. } => None,
+        };
         apply(&mut self.book, op, &mut self.events);
+        if measured
+            && let Some((side, price)) = new_level
+            && !self.book.qty_at(side, price).is_zero()
+        {
+            self.mix.levels_born += 1;
+        }
         let mut t = Tally::default();
         let mut last_price = None;
         let mut levels = 0u32;
@@ -748,6 +905,8 @@ impl<'c> Gen<'c> {
         m.min_live = m.min_live.min(live);
         m.max_live = m.max_live.max(live);
         m.max_levels = m.max_levels.max(levels);
+        m.fair_low = m.fair_low.min(self.fair);
+        m.fair_high = m.fair_high.max(self.fair);
     }
 
     fn finish_lifecycles(&mut self) {
@@ -813,6 +972,58 @@ mod tests {
             });
             assert_eq!(got, *want, "{op:?}");
         }
+    }
+
+    #[test]
+    fn every_flow_is_self_consistent_and_has_its_shape() {
+        for cfg in FlowConfig::all(20_000, 60_000) {
+            let f = Flow::generate(&cfg);
+            let mut book = OrderBook::with_capacity(cfg.book, 1024, 256);
+            let mut ev = Vec::new();
+            for (op, want) in f
+                .warmup
+                .iter()
+                .zip(&f.warmup_expected)
+                .chain(f.ops.iter().zip(&f.expected))
+            {
+                ev.clear();
+                apply(&mut book, op, &mut ev);
+                let fills = ev
+                    .iter()
+                    .filter(|e| matches!(e, BookEvent::Fill { .. }))
+                    .count();
+                assert_eq!(fills, want.fills as usize, "{}: {op:?}", cfg.name);
+            }
+            let m = &f.mix;
+            let range = m.fair_high - m.fair_low;
+            match cfg.path {
+                // Over 60k of the 80k messages, a two-period sine covers most of its range.
+                Path::Swing { percent, .. } => assert!(
+                    range > cfg.start_ticks * i64::from(percent) / 100,
+                    "{}: fair value only spans {range} ticks\n{m}",
+                    cfg.name
+                ),
+                Path::Steady | Path::FlashCrash { .. } => {}
+            }
+            if cfg.name == "deep" {
+                assert!(m.avg_live() > 20_000.0, "deep book is shallow:\n{m}");
+            }
+            if cfg.name == "modify" {
+                assert!(pct(m.replaces, m.messages) > 40.0, "{m}");
+            }
+        }
+        // The crash shows within its first period (it starts at message 100k of 200k).
+        let mut cfg = FlowConfig::all(20_000, 120_000)
+            .into_iter()
+            .find(|c| c.name == "flash-crash")
+            .expect("flash-crash flow");
+        cfg.seed ^= 1;
+        let f = Flow::generate(&cfg);
+        assert!(
+            f.mix.fair_low < cfg.start_ticks * 85 / 100,
+            "no crash:\n{}",
+            f.mix
+        );
     }
 
     #[test]

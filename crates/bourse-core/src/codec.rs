@@ -27,10 +27,18 @@ pub enum CodecError {
 
 /// Encodes `value` with its version byte.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
-    let mut out = vec![FORMAT_VERSION];
-    bincode::serde::encode_into_std_write(value, &mut out, bincode::config::standard())
-        .map_err(|e| CodecError::Encode(e.to_string()))?;
+    let mut out = Vec::new();
+    encode_into(value, &mut out)?;
     Ok(out)
+}
+
+/// Appends `value`, with its version byte, to `out`: lets a caller reuse one buffer for
+/// large values (snapshots) instead of allocating, growing and copying a new one each time.
+pub fn encode_into<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    out.push(FORMAT_VERSION);
+    bincode::serde::encode_into_std_write(value, out, bincode::config::standard())
+        .map_err(|e| CodecError::Encode(e.to_string()))?;
+    Ok(())
 }
 
 /// Decodes a value written by [`encode`]; the whole input must be one record.

@@ -143,12 +143,22 @@ impl Default for JournalStats {
 /// Snapshot payload: the state hash, then the encoded [`Snapshot`]. The hash lets a loader
 /// prove the restored state is exactly the one saved.
 pub fn encode_snapshot(snap: &Snapshot) -> Result<(Vec<u8>, StateHash)> {
-    let body = bourse_core::codec::encode(snap).context("encoding a snapshot")?;
-    let hash = StateHash(*blake3::hash(&body).as_bytes());
-    let mut out = Vec::with_capacity(32 + body.len());
-    out.extend_from_slice(&hash.0);
-    out.extend_from_slice(&body);
+    let mut out = Vec::new();
+    let hash = encode_snapshot_into(snap, &mut out)?;
     Ok((out, hash))
+}
+
+/// [`encode_snapshot`] into a buffer the caller keeps: `out` is cleared, then holds the
+/// payload. The body is encoded in place after room for its hash, so a snapshot costs one
+/// buffer the size of the state, reused from one snapshot to the next; a fresh buffer and a
+/// framed copy per snapshot made a long run's memory step up at every snapshot.
+pub fn encode_snapshot_into(snap: &Snapshot, out: &mut Vec<u8>) -> Result<StateHash> {
+    out.clear();
+    out.resize(32, 0);
+    bourse_core::codec::encode_into(snap, out).context("encoding a snapshot")?;
+    let hash = StateHash(*blake3::hash(&out[32..]).as_bytes());
+    out[..32].copy_from_slice(&hash.0);
+    Ok(hash)
 }
 
 /// Inverse of [`encode_snapshot`]: the engine it holds, checked against its hash.
@@ -201,6 +211,7 @@ pub fn spawn_writer(
         .spawn(move || {
             let mut pending: Vec<Sequenced> = Vec::with_capacity(cfg.max_batch);
             let mut snapshots: Vec<Box<Snapshot>> = Vec::new();
+            let mut snapshot_buf: Vec<u8> = Vec::new();
             let r = (|| -> Result<()> {
                 while let Ok(first) = rx.recv() {
                     let mut next = Some(first);
@@ -233,7 +244,13 @@ pub fn spawn_writer(
                     // A snapshot is stored only once everything it covers is durable.
                     let durable = journal.durable_seq();
                     for s in snapshots.extract_if(.., |s| s.seq <= durable) {
-                        save_snapshot(&mut *journal, &s, cfg.keep_snapshots, &stats);
+                        save_snapshot(
+                            &mut *journal,
+                            &s,
+                            &mut snapshot_buf,
+                            cfg.keep_snapshots,
+                            &stats,
+                        );
                     }
                 }
                 Ok(())
@@ -289,23 +306,29 @@ fn describe(e: JournalError) -> anyhow::Error {
     anyhow::Error::new(e).context("journal append")
 }
 
-/// Snapshots are an optimization: a failure is logged, never fatal.
+/// Snapshots are an optimization: a failure is logged, never fatal. `buf` is the writer's
+/// reusable encoding buffer; it keeps its capacity unless the state has shrunk to under half
+/// of it (retention: at most twice the latest snapshot).
 fn save_snapshot(
     journal: &mut (dyn Journal + Send),
     snap: &Snapshot,
+    buf: &mut Vec<u8>,
     keep: usize,
     stats: &JournalStats,
 ) {
     let t = Instant::now();
-    let r = encode_snapshot(snap).and_then(|(bytes, hash)| {
+    let r = encode_snapshot_into(snap, buf).and_then(|hash| {
         journal
-            .save_snapshot(snap.seq, &bytes)
+            .save_snapshot(snap.seq, buf)
             .map_err(|e| anyhow::Error::new(e).context("saving a snapshot"))?;
         journal
             .prune_snapshots(keep)
             .map_err(|e| anyhow::Error::new(e).context("pruning old snapshots"))?;
-        Ok((bytes.len(), hash))
+        Ok((buf.len(), hash))
     });
+    if buf.capacity() > 2 * buf.len() {
+        buf.shrink_to(buf.len());
+    }
     match r {
         Ok((len, hash)) => {
             stats.snapshots.fetch_add(1, Ordering::Relaxed);
