@@ -573,3 +573,69 @@ fn invariants_hold_through_a_busy_sequence() {
     }
     assert!(fills(&out).len() > 10);
 }
+
+/// Orders are found by id through a ring of entries (4,096 for a default book): ids a
+/// ring apart share an entry, so the later ones spill. Every path must find, fill, cancel and
+/// replace them exactly as any other order, and a freed entry is reused.
+#[test]
+fn orders_sharing_a_ring_entry_behave_like_any_other() {
+    let mut b = book();
+    let ring = 4096;
+    let ids: Vec<u64> = (0..6).map(|k| 7 + k * ring).collect();
+    for (k, &id) in ids.iter().enumerate() {
+        rest(&mut b, lim(id, 1, Buy, &format!("10.0{k}"), 10));
+        b.check_invariants().unwrap();
+    }
+    assert_eq!(b.len(), 6);
+    for &id in &ids {
+        assert_eq!(b.order(OrderId::new(id)).map(|o| o.id.get()), Some(id));
+    }
+    // A duplicate of a spilled id and of the entry holder are both refused.
+    for id in [ids[0], ids[3]] {
+        let ev = run(&mut b, lim(id, 1, Buy, "9.00", 1));
+        assert!(
+            matches!(
+                ev[..],
+                [BookEvent::Rejected {
+                    reason: RejectReason::DuplicateOrderId,
+                    ..
+                }]
+            ),
+            "{ev:?}"
+        );
+    }
+    // Free the entry holder; the spilled orders are still found, a new id takes the entry.
+    let mut out = Vec::new();
+    b.cancel(OrderId::new(ids[0]), &mut out);
+    b.check_invariants().unwrap();
+    assert!(b.order(OrderId::new(ids[0])).is_none());
+    for &id in &ids[1..] {
+        assert!(b.order(OrderId::new(id)).is_some(), "{id} lost");
+    }
+    let late = 7 + 6 * ring;
+    rest(&mut b, lim(late, 2, Buy, "10.10", 5));
+    // Replace a spilled order (loses priority: re-enters), then sell into the book: fills
+    // come best price first, and spilled makers leave the pool when filled.
+    b.replace(OrderId::new(ids[4]), px("10.20"), Qty::new(10), &mut out);
+    b.check_invariants().unwrap();
+    let ev = run(&mut b, lim(99, 3, Sell, "10.03", 35));
+    let makers: Vec<u64> = fills(&ev).iter().map(|f| f.0).collect();
+    assert_eq!(makers, vec![ids[4], late, ids[5], ids[3]]);
+    b.check_invariants().unwrap();
+    for &id in &[ids[4], late, ids[5], ids[3]] {
+        assert!(b.order(OrderId::new(id)).is_none());
+    }
+    assert_eq!(b.len(), 2);
+    // Many more ids sharing the entry, cancelled in turn, keep the book sound.
+    for k in 0..50u64 {
+        let id = 7 + (10 + k) * ring;
+        rest(&mut b, lim(id, 4, Sell, "11.00", 1));
+        if k % 2 == 1 {
+            b.cancel(OrderId::new(id - ring), &mut out);
+        }
+        b.check_invariants().unwrap();
+    }
+    assert_eq!(b.mass_cancel(AccountId::new(4), None, &mut out), 25);
+    b.check_invariants().unwrap();
+    assert_eq!(b.len(), 2);
+}

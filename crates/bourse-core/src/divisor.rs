@@ -31,6 +31,26 @@ impl Divisor {
     pub fn divides(self, n: u64) -> bool {
         self.c == 0 || u128::from(n).wrapping_mul(self.c) < self.c
     }
+
+    /// `n / d`, without a division instruction: the high 128 bits of the 192-bit product
+    /// `n * c` (Lemire, Kaser & Kurz, "Faster remainder by direct computation", 2019: exact
+    /// for every 64-bit `n` when `c` has 128 bits). A price ladder turns every price into a
+    /// tick index with it, and a 64-bit `div` costs tens of cycles.
+    #[inline]
+    #[must_use]
+    pub fn quotient(self, n: u64) -> u64 {
+        if self.c == 0 {
+            return n;
+        }
+        let n = u128::from(n);
+        // Split c = hi * 2^64 + lo; neither product below can overflow 128 bits.
+        let (hi, lo) = (self.c >> 64, self.c & u128::from(u64::MAX));
+        let low_carry = (n * lo) >> 64;
+        // Below 2^64 by construction (n < 2^64, c < 2^128), so the cast is exact.
+        #[allow(clippy::cast_possible_truncation)]
+        let q = ((n * hi + low_carry) >> 64) as u64;
+        q
+    }
 }
 
 #[cfg(test)]
@@ -54,6 +74,10 @@ mod tests {
             }
             for n in [u64::MAX, u64::MAX - 1, u64::MAX - d, 1 << 63, (1 << 63) - 1] {
                 assert_eq!(div.divides(n), n % d == 0, "n={n} d={d}");
+                assert_eq!(div.quotient(n), n / d, "n={n} d={d}");
+            }
+            for n in 0..=3_000u64 {
+                assert_eq!(div.quotient(n), n / d, "n={n} d={d}");
             }
         }
     }
@@ -62,6 +86,21 @@ mod tests {
         #[test]
         fn agrees_with_remainder(n in any::<u64>(), d in 1..u64::MAX) {
             prop_assert_eq!(Divisor::new(d).unwrap().divides(n), n % d == 0);
+        }
+
+        #[test]
+        fn quotient_agrees_with_division(n in any::<u64>(), d in 1..u64::MAX) {
+            prop_assert_eq!(Divisor::new(d).unwrap().quotient(n), n / d);
+        }
+
+        #[test]
+        fn quotient_near_multiples(k in 0..1_000_000_000u64, d in 1..10_000_000_000u64) {
+            let div = Divisor::new(d).unwrap();
+            if let Some(m) = k.checked_mul(d) {
+                prop_assert_eq!(div.quotient(m), k);
+                prop_assert_eq!(div.quotient(m.saturating_sub(1)), m.saturating_sub(1) / d);
+                prop_assert_eq!(div.quotient(m.saturating_add(d - 1)), m.saturating_add(d - 1) / d);
+            }
         }
 
         #[test]
