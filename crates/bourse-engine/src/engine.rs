@@ -307,8 +307,9 @@ impl Engine {
                 .saturating_mul(2)
                 .saturating_sub(self.client_ids.len()),
         );
+        // One more than the window: an id is remembered before the oldest is forgotten.
         self.ended_ids
-            .reserve(retained.saturating_sub(self.ended_ids.len()));
+            .reserve((retained + 1).saturating_sub(self.ended_ids.len()));
     }
 
     #[must_use]

@@ -303,10 +303,17 @@ impl EventBatch {
         self.commands.push((seq, ts, ticket, self.events.len()));
     }
 
-    /// Empties the batch, keeping its capacity.
+    /// Empties the batch, keeping its capacity up to what it was made with (four events per
+    /// command). A batch that needed more gives the excess back: recycled batches that kept
+    /// every high-water mark made a long run's memory creep up for tens of millions of
+    /// commands (heaptrack: 124 MB of grown event buffers after 4 M orders).
     pub fn clear(&mut self) {
         self.events.clear();
         self.commands.clear();
+        let normal = self.commands.capacity().saturating_mul(4);
+        if self.events.capacity() > normal {
+            self.events.shrink_to(normal);
+        }
     }
 
     /// Number of commands.

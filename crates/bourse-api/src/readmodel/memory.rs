@@ -171,6 +171,12 @@ impl ReadModel {
             };
             if let Some(b) = self.accounts.get_mut(&owner) {
                 b.activities.pop_front();
+                // An account whose share of the window shrank gives the room back, so the
+                // per-account queues do not each keep their high-water mark.
+                let (len, cap) = (b.activities.len(), b.activities.capacity());
+                if cap > 64 && cap > len.saturating_mul(4) {
+                    b.activities.shrink_to(len.saturating_mul(2));
+                }
             }
         }
     }
