@@ -288,19 +288,17 @@ impl Engine {
     /// not rehash on the engine thread while it runs: a rehash of a million-entry table is
     /// a stall of milliseconds. Capacity only; the state and its hash do not change.
     ///
-    /// Both tables churn (an order ends, the oldest remembered id is forgotten), and a hash
-    /// table under churn fills with tombstones; when it must clean them up while more than
-    /// half full it doubles instead of rehashing in place. So each gets twice what it holds:
-    /// then it never grows while its contents stay within the sizes given (measured: a 30 M
-    /// order run whose client-order-id table, sized for exactly its contents, doubled from
-    /// 170 to 340 MB after 19.7 M orders).
+    /// The client-order-id table churns (an order ends, the oldest remembered id is
+    /// forgotten), and a hash table under churn fills with tombstones; when it must clean
+    /// them up while more than half full it doubles instead of rehashing in place. So it gets
+    /// twice what it holds, and never grows while its contents stay within the sizes given
+    /// (measured: a 30 M-order run whose table, sized for exactly its contents, doubled from
+    /// 170 to 340 MB after 19.7 M orders). The order table holds working orders only, far
+    /// fewer than half its size in the common case.
     pub fn reserve(&mut self, working_orders: usize) {
         let retained = self.cfg.client_id_retention as usize;
-        self.orders.reserve(
-            working_orders
-                .saturating_mul(2)
-                .saturating_sub(self.orders.len()),
-        );
+        self.orders
+            .reserve(working_orders.saturating_sub(self.orders.len()));
         self.client_ids.reserve(
             working_orders
                 .saturating_add(retained)

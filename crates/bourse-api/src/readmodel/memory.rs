@@ -105,24 +105,15 @@ impl ReadModel {
     /// stand for the previous close before the first end of day.
     #[must_use]
     pub fn new(reference: HashMap<Symbol, Price>, retention: Retention) -> Self {
-        let mut m = Self {
+        // Not pre-sized: the ended-order window's tables reach twice the window by
+        // themselves early in a run (a table under churn doubles once when it must clean up
+        // tombstones while more than half full, then only rehashes in place), and reserving
+        // that up front made a small server touch a fresh page per order it recorded.
+        Self {
             retention,
             reference: reference.into_iter().collect(),
             ..Self::default()
-        };
-        if let Retention::Recent { ended_orders, .. } = retention
-            && ended_orders != usize::MAX
-        {
-            // The ended-order window churns: every order that ends evicts the oldest. A
-            // hash table under such churn fills with tombstones, and when it must clean them
-            // up while more than half full it doubles instead (measured: the 30 M-order run's
-            // step). Sized up front at twice the window, it only ever cleans up in place.
-            let n = ended_orders.saturating_mul(2);
-            m.orders.reserve(n);
-            m.by_client.reserve(n);
-            m.ended.reserve(ended_orders);
         }
-        m
     }
 
     /// The last command applied.
