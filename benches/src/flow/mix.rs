@@ -41,32 +41,25 @@ pub struct Mix {
 }
 
 pub(super) fn pct(a: u64, b: u64) -> f64 {
-    if b == 0 {
-        0.0
-    } else {
-        100.0 * a as f64 / b as f64
-    }
+    100.0 * ratio(a, b)
+}
+
+/// `a / b`, or 0 for an empty denominator.
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
 impl Mix {
     /// Mean resting orders on the book (both sides) after each message.
     #[must_use]
     pub fn avg_live(&self) -> f64 {
-        if self.messages == 0 {
-            0.0
-        } else {
-            self.live_sum as f64 / self.messages as f64
-        }
+        ratio(self.live_sum, self.messages)
     }
 
     /// Mean price levels (bids + asks) after each message.
     #[must_use]
     pub fn avg_levels(&self) -> f64 {
-        if self.messages == 0 {
-            0.0
-        } else {
-            self.levels_sum as f64 / self.messages as f64
-        }
+        ratio(self.levels_sum, self.messages)
     }
 }
 

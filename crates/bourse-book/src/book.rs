@@ -745,11 +745,11 @@ impl OrderBook {
                 match t.stp {
                     SelfTradePrevention::CancelIncoming => return MatchEnd::SelfTrade,
                     SelfTradePrevention::CancelResting => {
-                        self.remove_resting(slot, CancelReason::SelfTrade, out);
+                        self.take_resting(slot, CancelReason::SelfTrade, out);
                         continue;
                     }
                     SelfTradePrevention::CancelBoth => {
-                        self.remove_resting(slot, CancelReason::SelfTrade, out);
+                        self.take_resting(slot, CancelReason::SelfTrade, out);
                         return MatchEnd::SelfTrade;
                     }
                 }
@@ -803,11 +803,6 @@ impl OrderBook {
         });
     }
 
-    /// Takes a resting order off the book and reports it cancelled.
-    fn remove_resting(&mut self, slot: u32, reason: CancelReason, out: &mut impl EventSink) {
-        self.take_resting(slot, reason, out);
-    }
-
     /// Takes the resting order in `slot` off the book and out of the pool, and reports it.
     fn take_resting(&mut self, slot: u32, reason: CancelReason, out: &mut impl EventSink) {
         let o = self.view(slot);
@@ -841,7 +836,7 @@ impl OrderBook {
                 while cur != NIL {
                     let n = self.nodes[cur as usize];
                     if pred(&self.view(cur)) {
-                        self.remove_resting(cur, reason, out);
+                        self.take_resting(cur, reason, out);
                         count += 1;
                     }
                     cur = n.next;
@@ -944,8 +939,8 @@ impl OrderBook {
         home
     }
 
-    /// Puts `node` (not yet in the pool) in a free slot, found from its ring entry or, if an
-    /// older live order holds that entry, from the spill map.
+    /// Puts `node` (not yet in the pool) in a free slot and registers it under its id: in its
+    /// ring entry, or in the spill map if an older live order holds that entry.
     fn alloc(&mut self, node: Node) -> u32 {
         let slot = if self.free_head == NIL {
             let s = u32::try_from(self.nodes.len()).expect("more than 4 billion resting orders");

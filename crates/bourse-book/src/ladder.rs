@@ -89,9 +89,7 @@ impl Ladder {
     pub(crate) fn with_capacity(side: Side, cap: usize, tick: Option<Divisor>) -> Self {
         Self {
             side,
-            tick: tick
-                .or_else(|| Divisor::new(1))
-                .unwrap_or_else(|| unreachable!()),
+            tick: tick.unwrap_or(Divisor::ONE),
             slots: Vec::with_capacity(cap),
             free: NIL,
             base: 0,
@@ -454,7 +452,7 @@ mod tests {
     use super::*;
 
     fn ladder(side: Side, prices: &[i64]) -> Ladder {
-        let mut l = Ladder::with_capacity(side, 4, Divisor::new(1));
+        let mut l = Ladder::with_capacity(side, 4, Some(Divisor::ONE));
         for &p in prices {
             l.get_or_insert(Price::from_raw(p));
         }
@@ -522,7 +520,7 @@ mod tests {
     #[test]
     fn wide_and_moving_prices_match_a_sorted_model() {
         for side in [Side::Buy, Side::Sell] {
-            let mut l = Ladder::with_capacity(side, 4, Divisor::new(1));
+            let mut l = Ladder::with_capacity(side, 4, Some(Divisor::ONE));
             let mut model = std::collections::BTreeMap::<i64, u32>::new();
             let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
             let mut centre: i64 = 1_000_000;

@@ -13,12 +13,15 @@ pub struct Divisor {
 }
 
 impl Divisor {
+    /// Divides everything.
+    pub const ONE: Self = Self { c: 0 };
+
     /// `None` for zero, which divides nothing.
     #[must_use]
     pub fn new(d: u64) -> Option<Self> {
         match d {
             0 => None,
-            1 => Some(Self { c: 0 }),
+            1 => Some(Self::ONE),
             // For d > 1, floor((2^128 - 1) / d) + 1 == ceil(2^128 / d).
             _ => Some(Self {
                 c: u128::MAX / u128::from(d) + 1,
