@@ -7,7 +7,11 @@ one line per progress line and, at the end, the RSS when the orders sent first r
 mark (default 1M, 5M, 10M).
 
     scripts/memory-run.py --bourse target/release/bourse --rate 50000 --orders 10000000 \
-        [--marks 1000000,5000000,10000000] [-- extra bench flags]
+        [--marks 1000000,5000000,10000000] [--smaps] [-- extra bench flags]
+
+With --smaps it also reads /proc/PID/smaps at each mark and prints, per mapping, its
+size and resident part at every mark: which regions grow, and whether they grow only up
+to their size (a pre-sized table being touched) or beyond it (something still growing).
 """
 
 import argparse
@@ -54,12 +58,46 @@ def rss_mib(pid):
     return float("nan")
 
 
+def smaps(pid):
+    """Resident KiB per anonymous or heap mapping keyed by its start address: (size, rss)."""
+    maps = {}
+    key = None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split()
+            if "-" in head[0] and not head[0].endswith(":"):
+                lo, hi = (int(x, 16) for x in head[0].split("-"))
+                named = len(head) >= 6 and head[5] != "[heap]"
+                key = None if named else head[0].split("-")[0]
+                if key:
+                    maps[key] = [(hi - lo) // 1024, 0]
+            elif key and head[0] == "Rss:":
+                maps[key][1] = int(head[1])
+    return maps
+
+
+def print_smaps(marks, taken):
+    keys = set()
+    for m in taken.values():
+        keys.update(k for k, (size, rss) in m.items() if rss >= 4096)
+    order = sorted(keys, key=lambda k: -max(taken[m].get(k, (0, 0))[1] for m in taken))
+    print("mappings with >= 4 MiB resident (MiB: size, then resident at each mark):")
+    print("  " + "start".ljust(14) + "size".rjust(8) + "".join(f"{m // 1000}k".rjust(9) for m in marks if m in taken))
+    for k in order:
+        size = max(taken[m].get(k, (0, 0))[0] for m in taken)
+        cells = "".join(f"{taken[m].get(k, (0, 0))[1] / 1024:9.1f}" for m in marks if m in taken)
+        print(f"  {k[-12:]:<14}{size / 1024:8.1f}{cells}")
+    tot = "".join(f"{sum(r for _, r in taken[m].values()) / 1024:9.1f}" for m in marks if m in taken)
+    print(f"  {'anon total':<14}{'':8}{tot}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bourse", default="target/release/bourse")
     ap.add_argument("--rate", type=int, default=50000)
     ap.add_argument("--orders", type=int, default=10_000_000)
     ap.add_argument("--marks", default="1000000,5000000,10000000")
+    ap.add_argument("--smaps", action="store_true", help="per-mapping resident set at each mark")
     ap.add_argument("extra", nargs="*")
     a = ap.parse_args()
     marks = [int(m) for m in a.marks.split(",")]
@@ -70,6 +108,7 @@ def main():
     p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     spid = None
     hit = {}
+    taken = {}
     peak = 0.0
     for line in p.stderr:
         m = PROGRESS.match(line)
@@ -89,6 +128,11 @@ def main():
         for mark in marks:
             if mark not in hit and sent >= mark:
                 hit[mark] = (sent, rss)
+                if a.smaps and spid:
+                    try:
+                        taken[mark] = smaps(spid)
+                    except OSError:
+                        pass
     p.wait()
     print("summary:")
     for mark in marks:
@@ -98,6 +142,8 @@ def main():
         else:
             print(f"  {mark} orders not reached")
     print(f"  peak RSS {peak:.1f} MiB; bench exit {p.returncode}")
+    if taken:
+        print_smaps(marks, taken)
     return p.returncode
 
 
