@@ -1,0 +1,226 @@
+/** The server's JSON shapes (docs/PROTOCOL.md). Money, prices and quantities are strings. */
+
+export type Side = 'buy' | 'sell';
+export type OrderType = 'limit' | 'market' | 'stop' | 'stop_limit';
+export type TimeInForce = 'day' | 'gtc' | 'ioc' | 'fok';
+export type OrderStatus =
+  | 'held'
+  | 'new'
+  | 'partially_filled'
+  | 'filled'
+  | 'canceled'
+  | 'expired'
+  | 'rejected';
+
+export interface Quote {
+  seq: number;
+  status: string;
+  last: string | null;
+  bid: string | null;
+  bid_size: string | null;
+  ask: string | null;
+  ask_size: string | null;
+  open: string | null;
+  high: string | null;
+  low: string | null;
+  volume: string;
+  trades: number;
+  prev_close: string;
+  change: string;
+  change_pct: string;
+  last_trade_at: string | null;
+}
+
+export interface Stock {
+  symbol: string;
+  name: string;
+  tick: string;
+  lot: string;
+  max_qty: string;
+  quote: Quote | null;
+  /** Whatever else a profile carries (shown as is). */
+  [extra: string]: unknown;
+}
+
+export interface StockPage {
+  items: Stock[];
+  page: number;
+  size: number;
+  total: number;
+}
+
+/** `[price, shares, orders]`. */
+export type Level = [string, string, string];
+
+export interface BookSnapshot {
+  symbol: string;
+  seq: number;
+  status: string;
+  bids: Level[];
+  asks: Level[];
+}
+
+export interface Trade {
+  trade_id: string;
+  price: string;
+  qty: string;
+  side: Side;
+  ts: string;
+  seq: number;
+}
+
+export interface Candle {
+  start: string;
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+  volume: string;
+  trades: number;
+}
+
+export interface Fill {
+  trade_id: string;
+  price: string;
+  qty: string;
+  liquidity: string;
+  fee: string;
+  timestamp?: string;
+}
+
+export interface Order {
+  id: string;
+  client_order_id: string | null;
+  account_id: string;
+  symbol: string;
+  side: Side;
+  type: OrderType;
+  time_in_force: TimeInForce;
+  qty: string;
+  limit_price: string | null;
+  stop_price: string | null;
+  status: OrderStatus;
+  filled_qty: string;
+  leaves_qty: string;
+  filled_avg_price: string | null;
+  cancel_reason: string | null;
+  created_at: string;
+  updated_at: string;
+  seq: number;
+  fills: Fill[];
+  post_only?: boolean;
+}
+
+export interface Page<T> {
+  items: T[];
+  next: string | null;
+}
+
+export interface Account {
+  account_id: string;
+  cash: string;
+  reserved_cash: string;
+  buying_power: string;
+  long_market_value: string;
+  equity: string;
+  seq: number;
+}
+
+export interface Position {
+  symbol: string;
+  qty: string;
+  qty_available: string;
+  reserved_qty: string;
+  avg_entry_price: string | null;
+  cost_basis: string;
+  current_price: string | null;
+  lastday_price: string | null;
+  market_value: string;
+  unrealized_pl: string;
+  unrealized_pl_pct: string | null;
+  realized_pl: string;
+  day_change: string;
+  day_change_pct: string | null;
+}
+
+export interface Portfolio {
+  account_id: string;
+  equity: string;
+  cash: string;
+  buying_power: string;
+  market_value: string;
+  cost_basis: string;
+  unrealized_pl: string;
+  unrealized_pl_pct: string | null;
+  realized_pl: string;
+  total_pl: string;
+  day_change: string;
+  day_change_pct: string | null;
+  positions: number;
+  seq: number;
+}
+
+export interface Activity {
+  id: string;
+  activity_type: 'FILL' | 'DEPOSIT' | 'WITHDRAWAL' | 'SHARE_DEPOSIT';
+  account_id: string;
+  transaction_time: string;
+  seq: number;
+  symbol?: string;
+  side?: Side;
+  order_id?: string;
+  trade_id?: string;
+  price?: string;
+  qty?: string;
+  fee?: string;
+  liquidity?: string;
+  cum_qty?: string;
+  leaves_qty?: string;
+  net_amount?: string;
+  balance?: string;
+  position_qty?: string;
+}
+
+export interface Alert {
+  id: string;
+  symbol: string;
+  condition: 'above' | 'below';
+  price: string;
+  status: 'active' | 'triggered';
+  trade_price: string | null;
+  triggered_at: string | null;
+}
+
+export interface Watchlist {
+  id: string;
+  name: string;
+  symbols: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Session {
+  account_id: string;
+  username: string;
+  expires_at: string;
+  csrf_token: string;
+}
+
+export interface Transfer {
+  account_id: string;
+  type: 'deposit' | 'withdraw';
+  amount: string;
+  cash: string;
+}
+
+export interface NewOrder {
+  symbol: string;
+  side: Side;
+  type: OrderType;
+  time_in_force: TimeInForce;
+  qty: string;
+  limit_price?: string;
+  stop_price?: string;
+  client_order_id?: string;
+  post_only?: boolean;
+}

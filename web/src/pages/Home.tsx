@@ -1,0 +1,21 @@
+import { LoginForm } from '../components/Auth';
+import { useStore } from '../lib/hooks';
+import { session } from '../state';
+
+export function Home() {
+  const s = useStore(session);
+  if (s === undefined) return <p class="page muted">Loading…</p>;
+  if (!s)
+    return (
+      <div class="page narrow">
+        <h1>Trade stocks, live</h1>
+        <p class="muted">Search for a stock above, or log in to trade.</p>
+        <LoginForm />
+      </div>
+    );
+  return (
+    <div class="page">
+      <h1>Portfolio</h1>
+    </div>
+  );
+}

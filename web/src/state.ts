@@ -1,0 +1,230 @@
+/**
+ * The page's state: the session, the account (balances, positions, portfolio, orders,
+ * alerts, watchlist), live market data and toasts — and the wiring of the one WebSocket.
+ */
+import { api, describeError } from './lib/api';
+import { Feed, type ConnState, type Message } from './lib/feed';
+import { Store, frame } from './lib/frame';
+import { Market } from './lib/market';
+import { OrderBook, type ExecutionReport } from './lib/orders';
+import * as fmt from './lib/format';
+import type { Account, Alert, Portfolio, Position, Session, Watchlist } from './lib/types';
+
+/** `undefined` while the page asks the server whether it is logged in. */
+export const session = new Store<Session | null | undefined>(undefined);
+export const account = new Store<Account | null>(null);
+export const positions = new Store<Position[] | null>(null);
+export const portfolio = new Store<Portfolio | null>(null);
+export const orderBook = new OrderBook();
+/** Bumped when `orderBook` changes. */
+export const orders = new Store(0);
+export const alerts = new Store<Alert[] | null>(null);
+/** The first of the user's watchlists (created on the first add). */
+export const watchlist = new Store<Watchlist | null>(null);
+export const conn = new Store<{ state: ConnState; privateLive: boolean }>({ state: 'connecting', privateLive: false });
+
+export type ToastKind = 'fill' | 'alert' | 'error' | 'info';
+export interface Toast {
+  id: number;
+  kind: ToastKind;
+  title: string;
+  text: string;
+}
+export const toasts = new Store<Toast[]>([]);
+let toastId = 1;
+
+export function toast(kind: ToastKind, title: string, text: string, ms = 7000): void {
+  const id = toastId++;
+  toasts.update((l) => [...l.slice(-4), { id, kind, title, text }]);
+  setTimeout(() => dismissToast(id), ms);
+}
+
+export function dismissToast(id: number): void {
+  toasts.update((l) => l.filter((t) => t.id !== id));
+}
+
+// --- live data ---
+
+export const feed: Feed = new Feed({
+  message: (m) => onMessage(m),
+  open: () => market.onOpen(),
+  close: () => {
+    market.onClose();
+    conn.update((c) => ({ ...c, privateLive: false }));
+  },
+  authenticated: () => {
+    conn.update((c) => ({ ...c, privateLive: true }));
+    // Catch up on whatever happened while the socket was down.
+    void refreshOrders();
+    refreshAccountSoon(0);
+  },
+  authFailed: (code, message) => {
+    conn.update((c) => ({ ...c, privateLive: false }));
+    if (code === 'SESSION_ENDED' || code === 'SESSION_EXPIRED') {
+      toast('error', 'Logged out', message);
+      void api.refreshSession().then((s) => {
+        if (!s) endSession();
+      });
+    }
+  },
+  state: (s) => conn.update((c) => ({ ...c, state: s })),
+});
+
+export const market = new Market({
+  fetchBook: (s) => api.book(s, 1000),
+  fetchTrades: (s) => api.trades(s, 60),
+  resubscribeBook: (s) => feed.resubscribe('book', s),
+  follows: (c, s) => feed.follows(c, s),
+});
+
+function onMessage(m: Message): void {
+  switch (m.type) {
+    case 'execution_report': {
+      if (m.request_id !== undefined) return;
+      const r = m as unknown as ExecutionReport;
+      const o = orderBook.apply(r);
+      orders.update((v) => v + 1);
+      if (r.event === 'fill') {
+        const sym = r.symbol ?? o?.symbol ?? '';
+        const side = (r.side ?? o?.side) === 'sell' ? 'Sold' : 'Bought';
+        const done = r.status === 'filled' ? 'Order filled' : 'Order partially filled';
+        toast('fill', done, `${side} ${fmt.qty(r.last_qty)} ${sym} at ${fmt.price(r.last_price)}`);
+        refreshAccountSoon();
+      } else if (r.event === 'rejected') {
+        toast('error', 'Order rejected', `${r.code ?? ''}: ${r.message ?? ''}`);
+      } else if (r.event === 'canceled' && r.reason && r.reason !== 'REQUESTED') {
+        toast('info', 'Order canceled', `${o?.symbol ?? r.symbol ?? ''} ${fmt.label(r.reason)}: ${fmt.qty(r.canceled_qty)} shares`);
+      }
+      return;
+    }
+    case 'account': {
+      if (m.event === 'balance') {
+        const a = account.get();
+        if (a) {
+          account.set({
+            ...a,
+            cash: String(m.cash),
+            reserved_cash: String(m.reserved),
+            buying_power: typeof m.available === 'string' ? m.available : a.buying_power,
+          });
+        }
+      }
+      refreshAccountSoon();
+      return;
+    }
+    case 'alert': {
+      if (m.event === 'triggered') {
+        toast('alert', `Price alert: ${String(m.symbol)}`, `Traded at ${fmt.price(m.trade_price as string)} (${String(m.condition)} ${fmt.price(m.price as string)})`);
+        alerts.update((l) =>
+          l?.map((a) => (a.id === m.alert_id ? { ...a, status: 'triggered', trade_price: m.trade_price as string, triggered_at: (m.ts as string | undefined) ?? null } : a)) ?? l,
+        );
+      }
+      return;
+    }
+    default:
+      market.onMessage(m);
+  }
+}
+
+// --- account data ---
+
+let accountTimer: ReturnType<typeof setTimeout> | null = null;
+
+/** Refreshes balances, positions and the portfolio shortly (many fills → one refresh). */
+export function refreshAccountSoon(ms = 300): void {
+  if (!session.get()) return;
+  if (accountTimer) clearTimeout(accountTimer);
+  accountTimer = setTimeout(() => {
+    accountTimer = null;
+    void refreshAccount();
+  }, ms);
+}
+
+export async function refreshAccount(): Promise<void> {
+  const [a, p, f] = await Promise.allSettled([api.account(), api.positions(), api.portfolio()]);
+  if (a.status === 'fulfilled') account.set(a.value);
+  if (p.status === 'fulfilled') positions.set(p.value);
+  if (f.status === 'fulfilled') portfolio.set(f.value);
+}
+
+export async function refreshOrders(): Promise<void> {
+  try {
+    const page = await api.orders('open', 500);
+    orderBook.resetOpen(page.items);
+    orders.update((v) => v + 1);
+  } catch (e) {
+    const { code, message } = describeError(e);
+    if (code !== 'UNAUTHORIZED') toast('error', 'Could not load orders', `${code}: ${message}`);
+  }
+}
+
+export async function refreshAlerts(): Promise<void> {
+  try {
+    alerts.set((await api.alerts()).items);
+  } catch {
+    /* shown as not loaded */
+  }
+}
+
+export async function refreshWatchlist(): Promise<void> {
+  try {
+    const lists = await api.watchlists();
+    watchlist.set(lists[0] ?? null);
+  } catch {
+    watchlist.set(null);
+  }
+}
+
+/** Adds a symbol to the watchlist, creating "My watchlist" on the first add. */
+export async function watch(symbol: string): Promise<void> {
+  const w = watchlist.get();
+  watchlist.set(w ? await api.addToWatchlist(w.id, symbol) : await api.createWatchlist('My watchlist', [symbol]));
+}
+
+export async function unwatch(symbol: string): Promise<void> {
+  const w = watchlist.get();
+  if (w) watchlist.set(await api.removeFromWatchlist(w.id, symbol));
+}
+
+// --- session ---
+
+export function beginSession(s: Session): void {
+  session.set(s);
+  feed.setPrivate(true);
+  void refreshAccount();
+  void refreshOrders();
+  void refreshAlerts();
+  void refreshWatchlist();
+}
+
+export function endSession(): void {
+  api.clear();
+  feed.setPrivate(false);
+  session.set(null);
+  account.set(null);
+  positions.set(null);
+  portfolio.set(null);
+  orderBook.clear();
+  orders.update((v) => v + 1);
+  alerts.set(null);
+  watchlist.set(null);
+}
+
+export async function start(): Promise<void> {
+  api.onUnauthorized = () => {
+    if (session.get()) {
+      toast('error', 'Logged out', 'Your session ended. Log in again.');
+      endSession();
+    }
+  };
+  market.subscribe(() => undefined);
+  feed.start();
+  try {
+    const s = await api.refreshSession();
+    if (s) beginSession(s);
+    else session.set(null);
+  } catch {
+    session.set(null);
+  }
+  frame.dirty();
+}
