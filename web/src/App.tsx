@@ -7,6 +7,7 @@ import { useStore } from './lib/hooks';
 import { match, path } from './lib/router';
 import { About } from './pages/About';
 import { Home } from './pages/Home';
+import { StockPage } from './pages/StockPage';
 import { session } from './state';
 
 const TITLES: Record<string, string> = {
@@ -29,6 +30,8 @@ function Routed() {
   switch (route.name) {
     case 'home':
       return <Home />;
+    case 'stock':
+      return <StockPage key={route.symbol} symbol={route.symbol} />;
     case 'login':
       return <div class="page narrow">{s ? <p>You are logged in.</p> : <LoginForm />}</div>;
     case 'signup':
