@@ -1,4 +1,5 @@
 import { LoginForm } from '../components/Auth';
+import { OpenOrders, PortfolioSummary, Positions } from '../components/Holdings';
 import { useStore } from '../lib/hooks';
 import { session } from '../state';
 
@@ -15,7 +16,15 @@ export function Home() {
     );
   return (
     <div class="page">
-      <h1>Portfolio</h1>
+      <h1 class="visually-hidden">Portfolio</h1>
+      <div class="grid">
+        <div class="stack">
+          <PortfolioSummary />
+          <Positions />
+          <OpenOrders />
+        </div>
+        <div class="stack" />
+      </div>
     </div>
   );
 }

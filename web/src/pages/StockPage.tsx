@@ -1,5 +1,7 @@
 import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 import { Chart } from '../components/Chart';
+import { StockOrders, StockPosition } from '../components/Holdings';
+import { Ticket } from '../components/Ticket';
 import { Change, ErrorNote, StaleBadge } from '../components/common';
 import { api, describeError } from '../lib/api';
 import { toText } from '../lib/decimal';
@@ -85,7 +87,7 @@ function Ladder({ symbol, d }: { symbol: string; d: SymbolData }) {
         <button
           type="button"
           class="px"
-          aria-label={`${side === 'bid' ? 'Bid' : 'Ask'} ${fmt.price(r.price)}: use as limit price`}
+          aria-label={`Use ${side === 'bid' ? 'bid' : 'ask'} price ${fmt.price(r.price)}`}
           onClick={() => pickPrice(symbol, r.price)}
         >
           {fmt.price(r.price)}
@@ -298,9 +300,12 @@ export function StockPage({ symbol }: { symbol: string }) {
             <Ladder symbol={symbol} d={d} />
             <Tape symbol={symbol} d={d} />
           </div>
+          <StockPosition symbol={symbol} />
+          <StockOrders symbol={symbol} />
           <Profile stock={stock} />
         </div>
         <div class="stack">
+          <Ticket stock={stock} quote={q} />
         </div>
       </div>
     </div>
