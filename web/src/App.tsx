@@ -6,6 +6,8 @@ import { Toasts } from './components/Toasts';
 import { useStore } from './lib/hooks';
 import { match, path } from './lib/router';
 import { About } from './pages/About';
+import { ActivityPage } from './pages/ActivityPage';
+import { AlertsPage } from './pages/AlertsPage';
 import { Home } from './pages/Home';
 import { StockPage } from './pages/StockPage';
 import { session } from './state';
@@ -32,6 +34,10 @@ function Routed() {
       return <Home />;
     case 'stock':
       return <StockPage key={route.symbol} symbol={route.symbol} />;
+    case 'activity':
+      return <ActivityPage />;
+    case 'alerts':
+      return <AlertsPage />;
     case 'login':
       return <div class="page narrow">{s ? <p>You are logged in.</p> : <LoginForm />}</div>;
     case 'signup':

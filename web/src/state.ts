@@ -188,7 +188,13 @@ export async function unwatch(symbol: string): Promise<void> {
 
 // --- session ---
 
+let valuationTimer: ReturnType<typeof setInterval> | null = null;
+
 export function beginSession(s: Session): void {
+  // The portfolio's value moves with prices: refresh it now and then while the page is seen.
+  valuationTimer ??= setInterval(() => {
+    if (session.get() && document.visibilityState === 'visible') void refreshAccount();
+  }, 15_000);
   session.set(s);
   feed.setPrivate(true);
   void refreshAccount();

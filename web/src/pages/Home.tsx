@@ -1,4 +1,5 @@
 import { LoginForm } from '../components/Auth';
+import { Watchlist } from '../components/Watchlist';
 import { OpenOrders, PortfolioSummary, Positions } from '../components/Holdings';
 import { useStore } from '../lib/hooks';
 import { session } from '../state';
@@ -23,7 +24,9 @@ export function Home() {
           <Positions />
           <OpenOrders />
         </div>
-        <div class="stack" />
+        <div class="stack">
+          <Watchlist />
+        </div>
       </div>
     </div>
   );

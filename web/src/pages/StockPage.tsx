@@ -1,4 +1,5 @@
 import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
+import { AlertForm } from '../components/AlertForm';
 import { Chart } from '../components/Chart';
 import { StockOrders, StockPosition } from '../components/Holdings';
 import { Ticket } from '../components/Ticket';
@@ -306,6 +307,7 @@ export function StockPage({ symbol }: { symbol: string }) {
         </div>
         <div class="stack">
           <Ticket stock={stock} quote={q} />
+          <AlertForm symbol={symbol} last={q?.last ?? q?.prev_close ?? null} />
         </div>
       </div>
     </div>
