@@ -6,6 +6,13 @@ import { devShim } from './dev/shim.ts';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const target = process.env.BOURSE_DEV_SERVER ?? 'http://127.0.0.1:18080';
+const proxy = {
+  '/v1': { target, changeOrigin: false, ws: true },
+  '/healthz': { target },
+};
+/** The policy the server sends with the page. */
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 /**
  * Puts the licence texts of what the bundle contains next to it in dist/:
@@ -47,13 +54,9 @@ export default defineConfig({
     sourcemap: false,
     chunkSizeWarningLimit: 300,
   },
-  server: {
-    port: 5173,
-    proxy: {
-      '/v1': { target, changeOrigin: false, ws: true },
-      '/healthz': { target },
-    },
-  },
+  server: { port: 5173, proxy },
+  // `vite preview` serves the build with the server's Content-Security-Policy, to check it.
+  preview: { port: 4173, proxy, headers: { 'content-security-policy': CSP } },
   test: {
     include: ['tests/**/*.test.ts', 'tests/**/*.test.tsx'],
     environment: 'node',

@@ -1,4 +1,4 @@
-import { useEffect } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import { Footer } from './components/Footer';
 import { Header } from './components/Header';
 import { LoginForm, SignupForm } from './components/Auth';
@@ -26,8 +26,12 @@ function Routed() {
   const p = useStore(path);
   const s = useStore(session);
   const route = match(p);
+  const first = useRef(true);
   useEffect(() => {
     document.title = route.name === 'stock' ? `${route.symbol} · bourse` : `${TITLES[route.name] ?? ''} · bourse`;
+    // After a navigation inside the page, start reading (and tabbing) at the new content.
+    if (first.current) first.current = false;
+    else document.getElementById('main')?.focus({ preventScroll: true });
   }, [p]);
   switch (route.name) {
     case 'home':

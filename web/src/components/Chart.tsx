@@ -113,8 +113,13 @@ export function Chart({ symbol, stale }: { symbol: string; stale: boolean }) {
       }
     };
     void load();
-    // Live: apply the feed's newest 1-minute bars once per frame.
+    // Live: apply the feed's newest 1-minute bars once per frame; reload after a reconnect.
+    let connected = market.connected;
     const off = market.subscribe(() => {
+      if (market.connected !== connected) {
+        connected = market.connected;
+        if (connected && loaded) void load();
+      }
       const h = handles.current;
       const d = market.peek(symbol);
       if (!h || !loaded || !d) return;

@@ -288,7 +288,20 @@ export function StockPage({ symbol }: { symbol: string }) {
           <p class="quote-name">{stock.name}</p>
           <QuoteHead stock={stock} d={d} />
         </div>
-        <Star symbol={symbol} />
+        <div class="row quote-actions">
+          <button
+            type="button"
+            class="primary show-narrow"
+            onClick={() => {
+              const first = document.querySelector<HTMLElement>('#ticket-type, .ticket a, .ticket button');
+              first?.scrollIntoView({ block: 'center' });
+              first?.focus();
+            }}
+          >
+            Trade {symbol}
+          </button>
+          <Star symbol={symbol} />
+        </div>
       </div>
       <div class="grid">
         <div class="stack">
