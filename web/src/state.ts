@@ -223,14 +223,15 @@ export async function start(): Promise<void> {
       endSession();
     }
   };
-  market.subscribe(() => undefined);
-  feed.start();
+  // Ask first, so the one socket opens already knowing whether to authenticate.
+  let s: Session | null;
   try {
-    const s = await api.refreshSession();
-    if (s) beginSession(s);
-    else session.set(null);
+    s = await api.refreshSession();
   } catch {
-    session.set(null);
+    s = null;
   }
+  if (s) beginSession(s);
+  else session.set(null);
+  feed.start();
   frame.dirty();
 }

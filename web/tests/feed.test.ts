@@ -96,10 +96,10 @@ describe('Feed', () => {
 
   it('reconnects with backoff and sends every subscription and the cookie auth again', () => {
     const { feed, sockets, events } = setup();
+    feed.setPrivate(true);
     feed.start();
     feed.want(['book', 'trades'], 'AAPL');
     feed.want(['ticker'], 'MSFT');
-    feed.setPrivate(true);
     (sockets[0] as FakeSocket).open();
     (sockets[0] as FakeSocket).close();
     expect(feed.state).toBe('reconnecting');
@@ -123,13 +123,19 @@ describe('Feed', () => {
     expect(events.log).toContain('authenticated:3');
   });
 
-  it('auth sends no token (the cookie authenticates) and reports refusals', () => {
+  it('log-in replaces the socket (its upgrade carries the new cookie); auth sends no token', () => {
     const { feed, sockets, events } = setup();
     feed.start();
+    feed.want(['ticker'], 'AAPL');
     (sockets[0] as FakeSocket).open();
     feed.setPrivate(true);
-    expect((sockets[0] as FakeSocket).sent).toEqual([{ op: 'auth', id: 'auth' }]);
-    (sockets[0] as FakeSocket).receive({ type: 'auth_ended', code: 'SESSION_EXPIRED', message: 'expired' });
+    expect(sockets).toHaveLength(2);
+    expect((sockets[0] as FakeSocket).readyState).toBe(3);
+    const ws = sockets[1] as FakeSocket;
+    ws.open();
+    expect(ws.sent[0]).toEqual({ op: 'auth', id: 'auth' });
+    expect(ws.sent[1]).toMatchObject({ op: 'subscribe', channels: ['ticker'], symbols: ['AAPL'] });
+    ws.receive({ type: 'auth_ended', code: 'SESSION_EXPIRED', message: 'expired' });
     expect(events.log).toContain('authFailed:SESSION_EXPIRED');
     expect(feed.authenticated).toBe(false);
   });

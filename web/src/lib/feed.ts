@@ -163,15 +163,33 @@ export class Feed {
     this.send({ op: 'auth', id: 'auth' });
   }
 
-  /** Follow the account's private channels (after log-in) or stop (log-out). */
+  /**
+   * Follow the account's private channels (after log-in) or stop (log-out). The cookie is
+   * read when the socket opens, so a socket opened before the log-in (or still carrying a
+   * logged-out session) is replaced by a fresh one at once; it authenticates on open.
+   */
   setPrivate(on: boolean): void {
     if (on === this.wantPrivate) return;
     this.wantPrivate = on;
-    if (on) this.sendAuth();
-    else if (this.authenticated) {
-      this.send({ op: 'unsubscribe', channels: [...PRIVATE_CHANNELS] });
-      this.authenticated = false;
+    if (!on && this.authenticated) this.send({ op: 'unsubscribe', channels: [...PRIVATE_CHANNELS] });
+    this.authenticated = false;
+    this.restart();
+  }
+
+  /** Closes the current socket (if any) and connects again now, without backoff. */
+  restart(): void {
+    const old = this.ws;
+    if (!old) {
+      if (this.retryTimer) this.reconnectNow();
+      return;
     }
+    this.ws = null;
+    old.onclose = null;
+    old.onmessage = null;
+    old.close(1000, 'restart');
+    this.events.close();
+    this.attempt = 0;
+    this.connect();
   }
 
   private subscribeAll(): void {
