@@ -2,24 +2,45 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test lint fmt bench deny pg help
+.PHONY: run test lint fmt bench deny pg help web web-check e2e
 
 help:
 	@echo "make run    - build and start bourse (demo exchange on embedded defaults)"
 	@echo "make test   - lint + the whole test suite (what CI runs)"
 	@echo "make bench  - criterion benchmarks (book, mixed flow vs other crates, NASDAQ replay)"
 	@echo "make lint   - rustfmt check + clippy -D warnings"
+	@echo "make web    - build the web page (web/dist, embedded into the binary by the next cargo build)"
+	@echo "make e2e    - the web page's end-to-end tests in headless Chromium against a real bourse demo"
 	@echo "make pg     - start the local PostgreSQL the tests use (127.0.0.1:5432, database test)"
 	@echo "make deny   - cargo deny: licences and bans; advisories too where the RustSec DB is reachable"
 
-run:
+run: web
 	@scripts/ensure-toolchain.sh
-	$(CARGO) run --release -p bourse-server --bin bourse -- demo
+	$(CARGO) build --release -p bourse-server --bin bourse
+	@echo "bourse demo: open http://127.0.0.1:8080/ (log in as demo / demo-password)"
+	target/release/bourse demo
 
-test: lint
+# The page is built before cargo builds the binary that embeds it.
+test: lint web-check web
 	@scripts/ensure-postgres.sh
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
+	$(MAKE) e2e
+
+web:
+	@scripts/ensure-web.sh
+	npm --prefix web run --silent build
+
+# Type-check, lint and unit-test the page's TypeScript.
+web-check:
+	@scripts/ensure-web.sh
+	npm --prefix web run --silent check
+
+# Drives Debian's Chromium against `bourse demo` (the debug build cargo test just made).
+e2e:
+	@scripts/ensure-web.sh browser
+	@test -x target/debug/bourse || $(CARGO) build -p bourse-server --bin bourse
+	BOURSE_BIN=$(CURDIR)/target/debug/bourse npm --prefix web run --silent e2e
 
 lint:
 	@scripts/ensure-toolchain.sh

@@ -6,6 +6,12 @@ import { defineConfig } from '@playwright/test';
  */
 export default defineConfig({
   testDir: 'e2e',
+  // Starts `bourse demo` (BOURSE_BIN) unless BOURSE_URL names a running one.
+  globalSetup: './e2e/global-setup.ts',
+  timeout: 60_000,
+  expect: { timeout: 15_000 },
+  workers: 1,
+  outputDir: 'test-results/output',
   fullyParallel: false,
   forbidOnly: !!process.env.CI,
   retries: 0,

@@ -17,13 +17,17 @@ suite('ticket check', () => {
   });
 
   it('refuses malformed quantities and prices', () => {
-    expect(check({ ...base, qty: '0' }, listing).errors.qty).toBeDefined();
+    // In range or not is the exchange's call: sent, with a warning.
+    expect(check({ ...base, qty: '0' }, listing).errors.qty).toBeUndefined();
+    expect(check({ ...base, qty: '0' }, listing).warnings.join(' ')).toMatch(/1 share or more/);
+    expect(check({ ...base, qty: '-5' }, listing).order?.qty).toBe('-5');
     expect(check({ ...base, qty: '1.5' }, listing).errors.qty).toBeDefined();
     expect(check({ ...base, qty: '1e3' }, listing).errors.qty).toBeDefined();
     expect(check({ ...base, limit: '' }, listing).errors.limit).toBeDefined();
     expect(check({ ...base, limit: '190.00001' }, listing).errors.limit).toBeDefined();
-    expect(check({ ...base, limit: '-1' }, listing).errors.limit).toBeDefined();
-    expect(check({ ...base, limit: '0' }, listing).order).toBeNull();
+    expect(check({ ...base, limit: '-1' }, listing).warnings.join(' ')).toMatch(/above zero/);
+    expect(check({ ...base, limit: '0' }, listing).order?.limit_price).toBe('0');
+    expect(check({ ...base, limit: 'abc' }, listing).order).toBeNull();
     expect(check({ ...base, type: 'stop_limit', stop: 'x' }, listing).errors.stop).toBeDefined();
   });
 

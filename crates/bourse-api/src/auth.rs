@@ -322,6 +322,8 @@ pub struct DirectorySeed {
 struct Inner {
     users: HashMap<String, UserEntry>,
     roles: HashMap<AccountId, Role>,
+    /// Each account's username (the web page shows who is logged in).
+    names: HashMap<AccountId, String>,
     sessions: HashMap<SecretHash, (AccountId, UnixNanos)>,
     keys: HashMap<SecretHash, (u64, AccountId, Scopes)>,
     /// Live key ids, so a connection authenticated by a key can ask if it still is.
@@ -407,6 +409,7 @@ impl Directory {
         let mut inner = Inner {
             users: HashMap::new(),
             roles: HashMap::new(),
+            names: HashMap::new(),
             sessions: HashMap::new(),
             keys: HashMap::new(),
             key_ids: HashMap::new(),
@@ -414,6 +417,7 @@ impl Directory {
         };
         for (name, u) in seed.users {
             inner.roles.insert(u.account, u.role);
+            inner.names.insert(u.account, name.clone());
             inner.users.insert(name, u);
         }
         for (t, a, e) in seed.sessions {
@@ -439,7 +443,14 @@ impl Directory {
     pub fn add_user(&self, name: &str, entry: UserEntry) {
         let mut g = self.inner.write();
         g.roles.insert(entry.account, entry.role);
+        g.names.insert(entry.account, name.to_owned());
         g.users.insert(name.to_owned(), entry);
+    }
+
+    /// The username of an account's user.
+    #[must_use]
+    pub fn username_of(&self, account: AccountId) -> Option<String> {
+        self.inner.read().names.get(&account).cloned()
     }
 
     pub fn add_session(&self, token: SecretHash, account: AccountId, expires_at: UnixNanos) {

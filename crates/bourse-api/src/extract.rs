@@ -10,6 +10,7 @@ use bourse_core::{AccountId, Role, Scopes};
 use serde::de::DeserializeOwned;
 
 use crate::auth::{Principal, now};
+use crate::cookie::{self, Via};
 use crate::error::ApiError;
 use crate::orders::parse_account;
 use crate::state::AppState;
@@ -116,18 +117,26 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
-        state
+        let (token, via) = cookie::credential(&parts.headers).ok_or_else(|| {
+            ApiError::unauthorized("send Authorization: Bearer <token> (or log in on the web page)")
+        })?;
+        let who = state
             .0
             .directory
-            .authenticate(token.trim(), now())
-            .map(Auth)
-            .ok_or_else(|| ApiError::unauthorized("unknown, expired or revoked credentials"))
+            .authenticate(token, now())
+            .ok_or_else(|| ApiError::unauthorized("unknown, expired or revoked credentials"))?;
+        // A cookie is sent by the browser whoever asks it to: a state change must prove it
+        // comes from our own page.
+        if via == Via::Cookie && !cookie::csrf_ok(&parts.method, &parts.headers, token) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "CSRF_TOKEN_INVALID",
+                "a change made with the session cookie needs the session's X-CSRF-Token \
+                 (GET /v1/sessions/current)",
+            ));
+        }
+        parts.extensions.insert(via);
+        Ok(Auth(who))
     }
 }
 

@@ -48,6 +48,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         directory,
         passwords,
         session_ttl: cfg.session_ttl,
+        secure_cookies: cfg.secure_cookies,
         ws: cfg.ws,
         feed,
         alerts: alert_book,
@@ -60,6 +61,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/v1/users", post(users::register))
         .route("/v1/sessions", post(users::log_in).delete(users::log_out))
+        .route("/v1/sessions/current", get(users::current))
         .route("/v1/api-keys", post(users::create_key))
         .route("/v1/api-keys/{id}", delete(users::revoke_key))
         .route(
@@ -100,7 +102,12 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
             post(admin::deposit_shares),
         )
         .route("/v1/admin/snapshot", post(admin::snapshot))
-        .fallback(|| async { ApiError::not_found("NOT_FOUND", "no such route") })
+        // What no route takes: the web page's files and routes, else the JSON 404.
+        .fallback(
+            |method: axum::http::Method, uri: axum::http::Uri, headers: axum::http::HeaderMap| async move {
+                crate::page::serve(&crate::page::Embedded, &method, &uri, &headers)
+            },
+        )
         // Keeps the Allow header axum sets; only the body is ours.
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -62,6 +62,7 @@ impl Modify for BearerAuth {
         crate::users::register,
         crate::users::log_in,
         crate::users::log_out,
+        crate::users::current,
         crate::users::create_key,
         crate::users::revoke_key,
         crate::trading::submit_order,

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
@@ -116,12 +116,8 @@ impl Limiter {
         {
             return ip;
         }
-        let principal = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .and_then(|t| self.directory.authenticate(t.trim(), now()));
+        let principal = crate::cookie::credential(req.headers())
+            .and_then(|(t, _)| self.directory.authenticate(t, now()));
         match principal.map(|p| p.credential) {
             Some(Credential::Operator) => Key::Exempt,
             Some(c) => Key::Credential(c),
@@ -196,6 +192,7 @@ pub async fn limit(State(limiter): State<Arc<Limiter>>, req: Request, next: Next
 mod tests {
     use super::*;
     use crate::auth::{DirectorySeed, new_secret};
+    use axum::http::header;
     use bourse_core::{AccountId, Scopes, UnixNanos};
 
     fn request(bearer: Option<&str>) -> Request {

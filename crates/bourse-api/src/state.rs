@@ -43,6 +43,8 @@ pub struct HttpConfig {
     /// the answer is `504 OUTCOME_UNKNOWN`. Longer than the gateway's own wait for an
     /// outcome, which answers the same and is the one a healthy server hits.
     pub request_deadline: std::time::Duration,
+    /// The session cookie is `Secure` (the server speaks TLS).
+    pub secure_cookies: bool,
 }
 
 /// Timings of a WebSocket connection.
@@ -76,6 +78,7 @@ pub(crate) struct Inner {
     pub(crate) directory: Arc<Directory>,
     pub(crate) passwords: Arc<crate::auth::Passwords>,
     pub(crate) session_ttl: std::time::Duration,
+    pub(crate) secure_cookies: bool,
     /// WebSocket timings and inbound rate.
     pub(crate) ws: WsConfig,
     /// Market data and every WebSocket connection's outbox.

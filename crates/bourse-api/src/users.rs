@@ -1,8 +1,8 @@
 //! Sign-up, log-in and log-out, and API keys for brokers' programs.
 
 use axum::Json;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use bourse_core::{Command, Event, Role, Scopes, UnixNanos};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use crate::auth::{
     Credential, UserEntry, digest, new_secret, now, password_shape_problem, valid_username,
 };
+use crate::cookie;
 use crate::error::{ApiError, ErrorBody, first_reject};
 use crate::extract::{Auth, JsonBody, Path, SessionAuth};
 use crate::gateway::GatewayError;
@@ -27,6 +28,21 @@ pub(crate) struct Credentials {
     /// 8-128 characters.
     #[schema(min_length = 8, max_length = 128)]
     password: String,
+}
+
+/// A log-in: a username and password, and whether the session is to be a browser's cookie.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"username": "alice", "password": "correct horse battery"}))]
+pub(crate) struct LogIn {
+    #[schema(pattern = "^[a-z0-9_.-]{3,32}$")]
+    username: String,
+    #[schema(min_length = 8, max_length = 128)]
+    password: String,
+    /// `true` from the web page: the token goes into an HttpOnly, SameSite=Strict cookie
+    /// (`bourse_session`) and the answer carries the session's CSRF token instead.
+    #[serde(default)]
+    cookie: bool,
 }
 
 /// A new user.
@@ -129,17 +145,32 @@ pub(crate) struct SessionView {
     expires_at: String,
 }
 
+/// A new browser session: the token went into the cookie.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CookieSession)]
+pub(crate) struct CookieSessionView {
+    #[schema(value_type = wire::AccountId)]
+    account_id: String,
+    #[schema(value_type = wire::Timestamp)]
+    expires_at: String,
+    /// Send it as `X-CSRF-Token` with every change made with the cookie.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    csrf_token: String,
+}
+
 /// `POST /v1/sessions`: logs in; the token is shown once.
 #[utoipa::path(
     post,
     path = "/v1/sessions",
     tag = "identity",
-    request_body = Credentials,
+    request_body = LogIn,
     responses(
-        (status = 201, description = "Logged in, once the session is durable.",
-         body = SessionView),
+        (status = 201, description = "Logged in, once the session is durable: the token, or \
+         with `cookie: true` the CSRF token and a Set-Cookie.", body = SessionView),
         (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
         (status = 401, description = "INVALID_CREDENTIALS (wrong username or password alike).",
+         body = ErrorBody),
+        (status = 403, description = "ORIGIN_REFUSED: a cookie log-in from another origin.",
          body = ErrorBody),
         (status = 413, description = "BODY_TOO_LARGE.", body = ErrorBody),
         (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
@@ -154,8 +185,18 @@ pub(crate) struct SessionView {
 )]
 pub(crate) async fn log_in(
     axum::extract::State(s): State,
-    JsonBody(body): JsonBody<Credentials>,
-) -> Result<impl IntoResponse, ApiError> {
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<LogIn>,
+) -> Result<Response, ApiError> {
+    // SameSite keeps the cookie from other sites' requests; this keeps another site from
+    // logging a visitor in to an account of its choosing.
+    if body.cookie && !cookie::same_origin(&headers) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "ORIGIN_REFUSED",
+            "a browser session is opened from the exchange's own page",
+        ));
+    }
     let user = s.0.directory.user(&body.username);
     let phc = user.as_ref().map(|u| u.password_hash.clone());
     let ok = s.0.passwords.verify(body.password, phc).await?;
@@ -182,14 +223,79 @@ pub(crate) async fn log_in(
     }
     s.0.directory
         .add_session(token_digest, user.account, expires_at);
+    let account_id = user.account.get().to_string();
+    if body.cookie {
+        let set = cookie::set_session(&token, s.0.session_ttl.as_secs(), s.0.secure_cookies);
+        return Ok((
+            StatusCode::CREATED,
+            [(header::SET_COOKIE, set)],
+            Json(CookieSessionView {
+                account_id,
+                expires_at: expires_at.to_rfc3339(),
+                csrf_token: cookie::csrf_token(&token),
+            }),
+        )
+            .into_response());
+    }
     Ok((
         StatusCode::CREATED,
         Json(SessionView {
             token,
-            account_id: user.account.get().to_string(),
+            account_id,
             expires_at: expires_at.to_rfc3339(),
         }),
-    ))
+    )
+        .into_response())
+}
+
+/// Who is logged in.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CurrentSession)]
+pub(crate) struct CurrentView {
+    #[schema(value_type = Option<wire::AccountId>)]
+    account_id: Option<String>,
+    username: Option<String>,
+    /// When the credential ends (absent for an API key, which lasts until revoked).
+    #[schema(value_type = Option<wire::Timestamp>)]
+    expires_at: Option<String>,
+    /// With the session cookie only: the `X-CSRF-Token` its changes need.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    csrf_token: Option<String>,
+}
+
+/// `GET /v1/sessions/current`: who the credential belongs to; the web page asks on load.
+#[utoipa::path(
+    get,
+    path = "/v1/sessions/current",
+    tag = "identity",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller.", body = CurrentView),
+        (status = 401, description = "UNAUTHORIZED: not logged in.", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+    )
+)]
+pub(crate) async fn current(
+    axum::extract::State(s): State,
+    Auth(who): Auth,
+    headers: HeaderMap,
+) -> Json<CurrentView> {
+    let csrf_token = match cookie::credential(&headers) {
+        Some((token, cookie::Via::Cookie)) => Some(cookie::csrf_token(token)),
+        _ => None,
+    };
+    Json(CurrentView {
+        account_id: who.account.map(|a| a.get().to_string()),
+        username: who.account.and_then(|a| s.0.directory.username_of(a)),
+        expires_at: s
+            .0
+            .directory
+            .expires_at(&who.credential)
+            .map(|t| t.to_rfc3339()),
+        csrf_token,
+    })
 }
 
 /// `DELETE /v1/sessions`: logs out the session whose token authenticates the request.
@@ -214,7 +320,8 @@ pub(crate) async fn log_in(
 pub(crate) async fn log_out(
     axum::extract::State(s): State,
     Auth(who): Auth,
-) -> Result<StatusCode, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let Credential::Session(token) = who.credential else {
         return Err(ApiError::bad_request(
             "NOT_A_SESSION",
@@ -239,7 +346,11 @@ pub(crate) async fn log_out(
     if let Some(e) = first_reject(&reply.events) {
         return Err(e);
     }
-    Ok(StatusCode::NO_CONTENT)
+    if matches!(cookie::credential(&headers), Some((_, cookie::Via::Cookie))) {
+        let clear = cookie::clear_session(s.0.secure_cookies);
+        return Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response());
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// A new API key.

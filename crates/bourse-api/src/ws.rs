@@ -7,6 +7,7 @@
 //!                                                  ← {"type":"book","symbol":"AAPL","seq":42,…} …
 //! → {"op":"unsubscribe","channels":["trades"],"symbols":["AAPL"]}
 //! → {"op":"auth","token":"…"}                      ← {"type":"authenticated","account_id":"7"}
+//!   (the web page sends `{"op":"auth"}`: the session cookie of the upgrade, same origin only)
 //! → {"op":"subscribe","channels":["orders","account","alerts"]}
 //! → {"op":"order","id":1,"symbol":"AAPL",…}        ← {"type":"execution_report","request_id":1,"report":{…order…}}
 //! → {"op":"cancel","id":2,"order_id":"42"}         ← {"type":"execution_report","request_id":2,"report":{…}}
@@ -80,7 +81,22 @@ impl Drop for Place {
     }
 }
 
-pub(crate) async fn upgrade(AxState(s): AxState<AppState>, ws: WebSocketUpgrade) -> Response {
+pub(crate) async fn upgrade(
+    AxState(s): AxState<AppState>,
+    headers: axum::http::HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // The browser sends the session cookie with any page's WebSocket to us: only our own
+    // page may use it (cross-site WebSocket hijacking).
+    let cookie = crate::cookie::session_cookie(&headers).map(str::to_owned);
+    if cookie.is_some() && !crate::cookie::same_origin(&headers) {
+        return ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "ORIGIN_REFUSED",
+            "a WebSocket with the session cookie is opened from the exchange's own page",
+        )
+        .into_response();
+    }
     let Some(conn) = s.0.feed.connect() else {
         return ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -99,7 +115,7 @@ pub(crate) async fn upgrade(AxState(s): AxState<AppState>, ws: WebSocketUpgrade)
         .read_buffer_size(4 * 1024)
         .write_buffer_size(16 * 1024)
         .max_write_buffer_size(1 << 20)
-        .on_upgrade(move |socket| session(s, socket, place))
+        .on_upgrade(move |socket| session(s, socket, place, cookie))
 }
 
 /// `{"type":…,"request_id":…, …rest}`: `rest` is an object.
@@ -207,7 +223,9 @@ async fn write_loop(
     }
 }
 
-async fn session(s: AppState, socket: WebSocket, place: Place) {
+/// One connection; `cookie` is the session cookie its upgrade carried, which an `auth`
+/// without a token uses.
+async fn session(s: AppState, socket: WebSocket, place: Place, cookie: Option<String>) {
     let cfg = s.0.ws;
     let conn = place.conn.clone();
     let (sink, mut stream) = socket.split();
@@ -331,11 +349,8 @@ async fn session(s: AppState, socket: WebSocket, place: Place) {
                 let token = serde_json::from_str::<Token<'_>>(&body)
                     .ok()
                     .and_then(|t| t.token);
-                match s
-                    .0
-                    .directory
-                    .authenticate(token.as_deref().unwrap_or(""), now())
-                {
+                let token = token.as_deref().or(cookie.as_deref()).unwrap_or("");
+                match s.0.directory.authenticate(token, now()) {
                     Some(p) => {
                         if who.is_some_and(|w| w.account != p.account)
                             || !p.scopes.contains(bourse_core::Scopes::READ)

@@ -473,6 +473,7 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
         },
         request_deadline: Duration::from_millis(cfg.server.request_timeout_ms)
             + REQUEST_DEADLINE_MARGIN,
+        secure_cookies: tls.is_some(),
     };
     let password_workers = match cfg.server.password_workers {
         // Half the cores: log-in storms never take the engine's and the journal's share.

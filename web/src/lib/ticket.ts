@@ -46,8 +46,10 @@ export interface MarketRef {
 export const needsLimit = (t: OrderType): boolean => t === 'limit' || t === 'stop_limit';
 export const needsStop = (t: OrderType): boolean => t === 'stop' || t === 'stop_limit';
 
-const WHOLE = /^\d+$/;
-const PRICE = /^\d+(\.\d{1,4})?$/;
+// Numbers in range are the exchange's to judge (its refusal is shown with its code); only
+// text that is not a number at all stops the ticket.
+const WHOLE = /^-?\d+$/;
+const PRICE = /^-?\d+(\.\d{1,4})?$/;
 
 export interface Checked {
   /** Field → what is wrong; review is refused while there are any. */
@@ -62,8 +64,10 @@ export function check(input: TicketInput, listing: Listing, clientOrderId?: stri
   const errors: Checked['errors'] = {};
   const warnings: string[] = [];
   const qtyText = input.qty.trim();
-  if (!WHOLE.test(qtyText) || BigInt(qtyText) === 0n) {
+  if (!WHOLE.test(qtyText)) {
     errors.qty = 'Enter a whole number of shares, 1 or more.';
+  } else if (BigInt(qtyText) <= 0n) {
+    warnings.push('An order is for 1 share or more: the exchange will refuse this one.');
   } else {
     const q = BigInt(qtyText);
     const lot = BigInt(listing.lot);
@@ -72,9 +76,13 @@ export function check(input: TicketInput, listing: Listing, clientOrderId?: stri
   }
   const price = (field: 'limit' | 'stop', text: string, name: string): string | undefined => {
     const t = text.trim();
-    if (!PRICE.test(t) || sign(tryParse(t) ?? { units: 0n, scale: 0 }) <= 0) {
+    if (!PRICE.test(t)) {
       errors[field] = `Enter the ${name} as a positive price with at most 4 decimals.`;
       return undefined;
+    }
+    if (sign(tryParse(t) ?? { units: 0n, scale: 0 }) <= 0) {
+      warnings.push(`The ${name} must be above zero: the exchange will refuse this order.`);
+      return t;
     }
     const tick = tryParse(listing.tick);
     const p = tryParse(t);
