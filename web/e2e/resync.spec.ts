@@ -23,8 +23,8 @@ async function shown(p: Page): Promise<string[][]> {
       const cells = (r as HTMLTableRowElement).cells;
       return [
         r.getAttribute('class') ?? '',
-        cells[0].textContent.trim(),
-        cells[1].textContent.trim().replaceAll(',', ''),
+        cells[0]?.textContent.trim() ?? '',
+        cells[1]?.textContent.trim().replaceAll(',', '') ?? '',
       ];
     }),
   );
@@ -34,8 +34,8 @@ async function shown(p: Page): Promise<string[][]> {
 async function snapshot(): Promise<string[][]> {
   const b = (await book(SYM, 20)).body as { bids: string[][]; asks: string[][] };
   return [
-    ...[...b.asks].reverse().map(([p, q]) => ['ask', p, q]),
-    ...b.bids.map(([p, q]) => ['bid', p, q]),
+    ...[...b.asks].reverse().map(([p, q]) => ['ask', p ?? '', q ?? '']),
+    ...b.bids.map(([p, q]) => ['bid', p ?? '', q ?? '']),
   ];
 }
 
@@ -80,7 +80,9 @@ test('shows the REST book once live', async () => {
 
 test('recovers after its WebSocket is killed, with the book equal to the REST snapshot', async () => {
   const before = sockets.length;
-  await sockets[sockets.length - 1].close({ code: 4000, reason: 'killed by the test' });
+  const live = sockets.at(-1);
+  if (!live) throw new Error('the page opened no WebSocket');
+  await live.close({ code: 4000, reason: 'killed by the test' });
   // The market moves while the page is cut off.
   await order(mm, { symbol: SYM, side: 'buy', qty: '700', limit_price: dollars(41990) });
   await order(mm, { symbol: SYM, side: 'sell', qty: '300', limit_price: dollars(42010) });
