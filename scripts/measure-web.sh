@@ -37,4 +37,4 @@ for _ in $(seq 1 100); do
 done
 # The spec starts the 1,000 orders/s load itself once its page loads are measured.
 BOURSE_BIN="$bin" BOURSE_URL="$url" BOURSE_OPERATOR_TOKEN="$token" BOURSE_MEASURE_MINUTES="$minutes" \
-    npm --prefix web run --silent measure
+    npm --prefix web run --silent measure -- ${BOURSE_MEASURE_ARGS:-}
