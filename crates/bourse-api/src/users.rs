@@ -158,6 +158,15 @@ pub(crate) struct CookieSessionView {
     csrf_token: String,
 }
 
+/// A log-in's answer: the bearer token for a program, or for the web page (`cookie: true`)
+/// the CSRF token, the session itself going into the cookie.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum LoggedIn {
+    Token(SessionView),
+    Cookie(CookieSessionView),
+}
+
 /// `POST /v1/sessions`: logs in; the token is shown once.
 #[utoipa::path(
     post,
@@ -166,7 +175,7 @@ pub(crate) struct CookieSessionView {
     request_body = LogIn,
     responses(
         (status = 201, description = "Logged in, once the session is durable: the token, or \
-         with `cookie: true` the CSRF token and a Set-Cookie.", body = SessionView),
+         with `cookie: true` the CSRF token and a Set-Cookie.", body = LoggedIn),
         (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
         (status = 401, description = "INVALID_CREDENTIALS (wrong username or password alike).",
          body = ErrorBody),
@@ -229,21 +238,21 @@ pub(crate) async fn log_in(
         return Ok((
             StatusCode::CREATED,
             [(header::SET_COOKIE, set)],
-            Json(CookieSessionView {
+            Json(LoggedIn::Cookie(CookieSessionView {
                 account_id,
                 expires_at: expires_at.to_rfc3339(),
                 csrf_token: cookie::csrf_token(&token),
-            }),
+            })),
         )
             .into_response());
     }
     Ok((
         StatusCode::CREATED,
-        Json(SessionView {
+        Json(LoggedIn::Token(SessionView {
             token,
             account_id,
             expires_at: expires_at.to_rfc3339(),
-        }),
+        })),
     )
         .into_response())
 }
