@@ -51,12 +51,14 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
         })
 }
 
+fn csrf_digest(session_token: &str) -> blake3::Hash {
+    blake3::Hash::from(blake3::derive_key(CSRF_CONTEXT, session_token.as_bytes()))
+}
+
 /// The CSRF token of a session token (64 lowercase hex characters).
 #[must_use]
 pub fn csrf_token(session_token: &str) -> String {
-    blake3::Hash::from(blake3::derive_key(CSRF_CONTEXT, session_token.as_bytes()))
-        .to_hex()
-        .to_string()
+    csrf_digest(session_token).to_hex().to_string()
 }
 
 /// Whether a cookie-authenticated request may go on: safe methods always; others only with
@@ -74,7 +76,7 @@ pub fn csrf_ok(method: &Method, headers: &HeaderMap, session_token: &str) -> boo
         return false;
     };
     // `Hash`'s equality is constant-time.
-    sent == blake3::Hash::from(blake3::derive_key(CSRF_CONTEXT, session_token.as_bytes()))
+    sent == csrf_digest(session_token)
 }
 
 /// Whether the request comes from the server's own origin: no `Origin` header (not a

@@ -135,7 +135,6 @@ impl FromRequestParts<AppState> for Auth {
                  (GET /v1/sessions/current)",
             ));
         }
-        parts.extensions.insert(via);
         Ok(Auth(who))
     }
 }
