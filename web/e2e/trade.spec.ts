@@ -131,6 +131,29 @@ test('a price alert fires as a toast', async () => {
   await expect(page.getByRole('button', { name: 'Delete alert AAPL above 190.20' })).toBeVisible();
 });
 
+test('keeps a watchlist on the server: star a stock, see it live at home, remove it', async () => {
+  await page.goto(`/stocks/${SYM}`);
+  await page.getByRole('button', { name: 'Add to watchlist' }).click();
+  await expect(page.getByRole('button', { name: 'Remove from watchlist' })).toBeVisible();
+  // Kept by the server (the page keeps nothing in the browser's storage).
+  const lists: unknown = await (await page.request.get('/v1/watchlists')).json();
+  expect(lists).toEqual([expect.objectContaining({ name: 'My watchlist', symbols: [SYM] })]);
+
+  await page.goto('/');
+  const home = page.getByRole('region', { name: 'My watchlist' });
+  await expect(home.getByRole('link', { name: SYM })).toBeVisible();
+  await expect(home).toContainText('190.25');
+  // Live: a trade moves the watchlist's price without a reload.
+  await tradeAt(mm, taker, SYM, 19030);
+  await expect(home).toContainText('190.30');
+  await page.reload();
+  await expect(home.getByRole('link', { name: SYM })).toBeVisible();
+  await home.getByRole('button', { name: `Remove ${SYM} from watchlist` }).click();
+  await expect(home.getByRole('link', { name: SYM })).toHaveCount(0);
+  const after: unknown = await (await page.request.get('/v1/watchlists')).json();
+  expect(after).toEqual([expect.objectContaining({ symbols: [] })]);
+});
+
 test('stays logged in across a reload, and loses access on log-out', async () => {
   await page.reload();
   await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();

@@ -72,10 +72,12 @@ impl ApiError {
     #[must_use]
     pub fn rejected(reason: RejectReason) -> Self {
         let status = match reason {
-            RejectReason::UnknownOrder | RejectReason::UnknownAccount => StatusCode::NOT_FOUND,
-            RejectReason::DuplicateClientOrderId | RejectReason::UsernameTaken => {
-                StatusCode::CONFLICT
-            }
+            RejectReason::UnknownOrder
+            | RejectReason::UnknownAccount
+            | RejectReason::UnknownWatchlist => StatusCode::NOT_FOUND,
+            RejectReason::DuplicateClientOrderId
+            | RejectReason::UsernameTaken
+            | RejectReason::WatchlistNameTaken => StatusCode::CONFLICT,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         Self::new(status, reason.code(), reason.message())

@@ -22,7 +22,9 @@ use tracing::Level;
 
 use crate::error::ApiError;
 use crate::state::{AppState, HttpConfig, Inner, Services};
-use crate::{admin, alerts, market, meta, openapi, queries, trading, transfers, users, ws};
+use crate::{
+    admin, alerts, market, meta, openapi, queries, trading, transfers, users, watchlists, ws,
+};
 
 /// The router with every route.
 pub fn router(services: Services, cfg: &HttpConfig) -> Router {
@@ -33,6 +35,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         directory,
         passwords,
         alert_book,
+        watchlist_book,
         history,
         feed,
     } = services;
@@ -52,6 +55,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         ws: cfg.ws,
         feed,
         alerts: alert_book,
+        watchlists: watchlist_book,
         history,
     }));
     let deadline = cfg.request_deadline;
@@ -88,6 +92,21 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         .route("/v1/transfers", post(transfers::transfer))
         .route("/v1/alerts", post(alerts::create).get(alerts::list))
         .route("/v1/alerts/{id}", delete(alerts::delete))
+        .route(
+            "/v1/watchlists",
+            post(watchlists::create).get(watchlists::list),
+        )
+        .route(
+            "/v1/watchlists/{id}",
+            get(watchlists::get)
+                .put(watchlists::update)
+                .post(watchlists::add)
+                .delete(watchlists::delete),
+        )
+        .route(
+            "/v1/watchlists/{id}/{symbol}",
+            delete(watchlists::remove),
+        )
         .route("/v1/stocks", get(market::stocks))
         .route("/v1/stocks/{symbol}", get(market::stock))
         .route("/v1/stocks/{symbol}/book", get(market::book))

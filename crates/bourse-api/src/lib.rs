@@ -30,6 +30,8 @@ pub mod state;
 mod trading;
 mod transfers;
 mod users;
+mod watchlistbook;
+pub mod watchlists;
 pub mod wire;
 pub mod ws;
 mod wsframe;

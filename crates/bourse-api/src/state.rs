@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::orders::Listings;
 use crate::readmodel::History;
+use crate::watchlistbook::WatchlistBook;
 
 /// What the HTTP side asks of the rest of the server.
 pub trait Operations: Send + Sync + 'static {
@@ -84,6 +85,7 @@ pub(crate) struct Inner {
     /// Market data and every WebSocket connection's outbox.
     pub(crate) feed: Arc<bourse_feed::Feed>,
     pub(crate) alerts: Arc<AlertBook>,
+    pub(crate) watchlists: Arc<WatchlistBook>,
     pub(crate) history: History,
 }
 
@@ -108,6 +110,7 @@ pub struct Services {
     /// Password hashing and checks (bounded threads and queue).
     pub passwords: Arc<crate::auth::Passwords>,
     pub alert_book: Arc<AlertBook>,
+    pub watchlist_book: Arc<WatchlistBook>,
     pub history: History,
     /// Market data and the WebSocket outboxes.
     pub feed: Arc<bourse_feed::Feed>,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     AccountId, Cash, ClientOrderId, OrderId, Price, Qty, SelfTradePrevention, Side, Symbol,
-    TimeInForce, UnixNanos,
+    TimeInForce, UnixNanos, WatchlistName,
 };
 
 /// Gap-free position of a command in the journal, assigned by the sequencer.
@@ -33,9 +33,10 @@ pub enum Role {
 pub struct Scopes(u8);
 
 impl Scopes {
-    /// Read the account: orders, positions, portfolio, activities, alerts, private channels.
+    /// Read the account: orders, positions, portfolio, activities, alerts, watchlists,
+    /// private channels.
     pub const READ: Scopes = Scopes(1);
-    /// Place, replace and cancel orders; create and delete price alerts.
+    /// Place, replace and cancel orders; create and delete price alerts and watchlists.
     pub const TRADE: Scopes = Scopes(2);
     /// Move cash in and out of the account.
     pub const TRANSFER: Scopes = Scopes(4);
@@ -136,6 +137,11 @@ pub struct OrderRequest {
     pub stp: SelfTradePrevention,
 }
 
+/// Most watchlists one account may hold (the engine refuses more: `TOO_MANY_WATCHLISTS`).
+pub const MAX_WATCHLISTS: usize = 20;
+/// Most symbols one watchlist may hold (`WATCHLIST_FULL`).
+pub const MAX_WATCHLIST_SYMBOLS: usize = 200;
+
 /// Everything that changes exchange state.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum Command {
@@ -226,6 +232,36 @@ pub enum Command {
         secret: SecretHash,
         label: String,
         scopes: Scopes,
+    },
+    /// A named list of symbols the account follows; the engine assigns its id. Repeated
+    /// symbols count once, in the order first given.
+    CreateWatchlist {
+        account: AccountId,
+        name: WatchlistName,
+        symbols: Vec<Symbol>,
+    },
+    /// Renames a watchlist and/or replaces its symbols (`None` keeps what it has).
+    UpdateWatchlist {
+        account: AccountId,
+        watchlist_id: u64,
+        name: Option<WatchlistName>,
+        symbols: Option<Vec<Symbol>>,
+    },
+    /// Appends a symbol (nothing changes if it is already there).
+    AddToWatchlist {
+        account: AccountId,
+        watchlist_id: u64,
+        symbol: Symbol,
+    },
+    /// Takes a symbol out (nothing changes if it is not there).
+    RemoveFromWatchlist {
+        account: AccountId,
+        watchlist_id: u64,
+        symbol: Symbol,
+    },
+    DeleteWatchlist {
+        account: AccountId,
+        watchlist_id: u64,
     },
 }
 

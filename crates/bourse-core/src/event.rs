@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::command::{AlertCondition, OrderType, Role, Scopes, SecretHash, Seq};
 use crate::{
     AccountId, CancelReason, Cash, ClientOrderId, OrderId, Price, Qty, RejectReason, Side, Symbol,
-    TimeInForce, TradeId, UnixNanos,
+    TimeInForce, TradeId, UnixNanos, WatchlistName,
 };
 
 /// Which side of a trade an order was on.
@@ -193,6 +193,32 @@ pub enum Event {
         qty: Qty,
         /// Promised to working sell orders.
         reserved: Qty,
+    },
+    /// A new, empty watchlist; its symbols follow as [`Event::WatchlistSymbolAdded`].
+    WatchlistCreated {
+        watchlist_id: u64,
+        account: AccountId,
+        name: WatchlistName,
+    },
+    WatchlistRenamed {
+        watchlist_id: u64,
+        account: AccountId,
+        name: WatchlistName,
+    },
+    /// Appended at the end of the list.
+    WatchlistSymbolAdded {
+        watchlist_id: u64,
+        account: AccountId,
+        symbol: Symbol,
+    },
+    WatchlistSymbolRemoved {
+        watchlist_id: u64,
+        account: AccountId,
+        symbol: Symbol,
+    },
+    WatchlistDeleted {
+        watchlist_id: u64,
+        account: AccountId,
     },
 }
 

@@ -1,6 +1,6 @@
 //! Newtype identifiers. No bare integer or string crosses a crate boundary as an id.
 //!
-//! The string ids (`Symbol`, `ClientOrderId`) are stored inline and are `Copy`, so commands
+//! The string ids (`Symbol`, `ClientOrderId`, `WatchlistName`) are stored inline and are `Copy`, so commands
 //! that carry them never allocate and hash in a few instructions.
 
 use std::fmt;
@@ -168,6 +168,60 @@ str_id!(
     |b: u8| b.is_ascii_graphic()
 );
 
+/// A watchlist's name as its owner typed it: 1–48 bytes of UTF-8, no control characters, not
+/// blank and without spaces at either end. Inline and `Copy` like the other string ids, so the
+/// events that carry it stay fixed-size.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WatchlistName(InlineStr<48>);
+
+impl WatchlistName {
+    /// Longest accepted name, in bytes.
+    pub const MAX_LEN: usize = 48;
+
+    /// Validates and stores `s`.
+    pub fn new(s: &str) -> Result<Self, IdError> {
+        if s.trim().is_empty() {
+            return Err(IdError::Empty);
+        }
+        if s.trim() != s || s.chars().any(char::is_control) {
+            return Err(IdError::InvalidChar);
+        }
+        // Every byte of a `str` without control characters is allowed; the checks above
+        // are on whole characters.
+        InlineStr::new(s, |_| true).map(Self)
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl fmt::Display for WatchlistName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl fmt::Debug for WatchlistName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WatchlistName({:?})", self.as_str())
+    }
+}
+
+impl Serialize for WatchlistName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for WatchlistName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::new(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,5 +247,22 @@ mod tests {
         );
         assert_eq!(serde_json::to_string(&a).unwrap(), "\"my-order-1\"");
         assert!(serde_json::from_str::<ClientOrderId>("\"\"").is_err());
+    }
+
+    #[test]
+    fn watchlist_name_validation() {
+        let n = WatchlistName::new("Tech & chips ✓").unwrap();
+        assert_eq!(n.as_str(), "Tech & chips ✓");
+        assert_eq!(WatchlistName::new("   "), Err(IdError::Empty));
+        assert_eq!(WatchlistName::new(" padded"), Err(IdError::InvalidChar));
+        assert_eq!(WatchlistName::new("tab\there"), Err(IdError::InvalidChar));
+        assert_eq!(
+            WatchlistName::new(&"é".repeat(25)),
+            Err(IdError::TooLong(48))
+        );
+        let json = serde_json::to_string(&n).unwrap();
+        assert_eq!(serde_json::from_str::<WatchlistName>(&json).unwrap(), n);
+        let bytes = crate::codec::encode(&n).unwrap();
+        assert_eq!(crate::codec::decode::<WatchlistName>(&bytes).unwrap(), n);
     }
 }

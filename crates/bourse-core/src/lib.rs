@@ -21,7 +21,7 @@ pub use command::{
 };
 pub use divisor::Divisor;
 pub use event::{Event, Liquidity, Tagged};
-pub use ids::{AccountId, ClientOrderId, IdError, OrderId, Symbol, TradeId};
+pub use ids::{AccountId, ClientOrderId, IdError, OrderId, Symbol, TradeId, WatchlistName};
 pub use num::{Cash, ParseNumError, Price, Qty};
 pub use order::{CancelReason, RejectReason, SelfTradePrevention, Side, TimeInForce};
 pub use time::UnixNanos;

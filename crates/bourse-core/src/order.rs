@@ -200,6 +200,11 @@ reject_reasons! {
     /// The exchange's cash in all would pass half of what its fixed point holds, past which
     /// an account's cash plus positions could not be summed exactly.
     CashLimit = 3007, "CASH_LIMIT", "the deposit would take the exchange's cash past what it can value exactly";
+    /// None such, deleted, or another account's.
+    UnknownWatchlist = 6101, "UNKNOWN_WATCHLIST", "no such watchlist";
+    TooManyWatchlists = 6102, "TOO_MANY_WATCHLISTS", "the account has as many watchlists as it may";
+    WatchlistFull = 6103, "WATCHLIST_FULL", "the watchlist holds as many symbols as it may";
+    WatchlistNameTaken = 6104, "WATCHLIST_NAME_TAKEN", "the account already has a watchlist with this name";
 }
 
 impl fmt::Display for RejectReason {

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::alerts::Alerts;
 use crate::identity::Identity;
 use crate::instrument::Instrument;
+use crate::watchlists::Watchlists;
 
 mod alerts;
 mod identity;
@@ -25,6 +26,7 @@ mod ledger;
 mod orders;
 mod risk;
 mod stops;
+mod watchlists;
 
 use stops::Stops;
 
@@ -141,6 +143,7 @@ pub struct Engine {
     /// Accounts and positions a command touched, for the balance events at its end.
     touched: Vec<(AccountId, Option<Symbol>)>,
     alerts: Alerts,
+    watchlists: Watchlists,
 }
 
 /// A resting order as a snapshot keeps it; the list per book is in priority order.
@@ -188,6 +191,7 @@ pub struct Snapshot {
     shares_in: Vec<u64>,
     identity: Identity,
     alerts: Alerts,
+    watchlists: Watchlists,
 }
 
 /// A digest of the engine's whole state.
@@ -280,6 +284,7 @@ impl Engine {
             scratch: Vec::with_capacity(64),
             touched: Vec::with_capacity(16),
             alerts: Alerts::default(),
+            watchlists: Watchlists::default(),
         })
     }
 
@@ -374,6 +379,7 @@ impl Engine {
             shares_in: self.shares_in.clone(),
             identity: self.identity.clone(),
             alerts: self.alerts.clone(),
+            watchlists: self.watchlists.clone(),
         }
     }
 
@@ -437,6 +443,7 @@ impl Engine {
         e.identity = snap.identity;
         e.identity.reindex();
         e.alerts = snap.alerts;
+        e.watchlists = snap.watchlists;
         e.last_seq = snap.seq;
         e.check_invariants().map_err(EngineError::BadSnapshot)?;
         Ok(e)
@@ -550,6 +557,11 @@ impl Engine {
                 }
                 out.push(Event::DayEnded { at: cmd.ts });
             }
+            Command::CreateWatchlist { .. }
+            | Command::UpdateWatchlist { .. }
+            | Command::AddToWatchlist { .. }
+            | Command::RemoveFromWatchlist { .. }
+            | Command::DeleteWatchlist { .. } => self.apply_watchlist(&cmd.cmd, cmd.ts, out),
         }
     }
 }

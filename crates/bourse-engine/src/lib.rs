@@ -18,6 +18,7 @@ pub mod histogram;
 pub mod identity;
 pub mod instrument;
 pub mod runner;
+pub mod watchlists;
 
 pub use engine::{Engine, EngineConfig, EngineError, Snapshot, StateHash};
 pub use histogram::{AtomicHistogram, HistogramSnapshot};

@@ -442,17 +442,21 @@ impl Release for IdentityRelease {
     }
 }
 
-/// Keeps the API's alert book in step with the engine.
+/// Keeps the API's mirrors of engine-held account state (alerts, watchlists) in step.
 #[derive(Debug)]
-pub struct AlertRelease(pub Arc<bourse_api::alerts::AlertBook>);
+pub struct BookRelease {
+    pub alerts: Arc<bourse_api::alerts::AlertBook>,
+    pub watchlists: Arc<bourse_api::watchlists::WatchlistBook>,
+}
 
-impl Release for AlertRelease {
+impl Release for BookRelease {
     fn release(&mut self, batch: &EventBatch) {
         let mut events = Vec::new();
         for o in batch.commands() {
             events.clear();
             events.extend(o.events.iter().map(|t| t.event));
-            self.0.apply(o.ts, &events);
+            self.alerts.apply(o.ts, &events);
+            self.watchlists.apply(o.ts, &events);
         }
     }
 }

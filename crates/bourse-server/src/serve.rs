@@ -32,7 +32,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::{Backend, Config, INSTRUMENTS_TOML};
 use crate::pipeline::{
-    AlertRelease, BoxJournal, FeedRelease, GatewayRelease, IdentityRelease, JournalStats,
+    BookRelease, BoxJournal, FeedRelease, GatewayRelease, IdentityRelease, JournalStats,
     ReadModelRelease, RejectCounts, RejectRelease, Watermark, WriterConfig, encode_snapshot,
     spawn_publisher, spawn_writer,
 };
@@ -138,7 +138,7 @@ fn build_read_model(
     journal: &dyn Journal,
     engine: &Engine,
     feed: &mut bourse_feed::Publisher,
-    alerts: &bourse_api::alerts::AlertBook,
+    books: &BookRelease,
 ) -> Result<(
     Arc<RwLock<ReadModel>>,
     Option<PgProjector>,
@@ -190,7 +190,8 @@ fn build_read_model(
         }));
         model.apply(rec.seq, rec.ts, &tagged);
         feed.publish(&tagged);
-        alerts.apply(rec.ts, &out);
+        books.alerts.apply(rec.ts, &out);
+        books.watchlists.apply(rec.ts, &out);
         // All of it: what the tables already hold rebuilds the projector's working orders.
         // (`apply` hands full chunks on by itself.)
         if let Some(p) = projector.as_mut() {
@@ -373,9 +374,13 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
     ));
     let mut feed_publisher = bourse_feed::Publisher::new(feed.clone());
     // Rebuilt from the journal like the read model, so fired alerts stay on record.
-    let alert_book = Arc::new(bourse_api::alerts::AlertBook::new(std::iter::empty()));
+    let books = BookRelease {
+        alerts: Arc::new(bourse_api::alerts::AlertBook::new(std::iter::empty())),
+        watchlists: Arc::default(),
+    };
     let (model, projector, read_opts) =
-        build_read_model(cfg, &*journal, &engine, &mut feed_publisher, &alert_book)?;
+        build_read_model(cfg, &*journal, &engine, &mut feed_publisher, &books)?;
+    let (alert_book, watchlist_book) = (books.alerts.clone(), books.watchlists.clone());
     let projector_progress = projector.as_ref().map(PgProjector::progress);
     let rc = RunnerConfig {
         core: usize::try_from(cfg.engine.core).ok(),
@@ -419,9 +424,10 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
         outputs.events,
         watermark.clone(),
         stats.clone(),
-        // The alert book first: a request is answered only after the book has its event.
+        // The alert and watchlist books first: a request is answered only after they have
+        // its events.
         vec![
-            Box::new(AlertRelease(alert_book.clone())),
+            Box::new(books),
             Box::new(ReadModelRelease {
                 model: model.clone(),
                 projector,
@@ -511,6 +517,7 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
             directory,
             passwords,
             alert_book,
+            watchlist_book,
             history,
             feed,
         },

@@ -246,7 +246,7 @@ function Star({ symbol }: { symbol: string }) {
     }
   };
   return (
-    <button type="button" class="star ghost" aria-pressed={on} disabled={busy} onClick={() => void toggle()}>
+    <button type="button" class="star ghost" disabled={busy} onClick={() => void toggle()}>
       <span aria-hidden="true">{on ? '★' : '☆'}</span> {on ? 'Remove from watchlist' : 'Add to watchlist'}
     </button>
   );

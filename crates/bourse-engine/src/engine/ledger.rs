@@ -476,6 +476,14 @@ impl Engine {
                 self.orders.len()
             ));
         }
+        self.watchlists.check(|a| self.account(a).is_some())?;
+        if let Some((_, id, _)) = self
+            .watchlists
+            .iter()
+            .find(|(_, _, w)| w.symbols.iter().any(|s| !self.by_symbol.contains_key(s)))
+        {
+            return Err(format!("watchlist {id} holds a symbol that is not listed"));
+        }
         Ok(())
     }
 }
