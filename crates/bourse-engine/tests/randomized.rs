@@ -176,7 +176,38 @@ fn generate_and_run(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>) {
                 account,
                 alert_id: 1 + rng.below(200),
             },
-            95..=96 => Command::Withdraw {
+            96 => {
+                let watchlist_id = 1 + rng.below(30);
+                match rng.below(5) {
+                    0 => Command::CreateWatchlist {
+                        account,
+                        name: bourse_core::WatchlistName::new(&format!("w{}", rng.below(4)))
+                            .unwrap(),
+                        symbols: vec![i.symbol],
+                    },
+                    1 => Command::AddToWatchlist {
+                        account,
+                        watchlist_id,
+                        symbol: i.symbol,
+                    },
+                    2 => Command::RemoveFromWatchlist {
+                        account,
+                        watchlist_id,
+                        symbol: i.symbol,
+                    },
+                    3 => Command::UpdateWatchlist {
+                        account,
+                        watchlist_id,
+                        name: None,
+                        symbols: Some(vec![i.symbol]),
+                    },
+                    _ => Command::DeleteWatchlist {
+                        account,
+                        watchlist_id,
+                    },
+                }
+            }
+            95 => Command::Withdraw {
                 account,
                 amount: Cash::from_dollars(1 + i64::try_from(rng.below(20_000)).unwrap()).unwrap(),
             },
