@@ -4,7 +4,9 @@
 Runs `bourse bench orders --spawn ...` (every order with its own client order id) and, at
 each of the bench's progress lines, reads the server's resident set size from /proc. Prints
 one line per progress line and, at the end, the RSS when the orders sent first reached each
-mark (default 1M, 5M, 10M).
+mark (default 1M, 5M, 10M). It also prints the allocator's own account from the server's
+/metrics (jemalloc's allocated and resident bytes), so growth in RSS can be told apart from
+growth in what the server holds.
 
     scripts/memory-run.py --bourse target/release/bourse --rate 50000 --orders 10000000 \
         [--marks 1000000,5000000,10000000] [--smaps] [-- extra bench flags]
@@ -20,6 +22,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 
 PROGRESS = re.compile(r"^\s*([\d.]+)s\s+sent (\d+)")
 
@@ -56,6 +59,38 @@ def rss_mib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def listen_port(pid):
+    """The TCP port the process listens on (the spawned server binds port 0)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            if cols[3] == "0A" and cols[9] in inodes:
+                return int(cols[1].split(":")[1], 16)
+    return None
+
+
+def allocator_mib(port):
+    """(allocated, resident) MiB from the server's /metrics, or NaNs."""
+    got = {}
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            for line in r.read().decode().splitlines():
+                for k in ("allocated", "resident"):
+                    if line.startswith(f"bourse_allocator_{k}_bytes "):
+                        got[k] = float(line.split()[1]) / 2**20
+    except (OSError, ValueError):
+        pass
+    return got.get("allocated", float("nan")), got.get("resident", float("nan"))
 
 
 def smaps(pid):
@@ -107,6 +142,7 @@ def main():
     print("running:", " ".join(cmd), flush=True)
     p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     spid = None
+    port = None
     hit = {}
     taken = {}
     peak = 0.0
@@ -124,10 +160,17 @@ def main():
         except OSError:
             rss = float("nan")
         peak = max(peak, rss)
-        print(f"t={m.group(1):>7}s sent={sent:>10} server_rss={rss:8.1f} MiB", flush=True)
+        if spid and port is None:
+            try:
+                port = listen_port(spid)
+            except OSError:
+                pass
+        alloc, resident = allocator_mib(port) if port else (float("nan"), float("nan"))
+        print(f"t={m.group(1):>7}s sent={sent:>10} server_rss={rss:8.1f} MiB"
+              f" allocated={alloc:8.1f} resident={resident:8.1f}", flush=True)
         for mark in marks:
             if mark not in hit and sent >= mark:
-                hit[mark] = (sent, rss)
+                hit[mark] = (sent, rss, alloc)
                 if a.smaps and spid:
                     try:
                         taken[mark] = smaps(spid)
@@ -137,8 +180,9 @@ def main():
     print("summary:")
     for mark in marks:
         if mark in hit:
-            sent, rss = hit[mark]
-            print(f"  at {mark:>10} orders (sent {sent}): server RSS {rss:.1f} MiB")
+            sent, rss, alloc = hit[mark]
+            print(f"  at {mark:>10} orders (sent {sent}): server RSS {rss:.1f} MiB,"
+                  f" allocated {alloc:.1f} MiB")
         else:
             print(f"  {mark} orders not reached")
     print(f"  peak RSS {peak:.1f} MiB; bench exit {p.returncode}")

@@ -298,6 +298,23 @@ impl Collector for Sources {
             relaxed(&f.slow_disconnects),
         )?;
 
+        // The allocator's own account (jemalloc, the binary's global allocator): what the
+        // process holds allocated against what it keeps resident, so that growth in RSS can
+        // be told apart from growth in data. Read only at scrape time.
+        if tikv_jemalloc_ctl::epoch::advance().is_ok() {
+            let read = |r: tikv_jemalloc_ctl::Result<usize>| r.map_or(0, |v| v as u64);
+            m.gauge(
+                "bourse_allocator_allocated_bytes",
+                "Bytes the process has allocated and not freed (jemalloc's stats.allocated).",
+                read(tikv_jemalloc_ctl::stats::allocated::read()),
+            )?;
+            m.gauge(
+                "bourse_allocator_resident_bytes",
+                "Bytes of memory the allocator keeps resident (jemalloc's stats.resident).",
+                read(tikv_jemalloc_ctl::stats::resident::read()),
+            )?;
+        }
+
         let mut family = enc.encode_descriptor(
             "bourse_rejects",
             "Requests the engine rejected, by reason code, as released (durable).",

@@ -216,6 +216,8 @@ fn metrics_are_prometheus_text_with_every_family_and_sane_values() {
         ("bourse_feed_conflated", "counter"),
         ("bourse_feed_slow_disconnects", "counter"),
         ("bourse_rejects", "counter"),
+        ("bourse_allocator_allocated_bytes", "gauge"),
+        ("bourse_allocator_resident_bytes", "gauge"),
     ] {
         assert_eq!(
             m.types.get(family).map(String::as_str),
@@ -266,6 +268,11 @@ fn metrics_are_prometheus_text_with_every_family_and_sane_values() {
     assert!(m.get("bourse_feed_bytes_total") > m.get("bourse_feed_messages_total"));
     assert_eq!(m.get("bourse_feed_slow_disconnects_total"), 0.0);
     assert_eq!(m.get("bourse_feed_conflated_total"), 0.0);
+
+    // The allocator's account: the binary runs on jemalloc, which holds at least the
+    // engine's pre-sized tables.
+    assert!(m.get("bourse_allocator_allocated_bytes") > 1e6);
+    assert!(m.get("bourse_allocator_resident_bytes") > 1e6);
 
     // Rejects by reason: exactly ours, and every reason is listed.
     assert_eq!(

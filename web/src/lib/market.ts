@@ -1,10 +1,11 @@
 /**
  * Live market data per symbol, fed by the WebSocket: the book (seq-checked, resynced after
  * a gap or a reconnect), the ticker, the trade tape and the current 1-minute candle. The
- * latest state lives in plain objects; views render it once per animation frame.
+ * latest state lives in plain objects; views render it on an animation frame, at most every
+ * `MARKET_FRAME_MS`.
  */
 import { BookSync, type BookUpdate } from './book';
-import { frame, type FrameBatcher } from './frame';
+import { marketFrame, type FrameBatcher } from './frame';
 import type { BookSnapshot, Candle, Quote, Trade } from './types';
 
 export interface Ticker extends Quote {
@@ -48,7 +49,7 @@ export class Market {
   connected = false;
 
   constructor(private readonly deps: MarketDeps) {
-    this.batcher = deps.batcher ?? frame;
+    this.batcher = deps.batcher ?? marketFrame;
   }
 
   get(symbol: string): SymbolData {
