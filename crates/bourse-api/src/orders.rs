@@ -71,6 +71,15 @@ impl Listings {
 pub struct DecimalText(Box<RawValue>);
 
 impl DecimalText {
+    /// A number given as plain text (a FIX field): kept as a JSON string so that it is read
+    /// exactly as a REST client's string would be.
+    #[must_use]
+    pub fn from_text(text: &str) -> DecimalText {
+        // A string always serializes; `null` (never a number) is the impossible fallback.
+        let json = serde_json::to_string(text).unwrap_or_default();
+        DecimalText(RawValue::from_string(json).unwrap_or_default())
+    }
+
     /// The number's text: a JSON string's content, or a JSON number's literal.
     #[must_use]
     pub fn text(&self) -> Cow<'_, str> {

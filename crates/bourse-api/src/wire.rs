@@ -159,6 +159,7 @@ wire_schema!(
             "MARKET_REMAINDER",
             "SELF_TRADE",
             "EXPIRED",
+            "CANCEL_ON_DISCONNECT",
         ],
         "Why a working order stopped working without filling.",
     )

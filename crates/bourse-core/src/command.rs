@@ -263,6 +263,13 @@ pub enum Command {
         account: AccountId,
         watchlist_id: u64,
     },
+    /// A session that asked for cancel-on-disconnect ended: these orders of the account,
+    /// those still working, are cancelled with `CANCEL_ON_DISCONNECT`. Ids that ended
+    /// meanwhile (or are not the account's) are skipped without a rejection.
+    CancelOnDisconnect {
+        account: AccountId,
+        order_ids: Vec<OrderId>,
+    },
 }
 
 /// A command with its place in the journal and the time it was sequenced. The engine reads

@@ -97,6 +97,9 @@ pub enum CancelReason {
     SelfTrade,
     /// A DAY order at the end of the trading day.
     Expired,
+    /// The FIX or WebSocket session that entered it ended, and had asked for
+    /// cancel-on-disconnect.
+    CancelOnDisconnect,
 }
 
 impl CancelReason {
@@ -111,6 +114,7 @@ impl CancelReason {
             CancelReason::MarketRemainder => "MARKET_REMAINDER",
             CancelReason::SelfTrade => "SELF_TRADE",
             CancelReason::Expired => "EXPIRED",
+            CancelReason::CancelOnDisconnect => "CANCEL_ON_DISCONNECT",
         }
     }
 }

@@ -515,6 +515,11 @@ impl Engine {
                 self.replace(*account, *order_id, *qty, *price, out);
             }
             Command::MassCancel { account, symbol } => self.mass_cancel(*account, *symbol, out),
+            Command::CancelOnDisconnect { account, order_ids } => {
+                for &id in order_ids {
+                    self.cancel_for(*account, id, CancelReason::CancelOnDisconnect, out);
+                }
+            }
             Command::CreateAlert {
                 account,
                 symbol,

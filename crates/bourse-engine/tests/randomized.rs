@@ -211,10 +211,19 @@ fn generate_and_run(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>) {
                 account,
                 amount: Cash::from_dollars(1 + i64::try_from(rng.below(20_000)).unwrap()).unwrap(),
             },
-            97 => Command::MassCancel {
-                account: rng.chance(80).then_some(account),
-                symbol: rng.chance(50).then_some(i.symbol),
-            },
+            97 => {
+                if rng.chance(20) {
+                    Command::CancelOnDisconnect {
+                        account,
+                        order_ids: (0..3).map(|_| OrderId::new(1 + rng.below(400))).collect(),
+                    }
+                } else {
+                    Command::MassCancel {
+                        account: rng.chance(80).then_some(account),
+                        symbol: rng.chance(50).then_some(i.symbol),
+                    }
+                }
+            }
             98 => {
                 if rng.chance(20) {
                     Command::HaltSymbol { symbol: i.symbol }

@@ -1319,3 +1319,67 @@ fn price_alerts_fire_once_on_the_trade_that_meets_them() {
     let restored = bourse_engine::Engine::restore(snap).unwrap();
     assert_eq!(restored.alerts().len(), 3);
 }
+
+#[test]
+fn cancel_on_disconnect_cancels_the_named_working_orders_with_its_reason() {
+    let (mut d, mm, t) = ko_market();
+    let resting = accepted_id(&d.run(Command::SubmitOrder(limit(
+        mm,
+        "KO",
+        Side::Sell,
+        "63.00",
+        100,
+    ))));
+    let held = accepted_id(&d.run(Command::SubmitOrder(stop(
+        mm,
+        "KO",
+        Side::Sell,
+        "61.00",
+        None,
+        10,
+    ))));
+    let kept = accepted_id(&d.run(Command::SubmitOrder(limit(
+        mm,
+        "KO",
+        Side::Sell,
+        "64.00",
+        100,
+    ))));
+    let others = accepted_id(&d.run(Command::SubmitOrder(limit(
+        t,
+        "KO",
+        Side::Buy,
+        "60.00",
+        10,
+    ))));
+    let ev = d.run(Command::CancelOnDisconnect {
+        account: mm,
+        // Another account's order and an id that never was are skipped quietly.
+        order_ids: vec![resting, held, others, OrderId::new(999_999)],
+    });
+    let canceled: Vec<(OrderId, CancelReason)> = ev
+        .iter()
+        .filter_map(|e| match *e {
+            Event::OrderCanceled {
+                order_id, reason, ..
+            } => Some((order_id, reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        canceled,
+        vec![
+            (resting, CancelReason::CancelOnDisconnect),
+            (held, CancelReason::CancelOnDisconnect)
+        ]
+    );
+    assert!(rejected(&ev).is_none(), "{ev:?}");
+    // The order not named, and the other account's, still work.
+    for (account, id) in [(mm, kept), (t, others)] {
+        let ev = d.run(Command::CancelOrder {
+            account,
+            order_id: id,
+        });
+        assert!(rejected(&ev).is_none(), "{ev:?}");
+    }
+}

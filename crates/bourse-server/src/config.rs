@@ -19,6 +19,7 @@ pub struct Config {
     pub engine: EngineSection,
     pub journal: JournalSection,
     pub feed: FeedSection,
+    pub fix: FixSection,
     pub log: LogSection,
 }
 
@@ -83,6 +84,16 @@ pub struct FeedSection {
     pub idle_timeout_secs: u64,
     pub trades_kept: usize,
     pub candles_kept: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixSection {
+    pub listen: String,
+    pub comp_id: String,
+    pub store_dir: PathBuf,
+    pub cancel_on_disconnect: bool,
+    pub session_queue: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -48,6 +48,7 @@ pub struct Sources {
     pub released: Arc<AtomicU64>,
     pub feed: Arc<dyn FeedSource>,
     pub rejects: Arc<RejectCounts>,
+    pub fix: Arc<bourse_fix::FixHub>,
 }
 
 impl fmt::Debug for Sources {
@@ -298,6 +299,28 @@ impl Collector for Sources {
             relaxed(&f.slow_disconnects),
         )?;
 
+        let x = &*self.fix;
+        m.gauge(
+            "bourse_fix_sessions",
+            "FIX sessions logged on now.",
+            x.live(),
+        )?;
+        m.counter(
+            "bourse_fix_messages_in",
+            "FIX messages received (framed, checksum good).",
+            relaxed(&x.messages_in),
+        )?;
+        m.counter(
+            "bourse_fix_messages_out",
+            "FIX messages sent, resends included.",
+            relaxed(&x.messages_out),
+        )?;
+        m.counter(
+            "bourse_fix_garbled",
+            "Garbled FIX input dropped (bad BodyLength or CheckSum, no BeginString).",
+            relaxed(&x.garbled),
+        )?;
+
         // The allocator's own account (jemalloc, the binary's global allocator): what the
         // process holds allocated against what it keeps resident, so that growth in RSS can
         // be told apart from growth in data. Read only at scrape time.
@@ -360,6 +383,7 @@ mod tests {
             released: Arc::new(AtomicU64::new(1)),
             feed: Arc::new(bourse_feed::FeedStats::default()),
             rejects,
+            fix: Arc::default(),
         })
         .render();
         for line in [

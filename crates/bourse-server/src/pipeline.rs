@@ -370,6 +370,17 @@ impl Release for GatewayRelease {
     }
 }
 
+/// Hands each live FIX session its account's order events (before the gateway, so a
+/// session's own request is reported before its outcome arrives).
+#[derive(Debug)]
+pub struct FixRelease(pub Arc<bourse_fix::FixHub>);
+
+impl Release for FixRelease {
+    fn release(&mut self, batch: &EventBatch) {
+        self.0.publish(batch.events());
+    }
+}
+
 /// Released rejections, per reason, for `/metrics`: one counter per [`RejectReason::ALL`]
 /// entry, in that order.
 #[derive(Debug)]

@@ -32,7 +32,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::{Backend, Config, INSTRUMENTS_TOML};
 use crate::pipeline::{
-    BookRelease, BoxJournal, FeedRelease, GatewayRelease, IdentityRelease, JournalStats,
+    BookRelease, BoxJournal, FeedRelease, FixRelease, GatewayRelease, IdentityRelease, JournalStats,
     ReadModelRelease, RejectCounts, RejectRelease, Watermark, WriterConfig, encode_snapshot,
     spawn_publisher, spawn_writer,
 };
@@ -420,6 +420,7 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
     let operator_token =
         (!cfg.server.operator_token.is_empty()).then_some(cfg.server.operator_token.as_str());
     let directory = Arc::new(Directory::new(seed, operator_token));
+    let fix_hub = Arc::new(bourse_fix::FixHub::default());
     let publisher = spawn_publisher(
         outputs.events,
         watermark.clone(),
@@ -436,6 +437,7 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
             // told of a log-out or revocation finds it in force.
             Box::new(RejectRelease(rejects.clone())),
             Box::new(IdentityRelease(directory.clone())),
+            Box::new(FixRelease(fix_hub.clone())),
             Box::new(GatewayRelease(gateway.clone())),
             // Last: market data never delays an answer.
             Box::new(FeedRelease::start(feed_publisher, 1_024)?),
@@ -449,6 +451,7 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
         released: released.clone(),
         feed: feed.clone(),
         rejects,
+        fix: fix_hub.clone(),
     });
     let ops = Arc::new(Ops {
         handle: runner.handle(),
@@ -509,6 +512,12 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
     // Answers WebSocket orders whose outcome is overdue (the journal's database is down).
     rt.spawn(gateway.clone().sweeper());
     let for_demo = (gateway.clone(), feed.clone());
+    let fix_services = bourse_fix::FixServices {
+        gateway: gateway.clone(),
+        directory: directory.clone(),
+        listings: listings.clone(),
+        history: history.clone(),
+    };
     let app = bourse_api::router(
         bourse_api::Services {
             gateway,
@@ -532,6 +541,8 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
         app
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
+    // Tells FIX sessions to log out once the HTTP side has stopped.
+    let (fix_stop_tx, fix_stop) = tokio::sync::watch::channel(false);
     let served = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(&cfg.server.listen)
             .await
@@ -543,6 +554,31 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
             recovered.seq.0, recovered.hash
         );
         tracing::info!(%addr, "listening");
+        if !cfg.fix.listen.is_empty() {
+            let fix = tokio::net::TcpListener::bind(&cfg.fix.listen)
+                .await
+                .with_context(|| format!("listening for FIX on {}", cfg.fix.listen))?;
+            let fix_addr = fix.local_addr()?;
+            let fix_tls = tls.clone().map(tokio_rustls::TlsAcceptor::from);
+            println!(
+                "bourse fix listening on {fix_addr}{}",
+                if fix_tls.is_some() { " (TLS)" } else { "" }
+            );
+            tokio::spawn(bourse_fix::serve(
+                fix,
+                Arc::new(bourse_fix::FixConfig {
+                    comp_id: cfg.fix.comp_id.clone(),
+                    store_dir: cfg.fix.store_dir.clone(),
+                    queue: cfg.fix.session_queue,
+                    cancel_on_disconnect_default: cfg.fix.cancel_on_disconnect,
+                    ..bourse_fix::FixConfig::default()
+                }),
+                fix_services,
+                fix_hub,
+                fix_tls,
+                fix_stop.clone(),
+            ));
+        }
         if let Some(d) = demo {
             let (gateway, feed) = for_demo;
             tokio::spawn(crate::demo::run(d, addr, gateway, listed, feed));
@@ -564,6 +600,10 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
                 .context("serving HTTP"),
         }
     });
+    let _ = fix_stop_tx.send(true);
+    // FIX sessions send their Logout (and cancel-on-disconnect its command) while the engine
+    // still runs.
+    rt.block_on(tokio::time::sleep(Duration::from_millis(300)));
     tracing::info!("shutting down: draining the engine");
     // Anything still waiting on a dead database gets a bounded grace period.
     let giver = {

@@ -336,6 +336,27 @@ impl ReadModel {
             .map(OrderState::view)
     }
 
+    /// An order of `account` as its events left it (for a gateway that folds later events
+    /// into it, such as a FIX session).
+    #[must_use]
+    pub fn order_state(&self, account: AccountId, id: OrderId) -> Option<OrderState> {
+        self.orders.get(&id).filter(|o| o.account == account).cloned()
+    }
+
+    /// The account's working orders (held, new or partially filled), oldest first.
+    #[must_use]
+    pub fn open_order_states(&self, account: AccountId) -> Vec<OrderState> {
+        self.accounts.get(&account).map_or_else(Vec::new, |b| {
+            b.open.iter().filter_map(|id| self.orders.get(id).cloned()).collect()
+        })
+    }
+
+    /// The id of the account's newest order with this client order id.
+    #[must_use]
+    pub fn order_id_by_client(&self, account: AccountId, cid: ClientOrderId) -> Option<OrderId> {
+        self.by_client.get(&(account, cid)).copied()
+    }
+
     /// Any account's order, for the operator.
     #[must_use]
     pub fn order_any(&self, id: OrderId) -> Option<OrderView> {

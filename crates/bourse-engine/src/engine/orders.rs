@@ -237,6 +237,33 @@ impl Engine {
         self.scratch = ev;
     }
 
+    /// Cancels a working order of `account` for `reason`; quietly nothing if it is not one.
+    pub(super) fn cancel_for(
+        &mut self,
+        account: AccountId,
+        order_id: OrderId,
+        reason: CancelReason,
+        out: &mut Vec<Event>,
+    ) {
+        let Some(w) = self.orders.get(&order_id).filter(|w| w.account == account) else {
+            return;
+        };
+        let i = w.instrument as usize;
+        if w.held {
+            return self.cancel_held(order_id, reason, out);
+        }
+        let mut ev = std::mem::take(&mut self.scratch);
+        ev.clear();
+        self.books[i].cancel(order_id, &mut ev);
+        for e in &mut ev {
+            if let BookEvent::Canceled { reason: r, .. } = e {
+                *r = reason;
+            }
+        }
+        self.translate(&ev, None, out);
+        self.scratch = ev;
+    }
+
     pub(super) fn replace(
         &mut self,
         account: AccountId,
