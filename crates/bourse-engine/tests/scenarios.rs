@@ -1345,13 +1345,7 @@ fn cancel_on_disconnect_cancels_the_named_working_orders_with_its_reason() {
         "64.00",
         100,
     ))));
-    let others = accepted_id(&d.run(Command::SubmitOrder(limit(
-        t,
-        "KO",
-        Side::Buy,
-        "60.00",
-        10,
-    ))));
+    let others = accepted_id(&d.run(Command::SubmitOrder(limit(t, "KO", Side::Buy, "60.00", 10))));
     let ev = d.run(Command::CancelOnDisconnect {
         account: mm,
         // Another account's order and an id that never was are skipped quietly.

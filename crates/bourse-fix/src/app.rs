@@ -71,6 +71,24 @@ pub(crate) struct App {
     exec_counter: u64,
 }
 
+/// ExecType I for an order the account does not have.
+fn unknown_status(exec: String, cl: &str, symbol: &str, side: &str) -> Outgoing {
+    let mut m = Outgoing::new("8")
+        .with(37, "NONE")
+        .with(11, cl)
+        .with(17, exec)
+        .with(150, 'I')
+        .with(39, '8');
+    m.set(55, if symbol.is_empty() { "?" } else { symbol });
+    m.set(54, if side.is_empty() { "?" } else { side });
+    m.set(151, 0);
+    m.set(14, 0);
+    m.set(6, 0);
+    m.set(58, "UNKNOWN_ORDER: no such order of this account");
+    m.set(60, now_text());
+    m
+}
+
 fn now_text() -> String {
     codec::utc_timestamp(bourse_api::auth::now().get())
 }
@@ -124,7 +142,11 @@ impl App {
 
     fn exec_id(&mut self, prefix: char) -> String {
         self.exec_counter += 1;
-        format!("{prefix}{}-{}", bourse_api::auth::now().get(), self.exec_counter)
+        format!(
+            "{prefix}{}-{}",
+            bourse_api::auth::now().get(),
+            self.exec_counter
+        )
     }
 
     /// Hands a command to the gateway; its outcome comes back as an [`Input::Outcome`].
@@ -153,6 +175,18 @@ impl App {
             Input::Outcome(id, r) => {
                 if let Some(req) = self.requests.remove(&id) {
                     self.on_outcome(s, req, r);
+                }
+            }
+            Input::Status {
+                cl_ord_id,
+                symbol,
+                side,
+                order,
+            } => {
+                let exec = self.exec_id('I');
+                match order {
+                    Some(v) => s.send(reports::view_report(&v, exec, &now_text())),
+                    None => s.send(unknown_status(exec, &cl_ord_id, &symbol, &side)),
                 }
             }
         }
@@ -216,7 +250,11 @@ impl App {
             }
             Event::OrderCanceled { reason, .. } => {
                 let exec = format!("C{}-{}", t.seq.0, id.get());
-                let kind = if tr.state.status == OrderStatus::Expired { 'C' } else { '4' };
+                let kind = if tr.state.status == OrderStatus::Expired {
+                    'C'
+                } else {
+                    '4'
+                };
                 let amend = self.amends.remove(&id);
                 let (cl, orig) = match &amend {
                     Some(a) => (a.cl_ord_id.as_str(), Some(a.orig.as_str())),
@@ -250,7 +288,12 @@ impl App {
 
     // ---- outcomes of our own requests -----------------------------------------------
 
-    fn on_outcome(&mut self, s: &mut Session, req: Request, r: Result<bourse_api::Reply, GatewayError>) {
+    fn on_outcome(
+        &mut self,
+        s: &mut Session,
+        req: Request,
+        r: Result<bourse_api::Reply, GatewayError>,
+    ) {
         let rejected = match &r {
             Ok(reply) => reply.events.iter().find_map(|e| match *e {
                 Event::Rejected {
@@ -259,8 +302,15 @@ impl App {
                 _ => None,
             }),
             Err(e) => match e {
-                GatewayError::Overloaded => Some(("OVERLOADED", "the exchange is overloaded; retry shortly", None, None)),
-                GatewayError::Closed => Some(("SHUTTING_DOWN", "the exchange is shutting down", None, None)),
+                GatewayError::Overloaded => Some((
+                    "OVERLOADED",
+                    "the exchange is overloaded; retry shortly",
+                    None,
+                    None,
+                )),
+                GatewayError::Closed => {
+                    Some(("SHUTTING_DOWN", "the exchange is shutting down", None, None))
+                }
                 // The outcome is unknown: the order's own reports follow if it took effect;
                 // OrderStatusRequest tells.
                 GatewayError::Timeout(_) | GatewayError::Stopped => {
@@ -302,7 +352,15 @@ impl App {
                 };
                 self.amends.remove(&order_id);
                 let why = reason.map_or(99, reports::cxl_rej_reason);
-                self.cancel_reject(s, Some(order_id), &cl_ord_id, &orig, replace, why, &format!("{code}: {text}"));
+                self.cancel_reject(
+                    s,
+                    Some(order_id),
+                    &cl_ord_id,
+                    &orig,
+                    replace,
+                    why,
+                    &format!("{code}: {text}"),
+                );
             }
             Request::Mass {
                 cl_ord_id,
@@ -336,7 +394,15 @@ impl App {
         }
     }
 
-    fn reject_new(&mut self, s: &mut Session, cl: &str, symbol: &str, side: &str, code: &str, text: &str) {
+    fn reject_new(
+        &mut self,
+        s: &mut Session,
+        cl: &str,
+        symbol: &str,
+        side: &str,
+        code: &str,
+        text: &str,
+    ) {
         let exec = self.exec_id('J');
         let mut m = Outgoing::new("8")
             .with(37, "NONE")
@@ -371,7 +437,10 @@ impl App {
             .and_then(|id| self.orders.get(&id))
             .map_or('8', |t| reports::ord_status(t.state.status));
         let m = Outgoing::new("9")
-            .with(37, order.map_or_else(|| "NONE".to_owned(), |o| o.get().to_string()))
+            .with(
+                37,
+                order.map_or_else(|| "NONE".to_owned(), |o| o.get().to_string()),
+            )
             .with(11, cl)
             .with(41, orig)
             .with(39, status)
@@ -382,41 +451,53 @@ impl App {
     }
 
     /// An ExecutionReport with ExecType I (order status) for an order of the account, or a
-    /// rejected one saying it is unknown.
-    fn status_report(&mut self, s: &mut Session, id: Option<OrderId>, cl: &str, symbol: &str, side: &str) {
-        let found = id.and_then(|id| {
-            self.orders.get(&id).cloned().or_else(|| {
-                self.services
-                    .history
-                    .model()
-                    .read()
-                    .order_state(self.account, id)
-                    .map(|st| Tracked::new(st, false))
-            })
-        });
-        let exec = self.exec_id('I');
-        match found {
-            Some(t) => {
-                let own = t.cl_ord_id.clone();
-                s.send(reports::execution_report(&t, exec, 'I', &own, None, &now_text()));
-            }
-            None => {
-                let mut m = Outgoing::new("8")
-                    .with(37, id.map_or_else(|| "NONE".to_owned(), |o| o.get().to_string()))
-                    .with(11, cl)
-                    .with(17, exec)
-                    .with(150, 'I')
-                    .with(39, '8');
-                m.set(55, if symbol.is_empty() { "?" } else { symbol });
-                m.set(54, if side.is_empty() { "?" } else { side });
-                m.set(151, 0);
-                m.set(14, 0);
-                m.set(6, 0);
-                m.set(58, "UNKNOWN_ORDER: no such order of this account");
-                m.set(60, now_text());
-                s.send(m);
-            }
+    /// rejected one saying it is unknown. An order the session does not follow is looked up
+    /// in the history (memory, then PostgreSQL) off the session's task; its report follows.
+    fn status_report(
+        &mut self,
+        s: &mut Session,
+        id: Option<OrderId>,
+        cl: &str,
+        symbol: &str,
+        side: &str,
+    ) {
+        if let Some(t) = id.and_then(|id| self.orders.get(&id)) {
+            let (t, exec) = (t.clone(), self.exec_id('I'));
+            let own = t.cl_ord_id.clone();
+            s.send(reports::execution_report(
+                &t,
+                exec,
+                'I',
+                &own,
+                None,
+                &now_text(),
+            ));
+            return;
         }
+        let by_client = if id.is_none() {
+            ClientOrderId::new(cl).ok()
+        } else {
+            None
+        };
+        let (history, account, tx) = (self.services.history.clone(), self.account, self.tx.clone());
+        let (cl, symbol, side) = (cl.to_owned(), symbol.to_owned(), side.to_owned());
+        tokio::spawn(async move {
+            let found = match (id, by_client) {
+                (Some(id), _) => history.order(account, id).await,
+                (None, Some(c)) => history.order_by_client_id(account, c).await,
+                (None, None) => Ok(None),
+            };
+            let order = found.ok().flatten().map(Box::new);
+            // The session may have ended meanwhile: nobody to tell.
+            let _ = tx
+                .send(Input::Status {
+                    cl_ord_id: cl,
+                    symbol,
+                    side,
+                    order,
+                })
+                .await;
+        });
     }
 
     // ---- inbound application messages ------------------------------------------------
@@ -430,7 +511,8 @@ impl App {
             "H" => &[55, 54],
             "q" => &[11, 530],
             _ => {
-                let known = t.len() <= 2 && t.bytes().all(|b| b.is_ascii_alphanumeric()) && !t.is_empty();
+                let known =
+                    t.len() <= 2 && t.bytes().all(|b| b.is_ascii_alphanumeric()) && !t.is_empty();
                 if known {
                     s.send(
                         Outgoing::new("j")
@@ -466,9 +548,17 @@ impl App {
             "F" => self.amend(s, m, false),
             "G" => self.amend(s, m, true),
             "H" => {
-                let id = self.find_order(m);
+                let id = self.find_tracked(m).or_else(|| {
+                    m.get(37)
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .filter(|&v| v > 0)
+                        .map(OrderId::new)
+                });
                 let cl = m.get(11).unwrap_or("").to_owned();
-                let (sym, side) = (m.get(55).unwrap_or("").to_owned(), m.get(54).unwrap_or("").to_owned());
+                let (sym, side) = (
+                    m.get(55).unwrap_or("").to_owned(),
+                    m.get(54).unwrap_or("").to_owned(),
+                );
                 self.status_report(s, id, &cl, &sym, &side);
             }
             "q" => self.mass_cancel(s, m),
@@ -483,17 +573,32 @@ impl App {
             this.reject_new(s, &cl, &symbol, &side_raw, code, &format!("{code}: {text}"));
         };
         let Some(side) = reports::side_word(&side_raw) else {
-            return bad(self, s, "INVALID_SIDE", format!("Side {side_raw} is not 1 (buy) or 2 (sell)"));
+            return bad(
+                self,
+                s,
+                "INVALID_SIDE",
+                format!("Side {side_raw} is not 1 (buy) or 2 (sell)"),
+            );
         };
         let Some(order_type) = reports::ord_type_word(&g(40)) else {
-            return bad(self, s, "INVALID_ORDER_TYPE", format!("OrdType {} is not 1, 2, 3 or 4", g(40)));
+            return bad(
+                self,
+                s,
+                "INVALID_ORDER_TYPE",
+                format!("OrdType {} is not 1, 2, 3 or 4", g(40)),
+            );
         };
         let tif = match m.get(59) {
             None => "day",
             Some(v) => match reports::tif_word(v) {
                 Some(w) => w,
                 None => {
-                    return bad(self, s, "INVALID_TIME_IN_FORCE", format!("TimeInForce {v} is not 0, 1, 3 or 4"));
+                    return bad(
+                        self,
+                        s,
+                        "INVALID_TIME_IN_FORCE",
+                        format!("TimeInForce {v} is not 0, 1, 3 or 4"),
+                    );
                 }
             },
         };
@@ -534,10 +639,14 @@ impl App {
         self.who.acting_for(m.get(1))
     }
 
-    /// The order a cancel, replace or status request names: OrderID (37), else the
-    /// ClOrdID it answers to (41, or 11 for a status request).
+    /// The order a cancel or replace names: OrderID (37), else the ClOrdID it answers
+    /// to (41).
     fn find_order(&self, m: &Message) -> Option<OrderId> {
-        if let Some(id) = m.get(37).and_then(|v| v.parse::<u64>().ok()).filter(|&v| v > 0) {
+        if let Some(id) = m
+            .get(37)
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|&v| v > 0)
+        {
             let id = OrderId::new(id);
             let known = self.orders.contains_key(&id)
                 || self
@@ -549,7 +658,7 @@ impl App {
                     .is_some();
             return known.then_some(id);
         }
-        let cl = if m.msg_type() == "H" { m.get(11) } else { m.get(41) }?;
+        let cl = m.get(41)?;
         if let Some((id, _)) = self.orders.iter().find(|(_, t)| t.cl_ord_id == cl) {
             return Some(*id);
         }
@@ -561,21 +670,66 @@ impl App {
             .order_id_by_client(self.account, cid)
     }
 
+    /// A followed (working) order the message names by OrderID (37) or current ClOrdID (11).
+    fn find_tracked(&self, m: &Message) -> Option<OrderId> {
+        if let Some(id) = m.get(37).and_then(|v| v.parse::<u64>().ok()) {
+            let id = OrderId::new(id);
+            return self.orders.contains_key(&id).then_some(id);
+        }
+        let cl = m.get(11)?;
+        self.orders
+            .iter()
+            .find(|(_, t)| t.cl_ord_id == cl)
+            .map(|(id, _)| *id)
+    }
+
     fn amend(&mut self, s: &mut Session, m: &Message, replace: bool) {
         let cl = m.get(11).unwrap_or("").to_owned();
         let orig = m.get(41).unwrap_or("").to_owned();
         if let Err(e) = self.acting_for(m) {
-            return self.cancel_reject(s, None, &cl, &orig, replace, 99, &format!("{}: {}", e.code, e.message));
+            return self.cancel_reject(
+                s,
+                None,
+                &cl,
+                &orig,
+                replace,
+                99,
+                &format!("{}: {}", e.code, e.message),
+            );
         }
         if m.get(41).is_none() && m.get(37).is_none() {
-            return self.cancel_reject(s, None, &cl, &orig, replace, 1, "UNKNOWN_ORDER: give OrigClOrdID (41) or OrderID (37)");
+            return self.cancel_reject(
+                s,
+                None,
+                &cl,
+                &orig,
+                replace,
+                1,
+                "UNKNOWN_ORDER: give OrigClOrdID (41) or OrderID (37)",
+            );
         }
         let Some(order_id) = self.find_order(m) else {
-            return self.cancel_reject(s, None, &cl, &orig, replace, 1, "UNKNOWN_ORDER: no working order of this account answers to it");
+            return self.cancel_reject(
+                s,
+                None,
+                &cl,
+                &orig,
+                replace,
+                1,
+                "UNKNOWN_ORDER: no working order of this account answers to it",
+            );
         };
         let Some(tracked) = self.orders.get(&order_id) else {
             // Known, but no longer working.
-            return self.cancel_reject(s, Some(order_id), &cl, &orig, replace, 0, "UNKNOWN_ORDER: the order is no longer working");
+            return self.cancel_reject(
+                s,
+                Some(order_id),
+                &cl,
+                &orig,
+                replace,
+                0,
+                "UNKNOWN_ORDER: the order is no longer working",
+            );
         };
         let current = tracked.cl_ord_id.clone();
         let cmd = if replace {
@@ -584,17 +738,41 @@ impl App {
             let leaves = match total {
                 Ok(q) if q > filled => Qty::new(q.get() - filled.get()),
                 Ok(_) => {
-                    return self.cancel_reject(s, Some(order_id), &cl, &current, true, 99, "INVALID_QUANTITY: OrderQty must be above the quantity already filled");
+                    return self.cancel_reject(
+                        s,
+                        Some(order_id),
+                        &cl,
+                        &current,
+                        true,
+                        99,
+                        "INVALID_QUANTITY: OrderQty must be above the quantity already filled",
+                    );
                 }
                 Err(_) => {
-                    return self.cancel_reject(s, Some(order_id), &cl, &current, true, 99, "INVALID_QUANTITY: OrderQty is not a whole number of shares");
+                    return self.cancel_reject(
+                        s,
+                        Some(order_id),
+                        &cl,
+                        &current,
+                        true,
+                        99,
+                        "INVALID_QUANTITY: OrderQty is not a whole number of shares",
+                    );
                 }
             };
             let price = match m.get(44).map(|p| DecimalText::from_text(p).to::<Price>()) {
                 None => None,
                 Some(Ok(p)) if p.raw() > 0 => Some(p),
                 Some(_) => {
-                    return self.cancel_reject(s, Some(order_id), &cl, &current, true, 99, "INVALID_PRICE: Price is not a positive price");
+                    return self.cancel_reject(
+                        s,
+                        Some(order_id),
+                        &cl,
+                        &current,
+                        true,
+                        99,
+                        "INVALID_PRICE: Price is not a positive price",
+                    );
                 }
             };
             Command::ReplaceOrder {
@@ -646,11 +824,21 @@ impl App {
         }
         let symbol = match kind.as_str() {
             "7" => None,
-            "1" => match m.get(55).and_then(|v| v.parse().ok()).filter(|sym| self.services.listings.get(*sym).is_some()) {
+            "1" => match m
+                .get(55)
+                .and_then(|v| v.parse().ok())
+                .filter(|sym| self.services.listings.get(*sym).is_some())
+            {
                 Some(sym) => Some(sym),
                 None => return refuse(s, 1, "UNKNOWN_SYMBOL: no such listed symbol"),
             },
-            _ => return refuse(s, 0, "MassCancelRequestType must be 1 (by security) or 7 (all orders)"),
+            _ => {
+                return refuse(
+                    s,
+                    0,
+                    "MassCancelRequestType must be 1 (by security) or 7 (all orders)",
+                );
+            }
         };
         self.call(
             Command::MassCancel {
@@ -691,11 +879,18 @@ impl App {
             for attempt in 0..50u32 {
                 match gateway.execute(cmd.clone()).await {
                     Ok(_) => {
-                        tracing::info!(account = account.get(), orders = n, "fix: cancelled on disconnect");
+                        tracing::info!(
+                            account = account.get(),
+                            orders = n,
+                            "fix: cancelled on disconnect"
+                        );
                         return;
                     }
                     Err(GatewayError::Overloaded) => {
-                        tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(attempt + 1))).await;
+                        tokio::time::sleep(std::time::Duration::from_millis(
+                            20 * u64::from(attempt + 1),
+                        ))
+                        .await;
                     }
                     Err(e) => {
                         tracing::error!(account = account.get(), "fix: cancel on disconnect: {e}");
@@ -703,7 +898,10 @@ impl App {
                     }
                 }
             }
-            tracing::error!(account = account.get(), "fix: cancel on disconnect not queued: overloaded");
+            tracing::error!(
+                account = account.get(),
+                "fix: cancel on disconnect not queued: overloaded"
+            );
         });
     }
 }

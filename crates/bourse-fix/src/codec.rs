@@ -64,18 +64,33 @@ pub fn frame(buf: &[u8]) -> Frame {
         return Frame::Broken("BodyLength too large");
     }
     let body_start = prefix.len() + end + 1;
-    let total = body_start + body_len + 7; // "10=nnn\x01"
+    // The message ends at its CheckSum field, wherever BodyLength says: a wrong length
+    // (longer or shorter) then costs this one message, never the ones behind it. SOH never
+    // occurs inside a value here (no data fields are accepted).
+    let Some(trailer_at) = find(&buf[body_start.saturating_sub(1)..], b"\x0110=")
+        .map(|i| body_start.saturating_sub(1) + i + 1)
+    else {
+        return if buf.len() - body_start > MAX_MESSAGE {
+            Frame::Broken("no CheckSum field")
+        } else {
+            Frame::Incomplete
+        };
+    };
+    let total = trailer_at + 7; // "10=nnn\x01"
     if buf.len() < total {
         return Frame::Incomplete;
     }
-    let trailer = &buf[body_start + body_len..total];
-    if !(trailer.starts_with(b"10=") && trailer[6] == SOH) {
-        // The length is wrong: skip to the next message's start.
-        return match find(&buf[1..], b"8=FIX.4.4\x01") {
-            Some(i) => Frame::Garbled(i + 1, "BodyLength does not match the message"),
-            None => Frame::Garbled(buf.len(), "BodyLength does not match the message"),
-        };
+    if buf[total - 1] != SOH
+        || !buf[trailer_at + 3..total - 1]
+            .iter()
+            .all(u8::is_ascii_digit)
+    {
+        return Frame::Garbled(total, "CheckSum is not three digits");
     }
+    if trailer_at != body_start + body_len {
+        return Frame::Garbled(total, "BodyLength does not match the message");
+    }
+    let trailer = &buf[trailer_at..total];
     let sum = checksum(&buf[..body_start + body_len]);
     let given = std::str::from_utf8(&trailer[3..6])
         .ok()
@@ -359,7 +374,8 @@ mod tests {
 
         let good = msg(2, &[(11, "b")]);
         let mut bad_len = String::from_utf8(msg(1, &[(11, "a")])).unwrap();
-        bad_len = bad_len.replacen("9=", "9=1", 1);
+        // Longer than the message: it must not swallow the next one.
+        bad_len = bad_len.replacen("9=", "9=9", 1);
         let mut buf = bad_len.into_bytes();
         let skip = buf.len();
         buf.extend_from_slice(&good);
@@ -380,8 +396,14 @@ mod tests {
     #[test]
     fn timestamps_are_utc() {
         // 2026-12-05 10:28:27.123 UTC
-        assert_eq!(utc_timestamp(1_796_466_507_123_000_000), "20261205-10:28:27.123");
+        assert_eq!(
+            utc_timestamp(1_796_466_507_123_000_000),
+            "20261205-10:28:27.123"
+        );
         assert_eq!(utc_timestamp(0), "19700101-00:00:00.000");
-        assert_eq!(utc_timestamp(951_782_400_000_000_000), "20000229-00:00:00.000");
+        assert_eq!(
+            utc_timestamp(951_782_400_000_000_000),
+            "20000229-00:00:00.000"
+        );
     }
 }

@@ -26,6 +26,13 @@ pub(crate) enum Input {
     Events(Vec<Tagged>),
     /// The durable outcome of a request the session made.
     Outcome(u64, Result<Reply, GatewayError>),
+    /// An order looked up in the history for an OrderStatusRequest (or a resent order).
+    Status {
+        cl_ord_id: String,
+        symbol: String,
+        side: String,
+        order: Option<Box<bourse_api::OrderView>>,
+    },
 }
 
 pub(crate) struct Listener {

@@ -1,6 +1,7 @@
 //! The engine's words in FIX: enum values both ways, and ExecutionReports built from an
 //! order's state and the event that changed it.
 
+use bourse_api::OrderView;
 use bourse_api::orders::{OrderState, OrderStatus};
 use bourse_core::{CancelReason, OrderType, Price, Qty, RejectReason, Seq, Side, TimeInForce};
 
@@ -76,12 +77,18 @@ pub(crate) fn ord_rej_reason(code: &str) -> u32 {
     match code {
         "UNKNOWN_SYMBOL" => 1,
         "SYMBOL_HALTED" => 2,
-        "MAX_QTY_EXCEEDED" | "MAX_NOTIONAL_EXCEEDED" | "INSUFFICIENT_BUYING_POWER"
-        | "INSUFFICIENT_POSITION" | "POSITION_LIMIT" => 3,
+        "MAX_QTY_EXCEEDED"
+        | "MAX_NOTIONAL_EXCEEDED"
+        | "INSUFFICIENT_BUYING_POWER"
+        | "INSUFFICIENT_POSITION"
+        | "POSITION_LIMIT" => 3,
         "UNKNOWN_ORDER" => 5,
         "DUPLICATE_CLIENT_ORDER_ID" => 6,
         "INVALID_PRICE" | "PRICE_OFF_TICK" | "PRICE_OUT_OF_BAND" => 99,
-        "INVALID_ORDER_TYPE" | "INVALID_TIME_IN_FORCE" | "INVALID_ORDER" | "POST_ONLY_WOULD_TAKE" => 11,
+        "INVALID_ORDER_TYPE"
+        | "INVALID_TIME_IN_FORCE"
+        | "INVALID_ORDER"
+        | "POST_ONLY_WOULD_TAKE" => 11,
         "INVALID_QUANTITY" | "QTY_OFF_LOT" => 13,
         _ => 99,
     }
@@ -139,9 +146,7 @@ pub(crate) fn execution_report(
     transact_time: &str,
 ) -> Outgoing {
     let s = &t.state;
-    let mut m = Outgoing::new("8")
-        .with(37, s.id.get())
-        .with(11, cl_ord_id);
+    let mut m = Outgoing::new("8").with(37, s.id.get()).with(11, cl_ord_id);
     if let Some(o) = orig {
         m.set(41, o);
     }
@@ -167,6 +172,38 @@ pub(crate) fn execution_report(
     m
 }
 
+/// An ExecutionReport with ExecType I (order status) from the history's view of an order
+/// the session no longer follows (it ended, or ended before the session began).
+pub(crate) fn view_report(v: &OrderView, exec_id: String, transact_time: &str) -> Outgoing {
+    let status = OrderStatus::parse(v.status).map_or('8', ord_status);
+    let cl = v
+        .client_order_id
+        .map_or_else(|| v.id.clone(), |c| c.as_str().to_owned());
+    let mut m = Outgoing::new("8")
+        .with(37, &v.id)
+        .with(11, cl)
+        .with(17, exec_id)
+        .with(150, 'I')
+        .with(39, status);
+    m.set(1, &v.account_id);
+    m.set(55, v.symbol.as_str());
+    m.set(54, side(v.side));
+    m.set(38, &v.qty);
+    m.set(40, ord_type(v.order_type));
+    if let Some(p) = v.limit_price {
+        m.set(44, px(p));
+    }
+    if let Some(p) = v.stop_price {
+        m.set(99, px(p));
+    }
+    m.set(59, tif(v.time_in_force));
+    m.set(151, &v.leaves_qty);
+    m.set(14, &v.filled_qty);
+    m.set(6, v.filled_avg_price.map_or_else(|| "0".to_owned(), px));
+    m.set(60, transact_time);
+    m
+}
+
 /// Why an order stopped, for Text (58).
 pub(crate) fn cancel_text(r: CancelReason) -> &'static str {
     r.code()
@@ -182,10 +219,20 @@ mod tests {
             let w = side_word(&side(s).to_string()).unwrap_or("");
             assert_eq!(w, if s == Side::Buy { "buy" } else { "sell" });
         }
-        for t in [OrderType::Market, OrderType::Limit, OrderType::Stop, OrderType::StopLimit] {
+        for t in [
+            OrderType::Market,
+            OrderType::Limit,
+            OrderType::Stop,
+            OrderType::StopLimit,
+        ] {
             assert!(ord_type_word(&ord_type(t).to_string()).is_some());
         }
-        for t in [TimeInForce::Day, TimeInForce::Gtc, TimeInForce::Ioc, TimeInForce::Fok] {
+        for t in [
+            TimeInForce::Day,
+            TimeInForce::Gtc,
+            TimeInForce::Ioc,
+            TimeInForce::Fok,
+        ] {
             assert!(tif_word(&tif(t).to_string()).is_some());
         }
         assert_eq!(side_word("5"), None);

@@ -214,7 +214,14 @@ impl Session {
         self.out.push(bytes);
     }
 
-    fn session_reject(&mut self, ref_seq: u64, ref_type: &str, tag: Option<u32>, why: u32, text: &str) {
+    fn session_reject(
+        &mut self,
+        ref_seq: u64,
+        ref_type: &str,
+        tag: Option<u32>,
+        why: u32,
+        text: &str,
+    ) {
         let mut m = Outgoing::new("3").with(45, ref_seq);
         if let Some(t) = tag {
             m.set(371, t);
@@ -303,7 +310,17 @@ impl Session {
             return self.logout("MsgSeqNum (34) missing");
         };
         if m.get(49) != Some(self.theirs.as_str()) || m.get(56) != Some(self.ours.as_str()) {
-            self.session_reject(seq, &msg_type, Some(if m.get(49) != Some(self.theirs.as_str()) { 49 } else { 56 }), reject::COMP_ID_PROBLEM, "CompID problem");
+            self.session_reject(
+                seq,
+                &msg_type,
+                Some(if m.get(49) != Some(self.theirs.as_str()) {
+                    49
+                } else {
+                    56
+                }),
+                reject::COMP_ID_PROBLEM,
+                "CompID problem",
+            );
             return self.logout("CompID problem");
         }
         // SequenceReset-Reset moves the expected number whatever MsgSeqNum says.
@@ -336,7 +353,13 @@ impl Session {
         }
         self.set_next_in(seq + 1);
         if let Some(tag) = m.repeated_tag() {
-            self.session_reject(seq, &msg_type, Some(tag), reject::TAG_APPEARS_TWICE, "tag appears more than once");
+            self.session_reject(
+                seq,
+                &msg_type,
+                Some(tag),
+                reject::TAG_APPEARS_TWICE,
+                "tag appears more than once",
+            );
             return Next::Continue;
         }
         match msg_type.as_str() {
@@ -349,7 +372,13 @@ impl Session {
             "1" => {
                 let id = m.get(112).unwrap_or("").to_owned();
                 if id.is_empty() {
-                    self.session_reject(seq, "1", Some(112), reject::REQUIRED_TAG_MISSING, "TestReqID (112) missing");
+                    self.session_reject(
+                        seq,
+                        "1",
+                        Some(112),
+                        reject::REQUIRED_TAG_MISSING,
+                        "TestReqID (112) missing",
+                    );
                 } else {
                     self.send(Outgoing::new("0").with(112, id));
                 }
@@ -360,14 +389,24 @@ impl Session {
                     m.get(7).and_then(|v| v.parse::<u64>().ok()),
                     m.get(16).and_then(|v| v.parse::<u64>().ok()),
                 ) else {
-                    self.session_reject(seq, "2", Some(7), reject::REQUIRED_TAG_MISSING, "BeginSeqNo (7) and EndSeqNo (16) are required");
+                    self.session_reject(
+                        seq,
+                        "2",
+                        Some(7),
+                        reject::REQUIRED_TAG_MISSING,
+                        "BeginSeqNo (7) and EndSeqNo (16) are required",
+                    );
                     return Next::Continue;
                 };
                 self.resend(b, e);
                 Next::Continue
             }
             "3" => {
-                tracing::info!(text = m.get(58).unwrap_or(""), "fix: counterparty rejected our message {}", m.get(45).unwrap_or("?"));
+                tracing::info!(
+                    text = m.get(58).unwrap_or(""),
+                    "fix: counterparty rejected our message {}",
+                    m.get(45).unwrap_or("?")
+                );
                 Next::Continue
             }
             "4" => self.gap_fill(m, seq),
@@ -380,7 +419,13 @@ impl Session {
                 }
             }
             "A" => {
-                self.session_reject(seq, "A", Some(35), reject::VALUE_INCORRECT, "already logged on");
+                self.session_reject(
+                    seq,
+                    "A",
+                    Some(35),
+                    reject::VALUE_INCORRECT,
+                    "already logged on",
+                );
                 Next::Continue
             }
             _ => {
@@ -403,11 +448,23 @@ impl Session {
                 Next::Continue
             }
             Some(_) => {
-                self.session_reject(seq, "4", Some(36), reject::VALUE_INCORRECT, "NewSeqNo must be above MsgSeqNum");
+                self.session_reject(
+                    seq,
+                    "4",
+                    Some(36),
+                    reject::VALUE_INCORRECT,
+                    "NewSeqNo must be above MsgSeqNum",
+                );
                 Next::Continue
             }
             None => {
-                self.session_reject(seq, "4", Some(36), reject::REQUIRED_TAG_MISSING, "NewSeqNo (36) missing");
+                self.session_reject(
+                    seq,
+                    "4",
+                    Some(36),
+                    reject::REQUIRED_TAG_MISSING,
+                    "NewSeqNo (36) missing",
+                );
                 Next::Continue
             }
         }
@@ -419,8 +476,20 @@ impl Session {
                 self.set_next_in(n);
                 self.resend_asked = None;
             }
-            Some(_) => self.session_reject(seq, "4", Some(36), reject::VALUE_INCORRECT, "NewSeqNo may not go back"),
-            None => self.session_reject(seq, "4", Some(36), reject::REQUIRED_TAG_MISSING, "NewSeqNo (36) missing"),
+            Some(_) => self.session_reject(
+                seq,
+                "4",
+                Some(36),
+                reject::VALUE_INCORRECT,
+                "NewSeqNo may not go back",
+            ),
+            None => self.session_reject(
+                seq,
+                "4",
+                Some(36),
+                reject::REQUIRED_TAG_MISSING,
+                "NewSeqNo (36) missing",
+            ),
         }
         Next::Continue
     }
@@ -480,7 +549,8 @@ async fn refuse<W: AsyncWrite + Unpin>(w: &mut W, ours: &str, theirs: &str, seq:
 /// A SenderCompID we accept, which also names the session's store directory.
 fn valid_comp_id(s: &str) -> bool {
     (1..=64).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 /// Checks the Logon's API key: Username (553) is the key's id, Password (554) its secret.
@@ -515,26 +585,41 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         buf: Vec::with_capacity(8192),
     };
     // Logon first.
-    let logon = loop {
-        match tokio::time::timeout(cfg.logon_timeout, reader.next(&hub)).await {
-            Err(_) => return Err("no Logon in time".to_owned()),
-            Ok(Err(e)) => return Err(e),
-            Ok(Ok(Read::Closed)) => return Ok(()),
-            Ok(Ok(Read::Unreadable(..))) => return Err("unreadable first message".to_owned()),
-            Ok(Ok(Read::Message(m))) => break m,
-        }
+    let logon = match tokio::time::timeout(cfg.logon_timeout, reader.next(&hub)).await {
+        Err(_) => return Err("no Logon in time".to_owned()),
+        Ok(Err(e)) => return Err(e),
+        Ok(Ok(Read::Closed)) => return Ok(()),
+        Ok(Ok(Read::Unreadable(..))) => return Err("unreadable first message".to_owned()),
+        Ok(Ok(Read::Message(m))) => m,
     };
     let theirs = logon.get(49).unwrap_or("").to_owned();
     let ours = cfg.comp_id.clone();
     if logon.msg_type() != "A" {
-        return Err(format!("first message was {:?}, not a Logon", logon.msg_type()));
+        return Err(format!(
+            "first message was {:?}, not a Logon",
+            logon.msg_type()
+        ));
     }
     if !valid_comp_id(&theirs) {
-        refuse(&mut wr, &ours, "UNKNOWN", 1, "SenderCompID must be 1-64 of A-Z a-z 0-9 _ - .").await;
+        refuse(
+            &mut wr,
+            &ours,
+            "UNKNOWN",
+            1,
+            "SenderCompID must be 1-64 of A-Z a-z 0-9 _ - .",
+        )
+        .await;
         return Err("bad SenderCompID".to_owned());
     }
     if logon.get(56) != Some(ours.as_str()) {
-        refuse(&mut wr, &ours, &theirs, 1, &format!("TargetCompID must be {ours}")).await;
+        refuse(
+            &mut wr,
+            &ours,
+            &theirs,
+            1,
+            &format!("TargetCompID must be {ours}"),
+        )
+        .await;
         return Err("wrong TargetCompID".to_owned());
     }
     let (who, key) = match authenticate(&services, &logon) {
@@ -553,7 +638,14 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|&s| (1..=300).contains(&s));
     let Some(hb) = hb else {
-        refuse(&mut wr, &ours, &theirs, 1, "HeartBtInt (108) must be 1-300 seconds").await;
+        refuse(
+            &mut wr,
+            &ours,
+            &theirs,
+            1,
+            "HeartBtInt (108) must be 1-300 seconds",
+        )
+        .await;
         return Err("bad HeartBtInt".to_owned());
     };
     let cancel_on_disconnect = match logon.get(8013) {
@@ -564,7 +656,14 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
     let (tx, mut rx) = mpsc::channel::<Input>(cfg.queue.max(16));
     let overrun = Arc::new(AtomicBool::new(false));
     let Some(_claim) = hub.claim(key, account, tx.clone(), overrun.clone()) else {
-        refuse(&mut wr, &ours, &theirs, 1, "this API key already has a live FIX session").await;
+        refuse(
+            &mut wr,
+            &ours,
+            &theirs,
+            1,
+            "this API key already has a live FIX session",
+        )
+        .await;
         return Err("second session for one key".to_owned());
     };
     let dir = cfg.store_dir.join(format!("{key}-{theirs}"));
@@ -584,14 +683,30 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         logout_sent: false,
     };
     let Some(seq) = logon.seq() else {
-        refuse(&mut wr, &s.ours, &s.theirs, s.store.next_out(), "MsgSeqNum (34) missing").await;
+        refuse(
+            &mut wr,
+            &s.ours,
+            &s.theirs,
+            s.store.next_out(),
+            "MsgSeqNum (34) missing",
+        )
+        .await;
         return Err("Logon without MsgSeqNum".to_owned());
     };
     let reset = logon.flag(141);
     if reset {
-        s.store.reset().map_err(|e| format!("fix store reset: {e}"))?;
+        s.store
+            .reset()
+            .map_err(|e| format!("fix store reset: {e}"))?;
         if seq != 1 {
-            refuse(&mut wr, &s.ours, &s.theirs, 1, "a Logon with ResetSeqNumFlag must have MsgSeqNum 1").await;
+            refuse(
+                &mut wr,
+                &s.ours,
+                &s.theirs,
+                1,
+                "a Logon with ResetSeqNumFlag must have MsgSeqNum 1",
+            )
+            .await;
             return Err("reset logon with seq != 1".to_owned());
         }
     }
@@ -615,7 +730,14 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         s.set_next_in(seq + 1);
     }
     tracing::info!(account = account.get(), key, sender = %s.theirs, reset, "fix session logged on");
-    let mut app = App::new(services.clone(), who, account, tx, overrun.clone(), cancel_on_disconnect);
+    let mut app = App::new(
+        services.clone(),
+        who,
+        account,
+        tx,
+        overrun.clone(),
+        cancel_on_disconnect,
+    );
     app.seed();
     flush(&mut wr, &mut s).await?;
 
@@ -683,8 +805,13 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
     let _ = s.store.sync();
     let _ = wr.shutdown().await;
     app.ended();
-    tracing::info!(account = account.get(), key, "fix session ended: {}", match &end {
-        Ok(w) | Err(w) => w.as_str(),
-    });
+    tracing::info!(
+        account = account.get(),
+        key,
+        "fix session ended: {}",
+        match &end {
+            Ok(w) | Err(w) => w.as_str(),
+        }
+    );
     end.map(|_| ())
 }

@@ -32,9 +32,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::{Backend, Config, INSTRUMENTS_TOML};
 use crate::pipeline::{
-    BookRelease, BoxJournal, FeedRelease, FixRelease, GatewayRelease, IdentityRelease, JournalStats,
-    ReadModelRelease, RejectCounts, RejectRelease, Watermark, WriterConfig, encode_snapshot,
-    spawn_publisher, spawn_writer,
+    BookRelease, BoxJournal, FeedRelease, FixRelease, GatewayRelease, IdentityRelease,
+    JournalStats, ReadModelRelease, RejectCounts, RejectRelease, Watermark, WriterConfig,
+    encode_snapshot, spawn_publisher, spawn_writer,
 };
 use crate::recovery::{Recovered, Start, recover};
 

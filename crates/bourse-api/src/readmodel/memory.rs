@@ -340,14 +340,20 @@ impl ReadModel {
     /// into it, such as a FIX session).
     #[must_use]
     pub fn order_state(&self, account: AccountId, id: OrderId) -> Option<OrderState> {
-        self.orders.get(&id).filter(|o| o.account == account).cloned()
+        self.orders
+            .get(&id)
+            .filter(|o| o.account == account)
+            .cloned()
     }
 
     /// The account's working orders (held, new or partially filled), oldest first.
     #[must_use]
     pub fn open_order_states(&self, account: AccountId) -> Vec<OrderState> {
         self.accounts.get(&account).map_or_else(Vec::new, |b| {
-            b.open.iter().filter_map(|id| self.orders.get(id).cloned()).collect()
+            b.open
+                .iter()
+                .filter_map(|id| self.orders.get(id).cloned())
+                .collect()
         })
     }
 

@@ -16,6 +16,7 @@ use bourse_server::Config;
 use bourse_server::serve::{genesis, open_journal};
 use serde_json::{Value, json};
 
+pub mod fix;
 pub mod load;
 pub mod ws;
 
@@ -163,6 +164,29 @@ impl Server {
             recovered_hash: hash,
             lines,
         }
+    }
+
+    /// The next line it prints that starts with `prefix`.
+    pub fn wait_line(&self, prefix: &str) -> String {
+        loop {
+            let l = self
+                .lines
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("the server printed no line starting {prefix:?}"));
+            if l.starts_with(prefix) {
+                return l;
+            }
+        }
+    }
+
+    /// The FIX acceptor's port (from "bourse fix listening on ADDR").
+    pub fn fix_port(&self) -> u16 {
+        let l = self.wait_line("bourse fix listening on ");
+        l.split_whitespace()
+            .nth(4)
+            .and_then(|a| a.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected line {l:?}"))
     }
 
     /// SIGKILL: no drain, no last commit, no snapshot.
