@@ -338,7 +338,7 @@ async fn bench(
     let keys = setup_accounts(addr, token, &run, 2, std::slice::from_ref(&symbol)).await?;
     let mut traders = Vec::new();
     for k in &keys {
-        traders.push(ws_connect(addr, k).await?);
+        traders.push(ws_connect(addr, &k.secret).await?);
     }
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));

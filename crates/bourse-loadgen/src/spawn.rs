@@ -57,6 +57,8 @@ pub struct Hooks {
 pub(crate) struct Spawned {
     child: Child,
     addr: String,
+    /// The FIX acceptor's address, when the server was asked to listen for FIX.
+    fix_addr: Option<String>,
     token: String,
     journal: String,
     pg: Option<(String, String)>,
@@ -124,19 +126,21 @@ impl Spawned {
         let stdout = child.stdout.take().context("the server's stdout")?;
         let (tx, rx) = std::sync::mpsc::channel();
         let out = std::thread::spawn(move || {
-            let mut first = Some(tx);
+            let mut first = true;
             for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-                match first.take() {
-                    Some(tx) => {
-                        let _ = tx.send(l);
-                    }
-                    None => eprintln!("[server] {l}"),
+                // The listening lines (HTTP, then FIX when it listens) go to the start-up.
+                if first || l.starts_with("bourse fix listening on ") {
+                    first = false;
+                    let _ = tx.send(l);
+                } else {
+                    eprintln!("[server] {l}");
                 }
             }
         });
         let mut s = Spawned {
             child,
             addr: String::new(),
+            fix_addr: None,
             token,
             journal,
             pg,
@@ -155,6 +159,15 @@ impl Spawned {
             .ok_or_else(|| anyhow!("unexpected first line from the server: {line:?}"))?
             .to_owned();
         eprintln!("bench: spawned {line}");
+        if server_env.iter().any(|kv| kv.starts_with("BOURSE__FIX__LISTEN=")) {
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .map_err(|_| anyhow!("the spawned server printed no FIX listening line"))?;
+            s.fix_addr = line
+                .split_whitespace()
+                .nth(4)
+                .map(str::to_owned);
+        }
         Ok(s)
     }
 
@@ -165,6 +178,10 @@ impl Spawned {
 
     pub(crate) fn addr(&self) -> &str {
         &self.addr
+    }
+
+    pub(crate) fn fix_addr(&self) -> Option<&str> {
+        self.fix_addr.as_deref()
     }
 
     pub(crate) fn token(&self) -> &str {

@@ -23,7 +23,7 @@ async fn setup_account(
     run: Arc<str>,
     i: usize,
     symbols: Arc<[String]>,
-) -> Result<String> {
+) -> Result<Trader> {
     let mut h = Http1::connect(&addr).await?;
     let username = format!("bench-{run}-{i}");
     let password = format!("bench-password-{run}");
@@ -46,10 +46,16 @@ async fn setup_account(
         &json!({"label": "bourse bench", "scopes": ["read", "trade"]}),
     )
     .await?;
-    let key = v["secret"]
-        .as_str()
-        .ok_or_else(|| anyhow!("the API key answer has no secret: {v}"))?
-        .to_owned();
+    let key = Trader {
+        secret: v["secret"]
+            .as_str()
+            .ok_or_else(|| anyhow!("the API key answer has no secret: {v}"))?
+            .to_owned(),
+        key_id: v["id"]
+            .as_str()
+            .ok_or_else(|| anyhow!("the API key answer has no id: {v}"))?
+            .to_owned(),
+    };
     let op = Some(operator.as_str());
     call_ok(
         &mut h,
@@ -73,6 +79,13 @@ async fn setup_account(
     Ok(key)
 }
 
+/// A bench trader's API key: its id (FIX Username) and secret (bearer token, FIX Password).
+#[derive(Debug, Clone)]
+pub struct Trader {
+    pub key_id: String,
+    pub secret: String,
+}
+
 /// Signs up and funds `n` traders with shares of `symbols`; returns their API keys.
 pub async fn setup_accounts(
     addr: &str,
@@ -80,9 +93,9 @@ pub async fn setup_accounts(
     run: &Arc<str>,
     n: usize,
     symbols: &[String],
-) -> Result<Vec<String>> {
+) -> Result<Vec<Trader>> {
     let symbols: Arc<[String]> = symbols.to_vec().into();
-    let tasks: Vec<JoinHandle<Result<String>>> = (0..n)
+    let tasks: Vec<JoinHandle<Result<Trader>>> = (0..n)
         .map(|i| {
             tokio::spawn(setup_account(
                 addr.to_owned(),

@@ -603,7 +603,7 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
     let _ = fix_stop_tx.send(true);
     // FIX sessions send their Logout (and cancel-on-disconnect its command) while the engine
     // still runs.
-    rt.block_on(tokio::time::sleep(Duration::from_millis(300)));
+    rt.block_on(async { tokio::time::sleep(Duration::from_millis(300)).await });
     tracing::info!("shutting down: draining the engine");
     // Anything still waiting on a dead database gets a bounded grace period.
     let giver = {

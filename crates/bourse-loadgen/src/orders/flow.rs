@@ -236,6 +236,45 @@ impl Flow {
         }
     }
 
+    /// The FIX message for `a`, the `k`-th request of the run: its type and body fields.
+    /// ClOrdID is `<run>.<request id>`, so the answer alone says which request it was.
+    pub(crate) fn fix_message(&self, a: &Action, k: u64) -> (&'static str, Vec<(u32, String)>) {
+        let id = request_id(k, a.kind());
+        let cl = format!("{}.{id}", self.run);
+        match a {
+            Action::Order(o) => {
+                let l = &self.ladders[o.ladder];
+                let tif = match o.tif {
+                    "gtc" => "1",
+                    "ioc" => "3",
+                    _ => "0",
+                };
+                (
+                    "D",
+                    vec![
+                        (11, cl),
+                        (55, l.symbol.clone()),
+                        (54, if o.buy { "1" } else { "2" }.to_owned()),
+                        (38, o.qty.to_string()),
+                        (40, "2".to_owned()),
+                        (44, l.prices[o.px].clone()),
+                        (59, tif.to_owned()),
+                    ],
+                )
+            }
+            Action::Cancel(order) => (
+                "F",
+                vec![
+                    (11, cl),
+                    (37, order.to_string()),
+                    (41, "-".to_owned()),
+                    (55, "-".to_owned()),
+                    (54, "1".to_owned()),
+                ],
+            ),
+        }
+    }
+
     /// The `POST /v1/orders` body.
     pub(crate) fn rest_body(&self, o: &OrderSpec, k: u64, out: &mut String) {
         out.push('{');

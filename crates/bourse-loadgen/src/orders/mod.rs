@@ -35,6 +35,7 @@
 //! default, the pacer a task on it), to leave the cores to the server; the report gives the
 //! client's CPU per request.
 
+mod fix;
 mod flow;
 mod measure;
 mod pacer;
@@ -61,6 +62,9 @@ pub enum Transport {
     /// `POST /v1/orders` and `DELETE /v1/orders/{id}` over HTTP/1.1 keep-alive, one request
     /// in flight per connection.
     Rest,
+    /// FIX 4.4 NewOrderSingle and OrderCancelRequest, pipelined, one session (and one
+    /// account) per connection.
+    Fix,
 }
 
 impl Transport {
@@ -68,6 +72,7 @@ impl Transport {
         match self {
             Transport::Ws => "ws",
             Transport::Rest => "rest",
+            Transport::Fix => "fix",
         }
     }
 }
@@ -95,6 +100,10 @@ pub struct OrdersArgs {
     pub connections: usize,
     #[arg(long, value_enum, default_value_t = Transport::Ws)]
     pub transport: Transport,
+    /// The exchange's FIX port, `HOST:PORT`, for `--transport fix` without --spawn (with
+    /// --spawn the server listens on a free port and says which).
+    #[arg(long)]
+    pub fix_addr: Option<String>,
     /// Write the JSON report here too (and the latency plot next to it, as .svg).
     #[arg(long)]
     pub json: Option<PathBuf>,

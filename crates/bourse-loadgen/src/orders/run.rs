@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::flow::{Flow, Ladder, ladders};
 use super::measure::{Conn, Ctx};
 use super::report::{Seen, print_summary, progress, report};
+use super::fix::{drive_fix, fix_connect};
 use super::rest::drive_rest;
 use super::schedule::{Schedule, secs_to_ns};
 use super::ws::drive_ws;
@@ -28,6 +29,7 @@ pub(crate) struct Target {
     pub(crate) addr: String,
     pub(crate) token: String,
     pub(crate) journal: Option<String>,
+    pub(crate) fix_addr: Option<String>,
 }
 
 /// Runs `bourse bench orders`; `hooks` does what needs the server's internals.
@@ -40,19 +42,34 @@ pub fn run(a: &OrdersArgs, hooks: &Hooks) -> Result<()> {
         bail!("--duration must be positive");
     }
     let run = run_id();
-    let spawned = a.server.start(&[], &run, hooks)?;
+    // The FIX sessions' stores live as long as the run.
+    let fix_dir = tempfile::tempdir().context("creating a directory for the FIX store")?;
+    let defaults = if a.transport == Transport::Fix {
+        vec![
+            "BOURSE__FIX__LISTEN=127.0.0.1:0".to_owned(),
+            format!("BOURSE__FIX__STORE_DIR={}", fix_dir.path().display()),
+        ]
+    } else {
+        Vec::new()
+    };
+    let spawned = a.server.start(&defaults, &run, hooks)?;
     let target = match &spawned {
         Some(s) => Target {
             addr: s.addr().to_owned(),
             token: s.token().to_owned(),
             journal: Some(s.journal().to_owned()),
+            fix_addr: s.fix_addr().map(str::to_owned),
         },
         None => Target {
             addr: parse_url(a.url.as_deref().unwrap_or_default())?,
             token: a.operator_token.clone().unwrap_or_default(),
             journal: None,
+            fix_addr: a.fix_addr.clone(),
         },
     };
+    if a.transport == Transport::Fix && target.fix_addr.is_none() {
+        bail!("--transport fix needs --fix-addr (or --spawn)");
+    }
     let result = run_load(a, schedule, &run, &target);
     let stopped = spawned.map(Spawned::stop);
     let (mut report, latency) = result?;
@@ -98,6 +115,9 @@ async fn load(
 ) -> Result<(Value, Histogram<u64>)> {
     let run: Arc<str> = run.into();
     let n_accounts = a.accounts.unwrap_or(a.connections).clamp(1, a.connections);
+    if a.transport == Transport::Fix && n_accounts != a.connections {
+        bail!("--transport fix: one account per connection (an API key has one FIX session)");
+    }
     let addr = target.addr.as_str();
     // The symbols as the exchange lists them: tick, lot and where the price is now.
     let mut http = Http1::connect(addr).await?;
@@ -124,13 +144,18 @@ async fn load(
             Flow::new(seed, ladders.clone(), run.clone(), a.max_resting)
         })
         .collect();
-    let key = |c: usize| accounts[c % accounts.len()].clone();
+    let key = |c: usize| accounts[c % accounts.len()].secret.clone();
     let mut sockets = Vec::new();
     let mut clients = Vec::new();
+    let mut sessions = Vec::new();
     for c in 0..a.connections {
         match a.transport {
             Transport::Ws => sockets.push(ws_connect(addr, &key(c)).await?),
             Transport::Rest => clients.push((Http1::connect(addr).await?, key(c))),
+            Transport::Fix => {
+                let fix = target.fix_addr.as_deref().unwrap_or_default();
+                sessions.push(fix_connect(fix, &accounts[c % accounts.len()], c).await?);
+            }
         }
     }
     let before = health(addr).await.ok();
@@ -159,6 +184,7 @@ async fn load(
     let tasks = match a.transport {
         Transport::Ws => drive_ws(&ctx, &conns, sockets, flows).await,
         Transport::Rest => drive_rest(&ctx, &conns, clients, flows).await,
+        Transport::Fix => drive_fix(&ctx, &conns, sessions, flows).await,
     };
     // The schedule is over: wait for the answers still outstanding.
     let drain_until = Instant::now() + Duration::from_nanos(secs_to_ns("--drain", a.drain)?);
