@@ -23,6 +23,7 @@ run: web
 # The page is built before cargo builds the binary that embeds it.
 test: lint web-check web
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-quickfix.sh >/dev/null
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 	$(MAKE) e2e

@@ -119,6 +119,20 @@ enum Read {
     Closed,
 }
 
+impl<R> Reader<R> {
+    /// A whole, readable message already in the buffer, without reading the socket.
+    /// Anything else (garbage, an unreadable message) is left for [`Reader::next`].
+    fn buffered(&mut self, hub: &FixHub) -> Option<Message> {
+        let Frame::Message(n) = codec::frame(&self.buf) else {
+            return None;
+        };
+        let m = Message::parse(&self.buf[..n]).ok()?;
+        self.buf.drain(..n);
+        hub.messages_in.fetch_add(1, Ordering::Relaxed);
+        Some(m)
+    }
+}
+
 impl<R: AsyncRead + Unpin> Reader<R> {
     async fn next(&mut self, hub: &FixHub) -> Result<Read, String> {
         loop {
@@ -514,6 +528,11 @@ impl Session {
 }
 
 async fn flush<W: AsyncWrite + Unpin>(w: &mut W, s: &mut Session) -> Result<(), String> {
+    // The store first: nothing reaches the counterparty that a restart would not resend, and
+    // the inbound number is on disk before anything else is read.
+    if let Err(e) = s.store.flush() {
+        tracing::error!(store = %s.store.dir().display(), "fix store: {e}");
+    }
     if s.out.is_empty() {
         return Ok(());
     }
@@ -716,6 +735,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         let out = s.store.next_out();
         refuse(&mut wr, &s.ours, &s.theirs, out, &text).await;
         let _ = s.store.sent(out, None);
+        let _ = s.store.flush();
         return Err(text);
     }
     let mut reply = Outgoing::new("A").with(98, 0).with(108, hb);
@@ -757,7 +777,18 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
                     }
                     Next::Continue
                 }
-                Ok(Read::Message(m)) => s.on_message(&m, &mut app),
+                Ok(Read::Message(m)) => {
+                    // Every whole message already read is handled before the one write (and
+                    // store flush) that answers them all.
+                    let mut next = s.on_message(&m, &mut app);
+                    while next == Next::Continue {
+                        match reader.buffered(&hub) {
+                            Some(m) => next = s.on_message(&m, &mut app),
+                            None => break,
+                        }
+                    }
+                    next
+                }
             },
             Some(input) = rx.recv() => {
                 app.on_input(&mut s, input);

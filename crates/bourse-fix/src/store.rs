@@ -7,8 +7,10 @@
 //! - `messages`: an append-only log of `seq u64 | len u32 | bytes` records, its index kept in
 //!   memory (12 bytes per message).
 //!
-//! Written with plain `write`s before the message goes to the socket: a killed process
-//! loses nothing (the page cache has it); an fsync happens on logout and every
+//! Records are gathered in memory and written with one `write` (and the numbers with one
+//! `pwrite`) per burst, by [`Store::flush`], which the session calls before the burst goes to
+//! the socket: a killed process loses nothing it sent (the page cache has it); one write per
+//! burst rather than two per message was worth 2× at 50k orders/s (BENCHMARKS, "FIX"); an fsync happens on logout and every
 //! [`SYNC_EVERY`] messages, so a machine that loses power may lose the last few, which a
 //! resend then gap-fills. Retention: a logon with ResetSeqNumFlag (a new FIX day) empties
 //! both files.
@@ -33,6 +35,9 @@ pub struct Store {
     next_out: u64,
     next_in: u64,
     unsynced: u64,
+    /// Records not yet written, and whether the numbers changed since the last write.
+    pending: Vec<u8>,
+    dirty: bool,
 }
 
 impl Store {
@@ -86,6 +91,8 @@ impl Store {
             next_out,
             next_in,
             unsynced: 0,
+            pending: Vec::new(),
+            dirty: false,
         })
     }
 
@@ -118,33 +125,54 @@ impl Store {
         self.seqnums.write_all_at(text.as_bytes(), 0)
     }
 
+    /// Sets the expected inbound number (written at the next [`Store::flush`]).
     pub fn set_next_in(&mut self, n: u64) -> io::Result<()> {
         self.next_in = n;
-        self.write_seqnums()
+        self.dirty = true;
+        Ok(())
     }
 
-    /// Takes the next outbound seq; an application message's bytes are kept for resends.
+    /// Writes what was gathered: the records in one `write`, the numbers in one `pwrite`.
+    pub fn flush(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            self.log.write_all(&self.pending)?;
+            self.pending.clear();
+            if self.unsynced >= SYNC_EVERY {
+                self.unsynced = 0;
+                self.log.sync_data()?;
+            }
+        }
+        if self.dirty {
+            self.dirty = false;
+            self.write_seqnums()?;
+        }
+        // A burst's buffer is kept for the next; an outsized one is given back.
+        if self.pending.capacity() > 1 << 20 {
+            self.pending = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// Takes the next outbound seq; an application message's bytes are kept for resends
+    /// (written at the next [`Store::flush`]).
     pub fn sent(&mut self, seq: u64, bytes: Option<&[u8]>) -> io::Result<()> {
         if let Some(b) = bytes {
             let len = u32::try_from(b.len()).map_err(io::Error::other)?;
-            let mut rec = Vec::with_capacity(12 + b.len());
-            rec.extend_from_slice(&seq.to_le_bytes());
-            rec.extend_from_slice(&len.to_le_bytes());
-            rec.extend_from_slice(b);
-            self.log.write_all(&rec)?;
+            self.pending.extend_from_slice(&seq.to_le_bytes());
+            self.pending.extend_from_slice(&len.to_le_bytes());
+            self.pending.extend_from_slice(b);
             self.index.push((seq, self.log_len + 12, len));
-            self.log_len += rec.len() as u64;
+            self.log_len += 12 + u64::from(len);
             self.unsynced += 1;
-            if self.unsynced >= SYNC_EVERY {
-                self.sync()?;
-            }
         }
         self.next_out = seq + 1;
-        self.write_seqnums()
+        self.dirty = true;
+        Ok(())
     }
 
     /// The stored application messages with seqs in `from..=to`, in order.
-    pub fn range(&self, from: u64, to: u64) -> io::Result<Vec<(u64, Vec<u8>)>> {
+    pub fn range(&mut self, from: u64, to: u64) -> io::Result<Vec<(u64, Vec<u8>)>> {
+        self.flush()?;
         let start = self.index.partition_point(|e| e.0 < from);
         let mut out = Vec::new();
         for &(seq, off, len) in self.index[start..].iter().take_while(|e| e.0 <= to) {
@@ -157,6 +185,8 @@ impl Store {
 
     /// A new FIX day (ResetSeqNumFlag): both numbers back to 1, the log emptied.
     pub fn reset(&mut self) -> io::Result<()> {
+        self.pending.clear();
+        self.dirty = false;
         self.log.set_len(0)?;
         self.log_len = 0;
         self.index.clear();
@@ -167,6 +197,7 @@ impl Store {
     }
 
     pub fn sync(&mut self) -> io::Result<()> {
+        self.flush()?;
         self.unsynced = 0;
         self.log.sync_data()?;
         self.seqnums.sync_data()
@@ -188,6 +219,7 @@ mod tests {
         s.sent(3, None).unwrap();
         s.sent(4, Some(b"four")).unwrap();
         s.set_next_in(9).unwrap();
+        s.flush().unwrap();
         drop(s);
         // A record the process did not finish writing.
         let mut f = OpenOptions::new()
@@ -196,14 +228,13 @@ mod tests {
             .unwrap();
         f.write_all(&5u64.to_le_bytes()).unwrap();
         drop(f);
-        let s = Store::open(dir.path()).unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
         assert_eq!((s.next_out(), s.next_in()), (5, 9));
         assert_eq!(
             s.range(1, 10).unwrap(),
             vec![(2, b"two".to_vec()), (4, b"four".to_vec())]
         );
         assert_eq!(s.range(3, 3).unwrap(), vec![]);
-        let mut s = s;
         s.reset().unwrap();
         drop(s);
         let s = Store::open(dir.path()).unwrap();

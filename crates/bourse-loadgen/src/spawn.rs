@@ -159,14 +159,14 @@ impl Spawned {
             .ok_or_else(|| anyhow!("unexpected first line from the server: {line:?}"))?
             .to_owned();
         eprintln!("bench: spawned {line}");
-        if server_env.iter().any(|kv| kv.starts_with("BOURSE__FIX__LISTEN=")) {
+        if server_env
+            .iter()
+            .any(|kv| kv.starts_with("BOURSE__FIX__LISTEN="))
+        {
             let line = rx
                 .recv_timeout(Duration::from_secs(30))
                 .map_err(|_| anyhow!("the spawned server printed no FIX listening line"))?;
-            s.fix_addr = line
-                .split_whitespace()
-                .nth(4)
-                .map(str::to_owned);
+            s.fix_addr = line.split_whitespace().nth(4).map(str::to_owned);
         }
         Ok(s)
     }

@@ -487,3 +487,106 @@ async fn cancel_on_disconnect_cancels_the_sessions_orders_only() {
     assert_eq!(v["status"], "new", "{v}");
     drop(server);
 }
+
+/// With a certificate the FIX port speaks TLS: Python's `ssl` (trusting only the test's
+/// certificate) logs on and gets the Logon back; a plain connection gets no FIX answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fix_port_speaks_tls_when_the_server_has_a_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = support::certificate(dir.path(), "fix");
+    let store = Store::File(dir.path().join("journal"));
+    let mut env = fix_env(dir.path(), "127.0.0.1:0");
+    env.push((
+        "BOURSE__SERVER__TLS_CERT".into(),
+        cert.display().to_string(),
+    ));
+    env.push(("BOURSE__SERVER__TLS_KEY".into(), key.display().to_string()));
+    let server = start(&store, &env);
+    let port = server.fix_port();
+    let b = broker_tls(&server, &cert);
+    let logon = frame(
+        "TLS1",
+        1,
+        &format!("35=A|98=0|108=30|141=Y|553={}|554={}", b.0, b.1),
+    );
+    let script = r"
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+with socket.create_connection(('127.0.0.1', int(sys.argv[2])), timeout=10) as raw:
+    with ctx.wrap_socket(raw, server_hostname='localhost') as s:
+        s.sendall(bytes.fromhex(sys.argv[3]))
+        data = b''
+        while b'\x0110=' not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        print(data.replace(b'\x01', b'|').decode())
+";
+    let hex: String = logon.iter().map(|b| format!("{b:02x}")).collect();
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            script,
+            cert.to_str().unwrap(),
+            &port.to_string(),
+            &hex,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = Fix::parse(text.trim(), '|');
+    assert!(m.msg_type() == "A" && m.is(141, "Y"), "{text}");
+    // Plain FIX to the TLS port: the handshake fails, no FIX message comes back.
+    let mut plain = Raw::connect(port, "PLAIN");
+    plain.write(&logon);
+    assert!(plain.recv(Duration::from_secs(2)).is_none());
+    drop(server);
+}
+
+/// A user with a trading API key on a TLS server, made with curl trusting only `cert`:
+/// (key id, secret).
+fn broker_tls(server: &Server, cert: &std::path::Path) -> (String, String) {
+    let port = server.base.rsplit(':').next().unwrap();
+    let base = format!("https://localhost:{port}");
+    let resolve = format!("localhost:{port}:127.0.0.1");
+    let curl = |path: &str, token: Option<&str>, body: &Value| -> Value {
+        let mut cmd = std::process::Command::new("curl");
+        cmd.args(["-sS", "--max-time", "10", "--cacert"])
+            .arg(cert)
+            .args([
+                "--resolve",
+                &resolve,
+                "-H",
+                "content-type: application/json",
+            ])
+            .args(["-d", &body.to_string()]);
+        if let Some(t) = token {
+            cmd.args(["-H", &format!("authorization: Bearer {t}")]);
+        }
+        let out = cmd
+            .arg(format!("{base}{path}"))
+            .output()
+            .expect("curl is installed");
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)))
+    };
+    let creds = json!({"username": "tlsbroker", "password": PASSWORD});
+    curl("/v1/users", None, &creds);
+    let v = curl("/v1/sessions", None, &creds);
+    let token = v["token"].as_str().unwrap().to_owned();
+    let v = curl(
+        "/v1/api-keys",
+        Some(&token),
+        &json!({"label": "fix", "scopes": ["read", "trade"]}),
+    );
+    (
+        v["id"].as_str().unwrap().to_owned(),
+        v["secret"].as_str().unwrap().to_owned(),
+    )
+}

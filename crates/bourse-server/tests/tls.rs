@@ -6,23 +6,10 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use support::{Server, Store, workspace_root};
-
-/// A self-signed certificate for `localhost` and 127.0.0.1, written as PEM files; it is its
-/// own certificate authority for the clients.
-fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let made =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .unwrap();
-    let cert = dir.join(format!("{name}.crt"));
-    let key = dir.join(format!("{name}.key"));
-    std::fs::write(&cert, made.cert.pem()).unwrap();
-    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
-    (cert, key)
-}
+use support::{Server, Store, certificate, workspace_root};
 
 fn tls_server(dir: &Path, cert: &Path, key: &Path) -> Server {
     Server::start(

@@ -63,7 +63,9 @@ async fn next_message(rd: &mut OwnedReadHalf, buf: &mut Vec<u8>) -> Result<Optio
                 buf.drain(..n);
                 return Ok(Some(m));
             }
-            Frame::Garbled(_, why) | Frame::Broken(why) => bail!("garbled FIX from the exchange: {why}"),
+            Frame::Garbled(_, why) | Frame::Broken(why) => {
+                bail!("garbled FIX from the exchange: {why}")
+            }
             Frame::Incomplete => {}
         }
         if rd.read_buf(buf).await? == 0 {
@@ -151,7 +153,10 @@ async fn fix_reader(ctx: Arc<Ctx>, conn: Arc<Conn>, mut rd: OwnedReadHalf, mut b
                     (Some(_), "8") => ctx.on_answer(&conn, id, Outcome::Error(code_of(&m)), now),
                     _ => {}
                 }
-                if ended && exec != "0" && let Some(o) = order_id {
+                if ended
+                    && exec != "0"
+                    && let Some(o) = order_id
+                {
                     let mut live = conn.live.lock();
                     if let Some(i) = live.iter().position(|&x| x == o) {
                         live.swap_remove(i);
@@ -230,7 +235,12 @@ pub(crate) async fn drive_fix(
     let mut tasks = Vec::new();
     let mut senders = Vec::new();
     for (c, ((s, flow), conn)) in sessions.into_iter().zip(flows).zip(conns).enumerate() {
-        tasks.push(tokio::spawn(fix_reader(ctx.clone(), conn.clone(), s.rd, s.buf)));
+        tasks.push(tokio::spawn(fix_reader(
+            ctx.clone(),
+            conn.clone(),
+            s.rd,
+            s.buf,
+        )));
         let c = u64::try_from(c).unwrap_or(0);
         senders.push(tokio::spawn(fix_sender(
             ctx.clone(),
@@ -242,7 +252,10 @@ pub(crate) async fn drive_fix(
             flow,
         )));
     }
-    tasks.push(tokio::spawn(pacer(ctx.clone(), Wake::Conns(conns.to_vec()))));
+    tasks.push(tokio::spawn(pacer(
+        ctx.clone(),
+        Wake::Conns(conns.to_vec()),
+    )));
     tasks.extend(senders);
     tokio::time::sleep_until(ctx.end_at().into()).await;
     tasks

@@ -10,10 +10,10 @@ use hdrhistogram::Histogram;
 use parking_lot::Mutex;
 use serde_json::Value;
 
+use super::fix::{drive_fix, fix_connect};
 use super::flow::{Flow, Ladder, ladders};
 use super::measure::{Conn, Ctx};
 use super::report::{Seen, print_summary, progress, report};
-use super::fix::{drive_fix, fix_connect};
 use super::rest::drive_rest;
 use super::schedule::{Schedule, secs_to_ns};
 use super::ws::drive_ws;

@@ -63,7 +63,8 @@ fn toolchain() -> &'static (PathBuf, PathBuf) {
         );
         let dict = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         let src = root.join("crates/bourse-server/tests/fix/initiator.cpp");
-        let bin = root.join(format!("target/quickfix/initiator-{}", std::process::id()));
+        let bin = root.join("target/quickfix/initiator");
+        let part = root.join(format!("target/quickfix/initiator.{}", std::process::id()));
         let flags = Command::new("pkg-config")
             .args(["--cflags", "--libs", "quickfix"])
             .output()
@@ -71,7 +72,7 @@ fn toolchain() -> &'static (PathBuf, PathBuf) {
         let flags = String::from_utf8_lossy(&flags.stdout).to_string();
         let built = Command::new("g++")
             .args(["-std=c++14", "-O1", "-w", "-o"])
-            .arg(&bin)
+            .arg(&part)
             .arg(&src)
             .args(flags.split_whitespace())
             .arg("-lpthread")
@@ -82,6 +83,8 @@ fn toolchain() -> &'static (PathBuf, PathBuf) {
             "building the QuickFIX initiator: {}",
             String::from_utf8_lossy(&built.stderr)
         );
+        // Renamed into place: another test binary may be using the last one.
+        std::fs::rename(&part, &bin).unwrap();
         (dict, bin)
     })
 }

@@ -20,6 +20,19 @@ pub mod fix;
 pub mod load;
 pub mod ws;
 
+/// A self-signed certificate for `localhost` and 127.0.0.1, written as PEM files; it is its
+/// own certificate authority for the clients.
+pub fn certificate(dir: &std::path::Path, name: &str) -> (PathBuf, PathBuf) {
+    let made =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    let cert = dir.join(format!("{name}.crt"));
+    let key = dir.join(format!("{name}.key"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    (cert, key)
+}
+
 /// The repository's root (scripts live under it).
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
