@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bourse_core::{Command, Event, Seq, Tagged, UnixNanos};
+use bourse_core::{AccountId, Command, Event, OrderId, Seq, Tagged, UnixNanos};
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 use tokio::sync::oneshot;
@@ -221,6 +221,45 @@ impl Gateway {
             Refused::Overloaded => GatewayError::Overloaded,
             Refused::Closed => GatewayError::Closed,
         })
+    }
+
+    /// Cancels the orders a session entered, once it has ended (WebSocket or FIX
+    /// cancel-on-disconnect): one journaled `CancelOnDisconnect` command, retried while the
+    /// queue is full (the orders must not outlive their session), off the caller's task.
+    pub fn cancel_on_disconnect(self: &Arc<Self>, account: AccountId, mut order_ids: Vec<OrderId>) {
+        if order_ids.is_empty() {
+            return;
+        }
+        order_ids.sort_unstable();
+        order_ids.dedup();
+        let gateway = self.clone();
+        tokio::spawn(async move {
+            let n = order_ids.len();
+            let cmd = Command::CancelOnDisconnect { account, order_ids };
+            for attempt in 1..=50u64 {
+                match gateway.execute(cmd.clone()).await {
+                    Ok(_) => {
+                        tracing::info!(
+                            account = account.get(),
+                            orders = n,
+                            "cancelled on disconnect"
+                        );
+                        return;
+                    }
+                    Err(GatewayError::Overloaded) => {
+                        tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(account = account.get(), "cancel on disconnect: {e}");
+                        return;
+                    }
+                }
+            }
+            tracing::error!(
+                account = account.get(),
+                "cancel on disconnect not queued: overloaded"
+            );
+        });
     }
 
     /// Called by the publisher for each released command that carries a ticket.

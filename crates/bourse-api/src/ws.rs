@@ -68,6 +68,49 @@ const MAX_NAMES: usize = 256;
 
 pub use crate::state::WsConfig;
 
+/// Orders entered on a connection that asked for cancel-on-disconnect, with their account.
+/// Retention: the ones no longer working are dropped whenever the set doubles past
+/// [`ENTERED_PRUNE_AT`] (on the session's task, from the read model).
+#[derive(Default)]
+struct Entered {
+    cancel_on_disconnect: bool,
+    orders: rustc_hash::FxHashSet<(bourse_core::AccountId, OrderId)>,
+    prune_at: usize,
+}
+
+const ENTERED_PRUNE_AT: usize = 4_096;
+
+impl Entered {
+    fn prune(&mut self, s: &AppState) {
+        if self.orders.len() < self.prune_at.max(ENTERED_PRUNE_AT) {
+            return;
+        }
+        let model = s.0.history.model().read();
+        self.orders.retain(|&(account, id)| {
+            model
+                .order_state(account, id)
+                .is_some_and(|o| o.status.is_open())
+        });
+        drop(model);
+        self.prune_at = self.orders.len() * 2;
+    }
+
+    /// The session ended: its working orders go to the engine to be cancelled.
+    fn cancel_all(&mut self, s: &AppState) {
+        if !self.cancel_on_disconnect || self.orders.is_empty() {
+            return;
+        }
+        let mut by_account: rustc_hash::FxHashMap<bourse_core::AccountId, Vec<OrderId>> =
+            rustc_hash::FxHashMap::default();
+        for (a, id) in self.orders.drain() {
+            by_account.entry(a).or_default().push(id);
+        }
+        for (a, ids) in by_account {
+            s.0.gateway.cancel_on_disconnect(a, ids);
+        }
+    }
+}
+
 /// Releases the connection's place in the feed however the session ends (also when the
 /// upgrade never completes).
 struct Place {
@@ -237,6 +280,7 @@ async fn session(s: AppState, socket: WebSocket, place: Place, cookie: Option<St
         per_sec: cfg.rate,
     };
     let mut who: Option<Principal> = None;
+    let entered = Arc::new(parking_lot::Mutex::new(Entered::default()));
     let rt = tokio::runtime::Handle::current();
     let say = |m: Utf8Bytes| {
         conn.push(m);
@@ -275,6 +319,7 @@ async fn session(s: AppState, socket: WebSocket, place: Place, cookie: Option<St
             _ = conn.closed() => break,
             _ = &mut writer => {
                 // The socket failed under the writer.
+                entered.lock().cancel_all(&s);
                 conn.close("closed");
                 drop(place);
                 return;
@@ -345,10 +390,12 @@ async fn session(s: AppState, socket: WebSocket, place: Place, cookie: Option<St
                 struct Token<'a> {
                     #[serde(borrow, default)]
                     token: Option<std::borrow::Cow<'a, str>>,
+                    #[serde(default)]
+                    cancel_on_disconnect: Option<bool>,
                 }
-                let token = serde_json::from_str::<Token<'_>>(&body)
-                    .ok()
-                    .and_then(|t| t.token);
+                let parsed = serde_json::from_str::<Token<'_>>(&body).ok();
+                let cod = parsed.as_ref().and_then(|t| t.cancel_on_disconnect);
+                let token = parsed.and_then(|t| t.token);
                 let token = token.as_deref().or(cookie.as_deref()).unwrap_or("");
                 match s.0.directory.authenticate(token, now()) {
                     Some(p) => {
@@ -360,6 +407,9 @@ async fn session(s: AppState, socket: WebSocket, place: Place, cookie: Option<St
                             s.0.feed.unsubscribe_private(&conn, &PrivateChannel::ALL);
                         }
                         who = Some(p);
+                        if let Some(c) = cod {
+                            entered.lock().cancel_on_disconnect = c;
+                        }
                         expires = match directory.expires_at(&p.credential) {
                             Some(at) => {
                                 let left = at.get().saturating_sub(now().get());
@@ -371,10 +421,11 @@ async fn session(s: AppState, socket: WebSocket, place: Place, cookie: Option<St
                             None => false,
                         };
                         let account = p.account.map(|a| a.get().to_string());
+                        let cod = entered.lock().cancel_on_disconnect;
                         say(answer(
                             "authenticated",
                             request_id,
-                            &json!({ "account_id": account }),
+                            &json!({ "account_id": account, "cancel_on_disconnect": cod }),
                         ));
                     }
                     None => {
@@ -444,7 +495,13 @@ async fn session(s: AppState, socket: WebSocket, place: Place, cookie: Option<St
                 };
                 match prepare(&s, &p, &op, &env, &body) {
                     Ok((cmd, pending)) => {
+                        let track = {
+                            let mut e = entered.lock();
+                            e.prune(&s);
+                            e.cancel_on_disconnect.then(|| entered.clone())
+                        };
                         let waiting = Waiting {
+                            entered: track,
                             app: s.clone(),
                             rt: rt.clone(),
                             conn: conn.clone(),
@@ -469,6 +526,9 @@ async fn session(s: AppState, socket: WebSocket, place: Place, cookie: Option<St
             }
         }
     }
+    // However it ended (close, drop, idle timeout), a session that asked for it cancels the
+    // orders it entered.
+    entered.lock().cancel_all(&s);
     // Let the writer deliver the close frame (with the reason), then stop it.
     conn.close("closed");
     if tokio::time::timeout(Duration::from_secs(2), &mut writer)
@@ -618,6 +678,8 @@ fn prepare(
 
 /// Everything needed to answer a queued request from the publisher's thread.
 struct Waiting {
+    /// Where an order that rests is recorded, for cancel-on-disconnect.
+    entered: Option<Arc<parking_lot::Mutex<Entered>>>,
     app: AppState,
     rt: tokio::runtime::Handle,
     conn: Arc<Conn>,
@@ -640,7 +702,16 @@ impl Waiting {
         };
         let frame = match self.pending {
             Pending::Order(req) => match submitted(&reply, &req) {
-                Ok(Submitted::Report(view)) => crate::wsframe::report(id, &view),
+                Ok(Submitted::Report(view)) => {
+                    if let Some(e) = &self.entered
+                        && crate::orders::OrderStatus::parse(view.status)
+                            .is_some_and(crate::orders::OrderStatus::is_open)
+                        && let Ok(order_id) = crate::orders::parse_order_id(&view.id)
+                    {
+                        e.lock().orders.insert((req.account, order_id));
+                    }
+                    crate::wsframe::report(id, &view)
+                }
                 Ok(Submitted::Resent(original)) => {
                     // The order the id created is read from the history: off this thread.
                     let Waiting {

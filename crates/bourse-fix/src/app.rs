@@ -858,50 +858,14 @@ impl App {
         if !self.cancel_on_disconnect {
             return;
         }
-        let mut ids: Vec<OrderId> = self
+        let ids: Vec<OrderId> = self
             .orders
             .iter()
             .filter(|(_, t)| t.ours)
             .map(|(id, _)| *id)
             .collect();
-        if ids.is_empty() {
-            return;
-        }
-        ids.sort_unstable();
-        let n = ids.len();
-        let cmd = Command::CancelOnDisconnect {
-            account: self.account,
-            order_ids: ids,
-        };
-        let (gateway, account) = (self.services.gateway.clone(), self.account);
-        // Retried while the queue is full: the orders must not outlive the session.
-        tokio::spawn(async move {
-            for attempt in 0..50u32 {
-                match gateway.execute(cmd.clone()).await {
-                    Ok(_) => {
-                        tracing::info!(
-                            account = account.get(),
-                            orders = n,
-                            "fix: cancelled on disconnect"
-                        );
-                        return;
-                    }
-                    Err(GatewayError::Overloaded) => {
-                        tokio::time::sleep(std::time::Duration::from_millis(
-                            20 * u64::from(attempt + 1),
-                        ))
-                        .await;
-                    }
-                    Err(e) => {
-                        tracing::error!(account = account.get(), "fix: cancel on disconnect: {e}");
-                        return;
-                    }
-                }
-            }
-            tracing::error!(
-                account = account.get(),
-                "fix: cancel on disconnect not queued: overloaded"
-            );
-        });
+        self.services
+            .gateway
+            .cancel_on_disconnect(self.account, ids);
     }
 }

@@ -130,3 +130,121 @@ fn websocket_order_entry() {
     });
     server.stop();
 }
+
+/// A connection that authenticates with `cancel_on_disconnect` has the orders it entered
+/// cancelled (journaled, reason `CANCEL_ON_DISCONNECT`) when it drops; orders entered
+/// elsewhere, and a connection without the option, are left alone.
+#[test]
+fn websocket_cancel_on_disconnect() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::File(dir.path().join("journal"));
+    let server = Server::start(&store, &[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (first, token) = rt.block_on(async {
+        let h = Http::new(&server.base);
+        let account = h.register("codws").await;
+        let (_, v) = h.log_in("codws", "quiet-otter-lantern").await;
+        let token = v["token"].as_str().unwrap().to_owned();
+        let op = Client::new(&server.base);
+        op.post(
+            &format!("/v1/admin/accounts/{account}/deposits"),
+            json!({"amount": "1000000"}),
+        )
+        .await
+        .unwrap();
+        let url = format!("{}/v1/ws", server.base.replace("http://", "ws://"));
+        async fn place(ws: &mut Ws, id: u32, price: &str) -> String {
+            send(
+                ws,
+                json!({"op": "order", "id": id, "symbol": "AAPL", "side": "buy",
+                            "type": "limit", "qty": "1", "limit_price": price,
+                            "time_in_force": "gtc"}),
+            )
+            .await;
+            let v = recv(ws).await;
+            assert_eq!(v["type"], "execution_report", "{v}");
+            v["report"]["id"].as_str().unwrap().to_owned()
+        }
+        // With the option: two orders, then the socket drops without a close frame.
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        send(
+            &mut ws,
+            json!({"op": "auth", "token": token, "cancel_on_disconnect": true}),
+        )
+        .await;
+        let v = recv(&mut ws).await;
+        assert_eq!(
+            (v["type"].as_str(), &v["cancel_on_disconnect"]),
+            (Some("authenticated"), &json!(true)),
+            "{v}"
+        );
+        let a = place(&mut ws, 1, "180.00").await;
+        let b = place(&mut ws, 2, "180.01").await;
+        // Without it: this one stays.
+        let (mut other, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        send(&mut other, json!({"op": "auth", "token": token})).await;
+        assert_eq!(recv(&mut other).await["cancel_on_disconnect"], json!(false));
+        let c = place(&mut other, 3, "180.02").await;
+        drop(ws);
+        drop(other);
+        let get = |id: String| {
+            let (h, token) = (&h, token.clone());
+            async move {
+                let mut last = Value::Null;
+                for _ in 0..100 {
+                    let (s, v) = h
+                        .call(
+                            reqwest::Method::GET,
+                            &format!("/v1/orders/{id}"),
+                            Some(&token),
+                            None,
+                        )
+                        .await;
+                    assert_eq!(s, 200, "{v}");
+                    if v["status"] != "new" {
+                        return v;
+                    }
+                    last = v;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                last
+            }
+        };
+        for id in [a.clone(), b] {
+            let v = get(id).await;
+            assert_eq!(
+                (v["status"].as_str(), v["cancel_reason"].as_str()),
+                (Some("canceled"), Some("CANCEL_ON_DISCONNECT")),
+                "{v}"
+            );
+        }
+        // Given time to be cancelled too, had it been.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let (_, v) = h
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/orders/{c}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(v["status"], "new", "{v}");
+        (a, token)
+    });
+    // The cancellation is journaled: after a kill and a replay it is still there.
+    server.kill();
+    let server = Server::start(&store, &[]);
+    rt.block_on(async {
+        let h = Http::new(&server.base);
+        let (s, v) = h
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/orders/{first}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["cancel_reason"], "CANCEL_ON_DISCONNECT", "{v}");
+    });
+}
