@@ -187,31 +187,8 @@ fn websocket_cancel_on_disconnect() {
         let c = place(&mut other, 3, "180.02").await;
         drop(ws);
         drop(other);
-        let get = |id: String| {
-            let (h, token) = (&h, token.clone());
-            async move {
-                let mut last = Value::Null;
-                for _ in 0..100 {
-                    let (s, v) = h
-                        .call(
-                            reqwest::Method::GET,
-                            &format!("/v1/orders/{id}"),
-                            Some(&token),
-                            None,
-                        )
-                        .await;
-                    assert_eq!(s, 200, "{v}");
-                    if v["status"] != "new" {
-                        return v;
-                    }
-                    last = v;
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-                last
-            }
-        };
         for id in [a.clone(), b] {
-            let v = get(id).await;
+            let v = support::order_settled(&h, &token, &id).await;
             assert_eq!(
                 (v["status"].as_str(), v["cancel_reason"].as_str()),
                 (Some("canceled"), Some("CANCEL_ON_DISCONNECT")),

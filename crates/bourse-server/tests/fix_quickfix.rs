@@ -446,30 +446,8 @@ async fn cancel_on_disconnect_cancels_the_sessions_orders_only() {
     // The connection drops without a Logout.
     qf.kill();
     let h = Http::new(&server.base);
-    let order = |id: String| {
-        let h = &h;
-        let token = b.token.clone();
-        async move {
-            for _ in 0..100 {
-                let (s, v) = h
-                    .call(
-                        reqwest::Method::GET,
-                        &format!("/v1/orders/{id}"),
-                        Some(&token),
-                        None,
-                    )
-                    .await;
-                assert_eq!(s, 200, "{v}");
-                if v["status"] != "new" {
-                    return v;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            panic!("order {id} still working");
-        }
-    };
     for id in [c1, c2] {
-        let v = order(id).await;
+        let v = support::order_settled(&h, &b.token, &id).await;
         assert_eq!(v["status"], "canceled", "{v}");
         assert_eq!(v["cancel_reason"], "CANCEL_ON_DISCONNECT", "{v}");
     }

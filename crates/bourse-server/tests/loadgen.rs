@@ -103,6 +103,23 @@ fn bench_over_websocket_with_the_file_journal() {
 }
 
 #[test]
+fn bench_over_fix() {
+    let r = bench(&[
+        "--transport",
+        "fix",
+        "--rate",
+        "2000",
+        "--duration",
+        "2",
+        "--connections",
+        "4",
+    ]);
+    check(&r, 2_000.0, 2.0);
+    assert_eq!(r["transport"], "fix");
+    assert_eq!(r["config"]["accounts"], 4);
+}
+
+#[test]
 fn bench_over_rest() {
     let r = bench(&[
         "--transport",

@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 
 use super::flow::{Action, Flow, Kind, parse_request_id};
 use super::measure::{Conn, Ctx, Outcome};
-use super::pacer::{Wake, pacer};
+use super::pacer::{Wake, pacer, take_due, wait_done};
 use crate::trader::Trader;
 
 /// A logged-on FIX session.
@@ -185,25 +185,7 @@ async fn fix_sender(
     let mut todo: Vec<(u64, Action)> = Vec::new();
     let mut sent: Vec<(u64, Kind, Instant)> = Vec::new();
     let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
-    while k < ctx.total {
-        let due = ctx.due.load(Ordering::Acquire);
-        if k >= due {
-            if ctx.finished.load(Ordering::Acquire) {
-                break;
-            }
-            conn.wake.notified().await;
-            continue;
-        }
-        if Instant::now() >= ctx.send_until() {
-            break;
-        }
-        {
-            let mut live = conn.live.lock();
-            while k < due {
-                todo.push((k, flow.next(&mut live)));
-                k += n;
-            }
-        }
+    while take_due(&ctx, &conn, &mut k, n, &mut flow, &mut todo).await {
         out.clear();
         for (kk, a) in todo.drain(..) {
             let (t, body) = flow.fix_message(&a, kk);
@@ -217,10 +199,7 @@ async fn fix_sender(
             break;
         }
     }
-    conn.sender_done.store(true, Ordering::Release);
-    while !ctx.done.load(Ordering::Acquire) {
-        conn.wake.notified().await;
-    }
+    wait_done(&ctx, &conn).await;
     let logout = encode(&sender, seq, "5", &[]);
     let _ = wr.write_all(&logout).await;
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::flow::{Action, Flow};
 use super::measure::{Conn, Ctx, duration_ns};
 
 /// Whom the pacer wakes when orders fall due.
@@ -138,5 +139,49 @@ impl Ticker {
                 Err(_would_block) => continue,
             }
         }
+    }
+}
+
+/// For a pipelined sender (WebSocket, FIX) of connection `c` of `n`, whose next request is
+/// `k`: waits until some of its requests fall due and takes them all into `todo`. False once
+/// it should stop (the schedule is over, or sending now would be too late).
+pub(crate) async fn take_due(
+    ctx: &Ctx,
+    conn: &Conn,
+    k: &mut u64,
+    n: u64,
+    flow: &mut Flow,
+    todo: &mut Vec<(u64, Action)>,
+) -> bool {
+    loop {
+        if *k >= ctx.total {
+            return false;
+        }
+        let due = ctx.due.load(Ordering::Acquire);
+        if *k >= due {
+            if ctx.finished.load(Ordering::Acquire) {
+                return false;
+            }
+            conn.wake.notified().await;
+            continue;
+        }
+        if std::time::Instant::now() >= ctx.send_until() {
+            return false;
+        }
+        let mut live = conn.live.lock();
+        while *k < due {
+            todo.push((*k, flow.next(&mut live)));
+            *k += n;
+        }
+        return true;
+    }
+}
+
+/// A sender that has sent all it will waits for the end of the run (closing now would lose
+/// the answers still on their way).
+pub(crate) async fn wait_done(ctx: &Ctx, conn: &Conn) {
+    conn.sender_done.store(true, Ordering::Release);
+    while !ctx.done.load(Ordering::Acquire) {
+        conn.wake.notified().await;
     }
 }

@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::flow::{Action, Flow, Kind};
 use super::measure::{Conn, Ctx, Outcome};
-use super::pacer::{Wake, pacer};
+use super::pacer::{Wake, pacer, take_due, wait_done};
 use crate::trader::Ws;
 
 /// What the client reads from an answer (the rest of the report is skipped unparsed).
@@ -90,25 +90,7 @@ async fn ws_sender(
     let mut k = c;
     let mut todo: Vec<(u64, Action)> = Vec::new();
     let mut sent: Vec<(u64, Kind, Instant)> = Vec::new();
-    'run: while k < ctx.total {
-        let due = ctx.due.load(Ordering::Acquire);
-        if k >= due {
-            if ctx.finished.load(Ordering::Acquire) {
-                break;
-            }
-            conn.wake.notified().await;
-            continue;
-        }
-        if Instant::now() >= ctx.send_until() {
-            break;
-        }
-        {
-            let mut live = conn.live.lock();
-            while k < due {
-                todo.push((k, flow.next(&mut live)));
-                k += n;
-            }
-        }
+    'run: while take_due(&ctx, &conn, &mut k, n, &mut flow, &mut todo).await {
         for (kk, a) in todo.drain(..) {
             let mut frame = String::with_capacity(256);
             flow.ws_frame(&a, kk, &mut frame);
@@ -126,11 +108,7 @@ async fn ws_sender(
     if !sent.is_empty() {
         conn.record_sent(&ctx, &sent);
     }
-    conn.sender_done.store(true, Ordering::Release);
-    // Closing now would lose the answers still on their way: wait for the end of the run.
-    while !ctx.done.load(Ordering::Acquire) {
-        conn.wake.notified().await;
-    }
+    wait_done(&ctx, &conn).await;
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
 }
 

@@ -2,7 +2,7 @@
 //! `tests/fix/initiator.cpp`) and a raw socket for what no well-behaved engine sends.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -142,15 +142,7 @@ impl QuickFix {
         }
         let mut child = cmd.spawn().unwrap();
         let stdin = child.stdin.take().unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = super::lines_of(child.stdout.take().unwrap());
         QuickFix {
             child,
             stdin,

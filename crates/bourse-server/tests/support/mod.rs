@@ -33,6 +33,42 @@ pub fn certificate(dir: &std::path::Path, name: &str) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
+/// A child's output, line by line, on a channel (read on a thread of its own).
+pub fn lines_of(out: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
+/// An order of the caller's, polled (for up to 5 s) until it is no longer `new`; the last
+/// answer either way.
+pub async fn order_settled(h: &Http, token: &str, id: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        let (s, v) = h
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/orders/{id}"),
+                Some(token),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        if v["status"] != "new" {
+            return v;
+        }
+        last = v;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    last
+}
+
 /// The repository's root (scripts live under it).
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -137,15 +173,7 @@ impl Server {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = lines_of(child.stdout.take().unwrap());
         let line = lines
             .recv_timeout(Duration::from_secs(120))
             .expect("the server printed no listening line (see its log above)");
