@@ -20,30 +20,10 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use tokio::sync::mpsc;
 
 use crate::codec::{self, Message, Outgoing};
-use crate::hub::{FixServices, Input};
+use crate::hub::FixServices;
+use crate::input::{Input, Request};
 use crate::reports::{self, Tracked};
 use crate::session::{Session, reject};
-
-/// A request waiting for its durable outcome.
-#[derive(Debug)]
-enum Request {
-    New {
-        cl_ord_id: String,
-        symbol: String,
-        side: String,
-    },
-    /// A cancel (`replace` false) or cancel/replace.
-    Amend {
-        order_id: OrderId,
-        cl_ord_id: String,
-        orig: String,
-        replace: bool,
-    },
-    Mass {
-        cl_ord_id: String,
-        request_type: String,
-    },
-}
 
 /// A cancel or replace sent for an order: its report answers to the request's ClOrdID.
 #[derive(Debug, Clone)]
@@ -63,8 +43,6 @@ pub(crate) struct App {
     orders: FxHashMap<OrderId, Tracked>,
     /// Cancels and replaces sent, by order.
     amends: FxHashMap<OrderId, Amend>,
-    requests: FxHashMap<u64, Request>,
-    next_request: u64,
     /// Client order ids this session submitted whose acceptance has not been seen.
     submitted: FxHashSet<ClientOrderId>,
     /// Numbers ExecIDs of reports that answer a request (status, rejects).
@@ -111,8 +89,6 @@ impl App {
             cancel_on_disconnect,
             orders: FxHashMap::default(),
             amends: FxHashMap::default(),
-            requests: FxHashMap::default(),
-            next_request: 1,
             submitted: FxHashSet::default(),
             exec_counter: 0,
         }
@@ -149,16 +125,23 @@ impl App {
         )
     }
 
-    /// Hands a command to the gateway; its outcome comes back as an [`Input::Outcome`].
+    /// Hands a command to the gateway. Its outcome comes back as an [`Input::Outcome`] only
+    /// when the session has something to say about it: an accepted order, cancel or
+    /// replace is reported from its released events, so most outcomes wake nobody (one
+    /// wake-up per request less, seen in a profile at 50k orders/s).
     fn call(&mut self, cmd: Command, req: Request) {
-        let id = self.next_request;
-        self.next_request += 1;
-        self.requests.insert(id, req);
         let (tx, overrun) = (self.tx.clone(), self.overrun.clone());
         self.services.gateway.call(
             cmd,
             Box::new(move |r| {
-                if tx.try_send(Input::Outcome(id, r)).is_err() && !tx.is_closed() {
+                let quiet = matches!(req, Request::New { .. } | Request::Amend { .. })
+                    && r.as_ref().is_ok_and(|reply| {
+                        !reply
+                            .events
+                            .iter()
+                            .any(|e| matches!(e, Event::Rejected { .. }))
+                    });
+                if !quiet && tx.try_send(Input::Outcome(req, r)).is_err() && !tx.is_closed() {
                     overrun.store(true, Ordering::Release);
                 }
             }),
@@ -172,11 +155,7 @@ impl App {
                     self.on_event(s, t);
                 }
             }
-            Input::Outcome(id, r) => {
-                if let Some(req) = self.requests.remove(&id) {
-                    self.on_outcome(s, req, r);
-                }
-            }
+            Input::Outcome(req, r) => self.on_outcome(s, req, r),
             Input::Status {
                 cl_ord_id,
                 symbol,

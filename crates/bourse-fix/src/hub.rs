@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use bourse_api::{Directory, Gateway, GatewayError, History, Listings, Reply};
+use bourse_api::{Directory, Gateway, History, Listings};
+
+use crate::input::Input;
 use bourse_core::{AccountId, Event, Tagged};
 use parking_lot::Mutex;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -17,22 +19,6 @@ pub struct FixServices {
     pub directory: Arc<Directory>,
     pub listings: Listings,
     pub history: History,
-}
-
-/// What reaches a session besides its socket.
-#[derive(Debug)]
-pub(crate) enum Input {
-    /// Released events of the session's account, in seq order.
-    Events(Vec<Tagged>),
-    /// The durable outcome of a request the session made.
-    Outcome(u64, Result<Reply, GatewayError>),
-    /// An order looked up in the history for an OrderStatusRequest (or a resent order).
-    Status {
-        cl_ord_id: String,
-        symbol: String,
-        side: String,
-        order: Option<Box<bourse_api::OrderView>>,
-    },
 }
 
 pub(crate) struct Listener {

@@ -22,6 +22,7 @@
 mod app;
 pub mod codec;
 mod hub;
+mod input;
 mod reports;
 mod session;
 pub mod store;

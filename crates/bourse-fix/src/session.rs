@@ -16,7 +16,8 @@ use tokio::sync::{mpsc, watch};
 
 use crate::app::App;
 use crate::codec::{self, Frame, Header, Message, Outgoing};
-use crate::hub::{FixHub, FixServices, Input};
+use crate::hub::{FixHub, FixServices};
+use crate::input::Input;
 use crate::store::Store;
 
 /// The acceptor's settings.
