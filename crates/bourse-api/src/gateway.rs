@@ -363,6 +363,7 @@ mod tests {
                 seq: Seq(10 + i as u64),
                 ts: UnixNanos::new(5),
                 event: ev,
+                aseq: 0,
             };
             g.complete(ticket, tagged.seq, tagged.ts, &[tagged]);
         }
@@ -440,6 +441,7 @@ mod tests {
             event: Event::AccountOpened {
                 account: AccountId::new(2),
             },
+            aseq: 0,
         };
         g.complete(ticket, t.seq, t.ts, &[t]);
         g.complete(ticket, t.seq, t.ts, &[t]);

@@ -223,6 +223,7 @@ fn number(first: u64, list: Vec<Vec<Event>>, day_ends_after: u64) -> Vec<Cmd> {
                         seq: Seq(seq),
                         ts,
                         event,
+                        aseq: 0,
                     })
                     .collect(),
             }

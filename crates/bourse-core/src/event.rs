@@ -222,10 +222,44 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The account whose private stream this event belongs to: its execution reports
+    /// (accepted, triggered, filled, canceled, replaced, rejected), balance, position and
+    /// cash changes, and triggered alerts. A rejected resend is not on it (it changed
+    /// nothing; the order it names reports its own life), nor is a rejection that names no
+    /// account.
+    #[must_use]
+    pub fn stream_account(&self) -> Option<AccountId> {
+        match *self {
+            Event::OrderAccepted { account, .. }
+            | Event::OrderTriggered { account, .. }
+            | Event::OrderFilled { account, .. }
+            | Event::OrderCanceled { account, .. }
+            | Event::OrderReplaced { account, .. }
+            | Event::BalanceChanged { account, .. }
+            | Event::PositionChanged { account, .. }
+            | Event::CashDeposited { account, .. }
+            | Event::CashWithdrawn { account, .. }
+            | Event::SharesDeposited { account, .. }
+            | Event::AlertTriggered { account, .. } => Some(account),
+            Event::Rejected {
+                reason: RejectReason::ResentOrder,
+                ..
+            } => None,
+            Event::Rejected { account, .. } => account,
+            _ => None,
+        }
+    }
+}
+
 /// An event with the sequence number and time of the command that caused it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Tagged {
     pub seq: Seq,
     pub ts: UnixNanos,
     pub event: Event,
+    /// The event's place in its account's private stream (1, 2, 3, … per account, no gap,
+    /// assigned by the engine; see [`Event::stream_account`]); 0 for an event on no
+    /// account's stream.
+    pub aseq: u64,
 }

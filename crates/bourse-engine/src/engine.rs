@@ -81,6 +81,10 @@ struct Account {
     cash: Cash,
     /// Cash promised to working buy orders.
     reserved: Cash,
+    /// The last number handed out on the account's private stream (see
+    /// [`Event::stream_account`]): part of the state, so a replay or a restore numbers the
+    /// stream exactly as the first run did.
+    stream: u64,
 }
 
 /// What the engine remembers of a working order, beyond what its book holds.
@@ -142,6 +146,9 @@ pub struct Engine {
     scratch: Vec<BookEvent>,
     /// Accounts and positions a command touched, for the balance events at its end.
     touched: Vec<(AccountId, Option<Symbol>)>,
+    /// The stream numbers of the last applied command's events (see
+    /// [`Engine::stream_numbers`]); scratch, not state.
+    numbers: Vec<u64>,
     alerts: Alerts,
     watchlists: Watchlists,
 }
@@ -283,6 +290,7 @@ impl Engine {
             last_seq: Seq(0),
             scratch: Vec::with_capacity(64),
             touched: Vec::with_capacity(16),
+            numbers: Vec::with_capacity(16),
             alerts: Alerts::default(),
             watchlists: Watchlists::default(),
         })
@@ -464,6 +472,49 @@ impl Engine {
             self.fire_alerts(start, out);
         }
         self.emit_balances(start, out);
+        self.number(start, out);
+    }
+
+    /// Numbers the events on accounts' private streams, in the order they were emitted.
+    fn number(&mut self, start: usize, out: &[Event]) {
+        self.numbers.clear();
+        for e in &out[start..] {
+            let n = e
+                .stream_account()
+                .and_then(|a| self.account_mut(a))
+                .map_or(0, |acc| {
+                    acc.stream += 1;
+                    acc.stream
+                });
+            self.numbers.push(n);
+        }
+    }
+
+    /// The private-stream numbers of the events the last [`Engine::apply`] appended, one
+    /// per event in order (0 for an event on no account's stream): what
+    /// [`Tagged::aseq`](bourse_core::Tagged) carries.
+    #[must_use]
+    pub fn stream_numbers(&self) -> &[u64] {
+        &self.numbers
+    }
+
+    /// The last [`Engine::apply`]'s `events` (what it appended), tagged with the command's
+    /// `seq` and `ts` and numbered on their accounts' streams.
+    pub fn tag<'a>(
+        &'a self,
+        seq: Seq,
+        ts: bourse_core::UnixNanos,
+        events: &'a [Event],
+    ) -> impl Iterator<Item = bourse_core::Tagged> + 'a {
+        events
+            .iter()
+            .zip(self.numbers.iter().copied().chain(std::iter::repeat(0)))
+            .map(move |(&event, aseq)| bourse_core::Tagged {
+                seq,
+                ts,
+                event,
+                aseq,
+            })
     }
 
     fn apply_command(&mut self, cmd: &Sequenced, out: &mut Vec<Event>) {

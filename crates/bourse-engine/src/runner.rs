@@ -297,9 +297,26 @@ impl EventBatch {
         }
     }
 
-    fn push(&mut self, seq: Seq, ts: UnixNanos, ticket: Ticket, out: &mut Vec<Event>) {
-        self.events
-            .extend(out.drain(..).map(|event| Tagged { seq, ts, event }));
+    /// Moves one command's events in, numbered by `numbers` (the engine's
+    /// [`Engine::stream_numbers`](crate::Engine::stream_numbers) for them).
+    fn push(
+        &mut self,
+        seq: Seq,
+        ts: UnixNanos,
+        ticket: Ticket,
+        out: &mut Vec<Event>,
+        numbers: &[u64],
+    ) {
+        self.events.extend(
+            out.drain(..)
+                .zip(numbers.iter().copied().chain(std::iter::repeat(0)))
+                .map(|(event, aseq)| Tagged {
+                    seq,
+                    ts,
+                    event,
+                    aseq,
+                }),
+        );
         self.commands.push((seq, ts, ticket, self.events.len()));
     }
 
@@ -1026,7 +1043,13 @@ impl Worker {
             } else {
                 None
             };
-            events.push(sequenced.seq, sequenced.ts, ticket, &mut self.out);
+            events.push(
+                sequenced.seq,
+                sequenced.ts,
+                ticket,
+                &mut self.out,
+                self.engine.stream_numbers(),
+            );
             journal.entries.push(sequenced);
             match next {
                 Some((c, t)) => {

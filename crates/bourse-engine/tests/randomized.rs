@@ -8,7 +8,7 @@ mod common;
 
 use bourse_core::{
     AccountId, Cash, ClientOrderId, Command, Event, OrderId, OrderType, Price, Qty,
-    SelfTradePrevention, Seq, Sequenced, Side, TimeInForce, UnixNanos,
+    SelfTradePrevention, Seq, Sequenced, Side, Tagged, TimeInForce, UnixNanos,
 };
 use bourse_engine::{Engine, EngineConfig};
 use common::{Rng, instruments, limit};
@@ -326,15 +326,34 @@ fn snapshot_anywhere_then_replay_the_rest_gives_the_same_state_hash() {
         .unwrap_or(20_000)
         / 2;
     let (cmds, _) = generate_and_run(0x5EED_0002, n);
-    let apply_all = |engine: &mut Engine, from: usize, to: usize, out: &mut Vec<Event>| {
+    // Events as the runner hands them on: tagged and numbered on the accounts' streams.
+    let apply_all = |engine: &mut Engine, from: usize, to: usize, out: &mut Vec<Tagged>| {
+        let mut scratch = Vec::new();
         for (k, cmd) in cmds.iter().enumerate().take(to).skip(from) {
-            engine.apply(&sequenced(u64::try_from(k + 1).unwrap(), cmd), out);
+            let s = sequenced(u64::try_from(k + 1).unwrap(), cmd);
+            scratch.clear();
+            engine.apply(&s, &mut scratch);
+            out.extend(engine.tag(s.seq, s.ts, &scratch));
         }
     };
     let mut straight = engine();
     let mut straight_events = Vec::new();
     apply_all(&mut straight, 0, cmds.len(), &mut straight_events);
     let want = straight.state_hash().unwrap();
+    // Each account's stream is numbered 1, 2, 3, … with no gap, and only its own events
+    // are on it.
+    let mut last = std::collections::HashMap::new();
+    for t in &straight_events {
+        match t.event.stream_account() {
+            Some(a) => {
+                let n = last.entry(a).or_insert(0u64);
+                assert_eq!(t.aseq, *n + 1, "{a:?}'s stream at {t:?}");
+                *n = t.aseq;
+            }
+            None => assert_eq!(t.aseq, 0, "{t:?} is on no stream"),
+        }
+    }
+    assert!(last.len() > 3 && last.values().all(|&n| n > 10), "{last:?}");
     assert_ne!(
         engine().state_hash().unwrap(),
         want,
@@ -356,7 +375,7 @@ fn snapshot_anywhere_then_replay_the_rest_gives_the_same_state_hash() {
         assert_eq!(restored.state_hash().unwrap(), want, "cut at {cut}");
         assert_eq!(
             events, straight_events,
-            "cut at {cut}: same events either way"
+            "cut at {cut}: same events, numbered the same, either way"
         );
     }
 }

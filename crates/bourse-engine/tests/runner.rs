@@ -68,8 +68,8 @@ struct Gen {
     shadow: Engine,
     seq: u64,
     out: Vec<Event>,
-    /// What the shadow engine answered, per command.
-    record: Vec<Vec<Event>>,
+    /// What the shadow engine answered, per command, numbered on the accounts' streams.
+    record: Vec<Vec<Tagged>>,
     accounts: Vec<AccountId>,
     open_accounts: bool,
     live: Vec<(OrderId, AccountId)>,
@@ -148,7 +148,8 @@ impl Gen {
                 _ => {}
             }
         }
-        self.record.push(self.out.clone());
+        self.record
+            .push(self.shadow.tag(s.seq, s.ts, &self.out).collect());
         s.cmd
     }
 
@@ -416,16 +417,9 @@ fn exact_run(wait: WaitStrategy, idle_gaps: bool) {
     }
     let mut k = 0;
     for (seq, evs) in batches.iter().flatten() {
-        let want: Vec<Tagged> = g.record[k]
-            .iter()
-            .map(|&event| Tagged {
-                seq: *seq,
-                ts: UnixNanos::new(seq.0 * 1_000),
-                event,
-            })
-            .collect();
+        let want = &g.record[k];
         assert_eq!(
-            evs, &want,
+            evs, want,
             "events of seq {seq:?} differ from the direct run"
         );
         k += 1;

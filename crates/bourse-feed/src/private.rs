@@ -36,31 +36,20 @@ pub(crate) fn fan_out(feed: &Feed, events: &[Tagged], subs: &Mutex<PrivateSubs>)
     }
 }
 
-/// Whose private channel an event belongs on.
+/// Whose private channel an event belongs on: the account whose stream it is on, and the
+/// channel by its kind.
 fn route(e: &Event) -> Option<(AccountId, PrivateChannel)> {
     use PrivateChannel::{Account, Alerts, Orders};
+    let account = e.stream_account()?;
     Some(match *e {
-        Event::OrderAccepted { account, .. }
-        | Event::OrderTriggered { account, .. }
-        | Event::OrderFilled { account, .. }
-        | Event::OrderCanceled { account, .. }
-        | Event::OrderReplaced { account, .. } => (account, Orders),
-        // A resend changed nothing: the order it names reports its own life.
-        Event::Rejected {
-            reason: bourse_core::RejectReason::ResentOrder,
-            ..
-        } => return None,
-        Event::Rejected {
-            account: Some(account),
-            ..
-        } => (account, Orders),
-        Event::BalanceChanged { account, .. }
-        | Event::PositionChanged { account, .. }
-        | Event::CashDeposited { account, .. }
-        | Event::CashWithdrawn { account, .. }
-        | Event::SharesDeposited { account, .. } => (account, Account),
-        Event::AlertTriggered { account, .. } => (account, Alerts),
-        _ => return None,
+        Event::OrderAccepted { .. }
+        | Event::OrderTriggered { .. }
+        | Event::OrderFilled { .. }
+        | Event::OrderCanceled { .. }
+        | Event::OrderReplaced { .. }
+        | Event::Rejected { .. } => (account, Orders),
+        Event::AlertTriggered { .. } => (account, Alerts),
+        _ => (account, Account),
     })
 }
 
@@ -73,9 +62,19 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> Value {
     v.map_or(Value::Null, |v| Value::String(v.to_string()))
 }
 
-/// The JSON of one private message (see `docs/PROTOCOL.md`).
+/// The JSON of one private message (see `docs/PROTOCOL.md`): the same for the live
+/// channel, a resumed one and `GET /v1/events`. `account_seq` is the event's place on its
+/// account's stream.
 #[must_use]
 pub fn message(t: &Tagged) -> Value {
+    let mut v = body(t);
+    if let Value::Object(m) = &mut v {
+        m.insert("account_seq".into(), t.aseq.into());
+    }
+    v
+}
+
+fn body(t: &Tagged) -> Value {
     let (seq, ts) = (t.seq.0, t.ts.to_rfc3339());
     let report = |event: &str, extra: Value| {
         let mut v = json!({"type": "execution_report", "seq": seq, "ts": ts, "event": event});

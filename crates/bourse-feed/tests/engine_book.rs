@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use bourse_core::{
     AccountId, Cash, Command, Event, OrderId, OrderType, Price, Qty, Seq, Sequenced, Side, Symbol,
-    Tagged, TimeInForce, UnixNanos,
+    TimeInForce, UnixNanos,
 };
 use bourse_engine::{Engine, EngineConfig};
 use bourse_feed::{Conn, Feed, FeedConfig, Frame, Publisher};
@@ -156,11 +156,7 @@ fn feed_books_match_the_engine_after_every_command() {
             &mut out,
         );
         tagged.clear();
-        tagged.extend(out.iter().map(|&event| Tagged {
-            seq: Seq(seq),
-            ts,
-            event,
-        }));
+        tagged.extend(engine.tag(Seq(seq), ts, &out));
         for e in &out {
             if let Event::OrderAccepted {
                 order_id, account, ..

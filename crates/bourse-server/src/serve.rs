@@ -19,7 +19,7 @@ use bourse_api::{
     Sequencer, UserEntry,
 };
 use bourse_core::{Command, Seq};
-use bourse_core::{Price, Symbol, Tagged};
+use bourse_core::{Price, Symbol};
 use bourse_engine::{
     Engine, EngineConfig, Instrument, InstrumentsFile, Runner, RunnerConfig, RunnerHandle,
     SubmitError, Ticket, WaitStrategy,
@@ -183,11 +183,7 @@ fn build_read_model(
         out.clear();
         replay.apply(&rec, &mut out);
         tagged.clear();
-        tagged.extend(out.iter().map(|&event| Tagged {
-            seq: rec.seq,
-            ts: rec.ts,
-            event,
-        }));
+        tagged.extend(replay.tag(rec.seq, rec.ts, &out));
         model.apply(rec.seq, rec.ts, &tagged);
         feed.publish(&tagged);
         books.alerts.apply(rec.ts, &out);

@@ -62,6 +62,7 @@ impl Engine {
         self.accounts.push(Account {
             cash: Cash::ZERO,
             reserved: Cash::ZERO,
+            stream: 0,
         });
         self.positions.resize(
             self.accounts.len() * self.instruments.len(),
