@@ -136,6 +136,9 @@ pub struct FeedConfig {
     pub max_connections: usize,
     /// History kept per symbol.
     pub retention: Retention,
+    /// Private-stream events kept (all accounts together, newest) for clients that resume
+    /// their private channels `since` an `account_seq`.
+    pub private_window: usize,
 }
 
 impl Default for FeedConfig {
@@ -147,6 +150,7 @@ impl Default for FeedConfig {
             max_subscriptions: 256,
             max_connections: 20_000,
             retention: Retention::default(),
+            private_window: 100_000,
         }
     }
 }
@@ -211,9 +215,6 @@ struct SymbolFeed {
     subs: [Vec<Arc<Conn>>; 4],
 }
 
-/// Connections following each account's private channels, with the channels' bits.
-pub(crate) type PrivateSubs = FxHashMap<AccountId, Vec<(Arc<Conn>, u8)>>;
-
 /// The market data of every listed symbol and everyone subscribed to it.
 pub struct Feed {
     cfg: FeedConfig,
@@ -221,7 +222,7 @@ pub struct Feed {
     symbols: Vec<Mutex<SymbolFeed>>,
     /// Each symbol's seq once its update has been queued to every subscriber (heartbeats).
     seqs: Vec<AtomicU64>,
-    private: Mutex<PrivateSubs>,
+    private: Mutex<private::Private>,
     private_subs: AtomicUsize,
     next_conn: AtomicU64,
     pub stats: FeedStats,
@@ -256,7 +257,7 @@ impl Feed {
             index,
             symbols: states,
             seqs,
-            private: Mutex::new(FxHashMap::default()),
+            private: Mutex::new(private::Private::new(cfg.private_window)),
             private_subs: AtomicUsize::new(0),
             next_conn: AtomicU64::new(1),
             stats: FeedStats::default(),
@@ -301,9 +302,9 @@ impl Feed {
             self.symbols[i].lock().subs[ch.index()].retain(|c| !Arc::ptr_eq(c, conn));
         }
         if let Some((account, _)) = subs.private {
-            let mut map = self.private.lock();
+            let map = &mut self.private.lock().subs;
             if let Some(v) = map.get_mut(&account) {
-                v.retain(|(c, _)| !Arc::ptr_eq(c, conn));
+                v.retain(|s| !Arc::ptr_eq(&s.conn, conn));
                 if v.is_empty() {
                     map.remove(&account);
                 }
@@ -417,19 +418,32 @@ impl Feed {
         account: AccountId,
         chans: &[PrivateChannel],
     ) {
+        // Without `since` nothing is replayed, so nothing can be behind.
+        let _ = self.resume_private(conn, account, chans, None);
+    }
+
+    /// Subscribes as [`Feed::subscribe_private`] does; with `since` (an `account_seq` the
+    /// client saw last) the messages after it on these channels come first — those still
+    /// in the window — and then the live ones, none lost or repeated in between. A `since`
+    /// beyond what the feed has seen skips the live messages up to it. When the window no
+    /// longer reaches back to `since`, nothing is subscribed and [`Behind`](crate::Behind)
+    /// says from where history must serve.
+    pub fn resume_private(
+        &self,
+        conn: &Arc<Conn>,
+        account: AccountId,
+        chans: &[PrivateChannel],
+        since: Option<u64>,
+    ) -> Result<crate::Resumed, crate::Behind> {
         let bits = chans.iter().fold(0u8, |b, c| b | c.bit());
         let mut subs = conn.subs.lock();
-        let mut map = self.private.lock();
-        let list = map.entry(account).or_default();
-        match list.iter_mut().find(|(c, _)| Arc::ptr_eq(c, conn)) {
-            Some((_, b)) => *b |= bits,
-            None => {
-                list.push((conn.clone(), bits));
-                self.private_subs.fetch_add(1, Ordering::Relaxed);
-            }
+        let (resumed, added) = private::subscribe(&self.private, conn, account, bits, since)?;
+        if added {
+            self.private_subs.fetch_add(1, Ordering::Relaxed);
         }
         let mask = subs.private.map_or(0, |p| p.1) | bits;
         subs.private = Some((account, mask));
+        Ok(resumed)
     }
 
     /// Drops private channels; with none left the connection leaves the account's list.
@@ -440,13 +454,13 @@ impl Feed {
             return;
         };
         let left = mask & !bits;
-        let mut map = self.private.lock();
+        let map = &mut self.private.lock().subs;
         if let Some(list) = map.get_mut(&account) {
             if left == 0 {
-                list.retain(|(c, _)| !Arc::ptr_eq(c, conn));
+                list.retain(|s| !Arc::ptr_eq(&s.conn, conn));
                 self.private_subs.fetch_sub(1, Ordering::Relaxed);
-            } else if let Some((_, b)) = list.iter_mut().find(|(c, _)| Arc::ptr_eq(c, conn)) {
-                *b = left;
+            } else if let Some(s) = list.iter_mut().find(|s| Arc::ptr_eq(&s.conn, conn)) {
+                s.bits = left;
             }
             if list.is_empty() {
                 map.remove(&account);
@@ -815,9 +829,8 @@ impl Publisher {
         for i in self.touched.drain(..) {
             fan_out(feed, i);
         }
-        if feed.private_subs.load(Ordering::Relaxed) > 0 {
-            private::fan_out(feed, events, &feed.private);
-        }
+        // Always: the resume window records every stream event, followed or not.
+        private::fan_out(feed, events, &feed.private);
     }
 }
 

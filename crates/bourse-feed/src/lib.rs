@@ -5,7 +5,8 @@
 //! - [`msg`]: those updates as JSON messages, serialized once;
 //! - [`hub`]: the fan-out to WebSocket connections (bounded outboxes in bytes, book
 //!   conflation for lagging clients, slow consumers disconnected with a reason) and the
-//!   private channels by account ([`private`]).
+//!   private channels by account ([`private`]), with a window of each account's newest
+//!   stream events so a reconnecting client resumes `since` the last `account_seq` it saw.
 //!
 //! The feed sees only durable, processed commands (the server's publisher releases to it),
 //! so nothing shown here can be lost by a crash; a restart rebuilds the state, seqs
@@ -20,4 +21,5 @@ pub use hub::{
     Channel, Conn, Feed, FeedConfig, FeedStats, Frame, PrivateChannel, Publisher, Pushed,
     SubscribeError,
 };
+pub use private::{Behind, Resumed};
 pub use state::{Book, Candle, Level, Print, Retention, Status, SymbolState, Update};

@@ -1,34 +1,202 @@
 //! Private channels: each account's execution reports, balance and position changes and
 //! triggered alerts, as the engine released them. A message goes only to connections that
-//! authenticated as that account and subscribed to the channel; every message carries the
+//! authenticated as that account and subscribed to the channel. Every message carries the
 //! `seq` of the command that caused it (rising, not contiguous: other accounts' commands lie
-//! between).
+//! between) and its `account_seq`, its place on the account's stream (1, 2, 3, … with no
+//! gap, numbered by the engine).
+//!
+//! A window of the newest stream events ([`Log`], bounded in events across all accounts)
+//! lets a client that reconnects resume: a subscription `since` an `account_seq` first gets
+//! every later message still in the window, then the live ones, with nothing between lost
+//! or repeated, because both happen under the one lock the fan-out holds.
 
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bourse_core::{AccountId, CancelReason, Cash, Event, Price, Qty, Tagged};
 use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
 use serde_json::{Value, json};
 
-use crate::hub::{Feed, Frame, PrivateChannel, PrivateSubs, Pushed};
+use crate::hub::{Conn, Feed, Frame, PrivateChannel, Pushed};
 
-pub(crate) fn fan_out(feed: &Feed, events: &[Tagged], subs: &Mutex<PrivateSubs>) {
-    let map = subs.lock();
+/// A connection following an account's private channels.
+#[derive(Debug)]
+pub(crate) struct Sub {
+    pub(crate) conn: Arc<Conn>,
+    /// The channels' bits.
+    pub(crate) bits: u8,
+    /// Messages numbered at or below this are not sent (the client resumed from a point
+    /// the feed had not reached yet).
+    pub(crate) skip_through: u64,
+}
+
+/// The newest stream events of all accounts, oldest forgotten first once there are more
+/// than `cap`; and each account's last number (one integer per account that has had an
+/// event).
+#[derive(Debug, Default)]
+pub(crate) struct Log {
+    cap: usize,
+    by_account: FxHashMap<AccountId, VecDeque<Tagged>>,
+    /// Whose event each kept one is, oldest first.
+    order: VecDeque<AccountId>,
+    latest: FxHashMap<AccountId, u64>,
+}
+
+impl Log {
+    fn push(&mut self, account: AccountId, t: &Tagged) {
+        self.latest.insert(account, t.aseq);
+        if self.cap == 0 {
+            return;
+        }
+        self.by_account.entry(account).or_default().push_back(*t);
+        self.order.push_back(account);
+        while self.order.len() > self.cap {
+            let Some(a) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(q) = self.by_account.get_mut(&a) {
+                q.pop_front();
+                if q.is_empty() {
+                    self.by_account.remove(&a);
+                }
+            }
+        }
+    }
+}
+
+/// The private side of the feed: who follows which account, and the resume window.
+#[derive(Debug, Default)]
+pub(crate) struct Private {
+    pub(crate) subs: FxHashMap<AccountId, Vec<Sub>>,
+    pub(crate) log: Log,
+}
+
+impl Private {
+    pub(crate) fn new(window: usize) -> Self {
+        Private {
+            subs: FxHashMap::default(),
+            log: Log {
+                cap: window,
+                ..Log::default()
+            },
+        }
+    }
+}
+
+/// A resume that the window cannot serve: the messages from `from` on (up to the window,
+/// or to `latest` when the window holds none of the account's) must come from history
+/// first (`GET /v1/events`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Behind {
+    /// The first number the window no longer holds after the one asked for.
+    pub from: u64,
+    /// The oldest number the window holds for the account (`latest + 1` when none).
+    pub oldest: u64,
+    /// The account's last number the feed has seen.
+    pub latest: u64,
+}
+
+/// What a subscription `since` a number did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Resumed {
+    /// Messages queued from the window.
+    pub replayed: usize,
+    /// The account's last number the feed has seen.
+    pub latest: u64,
+}
+
+/// Subscribes `conn` to `bits` of `account`'s channels; with `since`, first queues the
+/// window's messages numbered above it (on those channels). Called with the connection's
+/// subscriptions locked by the caller (lock order: subs, then this).
+pub(crate) fn subscribe(
+    p: &Mutex<Private>,
+    conn: &Arc<Conn>,
+    account: AccountId,
+    bits: u8,
+    since: Option<u64>,
+) -> Result<(Resumed, bool), Behind> {
+    let mut guard = p.lock();
+    let p = &mut *guard;
+    let latest = p.log.latest.get(&account).copied().unwrap_or(0);
+    let mut replayed = 0;
+    let mut skip = 0;
+    if let Some(since) = since {
+        if since >= latest {
+            skip = since;
+        } else {
+            let window = p.log.by_account.get(&account);
+            let oldest = window
+                .and_then(|q| q.front())
+                .map_or(latest + 1, |t| t.aseq);
+            if oldest > since + 1 {
+                return Err(Behind {
+                    from: since + 1,
+                    oldest,
+                    latest,
+                });
+            }
+            for t in window.into_iter().flatten() {
+                if t.aseq <= since {
+                    continue;
+                }
+                let Some((_, ch)) = route(&t.event) else {
+                    continue;
+                };
+                if bits & ch.bit() != 0 {
+                    conn.push(Frame::from(message(t).to_string()));
+                    replayed += 1;
+                }
+            }
+        }
+    }
+    let list = p.subs.entry(account).or_default();
+    let added = match list.iter_mut().find(|s| Arc::ptr_eq(&s.conn, conn)) {
+        Some(s) => {
+            s.bits |= bits;
+            s.skip_through = s.skip_through.max(skip);
+            false
+        }
+        None => {
+            list.push(Sub {
+                conn: conn.clone(),
+                bits,
+                skip_through: skip,
+            });
+            true
+        }
+    };
+    Ok((Resumed { replayed, latest }, added))
+}
+
+/// Records one command's stream events in the window and queues each on the connections
+/// following its account's channel.
+pub(crate) fn fan_out(feed: &Feed, events: &[Tagged], p: &Mutex<Private>) {
+    let mut guard = p.lock();
+    let p = &mut *guard;
     for t in events {
         let Some((account, channel)) = route(&t.event) else {
             continue;
         };
-        let Some(list) = map.get(&account) else {
+        if t.aseq == 0 {
+            // An event of an account the engine does not know: no stream to be on.
+            continue;
+        }
+        p.log.push(account, t);
+        let Some(list) = p.subs.get(&account) else {
             continue;
         };
-        let wanted = list.iter().filter(|(_, b)| b & channel.bit() != 0);
+        let wanted = list
+            .iter()
+            .filter(|s| s.bits & channel.bit() != 0 && t.aseq > s.skip_through);
         let mut frame = None;
-        for (conn, _) in wanted {
+        for s in wanted {
             let f = frame
                 .get_or_insert_with(|| Frame::from(message(t).to_string()))
                 .clone();
             let len = f.len() as u64;
-            if conn.push(f) == Pushed::Queued {
+            if s.conn.push(f) == Pushed::Queued {
                 feed.stats.delivered.fetch_add(1, Ordering::Relaxed);
                 feed.stats.delivered_bytes.fetch_add(len, Ordering::Relaxed);
             }

@@ -84,6 +84,7 @@ pub struct FeedSection {
     pub idle_timeout_secs: u64,
     pub trades_kept: usize,
     pub candles_kept: usize,
+    pub private_window: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -300,6 +300,7 @@ pub fn feed_config(cfg: &Config) -> bourse_feed::FeedConfig {
             trades: f.trades_kept,
             candles: f.candles_kept,
         },
+        private_window: f.private_window,
     }
 }
 
