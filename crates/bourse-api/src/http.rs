@@ -89,6 +89,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         .route("/v1/positions/{symbol}", get(queries::position))
         .route("/v1/portfolio", get(queries::portfolio))
         .route("/v1/activities", get(queries::activities))
+        .route("/v1/events", get(queries::events))
         .route("/v1/transfers", post(transfers::transfer))
         .route("/v1/alerts", post(alerts::create).get(alerts::list))
         .route("/v1/alerts/{id}", delete(alerts::delete))

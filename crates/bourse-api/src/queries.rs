@@ -1,10 +1,11 @@
 //! What a user reads: orders (one, by client order id, pages with filters), the account,
-//! positions, the portfolio and the activity history — always the caller's own.
+//! positions, the portfolio, the activity history and the private stream's events — always
+//! the caller's own.
 
 use axum::Json;
 use bourse_core::{ClientOrderId, Symbol};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Can, CanRead, Path, Query};
@@ -398,4 +399,86 @@ pub(crate) async fn activities(
     };
     let page = s.0.history.activities(account, &filter).await?;
     Ok(Json(page))
+}
+
+/// `?after=&limit=` of the private stream.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct EventsQuery {
+    /// The last `account_seq` the client has (the previous page's `next_after`); 0, the
+    /// default, is the start of the stream.
+    #[param(minimum = 0)]
+    after: Option<u64>,
+    /// Page length, 1-500 (default 50); anything else is `422 INVALID_LIMIT`.
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<usize>,
+    /// Operator only.
+    #[param(value_type = Option<wire::AccountId>)]
+    account_id: Option<String>,
+}
+
+/// A page of the account's private stream.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EventsView {
+    /// The private messages numbered above `after`, oldest first, without gaps: each as
+    /// the WebSocket's `orders`, `account` and `alerts` channels send it, with its
+    /// `account_seq` (see docs/PROTOCOL.md).
+    #[schema(value_type = Vec<Object>)]
+    events: Vec<serde_json::Value>,
+    /// Where the next page starts (pass it as `after`): the last event's `account_seq`, or
+    /// the `after` asked for when the page is empty.
+    #[schema(minimum = 0)]
+    next_after: u64,
+    /// The account's last `account_seq` (0: nothing yet); the stream is read to its end
+    /// when `next_after` equals it.
+    #[schema(minimum = 0)]
+    last_account_seq: u64,
+}
+
+/// `GET /v1/events?after=&limit=`.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "account",
+    security(("bearer" = [])),
+    params(EventsQuery),
+    responses(
+        (status = 200, description = "The account's private-stream events after `after`, \
+         oldest first.", body = EventsView),
+        (status = 400, description = "INVALID_CURSOR (`after` beyond the account's last \
+         `account_seq`), MALFORMED_QUERY.", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "INSUFFICIENT_SCOPE: an API key without the `read` scope.", body = ErrorBody),
+        (status = 404, description = "UNKNOWN_ACCOUNT.", body = ErrorBody),
+        (status = 410, description = "EVENTS_EXPIRED: events after `after` are no longer kept \
+         (file journal: the server keeps the newest `journal.history_events_kept`); the \
+         message names the oldest still kept.", body = ErrorBody),
+        (status = 422, description = "INVALID_LIMIT, INVALID_ACCOUNT_ID, MISSING_ACCOUNT_ID.",
+         body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 500, description = "INTERNAL: the history could not be read.",
+         body = ErrorBody),
+        (status = 503, description = "HISTORY_UNAVAILABLE (PostgreSQL history).",
+         body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait."))),
+    )
+)]
+pub(crate) async fn events(
+    axum::extract::State(s): State,
+    Can(who): CanRead,
+    Query(q): Query<EventsQuery>,
+) -> Result<Json<EventsView>, ApiError> {
+    let account = who.acting_for(q.account_id.as_deref())?;
+    let limit = page_limit(q.limit)?.unwrap_or(crate::readmodel::DEFAULT_PAGE);
+    let after = q.after.unwrap_or(0);
+    let page = s.0.history.events(account, after, limit).await?;
+    Ok(Json(EventsView {
+        next_after: page.events.last().map_or(after, |t| t.aseq),
+        last_account_seq: page.last_account_seq,
+        events: page
+            .events
+            .iter()
+            .map(bourse_feed::private::message)
+            .collect(),
+    }))
 }

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use bourse_api::orders::{OrderStatus, report_submit};
 use bourse_api::readmodel::{
-    ActivityFilter, ActivityType, History, Page, PgHistory, PgProjector, PgReadModelOptions,
-    ProjectionProgress, ReadModel, Retention, StatusFilter,
+    ActivityFilter, ActivityType, EventsPage, History, Page, PgHistory, PgProjector,
+    PgReadModelOptions, ProjectionProgress, ReadModel, Retention, StatusFilter,
 };
 use bourse_api::readmodel::{OrderFilter, QueryError};
 use bourse_core::{
@@ -202,8 +202,9 @@ struct Cmd {
 }
 
 /// Commands numbered from `first`, a second apart, the day after the first end of day
-/// moved on by a day.
+/// moved on by a day; each account's stream events numbered 1, 2, 3, … as the engine does.
 fn number(first: u64, list: Vec<Vec<Event>>, day_ends_after: u64) -> Vec<Cmd> {
+    let mut streams: HashMap<AccountId, u64> = HashMap::new();
     list.into_iter()
         .enumerate()
         .map(|(i, evs)| {
@@ -223,7 +224,11 @@ fn number(first: u64, list: Vec<Vec<Event>>, day_ends_after: u64) -> Vec<Cmd> {
                         seq: Seq(seq),
                         ts,
                         event,
-                        aseq: 0,
+                        aseq: event.stream_account().map_or(0, |a| {
+                            let n = streams.entry(a).or_default();
+                            *n += 1;
+                            *n
+                        }),
                     })
                     .collect(),
             }
@@ -1136,6 +1141,7 @@ fn recent_retention_keeps_working_orders_and_a_window_of_history() {
         Retention::Recent {
             ended_orders: 10,
             activities: 7,
+            events: 5,
         },
     );
     let orders = |m: &ReadModel, account: u64, status: StatusFilter| {
@@ -1206,6 +1212,184 @@ fn recent_retention_keeps_working_orders_and_a_window_of_history() {
     // Balances and positions are whole either way.
     assert_eq!(window.portfolio(a(7)), full.portfolio(a(7)));
     assert_eq!(window.positions(a(8)), full.positions(a(8)));
+}
+
+// ---- the private stream ------------------------------------------------------------------
+
+/// The account's stream events, in the order the commands released them.
+fn stream(cmds: &[Cmd], account: u64) -> Vec<Tagged> {
+    cmds.iter()
+        .flat_map(|c| c.events.iter())
+        .filter(|t| t.aseq != 0 && t.event.stream_account() == Some(a(account)))
+        .copied()
+        .collect()
+}
+
+/// Every page from `after` to the end of the stream, as a client pages it: on from the
+/// last event's number until it is the account's last. Returns the events and the pages.
+fn walk_events(
+    mut page: impl FnMut(u64) -> Result<EventsPage, QueryError>,
+    mut after: u64,
+) -> (Vec<Tagged>, usize) {
+    let mut all = Vec::new();
+    let mut pages = 0;
+    loop {
+        let p = page(after).unwrap();
+        pages += 1;
+        assert!(p.events.len() <= 500);
+        if let Some(last) = p.events.last() {
+            after = last.aseq;
+        }
+        all.extend(p.events);
+        if after == p.last_account_seq {
+            return (all, pages);
+        }
+    }
+}
+
+#[test]
+fn event_pages_walk_each_stream_in_order_without_gaps() {
+    let cmds = everything();
+    let m = model(&cmds, Retention::EVERYTHING);
+    for acct in [1, 2, 3, 7, 8] {
+        let want = stream(&cmds, acct);
+        let n = want.len() as u64;
+        assert!(n > 5, "account {acct} has a stream");
+        assert!(
+            want.iter().map(|t| t.aseq).eq(1..=n),
+            "the fixture numbers each stream 1..n"
+        );
+        assert_eq!(m.last_account_seq(a(acct)), n);
+        for limit in [1, 3, 7, 500] {
+            let (got, pages) = walk_events(|after| m.events(a(acct), after, limit), 0);
+            assert_eq!(got, want, "account {acct} by {limit}");
+            assert_eq!(pages, want.len().div_ceil(limit), "no empty last page");
+        }
+        // From the middle on, and at the end.
+        let mid = n / 2;
+        let (got, _) = walk_events(|after| m.events(a(acct), after, 4), mid);
+        assert_eq!(got, want[usize::try_from(mid).unwrap()..]);
+        let end = m.events(a(acct), n, 10).unwrap();
+        assert_eq!((end.events.len(), end.last_account_seq), (0, n));
+        // A number the stream has not reached is no cursor of it.
+        assert!(matches!(
+            m.events(a(acct), n + 1, 10),
+            Err(QueryError::CursorAhead { after, latest }) if after == n + 1 && latest == n
+        ));
+    }
+    // Other accounts' events are never on a stream; a rejected order is on its account's.
+    let one = stream(&cmds, 1);
+    assert!(
+        one.iter()
+            .any(|t| matches!(t.event, Event::Rejected { .. }))
+    );
+    assert!(one.iter().all(|t| t.event.stream_account() == Some(a(1))));
+    // An account without events: an empty stream at 0, and nothing after 0.
+    let none = m.events(a(999), 0, 10).unwrap();
+    assert_eq!(none, EventsPage::default());
+    assert!(matches!(
+        m.events(a(999), 1, 10),
+        Err(QueryError::CursorAhead { latest: 0, .. })
+    ));
+    assert!(m.events(a(1), 0, 0).unwrap().events.is_empty());
+}
+
+#[test]
+fn the_event_window_forgets_oldest_first_and_says_what_is_gone() {
+    let cmds = bulk(1, 137, u64::MAX);
+    let window = 5;
+    let m = model(
+        &cmds,
+        Retention::Recent {
+            ended_orders: usize::MAX,
+            activities: usize::MAX,
+            events: window,
+        },
+    );
+    // The newest five stream events of all accounts are kept.
+    let all: Vec<Tagged> = cmds
+        .iter()
+        .flat_map(|c| c.events.iter())
+        .filter(|t| t.aseq != 0 && t.event.stream_account().is_some())
+        .copied()
+        .collect();
+    let kept = &all[all.len() - window..];
+    let mut seen = 0;
+    for acct in [7, 8] {
+        let full = stream(&cmds, acct);
+        let latest = full.len() as u64;
+        assert_eq!(
+            m.last_account_seq(a(acct)),
+            latest,
+            "numbers are kept whole"
+        );
+        let mine: Vec<Tagged> = kept
+            .iter()
+            .filter(|t| t.event.stream_account() == Some(a(acct)))
+            .copied()
+            .collect();
+        seen += mine.len();
+        let oldest = mine.first().map_or(latest + 1, |t| t.aseq);
+        // From just before the oldest kept: everything kept, in pages.
+        if !mine.is_empty() {
+            let (got, _) = walk_events(|after| m.events(a(acct), after, 2), oldest - 1);
+            assert_eq!(got, mine, "account {acct}");
+        }
+        // Earlier: gone, and the error says from where it is kept.
+        for after in [0, oldest.saturating_sub(2)] {
+            if after + 1 >= oldest {
+                continue;
+            }
+            match m.events(a(acct), after, 10) {
+                Err(QueryError::EventsExpired {
+                    after: x,
+                    oldest: o,
+                    latest: l,
+                }) => assert_eq!((x, o, l), (after, oldest, latest)),
+                other => panic!("account {acct} after {after}: {other:?}"),
+            }
+        }
+        // At the end it is simply the end, kept or not; beyond it a bad cursor.
+        assert_eq!(m.events(a(acct), latest, 10).unwrap().events, vec![]);
+        assert!(matches!(
+            m.events(a(acct), latest + 1, 10),
+            Err(QueryError::CursorAhead { .. })
+        ));
+    }
+    assert_eq!(seen, window);
+    // The message names the oldest still kept.
+    let e = m.events(a(7), 0, 10).unwrap_err();
+    assert!(matches!(e, QueryError::EventsExpired { .. }));
+    let api = bourse_api::ApiError::from(e);
+    assert_eq!((api.status.as_u16(), api.code), (410, "EVENTS_EXPIRED"));
+    let api = bourse_api::ApiError::from(m.events(a(7), 10_000, 1).unwrap_err());
+    assert_eq!((api.status.as_u16(), api.code), (400, "INVALID_CURSOR"));
+
+    // Kept for no one: only the numbers, so anything but "nothing new" is gone.
+    let lean = model(&cmds, Retention::OpenOrders);
+    let latest = stream(&cmds, 8).len() as u64;
+    assert_eq!(lean.last_account_seq(a(8)), latest);
+    assert_eq!(
+        lean.events(a(8), latest, 10).unwrap().last_account_seq,
+        latest
+    );
+    assert!(matches!(
+        lean.events(a(8), latest - 1, 10),
+        Err(QueryError::EventsExpired { oldest, .. }) if oldest == latest + 1
+    ));
+    // A window of nothing is the same.
+    let none = model(
+        &cmds,
+        Retention::Recent {
+            ended_orders: 1,
+            activities: 1,
+            events: 0,
+        },
+    );
+    assert!(matches!(
+        none.events(a(7), 0, 10),
+        Err(QueryError::EventsExpired { .. })
+    ));
 }
 
 // ---- PostgreSQL ---------------------------------------------------------------------------
@@ -1392,6 +1576,32 @@ fn assert_same(schema: &Schema, cmds: &[Cmd], accounts: &[u64]) {
             }
         }
     }
+    for &acct in accounts {
+        let want = stream(cmds, acct);
+        for limit in [1, 7, 500] {
+            let (db, pages) = walk_events(|after| rt.block_on(pg.events(a(acct), after, limit)), 0);
+            assert_eq!(db, want, "account {acct}'s stream by {limit}");
+            assert_eq!(pages, want.len().div_ceil(limit).max(1));
+            let (mem, _) =
+                walk_events(|after| rt.block_on(memory.events(a(acct), after, limit)), 0);
+            assert_eq!(mem, db);
+        }
+        let latest = want.len() as u64;
+        assert!(matches!(
+            rt.block_on(pg.events(a(acct), latest + 1, 5)),
+            Err(QueryError::CursorAhead { .. })
+        ));
+    }
+    let on_streams = cmds
+        .iter()
+        .flat_map(|c| c.events.iter())
+        .filter(|t| t.aseq != 0 && t.event.stream_account().is_some())
+        .count();
+    assert_eq!(
+        schema.count("account_events"),
+        i64::try_from(on_streams).unwrap(),
+        "every stream event, once"
+    );
     let bad = rt.block_on(pg.orders(
         a(1),
         &OrderFilter {
@@ -1429,7 +1639,14 @@ fn postgres_answers_like_memory() {
 fn postgres_projection_is_idempotent() {
     let schema = Schema::fresh("idem");
     let cmds = everything();
-    let counts = |s: &Schema| (s.count("orders"), s.count("fills"), s.count("activities"));
+    let counts = |s: &Schema| {
+        (
+            s.count("orders"),
+            s.count("fills"),
+            s.count("activities"),
+            s.count("account_events"),
+        )
+    };
 
     // One projector fed everything, then a range of it again: the second pass is skipped.
     let mut projector = PgProjector::start(schema.options()).unwrap();
@@ -1516,6 +1733,12 @@ fn history_facade_serves_both_stores_alike() {
             pg.order_by_client_id(a(2), cid("b-1")).await.unwrap()
         );
         assert!(pg.order(a(1), o(1)).await.unwrap().is_none());
+        for acct in [a(1), a(2), a(3)] {
+            assert_eq!(
+                memory.events(acct, 0, 500).await.unwrap(),
+                pg.events(acct, 0, 500).await.unwrap()
+            );
+        }
     });
     projector.close(Duration::from_secs(5));
 }
@@ -1535,6 +1758,7 @@ fn history_is_shareable_and_its_queries_can_cross_threads() {
     send(&h.order(a(1), o(1)));
     send(&h.order_by_client_id(a(1), cid("a-1")));
     send(&h.activities(a(1), &ActivityFilter::default()));
+    send(&h.events(a(1), 0, 10));
     let p: Option<PgProjector> = None;
     send(&p);
 }

@@ -69,6 +69,7 @@ pub struct JournalSection {
     pub keep_snapshots: usize,
     pub history_orders_kept: usize,
     pub history_activities_kept: usize,
+    pub history_events_kept: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

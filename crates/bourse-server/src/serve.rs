@@ -160,6 +160,7 @@ fn build_read_model(
             Retention::Recent {
                 ended_orders: cfg.journal.history_orders_kept,
                 activities: cfg.journal.history_activities_kept,
+                events: cfg.journal.history_events_kept,
             },
             None,
         ),

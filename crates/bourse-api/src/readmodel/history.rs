@@ -9,7 +9,7 @@ use parking_lot::RwLock;
 
 use crate::orders::OrderView;
 use crate::readmodel::QueryError;
-use crate::readmodel::memory::ReadModel;
+use crate::readmodel::memory::{EventsPage, ReadModel};
 use crate::readmodel::pg::{PgHistory, ProjectionProgress};
 use crate::readmodel::views::{
     AccountView, ActivityFilter, ActivityView, MarketView, OrderFilter, Page, PortfolioView,
@@ -168,6 +168,62 @@ impl History {
             } => {
                 Self::fresh(progress, *fresh_within).await;
                 db.activities(account, filter).await
+            }
+        }
+    }
+
+    /// The account's private stream from `after` on: the events numbered above it, oldest
+    /// first, at most `limit`, with the account's last number (the page is the end of the
+    /// stream when its last event has it). `after` beyond the last number is
+    /// [`QueryError::CursorAhead`]; events after it that are no longer kept (the file
+    /// journal's window) are [`QueryError::EventsExpired`]. With PostgreSQL every event is
+    /// kept, and the query waits (bounded) for the projection to commit what had been
+    /// released, as order queries do. For the REST route, and for the WebSocket and FIX
+    /// sessions that resume from history.
+    pub async fn events(
+        &self,
+        account: AccountId,
+        after: u64,
+        limit: usize,
+    ) -> Result<EventsPage, QueryError> {
+        match self {
+            History::Memory(m) => m.read().events(account, after, limit),
+            History::Postgres {
+                model,
+                db,
+                progress,
+                fresh_within,
+            } => {
+                // Read before the wait: the publisher hands the projector a batch before
+                // memory applies it, so what was released by now covers this number.
+                let latest = model.read().last_account_seq(account);
+                if after > latest {
+                    return Err(QueryError::CursorAhead { after, latest });
+                }
+                if after == latest {
+                    return Ok(EventsPage {
+                        events: Vec::new(),
+                        last_account_seq: latest,
+                    });
+                }
+                Self::fresh(progress, *fresh_within).await;
+                let events = db.events(account, after, limit).await?;
+                // The projection commits whole commands in order, so the rows are a prefix
+                // of the stream; a hole would be a lost row, never served as a page.
+                for (expect, t) in (after + 1..).zip(&events) {
+                    if t.aseq != expect {
+                        return Err(QueryError::Corrupt(format!(
+                            "account {} has no event {expect} in the history (next is {})",
+                            account.get(),
+                            t.aseq
+                        )));
+                    }
+                }
+                let last = events.last().map_or(latest, |t| t.aseq.max(latest));
+                Ok(EventsPage {
+                    events,
+                    last_account_seq: last,
+                })
             }
         }
     }

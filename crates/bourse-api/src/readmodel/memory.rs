@@ -27,17 +27,19 @@ use crate::readmodel::views::{
 /// How much history the in-memory model keeps.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Retention {
-    /// Every working order, plus the `ended_orders` most recently ended orders and the
-    /// `activities` newest activities across all accounts (older ones are forgotten, oldest
-    /// first): the model serves history itself (the file-journal setup, where there is no
-    /// database), in memory that stops growing once the window is full.
+    /// Every working order, plus the `ended_orders` most recently ended orders, the
+    /// `activities` newest activities and the `events` newest private-stream events across
+    /// all accounts (older ones are forgotten, oldest first): the model serves history
+    /// itself (the file-journal setup, where there is no database), in memory that stops
+    /// growing once the window is full.
     Recent {
         ended_orders: usize,
         activities: usize,
+        events: usize,
     },
-    /// Only working orders, and no activities: history is served from PostgreSQL, and
-    /// memory stays bounded by what is open. Balances, positions, cost basis and prices
-    /// are kept in full either way.
+    /// Only working orders, and no activities or stream events: history is served from
+    /// PostgreSQL, and memory stays bounded by what is open. Balances, positions, cost
+    /// basis, prices and each account's last stream number are kept in full either way.
     OpenOrders,
 }
 
@@ -46,6 +48,7 @@ impl Retention {
     pub const EVERYTHING: Self = Self::Recent {
         ended_orders: usize::MAX,
         activities: usize::MAX,
+        events: usize::MAX,
     };
 }
 
@@ -76,6 +79,11 @@ struct AccountBook {
     open: BTreeSet<OrderId>,
     /// Oldest first; ids ascend (seq, then event position).
     activities: VecDeque<Activity>,
+    /// The account's private-stream events still kept, oldest first (`aseq` ascending,
+    /// without gaps: the window forgets from the front).
+    events: VecDeque<Tagged>,
+    /// The last number on the account's private stream (kept under every retention).
+    last_aseq: u64,
     positions: BTreeMap<Symbol, Holding>,
 }
 
@@ -97,7 +105,19 @@ pub struct ReadModel {
     /// The owner of every activity kept, oldest first (under [`Retention::Recent`]): the
     /// front one is the oldest activity of all, the first to go.
     activity_owners: VecDeque<AccountId>,
+    /// Likewise the owner of every stream event kept, oldest first.
+    event_owners: VecDeque<AccountId>,
     last_seq: Seq,
+}
+
+/// A page of one account's private stream (see [`ReadModel::events`]).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct EventsPage {
+    /// The events numbered above the cursor asked for, ascending, without gaps.
+    pub events: Vec<Tagged>,
+    /// The account's last stream number known when the page was read (0: none yet); the
+    /// page reached the end when its last event has it.
+    pub last_account_seq: u64,
 }
 
 impl ReadModel {
@@ -136,6 +156,7 @@ impl ReadModel {
         for (idx, t) in events.iter().enumerate() {
             let e = &t.event;
             self.apply_order(seq, ts, e);
+            self.apply_stream(t);
             if let Retention::Recent { activities, .. } = self.retention
                 && let Some(a) =
                     Activity::from_event(seq, ts, u32::try_from(idx).unwrap_or(u32::MAX), e)
@@ -167,6 +188,41 @@ impl ReadModel {
                 let (len, cap) = (b.activities.len(), b.activities.capacity());
                 if cap > 64 && cap > len.saturating_mul(4) {
                     b.activities.shrink_to(len.saturating_mul(2));
+                }
+            }
+        }
+    }
+
+    /// Numbers the account's stream on, and keeps the event in the window (under
+    /// [`Retention::Recent`]).
+    fn apply_stream(&mut self, t: &Tagged) {
+        // Numbered 0: an account the engine does not know, so no stream to be on.
+        let Some(account) = t.event.stream_account().filter(|_| t.aseq != 0) else {
+            return;
+        };
+        let limit = match self.retention {
+            Retention::Recent { events, .. } => events,
+            Retention::OpenOrders => 0,
+        };
+        let b = self.book(account);
+        b.last_aseq = b.last_aseq.max(t.aseq);
+        if limit == 0 {
+            return;
+        }
+        b.events.push_back(*t);
+        if limit == usize::MAX {
+            return;
+        }
+        self.event_owners.push_back(account);
+        while self.event_owners.len() > limit {
+            let Some(owner) = self.event_owners.pop_front() else {
+                break;
+            };
+            if let Some(b) = self.accounts.get_mut(&owner) {
+                b.events.pop_front();
+                let (len, cap) = (b.events.len(), b.events.capacity());
+                if cap > 64 && cap > len.saturating_mul(4) {
+                    b.events.shrink_to(len.saturating_mul(2));
                 }
             }
         }
@@ -448,6 +504,49 @@ impl ReadModel {
         Ok(page)
     }
 
+    // ---- the private stream ---------------------------------------------------------
+
+    /// The last number on the account's private stream (0: nothing yet).
+    #[must_use]
+    pub fn last_account_seq(&self, account: AccountId) -> u64 {
+        self.accounts.get(&account).map_or(0, |b| b.last_aseq)
+    }
+
+    /// The account's stream events numbered above `after`, oldest first, at most `limit`.
+    /// `after` beyond the account's last number is [`QueryError::CursorAhead`]; events after
+    /// it that the window has forgotten are [`QueryError::EventsExpired`] (never a page
+    /// with a hole). Under [`Retention::OpenOrders`] only `after` = the last number
+    /// answers (empty); the events are PostgreSQL's.
+    pub fn events(
+        &self,
+        account: AccountId,
+        after: u64,
+        limit: usize,
+    ) -> Result<EventsPage, QueryError> {
+        let Some(b) = self.accounts.get(&account) else {
+            return check_cursor(after, 0).map(|()| EventsPage::default());
+        };
+        let latest = b.last_aseq;
+        check_cursor(after, latest)?;
+        let page = |events| EventsPage {
+            events,
+            last_account_seq: latest,
+        };
+        if after == latest {
+            return Ok(page(Vec::new()));
+        }
+        let oldest = b.events.front().map_or(latest + 1, |t| t.aseq);
+        if oldest > after + 1 {
+            return Err(QueryError::EventsExpired {
+                after,
+                oldest,
+                latest,
+            });
+        }
+        let start = b.events.partition_point(|t| t.aseq <= after);
+        Ok(page(b.events.range(start..).take(limit).copied().collect()))
+    }
+
     // ---- account, positions, portfolio -------------------------------------------------
 
     /// Whether the model has seen the account.
@@ -589,6 +688,14 @@ impl ReadModel {
             day_change_pct: Percent::of(v.day_change, v.close_value),
         }
     }
+}
+
+/// A cursor beyond the account's last number is not one this stream handed out.
+fn check_cursor(after: u64, latest: u64) -> Result<(), QueryError> {
+    if after > latest {
+        return Err(QueryError::CursorAhead { after, latest });
+    }
+    Ok(())
 }
 
 /// A holding valued at the current and previous-close prices (`i128` in 1/10,000 $).

@@ -26,7 +26,7 @@ use axum::http::StatusCode;
 
 pub use activity::{Activity, ActivityKind};
 pub use history::History;
-pub use memory::{ReadModel, Retention};
+pub use memory::{EventsPage, ReadModel, Retention};
 pub use pg::{
     HISTORY_APPLICATION_NAME, PROJECTOR_APPLICATION_NAME, PgHistory, PgProjector,
     PgReadModelOptions, ProjectionProgress, ProjectorError,
@@ -44,6 +44,17 @@ pub enum QueryError {
     /// `after` was not a cursor this list hands out.
     #[error("{cursor:?} is not a cursor of this list")]
     BadCursor { cursor: String },
+    /// A private-stream cursor beyond the account's last number: not one it handed out.
+    #[error("after={after} is beyond the account's last account_seq, {latest}")]
+    CursorAhead { after: u64, latest: u64 },
+    /// Events after the cursor are no longer kept (the file journal's window forgot them).
+    /// `oldest` is the first number still kept (`latest + 1` when none is).
+    #[error("{}", expired(*.after, *.oldest, *.latest))]
+    EventsExpired {
+        after: u64,
+        oldest: u64,
+        latest: u64,
+    },
     #[error("history database: {what}: {source}")]
     Database {
         what: &'static str,
@@ -57,10 +68,31 @@ pub enum QueryError {
     Config(String),
 }
 
+fn expired(after: u64, oldest: u64, latest: u64) -> String {
+    let what = format!("the events after account_seq {after} are no longer kept");
+    if oldest > latest {
+        format!(
+            "{what}, nor any up to the account's last, {latest}: read the orders, positions \
+             and account afresh and go on with after={latest}"
+        )
+    } else {
+        format!(
+            "{what}: the oldest still kept is {oldest}; read the orders, positions and \
+             account afresh and go on with after={}",
+            oldest - 1
+        )
+    }
+}
+
 impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         match e {
-            QueryError::BadCursor { .. } => ApiError::bad_request("INVALID_CURSOR", e.to_string()),
+            QueryError::BadCursor { .. } | QueryError::CursorAhead { .. } => {
+                ApiError::bad_request("INVALID_CURSOR", e.to_string())
+            }
+            QueryError::EventsExpired { .. } => {
+                ApiError::new(StatusCode::GONE, "EVENTS_EXPIRED", e.to_string())
+            }
             QueryError::Database { .. } => {
                 tracing::warn!("history query failed: {e}");
                 ApiError {

@@ -1,6 +1,6 @@
-//! The read model in PostgreSQL, for history: [`PgProjector`] writes orders and activities
-//! — fills among them: an order's fills are its `FILL` activities — (tables of
-//! `migrations/0002`–`0004`), [`PgHistory`] reads them.
+//! The read model in PostgreSQL, for history: [`PgProjector`] writes orders, activities
+//! — fills among them: an order's fills are its `FILL` activities — and every account's
+//! private-stream events (tables of `migrations/0002`–`0006`), [`PgHistory`] reads them.
 //!
 //! **Projector.** Fed on the publisher's thread with each released command, it hands them
 //! through a bounded channel (a full channel blocks the publisher: backpressure, never a
@@ -443,7 +443,43 @@ struct Rows {
     orders: Vec<OrderState>,
     /// Fills among them: an order's fills are its `FILL` activities.
     activities: Vec<Activity>,
+    events: StreamRows,
     last_seq: Seq,
+}
+
+/// Private-stream events as the `account_events` columns.
+#[derive(Debug, Default)]
+struct StreamRows {
+    account: Vec<i64>,
+    aseq: Vec<i64>,
+    seq: Vec<i64>,
+    ts: Vec<i64>,
+    event: Vec<Vec<u8>>,
+}
+
+impl StreamRows {
+    fn push(&mut self, account: AccountId, t: &Tagged) {
+        match bourse_core::codec::encode(&t.event) {
+            Ok(bytes) => {
+                self.account.push(big(account.get()));
+                self.aseq.push(big(t.aseq));
+                self.seq.push(big(t.seq.0));
+                self.ts.push(big(t.ts.get()));
+                self.event.push(bytes);
+            }
+            // Cannot happen (every event encodes; the journal holds their commands). A page
+            // across the missing number is refused, never served with a hole (`History`).
+            Err(e) => tracing::error!(
+                account = account.get(),
+                aseq = t.aseq,
+                "read model projector: an event does not encode: {e}"
+            ),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.aseq.is_empty()
+    }
 }
 
 /// The projector's thread.
@@ -585,6 +621,13 @@ impl Worker {
                 let idx = u32::try_from(idx).unwrap_or(u32::MAX);
                 if write && let Some(a) = Activity::from_event(seq, ts, idx, e) {
                     rows.activities.push(a);
+                }
+                // Numbered 0: an account the engine does not know, on no stream.
+                if write
+                    && t.aseq != 0
+                    && let Some(account) = e.stream_account()
+                {
+                    rows.events.push(account, t);
                 }
             }
             if write {
@@ -743,6 +786,9 @@ async fn write_rows(
     if !rows.activities.is_empty() {
         insert_activities(&mut tx, &rows.activities, tail).await?;
     }
+    if !rows.events.is_empty() {
+        insert_events(&mut tx, &rows.events, tail).await?;
+    }
     sqlx::query("UPDATE read_model_state SET last_seq = $1 WHERE last_seq < $1")
         .bind(last)
         .execute(&mut *tx)
@@ -899,6 +945,26 @@ async fn insert_activities(
     .bind(&net)
     .bind(&balance)
     .bind(&position)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn insert_events(
+    conn: &mut PgConnection,
+    rows: &StreamRows,
+    tail: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO account_events (account, aseq, seq, ts, event) \
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], \
+            $5::bytea[]){tail}"
+    )))
+    .bind(&rows.account)
+    .bind(&rows.aseq)
+    .bind(&rows.seq)
+    .bind(&rows.ts)
+    .bind(&rows.event)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -1112,6 +1178,19 @@ fn activity_from_row(r: &PgRow) -> Result<Activity, QueryError> {
         ts: UnixNanos::new(unsigned(col(r, "ts")?, "ts")?),
         account: AccountId::new(unsigned(col(r, "account")?, "account")?),
         kind,
+    })
+}
+
+fn event_from_row(r: &PgRow) -> Result<Tagged, QueryError> {
+    let bytes: Vec<u8> = col(r, "event")?;
+    let aseq = unsigned(col(r, "aseq")?, "aseq")?;
+    let event = bourse_core::codec::decode(&bytes)
+        .map_err(|e| QueryError::Corrupt(format!("column event (aseq {aseq}): {e}")))?;
+    Ok(Tagged {
+        seq: Seq(unsigned(col(r, "seq")?, "seq")?),
+        ts: UnixNanos::new(unsigned(col(r, "ts")?, "ts")?),
+        event,
+        aseq,
     })
 }
 
@@ -1340,5 +1419,33 @@ impl PgHistory {
             None
         };
         Ok(Page { items, next })
+    }
+
+    /// The account's private-stream events numbered above `after`, oldest first, at most
+    /// `limit` (all that the tables hold: a prefix of the stream, as the projection
+    /// commits whole commands in seq order).
+    pub async fn events(
+        &self,
+        account: AccountId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Tagged>, QueryError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .timed(
+                "list account events",
+                sqlx::query(
+                    "SELECT aseq, seq, ts, event FROM account_events \
+                     WHERE account = $1 AND aseq > $2 ORDER BY aseq LIMIT $3",
+                )
+                .bind(big(account.get()))
+                .bind(big(after))
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool),
+            )
+            .await?;
+        rows.iter().map(event_from_row).collect()
     }
 }
