@@ -151,16 +151,7 @@ wire_schema!(
 wire_schema!(
     /// `bourse_core::CancelReason`.
     CancelReason => one_of_words(
-        &[
-            "REQUESTED",
-            "MASS_CANCEL",
-            "IOC_REMAINDER",
-            "FOK_UNFILLED",
-            "MARKET_REMAINDER",
-            "SELF_TRADE",
-            "EXPIRED",
-            "CANCEL_ON_DISCONNECT",
-        ],
+        &bourse_core::CancelReason::ALL.map(bourse_core::CancelReason::code),
         "Why a working order stopped working without filling.",
     )
 );

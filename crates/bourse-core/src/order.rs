@@ -103,6 +103,24 @@ pub enum CancelReason {
 }
 
 impl CancelReason {
+    /// Every reason, in declaration order.
+    pub const ALL: [CancelReason; 8] = [
+        CancelReason::Requested,
+        CancelReason::MassCancel,
+        CancelReason::IocRemainder,
+        CancelReason::FokUnfilled,
+        CancelReason::MarketRemainder,
+        CancelReason::SelfTrade,
+        CancelReason::Expired,
+        CancelReason::CancelOnDisconnect,
+    ];
+
+    /// Inverse of [`CancelReason::code`].
+    #[must_use]
+    pub fn from_code(s: &str) -> Option<CancelReason> {
+        CancelReason::ALL.into_iter().find(|r| r.code() == s)
+    }
+
     /// The stable wire code.
     #[must_use]
     pub const fn code(self) -> &'static str {
@@ -220,6 +238,26 @@ impl fmt::Display for RejectReason {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_cancel_reason_is_listed_and_reads_back_from_its_code() {
+        // A new reason fails to compile here until it is listed in `ALL` too.
+        let listed = |r: CancelReason| match r {
+            CancelReason::Requested
+            | CancelReason::MassCancel
+            | CancelReason::IocRemainder
+            | CancelReason::FokUnfilled
+            | CancelReason::MarketRemainder
+            | CancelReason::SelfTrade
+            | CancelReason::Expired
+            | CancelReason::CancelOnDisconnect => CancelReason::ALL.contains(&r),
+        };
+        for r in CancelReason::ALL {
+            assert!(listed(r));
+            assert_eq!(CancelReason::from_code(r.code()), Some(r));
+        }
+        assert_eq!(CancelReason::from_code("NOPE"), None);
+    }
 
     #[test]
     fn reject_codes_are_unique_and_match_serde() {

@@ -135,10 +135,23 @@ fn websocket_order_entry() {
 /// cancelled (journaled, reason `CANCEL_ON_DISCONNECT`) when it drops; orders entered
 /// elsewhere, and a connection without the option, are left alone.
 #[test]
-fn websocket_cancel_on_disconnect() {
+fn websocket_cancel_on_disconnect_file_journal() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::File(dir.path().join("journal"));
-    let server = Server::start(&store, &[]);
+    cancel_on_disconnect(&Store::File(dir.path().join("journal")));
+}
+
+#[test]
+fn websocket_cancel_on_disconnect_postgres_journal() {
+    let store = Store::Postgres {
+        url: support::database_url(),
+        schema: support::fresh_schema("ws_cod"),
+    };
+    cancel_on_disconnect(&store);
+    store.cleanup();
+}
+
+fn cancel_on_disconnect(store: &Store) {
+    let server = Server::start(store, &[]);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (first, token) = rt.block_on(async {
         let h = Http::new(&server.base);
@@ -210,7 +223,7 @@ fn websocket_cancel_on_disconnect() {
     });
     // The cancellation is journaled: after a kill and a replay it is still there.
     server.kill();
-    let server = Server::start(&store, &[]);
+    let server = Server::start(store, &[]);
     rt.block_on(async {
         let h = Http::new(&server.base);
         let (s, v) = h

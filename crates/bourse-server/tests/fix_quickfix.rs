@@ -13,94 +13,10 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::fix::{Fix, QuickFix, Raw, Session, frame};
+use support::fix::{
+    Fix, PASSWORD, QuickFix, Raw, Session, broker, er, fix_env, frame, rest_order, start,
+};
 use support::{Client, Http, Server, Store, database_url, fresh_schema};
-
-const PASSWORD: &str = "quiet-otter-lantern";
-
-struct Broker {
-    account: String,
-    token: String,
-    key_id: String,
-    secret: String,
-}
-
-/// A user with a trading API key, cash and 1,000 AAPL.
-async fn broker(server: &Server, op: &Client, name: &str) -> Broker {
-    let h = Http::new(&server.base);
-    let account = h.register(name).await;
-    let (s, v) = h.log_in(name, PASSWORD).await;
-    assert_eq!(s, 201, "{v}");
-    let token = v["token"].as_str().unwrap().to_owned();
-    let (s, v) = h
-        .call(
-            reqwest::Method::POST,
-            "/v1/api-keys",
-            Some(&token),
-            Some(json!({"label": "fix", "scopes": ["read", "trade"]})),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
-    let (key_id, secret) = (
-        v["id"].as_str().unwrap().to_owned(),
-        v["secret"].as_str().unwrap().to_owned(),
-    );
-    let (s, v) = op
-        .post(
-            &format!("/v1/admin/accounts/{account}/deposits"),
-            json!({"amount": "1000000"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(s, 200, "{v}");
-    let (s, v) = op
-        .post(
-            &format!("/v1/admin/accounts/{account}/shares"),
-            json!({"symbol": "AAPL", "qty": 1000}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(s, 200, "{v}");
-    Broker {
-        account,
-        token,
-        key_id,
-        secret,
-    }
-}
-
-/// A GTC limit order for `account`, entered by the operator over REST.
-async fn rest_order(op: &Client, account: &str, side: &str, price: &str, qty: u64) -> Value {
-    let (s, v) = op
-        .post(
-            "/v1/orders",
-            json!({"symbol": "AAPL", "side": side, "type": "limit", "qty": qty.to_string(),
-                   "limit_price": price, "time_in_force": "gtc", "account_id": account}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(s, 200, "{v}");
-    v
-}
-
-fn er<'a>(cl: &'a str, exec_type: &'a str) -> impl Fn(&Fix) -> bool + 'a {
-    move |m| m.msg_type() == "8" && m.is(11, cl) && m.is(150, exec_type)
-}
-
-fn fix_env(dir: &std::path::Path, listen: &str) -> Vec<(String, String)> {
-    vec![
-        ("BOURSE__FIX__LISTEN".into(), listen.into()),
-        (
-            "BOURSE__FIX__STORE_DIR".into(),
-            dir.join("fix-store").display().to_string(),
-        ),
-    ]
-}
-
-fn start(store: &Store, env: &[(String, String)]) -> Server {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    Server::start(store, &env)
-}
 
 async fn session_end_to_end(store: Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -421,9 +337,24 @@ async fn refused_logons_garbled_input_low_sequence_numbers_and_silence() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_on_disconnect_cancels_the_sessions_orders_only() {
+async fn cancel_on_disconnect_cancels_the_sessions_orders_only_file_journal() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::File(dir.path().join("journal"));
+    cancel_on_disconnect(Store::File(dir.path().join("journal"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_on_disconnect_cancels_the_sessions_orders_only_postgres_journal() {
+    cancel_on_disconnect(Store::Postgres {
+        url: database_url(),
+        schema: fresh_schema("fix_cod"),
+    })
+    .await;
+}
+
+/// The session's two orders are cancelled when its connection drops; the REST order stays;
+/// after a kill and a restart the cancellations are still there.
+async fn cancel_on_disconnect(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
     let server = start(&store, &fix_env(dir.path(), "127.0.0.1:0"));
     let port = server.fix_port();
     let op = Client::new(&server.base);
@@ -446,8 +377,8 @@ async fn cancel_on_disconnect_cancels_the_sessions_orders_only() {
     // The connection drops without a Logout.
     qf.kill();
     let h = Http::new(&server.base);
-    for id in [c1, c2] {
-        let v = support::order_settled(&h, &b.token, &id).await;
+    for id in [&c1, &c2] {
+        let v = support::order_settled(&h, &b.token, id).await;
         assert_eq!(v["status"], "canceled", "{v}");
         assert_eq!(v["cancel_reason"], "CANCEL_ON_DISCONNECT", "{v}");
     }
@@ -463,7 +394,24 @@ async fn cancel_on_disconnect_cancels_the_sessions_orders_only() {
         .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["status"], "new", "{v}");
+    // Journaled: a kill and a replay keep the cancellations.
+    server.kill();
+    let server = start(&store, &fix_env(dir.path(), "127.0.0.1:0"));
+    let h = Http::new(&server.base);
+    for id in [&c1, &c2] {
+        let (s, v) = h
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/orders/{id}"),
+                Some(&b.token),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["cancel_reason"], "CANCEL_ON_DISCONNECT", "{v}");
+    }
     drop(server);
+    store.cleanup();
 }
 
 /// With a certificate the FIX port speaks TLS: Python's `ssl` (trusting only the test's

@@ -1019,17 +1019,7 @@ fn parse_side(s: &str) -> Option<Side> {
 }
 
 fn parse_cancel_reason(s: &str) -> Option<CancelReason> {
-    [
-        CancelReason::Requested,
-        CancelReason::MassCancel,
-        CancelReason::IocRemainder,
-        CancelReason::FokUnfilled,
-        CancelReason::MarketRemainder,
-        CancelReason::SelfTrade,
-        CancelReason::Expired,
-    ]
-    .into_iter()
-    .find(|r| r.code() == s)
+    CancelReason::from_code(s)
 }
 
 fn parse_liquidity(s: &str) -> Option<Liquidity> {

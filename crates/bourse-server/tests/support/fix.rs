@@ -10,7 +10,11 @@ use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::workspace_root;
+use serde_json::{Value, json};
+
+use super::{Client, Http, Server, Store, workspace_root};
+
+pub const PASSWORD: &str = "quiet-otter-lantern";
 
 /// One FIX message as `(tag, value)` pairs.
 #[derive(Debug, Clone)]
@@ -323,4 +327,88 @@ impl Raw {
         }
         false
     }
+}
+
+pub struct Broker {
+    pub account: String,
+    pub token: String,
+    pub key_id: String,
+    pub secret: String,
+}
+
+/// A user with a trading API key, cash and 1,000 AAPL.
+pub async fn broker(server: &Server, op: &Client, name: &str) -> Broker {
+    let h = Http::new(&server.base);
+    let account = h.register(name).await;
+    let (s, v) = h.log_in(name, PASSWORD).await;
+    assert_eq!(s, 201, "{v}");
+    let token = v["token"].as_str().unwrap().to_owned();
+    let (s, v) = h
+        .call(
+            reqwest::Method::POST,
+            "/v1/api-keys",
+            Some(&token),
+            Some(json!({"label": "fix", "scopes": ["read", "trade"]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (key_id, secret) = (
+        v["id"].as_str().unwrap().to_owned(),
+        v["secret"].as_str().unwrap().to_owned(),
+    );
+    let (s, v) = op
+        .post(
+            &format!("/v1/admin/accounts/{account}/deposits"),
+            json!({"amount": "1000000"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = op
+        .post(
+            &format!("/v1/admin/accounts/{account}/shares"),
+            json!({"symbol": "AAPL", "qty": 1000}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s, 200, "{v}");
+    Broker {
+        account,
+        token,
+        key_id,
+        secret,
+    }
+}
+
+/// A GTC limit order for `account`, entered by the operator over REST.
+pub async fn rest_order(op: &Client, account: &str, side: &str, price: &str, qty: u64) -> Value {
+    let (s, v) = op
+        .post(
+            "/v1/orders",
+            json!({"symbol": "AAPL", "side": side, "type": "limit", "qty": qty.to_string(),
+                   "limit_price": price, "time_in_force": "gtc", "account_id": account}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s, 200, "{v}");
+    v
+}
+
+pub fn er<'a>(cl: &'a str, exec_type: &'a str) -> impl Fn(&Fix) -> bool + 'a {
+    move |m| m.msg_type() == "8" && m.is(11, cl) && m.is(150, exec_type)
+}
+
+pub fn fix_env(dir: &std::path::Path, listen: &str) -> Vec<(String, String)> {
+    vec![
+        ("BOURSE__FIX__LISTEN".into(), listen.into()),
+        (
+            "BOURSE__FIX__STORE_DIR".into(),
+            dir.join("fix-store").display().to_string(),
+        ),
+    ]
+}
+
+pub fn start(store: &Store, env: &[(String, String)]) -> Server {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Server::start(store, &env)
 }
