@@ -35,6 +35,7 @@ pub mod watchlists;
 pub mod wire;
 pub mod ws;
 mod wsframe;
+mod wsresume;
 
 pub use auth::{Directory, DirectorySeed, Principal, UserEntry};
 pub use error::ApiError;

@@ -437,9 +437,16 @@ async fn session(s: AppState, socket: WebSocket, place: Place, cookie: Option<St
             "subscribe" | "unsubscribe" => {
                 lose_authority(&mut who);
                 let map = serde_json::from_str::<Map<String, Value>>(&body).unwrap_or_default();
-                let r = subscription(&s.0.feed, &conn, who.as_ref(), &op, &map);
+                let mut r = subscription(&s.0.feed, &conn, who.as_ref(), &op, &map);
+                let mut resumed = None;
+                if let Ok(Some((account, private, since))) = &r {
+                    match crate::wsresume::resume(&s, &conn, *account, private, *since).await {
+                        Ok(n) => resumed = Some(n),
+                        Err(e) => r = Err(e),
+                    }
+                }
                 match r {
-                    Ok(()) => {
+                    Ok(_) => {
                         let (md, private) = s.0.feed.subscriptions(&conn);
                         let mut chans: Vec<&str> = md.iter().map(|(c, _)| c.as_str()).collect();
                         chans.extend(private.iter().map(|c| c.as_str()));
@@ -458,15 +465,15 @@ async fn session(s: AppState, socket: WebSocket, place: Place, cookie: Option<St
                         } else {
                             "unsubscribed"
                         };
-                        say(answer(
-                            kind,
-                            request_id,
-                            &json!({
-                                "channels": chans,
-                                "symbols": syms,
-                                "subscriptions": pairs,
-                            }),
-                        ));
+                        let mut body = json!({
+                            "channels": chans,
+                            "symbols": syms,
+                            "subscriptions": pairs,
+                        });
+                        if let Some(n) = resumed {
+                            body["replayed"] = n.into();
+                        }
+                        say(answer(kind, request_id, &body));
                     }
                     Err(e) => say(error(request_id, &e)),
                 }
@@ -558,14 +565,33 @@ fn names(map: &Map<String, Value>, key: &str) -> Result<Vec<String>, ApiError> {
     }
 }
 
+/// A private subscription to resume from an `account_seq`: the account, its channels and
+/// the number.
+type Resume = (bourse_core::AccountId, Vec<PrivateChannel>, u64);
+
+/// Subscribes or unsubscribes; a private subscription with `since` is left to the caller
+/// to resume (it may read history).
 fn subscription(
     feed: &Feed,
     conn: &Arc<Conn>,
     who: Option<&Principal>,
     op: &str,
     map: &Map<String, Value>,
-) -> Result<(), ApiError> {
+) -> Result<Option<Resume>, ApiError> {
     let channels = names(map, "channels")?;
+    let since = match map.get("since") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "INVALID_MESSAGE",
+                        "\"since\" is the last account_seq seen: a whole number",
+                    )
+                })?,
+        ),
+    };
     let symbols: Vec<String> = names(map, "symbols")?
         .into_iter()
         .map(|s| s.to_ascii_uppercase())
@@ -588,6 +614,12 @@ fn subscription(
         return Err(ApiError::bad_request(
             "INVALID_MESSAGE",
             "market-data channels need \"symbols\"",
+        ));
+    }
+    if since.is_some() && (private.is_empty() || op != "subscribe") {
+        return Err(ApiError::bad_request(
+            "INVALID_MESSAGE",
+            "\"since\" resumes a subscription to private channels: orders, account, alerts",
         ));
     }
     let account = if private.is_empty() {
@@ -620,6 +652,9 @@ fn subscription(
             feed.subscribe(conn, &public, &symbols).map_err(refused)?;
         }
         if let Some(a) = account {
+            if let Some(since) = since {
+                return Ok(Some((a, private, since)));
+            }
             feed.subscribe_private(conn, a, &private);
         }
     } else {
@@ -630,7 +665,7 @@ fn subscription(
             feed.unsubscribe_private(conn, &private);
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// An order request checked and queued, waiting for its outcome.

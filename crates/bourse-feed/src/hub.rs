@@ -116,7 +116,9 @@ impl PrivateChannel {
         }
     }
 
-    pub(crate) const fn bit(self) -> u8 {
+    /// The channel's bit in a mask of channels.
+    #[must_use]
+    pub const fn bit(self) -> u8 {
         1 << (self as u8)
     }
 }

@@ -85,14 +85,19 @@ impl Private {
     }
 }
 
-/// A resume that the window cannot serve: the messages from `from` on (up to the window,
-/// or to `latest` when the window holds none of the account's) must come from history
-/// first (`GET /v1/events`).
+/// At most this many messages are queued from the window by one resume: more could take
+/// the connection's outbox past its hard limit before its writer drains any (a resume
+/// further back is served from history first, paced by the writer).
+pub const MAX_WINDOW_REPLAY: u64 = 1_024;
+
+/// A resume that the window cannot serve: the messages from `from` up to `oldest - 1`
+/// must come from history first (`GET /v1/events`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Behind {
     /// The first number the window no longer holds after the one asked for.
     pub from: u64,
-    /// The oldest number the window holds for the account (`latest + 1` when none).
+    /// The first number the window can serve from (`latest + 1` when it holds none of the
+    /// account's).
     pub oldest: u64,
     /// The account's last number the feed has seen.
     pub latest: u64,
@@ -129,7 +134,8 @@ pub(crate) fn subscribe(
             let window = p.log.by_account.get(&account);
             let oldest = window
                 .and_then(|q| q.front())
-                .map_or(latest + 1, |t| t.aseq);
+                .map_or(latest + 1, |t| t.aseq)
+                .max(latest.saturating_sub(MAX_WINDOW_REPLAY) + 1);
             if oldest > since + 1 {
                 return Err(Behind {
                     from: since + 1,
@@ -202,6 +208,12 @@ pub(crate) fn fan_out(feed: &Feed, events: &[Tagged], p: &Mutex<Private>) {
             }
         }
     }
+}
+
+/// The private channel an event goes out on (`None`: on no account's stream).
+#[must_use]
+pub fn channel_of(e: &Event) -> Option<PrivateChannel> {
+    route(e).map(|(_, c)| c)
 }
 
 /// Whose private channel an event belongs on: the account whose stream it is on, and the
