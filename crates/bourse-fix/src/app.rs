@@ -47,6 +47,9 @@ pub(crate) struct App {
     submitted: FxHashSet<ClientOrderId>,
     /// Numbers ExecIDs of reports that answer a request (status, rejects).
     exec_counter: u64,
+    /// The last number of the account's stream reported (events at or below it that
+    /// arrive again are skipped).
+    stream: u64,
 }
 
 /// ExecType I for an order the account does not have.
@@ -91,7 +94,65 @@ impl App {
             amends: FxHashMap::default(),
             submitted: FxHashSet::default(),
             exec_counter: 0,
+            stream: 0,
         }
+    }
+
+    /// Reports from the account's stream after `n` on (a session with nothing to catch up).
+    pub(crate) fn start_after(&mut self, s: &mut Session, n: u64) {
+        self.stream = n;
+        s.store.set_stream(n);
+    }
+
+    /// Orders among `missed` whose state before it only history has: accepted before the
+    /// session went away and no longer working.
+    pub(crate) fn to_look_up(&self, missed: &[Tagged]) -> Vec<OrderId> {
+        crate::catchup::by_order(missed)
+            .into_iter()
+            .filter(|(id, evs)| {
+                !matches!(evs.first(), Some(Event::OrderAccepted { .. }))
+                    && !self.orders.contains_key(id)
+            })
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// Reports `missed` (the account's stream after `from`, read from history) as a live
+    /// session would have; `ended` holds the orders [`App::to_look_up`] named.
+    pub(crate) fn catch_up(
+        &mut self,
+        s: &mut Session,
+        from: u64,
+        missed: &[Tagged],
+        ended: &FxHashMap<OrderId, bourse_api::OrderView>,
+    ) {
+        use crate::catchup::{Now, before, by_order};
+        for (id, evs) in by_order(missed) {
+            // The seeded state already holds the missed events: rebuilt from before them.
+            let seeded = self.orders.remove(&id);
+            if matches!(evs.first(), Some(Event::OrderAccepted { .. })) {
+                continue;
+            }
+            let now = match seeded {
+                Some(t) => Some(Now::of_state(&t.state)),
+                None => ended.get(&id).and_then(Now::of_view),
+            };
+            match now {
+                Some(now) => {
+                    self.orders.insert(id, before(now, &evs));
+                }
+                None => tracing::warn!(
+                    order = id.get(),
+                    "fix catch-up: the order is no longer in the history; its missed reports are skipped"
+                ),
+            }
+        }
+        self.stream = from;
+        for t in missed {
+            self.on_event(s, t);
+            self.stream = self.stream.max(t.aseq);
+        }
+        s.store.set_stream(self.stream);
     }
 
     pub(crate) fn credential(&self) -> Credential {
@@ -152,8 +213,14 @@ impl App {
         match input {
             Input::Events(evs) => {
                 for t in &evs {
+                    // Reported already by the catch-up at logon.
+                    if t.aseq != 0 && t.aseq <= self.stream {
+                        continue;
+                    }
                     self.on_event(s, t);
+                    self.stream = self.stream.max(t.aseq);
                 }
+                s.store.set_stream(self.stream);
             }
             Input::Outcome(req, r) => self.on_outcome(s, req, r),
             Input::Status {

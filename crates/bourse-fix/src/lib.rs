@@ -7,7 +7,9 @@
 //! gap fills over session messages, sequence resets, session rejects, logout), the mapping
 //! of NewOrderSingle, OrderCancelRequest, OrderCancelReplaceRequest, OrderStatusRequest and
 //! OrderMassCancelRequest to commands, and of the engine's events to ExecutionReports,
-//! OrderCancelRejects, OrderMassCancelReports and BusinessMessageRejects.
+//! OrderCancelRejects, OrderMassCancelReports and BusinessMessageRejects; and at logon the
+//! reports of what happened to the account's orders while the session was away
+//! ([`catchup`](crate::catchup), by the account's stream numbers).
 //!
 //! Must never: show an outcome before it is durable (it only reports released events and
 //! gateway outcomes); let one slow session hold up the publisher (each session's queue is
@@ -20,6 +22,7 @@
 //! store beside the exchange's own data.
 
 mod app;
+mod catchup;
 pub mod codec;
 mod hub;
 mod input;

@@ -528,6 +528,66 @@ impl Session {
     }
 }
 
+/// Reads the account's stream after `from` from history and reports it (see
+/// [`crate::catchup`]). Called after the session listens for live events and was seeded,
+/// so the stream read reaches at least as far as both.
+async fn catch_up(
+    services: &FixServices,
+    account: bourse_core::AccountId,
+    from: u64,
+    app: &mut App,
+    s: &mut Session,
+) -> Result<(), String> {
+    let mut missed = Vec::new();
+    let mut after = from;
+    loop {
+        let page = services
+            .history
+            .events(account, after, crate::catchup::PAGE)
+            .await
+            .map_err(|e| format!("the reports missed since the last logon cannot be read: {e}"))?;
+        let Some(last) = page.events.last() else {
+            break;
+        };
+        after = last.aseq;
+        missed.extend(
+            page.events
+                .into_iter()
+                .filter(|t| crate::catchup::order_of(&t.event).is_some()),
+        );
+        if missed.len() > crate::catchup::MAX_MISSED {
+            // Too far behind to replay report by report: from now on, and say so.
+            app.start_after(s, services.history.model().read().last_account_seq(account));
+            return Err(format!(
+                "more than {} order events happened while the session was away: read the \
+                 orders afresh (OrderStatusRequest or REST) and log on again",
+                crate::catchup::MAX_MISSED
+            ));
+        }
+        if after >= page.last_account_seq {
+            break;
+        }
+    }
+    let mut ended = rustc_hash::FxHashMap::default();
+    for id in app.to_look_up(&missed) {
+        match services.history.order(account, id).await {
+            Ok(Some(v)) => {
+                ended.insert(id, v);
+            }
+            Ok(None) => {}
+            Err(e) => return Err(format!("the history cannot be read: {e}")),
+        }
+    }
+    app.catch_up(s, from, &missed, &ended);
+    tracing::info!(
+        account = account.get(),
+        from,
+        reports = missed.len(),
+        "fix session caught up"
+    );
+    Ok(())
+}
+
 async fn flush<W: AsyncWrite + Unpin>(w: &mut W, s: &mut Session) -> Result<(), String> {
     // The store first: nothing reaches the counterparty that a restart would not resend, and
     // the inbound number is on disk before anything else is read.
@@ -760,6 +820,23 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         cancel_on_disconnect,
     );
     app.seed();
+    match s.store.stream() {
+        // What happened while the session was away, before anything live.
+        Some(from) => {
+            if let Err(e) = catch_up(&services, account, from, &mut app, &mut s).await {
+                s.logout(&e);
+                let _ = flush(&mut wr, &mut s).await;
+                return Err(e);
+            }
+        }
+        // A new session reports from now on: the read model is ahead of the live events
+        // (it is released to first), so any event at or below its number that still
+        // arrives is skipped.
+        None => {
+            let now = services.history.model().read().last_account_seq(account);
+            app.start_after(&mut s, now);
+        }
+    }
     flush(&mut wr, &mut s).await?;
 
     let mut tick = tokio::time::interval(Duration::from_secs(1));

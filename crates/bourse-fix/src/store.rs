@@ -3,7 +3,9 @@
 //! continues across reconnects and server restarts.
 //!
 //! One directory per session (`<store_dir>/<key id>-<SenderCompID>/`):
-//! - `seqnums`: the two numbers, rewritten in place (one `pwrite`, no rename);
+//! - `seqnums`: the two numbers, and the last `account_seq` of the account's stream the
+//!   session has reported up to (so a logon reports what happened while it was away),
+//!   rewritten in place (one `pwrite`, no rename);
 //! - `messages`: an append-only log of `seq u64 | len u32 | bytes` records, its index kept in
 //!   memory (12 bytes per message).
 //!
@@ -14,7 +16,7 @@
 //! (BENCHMARKS, "Order entry over FIX"); an fsync happens on logout and every
 //! [`SYNC_EVERY`] messages, so a machine that loses power may lose the last few, which a
 //! resend then gap-fills. Retention: a logon with ResetSeqNumFlag (a new FIX day) empties
-//! both files.
+//! the log and restarts both sequence numbers (the stream position stays).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -35,6 +37,8 @@ pub struct Store {
     index: Vec<(u64, u64, u32)>,
     next_out: u64,
     next_in: u64,
+    /// The account's stream reported up to (`None`: a store that never had a session).
+    stream: Option<u64>,
     unsynced: u64,
     /// Records not yet written, and whether the numbers changed since the last write.
     pending: Vec<u8>,
@@ -58,6 +62,7 @@ impl Store {
             (Some(Ok(o)), Some(Ok(i))) if o > 0 && i > 0 => (o, i),
             _ => (1, 1),
         };
+        let stream = nums.next().and_then(Result::ok);
         let mut log = OpenOptions::new()
             .read(true)
             .append(true)
@@ -91,6 +96,7 @@ impl Store {
             index,
             next_out,
             next_in,
+            stream,
             unsynced: 0,
             pending: Vec::new(),
             dirty: false,
@@ -120,9 +126,27 @@ impl Store {
         self.index.len()
     }
 
+    /// The last `account_seq` of the account's stream the session reported up to.
+    #[must_use]
+    pub fn stream(&self) -> Option<u64> {
+        self.stream
+    }
+
+    /// Records how far the account's stream has been reported (written at the next
+    /// [`Store::flush`]).
+    pub fn set_stream(&mut self, n: u64) {
+        if self.stream != Some(n) {
+            self.stream = Some(n);
+            self.dirty = true;
+        }
+    }
+
     fn write_seqnums(&mut self) -> io::Result<()> {
         // Fixed width, so a shorter number never leaves a longer one's tail behind.
-        let text = format!("{:020} {:020}\n", self.next_out, self.next_in);
+        let text = match self.stream {
+            Some(st) => format!("{:020} {:020} {st:020}\n", self.next_out, self.next_in),
+            None => format!("{:020} {:020}\n", self.next_out, self.next_in),
+        };
         self.seqnums.write_all_at(text.as_bytes(), 0)
     }
 
@@ -214,12 +238,13 @@ mod tests {
     fn numbers_and_messages_survive_a_reopen_and_a_torn_tail_is_cut() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(dir.path()).unwrap();
-        assert_eq!((s.next_out(), s.next_in()), (1, 1));
+        assert_eq!((s.next_out(), s.next_in(), s.stream()), (1, 1, None));
         s.sent(1, None).unwrap();
         s.sent(2, Some(b"two")).unwrap();
         s.sent(3, None).unwrap();
         s.sent(4, Some(b"four")).unwrap();
         s.set_next_in(9).unwrap();
+        s.set_stream(31);
         s.flush().unwrap();
         drop(s);
         // A record the process did not finish writing.
@@ -230,7 +255,7 @@ mod tests {
         f.write_all(&5u64.to_le_bytes()).unwrap();
         drop(f);
         let mut s = Store::open(dir.path()).unwrap();
-        assert_eq!((s.next_out(), s.next_in()), (5, 9));
+        assert_eq!((s.next_out(), s.next_in(), s.stream()), (5, 9, Some(31)));
         assert_eq!(
             s.range(1, 10).unwrap(),
             vec![(2, b"two".to_vec()), (4, b"four".to_vec())]
@@ -240,5 +265,10 @@ mod tests {
         drop(s);
         let s = Store::open(dir.path()).unwrap();
         assert_eq!((s.next_out(), s.next_in(), s.stored()), (1, 1, 0));
+        assert_eq!(
+            s.stream(),
+            Some(31),
+            "a new FIX day keeps the stream's place"
+        );
     }
 }
