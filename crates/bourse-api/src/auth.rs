@@ -316,6 +316,8 @@ pub struct DirectorySeed {
     pub sessions: Vec<(SecretHash, AccountId, UnixNanos)>,
     /// Key id, account, secret digest, scopes.
     pub keys: Vec<(u64, AccountId, SecretHash, Scopes)>,
+    /// Customer account, its broker.
+    pub customers: Vec<(AccountId, AccountId)>,
 }
 
 #[derive(Debug)]
@@ -328,6 +330,10 @@ struct Inner {
     keys: HashMap<SecretHash, (u64, AccountId, Scopes)>,
     /// Live key ids, so a connection authenticated by a key can ask if it still is.
     key_ids: HashMap<u64, SecretHash>,
+    /// Customer account → its broker; and each broker's customers, oldest first (at most
+    /// the engine's `MAX_CUSTOMERS_PER_BROKER` each).
+    brokers: HashMap<AccountId, AccountId>,
+    customers: HashMap<AccountId, Vec<AccountId>>,
     /// Expired sessions are swept when the table grows past this (then it is set to twice
     /// what is left, at least [`SESSION_SWEEP_MIN`]): the table holds live sessions and at
     /// most as many dead ones.
@@ -413,8 +419,14 @@ impl Directory {
             sessions: HashMap::new(),
             keys: HashMap::new(),
             key_ids: HashMap::new(),
+            brokers: HashMap::new(),
+            customers: HashMap::new(),
             sweep_at: SESSION_SWEEP_MIN,
         };
+        for (c, b) in seed.customers {
+            inner.brokers.insert(c, b);
+            inner.customers.entry(b).or_default().push(c);
+        }
         for (name, u) in seed.users {
             inner.roles.insert(u.account, u.role);
             inner.names.insert(u.account, name.clone());
@@ -445,6 +457,31 @@ impl Directory {
         g.roles.insert(entry.account, entry.role);
         g.names.insert(entry.account, name.to_owned());
         g.users.insert(name.to_owned(), entry);
+    }
+
+    /// Records a broker's new customer account (from its released event).
+    pub fn add_customer(&self, customer: AccountId, broker: AccountId) {
+        let mut g = self.inner.write();
+        if g.brokers.insert(customer, broker).is_none() {
+            g.customers.entry(broker).or_default().push(customer);
+        }
+    }
+
+    /// The broker whose customer `account` is.
+    #[must_use]
+    pub fn broker_of(&self, account: AccountId) -> Option<AccountId> {
+        self.inner.read().brokers.get(&account).copied()
+    }
+
+    /// A broker's customer accounts, oldest first.
+    #[must_use]
+    pub fn customers_of(&self, broker: AccountId) -> Vec<AccountId> {
+        self.inner
+            .read()
+            .customers
+            .get(&broker)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The username of an account's user.

@@ -77,7 +77,9 @@ impl ApiError {
             | RejectReason::UnknownWatchlist => StatusCode::NOT_FOUND,
             RejectReason::DuplicateClientOrderId
             | RejectReason::UsernameTaken
-            | RejectReason::WatchlistNameTaken => StatusCode::CONFLICT,
+            | RejectReason::WatchlistNameTaken
+            | RejectReason::AccountHasLogin => StatusCode::CONFLICT,
+            RejectReason::NotABroker => StatusCode::FORBIDDEN,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         Self::new(status, reason.code(), reason.message())

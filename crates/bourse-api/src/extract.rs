@@ -221,15 +221,22 @@ impl FromRequestParts<AppState> for Operator {
 }
 
 impl Principal {
-    /// The account a request acts for: the caller's own, or — for the operator only —
-    /// the one it names.
-    pub fn acting_for(&self, named: Option<&str>) -> Result<AccountId, ApiError> {
+    /// The account a request acts for: the caller's own; one it names that is its own, or
+    /// — for a broker — one of its customers'; or, for the operator only, any it names.
+    /// Naming any other account is `404 UNKNOWN_ACCOUNT`, as if it did not exist.
+    pub fn acting_for(
+        &self,
+        named: Option<&str>,
+        directory: &crate::auth::Directory,
+    ) -> Result<AccountId, ApiError> {
         match (self.account, named) {
             (Some(own), None) => Ok(own),
             (Some(own), Some(n)) => {
                 let a = parse_account(n)?;
-                // Naming another account is a 404, as if it did not exist.
-                if a == own || self.role == Role::Operator {
+                let allowed = a == own
+                    || self.role == Role::Operator
+                    || (self.role == Role::Broker && directory.broker_of(a) == Some(own));
+                if allowed {
                     Ok(a)
                 } else {
                     Err(ApiError::not_found("UNKNOWN_ACCOUNT", "no such account"))

@@ -23,7 +23,8 @@ use tracing::Level;
 use crate::error::ApiError;
 use crate::state::{AppState, HttpConfig, Inner, Services};
 use crate::{
-    admin, alerts, market, meta, openapi, queries, trading, transfers, users, watchlists, ws,
+    admin, alerts, brokers, market, meta, openapi, queries, trading, transfers, users, watchlists,
+    ws,
 };
 
 /// The router with every route.
@@ -68,6 +69,10 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         .route("/v1/sessions/current", get(users::current))
         .route("/v1/api-keys", post(users::create_key))
         .route("/v1/api-keys/{id}", delete(users::revoke_key))
+        .route("/v1/admin/brokers", post(brokers::register_broker))
+        .route("/v1/accounts", post(brokers::open).get(brokers::list))
+        .route("/v1/accounts/{account_id}", get(brokers::get))
+        .route("/v1/accounts/{account_id}/login", post(brokers::login))
         .route(
             "/v1/orders",
             post(trading::submit_order)

@@ -13,6 +13,7 @@ mod admin;
 mod alertbook;
 pub mod alerts;
 pub mod auth;
+mod brokers;
 pub mod cookie;
 pub mod error;
 pub mod extract;

@@ -32,7 +32,7 @@ pub(crate) struct OrdersQuery {
     /// Page length, 1-500 (default 50); anything else is `422 INVALID_LIMIT`.
     #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
-    /// Operator only.
+    /// The account acted for: the operator names any, a broker its customers' (any caller may name its own).
     #[param(value_type = Option<wire::AccountId>)]
     account_id: Option<String>,
 }
@@ -83,7 +83,7 @@ pub(crate) async fn list_orders(
     Can(who): CanRead,
     Query(q): Query<OrdersQuery>,
 ) -> Result<Json<Page<OrderView>>, ApiError> {
-    let account = who.acting_for(q.account_id.as_deref())?;
+    let account = who.acting_for(q.account_id.as_deref(), &s.0.directory)?;
     let status = match q.status.as_deref() {
         None => StatusFilter::default(),
         Some(t) => StatusFilter::parse(t).ok_or_else(|| {
@@ -130,7 +130,7 @@ pub(crate) async fn get_order(
     Path(id): Path<String>,
     Query(q): Query<AccountOnly>,
 ) -> Result<Json<OrderView>, ApiError> {
-    let account = who.acting_for(q.account_id.as_deref())?;
+    let account = who.acting_for(q.account_id.as_deref(), &s.0.directory)?;
     let id = parse_order_id(&id)?;
     s.0.history
         .order(account, id)
@@ -143,7 +143,7 @@ pub(crate) async fn get_order(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct AccountOnly {
-    /// Operator only (a trader may name only their own account).
+    /// The account acted for: the operator names any, a broker its customers' (any caller may name its own).
     #[param(value_type = Option<wire::AccountId>)]
     account_id: Option<String>,
 }
@@ -154,7 +154,7 @@ pub(crate) struct AccountOnly {
 pub(crate) struct ByClientId {
     #[param(value_type = wire::ClientOrderId)]
     client_order_id: String,
-    /// Operator only.
+    /// The account acted for: the operator names any, a broker its customers' (any caller may name its own).
     #[param(value_type = Option<wire::AccountId>)]
     account_id: Option<String>,
 }
@@ -189,7 +189,7 @@ pub(crate) async fn order_by_client_id(
     Can(who): CanRead,
     Query(q): Query<ByClientId>,
 ) -> Result<Json<OrderView>, ApiError> {
-    let account = who.acting_for(q.account_id.as_deref())?;
+    let account = who.acting_for(q.account_id.as_deref(), &s.0.directory)?;
     let not_found = || ApiError::not_found("UNKNOWN_ORDER", "no such order");
     let cid: ClientOrderId = q.client_order_id.parse().map_err(|_| not_found())?;
     s.0.history
@@ -224,7 +224,7 @@ pub(crate) async fn account(
     Can(who): CanRead,
     Query(q): Query<AccountOnly>,
 ) -> Result<Json<AccountView>, ApiError> {
-    let account = who.acting_for(q.account_id.as_deref())?;
+    let account = who.acting_for(q.account_id.as_deref(), &s.0.directory)?;
     s.0.history
         .account(account)
         .map(Json)
@@ -257,7 +257,7 @@ pub(crate) async fn positions(
     Can(who): CanRead,
     Query(q): Query<AccountOnly>,
 ) -> Result<Json<Vec<PositionView>>, ApiError> {
-    let account = who.acting_for(q.account_id.as_deref())?;
+    let account = who.acting_for(q.account_id.as_deref(), &s.0.directory)?;
     Ok(Json(s.0.history.positions(account)))
 }
 
@@ -291,7 +291,7 @@ pub(crate) async fn position(
     Path(sym): Path<String>,
     Query(q): Query<AccountOnly>,
 ) -> Result<Json<PositionView>, ApiError> {
-    let account = who.acting_for(q.account_id.as_deref())?;
+    let account = who.acting_for(q.account_id.as_deref(), &s.0.directory)?;
     let sym = symbol(&sym)?;
     s.0.history
         .position(account, sym)
@@ -325,7 +325,7 @@ pub(crate) async fn portfolio(
     Can(who): CanRead,
     Query(q): Query<AccountOnly>,
 ) -> Result<Json<PortfolioView>, ApiError> {
-    let account = who.acting_for(q.account_id.as_deref())?;
+    let account = who.acting_for(q.account_id.as_deref(), &s.0.directory)?;
     s.0.history
         .portfolio(account)
         .map(Json)
@@ -345,7 +345,7 @@ pub(crate) struct ActivitiesQuery {
     /// Page length, 1-500 (default 50); anything else is `422 INVALID_LIMIT`.
     #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
-    /// Operator only.
+    /// The account acted for: the operator names any, a broker its customers' (any caller may name its own).
     #[param(value_type = Option<wire::AccountId>)]
     account_id: Option<String>,
 }
@@ -379,7 +379,7 @@ pub(crate) async fn activities(
     Can(who): CanRead,
     Query(q): Query<ActivitiesQuery>,
 ) -> Result<Json<Page<ActivityView>>, ApiError> {
-    let account = who.acting_for(q.account_id.as_deref())?;
+    let account = who.acting_for(q.account_id.as_deref(), &s.0.directory)?;
     let activity_type = q
         .activity_type
         .as_deref()
@@ -412,7 +412,7 @@ pub(crate) struct EventsQuery {
     /// Page length, 1-500 (default 50); anything else is `422 INVALID_LIMIT`.
     #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
-    /// Operator only.
+    /// The account acted for: the operator names any, a broker its customers' (any caller may name its own).
     #[param(value_type = Option<wire::AccountId>)]
     account_id: Option<String>,
 }
@@ -468,7 +468,7 @@ pub(crate) async fn events(
     Can(who): CanRead,
     Query(q): Query<EventsQuery>,
 ) -> Result<Json<EventsView>, ApiError> {
-    let account = who.acting_for(q.account_id.as_deref())?;
+    let account = who.acting_for(q.account_id.as_deref(), &s.0.directory)?;
     let limit = page_limit(q.limit)?.unwrap_or(crate::readmodel::DEFAULT_PAGE);
     let after = q.after.unwrap_or(0);
     let page = s.0.history.events(account, after, limit).await?;

@@ -89,7 +89,7 @@ pub(crate) fn submit_request(
     who: &Principal,
     body: &NewOrder,
 ) -> Result<OrderRequest, ApiError> {
-    let account = who.acting_for(body.account_id.as_deref())?;
+    let account = who.acting_for(body.account_id.as_deref(), &s.0.directory)?;
     body.validate(account, &s.0.listings)
 }
 
@@ -149,7 +149,7 @@ pub(crate) async fn resent(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct AccountQuery {
-    /// Operator only (a trader may name only their own account).
+    /// The account acted for: the operator names any, a broker its customers' (any caller may name its own).
     #[param(value_type = Option<wire::AccountId>)]
     account_id: Option<String>,
 }
@@ -216,19 +216,20 @@ pub(crate) async fn cancel(
     id: &str,
     account_id: Option<&str>,
 ) -> Result<CancelView, ApiError> {
-    let (cmd, order_id) = cancel_command(who, id, account_id)?;
+    let (cmd, order_id) = cancel_command(s, who, id, account_id)?;
     let reply = s.0.gateway.execute(cmd).await?;
     canceled(order_id, &reply)
 }
 
 /// A cancel checked before it goes near the engine.
 pub(crate) fn cancel_command(
+    s: &AppState,
     who: &Principal,
     id: &str,
     account_id: Option<&str>,
 ) -> Result<(Command, OrderId), ApiError> {
     let order_id = parse_order_id(id)?;
-    let account = who.acting_for(account_id)?;
+    let account = who.acting_for(account_id, &s.0.directory)?;
     Ok((Command::CancelOrder { account, order_id }, order_id))
 }
 
@@ -263,7 +264,7 @@ pub(crate) struct Amend {
     /// New limit price; unchanged when absent.
     #[schema(value_type = Option<wire::PriceInput>)]
     pub(crate) limit_price: Option<DecimalText>,
-    /// Operator only.
+    /// The account acted for: the operator names any, a broker its customers' (any caller may name its own).
     #[serde(default)]
     #[schema(value_type = Option<wire::AccountId>)]
     pub(crate) account_id: Option<String>,
@@ -348,19 +349,20 @@ pub(crate) async fn replace(
     id: &str,
     body: Amend,
 ) -> Result<ReplaceView, ApiError> {
-    let (cmd, order_id) = replace_command(who, id, &body)?;
+    let (cmd, order_id) = replace_command(s, who, id, &body)?;
     let reply = s.0.gateway.execute(cmd).await?;
     replaced(order_id, &reply)
 }
 
 /// A replace checked before it goes near the engine.
 pub(crate) fn replace_command(
+    s: &AppState,
     who: &Principal,
     id: &str,
     body: &Amend,
 ) -> Result<(Command, OrderId), ApiError> {
     let order_id = parse_order_id(id)?;
-    let account = who.acting_for(body.account_id.as_deref())?;
+    let account = who.acting_for(body.account_id.as_deref(), &s.0.directory)?;
     let price = body
         .limit_price
         .as_ref()
@@ -445,7 +447,7 @@ pub(crate) struct MassCancelQuery {
     /// Only this stock's orders.
     #[param(value_type = Option<wire::Symbol>)]
     symbol: Option<String>,
-    /// Operator only.
+    /// The account acted for: the operator names any, a broker its customers' (any caller may name its own).
     #[param(value_type = Option<wire::AccountId>)]
     account_id: Option<String>,
 }
@@ -487,7 +489,7 @@ pub(crate) async fn mass_cancel(
     Can(who): CanTrade,
     Query(q): Query<MassCancelQuery>,
 ) -> Result<Json<MassCancelView>, ApiError> {
-    let account = who.acting_for(q.account_id.as_deref())?;
+    let account = who.acting_for(q.account_id.as_deref(), &s.0.directory)?;
     let symbol = q.symbol.as_deref().map(|t| listed(&s, t)).transpose()?;
     let reply =
         s.0.gateway

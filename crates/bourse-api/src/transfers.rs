@@ -23,7 +23,7 @@ pub(crate) struct Transfer {
     kind: String,
     #[schema(value_type = wire::AmountInput)]
     amount: String,
-    /// Operator only.
+    /// The account acted for: the operator names any, a broker its customers' (any caller may name its own).
     #[serde(default)]
     #[schema(value_type = Option<wire::AccountId>)]
     account_id: Option<String>,
@@ -76,7 +76,7 @@ pub(crate) async fn transfer(
     Can(who): CanTransfer,
     JsonBody(body): JsonBody<Transfer>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let account = who.acting_for(body.account_id.as_deref())?;
+    let account = who.acting_for(body.account_id.as_deref(), &s.0.directory)?;
     let amount: Cash = body
         .amount
         .parse()

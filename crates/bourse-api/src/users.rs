@@ -24,10 +24,10 @@ use crate::wire;
 pub(crate) struct Credentials {
     /// 3-32 characters of a-z, 0-9, '_', '-' and '.'.
     #[schema(pattern = "^[a-z0-9_.-]{3,32}$")]
-    username: String,
+    pub(crate) username: String,
     /// 8-128 characters.
     #[schema(min_length = 8, max_length = 128)]
-    password: String,
+    pub(crate) password: String,
 }
 
 /// A log-in: a username and password, and whether the session is to be a browser's cookie.
@@ -82,6 +82,27 @@ pub(crate) async fn register(
     axum::extract::State(s): State,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let account = new_user(&s, &body, |username, password_hash| Command::RegisterUser {
+        username,
+        password_hash,
+        role: Role::Trader,
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(registered(body.username, account)),
+    ))
+}
+
+/// Checks a username and password, hashes the password (off the engine thread), runs the
+/// command that creates the user (`make(username, password_hash)`) and records the user in
+/// the directory: the one way users come to be (sign-up, a broker's login for a customer,
+/// the operator's brokers).
+pub(crate) async fn new_user(
+    s: &crate::state::AppState,
+    body: &Credentials,
+    make: impl FnOnce(String, String) -> Command,
+) -> Result<bourse_core::AccountId, ApiError> {
     if !valid_username(&body.username) {
         return Err(ApiError::unprocessable(
             "INVALID_USERNAME",
@@ -95,23 +116,22 @@ pub(crate) async fn register(
         return Err(ApiError::rejected(bourse_core::RejectReason::UsernameTaken));
     }
     // Judged (zxcvbn) and hashed on the password threads.
-    let password_hash = s.0.passwords.hash(body.password, &body.username).await?;
+    let password_hash =
+        s.0.passwords
+            .hash(body.password.clone(), &body.username)
+            .await?;
     let reply =
         s.0.gateway
-            .execute(Command::RegisterUser {
-                username: body.username.clone(),
-                password_hash: password_hash.clone(),
-                role: Role::Trader,
-            })
+            .execute(make(body.username.clone(), password_hash.clone()))
             .await?;
     if let Some(e) = first_reject(&reply.events) {
         return Err(e);
     }
-    let account = reply
+    let (account, role) = reply
         .events
         .iter()
         .find_map(|e| match e {
-            Event::UserRegistered { account, .. } => Some(*account),
+            Event::UserRegistered { account, role } => Some((*account, *role)),
             _ => None,
         })
         .ok_or_else(|| ApiError::rejected(bourse_core::RejectReason::UsernameTaken))?;
@@ -119,17 +139,19 @@ pub(crate) async fn register(
         &body.username,
         UserEntry {
             account,
-            role: Role::Trader,
+            role,
             password_hash,
         },
     );
-    Ok((
-        StatusCode::CREATED,
-        Json(Registered {
-            username: body.username,
-            account_id: account.get().to_string(),
-        }),
-    ))
+    Ok(account)
+}
+
+/// The answer to a new user: its name and account.
+pub(crate) fn registered(username: String, account: bourse_core::AccountId) -> Registered {
+    Registered {
+        username,
+        account_id: account.get().to_string(),
+    }
 }
 
 /// A new session.

@@ -699,13 +699,13 @@ fn prepare(
             }
             let id = env.order_id()?;
             let body: CancelBody = fields(text, ENVELOPE_WITH_ORDER)?;
-            let (cmd, order_id) = cancel_command(who, &id, body.account_id.as_deref())?;
+            let (cmd, order_id) = cancel_command(s, who, &id, body.account_id.as_deref())?;
             Ok((cmd, Pending::Cancel(order_id)))
         }
         _ => {
             let id = env.order_id()?;
             let body: Amend = fields(text, ENVELOPE_WITH_ORDER)?;
-            let (cmd, order_id) = replace_command(who, &id, &body)?;
+            let (cmd, order_id) = replace_command(s, who, &id, &body)?;
             Ok((cmd, Pending::Replace(order_id)))
         }
     }

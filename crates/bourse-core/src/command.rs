@@ -270,6 +270,19 @@ pub enum Command {
         account: AccountId,
         order_ids: Vec<OrderId>,
     },
+    /// A broker opens an account for a customer of its own; the broker may then fund it,
+    /// trade for it and read it, and no one else may (but the operator).
+    OpenCustomerAccount {
+        broker: AccountId,
+    },
+    /// A broker gives its customer account a login of its own (one per account), with which
+    /// the customer sees and trades that account only.
+    RegisterCustomerLogin {
+        broker: AccountId,
+        account: AccountId,
+        username: String,
+        password_hash: String,
+    },
 }
 
 /// A command with its place in the journal and the time it was sequenced. The engine reads

@@ -220,6 +220,12 @@ pub enum Event {
         watchlist_id: u64,
         account: AccountId,
     },
+    // New variants go last: `account_events` rows hold events encoded by variant index.
+    /// A broker opened a customer account (after its `AccountOpened`).
+    CustomerAccountOpened {
+        account: AccountId,
+        broker: AccountId,
+    },
 }
 
 impl Event {

@@ -209,6 +209,11 @@ reject_reasons! {
     UnknownSession = 5003, "UNKNOWN_SESSION", "no such session";
     UnknownApiKey = 5004, "UNKNOWN_API_KEY", "no such API key";
     TooManyApiKeys = 5005, "TOO_MANY_API_KEYS", "the account has as many API keys as it may";
+    /// Customer accounts are opened by brokers only.
+    NotABroker = 5006, "NOT_A_BROKER", "only a broker opens customer accounts";
+    TooManyCustomers = 5007, "TOO_MANY_CUSTOMERS", "the broker has as many customer accounts as it may";
+    /// A customer account has one login.
+    AccountHasLogin = 5008, "ACCOUNT_HAS_LOGIN", "the account already has a login";
     UnknownSymbol = 4001, "UNKNOWN_SYMBOL", "no such listed symbol";
     UnknownAlert = 6001, "UNKNOWN_ALERT", "no such alert";
     TooManyAlerts = 6002, "TOO_MANY_ALERTS", "the account has as many alerts as it may";

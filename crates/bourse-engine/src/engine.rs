@@ -533,6 +533,13 @@ impl Engine {
                 token,
                 expires_at,
             } => self.create_session(*account, *token, *expires_at, out),
+            Command::OpenCustomerAccount { broker } => self.open_customer_account(*broker, out),
+            Command::RegisterCustomerLogin {
+                broker,
+                account,
+                username,
+                password_hash,
+            } => self.register_customer_login(*broker, *account, username, password_hash, out),
             Command::EndSession { token } => self.end_session(token, out),
             Command::CreateApiKey {
                 account,

@@ -41,11 +41,21 @@ pub struct Identity {
     keys: BTreeMap<u64, ApiKey>,
     key_by_secret: BTreeMap<SecretHash, u64>,
     next_key_id: u64,
+    /// Each broker's customer accounts: customer → broker.
+    customers: BTreeMap<AccountId, AccountId>,
     /// Live keys per account: derived from `keys`, so not part of the snapshot (and of its
     /// hash); rebuilt by [`Identity::reindex`] on restore.
     #[serde(skip)]
     keys_per_account: BTreeMap<AccountId, u32>,
+    /// Customers per broker: derived from `customers` likewise.
+    #[serde(skip)]
+    customers_per_broker: BTreeMap<AccountId, u32>,
 }
+
+/// Customer accounts a broker may open: enough for a broker's book of clients, while no
+/// broker can grow the exchange's state (every account has a row per instrument) without
+/// end.
+pub const MAX_CUSTOMERS_PER_BROKER: u32 = 100_000;
 
 /// Live API keys an account may hold at once: what a person or a broker's systems need,
 /// while no account can grow the exchange's state (and every replay) without end.
@@ -109,12 +119,43 @@ impl Identity {
         }
     }
 
-    /// Rebuilds what is derived from the keys (after a restore).
+    /// Rebuilds what is derived from the keys and customers (after a restore).
     pub(crate) fn reindex(&mut self) {
         self.keys_per_account.clear();
         for k in self.keys.values() {
             *self.keys_per_account.entry(k.account).or_default() += 1;
         }
+        self.customers_per_broker.clear();
+        for b in self.customers.values() {
+            *self.customers_per_broker.entry(*b).or_default() += 1;
+        }
+    }
+
+    /// Whether `broker` may open one more customer account.
+    pub(crate) fn check_new_customer(&self, broker: AccountId) -> Result<(), RejectReason> {
+        if self.role(broker) != Some(Role::Broker) {
+            return Err(RejectReason::NotABroker);
+        }
+        match self.customers_per_broker.get(&broker) {
+            Some(&n) if n >= MAX_CUSTOMERS_PER_BROKER => Err(RejectReason::TooManyCustomers),
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) fn add_customer(&mut self, customer: AccountId, broker: AccountId) {
+        self.customers.insert(customer, broker);
+        *self.customers_per_broker.entry(broker).or_default() += 1;
+    }
+
+    /// The broker whose customer `account` is.
+    #[must_use]
+    pub fn broker_of(&self, account: AccountId) -> Option<AccountId> {
+        self.customers.get(&account).copied()
+    }
+
+    /// Every customer account with its broker.
+    pub fn customers(&self) -> impl Iterator<Item = (AccountId, AccountId)> + '_ {
+        self.customers.iter().map(|(c, b)| (*c, *b))
     }
 
     pub(crate) fn add_key(

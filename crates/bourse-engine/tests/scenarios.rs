@@ -1377,3 +1377,86 @@ fn cancel_on_disconnect_cancels_the_named_working_orders_with_its_reason() {
         assert!(rejected(&ev).is_none(), "{ev:?}");
     }
 }
+
+#[test]
+fn brokers_open_customer_accounts_and_give_them_one_login_each() {
+    use bourse_core::Role;
+    let mut d = Driver::new(EngineConfig::default());
+    let user = |d: &mut Driver, name: &str, role| {
+        let ev = d.run(Command::RegisterUser {
+            username: name.into(),
+            password_hash: "h".into(),
+            role,
+        });
+        let Event::AccountOpened { account } = ev[0] else {
+            panic!("{ev:?}")
+        };
+        account
+    };
+    let broker = user(&mut d, "broker-one", Role::Broker);
+    let other = user(&mut d, "broker-two", Role::Broker);
+    let trader = user(&mut d, "trader", Role::Trader);
+    let open = |d: &mut Driver, broker| d.run(Command::OpenCustomerAccount { broker });
+    let ev = open(&mut d, broker);
+    let (
+        Event::AccountOpened { account },
+        Event::CustomerAccountOpened {
+            account: c,
+            broker: b,
+        },
+    ) = (ev[0], ev[1])
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!((c, b), (account, broker));
+    assert_eq!(d.engine.identity().broker_of(account), Some(broker));
+    assert_eq!(d.engine.identity().role(account), None, "no login yet");
+    assert_eq!(
+        rejected(&open(&mut d, trader)),
+        Some(RejectReason::NotABroker)
+    );
+    // Unknown accounts are not brokers either.
+    assert_eq!(
+        rejected(&open(&mut d, bourse_core::AccountId::new(999))),
+        Some(RejectReason::NotABroker)
+    );
+    let login = |d: &mut Driver, broker, account, name: &str| {
+        d.run(Command::RegisterCustomerLogin {
+            broker,
+            account,
+            username: name.into(),
+            password_hash: "h".into(),
+        })
+    };
+    // Another broker's customer is as if it did not exist; so is a broker's own account.
+    assert_eq!(
+        rejected(&login(&mut d, other, account, "cust")),
+        Some(RejectReason::UnknownAccount)
+    );
+    assert_eq!(
+        rejected(&login(&mut d, broker, trader, "cust")),
+        Some(RejectReason::UnknownAccount)
+    );
+    assert_eq!(
+        rejected(&login(&mut d, broker, account, "trader")),
+        Some(RejectReason::UsernameTaken)
+    );
+    let ev = login(&mut d, broker, account, "cust");
+    assert_eq!(
+        ev,
+        vec![Event::UserRegistered {
+            account,
+            role: Role::Trader
+        }]
+    );
+    assert_eq!(d.engine.identity().user("cust").unwrap().account, account);
+    assert_eq!(
+        rejected(&login(&mut d, broker, account, "cust2")),
+        Some(RejectReason::AccountHasLogin)
+    );
+    // Kept by snapshots, and so by restarts and replays.
+    let r = bourse_engine::Engine::restore(d.engine.snapshot()).unwrap();
+    assert_eq!(r.identity().broker_of(account), Some(broker));
+    assert_eq!(r.identity().customers().count(), 1);
+    assert_eq!(r.state_hash().unwrap(), d.engine.state_hash().unwrap());
+}

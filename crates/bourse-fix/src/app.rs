@@ -163,12 +163,16 @@ impl App {
     /// listens for events, so none falls between; events the snapshot already holds are
     /// skipped by their seq.
     pub(crate) fn seed(&mut self) {
-        let open = self
-            .services
-            .history
-            .model()
-            .read()
-            .open_order_states(self.account);
+        let mut accounts = vec![self.account];
+        if self.who.role == bourse_core::Role::Broker {
+            accounts.extend(self.services.directory.customers_of(self.account));
+        }
+        let model = self.services.history.model().read();
+        let open: Vec<OrderState> = accounts
+            .iter()
+            .flat_map(|&a| model.open_order_states(a))
+            .collect();
+        drop(model);
         for state in open {
             let id = state.id;
             let mut t = Tracked::new(state, false);
@@ -213,12 +217,16 @@ impl App {
         match input {
             Input::Events(evs) => {
                 for t in &evs {
-                    // Reported already by the catch-up at logon.
-                    if t.aseq != 0 && t.aseq <= self.stream {
+                    // The session's own account's stream: reported already by the catch-up
+                    // at logon? (A broker's customers' events are numbered on theirs.)
+                    let own = t.event.stream_account() == Some(self.account);
+                    if own && t.aseq <= self.stream {
                         continue;
                     }
                     self.on_event(s, t);
-                    self.stream = self.stream.max(t.aseq);
+                    if own {
+                        self.stream = self.stream.max(t.aseq);
+                    }
                 }
                 s.store.set_stream(self.stream);
             }
@@ -680,9 +688,10 @@ impl App {
         );
     }
 
-    /// The account the message acts for: Account (1), which must be the session's own.
+    /// The account the message acts for: Account (1), which must be the session's own or,
+    /// for a broker, one of its customers'.
     fn acting_for(&self, m: &Message) -> Result<AccountId, bourse_api::ApiError> {
-        self.who.acting_for(m.get(1))
+        self.who.acting_for(m.get(1), &self.services.directory)
     }
 
     /// The order a cancel or replace names: OrderID (37), else the ClOrdID it answers
@@ -904,14 +913,18 @@ impl App {
         if !self.cancel_on_disconnect {
             return;
         }
-        let ids: Vec<OrderId> = self
-            .orders
-            .iter()
-            .filter(|(_, t)| t.ours)
-            .map(|(id, _)| *id)
-            .collect();
-        self.services
-            .gateway
-            .cancel_on_disconnect(self.account, ids);
+        // One command per account (a broker's session may have entered its customers').
+        let mut by_account: FxHashMap<AccountId, Vec<OrderId>> = FxHashMap::default();
+        for (id, t) in &self.orders {
+            if t.ours {
+                by_account.entry(t.state.account).or_default().push(*id);
+            }
+        }
+        if by_account.is_empty() {
+            by_account.insert(self.account, Vec::new());
+        }
+        for (account, ids) in by_account {
+            self.services.gateway.cancel_on_disconnect(account, ids);
+        }
     }
 }

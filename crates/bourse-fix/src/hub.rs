@@ -1,5 +1,6 @@
 //! Who listens: the live FIX sessions by account, fed the released events of their
-//! account by the publisher ([`FixHub::publish`]), and the one-session-per-key rule.
+//! account — and a broker's sessions those of its customers' accounts too — by the
+//! publisher ([`FixHub::publish`]), and the one-session-per-key rule.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -40,6 +41,8 @@ pub struct FixHub {
     pub messages_in: AtomicU64,
     pub messages_out: AtomicU64,
     pub garbled: AtomicU64,
+    /// Whose customer an account is (brokers' sessions get their customers' reports).
+    directory: Option<Arc<Directory>>,
 }
 
 impl std::fmt::Debug for FixHub {
@@ -73,6 +76,15 @@ impl Drop for Claim {
 }
 
 impl FixHub {
+    /// A hub that also routes customers' order events to their broker's sessions.
+    #[must_use]
+    pub fn new(directory: Arc<Directory>) -> FixHub {
+        FixHub {
+            directory: Some(directory),
+            ..FixHub::default()
+        }
+    }
+
     /// Live sessions.
     #[must_use]
     pub fn live(&self) -> u64 {
@@ -114,10 +126,16 @@ impl FixHub {
         }
         let mut per: FxHashMap<AccountId, Vec<Tagged>> = FxHashMap::default();
         for t in events {
-            if let Some(a) = order_account(&t.event)
-                && map.contains_key(&a)
-            {
+            let Some(a) = order_account(&t.event) else {
+                continue;
+            };
+            if map.contains_key(&a) {
                 per.entry(a).or_default().push(*t);
+            }
+            if let Some(b) = self.directory.as_ref().and_then(|d| d.broker_of(a))
+                && map.contains_key(&b)
+            {
+                per.entry(b).or_default().push(*t);
             }
         }
         for (account, evs) in per {

@@ -430,10 +430,11 @@ impl Release for RejectRelease {
     }
 }
 
-/// Applies every durable end of a credential (log-out, key revocation) to the gateway's
-/// directory, whoever asked for it and whatever answer they got: a revocation whose caller
-/// was told `OUTCOME_UNKNOWN` still takes effect here the moment it is durable, and open
-/// WebSockets hear of it. Runs before the gateway's sink, so a `204` comes after it.
+/// Applies every durable end of a credential (log-out, key revocation) and every new
+/// customer account to the gateway's directory, whoever asked for it and whatever answer
+/// they got: a revocation whose caller was told `OUTCOME_UNKNOWN` still takes effect here
+/// the moment it is durable, and open WebSockets hear of it. Runs before the gateway's sink,
+/// so a `204` (or a `201` for a customer account) comes after it.
 #[derive(Debug)]
 pub struct IdentityRelease(pub Arc<bourse_api::Directory>);
 
@@ -446,6 +447,9 @@ impl Release for IdentityRelease {
                 }
                 Event::ApiKeyRevoked { account, key_id } => {
                     self.0.revoke_key(account, key_id);
+                }
+                Event::CustomerAccountOpened { account, broker } => {
+                    self.0.add_customer(account, broker);
                 }
                 _ => {}
             }

@@ -127,6 +127,7 @@ fn directory_seed(engine: &Engine) -> DirectorySeed {
             .keys()
             .map(|(kid, k)| (kid, k.account, k.secret, k.scopes))
             .collect(),
+        customers: id.customers().collect(),
     }
 }
 
@@ -418,7 +419,7 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
     let operator_token =
         (!cfg.server.operator_token.is_empty()).then_some(cfg.server.operator_token.as_str());
     let directory = Arc::new(Directory::new(seed, operator_token));
-    let fix_hub = Arc::new(bourse_fix::FixHub::default());
+    let fix_hub = Arc::new(bourse_fix::FixHub::new(directory.clone()));
     let publisher = spawn_publisher(
         outputs.events,
         watermark.clone(),

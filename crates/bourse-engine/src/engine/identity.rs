@@ -32,6 +32,45 @@ impl Engine {
         out.push(Event::UserRegistered { account, role });
     }
 
+    pub(super) fn open_customer_account(&mut self, broker: AccountId, out: &mut Vec<Event>) {
+        if let Err(reason) = self.identity.check_new_customer(broker) {
+            return out.push(refuse(broker, reason));
+        }
+        let account = self.open_account(out);
+        self.identity.add_customer(account, broker);
+        out.push(Event::CustomerAccountOpened { account, broker });
+    }
+
+    pub(super) fn register_customer_login(
+        &mut self,
+        broker: AccountId,
+        account: AccountId,
+        username: &str,
+        password_hash: &str,
+        out: &mut Vec<Event>,
+    ) {
+        // Another broker's customer, or no customer at all: as if it did not exist.
+        if self.identity.broker_of(account) != Some(broker) {
+            return out.push(refuse(broker, RejectReason::UnknownAccount));
+        }
+        if self.identity.role(account).is_some() {
+            return out.push(refuse(broker, RejectReason::AccountHasLogin));
+        }
+        if let Err(reason) = self.identity.check_new_user(username) {
+            return out.push(refuse(broker, reason));
+        }
+        let user = User {
+            account,
+            password_hash: password_hash.to_owned(),
+            role: Role::Trader,
+        };
+        self.identity.add_user(username, user);
+        out.push(Event::UserRegistered {
+            account,
+            role: Role::Trader,
+        });
+    }
+
     pub(super) fn create_session(
         &mut self,
         account: AccountId,
