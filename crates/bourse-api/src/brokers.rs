@@ -91,7 +91,11 @@ fn broker(who: &crate::auth::Principal) -> Result<AccountId, ApiError> {
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
         (status = 403, description = "FORBIDDEN: not the operator.", body = ErrorBody),
         (status = 409, description = "USERNAME_TAKEN.", body = ErrorBody),
+        (status = 413, description = "BODY_TOO_LARGE.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
         (status = 422, description = "INVALID_USERNAME, INVALID_PASSWORD.", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
         (status = 503, description = "OVERLOADED, SHUTTING_DOWN.", body = ErrorBody),
         (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
     )
@@ -125,6 +129,8 @@ pub(crate) async fn register_broker(
         (status = 403, description = "NOT_A_BROKER; INSUFFICIENT_SCOPE: an API key without \
          the `trade` scope.", body = ErrorBody),
         (status = 422, description = "TOO_MANY_CUSTOMERS.", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
         (status = 503, description = "OVERLOADED, SHUTTING_DOWN.", body = ErrorBody),
         (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
     )
@@ -167,6 +173,8 @@ pub(crate) async fn open(
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
         (status = 403, description = "NOT_A_BROKER; INSUFFICIENT_SCOPE.", body = ErrorBody),
         (status = 422, description = "INVALID_LIMIT.", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
     )
 )]
 pub(crate) async fn list(
@@ -218,6 +226,8 @@ pub(crate) async fn list(
         (status = 403, description = "NOT_A_BROKER; INSUFFICIENT_SCOPE.", body = ErrorBody),
         (status = 404, description = "UNKNOWN_ACCOUNT: none, or another broker's.", body = ErrorBody),
         (status = 422, description = "INVALID_ACCOUNT_ID.", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
     )
 )]
 pub(crate) async fn get(
@@ -259,8 +269,12 @@ fn customer(
         (status = 403, description = "NOT_A_BROKER; INSUFFICIENT_SCOPE.", body = ErrorBody),
         (status = 404, description = "UNKNOWN_ACCOUNT: none, or another broker's.", body = ErrorBody),
         (status = 409, description = "USERNAME_TAKEN, ACCOUNT_HAS_LOGIN.", body = ErrorBody),
+        (status = 413, description = "BODY_TOO_LARGE.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
         (status = 422, description = "INVALID_ACCOUNT_ID, INVALID_USERNAME, INVALID_PASSWORD.",
          body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
         (status = 503, description = "OVERLOADED, SHUTTING_DOWN.", body = ErrorBody),
         (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
     )

@@ -437,7 +437,7 @@ async fn session(s: AppState, socket: WebSocket, place: Place, cookie: Option<St
             "subscribe" | "unsubscribe" => {
                 lose_authority(&mut who);
                 let map = serde_json::from_str::<Map<String, Value>>(&body).unwrap_or_default();
-                let mut r = subscription(&s.0.feed, &conn, who.as_ref(), &op, &map);
+                let mut r = subscription(&s, &conn, who.as_ref(), &op, &map);
                 let mut resumed = None;
                 if let Ok(Some((account, private, since))) = &r {
                     match crate::wsresume::resume(&s, &conn, *account, private, *since).await {
@@ -572,12 +572,13 @@ type Resume = (bourse_core::AccountId, Vec<PrivateChannel>, u64);
 /// Subscribes or unsubscribes; a private subscription with `since` is left to the caller
 /// to resume (it may read history).
 fn subscription(
-    feed: &Feed,
+    s: &AppState,
     conn: &Arc<Conn>,
     who: Option<&Principal>,
     op: &str,
     map: &Map<String, Value>,
 ) -> Result<Option<Resume>, ApiError> {
+    let feed = &s.0.feed;
     let channels = names(map, "channels")?;
     let since = match map.get("since") {
         None | Some(Value::Null) => None,
@@ -633,9 +634,21 @@ fn subscription(
         if op == "subscribe" {
             p.require(bourse_core::Scopes::READ)?;
         }
-        Some(p.account.ok_or_else(|| {
-            ApiError::forbidden("the operator has no account: private channels are a trader's")
-        })?)
+        if p.account.is_none() {
+            return Err(ApiError::forbidden(
+                "the operator has no account: private channels are a trader's",
+            ));
+        }
+        // A broker may follow one of its customers' accounts instead of its own.
+        let named = map.get("account_id").and_then(Value::as_str);
+        let a = p.acting_for(named, &s.0.directory)?;
+        if op == "subscribe" && s.0.feed.private_account(conn).is_some_and(|held| held != a) {
+            return Err(ApiError::bad_request(
+                "INVALID_MESSAGE",
+                "a connection follows one account's private channels: unsubscribe first",
+            ));
+        }
+        Some(a)
     };
     let refused = |e: bourse_feed::SubscribeError| {
         let status = match e {

@@ -448,6 +448,12 @@ impl Feed {
         Ok(resumed)
     }
 
+    /// The account whose private channels the connection follows, if any.
+    #[must_use]
+    pub fn private_account(&self, conn: &Conn) -> Option<AccountId> {
+        conn.subs.lock().private.map(|(a, _)| a)
+    }
+
     /// Drops private channels; with none left the connection leaves the account's list.
     pub fn unsubscribe_private(&self, conn: &Arc<Conn>, chans: &[PrivateChannel]) {
         let bits = chans.iter().fold(0u8, |b, c| b | c.bit());

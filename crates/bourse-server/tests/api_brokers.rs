@@ -246,6 +246,24 @@ async fn scenario(store: Store) {
     );
     drop(ws);
 
+    // The broker follows its customer's private channels; not another broker's customer's.
+    let mut follow = connect(&server.base).await;
+    send(&mut follow, json!({"op": "auth", "token": ta})).await;
+    recv(&mut follow).await;
+    send(
+        &mut follow,
+        json!({"op": "subscribe", "id": 1, "channels": ["orders"], "account_id": c3}),
+    )
+    .await;
+    let v = recv(&mut follow).await;
+    assert_eq!(v["code"], "UNKNOWN_ACCOUNT", "{v}");
+    send(
+        &mut follow,
+        json!({"op": "subscribe", "id": 2, "channels": ["orders"], "account_id": c1}),
+    )
+    .await;
+    assert_eq!(recv(&mut follow).await["type"], "subscribed");
+
     // Over FIX: the broker's session trades for its customer with Account (1), and gets the
     // reports; another broker's customer is refused.
     let key = ok(
@@ -272,6 +290,7 @@ async fn scenario(store: Store) {
     ));
     let m = qf.expect("F1 accepted", er("F1", "0"));
     assert!(m.is(1, &c1), "{m:?}");
+    let f1 = m.get(37).unwrap().to_owned();
     // A fill of that order caused by C2's sell reaches the broker's session too.
     ok(
         &h,
@@ -285,6 +304,14 @@ async fn scenario(store: Store) {
     )
     .await;
     qf.expect("F1 filled", |m| er("F1", "F")(m) && m.is(39, "2"));
+    loop {
+        let v = recv(&mut follow).await;
+        if v["order_id"] == json!(f1) && v["event"] == "fill" {
+            assert_eq!(v["status"], "filled", "{v}");
+            break;
+        }
+    }
+    drop(follow);
     qf.send(&format!(
         "35=D|11=F2|1={c3}|55=AAPL|54=1|38=2|40=2|44=186.00|59=1|60=now"
     ));
