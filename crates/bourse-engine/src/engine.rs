@@ -201,6 +201,17 @@ pub struct Snapshot {
     watchlists: Watchlists,
 }
 
+impl Snapshot {
+    /// Takes each account's private-stream number from `other` (same accounts): for
+    /// comparing two states apart from those numbers — a refused request changes nothing
+    /// else, but its rejection is a message on the account's stream.
+    pub fn streams_from(&mut self, other: &Snapshot) {
+        for (a, b) in self.accounts.iter_mut().zip(&other.accounts) {
+            a.stream = b.stream;
+        }
+    }
+}
+
 /// A digest of the engine's whole state.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StateHash(pub [u8; 32]);
