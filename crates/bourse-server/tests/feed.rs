@@ -389,6 +389,11 @@ fn a_client_that_never_reads_is_cut_off_and_others_are_not() {
             ("BOURSE__FEED__SOFT_QUEUE_BYTES", "32768"),
             ("BOURSE__FEED__HARD_QUEUE_BYTES", "131072"),
             ("BOURSE__FEED__MAX_BEHIND_SECS", "2"),
+            // The private-stream windows are bounded caches that fill with this flow (up
+            // to ~45 MB at their defaults); kept small so the RSS measured below is about
+            // what the sleeper would not take.
+            ("BOURSE__FEED__PRIVATE_WINDOW", "1000"),
+            ("BOURSE__JOURNAL__HISTORY_EVENTS_KEPT", "1000"),
         ],
     );
     let pid = server.child.id();
