@@ -24,22 +24,7 @@ async fn trader(h: &Http, op: &Client, name: &str) -> (String, String) {
     let account = h.register(name).await;
     let (_, v) = h.log_in(name, PASSWORD).await;
     let token = v["token"].as_str().unwrap().to_owned();
-    let (s, v) = op
-        .post(
-            &format!("/v1/admin/accounts/{account}/deposits"),
-            json!({"amount": "10000000"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(s, 200, "{v}");
-    let (s, v) = op
-        .post(
-            &format!("/v1/admin/accounts/{account}/shares"),
-            json!({"symbol": "AAPL", "qty": 100_000}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(s, 200, "{v}");
+    op.fund(&account, "10000000", &[("AAPL", 100_000)]).await;
     (account, token)
 }
 

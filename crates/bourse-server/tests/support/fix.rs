@@ -356,22 +356,7 @@ pub async fn broker(server: &Server, op: &Client, name: &str) -> Broker {
         v["id"].as_str().unwrap().to_owned(),
         v["secret"].as_str().unwrap().to_owned(),
     );
-    let (s, v) = op
-        .post(
-            &format!("/v1/admin/accounts/{account}/deposits"),
-            json!({"amount": "1000000"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(s, 200, "{v}");
-    let (s, v) = op
-        .post(
-            &format!("/v1/admin/accounts/{account}/shares"),
-            json!({"symbol": "AAPL", "qty": 1000}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(s, 200, "{v}");
+    op.fund(&account, "1000000", &[("AAPL", 1000)]).await;
     Broker {
         account,
         token,

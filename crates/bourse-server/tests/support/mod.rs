@@ -294,31 +294,37 @@ impl Client {
         Ok((status, r.json().await?))
     }
 
+    /// Deposits `cash` and `shares` (symbol, qty) into `account`, as the operator.
+    pub async fn fund(&self, account: &str, cash: &str, shares: &[(&str, u64)]) {
+        let (s, v) = self
+            .post(
+                &format!("/v1/admin/accounts/{account}/deposits"),
+                json!({"amount": cash}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(s, 200, "{v}");
+        for (sym, qty) in shares {
+            let (s, v) = self
+                .post(
+                    &format!("/v1/admin/accounts/{account}/shares"),
+                    json!({"symbol": sym, "qty": qty}),
+                )
+                .await
+                .unwrap();
+            assert_eq!(s, 200, "{v}");
+        }
+    }
+
     /// Opens `n` accounts with cash and shares of `symbols`.
     pub async fn setup_accounts(&self, n: usize, symbols: &[&str]) -> Vec<String> {
+        let shares: Vec<(&str, u64)> = symbols.iter().map(|s| (*s, 1_000_000)).collect();
         let mut ids = Vec::new();
         for _ in 0..n {
             let (s, v) = self.post("/v1/admin/accounts", json!({})).await.unwrap();
             assert_eq!(s, 201, "{v}");
             let id = v["account_id"].as_str().unwrap().to_owned();
-            let (s, v) = self
-                .post(
-                    &format!("/v1/admin/accounts/{id}/deposits"),
-                    json!({"amount": "100000000"}),
-                )
-                .await
-                .unwrap();
-            assert_eq!(s, 200, "{v}");
-            for sym in symbols {
-                let (s, v) = self
-                    .post(
-                        &format!("/v1/admin/accounts/{id}/shares"),
-                        json!({"symbol": sym, "qty": 1_000_000}),
-                    )
-                    .await
-                    .unwrap();
-                assert_eq!(s, 200, "{v}");
-            }
+            self.fund(&id, "100000000", &shares).await;
             ids.push(id);
         }
         ids
