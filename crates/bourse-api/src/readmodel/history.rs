@@ -10,7 +10,8 @@ use parking_lot::RwLock;
 use crate::orders::OrderView;
 use crate::readmodel::QueryError;
 use crate::readmodel::memory::{EventsPage, ReadModel};
-use crate::readmodel::pg::{PgHistory, ProjectionProgress};
+use crate::readmodel::pg::ProjectionProgress;
+use crate::readmodel::pg_history::PgHistory;
 use crate::readmodel::views::{
     AccountView, ActivityFilter, ActivityView, MarketView, OrderFilter, Page, PortfolioView,
     PositionView, StatusFilter,

@@ -20,6 +20,7 @@ mod history;
 mod ledger;
 mod memory;
 mod pg;
+mod pg_history;
 mod views;
 
 use axum::http::StatusCode;
@@ -28,9 +29,10 @@ pub use activity::{Activity, ActivityKind};
 pub use history::History;
 pub use memory::{EventsPage, ReadModel, Retention};
 pub use pg::{
-    HISTORY_APPLICATION_NAME, PROJECTOR_APPLICATION_NAME, PgHistory, PgProjector,
-    PgReadModelOptions, ProjectionProgress, ProjectorError,
+    HISTORY_APPLICATION_NAME, PROJECTOR_APPLICATION_NAME, PgProjector, PgReadModelOptions,
+    ProjectionProgress, ProjectorError,
 };
+pub use pg_history::PgHistory;
 pub use views::{
     AccountView, ActivityFilter, ActivityId, ActivityType, ActivityView, DEFAULT_PAGE, MAX_PAGE,
     MarketView, OrderFilter, Page, Percent, PortfolioView, PositionView, StatusFilter,
