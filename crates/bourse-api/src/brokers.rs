@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody, first_reject};
 use crate::extract::{Can, CanRead, CanTrade, JsonBody, Operator, Path, Query};
-use crate::readmodel::{AccountView, DEFAULT_PAGE, MAX_PAGE};
+use crate::readmodel::{AccountView, DEFAULT_PAGE};
 use crate::state::State;
 use crate::users::{Credentials, Registered, new_user, registered};
 use crate::wire;
@@ -183,13 +183,7 @@ pub(crate) async fn list(
     Query(q): Query<CustomerQuery>,
 ) -> Result<Json<CustomerPage>, ApiError> {
     let b = broker(&who)?;
-    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::unprocessable(
-            "INVALID_LIMIT",
-            format!("limit is 1 to {MAX_PAGE}"),
-        ));
-    }
+    let limit = crate::queries::page_limit(q.limit)?.unwrap_or(DEFAULT_PAGE);
     let after = match q.after.as_deref() {
         None => 0,
         Some(a) => a.parse::<u64>().map_err(|_| {

@@ -38,7 +38,7 @@ pub(crate) struct OrdersQuery {
 }
 
 /// A page length as asked: 1 to [`crate::readmodel::MAX_PAGE`], or a 422 (not silently another length).
-fn page_limit(limit: Option<usize>) -> Result<Option<usize>, ApiError> {
+pub(crate) fn page_limit(limit: Option<usize>) -> Result<Option<usize>, ApiError> {
     match limit {
         Some(n) if !(1..=crate::readmodel::MAX_PAGE).contains(&n) => Err(ApiError::unprocessable(
             "INVALID_LIMIT",

@@ -179,6 +179,10 @@ pub(crate) fn subscribe(
 /// Records one command's stream events in the window and queues each on the connections
 /// following its account's channel.
 pub(crate) fn fan_out(feed: &Feed, events: &[Tagged], p: &Mutex<Private>) {
+    // Market-data-only commands (most of a busy book's) take no lock.
+    if events.iter().all(|t| t.aseq == 0) {
+        return;
+    }
     let mut guard = p.lock();
     let p = &mut *guard;
     for t in events {

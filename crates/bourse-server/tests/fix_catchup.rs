@@ -88,26 +88,20 @@ async fn missed_reports_arrive_at_logon(store: Store) {
         second["id"].as_str().unwrap().to_owned(),
         second["secret"].as_str().unwrap().to_owned(),
     );
-    let session = |sender: &'static str, user: &'static str, pass: &'static str| Session {
+    let session = |sender, username, password| Session {
         dir: dir.path(),
         port,
         sender,
-        username: user,
-        password: pass,
+        username,
+        password,
         cancel_on_disconnect: None,
         heartbeat: 1,
     };
-    let (k1, s1): (&'static str, &'static str) = (
-        Box::leak(b.key_id.clone().into_boxed_str()),
-        Box::leak(b.secret.clone().into_boxed_str()),
-    );
-    let (k2, s2): (&'static str, &'static str) = (
-        Box::leak(key2.into_boxed_str()),
-        Box::leak(secret2.into_boxed_str()),
-    );
-    let mut steady = QuickFix::start(&session("STEADY", k2, s2));
+    let steady_session = session("STEADY", &key2, &secret2);
+    let away_session = session("AWAY", &b.key_id, &b.secret);
+    let mut steady = QuickFix::start(&steady_session);
     steady.wait_line("LOGON", |l| l == "LOGON");
-    let mut away = QuickFix::start(&session("AWAY", k1, s1));
+    let mut away = QuickFix::start(&away_session);
     away.wait_line("LOGON", |l| l == "LOGON");
     away.send("35=D|11=A1|55=AAPL|54=1|38=10|40=2|44=189.50|59=1|60=now");
     away.send("35=D|11=A2|55=AAPL|54=1|38=5|40=2|44=189.40|59=1|60=now");
@@ -145,7 +139,7 @@ async fn missed_reports_arrive_at_logon(store: Store) {
     rest_order(&op, &maker, "sell", "189.45", 1).await;
     steady.expect("R1 partly filled", er("R1", "F"));
 
-    let mut away = QuickFix::start(&session("AWAY", k1, s1));
+    let mut away = QuickFix::start(&away_session);
     away.wait_line("LOGON", |l| l == "LOGON");
     let m = away.expect("R1 partly filled", er("R1", "F"));
     assert!(m.is(39, "1") && m.is(14, "1") && m.is(151, "2"), "{m:?}");
@@ -173,7 +167,7 @@ async fn missed_reports_arrive_at_logon(store: Store) {
     let op = Client::new(&server.base);
     rest_order(&op, &maker, "sell", "189.45", 2).await;
     steady.expect("R1 filled", |m| er("R1", "F")(m) && m.is(39, "2"));
-    let mut away = QuickFix::start(&session("AWAY", k1, s1));
+    let mut away = QuickFix::start(&away_session);
     away.wait_line("LOGON", |l| l == "LOGON");
     away.expect("R1 filled", |m| er("R1", "F")(m) && m.is(39, "2"));
     away_seen.append(&mut away.seen);
