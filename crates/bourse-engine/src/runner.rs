@@ -297,6 +297,26 @@ impl EventBatch {
         }
     }
 
+    /// An empty batch for outcomes that come from elsewhere than a runner: a standby
+    /// applies the journal to its own engine and releases what it got the same way.
+    #[must_use]
+    pub fn replayed(commands: usize) -> Self {
+        Self::with_capacity(commands)
+    }
+
+    /// Adds one command's outcome, as [`Engine::tag`](crate::Engine::tag) numbered it;
+    /// nobody waits for it ([`Ticket::NONE`]).
+    pub fn push_replayed(
+        &mut self,
+        seq: Seq,
+        ts: UnixNanos,
+        events: impl IntoIterator<Item = Tagged>,
+    ) {
+        self.events.extend(events);
+        self.commands
+            .push((seq, ts, Ticket::NONE, self.events.len()));
+    }
+
     /// Moves one command's events in, numbered by `numbers` (the engine's
     /// [`Engine::stream_numbers`](crate::Engine::stream_numbers) for them).
     fn push(

@@ -23,9 +23,13 @@ use bourse_core::Sequenced;
 use bourse_core::codec::CodecError;
 
 pub mod file;
+pub mod follow;
+pub mod lease;
 pub mod pg;
 
 pub use file::{DroppedTail, FileJournal, FileJournalOptions, Recovery};
+pub use follow::AppendSignal;
+pub use lease::{Lease, LeaseOptions, LeaseView};
 pub use pg::{PgJournal, PgJournalOptions, PgWrite};
 
 /// Where in a backend's storage something was found.
@@ -143,6 +147,18 @@ pub enum JournalError {
     },
     #[error("PostgreSQL journal: bad options: {0}")]
     Config(String),
+    /// The writer's lease was taken over: its fencing token is no longer the lease's, so
+    /// the journal refused the append (or the reconnection) and will refuse every other.
+    /// Not retryable: another process leads now, and this one must step down.
+    #[error(
+        "PostgreSQL journal: fenced off: this writer's fencing token {token} is no longer the \
+         lease's ({current}); another process leads now, so this one must step down"
+    )]
+    Fenced {
+        token: i64,
+        /// The lease's token now (0 if the lease row is missing).
+        current: i64,
+    },
     /// The consumer of [`Journal::for_each_from`] stopped the replay.
     #[error("journal replay stopped by its consumer: {0}")]
     Consumer(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -55,13 +55,13 @@ use tokio::runtime::Runtime;
 use crate::{Journal, JournalError, Location, undurable_part};
 
 /// The workspace's migrations, embedded (`build.rs` rebuilds when they change).
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
 /// What `pg_stat_activity.application_name` shows for the journal's connection.
 pub const APPLICATION_NAME: &str = "bourse-journal";
 
 /// First key of the writer's advisory lock ("bour"); the second is a hash of the schema.
-const LOCK_CLASS: i32 = 0x626F_7572;
+pub(crate) const LOCK_CLASS: i32 = 0x626F_7572;
 
 /// Rows per round trip when reading: big enough that the round trips are noise next to
 /// decoding, small enough that a page is under a megabyte.
@@ -113,6 +113,12 @@ pub struct PgJournalOptions {
     /// Bound on one append, read page or snapshot operation; past it the connection is
     /// treated as lost (a half-open TCP connection would otherwise hang the writer).
     pub io_timeout: Duration,
+    /// The writer's fencing token ([`crate::Lease`]): when set, every append and snapshot
+    /// checks in its own statement that `leader_lease` still carries it, and a reconnection
+    /// checks it before taking the writer lock; otherwise [`JournalError::Fenced`]. Fenced
+    /// appends always use the `INSERT … UNNEST` statement (whatever `write` says), which
+    /// runs on the server to its end even if this process stops mid-way.
+    pub fence: Option<i64>,
 }
 
 impl PgJournalOptions {
@@ -125,6 +131,7 @@ impl PgJournalOptions {
             connect_timeout: Duration::from_secs(10),
             lock_wait: Duration::from_secs(10),
             io_timeout: Duration::from_secs(60),
+            fence: None,
         }
     }
 
@@ -164,6 +171,7 @@ impl fmt::Debug for PgJournalOptions {
             .field("connect_timeout", &self.connect_timeout)
             .field("lock_wait", &self.lock_wait)
             .field("io_timeout", &self.io_timeout)
+            .field("fence", &self.fence)
             .finish()
     }
 }
@@ -235,6 +243,10 @@ struct Ctx {
     connect_timeout: Duration,
     lock_wait: Duration,
     io_timeout: Duration,
+    fence: Option<i64>,
+    /// Opened with [`PgJournal::open_reader`]: no writer lock, no appends, and the end is
+    /// what [`PgJournal::refresh_end`] last read.
+    reader: bool,
 }
 
 impl Ctx {
@@ -306,7 +318,7 @@ impl fmt::Debug for PgJournal {
     }
 }
 
-fn valid_schema(s: &str) -> bool {
+pub(crate) fn valid_schema(s: &str) -> bool {
     let mut chars = s.chars();
     s.len() <= 63
         && chars
@@ -427,6 +439,55 @@ async fn check_end(conn: &mut PgConnection, ctx: &Ctx) -> Result<u64, JournalErr
     Ok(max)
 }
 
+/// The lease's token now (0 if there is no lease row).
+async fn lease_token(conn: &mut PgConnection, ctx: &Ctx) -> Result<i64, JournalError> {
+    Ok(timed(
+        ctx.io_timeout,
+        "read the lease",
+        sqlx::query_scalar::<_, Option<i64>>("SELECT max(token) FROM leader_lease WHERE id = 1")
+            .fetch_one(&mut *conn),
+    )
+    .await?
+    .unwrap_or(0))
+}
+
+/// With a fencing token: refuses a connection on which the lease carries another one.
+async fn check_fence(conn: &mut PgConnection, ctx: &Ctx) -> Result<(), JournalError> {
+    let Some(token) = ctx.fence else {
+        return Ok(());
+    };
+    let current = lease_token(conn, ctx).await?;
+    if current == token {
+        Ok(())
+    } else {
+        Err(JournalError::Fenced { token, current })
+    }
+}
+
+/// Creates `schema` if it is missing (applying the migrations is the caller's).
+pub(crate) async fn prepare_schema(
+    conn: &mut PgConnection,
+    schema: Option<&str>,
+) -> Result<(), JournalError> {
+    let Some(s) = schema else {
+        return Ok(());
+    };
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+            .bind(s)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db("look up the schema"))?;
+    // Only when missing: CREATE SCHEMA needs a privilege a production role may rightly
+    // lack once the schema exists.
+    if !exists {
+        conn.execute(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {s}")))
+            .await
+            .map_err(db("create the schema"))?;
+    }
+    Ok(())
+}
+
 /// Makes sure `link` has a connection and that no append is in doubt: reconnects if
 /// needed, then reads where the table ends and settles `durable` by it.
 async fn ensure(
@@ -437,7 +498,12 @@ async fn ensure(
 ) -> Result<(), JournalError> {
     if link.conn.is_none() {
         let mut conn = establish(ctx).await?;
-        claim(&mut conn, ctx, pid).await?;
+        // A deposed writer learns it here, before it could wait for the writer lock that
+        // its successor holds.
+        check_fence(&mut conn, ctx).await?;
+        if !ctx.reader {
+            claim(&mut conn, ctx, pid).await?;
+        }
         link.conn = Some(conn);
     }
     let (Some(in_flight), Some(conn)) = (link.in_doubt, link.conn.as_mut()) else {
@@ -477,6 +543,19 @@ impl PgJournal {
     /// Connects, creates the schema if asked for one and it is missing, takes the writer
     /// lock, applies the migrations and checks the journal (see the module docs).
     pub fn open(opts: PgJournalOptions) -> Result<Self, JournalError> {
+        Self::open_as(opts, false)
+    }
+
+    /// Opens the journal to follow it, as a standby does: no writer lock (the primary
+    /// holds it), every append refused; reads end where [`Self::refresh_end`] last found
+    /// the table's end. The schema and migrations are prepared as by [`Self::open`], so a
+    /// standby may start before its primary.
+    pub fn open_reader(mut opts: PgJournalOptions) -> Result<Self, JournalError> {
+        opts.fence = None;
+        Self::open_as(opts, true)
+    }
+
+    fn open_as(opts: PgJournalOptions, reader: bool) -> Result<Self, JournalError> {
         if let Some(s) = &opts.schema
             && !valid_schema(s)
         {
@@ -512,6 +591,8 @@ impl PgJournal {
             connect_timeout: opts.connect_timeout,
             lock_wait: opts.lock_wait,
             io_timeout: opts.io_timeout,
+            fence: opts.fence,
+            reader,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -523,23 +604,11 @@ impl PgJournal {
         let pid = AtomicU32::new(0);
         let (conn, end) = rt.block_on(async {
             let mut conn = establish(&ctx).await?;
-            if let Some(s) = &opts.schema {
-                let exists: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
-                )
-                .bind(s)
-                .fetch_one(&mut conn)
-                .await
-                .map_err(db("look up the schema"))?;
-                // Only when missing: CREATE SCHEMA needs a privilege a production role
-                // may rightly lack once the schema exists.
-                if !exists {
-                    conn.execute(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {s}")))
-                        .await
-                        .map_err(db("create the schema"))?;
-                }
+            prepare_schema(&mut conn, opts.schema.as_deref()).await?;
+            if !reader {
+                check_fence(&mut conn, &ctx).await?;
+                claim(&mut conn, &ctx, &pid).await?;
             }
-            claim(&mut conn, &ctx, &pid).await?;
             MIGRATOR
                 .run(&mut conn)
                 .await
@@ -572,6 +641,50 @@ impl PgJournal {
             0 => None,
             p => Some(p),
         }
+    }
+
+    /// For a journal opened with [`Self::open_reader`]: reads where the table ends now and
+    /// makes that the end of reads. Cheap (the primary key's index), so a standby calls it
+    /// at every wake-up. A writer's end is its own and is returned as is.
+    pub fn refresh_end(&self) -> Result<Seq, JournalError> {
+        if !self.ctx.reader {
+            return Ok(self.durable_seq());
+        }
+        let end: i64 = self.with_conn(async |conn| {
+            timed(
+                self.ctx.io_timeout,
+                "find where the journal ends",
+                sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM journal")
+                    .fetch_one(&mut *conn),
+            )
+            .await
+        })?;
+        let end = u64::try_from(end).unwrap_or(0);
+        // Never backwards: a journal only grows.
+        self.durable.fetch_max(end, Ordering::AcqRel);
+        Ok(self.durable_seq())
+    }
+
+    /// The fencing token of the writer of each row in `from..=to`, in seq order (0 for rows
+    /// written without a lease). For checking that writers took turns ("no two writers").
+    pub fn writer_tokens(&self, from: Seq, to: Seq) -> Result<Vec<(Seq, i64)>, JournalError> {
+        let rows: Vec<(i64, i64)> = self.with_conn(async |conn| {
+            timed(
+                self.ctx.io_timeout,
+                "read the writers' tokens",
+                sqlx::query_as(
+                    "SELECT seq, token FROM journal WHERE seq >= $1 AND seq <= $2 ORDER BY seq",
+                )
+                .bind(to_i64(from.0, "seq")?)
+                .bind(to_i64(to.0, "seq")?)
+                .fetch_all(&mut *conn),
+            )
+            .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(s, t)| (Seq(u64::try_from(s).unwrap_or(0)), t))
+            .collect())
     }
 
     /// Whether an append's outcome is unknown until the next call reconnects.
@@ -613,12 +726,12 @@ impl PgJournal {
     }
 
     /// Encodes `todo` into the append buffers for the configured statement.
-    fn encode(&mut self, todo: &[Sequenced]) -> Result<(), JournalError> {
+    fn encode(&mut self, todo: &[Sequenced], method: PgWrite) -> Result<(), JournalError> {
         self.buf.clear();
         self.seqs.clear();
         self.tss.clear();
         self.ends.clear();
-        if self.ctx.write == PgWrite::Copy {
+        if method == PgWrite::Copy {
             self.buf.extend_from_slice(PGCOPY_HEADER);
         }
         for rec in todo {
@@ -628,7 +741,7 @@ impl PgJournal {
                 seq: rec.seq.0,
                 source,
             })?;
-            match self.ctx.write {
+            match method {
                 PgWrite::Copy => {
                     let len = i32::try_from(payload.len()).map_err(|_| JournalError::Encode {
                         seq: rec.seq.0,
@@ -650,7 +763,7 @@ impl PgJournal {
                 }
             }
         }
-        if self.ctx.write == PgWrite::Copy {
+        if method == PgWrite::Copy {
             self.buf.extend_from_slice(&PGCOPY_TRAILER);
         }
         Ok(())
@@ -686,14 +799,35 @@ fn no_connection() -> JournalError {
 }
 
 /// Writes the encoded batch of `rows` rows in one statement; returns the rows written.
+/// With a fencing token the rows are written only if the lease still carries it (0 rows
+/// otherwise): the share lock on the lease row makes a takeover wait for this statement,
+/// and a statement that starts after a takeover sees the new token.
 async fn write(
     conn: &mut PgConnection,
     method: PgWrite,
+    fence: Option<i64>,
     buf: &[u8],
     seqs: &[i64],
     tss: &[i64],
     ends: &[usize],
 ) -> Result<u64, sqlx::Error> {
+    if let Some(token) = fence {
+        let payloads = split(buf, ends);
+        let done = sqlx::query(
+            "INSERT INTO journal (seq, ts, payload, token) \
+             SELECT u.seq, u.ts, u.payload, l.token \
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::bytea[]) AS u(seq, ts, payload) \
+             CROSS JOIN (SELECT token FROM leader_lease WHERE id = 1 AND token = $4 \
+                         FOR SHARE) AS l",
+        )
+        .bind(seqs)
+        .bind(tss)
+        .bind(&payloads[..])
+        .bind(token)
+        .execute(&mut *conn)
+        .await?;
+        return Ok(done.rows_affected());
+    }
     match method {
         PgWrite::Copy => {
             let mut copy = conn
@@ -703,12 +837,7 @@ async fn write(
             copy.finish().await
         }
         PgWrite::Unnest => {
-            let mut payloads = Vec::with_capacity(ends.len());
-            let mut start = 0;
-            for &end in ends {
-                payloads.push(&buf[start..end]);
-                start = end;
-            }
+            let payloads = split(buf, ends);
             let done = sqlx::query(
                 "INSERT INTO journal (seq, ts, payload) \
                  SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bytea[])",
@@ -723,8 +852,24 @@ async fn write(
     }
 }
 
+/// The payloads of an `Unnest` batch: `buf` cut at `ends`.
+fn split<'a>(buf: &'a [u8], ends: &[usize]) -> Vec<&'a [u8]> {
+    let mut payloads = Vec::with_capacity(ends.len());
+    let mut start = 0;
+    for &end in ends {
+        payloads.push(&buf[start..end]);
+        start = end;
+    }
+    payloads
+}
+
 impl Journal for PgJournal {
     fn append(&mut self, batch: &[Sequenced]) -> Result<(), JournalError> {
+        if self.ctx.reader {
+            return Err(JournalError::Config(
+                "this journal was opened to follow it (a standby): it cannot append".to_owned(),
+            ));
+        }
         let known = self.durable.load(Ordering::Acquire);
         let in_doubt = self
             .link
@@ -757,7 +902,13 @@ impl Journal for PgJournal {
             return Ok(());
         };
         let (first, last) = (first.seq.0, last.seq.0);
-        self.encode(todo)?;
+        // A fenced append is always an `INSERT … UNNEST`: see `write`.
+        let method = if self.ctx.fence.is_some() {
+            PgWrite::Unnest
+        } else {
+            self.ctx.write
+        };
+        self.encode(todo, method)?;
         let rows = todo.len() as u64;
         let Self {
             ctx,
@@ -772,7 +923,7 @@ impl Journal for PgJournal {
             ..
         } = self;
         let link = link.get_mut().unwrap_or_else(PoisonError::into_inner);
-        let what = match ctx.write {
+        let what = match method {
             PgWrite::Copy => "append (COPY)",
             PgWrite::Unnest => "append (INSERT … UNNEST)",
         };
@@ -781,9 +932,16 @@ impl Journal for PgJournal {
             let written = timed(
                 ctx.io_timeout,
                 what,
-                write(conn, ctx.write, buf, seqs, tss, ends),
+                write(conn, method, ctx.fence, buf, seqs, tss, ends),
             )
             .await?;
+            if written == 0
+                && let Some(token) = ctx.fence
+            {
+                // The statement ran to its end and wrote nothing: the lease moved on.
+                let current = lease_token(conn, ctx).await.unwrap_or(-1);
+                return Err(JournalError::Fenced { token, current });
+            }
             if written != rows {
                 return Err(JournalError::Database {
                     what,
@@ -799,6 +957,7 @@ impl Journal for PgJournal {
                 durable.store(last, Ordering::Release);
                 Ok(())
             }
+            Err(e @ JournalError::Fenced { .. }) => Err(e),
             Err(e) => {
                 // Whatever failed, the transaction may have committed: settle it on the
                 // next call, on a new connection.
@@ -877,21 +1036,38 @@ impl Journal for PgJournal {
         let crc = i64::from(crc32fast::hash(bytes));
         // One statement in autocommit with synchronous_commit on: durable when it returns;
         // a retaken snapshot of the same seq replaces the old one atomically.
+        if self.ctx.reader {
+            return Err(JournalError::Config(
+                "this journal was opened to follow it (a standby): it cannot save snapshots"
+                    .to_owned(),
+            ));
+        }
+        // With a fencing token, only while the lease carries it (like an append).
+        let fence = self.ctx.fence;
         self.with_conn(async |conn| {
-            timed(
+            let done = timed(
                 self.ctx.io_timeout,
                 "save a snapshot",
                 sqlx::query(
-                    "INSERT INTO snapshots (seq, crc32, payload) VALUES ($1, $2, $3) \
+                    "INSERT INTO snapshots (seq, crc32, payload) SELECT $1, $2, $3 \
+                     WHERE $4::bigint IS NULL OR EXISTS (SELECT 1 FROM leader_lease \
+                       WHERE id = 1 AND token = $4 FOR SHARE) \
                      ON CONFLICT (seq) DO UPDATE \
                      SET crc32 = EXCLUDED.crc32, payload = EXCLUDED.payload, taken_at = now()",
                 )
                 .bind(seq)
                 .bind(crc)
                 .bind(bytes)
+                .bind(fence)
                 .execute(&mut *conn),
             )
             .await?;
+            if done.rows_affected() == 0
+                && let Some(token) = fence
+            {
+                let current = lease_token(conn, &self.ctx).await.unwrap_or(-1);
+                return Err(JournalError::Fenced { token, current });
+            }
             Ok(())
         })
     }
@@ -943,6 +1119,9 @@ impl Journal for PgJournal {
     }
 
     fn prune_snapshots(&mut self, keep: usize) -> Result<(), JournalError> {
+        if self.ctx.reader {
+            return Ok(());
+        }
         let keep = i64::try_from(keep.max(1)).unwrap_or(i64::MAX);
         self.with_conn(async |conn| {
             timed(

@@ -20,6 +20,7 @@ pub struct Config {
     pub journal: JournalSection,
     pub feed: FeedSection,
     pub fix: FixSection,
+    pub ha: HaSection,
     pub log: LogSection,
 }
 
@@ -96,6 +97,16 @@ pub struct FixSection {
     pub store_dir: PathBuf,
     pub cancel_on_disconnect: bool,
     pub session_queue: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HaSection {
+    pub lease_ttl_ms: u64,
+    pub renew_ms: u64,
+    pub poll_ms: u64,
+    pub holder: String,
+    pub acquire_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

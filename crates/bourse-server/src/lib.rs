@@ -1,5 +1,6 @@
 //! `bourse-server`: the `bourse` binary's parts — settings, recovery, the durability
-//! pipeline (journal writer and publisher) and the wiring of `serve` and `replay`.
+//! pipeline (journal writer and publisher), leadership (the lease, a hot standby's
+//! following and takeover) and the wiring of `serve` and `replay`.
 //!
 //! Owns: the order in which things start and stop (recover → engine → writer → publisher →
 //! API; on shutdown the reverse, ending with a commit and a snapshot).
@@ -11,11 +12,14 @@ pub mod admin;
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod leadership;
+pub mod listener;
 pub mod metrics;
 pub mod pipeline;
 pub mod recovery;
 pub mod replaybench;
 pub mod serve;
+pub mod standby;
 pub mod tls;
 
 pub use config::Config;

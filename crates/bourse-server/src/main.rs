@@ -32,7 +32,12 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Run the exchange: recover from the journal, then serve the API.
-    Serve,
+    Serve {
+        /// Be a hot standby (PostgreSQL journal): follow the journal the primary writes,
+        /// serve only /healthz and /metrics, and take over once the primary's lease lapses.
+        #[arg(long)]
+        standby: bool,
+    },
     /// Run the demo exchange: the server with a simulated market (a market maker quoting
     /// every stock, traders hitting it) and a funded demo login.
     Demo {
@@ -213,7 +218,8 @@ fn run(cli: Cli) -> Result<()> {
         rate: 200.0,
     });
     match cmd {
-        Cmd::Serve => bourse_server::serve::serve(&cfg),
+        Cmd::Serve { standby: false } => bourse_server::serve::serve(&cfg),
+        Cmd::Serve { standby: true } => bourse_server::serve::serve_standby(&cfg),
         Cmd::Demo { seed, rate } => bourse_server::serve::serve_with(
             &cfg,
             Some(bourse_server::demo::Demo {

@@ -1,7 +1,6 @@
 //! `bourse serve`: recovery, then the engine, the journal writer, the publisher and the HTTP
 //! API, until SIGINT/SIGTERM; then a drain, a last commit and a snapshot.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -10,7 +9,6 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result, bail};
 use axum::http::{HeaderValue, header};
-use axum::serve::ListenerExt as _;
 use bourse_api::readmodel::{
     History, PgHistory, PgProjector, PgReadModelOptions, ReadModel, Retention,
 };
@@ -31,6 +29,7 @@ use serde_json::{Value, json};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::{Backend, Config, INSTRUMENTS_TOML};
+use crate::listener::HttpServer;
 use crate::pipeline::{
     BookRelease, BoxJournal, FeedRelease, FixRelease, GatewayRelease, IdentityRelease,
     JournalStats, ReadModelRelease, RejectCounts, RejectRelease, Watermark, WriterConfig,
@@ -63,6 +62,11 @@ pub fn genesis(cfg: &Config) -> Result<Engine> {
 
 /// Opens the journal the settings choose.
 pub fn open_journal(cfg: &Config) -> Result<(BoxJournal, String)> {
+    open_journal_fenced(cfg, None)
+}
+
+/// [`open_journal`], appending only while the lease carries `fence` (PostgreSQL).
+pub fn open_journal_fenced(cfg: &Config, fence: Option<i64>) -> Result<(BoxJournal, String)> {
     match cfg.backend()? {
         Backend::File { dir, segment_bytes } => {
             let opts = FileJournalOptions {
@@ -76,6 +80,7 @@ pub fn open_journal(cfg: &Config) -> Result<(BoxJournal, String)> {
         Backend::Postgres { url, schema } => {
             let mut o = PgJournalOptions::new(url);
             o.schema = schema.clone();
+            o.fence = fence;
             let j = PgJournal::open(o).context("opening the PostgreSQL journal")?;
             let name = match schema {
                 Some(s) => format!("postgres (schema {s})"),
@@ -91,7 +96,16 @@ pub fn open_and_recover(
     cfg: &Config,
     start: Start,
 ) -> Result<(BoxJournal, String, Engine, Recovered)> {
-    let (journal, name) = open_journal(cfg)?;
+    open_and_recover_fenced(cfg, start, None)
+}
+
+/// [`open_and_recover`] for a primary holding the lease with token `fence`.
+fn open_and_recover_fenced(
+    cfg: &Config,
+    start: Start,
+    fence: Option<i64>,
+) -> Result<(BoxJournal, String, Engine, Recovered)> {
+    let (journal, name) = open_journal_fenced(cfg, fence)?;
     tracing::info!(journal = %name, durable_seq = journal.durable_seq().0, "journal open");
     let (engine, rec) = recover(
         &*journal,
@@ -140,6 +154,7 @@ fn build_read_model(
     engine: &Engine,
     feed: &mut bourse_feed::Publisher,
     books: &BookRelease,
+    shadow: bool,
 ) -> Result<(
     Arc<RwLock<ReadModel>>,
     Option<PgProjector>,
@@ -168,6 +183,11 @@ fn build_read_model(
     };
     let mut model = ReadModel::new(reference, retention);
     let mut projector = match &opts {
+        // A standby's projector writes nothing until it takes over.
+        Some(o) if shadow => Some(
+            PgProjector::start_shadow(o.clone())
+                .map_err(|e| anyhow::anyhow!("starting the read-model projector: {e}"))?,
+        ),
         Some(o) => Some(
             PgProjector::start(o.clone())
                 .map_err(|e| anyhow::anyhow!("starting the read-model projector: {e}"))?,
@@ -209,11 +229,17 @@ fn build_read_model(
     Ok((Arc::new(RwLock::new(model)), projector, opts))
 }
 
-struct RunnerSequencer(RunnerHandle);
+/// The engine's inbound queue, once the engine runs (a standby's starts at its takeover;
+/// until then the API is not served, so nothing submits).
+#[derive(Default)]
+struct RunnerSequencer(std::sync::OnceLock<RunnerHandle>);
 
 impl Sequencer for RunnerSequencer {
     fn submit(&self, cmd: Command, ticket: u64) -> Result<(), Refused> {
-        self.0
+        let Some(handle) = self.0.get() else {
+            return Err(Refused::Closed);
+        };
+        handle
             .submit_with(cmd, Ticket(ticket))
             .map_err(|e| match e {
                 SubmitError::Overloaded(_) => Refused::Overloaded,
@@ -231,6 +257,16 @@ struct Ops {
     recovered: Recovered,
     feed: Arc<bourse_feed::Feed>,
     metrics: crate::metrics::Metrics,
+    /// With a PostgreSQL journal: the lease this primary holds, and how it got it.
+    leader: Option<Leader>,
+}
+
+/// What a primary's health shows of its leadership.
+struct Leader {
+    state: Arc<crate::leadership::LeaseState>,
+    holder: String,
+    /// Set when this process took over as a standby.
+    took_over: Option<Value>,
 }
 
 impl Operations for Ops {
@@ -278,6 +314,13 @@ impl Operations for Ops {
                 "conflated": self.feed.stats.conflated.load(Ordering::Relaxed),
                 "slow_disconnects": self.feed.stats.slow_disconnects.load(Ordering::Relaxed),
             },
+            "role": "primary",
+            "lease": self.leader.as_ref().map(|l| json!({
+                "token": l.state.token.load(Ordering::Relaxed),
+                "holder": l.holder,
+                "failing_renewals": l.state.failing.load(Ordering::Relaxed),
+            })),
+            "took_over": self.leader.as_ref().and_then(|l| l.took_over.clone()),
             "recovered": {
                 "seq": self.recovered.seq.0,
                 "snapshot_seq": self.recovered.snapshot_seq.map(|s| s.0),
@@ -321,28 +364,87 @@ const REQUEST_DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 
 /// Runs the server until a shutdown signal.
 pub fn serve(cfg: &Config) -> Result<()> {
-    serve_with(cfg, None)
+    serve_as(cfg, None, false)
 }
 
 /// [`serve`], with the demo's simulated market and demo user when `demo` is given.
 pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
+    serve_as(cfg, demo, false)
+}
+
+/// `bourse serve --standby`: follow the journal until the primary's lease lapses, then take
+/// over and serve until a shutdown signal (see [`crate::standby`]).
+pub fn serve_standby(cfg: &Config) -> Result<()> {
+    serve_as(cfg, None, true)
+}
+
+/// The journal a server starts with: the writer's, or a standby's reader.
+enum Opened {
+    Writer(BoxJournal),
+    Reader(Box<PgJournal>),
+}
+
+impl Opened {
+    fn as_journal(&self) -> &dyn Journal {
+        match self {
+            Opened::Writer(j) => &**j,
+            Opened::Reader(j) => &**j,
+        }
+    }
+}
+
+#[allow(clippy::too_many_lines)] // the start-up order, in one place
+fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Result<()> {
     // Before anything else: a missing or mismatched certificate stops the start at once.
     let tls = match cfg.tls() {
         Some((cert, key)) if demo.is_none() => Some(crate::tls::load(&cert, &key)?),
         Some(_) => bail!("the demo serves plain HTTP: unset server.tls_cert and server.tls_key"),
         None => None,
     };
-    let (mut journal, journal_name, engine, recovered) =
-        open_and_recover(cfg, Start::LatestSnapshot)?;
+    let lease_opts = crate::leadership::lease_options(cfg)?;
+    let mut held: Option<(bourse_journal::Lease, i64)> = None;
+    let (opened, journal_name, engine, recovered) = if standby {
+        let Some(lo) = lease_opts.clone() else {
+            bail!("--standby follows a PostgreSQL journal: set journal.database_url");
+        };
+        let mut o = PgJournalOptions::new(lo.url.clone());
+        o.schema = lo.schema.clone();
+        let reader = PgJournal::open_reader(o).context("opening the PostgreSQL journal")?;
+        let name = match &lo.schema {
+            Some(s) => format!("postgres (schema {s})"),
+            None => "postgres".to_owned(),
+        };
+        let (engine, rec) = recover(
+            &reader,
+            || genesis(cfg),
+            Start::LatestSnapshot,
+            cfg.engine.expected_working_orders,
+            |s| tracing::info!(seq = s.0, "replaying"),
+        )?;
+        (Opened::Reader(Box::new(reader)), name, engine, rec)
+    } else {
+        // The lease first: nothing else may write while this process recovers.
+        if let Some(lo) = lease_opts.clone() {
+            held = Some(crate::leadership::acquire(cfg, lo)?);
+        }
+        let fence = held.as_ref().map(|(_, t)| *t);
+        let (j, name, engine, rec) = open_and_recover_fenced(cfg, Start::LatestSnapshot, fence)?;
+        (Opened::Writer(j), name, engine, rec)
+    };
     tracing::info!(
         seq = recovered.seq.0,
         snapshot_seq = ?recovered.snapshot_seq.map(|s| s.0),
         replayed = recovered.replayed,
         ms = u64::try_from(recovered.elapsed.as_millis()).unwrap_or(u64::MAX),
         state_hash = %recovered.hash,
+        standby,
         "recovered"
     );
-    if recovered.seq == Seq(0) && journal.latest_snapshot()?.is_none() {
+    let mut opened = opened;
+    if let Opened::Writer(journal) = &mut opened
+        && recovered.seq == Seq(0)
+        && journal.latest_snapshot()?.is_none()
+    {
         // The genesis state (instruments, fees) is journal data too: a replay from scratch
         // starts from it, whatever the settings say later.
         let (bytes, _) = encode_snapshot(&engine.snapshot())?;
@@ -377,10 +479,144 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
         alerts: Arc::new(bourse_api::alerts::AlertBook::new(std::iter::empty())),
         watchlists: Arc::default(),
     };
-    let (model, projector, read_opts) =
-        build_read_model(cfg, &*journal, &engine, &mut feed_publisher, &books)?;
+    let (model, projector, read_opts) = build_read_model(
+        cfg,
+        opened.as_journal(),
+        &engine,
+        &mut feed_publisher,
+        &books,
+        standby,
+    )?;
     let (alert_book, watchlist_book) = (books.alerts.clone(), books.watchlists.clone());
     let projector_progress = projector.as_ref().map(PgProjector::progress);
+    let promotion = projector.as_ref().and_then(PgProjector::promotion);
+    let listed: Vec<Instrument> = engine.instruments().to_vec();
+    let sequencer = Arc::new(RunnerSequencer::default());
+    let gateway = Arc::new(Gateway::new(
+        sequencer.clone(),
+        Duration::from_millis(cfg.server.request_timeout_ms),
+    ));
+    let rejects = Arc::new(RejectCounts::default());
+    let operator_token =
+        (!cfg.server.operator_token.is_empty()).then_some(cfg.server.operator_token.as_str());
+    let directory = Arc::new(Directory::new(seed, operator_token));
+    let fix_hub = Arc::new(bourse_fix::FixHub::new(directory.clone()));
+    let sinks: Vec<Box<dyn crate::pipeline::Release>> = vec![
+        // The alert and watchlist books first: a request is answered only after they have
+        // its events.
+        Box::new(books),
+        Box::new(ReadModelRelease {
+            model: model.clone(),
+            projector,
+        }),
+        // Before the gateway: a client told of a rejection finds it counted, and one told
+        // of a log-out or revocation finds it in force.
+        Box::new(RejectRelease(rejects.clone())),
+        Box::new(IdentityRelease(directory.clone())),
+        Box::new(FixRelease(fix_hub.clone())),
+        Box::new(GatewayRelease(gateway.clone())),
+        // Last: market data never delays an answer.
+        Box::new(FeedRelease::start(feed_publisher, 1_024)?),
+    ];
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if cfg.server.workers > 0 {
+        rt.worker_threads(cfg.server.workers);
+    }
+    let rt = rt.enable_all().thread_name("bourse-api").build()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+
+    // A standby: serve health only, follow the journal, and take over when the lease lapses.
+    let mut server: Option<HttpServer> = None;
+    let mut took_over: Option<Value> = None;
+    let mut took_over_note = String::new();
+    let (journal, engine, sinks, lease_held) = match opened {
+        Opened::Writer(journal) => (journal, engine, sinks, held),
+        Opened::Reader(reader) => {
+            let Some(lo) = lease_opts.clone() else {
+                bail!("--standby follows a PostgreSQL journal: set journal.database_url");
+            };
+            let status = Arc::new(crate::standby::StandbyStatus::default());
+            let standby_server = rt.block_on(HttpServer::bind(
+                &cfg.server.listen,
+                tls.clone(),
+                with_hsts(crate::standby::router(status.clone()), tls.is_some()),
+                true,
+            ))?;
+            println!(
+                "bourse standby on {scheme}://{} (journal {journal_name}, seq {}, state hash {})",
+                standby_server.addr, recovered.seq.0, recovered.hash
+            );
+            let lease =
+                bourse_journal::Lease::connect(lo.clone()).context("connecting to the lease")?;
+            let stop = Arc::new(AtomicBool::new(false));
+            let follow = crate::standby::Follow {
+                journal: *reader,
+                signal: bourse_journal::AppendSignal::start(&lo.url),
+                lease,
+                engine,
+                sinks,
+                status,
+                poll: Duration::from_millis(cfg.ha.poll_ms.clamp(5, 1_000)),
+                stop: stop.clone(),
+            };
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let follower = std::thread::Builder::new()
+                .name("bourse-standby".into())
+                .spawn(move || {
+                    let _ = tx.send(crate::standby::follow(follow));
+                })
+                .context("starting the standby thread")?;
+            let outcome = rt.block_on(async {
+                tokio::select! {
+                    r = rx => Some(r),
+                    () = shutdown_signal() => None,
+                }
+            });
+            let promoted = match outcome {
+                None => {
+                    stop.store(true, Ordering::Release);
+                    let _ = follower.join();
+                    rt.block_on(standby_server.stop())?;
+                    println!("bourse standby stopped");
+                    return Ok(());
+                }
+                Some(Err(_)) => bail!("the standby thread stopped"),
+                Some(Ok(r)) => r?,
+            };
+            let _ = follower.join();
+            let Some(p) = promoted else {
+                return Ok(());
+            };
+            let (j, _) = open_journal_fenced(cfg, Some(p.token))
+                .context("opening the journal as its writer")?;
+            if let Some(pr) = &promotion {
+                pr.promote();
+            }
+            let ms = u64::try_from(p.noticed.elapsed().as_millis()).unwrap_or(u64::MAX);
+            tracing::warn!(
+                seq = p.engine.last_seq().0,
+                token = p.token,
+                ended_sessions = p.ended_sessions,
+                ms,
+                "took over: this process is the primary now"
+            );
+            took_over = Some(json!({
+                "seq": p.engine.last_seq().0,
+                "token": p.token,
+                "applied_as_standby": p.applied,
+                "ended_sessions": p.ended_sessions,
+                "ms": ms,
+            }));
+            took_over_note = format!(
+                "; took over at seq {} with fencing token {}",
+                p.engine.last_seq().0,
+                p.token
+            );
+            server = Some(standby_server);
+            (j, p.engine, p.sinks, Some((p.lease, p.token)))
+        }
+    };
+
     let rc = RunnerConfig {
         core: usize::try_from(cfg.engine.core).ok(),
         wait: wait_strategy(cfg),
@@ -389,15 +625,16 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
         snapshot_every: (cfg.engine.snapshot_every > 0).then_some(cfg.engine.snapshot_every),
         ..RunnerConfig::default()
     };
-    let listed: Vec<Instrument> = engine.instruments().to_vec();
+    let start_seq = engine.last_seq();
     let (runner, outputs) = Runner::start(engine, rc).context("starting the engine")?;
+    let _ = sequencer.0.set(runner.handle());
     let st = runner.status();
     tracing::info!(pinned = st.pinned, core = ?st.core, wait = %st.wait, "engine running");
 
-    let watermark = Arc::new(Watermark::new(recovered.seq));
+    let watermark = Arc::new(Watermark::new(start_seq));
     let stats = Arc::new(JournalStats::default());
     let give_up = Arc::new(AtomicBool::new(false));
-    let released = Arc::new(AtomicU64::new(recovered.seq.0));
+    let released = Arc::new(AtomicU64::new(start_seq.0));
     let writer = spawn_writer(
         journal,
         outputs.journal,
@@ -410,39 +647,37 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
             keep_snapshots: cfg.journal.keep_snapshots,
         },
     )?;
-    let gateway = Arc::new(Gateway::new(
-        Arc::new(RunnerSequencer(runner.handle())),
-        Duration::from_millis(cfg.server.request_timeout_ms),
-    ));
-    let progress = projector_progress;
-    let rejects = Arc::new(RejectCounts::default());
-    let operator_token =
-        (!cfg.server.operator_token.is_empty()).then_some(cfg.server.operator_token.as_str());
-    let directory = Arc::new(Directory::new(seed, operator_token));
-    let fix_hub = Arc::new(bourse_fix::FixHub::new(directory.clone()));
     let publisher = spawn_publisher(
         outputs.events,
         watermark.clone(),
         stats.clone(),
-        // The alert and watchlist books first: a request is answered only after they have
-        // its events.
-        vec![
-            Box::new(books),
-            Box::new(ReadModelRelease {
-                model: model.clone(),
-                projector,
-            }),
-            // Before the gateway: a client told of a rejection finds it counted, and one
-            // told of a log-out or revocation finds it in force.
-            Box::new(RejectRelease(rejects.clone())),
-            Box::new(IdentityRelease(directory.clone())),
-            Box::new(FixRelease(fix_hub.clone())),
-            Box::new(GatewayRelease(gateway.clone())),
-            // Last: market data never delays an answer.
-            Box::new(FeedRelease::start(feed_publisher, 1_024)?),
-        ],
+        sinks,
         released.clone(),
     )?;
+    // The lease is renewed from here on; a renewal that finds it taken ends the process.
+    let lease_stop = Arc::new(AtomicBool::new(false));
+    let lease_state = Arc::new(crate::leadership::LeaseState::default());
+    let (keeper, leader) = match lease_held {
+        Some((lease, token)) => {
+            let holder = lease.options().holder.clone();
+            let keeper = crate::leadership::keep(
+                lease,
+                token,
+                Duration::from_millis(cfg.ha.renew_ms),
+                lease_stop.clone(),
+                lease_state.clone(),
+            )?;
+            (
+                Some((keeper, token)),
+                Some(Leader {
+                    state: lease_state.clone(),
+                    holder,
+                    took_over,
+                }),
+            )
+        }
+        None => (None, None),
+    };
     let metrics = crate::metrics::Metrics::new(crate::metrics::Sources {
         runner: runner.handle(),
         watermark: watermark.clone(),
@@ -461,6 +696,7 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
         recovered: recovered.clone(),
         feed: feed.clone(),
         metrics,
+        leader,
     });
     let http_cfg = HttpConfig {
         body_limit: cfg.server.body_limit_bytes,
@@ -492,12 +728,7 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
         bourse_api::auth::Passwords::new(password_workers, cfg.server.password_queue)
             .context("starting the password threads")?,
     );
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if cfg.server.workers > 0 {
-        rt.worker_threads(cfg.server.workers);
-    }
-    let rt = rt.enable_all().thread_name("bourse-api").build()?;
-    let history = match (read_opts, progress) {
+    let history = match (read_opts, projector_progress) {
         (Some(opts), Some(progress)) => History::Postgres {
             model,
             db: rt
@@ -531,26 +762,24 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
         },
         &http_cfg,
     );
-    let app = if tls.is_some() {
-        app.layer(SetResponseHeaderLayer::if_not_present(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static(crate::tls::HSTS),
-        ))
-    } else {
-        app
-    };
-    let scheme = if tls.is_some() { "https" } else { "http" };
     // Tells FIX sessions to log out once the HTTP side has stopped.
     let (fix_stop_tx, fix_stop) = tokio::sync::watch::channel(false);
+    let app = with_hsts(app, tls.is_some());
     let served = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&cfg.server.listen)
-            .await
-            .with_context(|| format!("listening on {}", cfg.server.listen))?;
-        let addr: SocketAddr = listener.local_addr()?;
+        let server = match server {
+            // The standby's listener: from now on the whole API.
+            Some(s) => {
+                s.open(app);
+                s
+            }
+            None => HttpServer::bind(&cfg.server.listen, tls.clone(), app, false).await?,
+        };
+        let addr = server.addr;
         // One plain line a person (or a test) can read the address from.
         println!(
-            "bourse listening on {scheme}://{addr} (journal {journal_name}, seq {}, state hash {})",
-            recovered.seq.0, recovered.hash
+            "bourse listening on {scheme}://{addr} (journal {journal_name}, seq {}, state hash \
+             {}{took_over_note})",
+            recovered.seq.0, recovered.hash,
         );
         tracing::info!(%addr, "listening");
         if !cfg.fix.listen.is_empty() {
@@ -582,22 +811,12 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
             let (gateway, feed) = for_demo;
             tokio::spawn(crate::demo::run(d, addr, gateway, listed, feed));
         }
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        match tls {
-            Some(config) => {
-                // `tap_io` for axum's `ConnectInfo<SocketAddr>`, which it implements for a
-                // tapped listener of any kind (the rate limits key on the peer's address).
-                let listener = crate::tls::TlsListener::start(listener, config)?.tap_io(|_| {});
-                axum::serve(listener, service)
-                    .with_graceful_shutdown(shutdown_signal())
-                    .await
-                    .context("serving HTTPS")
-            }
-            None => axum::serve(listener, service)
-                .with_graceful_shutdown(shutdown_signal())
-                .await
-                .context("serving HTTP"),
+        tokio::select! {
+            () = shutdown_signal() => {}
+            // The server stopped by itself (it failed): shut down too.
+            () = server.stopped() => {}
         }
+        server.stop().await
     });
     let _ = fix_stop_tx.send(true);
     // FIX sessions send their Logout (and cancel-on-disconnect its command) while the engine
@@ -633,11 +852,33 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
         .save_snapshot(stopped.last_seq, &bytes)
         .context("saving the shutdown snapshot")?;
     tracing::info!(seq = stopped.last_seq.0, %hash, "stopped cleanly; snapshot saved");
+    // Handed over at once: a standby need not wait for the lease to lapse.
+    lease_stop.store(true, Ordering::Release);
+    if let Some((keeper, token)) = keeper
+        && let Ok(mut lease) = keeper.join()
+    {
+        if let Err(e) = lease.release(token) {
+            tracing::warn!("releasing the lease failed: {e} (it lapses by itself)");
+        }
+        lease.close();
+    }
     println!(
         "bourse stopped at seq {} (state hash {hash})",
         stopped.last_seq.0
     );
     served
+}
+
+/// `app` with `Strict-Transport-Security` on every answer when serving TLS.
+fn with_hsts(app: axum::Router, tls: bool) -> axum::Router {
+    if tls {
+        app.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(crate::tls::HSTS),
+        ))
+    } else {
+        app
+    }
 }
 
 async fn shutdown_signal() {

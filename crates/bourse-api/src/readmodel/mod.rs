@@ -21,6 +21,7 @@ mod ledger;
 mod memory;
 mod pg;
 mod pg_history;
+mod pg_shadow;
 mod views;
 
 use axum::http::StatusCode;
@@ -30,7 +31,7 @@ pub use history::History;
 pub use memory::{EventsPage, ReadModel, Retention};
 pub use pg::{
     HISTORY_APPLICATION_NAME, PROJECTOR_APPLICATION_NAME, PgProjector, PgReadModelOptions,
-    ProjectionProgress, ProjectorError,
+    ProjectionProgress, ProjectorError, Promotion,
 };
 pub use pg_history::PgHistory;
 pub use views::{

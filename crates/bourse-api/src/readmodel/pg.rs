@@ -213,7 +213,7 @@ impl ProjectionProgress {
         )
     }
 
-    fn commit(&self, seq: Seq) {
+    pub(super) fn commit(&self, seq: Seq) {
         self.0.committed.fetch_max(seq.0, Ordering::AcqRel);
         self.0.commits.fetch_add(1, Ordering::Relaxed);
         self.wake();
@@ -264,10 +264,10 @@ impl ProjectionProgress {
 
 /// Released commands on their way to the projector's thread.
 #[derive(Debug, Default)]
-struct Chunk {
+pub(super) struct Chunk {
     /// Per command: seq, time, end of its events in `events`.
-    cmds: Vec<(Seq, UnixNanos, usize)>,
-    events: Vec<Tagged>,
+    pub(super) cmds: Vec<(Seq, UnixNanos, usize)>,
+    pub(super) events: Vec<Tagged>,
 }
 
 impl Chunk {
@@ -278,6 +278,18 @@ impl Chunk {
             start = end;
             (seq, ts, events)
         })
+    }
+}
+
+/// Turns a standby's projector into a writing one.
+#[derive(Clone, Debug)]
+pub struct Promotion(Arc<AtomicBool>);
+
+impl Promotion {
+    /// From now on the projector writes. Everything the primary wrote stays; what it had
+    /// not written yet is written from this projector's commands.
+    pub fn promote(&self) {
+        self.0.store(true, Ordering::Release);
     }
 }
 
@@ -294,6 +306,8 @@ pub struct PgProjector {
     progress: ProjectionProgress,
     /// Tells the thread to stop retrying a failing write (shutdown).
     give_up: Arc<AtomicBool>,
+    /// A standby's projector: set to start writing (see [`PgProjector::start_shadow`]).
+    promote: Option<Arc<AtomicBool>>,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -302,6 +316,31 @@ impl PgProjector {
     /// projector's thread. Blocks until connected (it may be called from a plain thread
     /// or from async code; it never nests a runtime).
     pub fn start(opts: PgReadModelOptions) -> Result<PgProjector, ProjectorError> {
+        Self::start_as(opts, None)
+    }
+
+    /// A standby's projector (`bourse serve --standby`): fed like any other, it keeps the
+    /// working orders' state but writes nothing while the primary's projector writes the
+    /// same rows. It holds on to the commands the tables do not have yet (it reads how far
+    /// they are every quarter second, and folds away what they hold); once
+    /// [`Promotion::promote`] is called, it writes those and goes on as a normal
+    /// projector. If the primary's projection falls a million
+    /// commands behind, it stops taking more until the tables catch up (the standby's lag
+    /// shows it).
+    pub fn start_shadow(opts: PgReadModelOptions) -> Result<PgProjector, ProjectorError> {
+        Self::start_as(opts, Some(Arc::new(AtomicBool::new(false))))
+    }
+
+    /// For a standby's projector, what makes it a writing one ([`Promotion::promote`]).
+    #[must_use]
+    pub fn promotion(&self) -> Option<Promotion> {
+        self.promote.clone().map(Promotion)
+    }
+
+    fn start_as(
+        opts: PgReadModelOptions,
+        promote: Option<Arc<AtomicBool>>,
+    ) -> Result<PgProjector, ProjectorError> {
         // Derived data, rebuilt from the journal after a crash (the projected seq commits
         // with the rows): its commits need not wait for the WAL flush, which would compete
         // with the journal's own commits for the disk.
@@ -314,6 +353,7 @@ impl PgProjector {
         let give_up = Arc::new(AtomicBool::new(false));
         let worker_progress = progress.clone();
         let worker_give_up = Arc::clone(&give_up);
+        let shadow = promote.clone();
         let handle = thread::Builder::new()
             .name("bourse-projector".into())
             .spawn(move || {
@@ -321,6 +361,12 @@ impl PgProjector {
                 match started {
                     Ok(mut w) => {
                         let _ = ready_tx.send(Ok(w.projected));
+                        if let Some(promote) = shadow
+                            && !w.run_shadow(&rx, &promote)
+                        {
+                            w.stop();
+                            return;
+                        }
                         w.run(&rx);
                     }
                     Err(e) => {
@@ -353,6 +399,7 @@ impl PgProjector {
             max_chunk: 1024,
             progress,
             give_up,
+            promote,
             handle: Some(handle),
         })
     }
@@ -439,12 +486,12 @@ impl Drop for PgProjector {
 
 /// What one transaction writes.
 #[derive(Debug, Default)]
-struct Rows {
+pub(super) struct Rows {
     orders: Vec<OrderState>,
     /// Fills among them: an order's fills are its `FILL` activities.
     activities: Vec<Activity>,
     events: StreamRows,
-    last_seq: Seq,
+    pub(super) last_seq: Seq,
 }
 
 /// Private-stream events as the `account_events` columns.
@@ -483,18 +530,18 @@ impl StreamRows {
 }
 
 /// The projector's thread.
-struct Worker {
+pub(super) struct Worker {
     rt: Runtime,
     connect: PgConnectOptions,
     conn: Option<PgConnection>,
     /// Working orders (fills are not kept: they are activity rows of their own).
     open: FxHashMap<OrderId, OrderState>,
-    projected: Seq,
+    pub(super) projected: Seq,
     max_batch: usize,
     backoff: (Duration, Duration),
     connect_timeout: Duration,
     io_timeout: Duration,
-    progress: ProjectionProgress,
+    pub(super) progress: ProjectionProgress,
     give_up: Arc<AtomicBool>,
 }
 
@@ -574,6 +621,11 @@ impl Worker {
             }
             self.progress.commit(rows.last_seq);
         }
+        self.stop();
+    }
+
+    /// Marks the projection stopped and closes the connection.
+    pub(super) fn stop(&mut self) {
         self.progress.0.stopped.store(true, Ordering::Release);
         self.progress.wake();
         if let Some(conn) = self.conn.take() {
@@ -583,9 +635,20 @@ impl Worker {
         }
     }
 
+    /// How far the tables are (`read_model_state.last_seq`), retried like a write; `None`
+    /// if told to give up.
+    pub(super) fn tables_at(&mut self) -> Option<Seq> {
+        self.retry("read read_model_state", async |conn| {
+            sqlx::query_scalar::<_, i64>("SELECT last_seq FROM read_model_state")
+                .fetch_one(&mut *conn)
+                .await
+        })
+        .map(|v| Seq(u64::try_from(v).unwrap_or(0)))
+    }
+
     /// Folds `chunks` into the working orders, and the commands not yet projected into
     /// rows; `None` if there were none.
-    fn fold(&mut self, chunks: &[Chunk]) -> Option<Rows> {
+    pub(super) fn fold(&mut self, chunks: &[Chunk]) -> Option<Rows> {
         let after = self.projected;
         let mut rows = Rows::default();
         let mut touched: Vec<OrderId> = Vec::new();
@@ -655,7 +718,7 @@ impl Worker {
 
     /// Writes `rows` in one transaction, retrying on a new connection until it succeeds.
     /// False only if told to give up while failing.
-    fn write(&mut self, rows: &Rows) -> bool {
+    pub(super) fn write(&mut self, rows: &Rows) -> bool {
         let mut keep_existing = false;
         self.retry("write", async |conn| {
             match write_rows(conn, rows, keep_existing).await {
