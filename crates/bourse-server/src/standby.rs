@@ -199,6 +199,9 @@ pub fn follow(mut f: Follow) -> Result<Option<Promoted>> {
     let mut lease_seen = Instant::now() - f.poll;
     let mut hashed = Instant::now() - HASH_EVERY;
     let mut warned = false;
+    f.status
+        .applied
+        .store(f.engine.last_seq().0, Ordering::Relaxed);
     loop {
         if f.stop.load(Ordering::Acquire) {
             return Ok(None);

@@ -147,17 +147,18 @@ fn a_second_server_on_the_same_file_journal_exits_and_the_first_keeps_serving() 
 #[test]
 fn a_second_server_on_the_same_postgres_journal_exits_and_the_first_keeps_serving() {
     let schema = fresh_schema("second_writer");
+    let _ = &schema;
     let store = Store::Postgres {
         url: database_url(),
         schema: schema.clone(),
     };
-    // The second one waits for the writer lock (10 s, `PgJournalOptions::lock_wait`), in
-    // case it is a restart whose predecessor's session is still going away, then gives up.
+    // The second one waits for the lease to lapse (`ha.acquire_wait_ms`), in case it is a
+    // restart whose predecessor crashed; the first keeps renewing it, so it gives up.
     second_writer_refused(
         &store,
         &[
-            &format!("{schema}.journal is locked by another session"),
-            "another bourse process writes this journal (stop it first)",
+            "the journal's lease is held by",
+            "another primary is running; stop it first, or start this one with --standby",
         ],
         Duration::from_secs(60),
     );

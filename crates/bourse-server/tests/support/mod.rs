@@ -159,9 +159,37 @@ pub struct Server {
 
 impl Server {
     pub fn start(store: &Store, extra: &[(&str, &str)]) -> Server {
+        Self::start_as(store, extra, false)
+    }
+
+    /// `bourse serve --standby`: `base` is its health-only listener until it takes over
+    /// ([`Server::wait_takeover`]).
+    pub fn start_standby(store: &Store, extra: &[(&str, &str)]) -> Server {
+        Self::start_as(store, extra, true)
+    }
+
+    /// Waits for a standby's "bourse listening on …" line (it took over); returns it.
+    pub fn wait_takeover(&self, within: Duration) -> String {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let l = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("the standby did not take over within {within:?}"));
+            if l.starts_with("bourse listening on ") {
+                return l;
+            }
+        }
+    }
+
+    fn start_as(store: &Store, extra: &[(&str, &str)], standby: bool) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_bourse"));
-        cmd.arg("serve")
-            .env("BOURSE__SERVER__LISTEN", "127.0.0.1:0")
+        cmd.arg("serve");
+        if standby {
+            cmd.arg("--standby");
+        }
+        cmd.env("BOURSE__SERVER__LISTEN", "127.0.0.1:0")
             .env("BOURSE__SERVER__OPERATOR_TOKEN", TOKEN)
             .env("BOURSE__LOG__LEVEL", "warn")
             .stdout(Stdio::piped())
@@ -177,9 +205,10 @@ impl Server {
         let line = lines
             .recv_timeout(Duration::from_secs(120))
             .expect("the server printed no listening line (see its log above)");
-        // "bourse listening on http://ADDR (journal …, seq N, state hash H)" (or https://)
+        // "bourse listening on http://ADDR (journal …, seq N, state hash H)" (or https://),
+        // or "bourse standby on http://ADDR (…)"
         let base = line
-            .split("listening on ")
+            .split(" on ")
             .nth(1)
             .and_then(|r| r.split_whitespace().next())
             .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
@@ -196,7 +225,9 @@ impl Server {
             .split("state hash ")
             .nth(1)
             .unwrap()
-            .trim_end_matches(')')
+            .split(&[')', ';'][..])
+            .next()
+            .unwrap()
             .to_owned();
         Server {
             child,
@@ -343,10 +374,25 @@ pub struct Replayed {
     pub engine: bourse_engine::Engine,
 }
 
-/// Replays the whole journal (the server must not be running) through a fresh engine.
+/// A PostgreSQL store's journal opened to read it beside a running writer.
+pub fn pg_reader(store: &Store) -> bourse_journal::PgJournal {
+    let Store::Postgres { url, schema } = store else {
+        panic!("a PostgreSQL store")
+    };
+    bourse_journal::PgJournal::open_reader(
+        bourse_journal::PgJournalOptions::new(url.clone()).schema(schema.clone()),
+    )
+    .unwrap()
+}
+
+/// Replays the whole journal through a fresh engine (a file journal's server must not be
+/// running; a PostgreSQL journal is read beside its writer, up to where it ends now).
 pub fn replay_journal(store: &Store) -> Replayed {
     let cfg = store.config();
-    let (journal, _) = open_journal(&cfg).unwrap();
+    let journal: Box<dyn bourse_journal::Journal> = match store {
+        Store::Postgres { .. } => Box::new(pg_reader(store)),
+        Store::File(_) => open_journal(&cfg).unwrap().0,
+    };
     let mut engine = genesis(&cfg).unwrap();
     let mut out = Vec::new();
     let mut accepted: HashMap<ClientOrderId, Vec<OrderId>> = HashMap::new();
