@@ -147,7 +147,6 @@ fn a_second_server_on_the_same_file_journal_exits_and_the_first_keeps_serving() 
 #[test]
 fn a_second_server_on_the_same_postgres_journal_exits_and_the_first_keeps_serving() {
     let schema = fresh_schema("second_writer");
-    let _ = &schema;
     let store = Store::Postgres {
         url: database_url(),
         schema: schema.clone(),
