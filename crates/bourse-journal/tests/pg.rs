@@ -389,3 +389,106 @@ fn an_unreachable_server_is_a_retryable_connect_error() {
     );
     assert!(err.is_retryable());
 }
+
+fn lease(schema: &Schema, holder: &str, ttl_ms: u64) -> bourse_journal::Lease {
+    bourse_journal::Lease::connect(bourse_journal::LeaseOptions {
+        url: support::database_url(),
+        schema: Some(schema.name.clone()),
+        holder: holder.to_owned(),
+        ttl: Duration::from_millis(ttl_ms),
+        io_timeout: Duration::from_secs(10),
+    })
+    .unwrap()
+}
+
+fn fenced(schema: &Schema, token: i64) -> PgJournal {
+    let mut o = schema.options();
+    o.fence = Some(token);
+    PgJournal::open(o).unwrap()
+}
+
+/// A writer whose lease was taken over can append nothing more — not when its session is
+/// still open, not after reconnecting — and the rows say who wrote them.
+#[test]
+fn a_deposed_writer_is_fenced_off_and_the_rows_record_their_writer() {
+    let schema = Schema::fresh("fenced");
+    let mut a = lease(&schema, "a", 300);
+    let mut b = lease(&schema, "b", 300);
+    let ta = a.try_acquire().unwrap().expect("a free lease is taken");
+    assert_eq!(b.try_acquire().unwrap(), None, "a live lease is not taken");
+    assert_eq!(b.view().unwrap().unwrap().holder, "a");
+    let mut ja = fenced(&schema, ta);
+    ja.append(&batch(1, 3)).unwrap();
+    // A renews in time; then it stops renewing (a pause), and the lease lapses.
+    thread::sleep(Duration::from_millis(150));
+    assert!(a.renew(ta).unwrap());
+    assert_eq!(b.try_acquire().unwrap(), None);
+    thread::sleep(Duration::from_millis(450));
+    let tb = b.try_acquire().unwrap().expect("a lapsed lease is taken");
+    assert_eq!(tb, ta + 1, "the token rises by one");
+    // A wakes up: its renewal and its append (on its old, still open session) both fail.
+    assert!(!a.renew(ta).unwrap());
+    let e = ja.append(&batch(4, 4)).unwrap_err();
+    assert!(
+        matches!(e, JournalError::Fenced { token, current } if token == ta && current == tb),
+        "{e}"
+    );
+    assert!(!e.is_retryable());
+    assert_eq!(ja.durable_seq(), Seq(3));
+    let e = ja.save_snapshot(Seq(3), b"state").unwrap_err();
+    assert!(matches!(e, JournalError::Fenced { .. }), "{e}");
+    // B ends A's session (it holds the writer lock) and writes on.
+    assert_eq!(b.fence_out().unwrap(), 1);
+    let mut jb = fenced(&schema, tb);
+    assert_eq!(jb.durable_seq(), Seq(3));
+    jb.append(&batch(4, 5)).unwrap();
+    // A's next try finds its session ended (retryable: the outcome is in doubt); its retry
+    // reconnects and is refused before it could wait for B's lock.
+    let e = ja.append(&batch(4, 4)).unwrap_err();
+    assert!(e.is_retryable(), "{e}");
+    let e = ja.append(&batch(4, 4)).unwrap_err();
+    assert!(matches!(e, JournalError::Fenced { .. }), "{e}");
+    let tokens: Vec<i64> = jb
+        .writer_tokens(Seq(1), Seq(5))
+        .unwrap()
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(tokens, vec![ta, ta, ta, tb, tb]);
+    // A clean stop releases the lease: anyone may take it at once.
+    b.release(tb).unwrap();
+    assert_eq!(a.try_acquire().unwrap(), Some(tb + 1));
+}
+
+/// A reader follows a writer without its lock: woken by the append's notification, it
+/// reads up to the new end; it can neither append nor save snapshots.
+#[test]
+fn a_reader_follows_the_writer_and_is_woken_by_each_append() {
+    let schema = Schema::fresh("reader");
+    let mut writer = PgJournal::open(schema.options()).unwrap();
+    writer.append(&batch(1, 2)).unwrap();
+    let mut reader = PgJournal::open_reader(schema.options()).unwrap();
+    assert_eq!(reader.durable_seq(), Seq(2));
+    let signal = bourse_journal::AppendSignal::start(&support::database_url());
+    // The listener may still be connecting: append until a wake-up comes (bounded).
+    let mut next = 3;
+    let woke = (0..50).any(|_| {
+        writer.append(&batch(next, next)).unwrap();
+        next += 1;
+        signal.wait(Duration::from_millis(200))
+    });
+    assert!(woke, "no notification after {} appends", next - 3);
+    assert_eq!(reader.refresh_end().unwrap(), Seq(next - 1));
+    let seqs: Vec<u64> = reader
+        .read_from(Seq(1))
+        .unwrap()
+        .iter()
+        .map(|r| r.seq.0)
+        .collect();
+    assert_eq!(seqs, (1..next).collect::<Vec<_>>());
+    assert!(matches!(
+        reader.append(&batch(next, next)),
+        Err(JournalError::Config(_))
+    ));
+    assert!(reader.save_snapshot(Seq(1), b"x").is_err());
+}
