@@ -10,19 +10,11 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use support::load::{CLIENTS, Ledger, SYMBOLS, check_acks, load, record};
+use support::load::{Ledger, SYMBOLS, check_acks, env_u64, retry_unknown, spawn_load};
 use support::{Client, Rng, Server, Store, database_url, fresh_schema, replay_journal};
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn crash_rounds(store: &Store) {
     let rounds = usize::try_from(env_u64("BOURSE_CRASH_ROUNDS", 3)).unwrap();
@@ -43,20 +35,7 @@ fn crash_rounds(store: &Store) {
     let mut total_sent = 0;
     for round in 0..rounds {
         let client = Client::new(&server.base);
-        let stop = Arc::new(AtomicBool::new(false));
-        let tasks: Vec<_> = (0..CLIENTS)
-            .map(|t| {
-                rt.spawn(load(
-                    client.clone(),
-                    accounts.clone(),
-                    round,
-                    t,
-                    seed,
-                    ledger.clone(),
-                    stop.clone(),
-                ))
-            })
-            .collect();
+        let (_stop, tasks) = spawn_load(&rt, &client, &accounts, round, seed, &ledger);
         std::thread::sleep(Duration::from_millis(300 + rng.below(1_200)));
         server.kill();
         for t in tasks {
@@ -81,28 +60,7 @@ fn crash_rounds(store: &Store) {
         // Retry what had no answer, with the same client order id: it is either new (the
         // command never became durable) or a duplicate of the journaled one — never twice.
         let client = Client::new(&server.base);
-        let unknown = std::mem::take(&mut ledger.lock().unknown);
-        for (cid, body) in unknown {
-            let r = rt.block_on(client.post("/v1/orders", body.clone()));
-            let journaled = replayed
-                .accepted
-                .get(&cid.parse().unwrap())
-                .map(|ids| ids[0]);
-            match (&r, journaled) {
-                // Journaled before the kill: the retry is answered with that same order
-                // (idempotent), never a second one.
-                (Ok((200, v)), Some(id)) => {
-                    assert_eq!(v["id"], id.get().to_string(), "{cid}: a different order");
-                }
-                (Ok((409, v)), Some(_)) => {
-                    assert_eq!(v["code"], "DUPLICATE_CLIENT_ORDER_ID");
-                    continue;
-                }
-                (Ok((409, _)), None) => panic!("{cid} refused as a duplicate but never journaled"),
-                _ => {}
-            }
-            assert!(record(&ledger, &cid, &body, r));
-        }
+        retry_unknown(&rt, &client, &ledger, &replayed);
         let l = ledger.lock();
         eprintln!(
             "round {round}: seq {} recovered (snapshot at {from} + tail), {} acknowledged so far, {} sent",

@@ -18,20 +18,12 @@ mod support;
 
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use serde_json::Value;
-use support::load::{CLIENTS, Ledger, SYMBOLS, check_acks, load, record};
+use support::load::{Ledger, SYMBOLS, check_acks, env_u64, record, retry_unknown, spawn_load};
 use support::{Client, Rng, Server, Store, database_url, fresh_schema, pg_reader, replay_journal};
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 const EXTRA: [(&str, &str); 4] = [
     // Frequent snapshots, so a standby starts from one.
@@ -122,20 +114,7 @@ fn failover_under_load_loses_and_doubles_nothing() {
     let mut rng = Rng(seed);
     for round in 0..rounds {
         let client = Client::new(&primary.base);
-        let stop = Arc::new(AtomicBool::new(false));
-        let tasks: Vec<_> = (0..CLIENTS)
-            .map(|t| {
-                rt.spawn(load(
-                    client.clone(),
-                    accounts.clone(),
-                    round,
-                    t,
-                    seed,
-                    ledger.clone(),
-                    stop.clone(),
-                ))
-            })
-            .collect();
+        let (stop, tasks) = spawn_load(&rt, &client, &accounts, round, seed, &ledger);
         std::thread::sleep(Duration::from_millis(500 + rng.below(1_000)));
         let paused = round % 2 == 1;
         let t0 = Instant::now();
@@ -191,26 +170,7 @@ fn failover_under_load_loses_and_doubles_nothing() {
         check_acks(&ledger.lock(), &replayed);
         // What had no answer, retried with its client order id on the new primary: the
         // journaled order if the old primary made it durable, else a new one.
-        let unknown = std::mem::take(&mut ledger.lock().unknown);
-        for (cid, body) in unknown {
-            let r = rt.block_on(new.post("/v1/orders", body.clone()));
-            let journaled = replayed
-                .accepted
-                .get(&cid.parse().unwrap())
-                .map(|ids| ids[0]);
-            match (&r, journaled) {
-                (Ok((200, v)), Some(id)) => {
-                    assert_eq!(v["id"], id.get().to_string(), "{cid}: a different order");
-                }
-                (Ok((409, v)), Some(_)) => {
-                    assert_eq!(v["code"], "DUPLICATE_CLIENT_ORDER_ID");
-                    continue;
-                }
-                (Ok((409, _)), None) => panic!("{cid} refused as a duplicate but never journaled"),
-                _ => {}
-            }
-            assert!(record(&ledger, &cid, &body, r));
-        }
+        retry_unknown(&rt, &new, &ledger, &replayed);
         let (_, health) = rt.block_on(new.get("/healthz")).unwrap();
         assert_eq!(health["role"], "primary", "{health}");
         assert_eq!(

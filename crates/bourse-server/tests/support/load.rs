@@ -133,3 +133,69 @@ pub fn check_acks(ledger: &Ledger, r: &Replayed) {
         }
     }
 }
+
+/// `CLIENTS` tasks of [`load`] against `client` on `rt`; set the flag to stop them, then
+/// join the tasks (each returns how many orders it sent).
+pub fn spawn_load(
+    rt: &tokio::runtime::Runtime,
+    client: &Client,
+    accounts: &[String],
+    round: usize,
+    seed: u64,
+    ledger: &Arc<Mutex<Ledger>>,
+) -> (Arc<AtomicBool>, Vec<tokio::task::JoinHandle<usize>>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks = (0..CLIENTS)
+        .map(|t| {
+            rt.spawn(load(
+                client.clone(),
+                accounts.to_vec(),
+                round,
+                t,
+                seed,
+                ledger.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect();
+    (stop, tasks)
+}
+
+/// Resends every order that had no answer, with its client order id, to `client` (a
+/// restarted or new primary): an order the journal holds is answered as that same order
+/// (or refused as a duplicate), one it does not is placed now — never twice.
+pub fn retry_unknown(
+    rt: &tokio::runtime::Runtime,
+    client: &Client,
+    ledger: &Arc<Mutex<Ledger>>,
+    replayed: &Replayed,
+) {
+    let unknown = std::mem::take(&mut ledger.lock().unknown);
+    for (cid, body) in unknown {
+        let r = rt.block_on(client.post("/v1/orders", body.clone()));
+        let journaled = replayed
+            .accepted
+            .get(&cid.parse().unwrap())
+            .map(|ids| ids[0]);
+        match (&r, journaled) {
+            (Ok((200, v)), Some(id)) => {
+                assert_eq!(v["id"], id.get().to_string(), "{cid}: a different order");
+            }
+            (Ok((409, v)), Some(_)) => {
+                assert_eq!(v["code"], "DUPLICATE_CLIENT_ORDER_ID");
+                continue;
+            }
+            (Ok((409, _)), None) => panic!("{cid} refused as a duplicate but never journaled"),
+            _ => {}
+        }
+        assert!(record(ledger, &cid, &body, r));
+    }
+}
+
+/// A whole-number knob from the environment.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
