@@ -44,6 +44,8 @@ def main():
     ap.add_argument("--rate", type=int, default=50000)
     ap.add_argument("--duration", type=int, default=20)
     ap.add_argument("--url", default="postgres://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--no-standby", action="store_true",
+                    help="the primary alone, for comparison in the same sitting")
     a = ap.parse_args()
     schema = f"bench_standby_{os.getpid()}"
     env = dict(os.environ,
@@ -52,12 +54,13 @@ def main():
                BOURSE__SERVER__OPERATOR_TOKEN=TOKEN, BOURSE__LOG__LEVEL="warn",
                BOURSE__SERVER__RATE_PER_CREDENTIAL="1000000", BOURSE__SERVER__RATE_PER_IP="1000000")
     primary, pbase = start([], env)
-    standby, sbase = start(["--standby"], env)
+    standby, sbase = (None, None) if a.no_standby else start(["--standby"], env)
     samples, stop = [], threading.Event()
 
     def sample():
         while not stop.is_set():
-            ph, sh = health(pbase), health(sbase)
+            ph = health(pbase)
+            sh = health(sbase) if sbase else {}
             sb = sh.get("standby", {})
             samples.append((ph["journal"]["durable_seq"], sb.get("applied_seq", 0),
                             sb.get("lag_commands", 0), sb.get("lag_ms", 0)))
@@ -73,21 +76,24 @@ def main():
     # Catch-up after the load: how long until the standby holds everything.
     end = health(pbase)["journal"]["durable_seq"]
     t0 = time.time()
-    while health(sbase)["standby"]["applied_seq"] < end and time.time() - t0 < 60:
+    while sbase and health(sbase)["standby"]["applied_seq"] < end and time.time() - t0 < 60:
         time.sleep(0.02)
     caught = time.time() - t0
     for p in (standby, primary):
-        p.terminate()
-        p.wait()
+        if p:
+            p.terminate()
+            p.wait()
     subprocess.run(["psql", a.url, "-qc", f"DROP SCHEMA IF EXISTS {schema} CASCADE"],
                    capture_output=True)
-    print(bench.stdout.strip().splitlines()[-8:] and "\n".join(bench.stdout.strip().splitlines()[-8:]))
+    print("\n".join(bench.stdout.strip().splitlines()[-8:]))
     if bench.returncode != 0:
         print(bench.stderr, file=sys.stderr)
     busy = [s for s in samples if s[0] > 0]
     lag_cmd = [max(0, d - ap_) for d, ap_, _, _ in busy]
     lag_ms = [s[3] for s in busy]
     print(f"samples={len(busy)} journal end={end}")
+    if not sbase:
+        return
     print(f"standby lag behind the primary's durable seq (commands): p50={pct(lag_cmd,50)} "
           f"p99={pct(lag_cmd,99)} max={max(lag_cmd, default=0)}")
     print(f"standby lag_ms (age of newest applied while behind): p50={pct(lag_ms,50)} "
