@@ -440,6 +440,8 @@ pub fn serve_with(cfg: &Config, demo: Option<crate::demo::Demo>) -> Result<()> {
             Box::new(GatewayRelease(gateway.clone())),
             // Last: market data never delays an answer.
             Box::new(FeedRelease::start(feed_publisher, 1_024)?),
+            // With `nats.url` set: the same events once to JetStream, for edges (else a no-op).
+            crate::natsrelease::sink(cfg, &feed, &listings, recovered.seq)?,
         ],
         released.clone(),
     )?;
