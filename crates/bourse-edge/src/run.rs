@@ -64,6 +64,8 @@ struct Progress {
     commands: AtomicU64,
     gaps: AtomicU64,
     restores: AtomicU64,
+    /// In-step snapshots that differed from the edge's own state (never expected).
+    diverged: AtomicU64,
 }
 
 struct EdgeOps {
@@ -88,6 +90,7 @@ impl Operations for EdgeOps {
             "commands": p.commands.load(Ordering::Relaxed),
             "gaps": p.gaps.load(Ordering::Relaxed),
             "restores": p.restores.load(Ordering::Relaxed),
+            "diverged": p.diverged.load(Ordering::Relaxed),
             "feed": {
                 "connections": s.connections.load(Ordering::Relaxed),
                 "updates": s.updates.load(Ordering::Relaxed),
@@ -299,7 +302,20 @@ async fn follow(
                 progress.restores.fetch_add(1, Ordering::Relaxed);
                 progress.synced.store(true, Ordering::Release);
             }
-            Step::Snapshot { .. } => {}
+            Step::Snapshot { body, seq, .. } => {
+                // In step with the core: the image must be the one this edge built. If it
+                // is not, the core's wins (and the difference is counted: it is a bug).
+                let feed = publisher.feed();
+                if !feed.image().same_as(&body.feed) {
+                    progress.diverged.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(seq, "the edge's state differs from the core's snapshot");
+                    feed.restore(body.feed)
+                        .map_err(|e| EdgeError::Stream(format!("restart the edge: {e}")))?;
+                    feed.close_subscribers(
+                        "resync: the edge took a fresh snapshot; reconnect and subscribe again",
+                    );
+                }
+            }
             Step::Gap(why) => {
                 progress.gaps.fetch_add(1, Ordering::Relaxed);
                 progress.synced.store(false, Ordering::Release);
@@ -318,8 +334,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         {
             s.recv().await;
         }

@@ -454,10 +454,7 @@ mod tests {
     fn subjects_name_symbols_accounts_and_snapshots() {
         let s = Subjects::new("t1");
         assert_eq!(s.symbol(sym()), "t1.md.BRK_B");
-        assert_eq!(
-            s.account(AccountId::new(7)),
-            "t1.acct.7"
-        );
+        assert_eq!(s.account(AccountId::new(7)), "t1.acct.7");
         assert_eq!(s.snapshot(), "t1.snap");
         assert_eq!(s.all(), "t1.>");
         let msgs = split_command(&s, 0, &[rested(3)]).expect("encodes");

@@ -37,7 +37,7 @@ impl FeedImage {
                 .iter()
                 .zip(&other.symbols)
                 .all(|(a, b)| a.same_data(b))
-            && self.private == other.private
+            && self.private.same(&other.private)
     }
 }
 
@@ -53,7 +53,11 @@ impl Feed {
     /// The state now (take it between commands: from the thread that publishes).
     #[must_use]
     pub fn image(&self) -> FeedImage {
-        let symbols = self.symbols.iter().map(|m| m.lock().state.clone()).collect();
+        let symbols = self
+            .symbols
+            .iter()
+            .map(|m| m.lock().state.clone())
+            .collect();
         let private = self.private.lock().log.clone();
         FeedImage { symbols, private }
     }

@@ -36,7 +36,7 @@ pub(crate) struct Sub {
 /// The newest stream events of all accounts, oldest forgotten first once there are more
 /// than `cap`; and each account's last number (one integer per account that has had an
 /// event).
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub(crate) struct Log {
     #[serde(skip)]
     cap: usize,
@@ -47,6 +47,13 @@ pub(crate) struct Log {
 }
 
 impl Log {
+    /// The same events and numbers (the capacity is each holder's own).
+    pub(crate) fn same(&self, other: &Log) -> bool {
+        self.by_account == other.by_account
+            && self.order == other.order
+            && self.latest == other.latest
+    }
+
     /// Keeps at most `cap` events from now on (the oldest go first).
     pub(crate) fn set_cap(&mut self, cap: usize) {
         self.cap = cap;

@@ -66,12 +66,7 @@ pub struct NatsRelease {
 /// The release to add to the publisher's sinks: publishing to JetStream when `nats.url`
 /// is set, nothing otherwise. `feed` must hold exactly the state after `seq` (it is read
 /// once, before the publisher starts).
-pub fn sink(
-    cfg: &Config,
-    feed: &Feed,
-    listings: &Listings,
-    seq: Seq,
-) -> Result<Box<dyn Release>> {
+pub fn sink(cfg: &Config, feed: &Feed, listings: &Listings, seq: Seq) -> Result<Box<dyn Release>> {
     if cfg.nats.url.is_empty() {
         return Ok(Box::new(Off));
     }
@@ -161,9 +156,8 @@ impl NatsRelease {
                 }
                 drop(m);
                 // What is queued still goes out, for a little while.
-                let _ = rt.block_on(async {
-                    tokio::time::timeout(Duration::from_secs(5), task).await
-                });
+                let _ =
+                    rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), task).await });
             })
             .context("starting the NATS publishing thread")?;
         tracing::info!(url = %cfg.nats.url, stream = %cfg.nats.stream, "publishing market data to NATS JetStream");
@@ -290,7 +284,11 @@ impl Mirror {
         }
         let subject = self.subjects.snapshot();
         for c in chunks {
-            if self.out.try_send((subject.clone(), Bytes::from(c))).is_err() {
+            if self
+                .out
+                .try_send((subject.clone(), Bytes::from(c)))
+                .is_err()
+            {
                 self.dirty.store(true, Ordering::Release);
                 return;
             }
