@@ -289,6 +289,7 @@ async fn follow(
                 body,
                 seq,
                 restore: true,
+                ..
             } => {
                 let feed = publisher.feed();
                 if !feed.image().same_as(&body.feed) {
@@ -302,7 +303,12 @@ async fn follow(
                 progress.restores.fetch_add(1, Ordering::Relaxed);
                 progress.synced.store(true, Ordering::Release);
             }
-            Step::Snapshot { body, seq, .. } => {
+            Step::Snapshot {
+                body,
+                seq,
+                in_step: true,
+                ..
+            } => {
                 // In step with the core: the image must be the one this edge built. If it
                 // is not, the core's wins (and the difference is counted: it is a bug).
                 let feed = publisher.feed();
@@ -316,6 +322,7 @@ async fn follow(
                     );
                 }
             }
+            Step::Snapshot { .. } => {}
             Step::Gap(why) => {
                 progress.gaps.fetch_add(1, Ordering::Relaxed);
                 progress.synced.store(false, Ordering::Release);

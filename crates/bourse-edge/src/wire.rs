@@ -232,11 +232,14 @@ pub enum Step {
     Wait,
     /// Apply one whole command's events (one seq, in the core's order).
     Apply(Vec<Tagged>),
-    /// A whole snapshot: restore it if `restore`, else it only confirms the chain.
+    /// A whole snapshot: restore it if `restore`; else, if `in_step` (taken exactly where
+    /// the follower is), the follower's state must equal it; else it is older than what
+    /// the follower applied (a consumer started again) and says nothing.
     Snapshot {
         body: Box<SnapshotBody>,
         seq: u64,
         restore: bool,
+        in_step: bool,
     },
     /// Something between the last applied command and this message is missing: nothing is
     /// applied until the next snapshot.
@@ -391,9 +394,13 @@ impl Follower {
                 return Step::Wait;
             }
         };
-        // Taken whenever this follower is not exactly where the snapshot was taken: it
-        // replaces whatever was missed. A command half received is dropped with it.
-        let restore = s.reset || self.last != Some(s.after) || self.command.is_some();
+        // Taken when this follower has nothing, is behind the snapshot (it missed what came
+        // before it), is in the middle of a command, or the core just started (a reset):
+        // it replaces whatever was missed. One older than what was applied (the consumer
+        // started again from an older snapshot) is not: the chain goes on from `last`.
+        let restore =
+            s.reset || self.command.is_some() || self.last.is_none_or(|last| last < s.after);
+        let in_step = !restore && self.last == Some(s.after);
         if restore {
             self.last = Some(s.after);
             self.command = None;
@@ -402,6 +409,7 @@ impl Follower {
             body: Box::new(body),
             seq: s.seq,
             restore,
+            in_step,
         }
     }
 }
@@ -497,6 +505,18 @@ mod tests {
                 assert!(!restore);
             }
         }
+        // An older one (a consumer started again from it) neither restores nor checks.
+        let later = decode_all(split_command(&s, 7, &[rested(9)]).expect("encodes"));
+        assert!(matches!(f.push(later[0].clone()), Step::Apply(_)));
+        for m in snapshot(7, 7, false) {
+            if let Step::Snapshot {
+                restore, in_step, ..
+            } = f.push(m)
+            {
+                assert!(!restore && !in_step);
+            }
+        }
+        assert_eq!(f.position(), Some(9));
         // ...unless it is the core's start.
         let mut reset = false;
         for m in snapshot(7, 7, true) {
