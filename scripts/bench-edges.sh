@@ -80,7 +80,7 @@ run_clients() {
     [[ $i -ne 0 ]] || count=$((n - each * (procs - 1)))
     "$BIN" bench feed --url "http://$core" --operator-token $TOKEN --server-pid "$core_pid" \
       --connections "$count" --rate "$RATE" --duration "$DURATION" \
-      --warmup "$([[ $i -eq 0 ]] && echo "$WARMUP" || echo "$WARMUP")" --quiet \
+      --warmup "$WARMUP" --quiet \
       --json "$OUT/$label.client$i.json" "${extra[@]}" "$@" \
       >/dev/null 2>"$OUT/$label.client$i.err" &
     cpids+=($!)
@@ -100,10 +100,10 @@ if not rs:
 msgs = sum(r["messages_per_sec"] for r in rs)
 subs = sum(r["connections"] for r in rs)
 lat = [r["latency_engine_to_client"] for r in rs]
-def ms(k): return "/".join(f"{l[k] / 1e6:.1f}" if isinstance(l.get(k), (int, float)) else str(l.get(k)) for l in lat)
+def ms(k): return "/".join(f"{l[k] / 1e3:.1f}" if isinstance(l.get(k), (int, float)) else str(l.get(k)) for l in lat)
 r0 = rs[0]
 print(f"{label}: {subs} subscribers, {r0['orders_sent_per_sec']:.0f} orders/s -> {msgs:,.0f} msg/s delivered; "
-      f"p50 {ms('p50')} ms, p99 {ms('p99')} ms (per client process); "
+      f"p50 {ms('p50_us')} ms, p99 {ms('p99_us')} ms (per client process); "
       f"CPU % core {r0['server_cpu_pct']}, edges {r0['edge_cpu_pct']}, clients {[r['client_cpu_pct'] for r in rs]}; "
       f"gaps {sum(r['book_seq_gaps'] for r in rs)}, slow disconnects {r0['slow_disconnects']}, closed {sum(r['subscribers_closed'] for r in rs)}")
 PY
