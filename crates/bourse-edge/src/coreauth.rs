@@ -1,6 +1,7 @@
-//! Credentials an edge is given, checked with the core: `GET /v1/sessions/current` with the
-//! client's bearer token answers which account it stands for. The edge's directory then
-//! holds it for `edge.auth_cache_secs` (see `bourse_api::edge`).
+//! Credentials an edge is given, checked with the core: `GET /v1/account` with the client's
+//! bearer token answers which account it stands for, and only for a credential that may read
+//! (an API key without the `read` scope is refused there, so it is here). The edge's
+//! directory then holds it for `edge.auth_cache_secs` (see `bourse_api::edge`).
 
 use std::time::Duration;
 
@@ -51,17 +52,19 @@ impl HttpCoreAuth {
         tokio::spawn(async move {
             let _ = conn.await;
         });
-        let req = Request::get("/v1/sessions/current")
+        let req = Request::get("/v1/account")
             .header(hyper::header::HOST, authority.as_str())
             .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
             .body(Empty::<Bytes>::new())
             .map_err(|e| e.to_string())?;
         let resp = send.send_request(req).await.map_err(|e| e.to_string())?;
         let status = resp.status();
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        // Refused (401), may not read (403), or acts for no account of its own (the
+        // operator token, 422): nothing private to follow here.
+        if status.is_client_error() {
             return Ok(None);
         }
-        if !status.is_success() {
+        if status != StatusCode::OK {
             return Err(format!("the core answered {status}"));
         }
         let body = http_body_util::Limited::new(resp.into_body(), MAX_ANSWER)
@@ -70,7 +73,6 @@ impl HttpCoreAuth {
             .map_err(|e| e.to_string())?
             .to_bytes();
         let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
-        // The operator token acts for no account: nothing private to follow here.
         Ok(v.get("account_id")
             .and_then(serde_json::Value::as_str)
             .and_then(|s| s.parse::<u64>().ok())

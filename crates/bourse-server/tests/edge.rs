@@ -502,3 +502,107 @@ async fn an_edge_resyncs_from_snapshots_after_drops_and_across_a_core_restart() 
     drop(core);
     delete_stream(&stream).await;
 }
+
+/// `auth` on an edge asks the core: a session works (and its private channel carries the
+/// account's messages), a made-up token and an API key without the `read` scope do not; a
+/// session logged out on the core loses its authority on the edge once the edge's cache
+/// (one second here) ends; the rest of the API is `NOT_ON_EDGE`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_edge_checks_credentials_with_the_core() {
+    let (stream, prefix) = fresh_stream("auth");
+    let mut nats = nats_env(&stream, &prefix);
+    nats.push(("BOURSE__EDGE__AUTH_CACHE_SECS".into(), "1".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::File(dir.path().to_owned());
+    let extra: Vec<(&str, &str)> = nats.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let core = Server::start(&store, &extra);
+    let h = Http::new(&core.base);
+    let op = Client::new(&core.base);
+    let (account, token) = trader(&h, &op, "edge_auth").await;
+    let (s, v) = h
+        .call(
+            reqwest::Method::POST,
+            "/v1/api-keys",
+            Some(&token),
+            Some(json!({"scopes": ["trade"]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let trade_only = v["secret"].as_str().unwrap().to_owned();
+    let edge = Edge::start(&core.base, &nats);
+    let eh = Http::new(&edge.base);
+    let (s, v) = eh
+        .call(reqwest::Method::GET, "/v1/account", Some(&token), None)
+        .await;
+    assert_eq!((s, v["code"].as_str()), (404, Some("NOT_ON_EDGE")), "{v}");
+
+    let mut ws = connect(&edge.base).await;
+    let mut other = Vec::new();
+    for bad in ["not-a-token", trade_only.as_str()] {
+        let r = support::ws::request(
+            &mut ws,
+            json!({"op": "auth", "id": 1, "token": bad}),
+            &mut other,
+        )
+        .await;
+        assert_eq!(r["code"], "UNAUTHORIZED", "{r}");
+    }
+    let r = support::ws::request(
+        &mut ws,
+        json!({"op": "auth", "id": 2, "token": token}),
+        &mut other,
+    )
+    .await;
+    assert_eq!(r["type"], "authenticated", "{r}");
+    assert_eq!(r["account_id"], account.as_str(), "{r}");
+    let r = support::ws::request(
+        &mut ws,
+        json!({"op": "subscribe", "id": 3, "channels": ["orders"]}),
+        &mut other,
+    )
+    .await;
+    assert_eq!(r["type"], "subscribed", "{r}");
+    // An order entered on the core reaches the private channel on the edge.
+    let (s, v) = h
+        .call(
+            reqwest::Method::POST,
+            "/v1/orders",
+            Some(&token),
+            Some(
+                json!({"symbol": "AAPL", "side": "buy", "type": "limit", "qty": "1",
+                        "limit_price": "189.00", "time_in_force": "gtc"}),
+            ),
+        )
+        .await;
+    assert!(s == 200 || s == 201, "{s} {v}");
+    let report = loop {
+        let m = recv(&mut ws).await;
+        if m.get("account_seq").is_some() {
+            break m;
+        }
+    };
+    assert_eq!(report["order_id"], v["id"], "{report}");
+    assert_eq!(report["event"], "accepted", "{report}");
+    // Still valid after the cache's second: asked again, kept.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let r = support::ws::request(&mut ws, json!({"op": "ping", "id": 4}), &mut other).await;
+    assert_eq!(r["type"], "pong");
+    assert!(other.iter().all(|m| m["type"] != "auth_ended"), "{other:?}");
+    // Logged out on the core: the edge's connection loses its authority within the cache's
+    // time.
+    let (s, _) = h
+        .call(reqwest::Method::DELETE, "/v1/sessions", Some(&token), None)
+        .await;
+    assert_eq!(s, 204);
+    let ended = loop {
+        let m = recv(&mut ws).await;
+        if m["type"] == "auth_ended" {
+            break m;
+        }
+    };
+    assert_eq!(ended["code"], "SESSION_ENDED", "{ended}");
+
+    drop(edge);
+    drop(core);
+    delete_stream(&stream).await;
+}
