@@ -58,6 +58,15 @@ start() {
   exit 1
 }
 
+# Deletes a JetStream stream (the NATS protocol over bash's /dev/tcp: no client needed).
+delete_stream() {
+  local hostport=${NATS_URL#nats://}
+  exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || return 0
+  printf 'CONNECT {"verbose":false}\r\nPUB $JS.API.STREAM.DELETE.%s 0\r\n\r\nPING\r\n' "$1" >&3
+  timeout 2 grep -q PONG <&3 || true
+  exec 3>&-
+}
+
 core_env() {
   local dir=$1
   echo BOURSE__JOURNAL__BACKEND=file BOURSE__JOURNAL__DIR="$dir" \
@@ -129,6 +138,7 @@ for N in "${COUNTS[@]}"; do
   run_clients "edges$N" "$N" "$core" "$core_pid" "${edge_args[@]}"
   cleanup
   PIDS=()
+  delete_stream "BENCH_$run"
   rm -rf "$dir"
 
   # 2. The core alone (NATS off), as many subscribers as it can hold.

@@ -98,9 +98,25 @@ impl Drop for Edge {
     }
 }
 
-async fn delete_stream(stream: &str) {
-    if let Ok(c) = async_nats::connect(nats_url()).await {
-        let _ = async_nats::jetstream::new(c).delete_stream(stream).await;
+/// Deletes the test's stream when dropped, also when the test fails.
+struct StreamGuard(String);
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        let name = self.0.clone();
+        // Its own thread and runtime: a drop cannot await, and may run inside the test's.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(c) = async_nats::connect(nats_url()).await {
+                    let _ = async_nats::jetstream::new(c).delete_stream(&name).await;
+                }
+            });
+        })
+        .join();
     }
 }
 
@@ -275,6 +291,7 @@ async fn events(h: &Http, token: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_edges_follow_the_core_resync_after_a_kill_and_resume_clients_by_seq() {
     let (stream, prefix) = fresh_stream("edges");
+    let _cleanup = StreamGuard(stream.clone());
     let nats = nats_env(&stream, &prefix);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::File(dir.path().to_owned());
@@ -422,7 +439,6 @@ async fn three_edges_follow_the_core_resync_after_a_kill_and_resume_clients_by_s
     drop(ws);
     drop(edges);
     drop(core);
-    delete_stream(&stream).await;
 }
 
 /// The core's queue to NATS holds one message, so it drops every command with two: the
@@ -433,6 +449,7 @@ async fn three_edges_follow_the_core_resync_after_a_kill_and_resume_clients_by_s
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_edge_resyncs_from_snapshots_after_drops_and_across_a_core_restart() {
     let (stream, prefix) = fresh_stream("drops");
+    let _cleanup = StreamGuard(stream.clone());
     let mut nats = nats_env(&stream, &prefix);
     // One place: a command on a symbol and an account (two messages) never fits.
     nats.push(("BOURSE__NATS__QUEUE".into(), "1".into()));
@@ -500,7 +517,6 @@ async fn an_edge_resyncs_from_snapshots_after_drops_and_across_a_core_restart() 
 
     drop(edge);
     drop(core);
-    delete_stream(&stream).await;
 }
 
 /// `auth` on an edge asks the core: a session works (and its private channel carries the
@@ -510,6 +526,7 @@ async fn an_edge_resyncs_from_snapshots_after_drops_and_across_a_core_restart() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_edge_checks_credentials_with_the_core() {
     let (stream, prefix) = fresh_stream("auth");
+    let _cleanup = StreamGuard(stream.clone());
     let mut nats = nats_env(&stream, &prefix);
     nats.push(("BOURSE__EDGE__AUTH_CACHE_SECS".into(), "1".into()));
     let dir = tempfile::tempdir().unwrap();
@@ -604,5 +621,4 @@ async fn an_edge_checks_credentials_with_the_core() {
 
     drop(edge);
     drop(core);
-    delete_stream(&stream).await;
 }
