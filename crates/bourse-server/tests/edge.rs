@@ -453,6 +453,8 @@ async fn an_edge_resyncs_from_snapshots_after_drops_and_across_a_core_restart() 
     let mut nats = nats_env(&stream, &prefix);
     // One place: a command on a symbol and an account (two messages) never fits.
     nats.push(("BOURSE__NATS__QUEUE".into(), "1".into()));
+    // The drops and resyncs are the point here: not worth a warning each.
+    nats.push(("BOURSE__LOG__LEVEL".into(), "error".into()));
     let dir = tempfile::tempdir().unwrap();
     let store = Store::File(dir.path().to_owned());
     let extra: Vec<(&str, &str)> = nats.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
