@@ -32,10 +32,17 @@ sysctl -qw net.ipv4.ip_local_port_range="1024 65535" 2>/dev/null || true
 ulimit -n "$(ulimit -Hn)"
 LIMIT=$(ulimit -n)
 
-PIDS=()
+# The servers of the current round, one pid a line (`start` runs in a command substitution,
+# a subshell: a shell variable would not reach this one).
+RUNNING="$OUT/running.pids"
+: >"$RUNNING"
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  local p
+  while read -r p; do
+    kill "$p" 2>/dev/null || true
+    while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
+  done <"$RUNNING"
+  : >"$RUNNING"
 }
 trap cleanup EXIT
 
@@ -45,7 +52,7 @@ start() {
   local name=$1
   shift
   "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" &
-  PIDS+=($!)
+  echo $! >>"$RUNNING"
   echo $! >"$OUT/$name.pid"
   for _ in $(seq 600); do
     if grep -q "listening on http://" "$OUT/$name.out" 2>/dev/null; then
@@ -137,7 +144,6 @@ for N in "${COUNTS[@]}"; do
   done
   run_clients "edges$N" "$N" "$core" "$core_pid" "${edge_args[@]}"
   cleanup
-  PIDS=()
   delete_stream "BENCH_$run"
   rm -rf "$dir"
 
@@ -151,6 +157,5 @@ for N in "${COUNTS[@]}"; do
   core=$(start "core$N.core" env $(core_env "$dir") "$BIN" serve)
   run_clients "core$N" "$n" "$core" "$(cat "$OUT/core$N.core.pid")"
   cleanup
-  PIDS=()
   rm -rf "$dir"
 done
