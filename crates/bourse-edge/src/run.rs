@@ -292,8 +292,10 @@ async fn follow(
                 ..
             } => {
                 let feed = publisher.feed();
-                if !feed.image().same_as(&body.feed) {
-                    feed.restore(body.feed)
+                let mut image = body.feed;
+                image.fit(feed.config());
+                if !feed.image().same_as(&image) {
+                    feed.restore(image)
                         .map_err(|e| EdgeError::Stream(format!("restart the edge: {e}")))?;
                     let closed = feed.close_subscribers(
                         "resync: the edge took a fresh snapshot; reconnect and subscribe again",
@@ -312,10 +314,12 @@ async fn follow(
                 // In step with the core: the image must be the one this edge built. If it
                 // is not, the core's wins (and the difference is counted: it is a bug).
                 let feed = publisher.feed();
-                if !feed.image().same_as(&body.feed) {
+                let mut image = body.feed;
+                image.fit(feed.config());
+                if !feed.image().same_as(&image) {
                     progress.diverged.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(seq, "the edge's state differs from the core's snapshot");
-                    feed.restore(body.feed)
+                    feed.restore(image)
                         .map_err(|e| EdgeError::Stream(format!("restart the edge: {e}")))?;
                     feed.close_subscribers(
                         "resync: the edge took a fresh snapshot; reconnect and subscribe again",

@@ -27,6 +27,15 @@ impl FeedImage {
         self.symbols.iter().map(|s| (s.symbol, s.seq))
     }
 
+    /// Trims what it keeps to `cfg`'s retention and private window, as a feed with `cfg`
+    /// would have kept it (an edge may keep less than the core).
+    pub fn fit(&mut self, cfg: &FeedConfig) {
+        for s in &mut self.symbols {
+            s.set_retention(cfg.retention);
+        }
+        self.private.set_cap(cfg.private_window);
+    }
+
     /// The same market data and private window as `other` (what an edge compares with the
     /// core's image to tell whether it missed anything).
     #[must_use]

@@ -548,7 +548,11 @@ async fn an_edge_checks_credentials_with_the_core() {
         .await;
     assert_eq!(s, 201, "{v}");
     let trade_only = v["secret"].as_str().unwrap().to_owned();
-    let edge = Edge::start(&core.base, &nats);
+    // The edge keeps a smaller private window than the core: a resume further back is sent
+    // to the core's history.
+    let mut edge_env = nats.clone();
+    edge_env.push(("BOURSE__FEED__PRIVATE_WINDOW".into(), "2".into()));
+    let edge = Edge::start(&core.base, &edge_env);
     let eh = Http::new(&edge.base);
     let (s, v) = eh
         .call(reqwest::Method::GET, "/v1/account", Some(&token), None)
@@ -602,6 +606,42 @@ async fn an_edge_checks_credentials_with_the_core() {
     };
     assert_eq!(report["order_id"], v["id"], "{report}");
     assert_eq!(report["event"], "accepted", "{report}");
+    // The account's last number (the order also moved its cash: more than one event).
+    let latest = loop {
+        let all = events(&h, &token).await;
+        let last = all.last().unwrap()["account_seq"].as_u64().unwrap();
+        if last >= report["account_seq"].as_u64().unwrap() {
+            break last;
+        }
+    };
+    assert!(latest > 2, "{report}");
+    // The edge has seen it too (it is a few milliseconds behind the core).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut other_ws = connect(&edge.base).await;
+    let r = support::ws::request(
+        &mut other_ws,
+        json!({"op": "auth", "id": 1, "token": token}),
+        &mut other,
+    )
+    .await;
+    assert_eq!(r["type"], "authenticated", "{r}");
+    let r = support::ws::request(
+        &mut other_ws,
+        json!({"op": "subscribe", "id": 2, "channels": ["orders", "account"], "since": 0}),
+        &mut other,
+    )
+    .await;
+    assert_eq!(r["code"], "RESUME_ON_CORE", "{r}");
+    let r = support::ws::request(
+        &mut other_ws,
+        json!({"op": "subscribe", "id": 3, "channels": ["orders", "account"],
+               "since": latest - 1}),
+        &mut other,
+    )
+    .await;
+    assert_eq!(r["type"], "subscribed", "{r}");
+    assert_eq!(r["replayed"], 1, "{r}");
+    drop(other_ws);
     // Still valid after the cache's second: asked again, kept.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let r = support::ws::request(&mut ws, json!({"op": "ping", "id": 4}), &mut other).await;
@@ -620,6 +660,10 @@ async fn an_edge_checks_credentials_with_the_core() {
         }
     };
     assert_eq!(ended["code"], "SESSION_ENDED", "{ended}");
+
+    // A smaller window than the core's is not a difference from the core's snapshots.
+    let (_, health) = eh.call(reqwest::Method::GET, "/healthz", None, None).await;
+    assert_eq!(health["diverged"], 0, "{health}");
 
     drop(edge);
     drop(core);
