@@ -294,7 +294,9 @@ async fn follow(
                 let feed = publisher.feed();
                 let mut image = body.feed;
                 image.fit(feed.config());
-                if !feed.image().same_as(&image) {
+                let mut mine = feed.image();
+                mine.trim_like(&image);
+                if !mine.same_as(&image) {
                     feed.restore(image)
                         .map_err(|e| EdgeError::Stream(format!("restart the edge: {e}")))?;
                     let closed = feed.close_subscribers(
@@ -316,7 +318,9 @@ async fn follow(
                 let feed = publisher.feed();
                 let mut image = body.feed;
                 image.fit(feed.config());
-                if !feed.image().same_as(&image) {
+                let mut mine = feed.image();
+                mine.trim_like(&image);
+                if !mine.same_as(&image) {
                     progress.diverged.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(seq, "the edge's state differs from the core's snapshot");
                     feed.restore(image)

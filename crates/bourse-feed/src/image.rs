@@ -36,6 +36,21 @@ impl FeedImage {
         self.private.set_cap(cfg.private_window);
     }
 
+    /// Keeps no more history than `other` holds (trades, candles, private-window events):
+    /// a feed that keeps more than the core compares equal to the core's image on what both
+    /// hold.
+    pub fn trim_like(&mut self, other: &FeedImage) {
+        for (mine, theirs) in self.symbols.iter_mut().zip(&other.symbols) {
+            while mine.tape.len() > theirs.tape.len() {
+                mine.tape.pop_front();
+            }
+            while mine.candles.len() > theirs.candles.len() {
+                mine.candles.pop_front();
+            }
+        }
+        self.private.set_cap(other.private.len());
+    }
+
     /// The same market data and private window as `other` (what an edge compares with the
     /// core's image to tell whether it missed anything).
     #[must_use]
@@ -162,6 +177,60 @@ mod tests {
             },
             aseq: 0,
         }
+    }
+
+    fn trade(seq: u64) -> Tagged {
+        Tagged {
+            seq: Seq(seq),
+            ts: UnixNanos::new(seq * 1_000),
+            event: Event::Trade {
+                symbol: sym(),
+                trade_id: bourse_core::TradeId::new(seq),
+                price: Price::from_raw(1_000_000),
+                qty: Qty::new(1),
+                aggressor: Side::Buy,
+                maker_order: OrderId::new(1),
+                taker_order: OrderId::new(2),
+            },
+            aseq: 0,
+        }
+    }
+
+    #[test]
+    fn feeds_keeping_more_or_less_history_compare_on_what_both_hold() {
+        let mut small = FeedConfig::default();
+        small.retention.trades = 2;
+        let mut large = FeedConfig::default();
+        large.retention.trades = 10;
+        let core = Arc::new(Feed::new([(sym(), Price::from_raw(1_000_000))], small));
+        let edge = Arc::new(Feed::from_image(core.image(), large));
+        let mut pc = Publisher::new(core.clone());
+        let mut pe = Publisher::new(edge.clone());
+        for seq in 1..=5 {
+            pc.publish(&[trade(seq)]);
+            pe.publish(&[trade(seq)]);
+        }
+        let theirs = core.image();
+        let mut mine = edge.image();
+        assert!(
+            !mine.same_as(&theirs),
+            "the edge holds five trades, the core two"
+        );
+        mine.trim_like(&theirs);
+        assert!(mine.same_as(&theirs));
+        // The other way: the core's image trimmed to a smaller edge's settings.
+        let tiny_cfg = FeedConfig {
+            retention: crate::Retention {
+                trades: 1,
+                ..small.retention
+            },
+            ..small
+        };
+        let tiny = Feed::from_image(core.image(), tiny_cfg);
+        let mut fitted = core.image();
+        assert!(!tiny.image().same_as(&fitted));
+        fitted.fit(&tiny_cfg);
+        assert!(tiny.image().same_as(&fitted));
     }
 
     #[test]

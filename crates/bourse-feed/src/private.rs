@@ -54,6 +54,11 @@ impl Log {
             && self.latest == other.latest
     }
 
+    /// Events kept.
+    pub(crate) fn len(&self) -> usize {
+        self.order.len()
+    }
+
     /// Keeps at most `cap` events from now on (the oldest go first).
     pub(crate) fn set_cap(&mut self, cap: usize) {
         self.cap = cap;

@@ -307,8 +307,13 @@ async fn three_edges_follow_the_core_resync_after_a_kill_and_resume_clients_by_s
     flow(&h, &tokens, &mut rng, &mut open, 150).await;
 
     // Three edges, started after the core had traded: each starts from a snapshot.
-    let mut edges: Vec<Option<Edge>> = (0..3)
-        .map(|_| Some(Edge::start(&core.base, &nats)))
+    // The third keeps more history than the core (its snapshots hold less than it would).
+    let mut bigger = nats.clone();
+    bigger.push(("BOURSE__FEED__TRADES_KEPT".into(), "5000".into()));
+    bigger.push(("BOURSE__FEED__PRIVATE_WINDOW".into(), "200000".into()));
+    let mut edges: Vec<Option<Edge>> = [&nats, &nats, &bigger]
+        .into_iter()
+        .map(|env| Some(Edge::start(&core.base, env)))
         .collect();
     let base = |e: &Option<Edge>| e.as_ref().unwrap().base.clone();
 
