@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test lint fmt bench deny pg help web web-check e2e
+.PHONY: run test lint fmt bench deny pg nats help web web-check e2e
 
 help:
 	@echo "make run    - build and start bourse (demo exchange on embedded defaults)"
@@ -12,6 +12,7 @@ help:
 	@echo "make web    - build the web page (web/dist, embedded into the binary by the next cargo build)"
 	@echo "make e2e    - the web page's end-to-end tests in headless Chromium against a real bourse demo"
 	@echo "make pg     - start the local PostgreSQL the tests use (127.0.0.1:5432, database test)"
+	@echo "make nats   - start the local NATS JetStream the edge-tier tests use (127.0.0.1:4222)"
 	@echo "make deny   - cargo deny: licences and bans; advisories too where the RustSec DB is reachable"
 
 run: web
@@ -23,6 +24,7 @@ run: web
 # The page is built before cargo builds the binary that embeds it.
 test: lint web-check web
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-nats.sh
 	@scripts/ensure-quickfix.sh >/dev/null
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
@@ -50,6 +52,9 @@ lint:
 
 pg:
 	@scripts/ensure-postgres.sh
+
+nats:
+	@scripts/ensure-nats.sh
 
 fmt:
 	$(CARGO) fmt --all

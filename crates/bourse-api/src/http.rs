@@ -58,6 +58,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         alerts: alert_book,
         watchlists: watchlist_book,
         history,
+        edge: None,
     }));
     let deadline = cfg.request_deadline;
     Router::new()

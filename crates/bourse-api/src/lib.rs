@@ -15,6 +15,7 @@ pub mod alerts;
 pub mod auth;
 mod brokers;
 pub mod cookie;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod gateway;

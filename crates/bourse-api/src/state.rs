@@ -87,6 +87,8 @@ pub(crate) struct Inner {
     pub(crate) alerts: Arc<AlertBook>,
     pub(crate) watchlists: Arc<WatchlistBook>,
     pub(crate) history: History,
+    /// Set on a market-data edge (`bourse edge`): no engine, credentials asked of the core.
+    pub(crate) edge: Option<crate::edge::EdgeMode>,
 }
 
 /// Shared by every route.

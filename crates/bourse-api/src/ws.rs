@@ -292,6 +292,9 @@ async fn session(s: AppState, socket: WebSocket, place: Place, cookie: Option<St
     let mut endings = directory.endings();
     let mut expiry = Box::pin(tokio::time::sleep(Duration::from_secs(86_400)));
     let mut expires = false;
+    // On an edge: the credential of the last `auth`, to ask the core again when the
+    // edge's cached answer expires (kept by this connection only).
+    let mut edge_token: Option<String> = None;
     let lose_authority = |who: &mut Option<Principal>| {
         let Some(p) = *who else { return };
         if let Err(ended) = directory.still_valid(&p.credential, now()) {
@@ -330,6 +333,15 @@ async fn session(s: AppState, socket: WebSocket, place: Place, cookie: Option<St
             }
             () = &mut expiry, if expires => {
                 expires = false;
+                // An edge's cached credential expires quickly: ask the core again, and go
+                // on only if it still stands for the same account.
+                if let (Some(edge), Some(token), Some(account)) =
+                    (&s.0.edge, edge_token.as_deref(), who.and_then(|p| p.account))
+                    && let Some(left) = edge.reverify(&directory, token, account).await
+                {
+                    expiry.as_mut().reset(tokio::time::Instant::now() + left);
+                    expires = true;
+                }
                 lose_authority(&mut who);
                 continue;
             }
@@ -397,6 +409,20 @@ async fn session(s: AppState, socket: WebSocket, place: Place, cookie: Option<St
                 let cod = parsed.as_ref().and_then(|t| t.cancel_on_disconnect);
                 let token = parsed.and_then(|t| t.token);
                 let token = token.as_deref().or(cookie.as_deref()).unwrap_or("");
+                // On an edge, a credential it does not hold yet is asked of the core.
+                if let Some(edge) = &s.0.edge
+                    && !token.is_empty()
+                    && s.0.directory.authenticate(token, now()).is_none()
+                {
+                    match edge.auth.verify(token.to_owned()).await {
+                        Ok(Some(account)) => edge.remember(&s.0.directory, token, account),
+                        Ok(None) => {}
+                        Err(e) => {
+                            say(error(request_id, &e));
+                            continue;
+                        }
+                    }
+                }
                 match s.0.directory.authenticate(token, now()) {
                     Some(p) => {
                         if who.is_some_and(|w| w.account != p.account)
@@ -407,6 +433,9 @@ async fn session(s: AppState, socket: WebSocket, place: Place, cookie: Option<St
                             s.0.feed.unsubscribe_private(&conn, &PrivateChannel::ALL);
                         }
                         who = Some(p);
+                        if s.0.edge.is_some() {
+                            edge_token = Some(token.to_owned());
+                        }
                         if let Some(c) = cod {
                             entered.lock().cancel_on_disconnect = c;
                         }
@@ -479,6 +508,10 @@ async fn session(s: AppState, socket: WebSocket, place: Place, cookie: Option<St
                 }
             }
             "order" | "cancel" | "replace" => {
+                if let Some(edge) = &s.0.edge {
+                    say(error(request_id, &edge.use_core()));
+                    continue;
+                }
                 lose_authority(&mut who);
                 let Some(p) = who else {
                     let e = ApiError::unauthorized("send {\"op\":\"auth\",\"token\":…} first");

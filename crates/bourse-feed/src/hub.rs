@@ -212,19 +212,19 @@ impl std::fmt::Display for SubscribeError {
     }
 }
 
-struct SymbolFeed {
-    state: SymbolState,
-    subs: [Vec<Arc<Conn>>; 4],
+pub(crate) struct SymbolFeed {
+    pub(crate) state: SymbolState,
+    pub(crate) subs: [Vec<Arc<Conn>>; 4],
 }
 
 /// The market data of every listed symbol and everyone subscribed to it.
 pub struct Feed {
     cfg: FeedConfig,
-    index: FxHashMap<Symbol, usize>,
-    symbols: Vec<Mutex<SymbolFeed>>,
+    pub(crate) index: FxHashMap<Symbol, usize>,
+    pub(crate) symbols: Vec<Mutex<SymbolFeed>>,
     /// Each symbol's seq once its update has been queued to every subscriber (heartbeats).
-    seqs: Vec<AtomicU64>,
-    private: Mutex<private::Private>,
+    pub(crate) seqs: Vec<AtomicU64>,
+    pub(crate) private: Mutex<private::Private>,
     private_subs: AtomicUsize,
     next_conn: AtomicU64,
     pub stats: FeedStats,
@@ -903,13 +903,13 @@ fn fan_out(feed: &Feed, i: usize) {
 }
 
 impl Conn {
-    fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.out.lock().closed.is_some()
     }
 }
 
 /// The symbol an event's public market data belongs to.
-fn symbol_of(e: &Event) -> Option<Symbol> {
+pub fn symbol_of(e: &Event) -> Option<Symbol> {
     match *e {
         Event::OrderRested { symbol, .. }
         | Event::OrderFilled { symbol, .. }

@@ -13,6 +13,7 @@
 //! included, by replaying the journal through [`hub::Publisher::publish`].
 
 pub mod hub;
+pub mod image;
 pub mod msg;
 pub mod private;
 pub mod state;
@@ -21,5 +22,6 @@ pub use hub::{
     Channel, Conn, Feed, FeedConfig, FeedStats, Frame, PrivateChannel, Publisher, Pushed,
     SubscribeError,
 };
+pub use image::{FeedImage, ImageError};
 pub use private::{Behind, Resumed};
 pub use state::{Book, Candle, Level, Print, Retention, Status, SymbolState, Update};

@@ -17,6 +17,7 @@ use std::sync::atomic::Ordering;
 use bourse_core::{AccountId, CancelReason, Cash, Event, Price, Qty, Tagged};
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::hub::{Conn, Feed, Frame, PrivateChannel, Pushed};
@@ -35,8 +36,9 @@ pub(crate) struct Sub {
 /// The newest stream events of all accounts, oldest forgotten first once there are more
 /// than `cap`; and each account's last number (one integer per account that has had an
 /// event).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub(crate) struct Log {
+    #[serde(skip)]
     cap: usize,
     by_account: FxHashMap<AccountId, VecDeque<Tagged>>,
     /// Whose event each kept one is, oldest first.
@@ -45,6 +47,34 @@ pub(crate) struct Log {
 }
 
 impl Log {
+    /// The same events and numbers (the capacity is each holder's own).
+    pub(crate) fn same(&self, other: &Log) -> bool {
+        self.by_account == other.by_account
+            && self.order == other.order
+            && self.latest == other.latest
+    }
+
+    /// Events kept.
+    pub(crate) fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Keeps at most `cap` events from now on (the oldest go first).
+    pub(crate) fn set_cap(&mut self, cap: usize) {
+        self.cap = cap;
+        while self.order.len() > cap {
+            let Some(a) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(q) = self.by_account.get_mut(&a) {
+                q.pop_front();
+                if q.is_empty() {
+                    self.by_account.remove(&a);
+                }
+            }
+        }
+    }
+
     fn push(&mut self, account: AccountId, t: &Tagged) {
         self.latest.insert(account, t.aseq);
         if self.cap == 0 {

@@ -16,16 +16,17 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use bourse_core::{Event, Liquidity, Price, Side, Symbol, TradeId, UnixNanos};
+use serde::{Deserialize, Serialize};
 
 /// Aggregate of one price level.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct Level {
     pub qty: u64,
     pub orders: u32,
 }
 
 /// The L2 book: price → level, per side.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct Book {
     pub bids: BTreeMap<Price, Level>,
     pub asks: BTreeMap<Price, Level>,
@@ -90,7 +91,7 @@ impl Book {
 }
 
 /// One print on the tape.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Print {
     pub trade_id: TradeId,
     pub price: Price,
@@ -103,7 +104,7 @@ pub struct Print {
 }
 
 /// A 1-minute OHLCV bar.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Candle {
     pub start: UnixNanos,
     pub open: Price,
@@ -146,7 +147,7 @@ impl Candle {
 }
 
 /// The trading day so far.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Day {
     pub open: Option<Price>,
     pub high: Option<Price>,
@@ -160,7 +161,7 @@ pub struct Day {
 }
 
 /// Whether the symbol is trading.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum Status {
     Trading,
     Halted,
@@ -212,7 +213,9 @@ impl Default for Retention {
 }
 
 /// One symbol's market data.
-#[derive(Clone, Debug)]
+/// Serializable between commands (an edge's image of the core's feed, see [`crate::image`]):
+/// the retention is the reader's own and nothing is pending then.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SymbolState {
     pub symbol: Symbol,
     /// Seq of the last update (0: none yet).
@@ -224,7 +227,9 @@ pub struct SymbolState {
     pub candles: VecDeque<Candle>,
     pub day: Day,
     pub status: Status,
+    #[serde(skip)]
     retention: Retention,
+    #[serde(skip)]
     pending: Pending,
 }
 
@@ -264,6 +269,31 @@ impl SymbolState {
             retention,
             pending: Pending::default(),
         }
+    }
+
+    /// Keeps `retention` from now on, trimming what is kept beyond it.
+    pub(crate) fn set_retention(&mut self, retention: Retention) {
+        self.retention = retention;
+        while self.tape.len() > retention.trades {
+            self.tape.pop_front();
+        }
+        while self.candles.len() > retention.candles {
+            self.candles.pop_front();
+        }
+    }
+
+    /// The same market data (book, tape, candles, day, status, seq): what an image must
+    /// carry over exactly.
+    #[must_use]
+    pub fn same_data(&self, other: &SymbolState) -> bool {
+        self.symbol == other.symbol
+            && self.seq == other.seq
+            && self.ts == other.ts
+            && self.book == other.book
+            && self.tape == other.tape
+            && self.candles == other.candles
+            && self.day == other.day
+            && self.status == other.status
     }
 
     fn touch_level(&mut self, side: Side, price: Price) {

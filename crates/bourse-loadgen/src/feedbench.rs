@@ -84,6 +84,17 @@ pub struct FeedArgs {
     /// No progress line.
     #[arg(long)]
     pub quiet: bool,
+    /// Market-data edges (`bourse edge`, `http://HOST:PORT`, repeatable): the subscribers
+    /// connect to them round robin instead of to the exchange, which still takes the orders.
+    #[arg(long = "edge", value_name = "URL")]
+    pub edges: Vec<String>,
+    /// The edges' process ids, for their CPU (repeatable, in any order).
+    #[arg(long = "edge-pid", value_name = "PID")]
+    pub edge_pids: Vec<u32>,
+    /// Subscribe and measure only; another `bourse bench feed` drives the orders (one client
+    /// process holds at most as many sockets as its open-file limit).
+    #[arg(long)]
+    pub no_orders: bool,
 }
 
 /// What every subscriber adds to.
@@ -294,14 +305,33 @@ async fn bench(
         closed: AtomicU64::new(0),
         latency: Mutex::new(histogram()),
     });
+    // Where the subscribers connect: the edges if any, else the exchange itself.
+    let targets: Vec<String> = if a.edges.is_empty() {
+        vec![addr.to_owned()]
+    } else {
+        a.edges
+            .iter()
+            .map(|u| parse_url(u))
+            .collect::<Result<_>>()?
+    };
+    let feed_stats = |k: &'static str| {
+        let targets = targets.clone();
+        async move {
+            let mut sum = 0u64;
+            for t in &targets {
+                sum += health(t).await?["feed"][k].as_u64().unwrap_or(0);
+            }
+            anyhow::Ok(sum)
+        }
+    };
     let rss_before = pid.and_then(rss_bytes);
     let connect_started = Instant::now();
     let gate = Arc::new(Semaphore::new(a.connect_concurrency.max(1)));
     let mut opening = Vec::with_capacity(a.connections);
-    for _ in 0..a.connections {
+    for i in 0..a.connections {
         let (gate, addr, symbol, channels) = (
             gate.clone(),
-            addr.to_owned(),
+            targets[i % targets.len()].clone(),
             symbol.clone(),
             a.channels.clone(),
         );
@@ -325,7 +355,7 @@ async fn bench(
     // Let the snapshots drain and the server settle before reading its memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_idle = pid.and_then(rss_bytes);
-    let held = health(addr).await?["feed"]["connections"].as_u64();
+    let held = Some(feed_stats("connections").await?);
     eprintln!(
         "bench: {} subscribers on {symbol} ({}) in {connect_secs:.1} s; server holds {}",
         a.connections,
@@ -335,7 +365,11 @@ async fn bench(
 
     // The flow: two traders on one pipelined order-entry connection each.
     let run: Arc<str> = run.into();
-    let keys = setup_accounts(addr, token, &run, 2, std::slice::from_ref(&symbol)).await?;
+    let keys = if a.no_orders {
+        Vec::new()
+    } else {
+        setup_accounts(addr, token, &run, 2, std::slice::from_ref(&symbol)).await?
+    };
     let mut traders = Vec::new();
     for k in &keys {
         traders.push(ws_connect(addr, &k.secret).await?);
@@ -356,10 +390,14 @@ async fn bench(
         }));
     }
     tokio::time::sleep(Duration::from_secs_f64(a.warmup)).await;
-    let before = health(addr).await?;
+    let mut before = json!({"feed": {}});
+    for k in ["updates", "delivered", "conflated", "slow_disconnects"] {
+        before["feed"][k] = feed_stats(k).await?.into();
+    }
     shared.measuring.store(true, Ordering::Relaxed);
     let measure_started = Instant::now();
     let cpu_before = (pid.and_then(cpu_secs), cpu_secs(std::process::id()));
+    let edge_cpu_before: Vec<Option<f64>> = a.edge_pids.iter().map(|p| cpu_secs(*p)).collect();
     let sent_before = sent.load(Ordering::Relaxed);
     let mut last = (Instant::now(), 0u64);
     while measure_started.elapsed().as_secs_f64() < a.duration {
@@ -386,8 +424,17 @@ async fn bench(
     };
     let server_cpu = cpu_pct(cpu_before.0, pid);
     let client_cpu = cpu_pct(cpu_before.1, Some(std::process::id()));
+    let edge_cpu: Vec<Value> = a
+        .edge_pids
+        .iter()
+        .zip(edge_cpu_before)
+        .map(|(p, b)| cpu_pct(b, Some(*p)))
+        .collect();
     let orders = sent.load(Ordering::Relaxed) - sent_before;
-    let after = health(addr).await?;
+    let mut after = json!({"feed": {}});
+    for k in ["updates", "delivered", "conflated", "slow_disconnects"] {
+        after["feed"][k] = feed_stats(k).await?.into();
+    }
     stop.store(true, Ordering::Relaxed);
     let mut trader_errors = Vec::new();
     for f in flows {
@@ -436,6 +483,8 @@ async fn bench(
         "client_threads": a.client_threads,
         "server_cpu_pct": server_cpu,
         "client_cpu_pct": client_cpu,
+        "edges": a.edges,
+        "edge_cpu_pct": edge_cpu,
         "trader_errors": trader_errors,
         "host": host_line(),
     });
@@ -443,7 +492,8 @@ async fn bench(
         eprintln!(
             "bench: {} subscribers, {:.0} orders/s → {:.0} msg/s delivered ({:.1} MB/s), \
              engine→client p50 {:.2} ms p99 {:.2} ms p99.9 {:.2} ms max {:.2} ms; \
-             {} B/idle connection; gaps {}, slow disconnects {}; CPU server {}% client {}%",
+             {} B/idle connection; gaps {}, slow disconnects {}; CPU server {}% client {}% \
+             edges {}",
             a.connections,
             orders as f64 / elapsed,
             messages as f64 / elapsed,
@@ -457,6 +507,7 @@ async fn bench(
             d("slow_disconnects"),
             report["server_cpu_pct"],
             report["client_cpu_pct"],
+            report["edge_cpu_pct"],
         );
     }
     Ok((report, lat))

@@ -22,6 +22,8 @@ pub struct Config {
     pub fix: FixSection,
     pub ha: HaSection,
     pub log: LogSection,
+    pub nats: NatsSection,
+    pub edge: EdgeSection,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -116,6 +118,28 @@ pub struct LogSection {
     pub format: String,
 }
 
+/// The market-data edge tier's NATS JetStream (empty `url`: off).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsSection {
+    pub url: String,
+    pub stream: String,
+    pub subject_prefix: String,
+    pub max_age_secs: u64,
+    pub max_bytes: i64,
+    pub snapshot_every_secs: u64,
+    pub queue: usize,
+}
+
+/// `bourse edge`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeSection {
+    pub listen: String,
+    pub core_url: String,
+    pub auth_cache_secs: u64,
+}
+
 /// Which journal the settings choose.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
@@ -198,6 +222,23 @@ impl Config {
             bail!("log.format = {:?}: use text or json", self.log.format);
         }
         self.backend()?;
+        let n = &self.nats;
+        let token_ok = |t: &str| {
+            !t.is_empty()
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
+        if !token_ok(&n.stream) || !n.subject_prefix.split('.').all(token_ok) {
+            bail!(
+                "nats.stream ({:?}) and nats.subject_prefix ({:?}): letters, digits, _ and - \
+                 (the prefix may have dot-separated parts)",
+                n.stream,
+                n.subject_prefix
+            );
+        }
+        if n.queue == 0 || n.snapshot_every_secs == 0 {
+            bail!("nats.queue and nats.snapshot_every_secs must be at least 1");
+        }
         if self.server.tls_cert.is_empty() != self.server.tls_key.is_empty() {
             bail!("server.tls_cert and server.tls_key go together: set both, or neither");
         }

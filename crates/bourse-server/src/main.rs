@@ -62,6 +62,9 @@ enum Cmd {
         #[command(subcommand)]
         what: bourse_server::bench::Bench,
     },
+    /// A market-data edge: rebuilds the core's feed from NATS JetStream (`[nats]`) and
+    /// serves /v1/ws and the public market routes on `edge.listen`.
+    Edge,
     /// The file journal's maintenance (`bourse journal repair --help`).
     Journal {
         #[command(subcommand)]
@@ -230,6 +233,7 @@ fn run(cli: Cli) -> Result<()> {
         ),
         Cmd::Bench { what } => bourse_server::bench::run(&cfg, what),
         Cmd::Admin(a) => bourse_server::admin::run(&cfg, &a),
+        Cmd::Edge => bourse_server::edgecmd::run(&cfg),
         Cmd::Journal {
             what: JournalCmd::Repair { accept_loss },
         } => repair(&cfg, accept_loss),

@@ -352,6 +352,10 @@ pub trait Release: Send {
     fn release(&mut self, batch: &EventBatch);
     /// The publisher stopped: nothing more will be released.
     fn close(&mut self) {}
+    /// Returns once everything released so far has been fully handled (a sink with a
+    /// thread of its own waits for it): a standby taking over starts the edge publisher
+    /// from the feed's state only once the feed holds everything.
+    fn flush(&mut self) {}
 }
 
 /// Hands each command's outcome to the request waiting for it.
@@ -484,22 +488,30 @@ impl Release for BookRelease {
 pub struct FeedRelease {
     tx: Option<crossbeam_channel::Sender<Vec<Tagged>>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Batches sent, and batches the feed thread has published.
+    sent: u64,
+    done: Arc<AtomicU64>,
 }
 
 impl FeedRelease {
     /// Starts the feed thread; `capacity` batches may wait for it.
     pub fn start(mut publisher: bourse_feed::Publisher, capacity: usize) -> std::io::Result<Self> {
         let (tx, rx) = crossbeam_channel::bounded::<Vec<Tagged>>(capacity.max(1));
+        let done = Arc::new(AtomicU64::new(0));
+        let counted = done.clone();
         let thread = std::thread::Builder::new()
             .name("bourse-feed".into())
             .spawn(move || {
                 for events in rx {
                     publisher.publish(&events);
+                    counted.fetch_add(1, Ordering::Release);
                 }
             })?;
         Ok(FeedRelease {
             tx: Some(tx),
             thread: Some(thread),
+            sent: 0,
+            done,
         })
     }
 }
@@ -508,7 +520,17 @@ impl Release for FeedRelease {
     fn release(&mut self, batch: &EventBatch) {
         if let Some(tx) = &self.tx {
             // Err only once the feed thread is gone (it panicked): nothing to deliver to.
-            let _ = tx.send(batch.events().to_vec());
+            if tx.send(batch.events().to_vec()).is_ok() {
+                self.sent += 1;
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        while self.done.load(Ordering::Acquire) < self.sent
+            && self.thread.as_ref().is_some_and(|t| !t.is_finished())
+        {
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 

@@ -617,6 +617,14 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         }
     };
 
+    // With `nats.url` set: the same events once to JetStream, for edges (else a no-op). It
+    // starts from the feed as it stands now, so a standby's feed thread is drained first.
+    let mut sinks = sinks;
+    for s in &mut sinks {
+        s.flush();
+    }
+    let start_seq = engine.last_seq();
+    sinks.push(crate::natsrelease::sink(cfg, &feed, &listings, start_seq)?);
     let rc = RunnerConfig {
         core: usize::try_from(cfg.engine.core).ok(),
         wait: wait_strategy(cfg),
@@ -625,7 +633,6 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         snapshot_every: (cfg.engine.snapshot_every > 0).then_some(cfg.engine.snapshot_every),
         ..RunnerConfig::default()
     };
-    let start_seq = engine.last_seq();
     let (runner, outputs) = Runner::start(engine, rc).context("starting the engine")?;
     let _ = sequencer.0.set(runner.handle());
     let st = runner.status();
