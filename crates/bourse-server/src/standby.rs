@@ -76,35 +76,50 @@ impl StandbyStatus {
         })
     }
 
+    /// `/metrics` of a standby (OpenMetrics text, through the same library as a primary's).
     #[must_use]
     pub fn metrics(&self) -> String {
+        use prometheus_client::metrics::gauge::Gauge;
         let applied = self.applied.load(Ordering::Relaxed);
         let end = self.journal_end.load(Ordering::Relaxed);
         let token = self.lease.lock().as_ref().map_or(0, |l| l.token);
-        #[allow(clippy::cast_precision_loss)] // milliseconds: far below 2^52
-        let lag_s = self.lag_ms.load(Ordering::Relaxed) as f64 / 1_000.0;
-        format!(
-            "# TYPE bourse_standby gauge\n\
-             # HELP bourse_standby 1 while this process is a standby.\n\
-             bourse_standby 1\n\
-             # TYPE bourse_standby_applied_seq gauge\n\
-             # HELP bourse_standby_applied_seq The last journal seq applied to this standby's engine.\n\
-             bourse_standby_applied_seq {applied}\n\
-             # TYPE bourse_standby_journal_end_seq gauge\n\
-             # HELP bourse_standby_journal_end_seq The journal's end at the standby's last look.\n\
-             bourse_standby_journal_end_seq {end}\n\
-             # TYPE bourse_standby_lag_commands gauge\n\
-             # HELP bourse_standby_lag_commands Journaled commands not applied yet.\n\
-             bourse_standby_lag_commands {}\n\
-             # TYPE bourse_standby_lag_seconds gauge\n\
-             # HELP bourse_standby_lag_seconds Age of the newest applied command while behind.\n\
-             bourse_standby_lag_seconds {lag_s}\n\
-             # TYPE bourse_lease_token gauge\n\
-             # HELP bourse_lease_token The lease's fencing token at the last look.\n\
-             bourse_lease_token {token}\n\
-             # EOF\n",
+        let mut reg = prometheus_client::registry::Registry::default();
+        let mut gauge = |name: &str, help: &str, v: u64| {
+            let g = Gauge::<i64>::default();
+            g.set(i64::try_from(v).unwrap_or(i64::MAX));
+            reg.register(name, help, g);
+        };
+        gauge("bourse_standby", "1 while this process is a standby", 1);
+        gauge(
+            "bourse_standby_applied_seq",
+            "The last journal seq applied to this standby's engine",
+            applied,
+        );
+        gauge(
+            "bourse_standby_journal_end_seq",
+            "The journal's end at the standby's last look",
+            end,
+        );
+        gauge(
+            "bourse_standby_lag_commands",
+            "Journaled commands not applied yet",
             end.saturating_sub(applied),
-        )
+        );
+        gauge(
+            "bourse_standby_lag_milliseconds",
+            "Age of the newest applied command while more were waiting (0 when caught up)",
+            self.lag_ms.load(Ordering::Relaxed),
+        );
+        gauge(
+            "bourse_lease_token",
+            "The lease's fencing token at the last look",
+            u64::try_from(token).unwrap_or(0),
+        );
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &reg).is_err() {
+            out.clear();
+        }
+        out
     }
 }
 

@@ -105,7 +105,32 @@ fn failover_under_load_loses_and_doubles_nothing() {
     let symbols: Vec<&str> = SYMBOLS.iter().map(|s| s.0).collect();
     let accounts = rt.block_on(Client::new(&primary.base).setup_accounts(4, &symbols));
     let mut standby = Server::start_standby(&store, &EXTRA);
-    // Before any takeover: the standby answers only its health, and refuses the API.
+    // Before any takeover: the standby answers only its health and metrics, and refuses the
+    // rest of the API.
+    let scrape = || {
+        rt.block_on(async {
+            reqwest::get(format!("{}/metrics", standby.base))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        })
+    };
+    // Its first look at the lease comes just after it prints its address.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut metrics = scrape();
+    while !metrics.contains("bourse_lease_token 1") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        metrics = scrape();
+    }
+    for m in [
+        "bourse_standby 1",
+        "bourse_standby_applied_seq ",
+        "bourse_lease_token 1",
+    ] {
+        assert!(metrics.contains(m), "{m:?} not in {metrics}");
+    }
     let (s, v) = rt
         .block_on(Client::new(&standby.base).get("/v1/assets"))
         .unwrap();
