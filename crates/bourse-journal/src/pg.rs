@@ -119,6 +119,11 @@ pub struct PgJournalOptions {
     /// appends always use the `INSERT … UNNEST` statement (whatever `write` says), which
     /// runs on the server to its end even if this process stops mid-way.
     pub fence: Option<i64>,
+    /// Where the caller already knows the journal ends, having read every seq up to it (a
+    /// standby taking over): the open then checks only that the table ends there and that
+    /// the last record decodes, instead of counting every row (which grows with the
+    /// journal and would lengthen every takeover).
+    pub verified_end: Option<u64>,
 }
 
 impl PgJournalOptions {
@@ -132,6 +137,7 @@ impl PgJournalOptions {
             lock_wait: Duration::from_secs(10),
             io_timeout: Duration::from_secs(60),
             fence: None,
+            verified_end: None,
         }
     }
 
@@ -464,6 +470,39 @@ async fn check_fence(conn: &mut PgConnection, ctx: &Ctx) -> Result<(), JournalEr
     }
 }
 
+/// The journal's end, after checking it is `known` (which the caller read gap-free) and
+/// decoding the last record.
+async fn check_known_end(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    known: u64,
+) -> Result<u64, JournalError> {
+    const WHAT: &str = "check the journal";
+    let row: Option<(i64, i64, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, ts, payload FROM journal ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db(WHAT))?;
+    let Some((seq, ts, payload)) = row else {
+        return if known == 0 {
+            Ok(0)
+        } else {
+            Err(ctx.corrupt(known, "the journal is empty"))
+        };
+    };
+    let seq = u64::try_from(seq).unwrap_or(0);
+    if seq != known {
+        return Err(JournalError::Diverged {
+            table: ctx.table.clone(),
+            acknowledged: known,
+            in_flight: known,
+            found: seq,
+        });
+    }
+    ctx.decode(seq, ts, &payload)?;
+    Ok(seq)
+}
+
 /// Creates `schema` if it is missing (applying the migrations is the caller's).
 pub(crate) async fn prepare_schema(
     conn: &mut PgConnection,
@@ -613,7 +652,10 @@ impl PgJournal {
                 .run(&mut conn)
                 .await
                 .map_err(JournalError::Migrate)?;
-            let end = check_end(&mut conn, &ctx).await?;
+            let end = match opts.verified_end {
+                Some(known) => check_known_end(&mut conn, &ctx, known).await?,
+                None => check_end(&mut conn, &ctx).await?,
+            };
             Ok::<_, JournalError>((conn, end))
         })?;
         Ok(Self {

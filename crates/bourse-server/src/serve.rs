@@ -587,8 +587,13 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
             let Some(p) = promoted else {
                 return Ok(());
             };
-            let (j, _) = open_journal_fenced(cfg, Some(p.token))
-                .context("opening the journal as its writer")?;
+            let mut o = PgJournalOptions::new(lo.url.clone());
+            o.schema = lo.schema.clone();
+            o.fence = Some(p.token);
+            // Read gap-free up to here, and final since the lease was taken.
+            o.verified_end = Some(p.engine.last_seq().0);
+            let j: BoxJournal =
+                Box::new(PgJournal::open(o).context("opening the journal as its writer")?);
             if let Some(pr) = &promotion {
                 pr.promote();
             }
