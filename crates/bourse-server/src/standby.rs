@@ -115,6 +115,18 @@ impl StandbyStatus {
             "The lease's fencing token at the last look",
             u64::try_from(token).unwrap_or(0),
         );
+        if let Some((seq, hash)) = *self.hash.lock() {
+            // The state hash is a label (an info metric): compare it with the primary's
+            // `bourse replay` at the same seq.
+            reg.register(
+                "bourse_standby_state",
+                "The standby's state hash, and the seq it was taken at",
+                prometheus_client::metrics::info::Info::new(vec![
+                    ("state_hash".to_owned(), hash.to_string()),
+                    ("seq".to_owned(), seq.0.to_string()),
+                ]),
+            );
+        }
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &reg).is_err() {
             out.clear();

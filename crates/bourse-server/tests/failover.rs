@@ -120,7 +120,9 @@ fn failover_under_load_loses_and_doubles_nothing() {
     // Its first look at the lease comes just after it prints its address.
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut metrics = scrape();
-    while !metrics.contains("bourse_lease_token 1") && Instant::now() < deadline {
+    while !(metrics.contains("bourse_lease_token 1") && metrics.contains("state_hash"))
+        && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(20));
         metrics = scrape();
     }
@@ -128,6 +130,7 @@ fn failover_under_load_loses_and_doubles_nothing() {
         "bourse_standby 1",
         "bourse_standby_applied_seq ",
         "bourse_lease_token 1",
+        "bourse_standby_state_info{state_hash=\"",
     ] {
         assert!(metrics.contains(m), "{m:?} not in {metrics}");
     }
