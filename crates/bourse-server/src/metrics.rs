@@ -49,6 +49,8 @@ pub struct Sources {
     pub feed: Arc<dyn FeedSource>,
     pub rejects: Arc<RejectCounts>,
     pub fix: Arc<bourse_fix::FixHub>,
+    /// The edge publisher's counters, when `nats.url` is set.
+    pub nats: Option<Arc<crate::natsrelease::NatsStats>>,
 }
 
 impl fmt::Debug for Sources {
@@ -321,6 +323,30 @@ impl Collector for Sources {
             relaxed(&x.garbled),
         )?;
 
+        if let Some(n) = &self.nats {
+            m.counter(
+                "bourse_nats_published",
+                "Messages handed to JetStream for the edges (a refusal or a missing acknowledgement counts in bourse_nats_failed).",
+                relaxed(&n.published),
+            )?;
+            m.counter(
+                "bourse_nats_dropped",
+                "Messages dropped because the queue to NATS was full (edges resync from the \
+                 next snapshot).",
+                relaxed(&n.dropped),
+            )?;
+            m.counter(
+                "bourse_nats_failed",
+                "Publishes NATS refused or did not acknowledge.",
+                relaxed(&n.failed),
+            )?;
+            m.counter(
+                "bourse_nats_snapshots",
+                "Feed snapshots published for the edges.",
+                relaxed(&n.snapshots),
+            )?;
+        }
+
         // The allocator's own account (jemalloc, the binary's global allocator): what the
         // process holds allocated against what it keeps resident, so that growth in RSS can
         // be told apart from growth in data. Read only at scrape time.
@@ -384,6 +410,7 @@ mod tests {
             feed: Arc::new(bourse_feed::FeedStats::default()),
             rejects,
             fix: Arc::default(),
+            nats: Some(Arc::new(crate::natsrelease::NatsStats::default())),
         })
         .render();
         for line in [
@@ -401,6 +428,7 @@ mod tests {
             "bourse_feed_connections 0",
             "bourse_rejects_total{reason=\"UNKNOWN_ORDER\"} 1",
             "bourse_rejects_total{reason=\"INSUFFICIENT_BUYING_POWER\"} 0",
+            "bourse_nats_dropped_total 0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }

@@ -39,7 +39,7 @@ const MAX_IN_FLIGHT: usize = 4_096;
 /// Released batches that may wait for the mirror thread.
 const BATCHES: usize = 1_024;
 
-/// Counters, for logs and `/healthz`.
+/// Counters, for `/healthz` and `/metrics` (the `bourse_nats_*` families).
 #[derive(Debug, Default)]
 pub struct NatsStats {
     pub published: AtomicU64,
@@ -66,11 +66,19 @@ pub struct NatsRelease {
 /// The release to add to the publisher's sinks: publishing to JetStream when `nats.url`
 /// is set, nothing otherwise. `feed` must hold exactly the state after `seq` (it is read
 /// once, before the publisher starts).
-pub fn sink(cfg: &Config, feed: &Feed, listings: &Listings, seq: Seq) -> Result<Box<dyn Release>> {
+pub fn sink(
+    cfg: &Config,
+    feed: &Feed,
+    listings: &Listings,
+    seq: Seq,
+    stats: Arc<NatsStats>,
+) -> Result<Box<dyn Release>> {
     if cfg.nats.url.is_empty() {
         return Ok(Box::new(Off));
     }
-    Ok(Box::new(NatsRelease::start(cfg, feed, listings, seq)?))
+    Ok(Box::new(NatsRelease::start(
+        cfg, feed, listings, seq, stats,
+    )?))
 }
 
 /// The stream settings of `cfg`.
@@ -89,7 +97,13 @@ pub fn stream_settings(cfg: &Config) -> StreamSettings {
 impl NatsRelease {
     /// Starts the mirror thread and the publishing task; the first thing published is a
     /// snapshot of `feed` (a reset: edges take it whatever they hold).
-    pub fn start(cfg: &Config, feed: &Feed, listings: &Listings, seq: Seq) -> Result<Self> {
+    pub fn start(
+        cfg: &Config,
+        feed: &Feed,
+        listings: &Listings,
+        seq: Seq,
+        stats: Arc<NatsStats>,
+    ) -> Result<Self> {
         let settings = stream_settings(cfg);
         let listings: Vec<ListingImage> = listings
             .all()
@@ -108,7 +122,6 @@ impl NatsRelease {
         let (tx, rx) = crossbeam_channel::bounded::<Vec<Tagged>>(BATCHES);
         let queue = cfg.nats.queue.max(1);
         let every = Duration::from_secs(cfg.nats.snapshot_every_secs.max(1));
-        let stats = Arc::new(NatsStats::default());
         let thread = std::thread::Builder::new()
             .name("bourse-nats".into())
             .spawn(move || {

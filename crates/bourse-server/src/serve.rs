@@ -259,6 +259,8 @@ struct Ops {
     metrics: crate::metrics::Metrics,
     /// With a PostgreSQL journal: the lease this primary holds, and how it got it.
     leader: Option<Leader>,
+    /// With `nats.url` set: the edge publisher's counters.
+    nats: Option<Arc<crate::natsrelease::NatsStats>>,
 }
 
 /// What a primary's health shows of its leadership.
@@ -314,6 +316,12 @@ impl Operations for Ops {
                 "conflated": self.feed.stats.conflated.load(Ordering::Relaxed),
                 "slow_disconnects": self.feed.stats.slow_disconnects.load(Ordering::Relaxed),
             },
+            "nats": self.nats.as_ref().map(|n| json!({
+                "published": n.published.load(Ordering::Relaxed),
+                "dropped": n.dropped.load(Ordering::Relaxed),
+                "failed": n.failed.load(Ordering::Relaxed),
+                "snapshots": n.snapshots.load(Ordering::Relaxed),
+            })),
             "role": "primary",
             "lease": self.leader.as_ref().map(|l| json!({
                 "token": l.state.token.load(Ordering::Relaxed),
@@ -629,7 +637,14 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         s.flush();
     }
     let start_seq = engine.last_seq();
-    sinks.push(crate::natsrelease::sink(cfg, &feed, &listings, start_seq)?);
+    let nats_stats = Arc::new(crate::natsrelease::NatsStats::default());
+    sinks.push(crate::natsrelease::sink(
+        cfg,
+        &feed,
+        &listings,
+        start_seq,
+        nats_stats.clone(),
+    )?);
     let rc = RunnerConfig {
         core: usize::try_from(cfg.engine.core).ok(),
         wait: wait_strategy(cfg),
@@ -698,6 +713,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         feed: feed.clone(),
         rejects,
         fix: fix_hub.clone(),
+        nats: (!cfg.nats.url.is_empty()).then(|| nats_stats.clone()),
     });
     let ops = Arc::new(Ops {
         handle: runner.handle(),
@@ -709,6 +725,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         feed: feed.clone(),
         metrics,
         leader,
+        nats: (!cfg.nats.url.is_empty()).then(|| nats_stats.clone()),
     });
     let http_cfg = HttpConfig {
         body_limit: cfg.server.body_limit_bytes,

@@ -440,6 +440,15 @@ async fn three_edges_follow_the_core_resync_after_a_kill_and_resume_clients_by_s
         assert_eq!(v["gaps"], 0, "{v}");
         assert!(v["commands"].as_u64().unwrap() > 0, "{v}");
     }
+    // The core's side: everything handed to JetStream, nothing dropped or refused.
+    let (_, v) = h.call(reqwest::Method::GET, "/healthz", None, None).await;
+    let n = &v["nats"];
+    assert!(n["published"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(
+        (n["dropped"].as_u64(), n["failed"].as_u64()),
+        (Some(0), Some(0)),
+        "{v}"
+    );
 
     drop(ws);
     drop(edges);
