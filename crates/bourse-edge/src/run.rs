@@ -291,17 +291,7 @@ async fn follow(
                 restore: true,
                 ..
             } => {
-                let feed = publisher.feed();
-                let mut image = body.feed;
-                image.fit(feed.config());
-                let mut mine = feed.image();
-                mine.trim_like(&image);
-                if !mine.same_as(&image) {
-                    feed.restore(image)
-                        .map_err(|e| EdgeError::Stream(format!("restart the edge: {e}")))?;
-                    let closed = feed.close_subscribers(
-                        "resync: the edge took a fresh snapshot; reconnect and subscribe again",
-                    );
+                if let Some(closed) = adopt(publisher.feed(), body.feed)? {
                     tracing::warn!(seq, closed, "state replaced by the core's snapshot");
                 }
                 progress.restores.fetch_add(1, Ordering::Relaxed);
@@ -315,19 +305,9 @@ async fn follow(
             } => {
                 // In step with the core: the image must be the one this edge built. If it
                 // is not, the core's wins (and the difference is counted: it is a bug).
-                let feed = publisher.feed();
-                let mut image = body.feed;
-                image.fit(feed.config());
-                let mut mine = feed.image();
-                mine.trim_like(&image);
-                if !mine.same_as(&image) {
+                if adopt(publisher.feed(), body.feed)?.is_some() {
                     progress.diverged.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(seq, "the edge's state differs from the core's snapshot");
-                    feed.restore(image)
-                        .map_err(|e| EdgeError::Stream(format!("restart the edge: {e}")))?;
-                    feed.close_subscribers(
-                        "resync: the edge took a fresh snapshot; reconnect and subscribe again",
-                    );
+                    tracing::error!(seq, "the edge's state differed from the core's snapshot");
                 }
             }
             Step::Snapshot { .. } => {}
@@ -341,6 +321,23 @@ async fn follow(
             progress.position.store(p, Ordering::Release);
         }
     }
+}
+
+/// Takes the core's `image` (fitted to this edge's retention) in place of the feed's state
+/// if the two differ, closing every subscriber so it resubscribes to the new state; returns
+/// how many were closed, or `None` if the states were the same.
+fn adopt(feed: &Feed, mut image: bourse_feed::FeedImage) -> Result<Option<usize>, EdgeError> {
+    image.fit(feed.config());
+    let mut mine = feed.image();
+    mine.trim_like(&image);
+    if mine.same_as(&image) {
+        return Ok(None);
+    }
+    feed.restore(image)
+        .map_err(|e| EdgeError::Stream(format!("restart the edge: {e}")))?;
+    Ok(Some(feed.close_subscribers(
+        "resync: the edge took a fresh snapshot; reconnect and subscribe again",
+    )))
 }
 
 async fn shutdown_signal() {

@@ -797,15 +797,8 @@ impl Publisher {
 
     /// Applies events (whole commands, in seq order) and fans out every update.
     pub fn publish(&mut self, events: &[Tagged]) {
-        let mut start = 0;
-        while start < events.len() {
-            let seq = events[start].seq;
-            let end = events[start..]
-                .iter()
-                .position(|t| t.seq != seq)
-                .map_or(events.len(), |n| start + n);
-            self.command(&events[start..end]);
-            start = end;
+        for cmd in events.chunk_by(|a, b| a.seq == b.seq) {
+            self.command(cmd);
         }
     }
 

@@ -62,7 +62,12 @@ impl Log {
     /// Keeps at most `cap` events from now on (the oldest go first).
     pub(crate) fn set_cap(&mut self, cap: usize) {
         self.cap = cap;
-        while self.order.len() > cap {
+        self.evict();
+    }
+
+    /// Drops the oldest events past the cap.
+    fn evict(&mut self) {
+        while self.order.len() > self.cap {
             let Some(a) = self.order.pop_front() else {
                 break;
             };
@@ -82,17 +87,7 @@ impl Log {
         }
         self.by_account.entry(account).or_default().push_back(*t);
         self.order.push_back(account);
-        while self.order.len() > self.cap {
-            let Some(a) = self.order.pop_front() else {
-                break;
-            };
-            if let Some(q) = self.by_account.get_mut(&a) {
-                q.pop_front();
-                if q.is_empty() {
-                    self.by_account.remove(&a);
-                }
-            }
-        }
+        self.evict();
     }
 }
 

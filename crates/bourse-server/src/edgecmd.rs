@@ -18,24 +18,9 @@ pub fn edge_config(cfg: &Config) -> bourse_edge::EdgeConfig {
         auth_ttl: Duration::from_secs(cfg.edge.auth_cache_secs.max(1)),
         feed: crate::serve::feed_config(cfg),
         http: bourse_api::HttpConfig {
-            body_limit: cfg.server.body_limit_bytes,
-            session_ttl: Duration::from_secs(cfg.server.session_ttl_secs),
-            rate_per_credential: bourse_api::ratelimit::Rate {
-                per_sec: cfg.server.rate_per_credential,
-                burst: cfg.server.rate_per_credential * 2.0,
-            },
-            rate_per_ip: bourse_api::ratelimit::Rate {
-                per_sec: cfg.server.rate_per_ip,
-                burst: cfg.server.rate_per_ip * 2.0,
-            },
-            ws: bourse_api::ws::WsConfig {
-                rate: cfg.server.rate_per_credential,
-                heartbeat: Duration::from_secs(cfg.feed.heartbeat_secs),
-                ping_every: Duration::from_secs(cfg.feed.ping_secs),
-                idle_timeout: Duration::from_secs(cfg.feed.idle_timeout_secs),
-            },
+            // No order waits on an edge: a whole request gets the outcome wait alone.
             request_deadline: Duration::from_millis(cfg.server.request_timeout_ms),
-            secure_cookies: false,
+            ..crate::serve::http_config(cfg, false)
         },
         workers: cfg.server.workers,
     }

@@ -225,15 +225,8 @@ struct Mirror {
 impl Mirror {
     fn apply(&mut self, events: &[Tagged]) {
         self.publisher.publish(events);
-        let mut start = 0;
-        while start < events.len() {
-            let seq = events[start].seq;
-            let end = events[start..]
-                .iter()
-                .position(|t| t.seq != seq)
-                .map_or(events.len(), |n| start + n);
-            let cmd = &events[start..end];
-            start = end;
+        for cmd in events.chunk_by(|a, b| a.seq == b.seq) {
+            let seq = cmd[0].seq;
             let msgs = match wire::split_command(&self.subjects, self.last, cmd) {
                 Ok(m) => m,
                 Err(e) => {

@@ -389,14 +389,15 @@ pub fn serve_standby(cfg: &Config) -> Result<()> {
 /// The journal a server starts with: the writer's, or a standby's reader.
 enum Opened {
     Writer(BoxJournal),
-    Reader(Box<PgJournal>),
+    /// A standby's reader, with the lease settings it watches.
+    Reader(Box<PgJournal>, bourse_journal::LeaseOptions),
 }
 
 impl Opened {
     fn as_journal(&self) -> &dyn Journal {
         match self {
             Opened::Writer(j) => &**j,
-            Opened::Reader(j) => &**j,
+            Opened::Reader(j, _) => &**j,
         }
     }
 }
@@ -429,7 +430,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
             cfg.engine.expected_working_orders,
             |s| tracing::info!(seq = s.0, "replaying"),
         )?;
-        (Opened::Reader(Box::new(reader)), name, engine, rec)
+        (Opened::Reader(Box::new(reader), lo), name, engine, rec)
     } else {
         // The lease first: nothing else may write while this process recovers.
         if let Some(lo) = lease_opts.clone() {
@@ -539,10 +540,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
     let mut took_over_note = String::new();
     let (journal, engine, sinks, lease_held) = match opened {
         Opened::Writer(journal) => (journal, engine, sinks, held),
-        Opened::Reader(reader) => {
-            let Some(lo) = lease_opts.clone() else {
-                bail!("--standby follows a PostgreSQL journal: set journal.database_url");
-            };
+        Opened::Reader(reader, lo) => {
             let status = Arc::new(crate::standby::StandbyStatus::default());
             let standby_server = rt.block_on(HttpServer::bind(
                 &cfg.server.listen,
@@ -727,27 +725,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         leader,
         nats: (!cfg.nats.url.is_empty()).then(|| nats_stats.clone()),
     });
-    let http_cfg = HttpConfig {
-        body_limit: cfg.server.body_limit_bytes,
-        session_ttl: Duration::from_secs(cfg.server.session_ttl_secs),
-        rate_per_credential: bourse_api::ratelimit::Rate {
-            per_sec: cfg.server.rate_per_credential,
-            burst: cfg.server.rate_per_credential * 2.0,
-        },
-        rate_per_ip: bourse_api::ratelimit::Rate {
-            per_sec: cfg.server.rate_per_ip,
-            burst: cfg.server.rate_per_ip * 2.0,
-        },
-        ws: bourse_api::ws::WsConfig {
-            rate: cfg.server.rate_per_credential,
-            heartbeat: Duration::from_secs(cfg.feed.heartbeat_secs),
-            ping_every: Duration::from_secs(cfg.feed.ping_secs),
-            idle_timeout: Duration::from_secs(cfg.feed.idle_timeout_secs),
-        },
-        request_deadline: Duration::from_millis(cfg.server.request_timeout_ms)
-            + REQUEST_DEADLINE_MARGIN,
-        secure_cookies: tls.is_some(),
-    };
+    let http_cfg = http_config(cfg, tls.is_some());
     let password_workers = match cfg.server.password_workers {
         // Half the cores: log-in storms never take the engine's and the journal's share.
         0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
@@ -896,6 +874,32 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         stopped.last_seq.0
     );
     served
+}
+
+/// The HTTP layer's limits from the settings (the core's and an edge's).
+#[must_use]
+pub fn http_config(cfg: &Config, secure_cookies: bool) -> HttpConfig {
+    HttpConfig {
+        body_limit: cfg.server.body_limit_bytes,
+        session_ttl: Duration::from_secs(cfg.server.session_ttl_secs),
+        rate_per_credential: bourse_api::ratelimit::Rate {
+            per_sec: cfg.server.rate_per_credential,
+            burst: cfg.server.rate_per_credential * 2.0,
+        },
+        rate_per_ip: bourse_api::ratelimit::Rate {
+            per_sec: cfg.server.rate_per_ip,
+            burst: cfg.server.rate_per_ip * 2.0,
+        },
+        ws: bourse_api::ws::WsConfig {
+            rate: cfg.server.rate_per_credential,
+            heartbeat: Duration::from_secs(cfg.feed.heartbeat_secs),
+            ping_every: Duration::from_secs(cfg.feed.ping_secs),
+            idle_timeout: Duration::from_secs(cfg.feed.idle_timeout_secs),
+        },
+        request_deadline: Duration::from_millis(cfg.server.request_timeout_ms)
+            + REQUEST_DEADLINE_MARGIN,
+        secure_cookies,
+    }
 }
 
 /// `app` with `Strict-Transport-Security` on every answer when serving TLS.
