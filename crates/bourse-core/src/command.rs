@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::profile::{CodePurpose, Contact, Factor, KindSet, NewCode, Prefs, Sealed};
 use crate::{
     AccountId, Cash, ClientOrderId, OrderId, Price, Qty, SelfTradePrevention, Side, Symbol,
     TimeInForce, UnixNanos, WatchlistName,
@@ -282,6 +283,74 @@ pub enum Command {
         account: AccountId,
         username: String,
         password_hash: String,
+    },
+    /// Sign-up with an email address or phone number (unverified until its code comes
+    /// back); the account may not trade or withdraw until then.
+    RegisterWithContact {
+        username: String,
+        password_hash: String,
+        contact: Contact,
+        code: NewCode,
+    },
+    /// Sends a one-time code: to verify an address, to reset the password, or (with
+    /// `new_contact`) to confirm a new address before it replaces the old one. The engine
+    /// keeps one per purpose and rate-limits them by the command's time.
+    IssueCode {
+        account: AccountId,
+        code: NewCode,
+        new_contact: Option<Contact>,
+    },
+    /// A code sent back. `password_hash` comes with a `Reset` code (the new password).
+    ConfirmCode {
+        account: AccountId,
+        purpose: CodePurpose,
+        digest: SecretHash,
+        password_hash: Option<String>,
+    },
+    /// A TOTP secret to confirm (replaces one not yet confirmed).
+    EnrolTotp {
+        account: AccountId,
+        sealed_secret: Sealed,
+    },
+    /// The first code the authenticator made (the gateway checked it; `step` it matched),
+    /// and the new recovery codes' digests.
+    EnableTotp {
+        account: AccountId,
+        step: u64,
+        recovery: Vec<SecretHash>,
+    },
+    DisableTotp {
+        account: AccountId,
+        factor: Factor,
+    },
+    RenewRecoveryCodes {
+        account: AccountId,
+        factor: Factor,
+        recovery: Vec<SecretHash>,
+    },
+    /// A log-in with the second factor the gateway checked (taken once here), from a device
+    /// (digest; a new one is told to the person).
+    LogIn {
+        account: AccountId,
+        token: SecretHash,
+        expires_at: UnixNanos,
+        factor: Factor,
+        device: SecretHash,
+        device_label: String,
+    },
+    SetNotificationPrefs {
+        account: AccountId,
+        prefs: Prefs,
+    },
+    CreateWebhook {
+        account: AccountId,
+        url: String,
+        events: KindSet,
+        sealed_secret: Sealed,
+    },
+    DeleteWebhook {
+        account: AccountId,
+        webhook_id: u64,
     },
 }
 

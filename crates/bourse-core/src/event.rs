@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::command::{AlertCondition, OrderType, Role, Scopes, SecretHash, Seq};
+use crate::profile::{CodePurpose, ContactKind, SecurityChange};
 use crate::{
     AccountId, CancelReason, Cash, ClientOrderId, OrderId, Price, Qty, RejectReason, Side, Symbol,
     TimeInForce, TradeId, UnixNanos, WatchlistName,
@@ -225,6 +226,28 @@ pub enum Event {
     CustomerAccountOpened {
         account: AccountId,
         broker: AccountId,
+    },
+    /// The account's [`Profile`](crate::profile::Profile) (contacts, codes, second factor,
+    /// notification settings, webhooks) changed; the new one travels beside the events
+    /// (`EventBatch::profiles`), as it does not fit a `Copy` event. Never on the private
+    /// stream: it holds digests and sealed secrets.
+    ProfileChanged {
+        account: AccountId,
+    },
+    /// A one-time code was issued for the account's `kind` address (for `Change`, the new
+    /// one); the sealed code is in the profile.
+    CodeIssued {
+        account: AccountId,
+        purpose: CodePurpose,
+        kind: ContactKind,
+    },
+    SecurityChanged {
+        account: AccountId,
+        change: SecurityChange,
+    },
+    /// A log-in from a device the account had not used (its label is in the profile).
+    NewDeviceLogIn {
+        account: AccountId,
     },
 }
 

@@ -14,6 +14,7 @@ pub mod event;
 pub mod ids;
 pub mod num;
 pub mod order;
+pub mod profile;
 pub mod time;
 
 pub use command::{

@@ -232,6 +232,21 @@ reject_reasons! {
     TooManyWatchlists = 6102, "TOO_MANY_WATCHLISTS", "the account has as many watchlists as it may";
     WatchlistFull = 6103, "WATCHLIST_FULL", "the watchlist holds as many symbols as it may";
     WatchlistNameTaken = 6104, "WATCHLIST_NAME_TAKEN", "the account already has a watchlist with this name";
+    /// The email address or phone number belongs to another account.
+    ContactTaken = 5101, "CONTACT_TAKEN", "that email address or phone number is already registered";
+    /// Signed up by email or phone and not yet verified.
+    ContactNotVerified = 5102, "CONTACT_NOT_VERIFIED", "verify your email address or phone number first";
+    CodeInvalid = 5103, "CODE_INVALID", "the code is wrong, used or expired";
+    CodeRateLimited = 5104, "CODE_RATE_LIMITED", "too many codes sent; wait before asking for another";
+    NoSuchContact = 5105, "NO_SUCH_CONTACT", "the account has no address of that kind";
+    /// A second factor is on and none (or a wrong, used or replayed one) came with the request.
+    SecondFactorInvalid = 5106, "SECOND_FACTOR_INVALID", "the two-factor code is wrong or was already used";
+    TwoFactorNotEnrolled = 5107, "TWO_FACTOR_NOT_ENROLLED", "enrol an authenticator first";
+    TwoFactorEnabled = 5108, "TWO_FACTOR_ENABLED", "two-factor authentication is already on";
+    TwoFactorDisabled = 5109, "TWO_FACTOR_DISABLED", "two-factor authentication is off";
+    UnknownWebhook = 6201, "UNKNOWN_WEBHOOK", "no such webhook";
+    TooManyWebhooks = 6202, "TOO_MANY_WEBHOOKS", "the account has as many webhooks as it may";
+    InvalidWebhook = 6203, "INVALID_WEBHOOK", "the webhook's URL or events are not valid";
 }
 
 impl fmt::Display for RejectReason {
