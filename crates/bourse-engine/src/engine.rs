@@ -18,12 +18,14 @@ use serde::{Deserialize, Serialize};
 use crate::alerts::Alerts;
 use crate::identity::Identity;
 use crate::instrument::Instrument;
+use crate::profiles::Profiles;
 use crate::watchlists::Watchlists;
 
 mod alerts;
 mod identity;
 mod ledger;
 mod orders;
+mod profiles;
 mod risk;
 mod stops;
 mod watchlists;
@@ -151,6 +153,7 @@ pub struct Engine {
     numbers: Vec<u64>,
     alerts: Alerts,
     watchlists: Watchlists,
+    profiles: Profiles,
 }
 
 /// A resting order as a snapshot keeps it; the list per book is in priority order.
@@ -199,6 +202,7 @@ pub struct Snapshot {
     identity: Identity,
     alerts: Alerts,
     watchlists: Watchlists,
+    profiles: Profiles,
 }
 
 impl Snapshot {
@@ -304,6 +308,7 @@ impl Engine {
             numbers: Vec::with_capacity(16),
             alerts: Alerts::default(),
             watchlists: Watchlists::default(),
+            profiles: Profiles::default(),
         })
     }
 
@@ -399,6 +404,7 @@ impl Engine {
             identity: self.identity.clone(),
             alerts: self.alerts.clone(),
             watchlists: self.watchlists.clone(),
+            profiles: self.profiles.clone(),
         }
     }
 
@@ -461,6 +467,8 @@ impl Engine {
         e.shares_in = snap.shares_in;
         e.identity = snap.identity;
         e.identity.reindex();
+        e.profiles = snap.profiles;
+        e.profiles.reindex();
         e.alerts = snap.alerts;
         e.watchlists = snap.watchlists;
         e.last_seq = snap.seq;
@@ -636,6 +644,74 @@ impl Engine {
             | Command::AddToWatchlist { .. }
             | Command::RemoveFromWatchlist { .. }
             | Command::DeleteWatchlist { .. } => self.apply_watchlist(&cmd.cmd, cmd.ts, out),
+            Command::RegisterWithContact {
+                username,
+                password_hash,
+                contact,
+                code,
+            } => self.register_with_contact(cmd.ts, username, password_hash, contact, code, out),
+            Command::IssueCode {
+                account,
+                code,
+                new_contact,
+            } => self.issue_code(cmd.ts, *account, code, new_contact.as_ref(), out),
+            Command::ConfirmCode {
+                account,
+                purpose,
+                digest,
+                password_hash,
+            } => self.confirm_code(
+                cmd.ts,
+                *account,
+                *purpose,
+                digest,
+                password_hash.as_deref(),
+                out,
+            ),
+            Command::EnrolTotp {
+                account,
+                sealed_secret,
+            } => self.enrol_totp(*account, sealed_secret, out),
+            Command::EnableTotp {
+                account,
+                step,
+                recovery,
+            } => self.enable_totp(*account, *step, recovery, out),
+            Command::DisableTotp { account, factor } => self.disable_totp(*account, *factor, out),
+            Command::RenewRecoveryCodes {
+                account,
+                factor,
+                recovery,
+            } => self.renew_recovery(*account, *factor, recovery, out),
+            Command::LogIn {
+                account,
+                token,
+                expires_at,
+                factor,
+                device,
+                device_label,
+            } => self.log_in(
+                *account,
+                *token,
+                *expires_at,
+                *factor,
+                *device,
+                device_label,
+                out,
+            ),
+            Command::SetNotificationPrefs { account, prefs } => {
+                self.set_prefs(*account, prefs, out);
+            }
+            Command::CreateWebhook {
+                account,
+                url,
+                events,
+                sealed_secret,
+            } => self.create_webhook(cmd.ts, *account, url, *events, sealed_secret, out),
+            Command::DeleteWebhook {
+                account,
+                webhook_id,
+            } => self.delete_webhook(*account, *webhook_id, out),
         }
     }
 }

@@ -106,6 +106,31 @@ impl Identity {
         self.sessions.remove(token).map(|s| s.account)
     }
 
+    /// Replaces the password of the account's user; false if it has none.
+    pub(crate) fn set_password(&mut self, account: AccountId, hash: &str) -> bool {
+        match self.users.values_mut().find(|u| u.account == account) {
+            Some(u) => {
+                hash.clone_into(&mut u.password_hash);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ends every session of `account`, returning their digests (in digest order).
+    pub(crate) fn end_sessions_of(&mut self, account: AccountId) -> Vec<SecretHash> {
+        let ended: Vec<SecretHash> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.account == account)
+            .map(|(t, _)| *t)
+            .collect();
+        for t in &ended {
+            self.sessions.remove(t);
+        }
+        ended
+    }
+
     /// Forgets sessions that expired before `now`.
     pub(crate) fn prune_sessions(&mut self, now: UnixNanos) {
         self.sessions.retain(|_, s| s.expires_at > now);

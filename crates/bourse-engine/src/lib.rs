@@ -17,6 +17,7 @@ mod engine;
 pub mod histogram;
 pub mod identity;
 pub mod instrument;
+pub mod profiles;
 pub mod runner;
 pub mod watchlists;
 

@@ -48,7 +48,8 @@ use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bourse_core::{Command, Event, Seq, Sequenced, Tagged, UnixNanos};
+use bourse_core::profile::Profile;
+use bourse_core::{AccountId, Command, Event, Seq, Sequenced, Tagged, UnixNanos};
 use crossbeam_channel::{
     Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError, TrySendError, bounded,
 };
@@ -276,6 +277,9 @@ pub struct EventBatch {
     events: Vec<Tagged>,
     /// Per command: its seq, its timestamp, its ticket and the end of its events in `events`.
     commands: Vec<(Seq, UnixNanos, Ticket, usize)>,
+    /// The profile after each [`Event::ProfileChanged`](bourse_core::Event::ProfileChanged)
+    /// (in event order): what does not fit a `Copy` event, for the mirrors of it.
+    profiles: Vec<(Seq, AccountId, Arc<Profile>)>,
 }
 
 /// One command's outcome in an [`EventBatch`].
@@ -294,6 +298,7 @@ impl EventBatch {
         Self {
             events: Vec::with_capacity(commands * 4),
             commands: Vec::with_capacity(commands),
+            profiles: Vec::new(),
         }
     }
 
@@ -315,6 +320,17 @@ impl EventBatch {
         self.events.extend(events);
         self.commands
             .push((seq, ts, Ticket::NONE, self.events.len()));
+    }
+
+    /// Adds a replayed command's changed profile (see [`EventBatch::profiles`]).
+    pub fn push_profile(&mut self, seq: Seq, account: AccountId, profile: Arc<Profile>) {
+        self.profiles.push((seq, account, profile));
+    }
+
+    /// Each profile the batch's commands changed, as it is after the command, in order.
+    #[must_use]
+    pub fn profiles(&self) -> &[(Seq, AccountId, Arc<Profile>)] {
+        &self.profiles
     }
 
     /// Moves one command's events in, numbered by `numbers` (the engine's
@@ -347,6 +363,7 @@ impl EventBatch {
     pub fn clear(&mut self) {
         self.events.clear();
         self.commands.clear();
+        self.profiles.clear();
         let normal = self.commands.capacity().saturating_mul(4);
         if self.events.capacity() > normal {
             self.events.shrink_to(normal);
@@ -1063,6 +1080,13 @@ impl Worker {
             } else {
                 None
             };
+            for e in &self.out {
+                if let Event::ProfileChanged { account } = *e
+                    && let Some(p) = self.engine.profiles().get(account)
+                {
+                    events.push_profile(sequenced.seq, account, Arc::new(p.clone()));
+                }
+            }
             events.push(
                 sequenced.seq,
                 sequenced.ts,

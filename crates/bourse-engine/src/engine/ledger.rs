@@ -106,6 +106,9 @@ impl Engine {
         if !amount.is_positive() {
             return out.push(refuse(account, RejectReason::InvalidAmount));
         }
+        if self.profiles.is_unverified(account) {
+            return out.push(refuse(account, RejectReason::ContactNotVerified));
+        }
         let Some(a) = self.account_mut(account) else {
             return out.push(refuse(account, RejectReason::UnknownAccount));
         };

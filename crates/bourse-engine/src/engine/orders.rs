@@ -70,6 +70,9 @@ impl Engine {
         if self.account(req.account).is_none() {
             return out.push(rej(RejectReason::UnknownAccount));
         }
+        if self.profiles.is_unverified(req.account) {
+            return out.push(rej(RejectReason::ContactNotVerified));
+        }
         if let Some(cid) = req.client_order_id
             && let Some(&(original, fp)) = self.client_ids.get(&(req.account, cid))
         {
