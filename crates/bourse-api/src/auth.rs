@@ -459,6 +459,16 @@ impl Directory {
         g.users.insert(name.to_owned(), entry);
     }
 
+    /// A new password for the account's user (after a reset).
+    pub fn set_password(&self, account: AccountId, password_hash: String) {
+        let mut g = self.inner.write();
+        if let Some(name) = g.names.get(&account).cloned()
+            && let Some(u) = g.users.get_mut(&name)
+        {
+            u.password_hash = password_hash;
+        }
+    }
+
     /// Records a broker's new customer account (from its released event).
     pub fn add_customer(&self, customer: AccountId, broker: AccountId) {
         let mut g = self.inner.write();

@@ -155,6 +155,8 @@ pub fn edge_router(s: EdgeServices, cfg: &HttpConfig) -> std::io::Result<Router>
             core_url: s.core_url,
             auth_ttl: s.auth_ttl,
         }),
+        // The edge serves no identity route: nothing here is ever sealed or looked up.
+        people: crate::people::People::inert(),
     }));
     let limiter = Arc::new(crate::ratelimit::Limiter::new(
         cfg.rate_per_credential,

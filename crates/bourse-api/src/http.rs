@@ -23,8 +23,8 @@ use tracing::Level;
 use crate::error::ApiError;
 use crate::state::{AppState, HttpConfig, Inner, Services};
 use crate::{
-    admin, alerts, brokers, market, meta, openapi, queries, trading, transfers, users, watchlists,
-    ws,
+    admin, alerts, brokers, market, meta, notices, openapi, queries, signup, trading, transfers,
+    twofactor, users, watchlists, ws,
 };
 
 /// The router with every route.
@@ -39,6 +39,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         watchlist_book,
         history,
         feed,
+        people,
     } = services;
     let limiter = Arc::new(crate::ratelimit::Limiter::new(
         cfg.rate_per_credential,
@@ -59,6 +60,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         watchlists: watchlist_book,
         history,
         edge: None,
+        people,
     }));
     let deadline = cfg.request_deadline;
     Router::new()
@@ -66,6 +68,30 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         .route("/metrics", get(meta::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/v1/users", post(users::register))
+        .route("/v1/users/verify", post(signup::verify))
+        .route("/v1/users/verify/resend", post(signup::resend))
+        .route("/v1/password-resets", post(signup::start_reset))
+        .route("/v1/password-resets/confirm", post(signup::confirm_reset))
+        .route("/v1/me", get(signup::me))
+        .route("/v1/me/contact", post(signup::change_contact))
+        .route("/v1/me/totp", post(twofactor::enrol).delete(twofactor::disable))
+        .route("/v1/me/totp/confirm", post(twofactor::confirm))
+        .route("/v1/me/recovery-codes", post(twofactor::renew))
+        .route(
+            "/v1/notification-preferences",
+            get(notices::get_prefs).put(notices::put_prefs),
+        )
+        .route(
+            "/v1/webhooks",
+            post(notices::create_webhook).get(notices::list_webhooks),
+        )
+        .route("/v1/webhooks/{id}", delete(notices::delete_webhook))
+        .route("/v1/webhooks/{id}/deliveries", get(notices::deliveries))
+        .route("/v1/webhooks/{id}/replay", post(notices::replay_dead))
+        .route(
+            "/v1/webhooks/{id}/deliveries/{delivery_id}/replay",
+            post(notices::replay_one),
+        )
         .route("/v1/sessions", post(users::log_in).delete(users::log_out))
         .route("/v1/sessions/current", get(users::current))
         .route("/v1/api-keys", post(users::create_key))

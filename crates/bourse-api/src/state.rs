@@ -89,6 +89,8 @@ pub(crate) struct Inner {
     pub(crate) history: History,
     /// Set on a market-data edge (`bourse edge`): no engine, credentials asked of the core.
     pub(crate) edge: Option<crate::edge::EdgeMode>,
+    /// Profiles, the data key, failure counts and the delivery log.
+    pub(crate) people: crate::people::People,
 }
 
 /// Shared by every route.
@@ -116,6 +118,8 @@ pub struct Services {
     pub history: History,
     /// Market data and the WebSocket outboxes.
     pub feed: Arc<bourse_feed::Feed>,
+    /// Profiles, the data key and the delivery log.
+    pub people: crate::people::People,
 }
 
 impl std::fmt::Debug for Services {

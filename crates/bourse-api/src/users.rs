@@ -3,7 +3,8 @@
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bourse_core::{Command, Event, Role, Scopes, UnixNanos};
+use bourse_core::profile::CodePurpose;
+use bourse_core::{Command, Event, RejectReason, Role, Scopes, UnixNanos};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -30,19 +31,55 @@ pub(crate) struct Credentials {
     pub(crate) password: String,
 }
 
-/// A log-in: a username and password, and whether the session is to be a browser's cookie.
+/// A log-in: a username, email address or phone number and the password; the second
+/// factor when it is on; and whether the session is to be a browser's cookie.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"username": "alice", "password": "correct horse battery"}))]
+#[schema(example = json!({"email": "ann@example.com", "password": "correct horse battery",
+                          "totp_code": "123456"}))]
 pub(crate) struct LogIn {
     #[schema(pattern = "^[a-z0-9_.-]{3,32}$")]
-    username: String,
+    username: Option<String>,
+    #[schema(max_length = 254)]
+    email: Option<String>,
+    /// E.164.
+    #[schema(max_length = 32)]
+    phone: Option<String>,
     #[schema(min_length = 8, max_length = 128)]
     password: String,
+    /// The authenticator's current code, when two-factor is on.
+    #[schema(pattern = "^[0-9]{6}$")]
+    totp_code: Option<String>,
+    /// A recovery code instead (each works once).
+    #[schema(max_length = 32)]
+    recovery_code: Option<String>,
+    /// A stable id the client keeps for itself (a log-in from an id not seen before is
+    /// told to the person); without it the User-Agent stands for the device.
+    #[schema(max_length = 128)]
+    device_id: Option<String>,
     /// `true` from the web page: the token goes into an HttpOnly, SameSite=Strict cookie
     /// (`bourse_session`) and the answer carries the session's CSRF token instead.
     #[serde(default)]
     cookie: bool,
+}
+
+/// Sign-up: an email address or phone number (verified by the code sent to it) or a
+/// username, and a password.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ann@example.com", "password": "correct horse battery"}))]
+pub(crate) struct SignUp {
+    /// 3-32 characters of a-z, 0-9, '_', '-' and '.': required without an address, else a
+    /// display name (one is made up when absent).
+    #[schema(pattern = "^[a-z0-9_.-]{3,32}$")]
+    username: Option<String>,
+    #[schema(max_length = 254)]
+    email: Option<String>,
+    /// E.164, e.g. `+14155550100`.
+    #[schema(max_length = 32)]
+    phone: Option<String>,
+    #[schema(min_length = 8, max_length = 128)]
+    password: String,
 }
 
 /// A new user.
@@ -53,6 +90,10 @@ pub(crate) struct Registered {
     /// The user's account, opened with them.
     #[schema(value_type = wire::AccountId)]
     account_id: String,
+    /// Signed up with an address: where the code went (`email` or `phone`). The account may
+    /// not trade or withdraw until it is confirmed at `POST /v1/users/verify`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verification_sent_to: Option<&'static str>,
 }
 
 /// `POST /v1/users`: registers a trader and opens their account.
@@ -80,18 +121,78 @@ pub(crate) struct Registered {
 )]
 pub(crate) async fn register(
     axum::extract::State(s): State,
-    JsonBody(body): JsonBody<Credentials>,
+    JsonBody(body): JsonBody<SignUp>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let account = new_user(&s, &body, |username, password_hash| Command::RegisterUser {
+    if body.email.is_none() && body.phone.is_none() {
+        let Some(username) = body.username else {
+            return Err(ApiError::unprocessable(
+                "INVALID_FIELD",
+                "give an email address, a phone number or a username",
+            ));
+        };
+        let creds = Credentials {
+            username,
+            password: body.password,
+        };
+        let account = new_user(&s, &creds, |username, password_hash| {
+            Command::RegisterUser {
+                username,
+                password_hash,
+                role: Role::Trader,
+            }
+        })
+        .await?;
+        return Ok((
+            StatusCode::CREATED,
+            Json(registered(creds.username, account)),
+        ));
+    }
+    let (kind, addr) = crate::people::address(body.email.as_deref(), body.phone.as_deref())?;
+    let vault = s.0.people.vault.clone();
+    let contact = crate::people::contact(&vault, kind, &addr);
+    if s.0
+        .people
+        .profiles
+        .account_by_lookup(&contact.lookup)
+        .is_some()
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            RejectReason::ContactTaken.code(),
+            RejectReason::ContactTaken.message(),
+        ));
+    }
+    let username = match body.username {
+        Some(u) => u,
+        None => {
+            let (hex, _) = new_secret()?;
+            format!("u-{}", &hex[..12])
+        }
+    };
+    let creds = Credentials {
         username,
-        password_hash,
-        role: Role::Trader,
+        password: body.password,
+    };
+    let code = crate::people::new_code(&vault, &contact.lookup, CodePurpose::Verify, kind)?;
+    let account = new_user(&s, &creds, |username, password_hash| {
+        Command::RegisterWithContact {
+            username,
+            password_hash,
+            contact: Box::new(contact),
+            code: Box::new(code),
+        }
     })
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(registered(body.username, account)),
-    ))
+    .await
+    .map_err(|e| {
+        if e.code == RejectReason::ContactTaken.code() {
+            ApiError::new(StatusCode::CONFLICT, e.code, e.message)
+        } else {
+            e
+        }
+    })?;
+    let mut r = registered(creds.username, account);
+    r.verification_sent_to = Some(kind.name());
+    Ok((StatusCode::CREATED, Json(r)))
 }
 
 /// Checks a username and password, hashes the password (off the engine thread), runs the
@@ -151,6 +252,7 @@ pub(crate) fn registered(username: String, account: bourse_core::AccountId) -> R
     Registered {
         username,
         account_id: account.get().to_string(),
+        verification_sent_to: None,
     }
 }
 
@@ -228,30 +330,92 @@ pub(crate) async fn log_in(
             "a browser session is opened from the exchange's own page",
         ));
     }
-    let user = s.0.directory.user(&body.username);
+    let bad = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_CREDENTIALS",
+            "wrong username, address or password",
+        )
+    };
+    let name = match (&body.username, &body.email, &body.phone) {
+        (Some(u), None, None) => Some(u.clone()),
+        (None, e, p) if e.is_some() || p.is_some() => {
+            let (kind, addr) = crate::people::address(e.as_deref(), p.as_deref())?;
+            let lookup = s.0.people.vault.lookup(kind, &addr);
+            // Only the account's own addresses (not one it is changing to).
+            s.0.people
+                .profiles
+                .account_by_lookup(&lookup)
+                .filter(|a| {
+                    s.0.people
+                        .profiles
+                        .get(*a)
+                        .and_then(|p| p.contact(kind).map(|c| c.lookup == lookup))
+                        == Some(true)
+                })
+                .and_then(|a| s.0.directory.username_of(a))
+        }
+        _ => {
+            return Err(ApiError::unprocessable(
+                "INVALID_FIELD",
+                "give exactly one of username, email and phone",
+            ));
+        }
+    };
+    let user = name.as_deref().and_then(|n| s.0.directory.user(n));
+    if let Some(u) = &user {
+        crate::people::not_locked(&s, u.account)?;
+    }
     let phc = user.as_ref().map(|u| u.password_hash.clone());
     let ok = s.0.passwords.verify(body.password, phc).await?;
     let Some(user) = user.filter(|_| ok) else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "INVALID_CREDENTIALS",
-            "wrong username or password",
-        ));
+        if let Some(a) = name
+            .as_deref()
+            .and_then(|n| s.0.directory.user(n))
+            .map(|u| u.account)
+        {
+            s.0.people.lockout.failed(a);
+        }
+        return Err(bad());
     };
+    let factor = crate::twofactor::factor(
+        &s,
+        user.account,
+        body.totp_code.as_deref(),
+        body.recovery_code.as_deref(),
+    )?;
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown device");
+    let device = s.0.people.vault.secret_digest(
+        &format!("device {}", user.account.get()),
+        body.device_id.as_deref().unwrap_or(agent),
+    );
     let (token, token_digest) = new_secret()?;
     let ttl = u64::try_from(s.0.session_ttl.as_nanos()).unwrap_or(u64::MAX);
     let expires_at = UnixNanos::new(now().get().saturating_add(ttl));
     let reply =
         s.0.gateway
-            .execute(Command::CreateSession {
+            .execute(Command::LogIn {
                 account: user.account,
                 token: token_digest,
                 expires_at,
+                factor,
+                device: Box::new(bourse_core::profile::Device {
+                    id: device,
+                    label: agent.chars().take(128).collect(),
+                }),
             })
             .await?;
     if let Some(e) = first_reject(&reply.events) {
+        if e.code == RejectReason::SecondFactorInvalid.code() {
+            s.0.people.lockout.failed(user.account);
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, e.code, e.message));
+        }
         return Err(e);
     }
+    s.0.people.lockout.succeeded(user.account);
     s.0.directory
         .add_session(token_digest, user.account, expires_at);
     let account_id = user.account.get().to_string();

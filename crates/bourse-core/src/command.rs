@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::profile::{CodePurpose, Contact, Factor, KindSet, NewCode, Prefs, Sealed};
+use crate::profile::{CodePurpose, Contact, Device, Factor, KindSet, NewCode, Prefs, Sealed};
 use crate::{
     AccountId, Cash, ClientOrderId, OrderId, Price, Qty, SelfTradePrevention, Side, Symbol,
     TimeInForce, UnixNanos, WatchlistName,
@@ -289,16 +289,18 @@ pub enum Command {
     RegisterWithContact {
         username: String,
         password_hash: String,
-        contact: Contact,
-        code: NewCode,
+        // Boxed, as are the other large parts of these rare commands: every command in the
+        // engine's queue is the size of the largest.
+        contact: Box<Contact>,
+        code: Box<NewCode>,
     },
     /// Sends a one-time code: to verify an address, to reset the password, or (with
     /// `new_contact`) to confirm a new address before it replaces the old one. The engine
     /// keeps one per purpose and rate-limits them by the command's time.
     IssueCode {
         account: AccountId,
-        code: NewCode,
-        new_contact: Option<Contact>,
+        code: Box<NewCode>,
+        new_contact: Option<Box<Contact>>,
     },
     /// A code sent back. `password_hash` comes with a `Reset` code (the new password).
     ConfirmCode {
@@ -335,8 +337,7 @@ pub enum Command {
         token: SecretHash,
         expires_at: UnixNanos,
         factor: Factor,
-        device: SecretHash,
-        device_label: String,
+        device: Box<Device>,
     },
     SetNotificationPrefs {
         account: AccountId,

@@ -368,6 +368,14 @@ impl Profile {
     }
 }
 
+/// The device a log-in came from: a keyed digest of the id the client keeps (or of its
+/// user agent), and what it calls itself.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Device {
+    pub id: SecretHash,
+    pub label: String,
+}
+
 /// The second factor presented at log-in.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum Factor {

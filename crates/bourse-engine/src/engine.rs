@@ -654,7 +654,7 @@ impl Engine {
                 account,
                 code,
                 new_contact,
-            } => self.issue_code(cmd.ts, *account, code, new_contact.as_ref(), out),
+            } => self.issue_code(cmd.ts, *account, code, new_contact.as_deref(), out),
             Command::ConfirmCode {
                 account,
                 purpose,
@@ -689,14 +689,13 @@ impl Engine {
                 expires_at,
                 factor,
                 device,
-                device_label,
             } => self.log_in(
                 *account,
                 *token,
                 *expires_at,
                 *factor,
-                *device,
-                device_label,
+                device.id,
+                &device.label,
                 out,
             ),
             Command::SetNotificationPrefs { account, prefs } => {

@@ -41,6 +41,8 @@ pub struct ServerConfig {
     pub rate_per_ip: f64,
     pub password_workers: usize,
     pub password_queue: usize,
+    pub data_key: String,
+    pub data_key_file: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -254,6 +256,54 @@ impl Config {
                 PathBuf::from(&self.server.tls_key),
             )
         })
+    }
+
+    /// The data key: `server.data_key`, else the key in `server.data_key_file` (made there
+    /// on first start, readable by the owner only).
+    pub fn vault(&self) -> Result<bourse_api::vault::Vault> {
+        use std::io::Write as _;
+        if !self.server.data_key.is_empty() {
+            return bourse_api::vault::Vault::from_hex(&self.server.data_key)
+                .context("server.data_key");
+        }
+        let path = &self.server.data_key_file;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let mut open = std::fs::OpenOptions::new();
+        open.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+        match open.open(path) {
+            Ok(mut f) => {
+                let hex = bourse_api::vault::Vault::generate_hex()
+                    .map_err(|e| anyhow::anyhow!("no randomness for a data key: {e}"))?;
+                f.write_all(hex.as_bytes())
+                    .and_then(|()| f.sync_all())
+                    .with_context(|| format!("writing {}", path.display()))?;
+                tracing::warn!(
+                    file = %path.display(),
+                    "made a new data key; a standby needs the same one (server.data_key)"
+                );
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+        }
+        // Another process may have just made it: read what is there (retrying a moment if
+        // it is still being written).
+        for _ in 0..50 {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            if text.trim().len() == 64 {
+                return bourse_api::vault::Vault::from_hex(&text)
+                    .with_context(|| format!("the data key in {}", path.display()));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        bail!(
+            "{} does not hold a data key (64 hex characters)",
+            path.display()
+        )
     }
 
     /// The journal backend the settings choose.

@@ -466,10 +466,12 @@ impl Release for IdentityRelease {
 pub struct BookRelease {
     pub alerts: Arc<bourse_api::alerts::AlertBook>,
     pub watchlists: Arc<bourse_api::watchlists::WatchlistBook>,
+    pub profiles: Arc<bourse_api::profilebook::ProfileBook>,
 }
 
 impl Release for BookRelease {
     fn release(&mut self, batch: &EventBatch) {
+        self.profiles.apply(batch.profiles());
         let mut events = Vec::new();
         for o in batch.commands() {
             events.clear();

@@ -475,6 +475,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
             .collect(),
     );
     let seed = directory_seed(&engine);
+    let vault = Arc::new(cfg.vault()?);
     let feed = Arc::new(bourse_feed::Feed::new(
         engine
             .instruments()
@@ -487,6 +488,10 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
     let books = BookRelease {
         alerts: Arc::new(bourse_api::alerts::AlertBook::new(std::iter::empty())),
         watchlists: Arc::default(),
+        // Profiles are engine state: the recovered engine's are current.
+        profiles: Arc::new(bourse_api::profilebook::ProfileBook::seeded(
+            engine.profiles().iter(),
+        )),
     };
     let (model, projector, read_opts) = build_read_model(
         cfg,
@@ -497,6 +502,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         standby,
     )?;
     let (alert_book, watchlist_book) = (books.alerts.clone(), books.watchlists.clone());
+    let profile_book = books.profiles.clone();
     let projector_progress = projector.as_ref().map(PgProjector::progress);
     let promotion = projector.as_ref().and_then(PgProjector::promotion);
     let listed: Vec<Instrument> = engine.instruments().to_vec();
@@ -755,6 +761,12 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         listings: listings.clone(),
         history: history.clone(),
     };
+    let people = bourse_api::people::People {
+        profiles: profile_book.clone(),
+        vault: vault.clone(),
+        notifications: Arc::new(bourse_api::people::NoNotifications),
+        lockout: Arc::default(),
+    };
     let app = bourse_api::router(
         bourse_api::Services {
             gateway,
@@ -766,6 +778,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
             watchlist_book,
             history,
             feed,
+            people,
         },
         &http_cfg,
     );

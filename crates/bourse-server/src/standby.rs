@@ -308,6 +308,13 @@ fn catch_up(
         .for_each_from(from, &mut |rec| {
             out.clear();
             engine.apply(&rec, out);
+            for e in out.iter() {
+                if let bourse_core::Event::ProfileChanged { account } = *e
+                    && let Some(p) = engine.profiles().get(account)
+                {
+                    batch.push_profile(rec.seq, account, Arc::new(p.clone()));
+                }
+            }
             batch.push_replayed(rec.seq, rec.ts, engine.tag(rec.seq, rec.ts, out));
             n += 1;
             if batch.len() >= BATCH {

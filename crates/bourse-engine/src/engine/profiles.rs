@@ -5,9 +5,9 @@
 //! is used once, a TOTP step is taken once, a recovery code once, an address by one account.
 
 use bourse_core::profile::{
-    CodePurpose, Contact, ContactKind, Factor, KindSet, MAX_DEVICES, MAX_WEBHOOK_URL,
-    MAX_WEBHOOKS, NewCode, PendingCode, Prefs, Profile, Sealed, SecurityChange, Webhook,
-    CODE_INTERVAL_NANOS, CODES_PER_HOUR,
+    CODE_INTERVAL_NANOS, CODES_PER_HOUR, CodePurpose, Contact, ContactKind, Factor, KindSet,
+    MAX_DEVICES, MAX_WEBHOOK_URL, MAX_WEBHOOKS, NewCode, PendingCode, Prefs, Profile, Sealed,
+    SecurityChange, Webhook,
 };
 use bourse_core::{AccountId, Event, RejectReason, Role, SecretHash, UnixNanos};
 
@@ -236,7 +236,12 @@ impl Engine {
         });
     }
 
-    pub(super) fn disable_totp(&mut self, account: AccountId, factor: Factor, out: &mut Vec<Event>) {
+    pub(super) fn disable_totp(
+        &mut self,
+        account: AccountId,
+        factor: Factor,
+        out: &mut Vec<Event>,
+    ) {
         if !self.profiles.get(account).is_some_and(Profile::two_factor) {
             return out.push(refuse(account, RejectReason::TwoFactorDisabled));
         }
@@ -339,7 +344,10 @@ impl Engine {
             .profiles
             .get(account)
             .is_some_and(|p| p.devices.contains(&device));
-        let first = self.profiles.get(account).is_none_or(|p| p.devices.is_empty());
+        let first = self
+            .profiles
+            .get(account)
+            .is_none_or(|p| p.devices.is_empty());
         if !known {
             let label: String = device_label.chars().take(128).collect();
             self.profiles.edit(account, |p| {
