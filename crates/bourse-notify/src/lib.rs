@@ -376,6 +376,7 @@ impl Notifier {
         }
         self.writer.stop();
         self.dispatch.stop();
+        self.store.close();
     }
 }
 

@@ -98,6 +98,13 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl Backend {
+    /// After shutdown: the embedded file is closed (its lock released).
+    pub(crate) fn close(&self) {
+        if let Backend::Embedded(e) = self {
+            e.close();
+        }
+    }
+
     pub(crate) fn describe(&self) -> &'static str {
         match self {
             Backend::Pg(_) => "postgres",

@@ -10,6 +10,7 @@ use std::fmt::Display;
 use std::path::Path;
 
 use bourse_core::profile::Channel;
+use parking_lot::RwLock;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -74,7 +75,9 @@ fn decode(bytes: &[u8]) -> Result<Rec, NotifyError> {
 
 #[derive(Debug)]
 pub(crate) struct EmbeddedStore {
-    db: Database,
+    /// `None` once closed: the file's lock is released at shutdown, not when the last
+    /// aborted task lets go of the store.
+    db: RwLock<Option<Database>>,
 }
 
 impl EmbeddedStore {
@@ -112,13 +115,25 @@ impl EmbeddedStore {
             }
         };
         tx.commit().map_err(err(WHAT))?;
-        Ok((EmbeddedStore { db }, opened))
+        Ok((
+            EmbeddedStore {
+                db: RwLock::new(Some(db)),
+            },
+            opened,
+        ))
+    }
+
+    /// Closes the file after the operations under way.
+    pub(crate) fn close(&self) {
+        drop(self.db.write().take());
     }
 
     pub(crate) fn commit(&self, batch: &[NewDelivery], through: u64) -> Result<u64, NotifyError> {
         const WHAT: &str = "enqueue deliveries";
         let now = crate::now_ns();
-        let tx = self.db.begin_write().map_err(err(WHAT))?;
+        let guard = self.db.read();
+        let db = guard.as_ref().ok_or(NotifyError::Shutdown)?;
+        let tx = db.begin_write().map_err(err(WHAT))?;
         let mut inserted = 0;
         {
             let mut records = tx.open_table(RECORDS).map_err(err(WHAT))?;
@@ -173,7 +188,9 @@ impl EmbeddedStore {
 
     pub(crate) fn claim(&self, now_ns: u64, limit: u32) -> Result<Vec<Claimed>, NotifyError> {
         const WHAT: &str = "claim due deliveries";
-        let tx = self.db.begin_write().map_err(err(WHAT))?;
+        let guard = self.db.read();
+        let db = guard.as_ref().ok_or(NotifyError::Shutdown)?;
+        let tx = db.begin_write().map_err(err(WHAT))?;
         let mut out = Vec::new();
         {
             let records = tx.open_table(RECORDS).map_err(err(WHAT))?;
@@ -213,7 +230,9 @@ impl EmbeddedStore {
 
     pub(crate) fn finish(&self, batch: &[Finish]) -> Result<(), NotifyError> {
         const WHAT: &str = "record delivery outcomes";
-        let tx = self.db.begin_write().map_err(err(WHAT))?;
+        let guard = self.db.read();
+        let db = guard.as_ref().ok_or(NotifyError::Shutdown)?;
+        let tx = db.begin_write().map_err(err(WHAT))?;
         {
             let mut records = tx.open_table(RECORDS).map_err(err(WHAT))?;
             let mut due = tx.open_table(DUE).map_err(err(WHAT))?;
@@ -255,7 +274,9 @@ impl EmbeddedStore {
 
     pub(crate) fn list(&self, q: ListQuery) -> Result<Vec<DeliveryView>, NotifyError> {
         const WHAT: &str = "list deliveries";
-        let tx = self.db.begin_read().map_err(err(WHAT))?;
+        let guard = self.db.read();
+        let db = guard.as_ref().ok_or(NotifyError::Shutdown)?;
+        let tx = db.begin_read().map_err(err(WHAT))?;
         let records = tx.open_table(RECORDS).map_err(err(WHAT))?;
         let by_account = tx.open_table(BY_ACCOUNT).map_err(err(WHAT))?;
         let end = q.before_id.map_or(u64::MAX, to_u64);
@@ -329,7 +350,9 @@ impl EmbeddedStore {
 
     pub(crate) fn replay(&self, account: u64, id: i64, now_ns: u64) -> Result<bool, NotifyError> {
         const WHAT: &str = "replay a delivery";
-        let tx = self.db.begin_write().map_err(err(WHAT))?;
+        let guard = self.db.read();
+        let db = guard.as_ref().ok_or(NotifyError::Shutdown)?;
+        let tx = db.begin_write().map_err(err(WHAT))?;
         let done = {
             let mut records = tx.open_table(RECORDS).map_err(err(WHAT))?;
             let mut due = tx.open_table(DUE).map_err(err(WHAT))?;
@@ -350,7 +373,9 @@ impl EmbeddedStore {
         now_ns: u64,
     ) -> Result<u64, NotifyError> {
         const WHAT: &str = "replay dead deliveries";
-        let tx = self.db.begin_write().map_err(err(WHAT))?;
+        let guard = self.db.read();
+        let db = guard.as_ref().ok_or(NotifyError::Shutdown)?;
+        let tx = db.begin_write().map_err(err(WHAT))?;
         let mut n = 0;
         {
             let mut records = tx.open_table(RECORDS).map_err(err(WHAT))?;
