@@ -1,0 +1,166 @@
+//! The writer thread: takes submitted batches off a bounded queue and commits many at once
+//! (the rows and `derived_through` in one transaction), then wakes the dispatcher.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::store::Backend;
+use crate::{NewDelivery, NotifyConfig, NotifyError, NotifyStats};
+
+enum Msg {
+    Batch(Vec<NewDelivery>, u64),
+    Flush(Sender<()>),
+    Stop,
+}
+
+#[derive(Debug)]
+pub(crate) struct WriterHandle {
+    tx: Sender<Msg>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Writer {
+    rx: Receiver<Msg>,
+    store: Arc<Backend>,
+    derived: Arc<AtomicU64>,
+    stats: Arc<NotifyStats>,
+    waker: Arc<Notify>,
+    rt: tokio::runtime::Handle,
+    batch_max: usize,
+}
+
+pub(crate) fn start(
+    cfg: &NotifyConfig,
+    store: Arc<Backend>,
+    derived: Arc<AtomicU64>,
+    stats: Arc<NotifyStats>,
+    waker: Arc<Notify>,
+    rt: tokio::runtime::Handle,
+) -> Result<WriterHandle, NotifyError> {
+    let (tx, rx) = crossbeam_channel::bounded(usize::try_from(cfg.submit_queue).unwrap_or(65_536));
+    let w = Writer {
+        rx,
+        store,
+        derived,
+        stats,
+        waker,
+        rt,
+        batch_max: usize::try_from(cfg.batch_max).unwrap_or(4096),
+    };
+    let thread = std::thread::Builder::new()
+        .name("notify-writer".to_owned())
+        .spawn(move || w.run())
+        .map_err(|e| NotifyError::Config(format!("start the notify writer thread: {e}")))?;
+    Ok(WriterHandle {
+        tx,
+        thread: Mutex::new(Some(thread)),
+    })
+}
+
+impl WriterHandle {
+    pub(crate) fn submit(&self, deliveries: Vec<NewDelivery>, through: u64, stats: &NotifyStats) {
+        match self.tx.try_send(Msg::Batch(deliveries, through)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(m)) => {
+                stats.backpressure_waits.fetch_add(1, Ordering::Relaxed);
+                if self.tx.send(m).is_err() {
+                    tracing::warn!(through, "notify: submit after shutdown, batch dropped");
+                }
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                tracing::warn!(through, "notify: submit after shutdown, batch dropped");
+            }
+        }
+    }
+
+    pub(crate) fn flush(&self) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        if self.tx.send(Msg::Flush(tx)).is_ok() {
+            let _ = rx.recv();
+        }
+    }
+
+    /// Commits what was submitted, then ends the thread.
+    pub(crate) fn stop(&self) {
+        let _ = self.tx.send(Msg::Stop);
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Writer {
+    fn run(self) {
+        let mut stopping = false;
+        while !stopping {
+            let Ok(first) = self.rx.recv() else { break };
+            let mut batch = Vec::new();
+            let mut through = 0;
+            let mut waiters = Vec::new();
+            let mut take = |m: Msg, batch: &mut Vec<NewDelivery>| match m {
+                Msg::Batch(d, t) => {
+                    batch.extend(d);
+                    through = through.max(t);
+                    false
+                }
+                Msg::Flush(w) => {
+                    waiters.push(w);
+                    false
+                }
+                Msg::Stop => true,
+            };
+            stopping = take(first, &mut batch);
+            while !stopping && batch.len() < self.batch_max {
+                match self.rx.try_recv() {
+                    Ok(m) => stopping = take(m, &mut batch),
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() || through > self.derived.load(Ordering::Acquire) {
+                self.commit(batch, through, stopping);
+            }
+            for w in waiters {
+                let _ = w.send(());
+            }
+        }
+    }
+
+    /// Commits, retrying a failing store (the journal's database) with backoff: what was
+    /// submitted is never dropped while the process runs, except at shutdown after a few tries.
+    fn commit(&self, batch: Vec<NewDelivery>, through: u64, stopping: bool) {
+        let batch = Arc::new(batch);
+        let mut delay = Duration::from_millis(50);
+        for attempt in 1u32.. {
+            match self.rt.block_on(self.store.commit(batch.clone(), through)) {
+                Ok(inserted) => {
+                    self.derived.fetch_max(through, Ordering::AcqRel);
+                    self.stats.add_pending(inserted);
+                    if inserted > 0 {
+                        self.waker.notify_one();
+                    }
+                    return;
+                }
+                Err(e) => {
+                    self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %e, through, attempt, "notify: enqueue failed, retrying");
+                    if stopping && attempt >= 3 {
+                        tracing::error!(
+                            through,
+                            n = batch.len(),
+                            "notify: shutdown with deliveries not enqueued (re-derived at the next start)"
+                        );
+                        return;
+                    }
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
