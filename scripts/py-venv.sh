@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Runs a Python script of ours in the project's virtualenv, with one pinned package from
-# PyPI that the script needs (an independent client the tests use):
+# Runs a Python script of ours in the project's virtualenv, with the pinned packages from
+# PyPI that the script needs (independent clients the tests use):
 #
-#   [BOURSE_PY_PACKAGE=NAME==VERSION] scripts/py-venv.sh SCRIPT.py [ARGS...]
+#   [BOURSE_PY_PACKAGE="NAME==VERSION ..."] scripts/py-venv.sh SCRIPT.py [ARGS...]
 #
-# BOURSE_PY_PACKAGE defaults to websockets==15.0.1. BOURSE_PY_VENV (default target/py-venv
-# under the repository): the virtualenv, created once and shared; a package is installed
-# only when missing or at another version.
+# BOURSE_PY_PACKAGE: one or more space-separated pins; defaults to websockets==15.0.1.
+# BOURSE_PY_VENV (default target/py-venv under the repository): the virtualenv, created once
+# and shared; a package is installed only when missing or at another version.
 set -euo pipefail
 
-package="${BOURSE_PY_PACKAGE:-websockets==15.0.1}"
-name="${package%%==*}"
-version="${package##*==}"
+read -r -a packages <<<"${BOURSE_PY_PACKAGE:-websockets==15.0.1}"
+for package in "${packages[@]}"; do
+    if [[ "$package" != *==* ]]; then
+        echo "py-venv: '$package' in BOURSE_PY_PACKAGE is not a NAME==VERSION pin" >&2
+        exit 2
+    fi
+done
 # Bounded waits where coreutils' timeout exists (not on stock macOS).
 limit() {
     local secs="$1"
@@ -41,20 +45,27 @@ if [[ ! -x "$venv/bin/python" ]]; then
         exit 3
     }
 fi
-installed="$("$venv/bin/python" -c \
-    "import importlib.metadata as m; print(m.version('$name'))" 2>/dev/null || true)"
-if [[ "$installed" != "$version" ]]; then
+# The pins not installed at their version.
+missing=()
+for package in "${packages[@]}"; do
+    name="${package%%==*}"
+    version="${package##*==}"
+    installed="$("$venv/bin/python" -c \
+        "import importlib.metadata as m; print(m.version('$name'))" 2>/dev/null || true)"
+    [[ "$installed" == "$version" ]] || missing+=("$package")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
     ok=""
     for attempt in 1 2 3; do
         if limit 300 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-            --timeout 60 --retries 5 "$package" >&2; then
+            --timeout 60 --retries 5 "${missing[@]}" >&2; then
             ok=1
             break
         fi
         echo "py-venv: pip install failed (attempt $attempt of 3); retrying" >&2
         sleep $((attempt * 5))
     done
-    [[ -n "$ok" ]] || { echo "py-venv: could not install $package from PyPI" >&2; exit 3; }
+    [[ -n "$ok" ]] || { echo "py-venv: could not install ${missing[*]} from PyPI" >&2; exit 3; }
 fi
 exec 9>&-
 exec "$venv/bin/python" "$@"

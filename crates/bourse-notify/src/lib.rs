@@ -1,6 +1,6 @@
 //! The durable notification outbox and the workers that deliver it (email over SMTP, SMS
-//! through a provider's HTTP API, HMAC-signed webhooks). What turns released events into
-//! deliveries lives elsewhere (`derive`); this crate owns everything after that: storing,
+//! through a provider's HTTP API, HMAC-signed webhooks). [`derive`] turns released events into
+//! deliveries; the rest of the crate owns everything after that: storing,
 //! scheduling, sending, retrying and dead-lettering. It never runs on the engine's thread
 //! and never does I/O on the caller's thread.
 //!
@@ -46,6 +46,7 @@
 
 mod channels;
 mod config;
+pub mod derive;
 mod dispatch;
 mod stats;
 mod store;
@@ -64,6 +65,7 @@ use serde::{Deserialize, Serialize};
 
 pub use channels::{check_url, sign};
 pub use config::NotifyConfig;
+pub use derive::derive;
 pub use stats::{LAG_BUCKETS_MS, NotifyStats};
 pub use templates::{Rendered, render};
 

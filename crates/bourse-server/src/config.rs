@@ -24,6 +24,7 @@ pub struct Config {
     pub log: LogSection,
     pub nats: NatsSection,
     pub edge: EdgeSection,
+    pub notify: bourse_notify::NotifyConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
