@@ -11,11 +11,20 @@
 //! carries the whole quantity and the number of fills is in the order's history) or when it
 //! ends unfilled.
 
-use bourse_core::profile::{Channel, ContactKind, NoticeKind, Prefs, Profile, Sealed};
+use bourse_core::profile::{
+    Channel, CodePurpose, ContactKind, NoticeKind, Prefs, Profile, Sealed,
+};
 use bourse_core::{AccountId, CancelReason, Event, RejectReason, Tagged, UnixNanos};
 use serde_json::{Value, json};
 
 use crate::NewDelivery;
+
+/// Email and SMS deliveries name which of the person's addresses they go to: the verified
+/// one (notices), whichever there is (verification and reset codes), or the address waiting
+/// to replace it (a change's code).
+pub const ADDRESS_VERIFIED: u64 = 0;
+pub const ADDRESS_ANY: u64 = 1;
+pub const ADDRESS_PENDING: u64 = 2;
 
 /// Appends the deliveries one command's events make. `profile` gives the account's profile
 /// as it is after the command.
@@ -39,13 +48,29 @@ pub fn derive<'p>(
                 ContactKind::Email => Channel::Email,
                 ContactKind::Phone => Channel::Sms,
             };
+            // A code goes to the address it proves, verified or not (the new one, for a
+            // change): see the `ADDRESS_*` endpoints.
+            let endpoint = if purpose == CodePurpose::Change {
+                ADDRESS_PENDING
+            } else {
+                ADDRESS_ANY
+            };
             let key = format!("n-{seq}-{i}-{}", channel.name());
             let data = json!({
                 "purpose": purpose.name(),
                 "code_sealed": hex(&code.sealed_code),
                 "contact": kind.name(),
             });
-            out.push(delivery(seq, ts, account, "verification_code", channel, 0, key, data));
+            out.push(delivery(
+                seq,
+                ts,
+                account,
+                "verification_code",
+                channel,
+                endpoint,
+                key,
+                data,
+            ));
             continue;
         }
         let Some((account, kind, data)) = notice(&t.event, profile) else {
@@ -83,7 +108,16 @@ fn route(
                 };
                 if contact.as_ref().is_some_and(|c| c.verified) {
                     let key = format!("n-{seq}-{i}-{}", c.name());
-                    out.push(delivery(seq, ts, account, kind.name(), c, 0, key, data.clone()));
+                    out.push(delivery(
+                        seq,
+                        ts,
+                        account,
+                        kind.name(),
+                        c,
+                        ADDRESS_VERIFIED,
+                        key,
+                        data.clone(),
+                    ));
                 }
             }
             Channel::Webhook => {

@@ -17,6 +17,7 @@ pub mod leadership;
 pub mod listener;
 pub mod metrics;
 pub mod natsrelease;
+pub mod notifyrelease;
 pub mod pipeline;
 pub mod recovery;
 pub mod replaybench;

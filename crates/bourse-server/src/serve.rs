@@ -155,6 +155,7 @@ fn build_read_model(
     feed: &mut bourse_feed::Publisher,
     books: &BookRelease,
     shadow: bool,
+    notify: (u64, &mut Vec<bourse_notify::NewDelivery>),
 ) -> Result<(
     Arc<RwLock<ReadModel>>,
     Option<PgProjector>,
@@ -210,6 +211,9 @@ fn build_read_model(
         feed.publish(&tagged);
         books.alerts.apply(rec.ts, &out);
         books.watchlists.apply(rec.ts, &out);
+        if rec.seq.0 > notify.0 {
+            crate::notifyrelease::derive_replayed(rec.seq.0, rec.ts, &tagged, &replay, notify.1);
+        }
         // All of it: what the tables already hold rebuilds the projector's working orders.
         // (`apply` hands full chunks on by itself.)
         if let Some(p) = projector.as_mut() {
@@ -493,6 +497,41 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
             engine.profiles().iter(),
         )),
     };
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if cfg.server.workers > 0 {
+        rt.worker_threads(cfg.server.workers);
+    }
+    let rt = rt.enable_all().thread_name("bourse-api").build()?;
+    // Notifications: the outbox (a primary delivers from it; a standby only derives, for its
+    // takeover). What the outbox lacks of the journal is derived again in the replay below;
+    // a new outbox starts from now rather than notify of the whole history.
+    let notify_log = Arc::new(std::sync::OnceLock::new());
+    let resolver = Arc::new(crate::notifyrelease::Resolver {
+        profiles: books.profiles.clone(),
+        vault: vault.clone(),
+    });
+    let start_notifier = {
+        let (cfg_n, resolver, handle) = (cfg.notify.clone(), resolver.clone(), rt.handle().clone());
+        let store = crate::notifyrelease::store(cfg)?;
+        move || -> Result<Arc<bourse_notify::Notifier>> {
+            Ok(Arc::new(
+                bourse_notify::Notifier::start(cfg_n, store, resolver, handle)
+                    .context("starting the notification outbox")?,
+            ))
+        }
+    };
+    let notifier = if standby {
+        None
+    } else {
+        Some(start_notifier.clone()()?)
+    };
+    let last = engine.last_seq().0;
+    let derive_from = match &notifier {
+        Some(n) if n.derived_through() == 0 => last,
+        Some(n) => n.derived_through(),
+        None => last.saturating_sub(100_000),
+    };
+    let mut caught_up = Vec::new();
     let (model, projector, read_opts) = build_read_model(
         cfg,
         opened.as_journal(),
@@ -500,7 +539,24 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         &mut feed_publisher,
         &books,
         standby,
+        (derive_from, &mut caught_up),
     )?;
+    if !caught_up.is_empty() {
+        tracing::info!(
+            from = derive_from,
+            deliveries = caught_up.len(),
+            "notifications: re-derived what the outbox lacked"
+        );
+    }
+    if let Some(n) = &notifier {
+        let _ = notify_log.set(n.clone());
+    }
+    let (mut notify_sink, notify_handle) = crate::notifyrelease::NotifyRelease::new(
+        engine.profiles().iter(),
+        notifier.clone(),
+        derive_from,
+    );
+    notify_sink.catch_up(caught_up, last);
     let (alert_book, watchlist_book) = (books.alerts.clone(), books.watchlists.clone());
     let profile_book = books.profiles.clone();
     let projector_progress = projector.as_ref().map(PgProjector::progress);
@@ -530,14 +586,10 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         Box::new(IdentityRelease(directory.clone())),
         Box::new(FixRelease(fix_hub.clone())),
         Box::new(GatewayRelease(gateway.clone())),
-        // Last: market data never delays an answer.
+        // Last: market data and notifications never delay an answer.
         Box::new(FeedRelease::start(feed_publisher, 1_024)?),
+        Box::new(notify_sink),
     ];
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if cfg.server.workers > 0 {
-        rt.worker_threads(cfg.server.workers);
-    }
-    let rt = rt.enable_all().thread_name("bourse-api").build()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
 
     // A standby: serve health only, follow the journal, and take over when the lease lapses.
@@ -609,6 +661,10 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
             if let Some(pr) = &promotion {
                 pr.promote();
             }
+            // Deliveries from here: what the old primary had not enqueued, then live.
+            let n = start_notifier()?;
+            notify_handle.go_live(n.clone());
+            let _ = notify_log.set(n);
             let ms = u64::try_from(p.noticed.elapsed().as_millis()).unwrap_or(u64::MAX);
             tracing::warn!(
                 seq = p.engine.last_seq().0,
@@ -764,7 +820,10 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
     let people = bourse_api::people::People {
         profiles: profile_book.clone(),
         vault: vault.clone(),
-        notifications: Arc::new(bourse_api::people::NoNotifications),
+        notifications: Arc::new(crate::notifyrelease::Log {
+            notifier: notify_log.clone(),
+            allow_loopback_http: cfg.notify.allow_loopback_http,
+        }),
         lockout: Arc::default(),
     };
     let app = bourse_api::router(
@@ -857,6 +916,11 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         .join()
         .map_err(|_| anyhow::anyhow!("the journal writer panicked"))?;
     let _ = publisher.join();
+    // Everything released is in the outbox; attempts in flight end (not delivered).
+    if let Some(n) = notify_log.get() {
+        n.flush();
+        n.shutdown();
+    }
     rt.shutdown_timeout(Duration::from_secs(2));
     let mut journal = journal?;
     if journal.durable_seq() != stopped.last_seq {
