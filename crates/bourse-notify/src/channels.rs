@@ -93,6 +93,16 @@ pub(crate) struct Senders {
     allow_loopback_http: bool,
     smtp: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
     sms: Option<Sms>,
+    /// The runtime the SMTP pool was made in: dropping the pool spawns onto it, wherever the
+    /// last reference goes.
+    rt: tokio::runtime::Handle,
+}
+
+impl Drop for Senders {
+    fn drop(&mut self) {
+        let _in_rt = self.rt.enter();
+        self.smtp.take();
+    }
 }
 
 impl std::fmt::Debug for Senders {
@@ -158,6 +168,7 @@ impl Senders {
             allow_loopback_http: cfg.allow_loopback_http,
             smtp,
             sms,
+            rt: tokio::runtime::Handle::current(),
         }))
     }
 

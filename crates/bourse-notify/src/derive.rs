@@ -11,9 +11,7 @@
 //! carries the whole quantity and the number of fills is in the order's history) or when it
 //! ends unfilled.
 
-use bourse_core::profile::{
-    Channel, CodePurpose, ContactKind, NoticeKind, Prefs, Profile, Sealed,
-};
+use bourse_core::profile::{Channel, CodePurpose, ContactKind, NoticeKind, Prefs, Profile, Sealed};
 use bourse_core::{AccountId, CancelReason, Event, RejectReason, Tagged, UnixNanos};
 use serde_json::{Value, json};
 
@@ -43,7 +41,9 @@ pub fn derive<'p>(
         } = t.event
         {
             let Some(p) = profile(account) else { continue };
-            let Some(code) = p.code(purpose) else { continue };
+            let Some(code) = p.code(purpose) else {
+                continue;
+            };
             let channel = match kind {
                 ContactKind::Email => Channel::Email,
                 ContactKind::Phone => Channel::Sms,
@@ -208,15 +208,21 @@ fn notice<'p>(
             order_id: Some(order_id),
             client_order_id,
             reason,
-        } if !matches!(reason, RejectReason::UnknownOrder | RejectReason::ResentOrder) => (
-            account,
-            NoticeKind::OrderRejected,
-            json!({
-                "order_id": order_id.to_string(),
-                "client_order_id": client_order_id.map(|c| c.to_string()),
-                "reason": reason.code(),
-            }),
-        ),
+        } if !matches!(
+            reason,
+            RejectReason::UnknownOrder | RejectReason::ResentOrder
+        ) =>
+        {
+            (
+                account,
+                NoticeKind::OrderRejected,
+                json!({
+                    "order_id": order_id.to_string(),
+                    "client_order_id": client_order_id.map(|c| c.to_string()),
+                    "reason": reason.code(),
+                }),
+            )
+        }
         Event::AlertTriggered {
             alert_id,
             account,

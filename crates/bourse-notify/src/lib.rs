@@ -272,7 +272,11 @@ impl Notifier {
         let stats = Arc::new(NotifyStats::default());
         stats.set_pending(opened.pending);
         let derived = Arc::new(AtomicU64::new(opened.derived_through));
-        let senders = channels::Senders::new(&cfg)?;
+        // lettre's pooled transport spawns onto the runtime it is made in.
+        let senders = {
+            let _in_rt = rt.enter();
+            channels::Senders::new(&cfg)?
+        };
         let dispatch = dispatch::start(
             cfg.clone(),
             backend.clone(),

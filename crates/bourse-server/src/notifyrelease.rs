@@ -310,11 +310,7 @@ impl bourse_api::people::Notifications for Log {
         })
     }
 
-    fn replay_dead(
-        &self,
-        account: AccountId,
-        webhook: u64,
-    ) -> BoxFuture<'_, Result<u64, String>> {
+    fn replay_dead(&self, account: AccountId, webhook: u64) -> BoxFuture<'_, Result<u64, String>> {
         Box::pin(async move {
             let n = self.notifier.get().ok_or("notifications are not running")?;
             n.replay_dead(account.get(), Channel::Webhook, webhook)
