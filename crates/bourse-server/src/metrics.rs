@@ -51,6 +51,8 @@ pub struct Sources {
     pub fix: Arc<bourse_fix::FixHub>,
     /// The edge publisher's counters, when `nats.url` is set.
     pub nats: Option<Arc<crate::natsrelease::NatsStats>>,
+    /// The notification outbox's counters (a primary's; set once a standby takes over).
+    pub notify: Arc<std::sync::OnceLock<Arc<bourse_notify::Notifier>>>,
 }
 
 impl fmt::Debug for Sources {
@@ -139,6 +141,78 @@ impl Out<'_, '_> {
 
 /// A histogram's values are nanoseconds, shown as seconds.
 const NANOS: u64 = 1_000_000_000;
+
+impl Sources {
+    fn notify_metrics(&self, m: &mut Out<'_, '_>, n: &bourse_notify::NotifyStats) -> fmt::Result {
+        use bourse_core::profile::Channel;
+        let relaxed = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        {
+            let mut c = m.enc.encode_descriptor(
+                "bourse_notify_sent",
+                "Notifications delivered (webhook 2xx, SMTP accepted, SMS provider 2xx), by channel.",
+                None,
+                MetricType::Counter,
+            )?;
+            for ch in [Channel::Email, Channel::Sms, Channel::Webhook] {
+                let labels = [("channel", ch.name())];
+                let e = c.encode_family(&labels)?;
+                ConstCounter::new(n.sent(ch)).encode(e)?;
+            }
+        }
+        m.counter(
+            "bourse_notify_failed",
+            "Delivery attempts that failed (no 2xx, timeout, connection error).",
+            relaxed(&n.failed),
+        )?;
+        m.counter(
+            "bourse_notify_retried",
+            "Failed deliveries scheduled for another attempt (exponential backoff, full jitter).",
+            relaxed(&n.retried),
+        )?;
+        m.counter(
+            "bourse_notify_dead_lettered",
+            "Deliveries that ran out of attempts (listed as dead, replayable).",
+            relaxed(&n.dead_lettered),
+        )?;
+        m.counter(
+            "bourse_notify_canceled",
+            "Deliveries whose destination was gone or whose channel is not configured.",
+            relaxed(&n.canceled),
+        )?;
+        m.counter(
+            "bourse_notify_breaker_opens",
+            "Times an endpoint's circuit breaker opened.",
+            relaxed(&n.breaker_opens),
+        )?;
+        m.counter(
+            "bourse_notify_backpressure_waits",
+            "Times the publisher waited for the outbox writer's queue.",
+            relaxed(&n.backpressure_waits),
+        )?;
+        m.gauge(
+            "bourse_notify_pending",
+            "Deliveries waiting in the outbox (approximate).",
+            n.pending(),
+        )?;
+        let (cumulative, sum, count) = n.buckets();
+        let mut below = 0;
+        let own: Vec<(f64, u64)> = cumulative
+            .into_iter()
+            .map(|(bound, c)| {
+                let o = c.saturating_sub(below);
+                below = c;
+                (if bound.is_finite() { bound } else { f64::MAX }, o)
+            })
+            .collect();
+        let mut h = m.enc.encode_descriptor(
+            "bourse_notify_delivery_lag",
+            "From the event to its delivery's 2xx.",
+            Some(&Unit::Seconds),
+            MetricType::Histogram,
+        )?;
+        h.encode_histogram::<NoLabelSet>(sum, count, &own, None)
+    }
+}
 
 impl Collector for Sources {
     #[allow(clippy::too_many_lines)]
@@ -347,6 +421,10 @@ impl Collector for Sources {
             )?;
         }
 
+        if let Some(n) = self.notify.get() {
+            self.notify_metrics(&mut m, &n.stats())?;
+        }
+
         // The allocator's own account (jemalloc, the binary's global allocator): what the
         // process holds allocated against what it keeps resident, so that growth in RSS can
         // be told apart from growth in data. Read only at scrape time.
@@ -411,6 +489,7 @@ mod tests {
             rejects,
             fix: Arc::default(),
             nats: Some(Arc::new(crate::natsrelease::NatsStats::default())),
+            notify: Arc::default(),
         })
         .render();
         for line in [

@@ -774,6 +774,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         rejects,
         fix: fix_hub.clone(),
         nats: (!cfg.nats.url.is_empty()).then(|| nats_stats.clone()),
+        notify: notify_log.clone(),
     });
     let ops = Arc::new(Ops {
         handle: runner.handle(),
