@@ -368,7 +368,7 @@ async fn bench(
     let keys = if a.no_orders {
         Vec::new()
     } else {
-        setup_accounts(addr, token, &run, 2, std::slice::from_ref(&symbol)).await?
+        setup_accounts(addr, token, &run, 2, std::slice::from_ref(&symbol), None).await?
     };
     let mut traders = Vec::new();
     for k in &keys {

@@ -12,6 +12,7 @@
 //! [`spawn::Hooks`].
 
 pub mod feedbench;
+pub mod hooksink;
 pub mod http;
 pub mod market;
 pub mod orders;

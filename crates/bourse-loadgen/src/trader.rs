@@ -23,6 +23,7 @@ async fn setup_account(
     run: Arc<str>,
     i: usize,
     symbols: Arc<[String]>,
+    webhook: Option<Arc<str>>,
 ) -> Result<Trader> {
     let mut h = Http1::connect(&addr).await?;
     let username = format!("bench-{run}-{i}");
@@ -38,6 +39,17 @@ async fn setup_account(
         .as_str()
         .ok_or_else(|| anyhow!("log-in answered without a token: {v}"))?
         .to_owned();
+    if let Some(url) = &webhook {
+        call_ok(
+            &mut h,
+            "POST",
+            "/v1/webhooks",
+            Some(&session),
+            &json!({"url": &**url, "events": ["*"]}),
+        )
+        .await
+        .context("registering the bench webhook (allow loopback http on the server)")?;
+    }
     let v = call_ok(
         &mut h,
         "POST",
@@ -93,7 +105,9 @@ pub async fn setup_accounts(
     run: &Arc<str>,
     n: usize,
     symbols: &[String],
+    webhook: Option<&str>,
 ) -> Result<Vec<Trader>> {
+    let webhook: Option<Arc<str>> = webhook.map(Into::into);
     let symbols: Arc<[String]> = symbols.to_vec().into();
     let tasks: Vec<JoinHandle<Result<Trader>>> = (0..n)
         .map(|i| {
@@ -103,6 +117,7 @@ pub async fn setup_accounts(
                 run.clone(),
                 i,
                 symbols.clone(),
+                webhook.clone(),
             ))
         })
         .collect();

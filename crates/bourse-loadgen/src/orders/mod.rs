@@ -142,4 +142,9 @@ pub struct OrdersArgs {
     /// No progress line.
     #[arg(long)]
     pub quiet: bool,
+    /// Every trader registers a webhook for every kind of notice, to a receiver in this
+    /// process that measures each delivery's lag (the server needs
+    /// `BOURSE__NOTIFY__ALLOW_LOOPBACK_HTTP=true`).
+    #[arg(long)]
+    pub notify_webhooks: bool,
 }

@@ -129,7 +129,21 @@ async fn load(
     let ladders: Arc<[Ladder]> = ladders(&stocks, a.band_pct)?.into();
     let symbols: Vec<String> = stocks.iter().map(|s| s.symbol.clone()).collect();
     let setup_started = Instant::now();
-    let accounts = setup_accounts(addr, &target.token, &run, n_accounts, &symbols).await?;
+    let hooks = if a.notify_webhooks {
+        let (at, stats) = crate::hooksink::start().await?;
+        Some((format!("http://{at}/hook"), stats))
+    } else {
+        None
+    };
+    let accounts = setup_accounts(
+        addr,
+        &target.token,
+        &run,
+        n_accounts,
+        &symbols,
+        hooks.as_ref().map(|(u, _)| u.as_str()),
+    )
+    .await?;
     eprintln!(
         "bench: {n_accounts} accounts signed up and funded in {:.1} s; connecting {} {} \
          connections",
@@ -230,5 +244,21 @@ async fn load(
         after,
         client_cpu,
     };
-    Ok(report(a, &ctx, &conns, target, n_accounts, &seen))
+    let (mut value, hist) = report(a, &ctx, &conns, target, n_accounts, &seen);
+    if let Some((_, stats)) = &hooks {
+        // Deliveries still on their way: until none arrives for a second (at most 30 s).
+        let mut last = u64::MAX;
+        for _ in 0..30 {
+            let now = stats.received.load(std::sync::atomic::Ordering::Relaxed);
+            if now == last {
+                break;
+            }
+            last = now;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let summary = crate::hooksink::summary(stats);
+        eprintln!("bench: webhook deliveries {summary}");
+        value["webhooks"] = summary;
+    }
+    Ok((value, hist))
 }
