@@ -13,13 +13,9 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody, first_reject};
 use crate::extract::{CanRead, JsonBody, Path, Query, SessionAuth};
+use crate::people::account_of;
 use crate::state::State;
 use crate::wire;
-
-fn account_of(who: &crate::auth::Principal) -> Result<AccountId, ApiError> {
-    who.account
-        .ok_or_else(|| ApiError::forbidden("log in as the account's user"))
-}
 
 /// Channels per kind of notice: kinds `price_alert`, `order_filled`,
 /// `order_partially_filled`, `order_canceled`, `order_rejected`, `order_expired`, `deposit`,

@@ -195,6 +195,18 @@ pub(crate) async fn issue(
     }
 }
 
+/// The caller's account: `403` for the operator token, which has no person.
+pub(crate) fn account_of(who: &crate::auth::Principal) -> Result<AccountId, ApiError> {
+    who.account
+        .ok_or_else(|| ApiError::forbidden("log in as the account's user"))
+}
+
+/// `401 SECOND_FACTOR_INVALID`: a wrong, used or replayed second factor.
+pub(crate) fn second_factor_invalid() -> ApiError {
+    let r = bourse_core::RejectReason::SecondFactorInvalid;
+    ApiError::new(axum::http::StatusCode::UNAUTHORIZED, r.code(), r.message())
+}
+
 /// `429 TOO_MANY_ATTEMPTS` if the account must wait.
 pub(crate) fn not_locked(s: &AppState, account: AccountId) -> Result<(), ApiError> {
     s.0.people.lockout.check(account).map_err(|secs| {

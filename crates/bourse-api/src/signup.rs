@@ -328,9 +328,7 @@ pub(crate) async fn change_contact(
     SessionAuth(who): SessionAuth,
     JsonBody(body): JsonBody<NewAddress>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let account = who
-        .account
-        .ok_or_else(|| ApiError::forbidden("log in as the account's user"))?;
+    let account = crate::people::account_of(&who)?;
     let (kind, addr) = address(body.email.as_deref(), body.phone.as_deref())?;
     let c = contact(&s.0.people.vault, kind, &addr);
     let to = c.lookup;

@@ -15,7 +15,8 @@ use utoipa::ToSchema;
 use crate::auth::now;
 use crate::error::{ApiError, ErrorBody, first_reject};
 use crate::extract::{JsonBody, SessionAuth};
-use crate::people::{internal, not_locked};
+use crate::people::account_of;
+use crate::people::{internal, not_locked, second_factor_invalid};
 use crate::state::{AppState, State};
 use crate::vault::Vault;
 
@@ -83,11 +84,7 @@ pub(crate) fn factor(
     };
     let wrong = || {
         people.lockout.failed(account);
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            RejectReason::SecondFactorInvalid.code(),
-            RejectReason::SecondFactorInvalid.message(),
-        )
+        second_factor_invalid()
     };
     match (totp_code, recovery_code) {
         (Some(code), None) => {
@@ -135,11 +132,6 @@ fn new_recovery(v: &Vault, account: AccountId) -> Result<(Vec<String>, Vec<Secre
         .map(|c| recovery_digest(v, account, c))
         .collect();
     Ok((codes, digests))
-}
-
-fn account_of(who: &crate::auth::Principal) -> Result<AccountId, ApiError> {
-    who.account
-        .ok_or_else(|| ApiError::forbidden("log in as the account's user"))
 }
 
 /// A TOTP secret to add to an authenticator.
@@ -252,11 +244,7 @@ pub(crate) async fn confirm(
     }
     let Some(step) = matching_step(&people.vault, &t.sealed_secret, &body.code) else {
         people.lockout.failed(account);
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            RejectReason::SecondFactorInvalid.code(),
-            RejectReason::SecondFactorInvalid.message(),
-        ));
+        return Err(second_factor_invalid());
     };
     let (codes, recovery) = new_recovery(&people.vault, account)?;
     let reply =
