@@ -79,6 +79,7 @@ pub(crate) async fn get_prefs(
     responses(
         (status = 200, description = "The preferences now, once durable.", body = PrefsView),
         (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
         (status = 403, description = "SESSION_REQUIRED.", body = ErrorBody),
         (status = 422, description = "INVALID_FIELD: an unknown kind or channel.",
@@ -176,6 +177,7 @@ fn hook_view(w: &bourse_core::profile::Webhook, secret: Option<String>) -> Webho
     responses(
         (status = 201, description = "Registered, once durable.", body = WebhookView),
         (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
         (status = 403, description = "SESSION_REQUIRED.", body = ErrorBody),
         (status = 422, description = "INVALID_WEBHOOK, TOO_MANY_WEBHOOKS.", body = ErrorBody),

@@ -56,6 +56,7 @@ fn code_invalid() -> ApiError {
     responses(
         (status = 200, description = "Verified, once durable.", body = Verified),
         (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
         (status = 422, description = "INVALID_FIELD, INVALID_EMAIL, INVALID_PHONE, CODE_INVALID \
          (wrong, used, expired, or no such address).", body = ErrorBody),
         (status = 429, description = "TOO_MANY_ATTEMPTS, RATE_LIMITED.", body = ErrorBody,
@@ -135,6 +136,7 @@ pub(crate) struct Accepted {
         (status = 202, description = "A code goes out if the address is registered and \
          unverified (the answer is the same either way).", body = Accepted),
         (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
         (status = 422, description = "INVALID_FIELD, INVALID_EMAIL, INVALID_PHONE.",
          body = ErrorBody),
         (status = 429, description = "RATE_LIMITED.", body = ErrorBody),
@@ -182,6 +184,7 @@ fn quietly(r: Result<(), ApiError>) -> Result<(), ApiError> {
         (status = 202, description = "A code goes out if the address is registered (the answer \
          is the same either way).", body = Accepted),
         (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
         (status = 422, description = "INVALID_FIELD, INVALID_EMAIL, INVALID_PHONE.",
          body = ErrorBody),
         (status = 429, description = "RATE_LIMITED.", body = ErrorBody),
@@ -235,6 +238,7 @@ pub(crate) struct Reset {
         (status = 204, description = "The password is changed and every session ended, once \
          durable."),
         (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
         (status = 422, description = "INVALID_FIELD, INVALID_EMAIL, INVALID_PHONE, \
          INVALID_PASSWORD, CODE_INVALID.", body = ErrorBody),
         (status = 429, description = "TOO_MANY_ATTEMPTS, RATE_LIMITED.", body = ErrorBody,
@@ -314,6 +318,7 @@ pub(crate) struct NewAddress {
     responses(
         (status = 202, description = "A code went to the new address.", body = Accepted),
         (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
         (status = 403, description = "SESSION_REQUIRED.", body = ErrorBody),
         (status = 422, description = "INVALID_FIELD, INVALID_EMAIL, INVALID_PHONE, \

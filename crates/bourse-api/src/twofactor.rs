@@ -218,6 +218,8 @@ pub(crate) struct RecoveryCodes {
     request_body = Code,
     responses(
         (status = 200, description = "Two-factor is on, once durable.", body = RecoveryCodes),
+        (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED, SECOND_FACTOR_INVALID.", body = ErrorBody),
         (status = 403, description = "SESSION_REQUIRED.", body = ErrorBody),
         (status = 422, description = "TWO_FACTOR_NOT_ENROLLED, TWO_FACTOR_ENABLED.",
@@ -314,6 +316,8 @@ async fn with_factor(
     request_body = Proof,
     responses(
         (status = 204, description = "Two-factor is off, once durable."),
+        (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED, TWO_FACTOR_REQUIRED, SECOND_FACTOR_INVALID.",
          body = ErrorBody),
         (status = 403, description = "SESSION_REQUIRED.", body = ErrorBody),
@@ -348,6 +352,8 @@ pub(crate) async fn disable(
     responses(
         (status = 200, description = "New codes, once durable; the old ones no longer work.",
          body = RecoveryCodes),
+        (status = 400, description = "MALFORMED_JSON, INVALID_BODY.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED, TWO_FACTOR_REQUIRED, SECOND_FACTOR_INVALID.",
          body = ErrorBody),
         (status = 403, description = "SESSION_REQUIRED.", body = ErrorBody),

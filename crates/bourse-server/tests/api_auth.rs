@@ -226,7 +226,7 @@ fn rate_limits_answer_429_with_retry_after() {
     );
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let http = reqwest::Client::new();
+        let http = support::http().build().unwrap();
         let login = || {
             http.post(format!("{}/v1/sessions", server.base))
                 .json(&json!({"username": "nobody", "password": "amber-falcon-river"}))

@@ -115,7 +115,7 @@ fn bad_input_is_refused_at_the_door_with_stable_codes() {
     rt.block_on(async {
         let h = Http::new(&server.base);
         let raw = Raw {
-            http: reqwest::Client::new(),
+            http: support::http().build().unwrap(),
             base: server.base.clone(),
         };
         let account = h.register("trader").await;

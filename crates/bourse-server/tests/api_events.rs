@@ -77,7 +77,7 @@ async fn poll(
     (stop, drain): (Arc<AtomicBool>, bool),
     at: Arc<AtomicU64>,
 ) -> (Vec<Value>, u64) {
-    let http = reqwest::Client::builder()
+    let http = support::http()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();

@@ -30,7 +30,7 @@ async fn call(
     headers: &[(&str, &str)],
     body: Option<Value>,
 ) -> (u16, HeaderMap, Value) {
-    let mut r = reqwest::Client::new().request(method, url);
+    let mut r = support::http().build().unwrap().request(method, url);
     for (k, v) in headers {
         r = r.header(*k, *v);
     }

@@ -77,7 +77,7 @@ fn parallel_log_ins_cannot_grow_the_servers_memory() {
         let h = Http::new(&server.base);
         h.register("alice").await;
         let before = rss_kib(pid);
-        let http = reqwest::Client::new();
+        let http = support::http().build().unwrap();
         let mut codes = std::collections::BTreeMap::<u16, usize>::new();
         for round in 0..3 {
             let mut tasks = Vec::new();
@@ -134,7 +134,7 @@ fn a_made_up_bearer_does_not_escape_the_ip_limit() {
         ("BOURSE__SERVER__RATE_PER_CREDENTIAL", "1000"),
     ]);
     rt.block_on(async {
-        let http = reqwest::Client::new();
+        let http = support::http().build().unwrap();
         // A valid credential of one's own buys no log-in guesses either: log-in and sign-up
         // are limited by IP whatever the bearer.
         let h = Http::new(&server.base);
@@ -584,7 +584,9 @@ fn the_smaller_holes_are_closed() {
         let op = Client::new(&server.base);
         let (account, token) = trader(&h, &op, "alice").await;
         // A 405 has a JSON error body (and Allow).
-        let r = reqwest::Client::new()
+        let r = support::http()
+            .build()
+            .unwrap()
             .put(format!("{}/v1/orders", server.base))
             .send()
             .await
@@ -654,7 +656,9 @@ fn the_smaller_holes_are_closed() {
         assert_eq!(s, 200);
         assert_ne!(v["equity"], "922337203685477.5807", "{v}");
         // A body declared in another charset is refused, not read as UTF-8.
-        let r = reqwest::Client::new()
+        let r = support::http()
+            .build()
+            .unwrap()
             .post(format!("{}/v1/orders", server.base))
             .bearer_auth(&token)
             .header("content-type", "application/json; charset=utf-16")

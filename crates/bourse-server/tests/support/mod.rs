@@ -20,6 +20,18 @@ pub mod fix;
 pub mod load;
 pub mod ws;
 
+/// A reqwest client builder. The workspace builds reqwest with `rustls-no-provider` (the
+/// notifier hands it a ring configuration), so a client built with reqwest's defaults needs
+/// a process-wide provider: ring, installed once here.
+pub fn http() -> reqwest::ClientBuilder {
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| {
+        // Err means another provider is already installed, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+}
+
 /// A self-signed certificate for `localhost` and 127.0.0.1, written as PEM files; it is its
 /// own certificate authority for the clients.
 pub fn certificate(dir: &std::path::Path, name: &str) -> (PathBuf, PathBuf) {
@@ -294,10 +306,7 @@ pub struct Client {
 impl Client {
     pub fn new(base: &str) -> Client {
         Client {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
+            http: http().timeout(Duration::from_secs(30)).build().unwrap(),
             base: base.to_owned(),
         }
     }
@@ -461,7 +470,7 @@ pub struct Http {
 impl Http {
     pub fn new(base: &str) -> Self {
         Self {
-            http: reqwest::Client::new(),
+            http: http().build().unwrap(),
             base: base.to_owned(),
         }
     }
