@@ -140,6 +140,18 @@ pub async fn health(addr: &str) -> Result<Value> {
     Ok(serde_json::from_slice(&r.body)?)
 }
 
+/// One unlabelled or labelled sample of `GET /metrics` (Prometheus text), e.g.
+/// `bourse_notify_sent_total{channel="webhook"}`; `None` when absent.
+pub async fn metric(addr: &str, sample: &str) -> Result<Option<f64>> {
+    let mut h = Http1::connect(addr).await?;
+    let r = h.call("GET", "/metrics", None, None).await?;
+    let text = String::from_utf8_lossy(&r.body);
+    Ok(text.lines().find_map(|l| {
+        let (name, value) = l.rsplit_once(' ')?;
+        (name == sample).then(|| value.parse().ok()).flatten()
+    }))
+}
+
 /// `http://HOST:PORT` → `HOST:PORT`.
 pub fn parse_url(url: &str) -> Result<String> {
     let rest = url

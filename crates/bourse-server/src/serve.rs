@@ -555,7 +555,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         engine.profiles().iter(),
         notifier.clone(),
         derive_from,
-    );
+    )?;
     notify_sink.catch_up(caught_up, last);
     let (alert_book, watchlist_book) = (books.alerts.clone(), books.watchlists.clone());
     let profile_book = books.profiles.clone();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use hdrhistogram::Histogram;
 use parking_lot::Mutex;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::fix::{drive_fix, fix_connect};
 use super::flow::{Flow, Ladder, ladders};
@@ -256,7 +256,16 @@ async fn load(
             last = now;
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        let summary = crate::hooksink::summary(stats);
+        let mut summary = crate::hooksink::summary(stats);
+        // The exchange's own count, to tell a delivery not made from one not measured.
+        let sent = r#"bourse_notify_sent_total{channel="webhook"}"#;
+        summary["server_sent"] = json!(crate::http::metric(addr, sent).await.ok().flatten());
+        summary["server_pending"] = json!(
+            crate::http::metric(addr, "bourse_notify_pending")
+                .await
+                .ok()
+                .flatten()
+        );
         eprintln!("bench: webhook deliveries {summary}");
         value["webhooks"] = summary;
     }
