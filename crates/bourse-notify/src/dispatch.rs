@@ -109,9 +109,13 @@ struct Shared {
     rng: AtomicU64,
 }
 
+/// Committed batches handed from the writer, at most this many waiting.
+const HAND_OFF_BATCHES: usize = 8;
+
 #[derive(Debug)]
 pub(crate) struct DispatchHandle {
     waker: Arc<Notify>,
+    hand_off: mpsc::Sender<Vec<Claimed>>,
     shared: Arc<SharedDebug>,
     dispatcher: AbortHandle,
 }
@@ -154,12 +158,14 @@ pub(crate) fn start(
         rng: AtomicU64::new(u64::from_le_bytes(seed)),
     });
     let waker = Arc::new(Notify::new());
+    let (hand_off, handed) = mpsc::channel(HAND_OFF_BATCHES);
     rt.spawn(record_outcomes(shared.clone(), rx));
     let dispatcher = rt
-        .spawn(dispatch(shared.clone(), waker.clone()))
+        .spawn(dispatch(shared.clone(), waker.clone(), handed))
         .abort_handle();
     DispatchHandle {
         waker,
+        hand_off,
         shared: Arc::new(SharedDebug(shared)),
         dispatcher,
     }
@@ -168,6 +174,11 @@ pub(crate) fn start(
 impl DispatchHandle {
     pub(crate) fn waker(&self) -> Arc<Notify> {
         self.waker.clone()
+    }
+
+    /// Where the writer hands what it commits.
+    pub(crate) fn hand_off(&self) -> mpsc::Sender<Vec<Claimed>> {
+        self.hand_off.clone()
     }
 
     /// Aborts the dispatcher and every endpoint's attempts (not recorded: they stay in
@@ -232,8 +243,13 @@ impl Shared {
     }
 }
 
-/// Claims due deliveries whenever woken (a commit, a replay) or every `poll_ms` (retries).
-async fn dispatch(shared: Arc<Shared>, waker: Arc<Notify>) {
+/// Routes what the writer hands over as it commits; claims due deliveries whenever woken
+/// (a commit the writer could not hand over, a replay) or every `poll_ms` (retries).
+async fn dispatch(
+    shared: Arc<Shared>,
+    waker: Arc<Notify>,
+    mut handed: mpsc::Receiver<Vec<Claimed>>,
+) {
     let poll = Duration::from_millis(shared.cfg.poll_ms);
     let limit = shared.cfg.batch_max.min(1024);
     loop {
@@ -254,9 +270,27 @@ async fn dispatch(shared: Arc<Shared>, waker: Arc<Notify>) {
             tokio::task::yield_now().await;
             continue;
         }
-        tokio::select! {
-            () = waker.notified() => {}
-            () = tokio::time::sleep(poll) => {}
+        let mut wait = Box::pin(tokio::time::sleep(poll));
+        loop {
+            tokio::select! {
+                batch = handed.recv() => match batch {
+                    Some(batch) => {
+                        for c in batch {
+                            route(&shared, c).await;
+                        }
+                    }
+                    // The writer is gone (shutdown): claiming still serves replays.
+                    None => {
+                        tokio::select! {
+                            () = waker.notified() => {}
+                            () = &mut wait => {}
+                        }
+                        break;
+                    }
+                },
+                () = waker.notified() => break,
+                () = &mut wait => break,
+            }
         }
     }
 }

@@ -13,9 +13,11 @@
 //! database and schema, migration `0008_notify_outbox.sql`) and an embedded `redb` file (next to
 //! a file journal).
 //!
-//! **At least once.** A dispatcher claims due deliveries (woken after each commit, else every
-//! `poll_ms` for retries) and marks them in flight; the outcome of each attempt is written back
-//! in batches. A delivery is marked delivered only after a 2xx answer (SMTP: the server's
+//! **At least once.** The writer stores each committed batch's new rows as in flight and
+//! hands them straight to the dispatcher (a bounded queue of batches; when it is full the rows
+//! are stored as due instead). The dispatcher also claims due deliveries — retries, replays,
+//! what was not handed over — when woken, else every `poll_ms`, marking them in flight. The
+//! outcome of each attempt is written back in batches. A delivery is marked delivered only after a 2xx answer (SMTP: the server's
 //! acceptance). Deliveries in flight when the process stopped are handed out again when the
 //! store is reopened, so a receiver can see one twice: it dedupes by the `Idempotency-Key`
 //! header (webhooks), the `Message-ID` (email).
@@ -291,6 +293,7 @@ impl Notifier {
             derived.clone(),
             stats.clone(),
             dispatch.waker(),
+            dispatch.hand_off(),
             rt,
         )?;
         Ok(Notifier {

@@ -113,17 +113,20 @@ impl Backend {
     }
 
     /// Inserts the deliveries (existing keys ignored) and advances `derived_through`, in one
-    /// transaction. Returns how many rows were new.
+    /// transaction. With `hand_off`, the new rows are stored as in flight and returned,
+    /// claimed, for the dispatcher to take at once (no claim round trip); without, they
+    /// wait to be claimed. Returns how many rows were new, and those claimed.
     pub(crate) async fn commit(
         &self,
         batch: Arc<Vec<NewDelivery>>,
         through: u64,
-    ) -> Result<u64, NotifyError> {
+        hand_off: bool,
+    ) -> Result<(u64, Vec<Claimed>), NotifyError> {
         match self {
-            Backend::Pg(pg) => pg.commit(&batch, through).await,
+            Backend::Pg(pg) => pg.commit(&batch, through, hand_off).await,
             Backend::Embedded(e) => {
                 let e = e.clone();
-                blocking(move || e.commit(&batch, through)).await
+                blocking(move || e.commit(&batch, through, hand_off)).await
             }
         }
     }

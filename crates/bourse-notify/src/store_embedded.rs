@@ -128,17 +128,24 @@ impl EmbeddedStore {
         drop(self.db.write().take());
     }
 
-    pub(crate) fn commit(&self, batch: &[NewDelivery], through: u64) -> Result<u64, NotifyError> {
+    pub(crate) fn commit(
+        &self,
+        batch: &[NewDelivery],
+        through: u64,
+        hand_off: bool,
+    ) -> Result<(u64, Vec<Claimed>), NotifyError> {
         const WHAT: &str = "enqueue deliveries";
         let now = crate::now_ns();
         let guard = self.db.read();
         let db = guard.as_ref().ok_or(NotifyError::Shutdown)?;
         let tx = db.begin_write().map_err(err(WHAT))?;
         let mut inserted = 0;
+        let mut claimed = Vec::new();
         {
             let mut records = tx.open_table(RECORDS).map_err(err(WHAT))?;
             let mut keys = tx.open_table(KEYS).map_err(err(WHAT))?;
             let mut due = tx.open_table(DUE).map_err(err(WHAT))?;
+            let mut inflight = tx.open_table(INFLIGHT).map_err(err(WHAT))?;
             let mut by_account = tx.open_table(BY_ACCOUNT).map_err(err(WHAT))?;
             let mut meta = tx.open_table(META).map_err(err(WHAT))?;
             let mut next_id = meta
@@ -170,7 +177,22 @@ impl EmbeddedStore {
                     .insert(id, encode(&rec)?.as_slice())
                     .map_err(err(WHAT))?;
                 keys.insert(d.key.as_str(), id).map_err(err(WHAT))?;
-                due.insert((now, id), ()).map_err(err(WHAT))?;
+                if hand_off {
+                    inflight.insert(id, ()).map_err(err(WHAT))?;
+                    claimed.push(Claimed {
+                        id: to_i64(id),
+                        key: rec.key,
+                        account: rec.account,
+                        kind: rec.kind,
+                        channel: d.channel,
+                        endpoint: rec.endpoint,
+                        attempts: 0,
+                        payload: rec.payload,
+                        created_at_ns: rec.created_ns,
+                    });
+                } else {
+                    due.insert((now, id), ()).map_err(err(WHAT))?;
+                }
                 by_account.insert((d.account, id), ()).map_err(err(WHAT))?;
                 inserted += 1;
             }
@@ -183,7 +205,7 @@ impl EmbeddedStore {
                 .map_err(err(WHAT))?;
         }
         tx.commit().map_err(err(WHAT))?;
-        Ok(inserted)
+        Ok((inserted, claimed))
     }
 
     pub(crate) fn claim(&self, now_ns: u64, limit: u32) -> Result<Vec<Claimed>, NotifyError> {

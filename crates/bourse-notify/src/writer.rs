@@ -10,7 +10,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::store::Backend;
+use crate::store::{Backend, Claimed};
 use crate::{NewDelivery, NotifyConfig, NotifyError, NotifyStats};
 
 enum Msg {
@@ -31,6 +31,9 @@ struct Writer {
     derived: Arc<AtomicU64>,
     stats: Arc<NotifyStats>,
     waker: Arc<Notify>,
+    /// New deliveries handed to the dispatcher as they are committed. Only this thread
+    /// sends, so a free slot seen before a commit is still free after it.
+    hand_off: tokio::sync::mpsc::Sender<Vec<Claimed>>,
     rt: tokio::runtime::Handle,
     batch_max: usize,
 }
@@ -41,6 +44,7 @@ pub(crate) fn start(
     derived: Arc<AtomicU64>,
     stats: Arc<NotifyStats>,
     waker: Arc<Notify>,
+    hand_off: tokio::sync::mpsc::Sender<Vec<Claimed>>,
     rt: tokio::runtime::Handle,
 ) -> Result<WriterHandle, NotifyError> {
     let (tx, rx) = crossbeam_channel::bounded(usize::try_from(cfg.submit_queue).unwrap_or(65_536));
@@ -50,6 +54,7 @@ pub(crate) fn start(
         derived,
         stats,
         waker,
+        hand_off,
         rt,
         batch_max: usize::try_from(cfg.batch_max).unwrap_or(4096),
     };
@@ -133,15 +138,26 @@ impl Writer {
 
     /// Commits, retrying a failing store (the journal's database) with backoff: what was
     /// submitted is never dropped while the process runs, except at shutdown after a few tries.
+    /// The new rows go straight to the dispatcher while its hand-off queue has room; when
+    /// it is behind they wait in the store to be claimed.
     fn commit(&self, batch: Vec<NewDelivery>, through: u64, stopping: bool) {
         let batch = Arc::new(batch);
+        let hand_off = !stopping && self.hand_off.capacity() > 0;
         let mut delay = Duration::from_millis(50);
         for attempt in 1u32.. {
-            match self.rt.block_on(self.store.commit(batch.clone(), through)) {
-                Ok(inserted) => {
+            match self
+                .rt
+                .block_on(self.store.commit(batch.clone(), through, hand_off))
+            {
+                Ok((inserted, claimed)) => {
                     self.derived.fetch_max(through, Ordering::AcqRel);
                     self.stats.add_pending(inserted);
-                    if inserted > 0 {
+                    // A closed queue (the dispatcher stopped) leaves them in flight in the
+                    // store: attempted again at the next open.
+                    if !claimed.is_empty() {
+                        let _ = self.hand_off.try_send(claimed);
+                    }
+                    if inserted > 0 && !hand_off {
                         self.waker.notify_one();
                     }
                     return;
