@@ -614,6 +614,11 @@ def check_webhook_signatures(ctx):
     listed = API.ok(200, "GET", "/v1/webhooks", token=token)["webhooks"]
     ensure([h["id"] for h in listed] == [hook] and "secret" not in listed[0],
            f"GET /v1/webhooks: {listed}")
+    # A user's URL may not point into the exchange's own networks.
+    for inside in ("https://169.254.169.254/latest/meta-data", "https://10.1.2.3/hook",
+                   "https://[::ffff:192.168.0.1]/hook", "http://example.com/hook"):
+        API.refused(422, "INVALID_WEBHOOK", "POST", "/v1/webhooks",
+                    {"url": inside, "events": ["*"]}, token)
     seller = sign_up(username=f"seller-{RUN}")
     st = log_in(username=f"seller-{RUN}")
     deposit(buyer, "10000.00")

@@ -135,7 +135,8 @@ pub(crate) async fn put_prefs(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"url": "https://example.com/bourse", "events": ["order_filled"]}))]
 pub(crate) struct NewWebhook {
-    /// `https://` (plain `http://` only to a loopback address, where the server allows it).
+    /// `https://` to a public address (loopback, by `http://` too, and private networks only
+    /// where the server allows them).
     #[schema(max_length = 2048)]
     url: String,
     /// Kinds of notice to send; `["*"]` for all.

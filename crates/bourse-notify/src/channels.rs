@@ -34,10 +34,55 @@ pub fn sign(secret: &str, timestamp: u64, body: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// Which addresses outbound requests may reach besides public ones. A webhook URL is a
+/// user's input: without this, anyone could make the exchange POST into its own network
+/// (an admin port on loopback, a database, a cloud metadata service at 169.254.169.254).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reach {
+    /// Loopback (127.0.0.0/8, ::1), also by plain `http://`: development only.
+    pub loopback: bool,
+    /// Private, shared and link-local networks (10/8, 172.16/12, 192.168/16, 100.64/10,
+    /// 169.254/16, fc00::/7, fe80::/10).
+    pub private: bool,
+}
+
+impl Reach {
+    /// Whether a request may go to `ip`. Never: unspecified, multicast, broadcast,
+    /// 0.0.0.0/8, and IPv6 forms of refused IPv4 addresses.
+    pub fn allows(self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 @ IpAddr::V4(_) => v4,
+        };
+        if ip.is_loopback() {
+            return self.loopback;
+        }
+        if ip.is_unspecified() || ip.is_multicast() {
+            return false;
+        }
+        match ip {
+            IpAddr::V4(v4) => {
+                let [a, b, ..] = v4.octets();
+                if a == 0 || v4.is_broadcast() {
+                    return false;
+                }
+                let private = v4.is_private() || v4.is_link_local() || (a == 100 && b & 0xC0 == 64);
+                !private || self.private
+            }
+            IpAddr::V6(v6) => {
+                let first = v6.segments()[0];
+                let private = first & 0xFE00 == 0xFC00 || first & 0xFFC0 == 0xFE80;
+                !private || self.private
+            }
+        }
+    }
+}
+
 /// Whether `url` may receive webhooks: `https` (or `http` to a loopback host —
-/// 127.0.0.0/8, ::1, `localhost` — when `allow_loopback_http`), no user info, at most
-/// 2048 characters.
-pub fn check_url(url: &str, allow_loopback_http: bool) -> Result<(), &'static str> {
+/// 127.0.0.0/8, ::1, `localhost` — when `reach.loopback`), no user info, at most 2048
+/// characters, and an IP-literal host that `reach` allows. A host name is checked when it
+/// is resolved, at each delivery (so a name that later points inside is refused then).
+pub fn check_url(url: &str, reach: Reach) -> Result<(), &'static str> {
     if url.len() > URL_MAX {
         return Err("the URL is longer than 2048 characters");
     }
@@ -49,21 +94,39 @@ pub fn check_url(url: &str, allow_loopback_http: bool) -> Result<(), &'static st
         .host_str()
         .filter(|h| !h.is_empty())
         .ok_or("the URL has no host")?;
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    let ip = h.parse::<IpAddr>().ok();
+    let loopback = h.eq_ignore_ascii_case("localhost") || ip.is_some_and(|ip| ip.is_loopback());
+    if loopback && !reach.loopback {
+        return Err("loopback addresses are not enabled (allow_loopback_http)");
+    }
+    if ip.is_some_and(|ip| !reach.allows(ip)) {
+        return Err("the address is in a private or reserved network");
+    }
     match u.scheme() {
         "https" => Ok(()),
-        "http" => {
-            let h = host.trim_start_matches('[').trim_end_matches(']');
-            let loopback = h.eq_ignore_ascii_case("localhost")
-                || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-            if !loopback {
-                Err("http is allowed only to a loopback address; use https")
-            } else if !allow_loopback_http {
-                Err("http to a loopback address is not enabled (allow_loopback_http)")
-            } else {
-                Ok(())
-            }
-        }
+        "http" if loopback => Ok(()),
+        "http" => Err("http is allowed only to a loopback address; use https"),
         _ => Err("the URL must use https"),
+    }
+}
+
+/// Resolves webhook hosts, keeping only the addresses [`Reach`] allows: checked where the
+/// connection is made, so a name cannot point inside after its URL was accepted.
+struct Guarded(Reach);
+
+impl reqwest::dns::Resolve for Guarded {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let reach = self.0;
+        Box::pin(async move {
+            let all = tokio::net::lookup_host((name.as_str(), 0)).await?;
+            let kept: Vec<std::net::SocketAddr> = all.filter(|a| reach.allows(a.ip())).collect();
+            if kept.is_empty() {
+                return Err("the host resolves only to private or reserved addresses".into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(kept.into_iter());
+            Ok(addrs)
+        })
     }
 }
 
@@ -88,9 +151,12 @@ struct Sms {
 
 /// The channels' clients, built once.
 pub(crate) struct Senders {
+    /// Webhooks: user-given URLs, resolved through [`Guarded`].
+    hooks: reqwest::Client,
+    /// The operator's SMS provider.
     http: reqwest::Client,
     timeout: Duration,
-    allow_loopback_http: bool,
+    reach: Reach,
     smtp: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
     sms: Option<Sms>,
     /// The runtime the SMTP pool was made in: dropping the pool spawns onto it, wherever the
@@ -124,14 +190,21 @@ impl Senders {
             .map_err(|e| NotifyError::Config(format!("TLS for webhooks: {e}")))?
             .with_no_client_auth();
         let per_host = usize::try_from(cfg.endpoint_concurrency).unwrap_or(8);
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            // A receiver's redirect is not followed: the registered URL is the destination.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(per_host)
-            .user_agent("bourse-webhooks/1")
+        let client = |tls: rustls::ClientConfig| {
+            reqwest::Client::builder()
+                .tls_backend_preconfigured(tls)
+                // A receiver's redirect is not followed: the registered URL is the destination.
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(timeout.min(Duration::from_secs(10)))
+                .pool_idle_timeout(Duration::from_secs(60))
+                .pool_max_idle_per_host(per_host)
+                .user_agent("bourse-webhooks/1")
+        };
+        let hooks = client(tls.clone())
+            .dns_resolver(Arc::new(Guarded(cfg.reach())))
+            .build()
+            .map_err(|e| NotifyError::Config(format!("HTTP client: {e}")))?;
+        let http = client(tls)
             .build()
             .map_err(|e| NotifyError::Config(format!("HTTP client: {e}")))?;
         let smtp = if cfg.smtp_url.is_empty() {
@@ -163,9 +236,10 @@ impl Senders {
             from: cfg.sms_from.clone(),
         });
         Ok(Arc::new(Senders {
+            hooks,
             http,
             timeout,
-            allow_loopback_http: cfg.allow_loopback_http,
+            reach: cfg.reach(),
             smtp,
             sms,
             rt: tokio::runtime::Handle::current(),
@@ -189,12 +263,12 @@ impl Senders {
         id: i64,
         body: &str,
     ) -> Result<(), Failure> {
-        check_url(url, self.allow_loopback_http)
+        check_url(url, self.reach)
             .map_err(|e| Failure::Dead(format!("webhook URL refused: {e}")))?;
         let ts = crate::now_ns() / 1_000_000_000;
         let sig = sign(secret, ts, body.as_bytes());
         let req = self
-            .http
+            .hooks
             .post(url)
             .timeout(self.timeout)
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
@@ -313,36 +387,90 @@ mod tests {
     #[test]
     fn urls() {
         let long = format!("https://example.com/{}", "a".repeat(2040));
-        let table: &[(&str, bool, Result<(), ()>)] = &[
-            ("https://example.com/hook", false, Ok(())),
-            ("https://example.com:8443/a?b=c", false, Ok(())),
-            ("https://127.0.0.1/hook", false, Ok(())),
-            ("http://example.com/hook", true, Err(())),
-            ("http://127.0.0.1:8080/hook", false, Err(())),
-            ("http://127.0.0.1:8080/hook", true, Ok(())),
-            ("http://127.9.9.9/hook", true, Ok(())),
-            ("http://localhost:1/x", true, Ok(())),
-            ("http://LOCALHOST/x", true, Ok(())),
-            ("http://[::1]:9/x", true, Ok(())),
-            ("http://10.0.0.1/x", true, Err(())),
-            ("http://[::2]/x", true, Err(())),
-            ("http://localhost.evil.com/x", true, Err(())),
-            ("https://user:pw@example.com/", false, Err(())),
-            ("https://user@example.com/", false, Err(())),
-            ("ftp://example.com/", true, Err(())),
-            ("example.com/hook", true, Err(())),
-            ("", true, Err(())),
-            (long.as_str(), false, Err(())),
+        let dev = Reach {
+            loopback: true,
+            private: false,
+        };
+        let none = Reach::default();
+        let inside = Reach {
+            loopback: false,
+            private: true,
+        };
+        let table: &[(&str, Reach, Result<(), ()>)] = &[
+            ("https://example.com/hook", none, Ok(())),
+            ("https://example.com:8443/a?b=c", none, Ok(())),
+            ("https://8.8.8.8/hook", none, Ok(())),
+            ("https://[2001:4860::8888]/hook", none, Ok(())),
+            ("https://127.0.0.1/hook", none, Err(())),
+            ("https://localhost/hook", none, Err(())),
+            ("https://127.0.0.1/hook", dev, Ok(())),
+            ("http://example.com/hook", dev, Err(())),
+            ("http://127.0.0.1:8080/hook", none, Err(())),
+            ("http://127.0.0.1:8080/hook", dev, Ok(())),
+            ("http://127.9.9.9/hook", dev, Ok(())),
+            ("http://localhost:1/x", dev, Ok(())),
+            ("http://LOCALHOST/x", dev, Ok(())),
+            ("http://[::1]:9/x", dev, Ok(())),
+            ("http://10.0.0.1/x", dev, Err(())),
+            ("https://10.0.0.1/x", dev, Err(())),
+            ("https://10.0.0.1/x", inside, Ok(())),
+            ("http://10.0.0.1/x", inside, Err(())),
+            ("https://172.16.5.4/x", none, Err(())),
+            ("https://172.32.0.1/x", none, Ok(())),
+            ("https://192.168.1.1/x", none, Err(())),
+            ("https://100.64.0.1/x", none, Err(())),
+            ("https://169.254.169.254/latest/meta-data", none, Err(())),
+            ("https://169.254.169.254/latest/meta-data", inside, Ok(())),
+            ("https://0.0.0.0/x", inside, Err(())),
+            ("https://255.255.255.255/x", inside, Err(())),
+            ("https://224.0.0.1/x", inside, Err(())),
+            ("https://[fd00::1]/x", none, Err(())),
+            ("https://[fe80::1]/x", none, Err(())),
+            ("https://[::ffff:10.0.0.1]/x", none, Err(())),
+            ("https://[::ffff:127.0.0.1]/x", none, Err(())),
+            ("https://[::]/x", inside, Err(())),
+            ("http://[::2]/x", dev, Err(())),
+            ("http://localhost.evil.com/x", dev, Err(())),
+            ("https://user:pw@example.com/", none, Err(())),
+            ("https://user@example.com/", none, Err(())),
+            ("ftp://example.com/", dev, Err(())),
+            ("example.com/hook", dev, Err(())),
+            ("", dev, Err(())),
+            (long.as_str(), none, Err(())),
         ];
-        for (url, allow, want) in table {
+        for (url, reach, want) in table {
             assert_eq!(
-                check_url(url, *allow).map_err(|_| ()),
+                check_url(url, *reach).map_err(|_| ()),
                 *want,
-                "{url} allow_loopback_http={allow}"
+                "{url} {reach:?}"
             );
         }
         let ok = format!("https://example.com/{}", "a".repeat(2048 - 20));
         assert_eq!(ok.len(), 2048);
-        assert!(check_url(&ok, false).is_ok());
+        assert!(check_url(&ok, none).is_ok());
+    }
+
+    #[test]
+    fn names_resolving_inside_are_refused_where_the_connection_is_made() {
+        use reqwest::dns::Resolve;
+        use std::str::FromStr;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("runtime: {e}"));
+        let name = || reqwest::dns::Name::from_str("localhost").unwrap_or_else(|_| panic!());
+        let refused = rt.block_on(Guarded(Reach::default()).resolve(name()));
+        let err = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("private or reserved"), "{err}");
+        let dev = Reach {
+            loopback: true,
+            private: false,
+        };
+        let kept: Vec<_> = rt
+            .block_on(Guarded(dev).resolve(name()))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .collect();
+        assert!(!kept.is_empty());
+        assert!(kept.iter().all(|a| a.ip().is_loopback()), "{kept:?}");
     }
 }

@@ -23,8 +23,12 @@ pub struct NotifyConfig {
     /// Never logged.
     pub sms_auth_token: String,
     pub sms_from: String,
-    /// Lets webhooks (and the SMS provider) use plain `http://` to a loopback address.
+    /// Lets webhooks (and the SMS provider) reach loopback addresses, also by plain
+    /// `http://`: development only.
     pub allow_loopback_http: bool,
+    /// Lets webhooks reach private, shared and link-local networks (see [`crate::Reach`]).
+    /// Off by default: a webhook URL is a user's input.
+    pub allow_private_networks: bool,
     pub max_attempts: u32,
     pub retry_base_ms: u64,
     pub retry_max_ms: u64,
@@ -52,6 +56,7 @@ impl Default for NotifyConfig {
             sms_auth_token: String::new(),
             sms_from: String::new(),
             allow_loopback_http: false,
+            allow_private_networks: false,
             max_attempts: 8,
             retry_base_ms: 1000,
             retry_max_ms: 3_600_000,
@@ -78,6 +83,7 @@ impl fmt::Debug for NotifyConfig {
             .field("sms_account_sid", &self.sms_account_sid)
             .field("sms_from", &self.sms_from)
             .field("allow_loopback_http", &self.allow_loopback_http)
+            .field("allow_private_networks", &self.allow_private_networks)
             .field("max_attempts", &self.max_attempts)
             .field("retry_base_ms", &self.retry_base_ms)
             .field("retry_max_ms", &self.retry_max_ms)
@@ -118,10 +124,23 @@ impl NotifyConfig {
             ));
         }
         if !self.sms_url.is_empty() {
-            crate::check_url(&self.sms_url, self.allow_loopback_http)
+            // The operator's provider may sit on a private network.
+            let reach = crate::Reach {
+                private: true,
+                ..self.reach()
+            };
+            crate::check_url(&self.sms_url, reach)
                 .map_err(|e| NotifyError::Config(format!("sms_url: {e}")))?;
         }
         Ok(())
+    }
+
+    /// Which addresses webhooks may reach besides public ones.
+    pub fn reach(&self) -> crate::Reach {
+        crate::Reach {
+            loopback: self.allow_loopback_http,
+            private: self.allow_private_networks,
+        }
     }
 
     /// The delay before retry number `attempts` (1 = after the first failure): uniform in

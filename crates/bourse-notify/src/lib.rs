@@ -65,7 +65,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use bourse_core::profile::Channel;
 use serde::{Deserialize, Serialize};
 
-pub use channels::{check_url, sign};
+pub use channels::{Reach, check_url, sign};
 pub use config::NotifyConfig;
 pub use derive::derive;
 pub use stats::{LAG_BUCKETS_MS, NotifyStats};

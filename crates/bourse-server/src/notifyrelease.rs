@@ -323,7 +323,7 @@ pub fn store(cfg: &Config) -> anyhow::Result<bourse_notify::Store> {
 #[derive(Debug)]
 pub struct Log {
     pub notifier: Arc<std::sync::OnceLock<Arc<Notifier>>>,
-    pub allow_loopback_http: bool,
+    pub reach: bourse_notify::Reach,
 }
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -332,7 +332,7 @@ fn err(e: impl std::fmt::Display) -> String {
 
 impl bourse_api::people::Notifications for Log {
     fn check_url(&self, url: &str) -> Result<(), &'static str> {
-        bourse_notify::check_url(url, self.allow_loopback_http)
+        bourse_notify::check_url(url, self.reach)
     }
 
     fn deliveries(

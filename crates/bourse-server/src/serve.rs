@@ -823,7 +823,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         vault: vault.clone(),
         notifications: Arc::new(crate::notifyrelease::Log {
             notifier: notify_log.clone(),
-            allow_loopback_http: cfg.notify.allow_loopback_http,
+            reach: cfg.notify.reach(),
         }),
         lockout: Arc::default(),
     };
