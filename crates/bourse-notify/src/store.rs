@@ -85,6 +85,22 @@ pub(crate) fn open(
     }
 }
 
+/// Runs a call on the embedded store on the blocking pool; a failure lets it heal.
+async fn embedded<T: Send + 'static>(
+    e: &Arc<EmbeddedStore>,
+    f: impl FnOnce(&EmbeddedStore) -> Result<T, NotifyError> + Send + 'static,
+) -> Result<T, NotifyError> {
+    let e = e.clone();
+    blocking(move || {
+        let r = f(&e);
+        if r.is_err() {
+            e.heal();
+        }
+        r
+    })
+    .await
+}
+
 /// Runs a blocking store call on the blocking pool.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, NotifyError> + Send + 'static,
@@ -124,10 +140,7 @@ impl Backend {
     ) -> Result<(u64, Vec<Claimed>), NotifyError> {
         match self {
             Backend::Pg(pg) => pg.commit(&batch, through, hand_off).await,
-            Backend::Embedded(e) => {
-                let e = e.clone();
-                blocking(move || e.commit(&batch, through, hand_off)).await
-            }
+            Backend::Embedded(e) => embedded(e, move |e| e.commit(&batch, through, hand_off)).await,
         }
     }
 
@@ -135,30 +148,21 @@ impl Backend {
     pub(crate) async fn claim(&self, now_ns: u64, limit: u32) -> Result<Vec<Claimed>, NotifyError> {
         match self {
             Backend::Pg(pg) => pg.claim(now_ns, limit).await,
-            Backend::Embedded(e) => {
-                let e = e.clone();
-                blocking(move || e.claim(now_ns, limit)).await
-            }
+            Backend::Embedded(e) => embedded(e, move |e| e.claim(now_ns, limit)).await,
         }
     }
 
     pub(crate) async fn finish(&self, batch: Arc<Vec<Finish>>) -> Result<(), NotifyError> {
         match self {
             Backend::Pg(pg) => pg.finish(&batch).await,
-            Backend::Embedded(e) => {
-                let e = e.clone();
-                blocking(move || e.finish(&batch)).await
-            }
+            Backend::Embedded(e) => embedded(e, move |e| e.finish(&batch)).await,
         }
     }
 
     pub(crate) async fn list(&self, q: ListQuery) -> Result<Vec<DeliveryView>, NotifyError> {
         match self {
             Backend::Pg(pg) => pg.list(q).await,
-            Backend::Embedded(e) => {
-                let e = e.clone();
-                blocking(move || e.list(q)).await
-            }
+            Backend::Embedded(e) => embedded(e, move |e| e.list(q)).await,
         }
     }
 
@@ -170,10 +174,7 @@ impl Backend {
     ) -> Result<bool, NotifyError> {
         match self {
             Backend::Pg(pg) => pg.replay(account, id, now_ns).await,
-            Backend::Embedded(e) => {
-                let e = e.clone();
-                blocking(move || e.replay(account, id, now_ns)).await
-            }
+            Backend::Embedded(e) => embedded(e, move |e| e.replay(account, id, now_ns)).await,
         }
     }
 
@@ -187,8 +188,10 @@ impl Backend {
         match self {
             Backend::Pg(pg) => pg.replay_dead(account, channel, endpoint, now_ns).await,
             Backend::Embedded(e) => {
-                let e = e.clone();
-                blocking(move || e.replay_dead(account, channel, endpoint, now_ns)).await
+                embedded(e, move |e| {
+                    e.replay_dead(account, channel, endpoint, now_ns)
+                })
+                .await
             }
         }
     }

@@ -7,7 +7,8 @@
 //! ((account, id): listing), `meta` (`derived_through`, `next_id`).
 
 use std::fmt::Display;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bourse_core::profile::Channel;
 use parking_lot::RwLock;
@@ -75,9 +76,11 @@ fn decode(bytes: &[u8]) -> Result<Rec, NotifyError> {
 
 #[derive(Debug)]
 pub(crate) struct EmbeddedStore {
-    /// `None` once closed: the file's lock is released at shutdown, not when the last
-    /// aborted task lets go of the store.
+    path: PathBuf,
+    /// `None` once closed (the file's lock is released at shutdown, not when the last
+    /// aborted task lets go of the store), or while a reopen after an I/O error is pending.
     db: RwLock<Option<Database>>,
+    closed: AtomicBool,
 }
 
 impl EmbeddedStore {
@@ -117,7 +120,9 @@ impl EmbeddedStore {
         tx.commit().map_err(err(WHAT))?;
         Ok((
             EmbeddedStore {
+                path: path.to_owned(),
                 db: RwLock::new(Some(db)),
+                closed: AtomicBool::new(false),
             },
             opened,
         ))
@@ -125,7 +130,56 @@ impl EmbeddedStore {
 
     /// Closes the file after the operations under way.
     pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
         drop(self.db.write().take());
+    }
+
+    /// The open database, or why there is none.
+    fn opened<'a>(
+        &self,
+        guard: &'a parking_lot::RwLockReadGuard<'_, Option<Database>>,
+    ) -> Result<&'a Database, NotifyError> {
+        match guard.as_ref() {
+            Some(db) => Ok(db),
+            None if self.closed.load(Ordering::Acquire) => Err(NotifyError::Shutdown),
+            None => Err(NotifyError::Store {
+                what: "reopen the embedded outbox",
+                detail: "not reopened yet".to_owned(),
+            }),
+        }
+    }
+
+    /// After a failed operation: a write that failed on I/O (a full disk) leaves redb
+    /// refusing every later one ("previous I/O error") until the file is reopened, so it
+    /// is reopened here — on a later call, if the disk is still full. What was committed
+    /// stays; rows this process holds in flight stay its own.
+    pub(crate) fn heal(&self) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let mut g = self.db.write();
+        let poisoned = match g.as_ref().map(Database::begin_write) {
+            None => true,
+            Some(Ok(tx)) => {
+                let _ = tx.abort();
+                false
+            }
+            Some(Err(redb::TransactionError::Storage(
+                redb::StorageError::PreviousIo | redb::StorageError::Io(_),
+            ))) => true,
+            Some(Err(_)) => false,
+        };
+        if !poisoned {
+            return;
+        }
+        drop(g.take());
+        match Database::create(&self.path) {
+            Ok(db) => {
+                tracing::info!("notify: the embedded outbox was reopened after an I/O error");
+                *g = Some(db);
+            }
+            Err(e) => tracing::warn!(error = %e, "notify: reopening the embedded outbox failed"),
+        }
     }
 
     pub(crate) fn commit(
@@ -137,7 +191,7 @@ impl EmbeddedStore {
         const WHAT: &str = "enqueue deliveries";
         let now = crate::now_ns();
         let guard = self.db.read();
-        let db = guard.as_ref().ok_or(NotifyError::Shutdown)?;
+        let db = self.opened(&guard)?;
         let tx = db.begin_write().map_err(err(WHAT))?;
         let mut inserted = 0;
         let mut claimed = Vec::new();
@@ -211,7 +265,7 @@ impl EmbeddedStore {
     pub(crate) fn claim(&self, now_ns: u64, limit: u32) -> Result<Vec<Claimed>, NotifyError> {
         const WHAT: &str = "claim due deliveries";
         let guard = self.db.read();
-        let db = guard.as_ref().ok_or(NotifyError::Shutdown)?;
+        let db = self.opened(&guard)?;
         let tx = db.begin_write().map_err(err(WHAT))?;
         let mut out = Vec::new();
         {
@@ -253,7 +307,7 @@ impl EmbeddedStore {
     pub(crate) fn finish(&self, batch: &[Finish]) -> Result<(), NotifyError> {
         const WHAT: &str = "record delivery outcomes";
         let guard = self.db.read();
-        let db = guard.as_ref().ok_or(NotifyError::Shutdown)?;
+        let db = self.opened(&guard)?;
         let tx = db.begin_write().map_err(err(WHAT))?;
         {
             let mut records = tx.open_table(RECORDS).map_err(err(WHAT))?;
@@ -297,7 +351,7 @@ impl EmbeddedStore {
     pub(crate) fn list(&self, q: ListQuery) -> Result<Vec<DeliveryView>, NotifyError> {
         const WHAT: &str = "list deliveries";
         let guard = self.db.read();
-        let db = guard.as_ref().ok_or(NotifyError::Shutdown)?;
+        let db = self.opened(&guard)?;
         let tx = db.begin_read().map_err(err(WHAT))?;
         let records = tx.open_table(RECORDS).map_err(err(WHAT))?;
         let by_account = tx.open_table(BY_ACCOUNT).map_err(err(WHAT))?;
@@ -373,7 +427,7 @@ impl EmbeddedStore {
     pub(crate) fn replay(&self, account: u64, id: i64, now_ns: u64) -> Result<bool, NotifyError> {
         const WHAT: &str = "replay a delivery";
         let guard = self.db.read();
-        let db = guard.as_ref().ok_or(NotifyError::Shutdown)?;
+        let db = self.opened(&guard)?;
         let tx = db.begin_write().map_err(err(WHAT))?;
         let done = {
             let mut records = tx.open_table(RECORDS).map_err(err(WHAT))?;
@@ -396,7 +450,7 @@ impl EmbeddedStore {
     ) -> Result<u64, NotifyError> {
         const WHAT: &str = "replay dead deliveries";
         let guard = self.db.read();
-        let db = guard.as_ref().ok_or(NotifyError::Shutdown)?;
+        let db = self.opened(&guard)?;
         let tx = db.begin_write().map_err(err(WHAT))?;
         let mut n = 0;
         {
