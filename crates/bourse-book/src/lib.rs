@@ -3,8 +3,9 @@
 //! Price-time priority (FIFO within a level), trades at the resting order's price, limit
 //! orders GTC/DAY/IOC/FOK with post-only, market orders bounded by a price collar, cancel,
 //! replace (priority kept only for a same-price reduction), self-trade prevention, mass
-//! cancel and DAY expiry. Every outcome is a typed [`BookEvent`], emitted in the order it
-//! happens; every refusal is a [`RejectReason`](bourse_core::RejectReason), never a panic.
+//! cancel and DAY expiry; call-auction price discovery ([`auction`]). Every outcome is a
+//! typed [`BookEvent`], emitted in the order it happens; every refusal is a
+//! [`RejectReason`](bourse_core::RejectReason), never a panic.
 //!
 //! Must never: do I/O, spawn or block on threads, read a clock, or iterate a hash map on a
 //! decision path. Rules that need accounts or instruments (buying power, price bands,
@@ -26,6 +27,7 @@
 //! assert_eq!(book.best_bid().map(|l| l.qty), Some(Qty::new(30)));
 //! ```
 
+pub mod auction;
 mod book;
 mod event;
 mod ladder;
