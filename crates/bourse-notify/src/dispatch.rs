@@ -110,12 +110,11 @@ struct Shared {
 }
 
 /// Committed batches handed from the writer, at most this many waiting.
-const HAND_OFF_BATCHES: usize = 8;
+pub(crate) const HAND_OFF_BATCHES: usize = 8;
 
 #[derive(Debug)]
 pub(crate) struct DispatchHandle {
     waker: Arc<Notify>,
-    hand_off: mpsc::Sender<Vec<Claimed>>,
     shared: Arc<SharedDebug>,
     dispatcher: AbortHandle,
 }
@@ -137,6 +136,7 @@ pub(crate) fn start(
     dir: Arc<dyn Directory>,
     senders: Arc<Senders>,
     stats: Arc<NotifyStats>,
+    handed: mpsc::Receiver<Vec<Claimed>>,
     rt: tokio::runtime::Handle,
 ) -> DispatchHandle {
     let cap = usize::try_from(cfg.batch_max)
@@ -158,14 +158,12 @@ pub(crate) fn start(
         rng: AtomicU64::new(u64::from_le_bytes(seed)),
     });
     let waker = Arc::new(Notify::new());
-    let (hand_off, handed) = mpsc::channel(HAND_OFF_BATCHES);
     rt.spawn(record_outcomes(shared.clone(), rx));
     let dispatcher = rt
         .spawn(dispatch(shared.clone(), waker.clone(), handed))
         .abort_handle();
     DispatchHandle {
         waker,
-        hand_off,
         shared: Arc::new(SharedDebug(shared)),
         dispatcher,
     }
@@ -174,11 +172,6 @@ pub(crate) fn start(
 impl DispatchHandle {
     pub(crate) fn waker(&self) -> Arc<Notify> {
         self.waker.clone()
-    }
-
-    /// Where the writer hands what it commits.
-    pub(crate) fn hand_off(&self) -> mpsc::Sender<Vec<Claimed>> {
-        self.hand_off.clone()
     }
 
     /// Aborts the dispatcher and every endpoint's attempts (not recorded: they stay in
@@ -273,21 +266,12 @@ async fn dispatch(
         let mut wait = Box::pin(tokio::time::sleep(poll));
         loop {
             tokio::select! {
-                batch = handed.recv() => match batch {
-                    Some(batch) => {
-                        for c in batch {
-                            route(&shared, c).await;
-                        }
+                // `None` (the writer stopped) disables this branch; claiming goes on.
+                Some(batch) = handed.recv() => {
+                    for c in batch {
+                        route(&shared, c).await;
                     }
-                    // The writer is gone (shutdown): claiming still serves replays.
-                    None => {
-                        tokio::select! {
-                            () = waker.notified() => {}
-                            () = &mut wait => {}
-                        }
-                        break;
-                    }
-                },
+                }
                 () = waker.notified() => break,
                 () = &mut wait => break,
             }

@@ -279,12 +279,15 @@ impl Notifier {
             let _in_rt = rt.enter();
             channels::Senders::new(&cfg)?
         };
+        // The writer holds the only sender: when it stops, the dispatcher goes on claiming.
+        let (hand_off, handed) = tokio::sync::mpsc::channel(dispatch::HAND_OFF_BATCHES);
         let dispatch = dispatch::start(
             cfg.clone(),
             backend.clone(),
             dir,
             senders,
             stats.clone(),
+            handed,
             rt.clone(),
         );
         let writer = writer::start(
@@ -293,7 +296,7 @@ impl Notifier {
             derived.clone(),
             stats.clone(),
             dispatch.waker(),
-            dispatch.hand_off(),
+            hand_off,
             rt,
         )?;
         Ok(Notifier {

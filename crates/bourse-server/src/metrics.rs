@@ -122,20 +122,36 @@ impl Out<'_, '_> {
         per_unit: u64,
     ) -> fmt::Result {
         let scale = |v: u64| v as f64 / per_unit as f64;
-        // The library takes each bucket's own count and sums them itself.
-        let mut below = 0;
-        let buckets: Vec<(f64, u64)> = h
+        let cumulative = h
             .cumulative()
+            .map(|(bound, n)| (bound.map_or(f64::INFINITY, scale), n));
+        self.cumulative_histogram(name, help, unit, cumulative, scale(h.sum), h.count())
+    }
+
+    /// A histogram from cumulative `(upper bound, count)` buckets (an infinite bound is the
+    /// last); the library takes each bucket's own count and sums them itself.
+    fn cumulative_histogram(
+        &mut self,
+        name: &str,
+        help: &str,
+        unit: Option<&Unit>,
+        cumulative: impl IntoIterator<Item = (f64, u64)>,
+        sum: f64,
+        count: u64,
+    ) -> fmt::Result {
+        let mut below = 0;
+        let buckets: Vec<(f64, u64)> = cumulative
+            .into_iter()
             .map(|(bound, n)| {
                 let own = n.saturating_sub(below);
                 below = n;
-                (bound.map_or(f64::MAX, scale), own)
+                (if bound.is_finite() { bound } else { f64::MAX }, own)
             })
             .collect();
         let mut m = self
             .enc
             .encode_descriptor(name, help, unit, MetricType::Histogram)?;
-        m.encode_histogram::<NoLabelSet>(scale(h.sum), h.count(), &buckets, None)
+        m.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
     }
 }
 
@@ -195,22 +211,14 @@ impl Sources {
             n.pending(),
         )?;
         let (cumulative, sum, count) = n.buckets();
-        let mut below = 0;
-        let own: Vec<(f64, u64)> = cumulative
-            .into_iter()
-            .map(|(bound, c)| {
-                let o = c.saturating_sub(below);
-                below = c;
-                (if bound.is_finite() { bound } else { f64::MAX }, o)
-            })
-            .collect();
-        let mut h = m.enc.encode_descriptor(
+        m.cumulative_histogram(
             "bourse_notify_delivery_lag",
             "From the event to its delivery's 2xx.",
             Some(&Unit::Seconds),
-            MetricType::Histogram,
-        )?;
-        h.encode_histogram::<NoLabelSet>(sum, count, &own, None)
+            cumulative,
+            sum,
+            count,
+        )
     }
 }
 

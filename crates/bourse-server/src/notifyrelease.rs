@@ -164,7 +164,11 @@ impl Deriver {
                     self.hand_on(through);
                 }
                 Msg::Flush(done) => {
-                    if let Mode::Live(n) = &*self.mode.lock() {
+                    let live = match &*self.mode.lock() {
+                        Mode::Live(n) => Some(n.clone()),
+                        Mode::Shadow { .. } => None,
+                    };
+                    if let Some(n) = live {
                         n.flush();
                     }
                     let _ = done.send(());
