@@ -304,6 +304,7 @@ impl Gen {
             stop_price: None,
             post_only: false,
             stp: SelfTradePrevention::CancelIncoming,
+            opts: Default::default(),
         })
     }
 }

@@ -76,6 +76,7 @@ fn commands(n: usize, seed: u64) -> Vec<Sequenced> {
                 stop_price: None,
                 post_only: rng.chance(5),
                 stp: SelfTradePrevention::CancelIncoming,
+                opts: Default::default(),
             };
             Sequenced {
                 seq: Seq(seq),

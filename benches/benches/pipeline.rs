@@ -354,6 +354,7 @@ fn next_command(
         stop_price: None,
         post_only: false,
         stp: SelfTradePrevention::CancelIncoming,
+        opts: Default::default(),
     })
 }
 

@@ -150,7 +150,9 @@ impl Venue for Matchcore {
                 let rests = match tif {
                     TimeInForce::Gtc | TimeInForce::Day => true,
                     TimeInForce::Ioc => false,
-                    TimeInForce::Fok => unreachable!("the flow sends no FOK"),
+                    TimeInForce::Fok | TimeInForce::Opg | TimeInForce::Cls => {
+                        unreachable!("the flow sends no FOK and no auction orders")
+                    }
                 };
                 self.submit(id.get(), side, price.raw().unsigned_abs(), qty.get(), rests)
             }

@@ -96,6 +96,9 @@ impl Venue for Nanobook {
                     TimeInForce::Gtc | TimeInForce::Day => nb::TimeInForce::GTC,
                     TimeInForce::Ioc => nb::TimeInForce::IOC,
                     TimeInForce::Fok => nb::TimeInForce::FOK,
+                    TimeInForce::Opg | TimeInForce::Cls => {
+                        unreachable!("the flow sends no auction orders")
+                    }
                 };
                 let r = self
                     .ex

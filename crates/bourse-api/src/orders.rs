@@ -3,9 +3,9 @@
 //! an execution report built from the events its command caused.
 
 use bourse_core::{
-    AccountId, CancelReason, Cash, ClientOrderId, Event, Liquidity, OrderId, OrderRequest,
-    OrderType, Price, Qty, RejectReason, SelfTradePrevention, Seq, Side, Symbol, TimeInForce,
-    TradeId, UnixNanos,
+    AccountId, CancelReason, Cash, ClientOrderId, Event, Liquidity, OrderId, OrderOptions,
+    OrderRequest, OrderType, Price, Qty, RejectReason, SelfTradePrevention, Seq, Side, Symbol,
+    TimeInForce, TradeId, UnixNanos,
 };
 use std::borrow::Cow;
 
@@ -154,6 +154,10 @@ pub struct NewOrder {
     /// Refused rather than taking liquidity.
     #[serde(default)]
     pub post_only: Option<bool>,
+    /// Alpaca's `extended_hours`: a `limit` `day` order that also trades in pre-market and
+    /// after-hours (other orders placed then wait for the opening call).
+    #[serde(default)]
+    pub extended_hours: Option<bool>,
     /// Only an operator (or, later, a broker acting for its clients) names the account; a
     /// trader's orders go to their own.
     #[serde(default)]
@@ -250,13 +254,28 @@ impl NewOrder {
             "gtc" => TimeInForce::Gtc,
             "ioc" => TimeInForce::Ioc,
             "fok" => TimeInForce::Fok,
+            "opg" => TimeInForce::Opg,
+            "cls" => TimeInForce::Cls,
             other => {
                 return Err(invalid(
                     "INVALID_TIME_IN_FORCE",
-                    format!("time_in_force {other:?} is not one of day, gtc, ioc, fok"),
+                    format!("time_in_force {other:?} is not one of day, gtc, ioc, fok, opg, cls"),
                 ));
             }
         };
+        let extended_hours = self.extended_hours.unwrap_or(false);
+        if extended_hours && (order_type != OrderType::Limit || tif != TimeInForce::Day) {
+            return Err(invalid(
+                RejectReason::InvalidOrder.code(),
+                "extended_hours is for limit orders with time_in_force day",
+            ));
+        }
+        if tif.is_auction() && !matches!(order_type, OrderType::Limit | OrderType::Market) {
+            return Err(invalid(
+                RejectReason::InvalidOrder.code(),
+                "opg and cls orders are market or limit orders",
+            ));
+        }
         let qty: Qty = self
             .qty
             .to()
@@ -304,6 +323,7 @@ impl NewOrder {
             OrderType::Market => (false, false),
             OrderType::Stop => (false, true),
             OrderType::StopLimit => (true, true),
+            OrderType::TrailingStop => (false, false),
         };
         if need_limit != limit_price.is_some() {
             return Err(invalid(
@@ -360,6 +380,10 @@ impl NewOrder {
             stop_price,
             post_only: self.post_only.unwrap_or(false),
             stp: SelfTradePrevention::default(),
+            opts: OrderOptions {
+                extended_hours,
+                ..OrderOptions::default()
+            },
         })
     }
 }

@@ -144,8 +144,9 @@ wire_schema!(
 wire_schema!(
     /// `bourse_core::TimeInForce`.
     TimeInForce => one_of_words(
-        &["day", "gtc", "ioc", "fok"],
-        "How long an order may stay working (an order without one is `day`).",
+        &["day", "gtc", "ioc", "fok", "opg", "cls"],
+        "How long an order may stay working (an order without one is `day`); `opg` and `cls` \
+         are for the opening and the closing auction only.",
     )
 );
 wire_schema!(

@@ -18,6 +18,8 @@ use rustc_hash::FxHashMap;
 use crate::event::{BookEvent, EventSink, Priority, Request};
 use crate::ladder::{Ladder, NIL};
 
+mod call;
+
 /// Per-instrument rules the book enforces itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BookConfig {
@@ -181,6 +183,9 @@ pub struct OrderBook {
     /// Orders in the pool (resting, or the one being matched).
     live: usize,
     last_trade: Option<Price>,
+    /// A call auction is running: orders rest without matching (the book may cross) until
+    /// [`OrderBook::uncross`].
+    call: bool,
 }
 
 impl OrderBook {
@@ -211,6 +216,7 @@ impl OrderBook {
             spill: FxHashMap::default(),
             live: 0,
             last_trade: None,
+            call: false,
         }
     }
 
@@ -381,7 +387,7 @@ impl OrderBook {
         if homed + self.spill.len() != self.live {
             return Err("ring and spill map do not name every order once".to_owned());
         }
-        if let (Some(b), Some(a)) = (self.bids.best(), self.asks.best())
+        if let (false, Some(b), Some(a)) = (self.call, self.bids.best(), self.asks.best())
             && b.price >= a.price
         {
             return Err(format!(
@@ -404,6 +410,11 @@ impl OrderBook {
         };
         if let Err(reason) = self.validate(o) {
             out.emit(reject(reason));
+            return;
+        }
+        if self.call && (o.price.is_none() || !o.tif.may_rest()) {
+            // A call only collects priced orders that may wait for the uncross.
+            out.emit(reject(RejectReason::InvalidOrder));
             return;
         }
         if self.lookup(o.id).is_some() {
@@ -445,6 +456,16 @@ impl OrderBook {
             price: o.price,
             qty: o.qty,
         });
+        if self.call {
+            self.link(slot, limit);
+            out.emit(BookEvent::Rested {
+                id: o.id,
+                side: o.side,
+                price: limit,
+                qty: o.qty,
+            });
+            return;
+        }
         let mut taker = Taker {
             id: o.id,
             owner: o.owner,
@@ -534,7 +555,7 @@ impl OrderBook {
             });
             return;
         }
-        if old.post_only && self.would_cross(old.side, price) {
+        if old.post_only && !self.call && self.would_cross(old.side, price) {
             out.emit(reject(RejectReason::PostOnlyWouldTake));
             return;
         }
@@ -558,6 +579,17 @@ impl OrderBook {
             qty,
             priority: Priority::Lost,
         });
+        if self.call {
+            self.nodes[slot as usize].qty = qty.get();
+            self.link(slot, price);
+            out.emit(BookEvent::Rested {
+                id,
+                side: old.side,
+                price,
+                qty,
+            });
+            return;
+        }
         let mut taker = Taker {
             id,
             owner: old.owner,
@@ -627,7 +659,7 @@ impl OrderBook {
             if o.tif.may_rest() && self.level_would_overflow(o.side, p, o.qty.get()) {
                 return Err(RejectReason::ArithmeticOverflow);
             }
-            if o.post_only && self.would_cross(o.side, p) {
+            if o.post_only && !self.call && self.would_cross(o.side, p) {
                 return Err(RejectReason::PostOnlyWouldTake);
             }
         }

@@ -79,6 +79,7 @@ mod tests {
                 stop_price: Some(Price::from_raw(4_050_000)),
                 post_only: false,
                 stp: SelfTradePrevention::CancelBoth,
+                opts: Default::default(),
             }),
         }
     }

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::profile::{CodePurpose, Contact, Device, Factor, KindSet, NewCode, Prefs, Sealed};
 use crate::{
-    AccountId, Cash, ClientOrderId, OrderId, Price, Qty, SelfTradePrevention, Side, Symbol,
-    TimeInForce, UnixNanos, WatchlistName,
+    AccountId, Cash, ClientOrderId, OrderId, Price, Qty, SelfTradePrevention, Session, Side,
+    Symbol, TimeInForce, UnixNanos, WatchlistName,
 };
 
 /// Gap-free position of a command in the journal, assigned by the sequencer.
@@ -102,7 +102,6 @@ impl Scopes {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 pub struct SecretHash(pub [u8; 32]);
 
-/// The kind of order a client asks for.
 /// When a price alert fires: at a trade at or above its price, or at or below it.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -111,6 +110,7 @@ pub enum AlertCondition {
     Below,
 }
 
+/// The kind of order a client asks for.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderType {
@@ -120,6 +120,55 @@ pub enum OrderType {
     Stop,
     /// Held until the last trade reaches `stop_price`, then a limit order at `limit_price`.
     StopLimit,
+    /// A stop whose stop price follows the best trade price in its favour by a trail (the
+    /// high-water mark for a sell, the low for a buy); triggers as a stop does.
+    TrailingStop,
+}
+
+/// How far a trailing stop follows the price: a fixed distance or a share of the price.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub enum Trail {
+    Price(Price),
+    /// In hundredths of a percent (basis points): 150 = 1.5 %.
+    Bps(u32),
+}
+
+/// Alpaca's `order_class`: one order, or an entry with exits that wait for it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderClass {
+    #[default]
+    Simple,
+    /// An entry with a take-profit limit and a stop-loss, both placed when it fills (one
+    /// cancels the other).
+    Bracket,
+    /// Two exits at once, a take-profit limit and a stop-loss: one filling cancels the other.
+    Oco,
+    /// An entry that places one exit (take-profit or stop-loss) when it fills.
+    Oto,
+}
+
+/// The stop-loss leg of an order class: a stop, or a stop-limit with `limit_price`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct StopLoss {
+    pub stop_price: Price,
+    pub limit_price: Option<Price>,
+}
+
+/// What an order asks for beyond the basic fields; all off by default.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+pub struct OrderOptions {
+    /// Alpaca's `extended_hours`: a limit DAY order that also trades in pre-market and
+    /// after-hours.
+    pub extended_hours: bool,
+    /// For [`OrderType::TrailingStop`].
+    pub trail: Option<Trail>,
+    pub class: OrderClass,
+    /// The take-profit leg's limit price.
+    pub take_profit: Option<Price>,
+    pub stop_loss: Option<StopLoss>,
+    /// A dollar amount to buy or sell instead of a quantity (market orders).
+    pub notional: Option<Cash>,
 }
 
 /// A new order as the gateway validated it.
@@ -136,6 +185,43 @@ pub struct OrderRequest {
     pub stop_price: Option<Price>,
     pub post_only: bool,
     pub stp: SelfTradePrevention,
+    pub opts: OrderOptions,
+}
+
+/// [`OrderRequest`] as journals wrote it before [`OrderOptions`] existed: the layout of
+/// [`Command::SubmitOrderV1`], frozen so that those journals still replay.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct OrderRequestV1 {
+    pub account: AccountId,
+    pub symbol: Symbol,
+    pub client_order_id: Option<ClientOrderId>,
+    pub side: Side,
+    pub order_type: OrderType,
+    pub tif: TimeInForce,
+    pub qty: Qty,
+    pub limit_price: Option<Price>,
+    pub stop_price: Option<Price>,
+    pub post_only: bool,
+    pub stp: SelfTradePrevention,
+}
+
+impl From<OrderRequestV1> for OrderRequest {
+    fn from(v: OrderRequestV1) -> Self {
+        OrderRequest {
+            account: v.account,
+            symbol: v.symbol,
+            client_order_id: v.client_order_id,
+            side: v.side,
+            order_type: v.order_type,
+            tif: v.tif,
+            qty: v.qty,
+            limit_price: v.limit_price,
+            stop_price: v.stop_price,
+            post_only: v.post_only,
+            stp: v.stp,
+            opts: OrderOptions::default(),
+        }
+    }
 }
 
 /// Most watchlists one account may hold (the engine refuses more: `TOO_MANY_WATCHLISTS`).
@@ -189,7 +275,9 @@ pub enum Command {
         symbol: Symbol,
         qty: Qty,
     },
-    SubmitOrder(OrderRequest),
+    /// An order in the layout of journals written before [`OrderOptions`]; new orders are
+    /// [`Command::SubmitOrder`].
+    SubmitOrderV1(OrderRequestV1),
     CancelOrder {
         account: AccountId,
         order_id: OrderId,
@@ -352,6 +440,13 @@ pub enum Command {
     DeleteWebhook {
         account: AccountId,
         webhook_id: u64,
+    },
+    SubmitOrder(OrderRequest),
+    /// The market moves to `session` (from the server's calendar clock): through every
+    /// session between, in the day's order, with what each change does (a call starts, an
+    /// uncross, DAY orders expire at the close). The same session again changes nothing.
+    SetSession {
+        session: Session,
     },
 }
 

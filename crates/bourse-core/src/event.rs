@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::command::{AlertCondition, OrderType, Role, Scopes, SecretHash, Seq};
 use crate::profile::{CodePurpose, ContactKind, SecurityChange};
 use crate::{
-    AccountId, CancelReason, Cash, ClientOrderId, OrderId, Price, Qty, RejectReason, Side, Symbol,
-    TimeInForce, TradeId, UnixNanos, WatchlistName,
+    AccountId, CancelReason, Cash, ClientOrderId, OrderId, Price, Qty, RejectReason, Session, Side,
+    Symbol, TimeInForce, TradeId, UnixNanos, WatchlistName,
 };
 
 /// Which side of a trade an order was on.
@@ -249,6 +249,32 @@ pub enum Event {
     NewDeviceLogIn {
         account: AccountId,
     },
+    /// A regular-hours order stepped off the book at the close (`resting_price`, `qty`
+    /// open) to wait for the next opening call; it keeps its reservation and its place
+    /// among the others waiting.
+    OrderParked {
+        order_id: OrderId,
+        account: AccountId,
+        symbol: Symbol,
+        side: Side,
+        qty: Qty,
+        resting_price: Option<Price>,
+    },
+    /// The market entered `session` (one event per session passed through).
+    SessionChanged {
+        session: Session,
+    },
+    /// A call auction uncrossed: `volume` shares traded at `price` (its trades came just
+    /// before), and `imbalance` shares on `imbalance_side` were left unmatched at that price.
+    /// An auction with nothing to match reports `price: None`.
+    AuctionUncrossed {
+        symbol: Symbol,
+        session: Session,
+        price: Option<Price>,
+        volume: Qty,
+        imbalance: Qty,
+        imbalance_side: Option<Side>,
+    },
 }
 
 impl Event {
@@ -265,6 +291,7 @@ impl Event {
             | Event::OrderFilled { account, .. }
             | Event::OrderCanceled { account, .. }
             | Event::OrderReplaced { account, .. }
+            | Event::OrderParked { account, .. }
             | Event::BalanceChanged { account, .. }
             | Event::PositionChanged { account, .. }
             | Event::CashDeposited { account, .. }

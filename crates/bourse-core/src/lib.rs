@@ -15,14 +15,17 @@ pub mod ids;
 pub mod num;
 pub mod order;
 pub mod profile;
+pub mod session;
 pub mod time;
 
 pub use command::{
-    AlertCondition, Command, OrderRequest, OrderType, Role, Scopes, SecretHash, Seq, Sequenced,
+    AlertCondition, Command, OrderClass, OrderOptions, OrderRequest, OrderRequestV1, OrderType,
+    Role, Scopes, SecretHash, Seq, Sequenced, StopLoss, Trail,
 };
 pub use divisor::Divisor;
 pub use event::{Event, Liquidity, Tagged};
 pub use ids::{AccountId, ClientOrderId, IdError, OrderId, Symbol, TradeId, WatchlistName};
 pub use num::{Cash, ParseNumError, Price, Qty};
 pub use order::{CancelReason, RejectReason, SelfTradePrevention, Side, TimeInForce};
+pub use session::Session;
 pub use time::UnixNanos;

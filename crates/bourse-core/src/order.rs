@@ -53,6 +53,11 @@ pub enum TimeInForce {
     Ioc,
     /// Fill or kill: fill everything now or nothing at all.
     Fok,
+    /// On the open: joins the opening call auction only; what it does not fill there is
+    /// cancelled (`AUCTION_UNFILLED`).
+    Opg,
+    /// On the close: joins the closing call auction only; likewise.
+    Cls,
 }
 
 impl TimeInForce {
@@ -60,7 +65,17 @@ impl TimeInForce {
     #[inline]
     #[must_use]
     pub const fn may_rest(self) -> bool {
-        matches!(self, TimeInForce::Gtc | TimeInForce::Day)
+        matches!(
+            self,
+            TimeInForce::Gtc | TimeInForce::Day | TimeInForce::Opg | TimeInForce::Cls
+        )
+    }
+
+    /// For one auction only (`opg`, `cls`).
+    #[inline]
+    #[must_use]
+    pub const fn is_auction(self) -> bool {
+        matches!(self, TimeInForce::Opg | TimeInForce::Cls)
     }
 }
 
@@ -100,11 +115,14 @@ pub enum CancelReason {
     /// The FIX or WebSocket session that entered it ended, and had asked for
     /// cancel-on-disconnect.
     CancelOnDisconnect,
+    /// An on-open or on-close order (or a market order that waited for a call) that the
+    /// uncross did not fill completely.
+    AuctionUnfilled,
 }
 
 impl CancelReason {
     /// Every reason, in declaration order.
-    pub const ALL: [CancelReason; 8] = [
+    pub const ALL: [CancelReason; 9] = [
         CancelReason::Requested,
         CancelReason::MassCancel,
         CancelReason::IocRemainder,
@@ -113,6 +131,7 @@ impl CancelReason {
         CancelReason::SelfTrade,
         CancelReason::Expired,
         CancelReason::CancelOnDisconnect,
+        CancelReason::AuctionUnfilled,
     ];
 
     /// Inverse of [`CancelReason::code`].
@@ -133,6 +152,7 @@ impl CancelReason {
             CancelReason::SelfTrade => "SELF_TRADE",
             CancelReason::Expired => "EXPIRED",
             CancelReason::CancelOnDisconnect => "CANCEL_ON_DISCONNECT",
+            CancelReason::AuctionUnfilled => "AUCTION_UNFILLED",
         }
     }
 }
@@ -218,6 +238,11 @@ reject_reasons! {
     UnknownAlert = 6001, "UNKNOWN_ALERT", "no such alert";
     TooManyAlerts = 6002, "TOO_MANY_ALERTS", "the account has as many alerts as it may";
     SymbolHalted = 4002, "SYMBOL_HALTED", "trading in this symbol is halted";
+    /// Outside regular hours only limit orders wait or trade; IOC and FOK need continuous
+    /// trading.
+    MarketClosed = 4003, "MARKET_CLOSED", "the market is not in continuous trading: IOC and FOK orders are refused";
+    /// An on-open order after the opening call ended (until after the close).
+    AuctionClosed = 4004, "AUCTION_CLOSED", "the auction this order is for has already taken place today";
     /// The same order sent again with its client order id: nothing new is done, and the
     /// gateway answers with the order the id created.
     ResentOrder = 2006, "RESENT_ORDER", "this order was already placed with this client order id";
@@ -270,7 +295,8 @@ mod tests {
             | CancelReason::MarketRemainder
             | CancelReason::SelfTrade
             | CancelReason::Expired
-            | CancelReason::CancelOnDisconnect => CancelReason::ALL.contains(&r),
+            | CancelReason::CancelOnDisconnect
+            | CancelReason::AuctionUnfilled => CancelReason::ALL.contains(&r),
         };
         for r in CancelReason::ALL {
             assert!(listed(r));

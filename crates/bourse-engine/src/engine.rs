@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use bourse_book::{BookConfig, BookEvent, NewOrder, OrderBook};
 use bourse_core::{
     AccountId, CancelReason, Cash, ClientOrderId, Command, Divisor, Event, OrderId, OrderType,
-    Price, Qty, RejectReason, Scopes, SelfTradePrevention, Seq, Sequenced, Side, Symbol,
+    Price, Qty, RejectReason, Scopes, SelfTradePrevention, Seq, Sequenced, Session, Side, Symbol,
     TimeInForce,
 };
 use rustc_hash::FxHashMap;
@@ -27,9 +27,11 @@ mod ledger;
 mod orders;
 mod profiles;
 mod risk;
+mod sessions;
 mod stops;
 mod watchlists;
 
+use sessions::{Auction, Waiting};
 use stops::Stops;
 
 /// Exchange-wide rules.
@@ -111,6 +113,10 @@ struct Working {
     stop_price: Option<Price>,
     /// A stop order not yet triggered: held by the engine, not in the book.
     held: bool,
+    /// May trade in pre-market and after-hours.
+    extended_hours: bool,
+    /// Waiting for an auction, not in the book: which, and its place in the line.
+    wait: Option<(Auction, u64)>,
 }
 
 /// The state machine. Deterministic: the same commands give the same events and state.
@@ -124,6 +130,11 @@ pub struct Engine {
     books: Vec<OrderBook>,
     halted: Vec<bool>,
     stops: Vec<Stops>,
+    /// Per instrument, the orders waiting for an auction.
+    waiting: Vec<Waiting>,
+    /// The next place in a waiting line (one counter for all: arrival order).
+    next_wait: u64,
+    session: Session,
     accounts: Vec<Account>,
     /// Every account's position in every instrument, account-major: one flat table, so a
     /// position is one load away (see [`Engine::pos_index`]).
@@ -174,6 +185,8 @@ struct BookSnap {
     /// Bids best first in time priority, then asks likewise.
     orders: Vec<RestingSnap>,
     last_trade: Option<Price>,
+    /// A call is running (the orders may cross).
+    call: bool,
 }
 
 /// The whole engine state in a canonical form: every collection in a fixed order, so equal
@@ -186,6 +199,8 @@ pub struct Snapshot {
     instruments: Vec<Instrument>,
     books: Vec<BookSnap>,
     halted: Vec<bool>,
+    session: Session,
+    next_wait: u64,
     accounts: Vec<Account>,
     positions: Vec<Position>,
     /// Sorted by id.
@@ -291,6 +306,9 @@ impl Engine {
             books,
             halted: vec![false; n],
             stops: vec![Stops::default(); n],
+            waiting: vec![Waiting::default(); n],
+            next_wait: 1,
+            session: Session::default(),
             accounts: Vec::new(),
             positions: Vec::new(),
             orders: FxHashMap::default(),
@@ -388,9 +406,12 @@ impl Engine {
                         })
                         .collect(),
                     last_trade: b.last_trade_price(),
+                    call: b.in_call(),
                 })
                 .collect(),
             halted: self.halted.clone(),
+            session: self.session,
+            next_wait: self.next_wait,
             accounts: self.accounts.clone(),
             positions: self.positions.clone(),
             orders,
@@ -421,6 +442,9 @@ impl Engine {
         }
         let mut sink = Vec::new();
         for (book, bs) in e.books.iter_mut().zip(&snap.books) {
+            if bs.call {
+                book.begin_call();
+            }
             for o in &bs.orders {
                 book.submit(
                     &NewOrder {
@@ -450,7 +474,16 @@ impl Engine {
                     .ok_or_else(|| bad("stop on an unknown instrument"))?;
                 stops.map(w.side).insert(Stops::key(w.side, stop, *id), *id);
             }
+            if let Some((auction, key)) = w.wait {
+                let waiting = e
+                    .waiting
+                    .get_mut(w.instrument as usize)
+                    .ok_or_else(|| bad("waiting order on an unknown instrument"))?;
+                waiting.map(auction).insert(key, *id);
+            }
         }
+        e.session = snap.session;
+        e.next_wait = snap.next_wait;
         e.halted = snap.halted;
         if snap.positions.len() != snap.accounts.len() * e.instruments.len() {
             return Err(bad("positions do not match accounts × instruments"));
@@ -582,6 +615,8 @@ impl Engine {
                 self.deposit_shares(*account, *symbol, *qty, out);
             }
             Command::SubmitOrder(req) => self.submit(req, out),
+            Command::SubmitOrderV1(req) => self.submit(&(*req).into(), out),
+            Command::SetSession { session } => self.set_session(*session, out),
             Command::CancelOrder { account, order_id } => self.cancel(*account, *order_id, out),
             Command::ReplaceOrder {
                 account,
@@ -617,6 +652,7 @@ impl Engine {
                 Some(&i) => {
                     self.halted[i as usize] = false;
                     out.push(Event::SymbolResumed { symbol: *symbol });
+                    self.uncross_on_resume(i as usize, out);
                 }
                 None => out.push(reject(None, None, None, RejectReason::UnknownSymbol)),
             },
@@ -629,6 +665,7 @@ impl Engine {
                     self.scratch = ev;
                     let day = |w: &Working| w.tif == TimeInForce::Day;
                     self.cancel_held_where(i, day, CancelReason::Expired, out);
+                    self.cancel_waiting_where(i, day, CancelReason::Expired, out);
                 }
                 self.identity.prune_sessions(cmd.ts);
                 // Client order ids are a day's: ended orders' ids are free again tomorrow.

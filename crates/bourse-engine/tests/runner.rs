@@ -210,6 +210,7 @@ impl Gen {
             stop_price: None,
             post_only: false,
             stp: SelfTradePrevention::CancelIncoming,
+            opts: Default::default(),
         }
     }
 

@@ -651,7 +651,7 @@ impl App {
                         self,
                         s,
                         "INVALID_TIME_IN_FORCE",
-                        format!("TimeInForce {v} is not 0, 1, 3 or 4"),
+                        format!("TimeInForce {v} is not 0, 1, 2, 3, 4 or 7"),
                     );
                 }
             },
@@ -666,6 +666,7 @@ impl App {
             stop_price: m.get(99).map(DecimalText::from_text),
             client_order_id: Some(cl.clone()),
             post_only: m.get(18).map(|v| v.split(' ').any(|i| i == "6")),
+            extended_hours: None,
             account_id: None,
         };
         let req = self

@@ -29,6 +29,8 @@ pub(crate) const fn ord_type(t: OrderType) -> char {
         OrderType::Limit => '2',
         OrderType::Stop => '3',
         OrderType::StopLimit => '4',
+        // Pegged: a trailing stop is a stop pegged to the last trade.
+        OrderType::TrailingStop => 'P',
     }
 }
 
@@ -48,6 +50,8 @@ pub(crate) const fn tif(t: TimeInForce) -> char {
         TimeInForce::Gtc => '1',
         TimeInForce::Ioc => '3',
         TimeInForce::Fok => '4',
+        TimeInForce::Opg => '2',
+        TimeInForce::Cls => '7',
     }
 }
 
@@ -57,6 +61,8 @@ pub(crate) fn tif_word(v: &str) -> Option<&'static str> {
         "1" => Some("gtc"),
         "3" => Some("ioc"),
         "4" => Some("fok"),
+        "2" => Some("opg"),
+        "7" => Some("cls"),
         _ => None,
     }
 }

@@ -37,6 +37,7 @@ fn cmd(seq: u64) -> Sequenced {
             stop_price: None,
             post_only: false,
             stp: SelfTradePrevention::CancelIncoming,
+            opts: Default::default(),
         }),
     }
 }

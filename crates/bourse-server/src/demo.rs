@@ -139,6 +139,7 @@ fn limit(
         stop_price: None,
         post_only: false,
         stp: SelfTradePrevention::CancelIncoming,
+        opts: Default::default(),
     })
 }
 

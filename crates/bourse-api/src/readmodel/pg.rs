@@ -1041,6 +1041,7 @@ const fn order_type_str(t: OrderType) -> &'static str {
         OrderType::Market => "market",
         OrderType::Stop => "stop",
         OrderType::StopLimit => "stop_limit",
+        OrderType::TrailingStop => "trailing_stop",
     }
 }
 
@@ -1050,6 +1051,7 @@ pub(super) fn parse_order_type(s: &str) -> Option<OrderType> {
         OrderType::Market,
         OrderType::Stop,
         OrderType::StopLimit,
+        OrderType::TrailingStop,
     ]
     .into_iter()
     .find(|t| order_type_str(*t) == s)
@@ -1061,6 +1063,8 @@ const fn tif_str(t: TimeInForce) -> &'static str {
         TimeInForce::Day => "day",
         TimeInForce::Ioc => "ioc",
         TimeInForce::Fok => "fok",
+        TimeInForce::Opg => "opg",
+        TimeInForce::Cls => "cls",
     }
 }
 
@@ -1070,6 +1074,8 @@ pub(super) fn parse_tif(s: &str) -> Option<TimeInForce> {
         TimeInForce::Day,
         TimeInForce::Ioc,
         TimeInForce::Fok,
+        TimeInForce::Opg,
+        TimeInForce::Cls,
     ]
     .into_iter()
     .find(|t| tif_str(*t) == s)

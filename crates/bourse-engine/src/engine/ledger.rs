@@ -5,6 +5,7 @@ use bourse_core::{
     Symbol, TradeId,
 };
 
+use super::sessions::Waiting;
 use super::stops::Stops;
 use super::{Account, Engine, Position, refuse};
 
@@ -415,6 +416,11 @@ impl Engine {
                 if resting.is_some() || held != Some(id) {
                     return Err(format!("held stop {id:?} misplaced"));
                 }
+            } else if let Some((auction, key)) = w.wait {
+                let line = self.waiting[w.instrument as usize].line(auction);
+                if resting.is_some() || line.get(&key) != Some(id) {
+                    return Err(format!("waiting order {id:?} misplaced"));
+                }
             } else if resting.map(|o| o.qty.get()) != Some(w.leaves) {
                 return Err(format!(
                     "order {id:?} open {} but book has {resting:?}",
@@ -474,11 +480,18 @@ impl Engine {
             resting += b.len();
         }
         let held: usize = self.stops.iter().map(Stops::len).sum();
-        if resting + held != self.orders.len() {
+        let waiting: usize = self.waiting.iter().map(Waiting::len).sum();
+        if resting + held + waiting != self.orders.len() {
             return Err(format!(
-                "{resting} resting + {held} held, {} working",
+                "{resting} resting + {held} held + {waiting} waiting, {} working",
                 self.orders.len()
             ));
+        }
+        for (i, b) in self.books.iter().enumerate() {
+            // A book is in a call only during one, or while halted through its uncross.
+            if b.in_call() && !self.session.is_call() && !self.halted[i] {
+                return Err(format!("instrument {i} in a call outside one"));
+            }
         }
         self.watchlists.check(|a| self.account(a).is_some())?;
         if let Some((_, id, _)) = self

@@ -2,10 +2,11 @@
 
 use bourse_book::{BookEvent, NewOrder, Priority, Request};
 use bourse_core::{
-    AccountId, CancelReason, Cash, Event, Liquidity, OrderId, OrderRequest, OrderType, Price, Qty,
-    RejectReason, SelfTradePrevention, Side, Symbol, TimeInForce, TradeId,
+    AccountId, CancelReason, Cash, Event, Liquidity, OrderId, OrderOptions, OrderRequest,
+    OrderType, Price, Qty, RejectReason, SelfTradePrevention, Side, Symbol, TimeInForce, TradeId,
 };
 
+use super::sessions::Admit;
 use super::stops::Stops;
 use super::{Engine, Working, reject};
 
@@ -33,12 +34,15 @@ fn fingerprint(req: &OrderRequest) -> u64 {
             OrderType::Market => 2,
             OrderType::Stop => 3,
             OrderType::StopLimit => 4,
+            OrderType::TrailingStop => 5,
         },
         match req.tif {
             TimeInForce::Gtc => 1,
             TimeInForce::Day => 2,
             TimeInForce::Ioc => 3,
             TimeInForce::Fok => 4,
+            TimeInForce::Opg => 5,
+            TimeInForce::Cls => 6,
         },
         u8::from(req.post_only),
         match req.stp {
@@ -48,6 +52,11 @@ fn fingerprint(req: &OrderRequest) -> u64 {
         },
     ]);
     eat(&req.qty.get().to_le_bytes());
+    // Options are eaten only when set, so an order without them keeps the fingerprint it
+    // had before they existed (a resend across an upgrade is still a resend).
+    if req.opts != OrderOptions::default() {
+        eat(&[0xfe, u8::from(req.opts.extended_hours)]);
+    }
     for p in [req.limit_price, req.stop_price] {
         match p {
             Some(p) => {
@@ -91,6 +100,14 @@ impl Engine {
         if let Err(reason) = self.check_order(i, req) {
             return out.push(rej(reason));
         }
+        let admit = if req.stop_price.is_some() {
+            Admit::Book
+        } else {
+            match self.admit(req) {
+                Ok(a) => a,
+                Err(reason) => return out.push(rej(reason)),
+            }
+        };
         let book = &self.books[i];
         let reserve_px = match (req.limit_price, req.stop_price) {
             (Some(p), _) => p,
@@ -102,6 +119,10 @@ impl Engine {
                     .map_or(stop, |p| p.floor_to(self.instruments[i].tick).max(stop)),
                 Side::Sell => stop,
             },
+            // Waiting, or in a call, a market order has no opposite side to be priced from.
+            (None, None) if admit != Admit::Book || book.in_call() => {
+                self.reference_collar(i, req.side)
+            }
             (None, None) => match book.market_collar(req.side) {
                 Some(p) => p,
                 None => return out.push(rej(RejectReason::NoLiquidity)),
@@ -172,6 +193,8 @@ impl Engine {
                 stp: req.stp,
                 stop_price: req.stop_price,
                 held: req.stop_price.is_some(),
+                extended_hours: req.opts.extended_hours,
+                wait: None,
             },
         );
         if let Some(cid) = req.client_order_id {
@@ -199,6 +222,16 @@ impl Engine {
             self.run_triggers(i, out);
             return;
         }
+        if let Admit::Wait(auction) = admit {
+            out.push(accepted);
+            self.wait_for(i, order_id, auction);
+            return;
+        }
+        // In a call a market order rests at the price it reserved cash at.
+        let price = match req.limit_price {
+            None if self.books[i].in_call() => Some(reserve_px),
+            p => p,
+        };
         let mut ev = std::mem::take(&mut self.scratch);
         ev.clear();
         self.books[i].submit(
@@ -206,7 +239,7 @@ impl Engine {
                 id: order_id,
                 owner: req.account,
                 side: req.side,
-                price: req.limit_price,
+                price,
                 qty: req.qty,
                 tif: req.tif,
                 post_only: req.post_only,
@@ -233,6 +266,9 @@ impl Engine {
         if w.held {
             return self.cancel_held(order_id, CancelReason::Requested, out);
         }
+        if w.wait.is_some() {
+            return self.cancel_waiting(order_id, CancelReason::Requested, out);
+        }
         let mut ev = std::mem::take(&mut self.scratch);
         ev.clear();
         self.books[i].cancel(order_id, &mut ev);
@@ -254,6 +290,9 @@ impl Engine {
         let i = w.instrument as usize;
         if w.held {
             return self.cancel_held(order_id, reason, out);
+        }
+        if w.wait.is_some() {
+            return self.cancel_waiting(order_id, reason, out);
         }
         let mut ev = std::mem::take(&mut self.scratch);
         ev.clear();
@@ -288,8 +327,9 @@ impl Engine {
         if self.halted[i] {
             return out.push(rej(RejectReason::SymbolHalted));
         }
-        if w.held {
-            // An untriggered stop is not on the book: cancel it and submit a new one.
+        if w.held || w.wait.is_some() || w.order_type == OrderType::Market {
+            // An untriggered stop or an order waiting for an auction is not on the book, and
+            // a market order rests only in a call: cancel it and submit a new one.
             return out.push(rej(RejectReason::InvalidOrder));
         }
         let Some(resting) = self.books[i].order(order_id) else {
@@ -397,6 +437,7 @@ impl Engine {
             self.scratch = ev;
             let mine = |w: &Working| account.is_none_or(|a| a == w.account);
             self.cancel_held_where(i, mine, CancelReason::MassCancel, out);
+            self.cancel_waiting_where(i, mine, CancelReason::MassCancel, out);
         }
     }
 

@@ -1,6 +1,6 @@
 //! Pre-trade order checks: the instrument rules (shape, lot, maximum quantity, tick, band).
 
-use bourse_core::{OrderRequest, OrderType, Price, Qty, RejectReason};
+use bourse_core::{OrderClass, OrderRequest, OrderType, Price, Qty, RejectReason, TimeInForce};
 
 use super::Engine;
 
@@ -14,6 +14,27 @@ impl Engine {
             return Err(RejectReason::InvalidOrder);
         }
         if req.post_only && req.order_type != OrderType::Limit {
+            return Err(RejectReason::InvalidOrder);
+        }
+        // Alpaca's rules: extended hours for limit DAY orders only; on-open and on-close
+        // orders are market or limit, never post-only or extended.
+        let o = &req.opts;
+        if o.extended_hours && (req.order_type != OrderType::Limit || req.tif != TimeInForce::Day) {
+            return Err(RejectReason::InvalidOrder);
+        }
+        if req.tif.is_auction()
+            && (!matches!(req.order_type, OrderType::Limit | OrderType::Market) || req.post_only)
+        {
+            return Err(RejectReason::InvalidOrder);
+        }
+        // Not yet built: trailing stops, order classes, notional orders.
+        if req.order_type == OrderType::TrailingStop
+            || o.trail.is_some()
+            || o.class != OrderClass::Simple
+            || o.take_profit.is_some()
+            || o.stop_loss.is_some()
+            || o.notional.is_some()
+        {
             return Err(RejectReason::InvalidOrder);
         }
         for p in [req.limit_price, req.stop_price].into_iter().flatten() {

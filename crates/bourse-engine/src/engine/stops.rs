@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use bourse_book::NewOrder;
-use bourse_core::{CancelReason, Event, OrderId, OrderType, Price, Qty, Side, TimeInForce};
+use bourse_core::{
+    CancelReason, Event, OrderId, OrderType, Price, Qty, Session, Side, TimeInForce,
+};
 
 use super::{Engine, Working};
 
@@ -64,6 +66,11 @@ impl Engine {
     /// stop-price-then-time order, each entering the book at once; a trade a triggered stop
     /// makes can trigger more, all within the command that caused the first trade.
     pub(super) fn run_triggers(&mut self, i: usize, out: &mut Vec<Event>) {
+        // Stops trigger in continuous trading only (not on extended-hours trades, not in a
+        // call); entering it runs them.
+        if self.session != Session::Continuous || self.books[i].in_call() {
+            return;
+        }
         while let Some(last) = self.books[i].last_trade_price() {
             let Some(id) = self.stops[i].next_triggered(last) else {
                 return;

@@ -89,6 +89,7 @@ pub fn limit(account: AccountId, symbol: &str, side: Side, price: &str, qty: u64
         stop_price: None,
         post_only: false,
         stp: SelfTradePrevention::CancelIncoming,
+        opts: Default::default(),
     }
 }
 

@@ -1,0 +1,148 @@
+//! Call auctions on the book: while a call runs, orders rest without matching and the book
+//! may cross; the uncross then trades everything it can at one price (see
+//! [`crate::auction`] for how that price is chosen) in price-time priority.
+
+use bourse_core::{CancelReason, OrderId, Price, Qty, Side};
+
+use super::{NIL, OrderBook, RestingOrder};
+use crate::auction::{CallOrder, Uncross, discover};
+use crate::event::{BookEvent, EventSink};
+
+impl OrderBook {
+    /// Starts a call: from now on orders rest without matching until [`OrderBook::uncross`].
+    pub fn begin_call(&mut self) {
+        self.call = true;
+    }
+
+    /// Whether a call is running.
+    #[must_use]
+    pub fn in_call(&self) -> bool {
+        self.call
+    }
+
+    /// Whether the best bid meets or passes the best ask (possible only during a call).
+    #[must_use]
+    pub fn is_crossed(&self) -> bool {
+        matches!((self.bids.best(), self.asks.best()), (Some(b), Some(a)) if b.price >= a.price)
+    }
+
+    /// Where the call would uncross now (the indicative price, volume and imbalance), with
+    /// `reference` for the last tie-break; `None` when nothing would trade. One pass over
+    /// the price levels: every order in a call is priced, so levels are all it needs.
+    #[must_use]
+    pub fn indicative(&self, reference: Price) -> Option<Uncross> {
+        let mut orders = Vec::with_capacity(self.bids.len() + self.asks.len());
+        for (side, ladder) in [(Side::Buy, &self.bids), (Side::Sell, &self.asks)] {
+            orders.extend(ladder.iter().map(|l| CallOrder {
+                side,
+                limit: Some(l.price),
+                qty: Qty::new(l.qty),
+            }));
+        }
+        discover(&orders, reference)
+    }
+
+    /// Ends the call: trades at the discovered price, best price first and in time order
+    /// within a price, each trade between the head buy and the head sell, the earlier of the
+    /// two as maker. Orders of one account never trade with each other: the later of the
+    /// two is cancelled (`SELF_TRADE`), and if that leaves the book crossed the rest is
+    /// uncrossed again at a price discovered anew. Returns the first discovered price with
+    /// its imbalance and the volume that actually traded; `None` if nothing crossed.
+    pub fn uncross(&mut self, reference: Price, out: &mut impl EventSink) -> Option<Uncross> {
+        let mut result: Option<Uncross> = None;
+        while let Some(u) = self.indicative(reference) {
+            let traded = self.trade_at(u.price, out);
+            match result.as_mut() {
+                Some(r) => r.volume = Qty::new(r.volume.get().saturating_add(traded)),
+                None => {
+                    result = Some(Uncross {
+                        volume: Qty::new(traded),
+                        ..u
+                    })
+                }
+            }
+            if !self.is_crossed() {
+                break;
+            }
+        }
+        self.call = false;
+        result
+    }
+
+    /// Takes a resting order off the book without a report (the caller reports it as it
+    /// sees fit): what it was, or `None` if it is not resting.
+    pub fn withdraw(&mut self, id: OrderId) -> Option<RestingOrder> {
+        let slot = self.lookup(id)?;
+        let o = self.view(slot);
+        self.unlink(slot);
+        self.release(slot);
+        Some(o)
+    }
+
+    /// Trades the head buy against the head sell while both are willing at `price`; returns
+    /// the shares traded.
+    fn trade_at(&mut self, price: Price, out: &mut impl EventSink) -> u64 {
+        let mut traded = 0u64;
+        loop {
+            let (Some(bl), Some(al)) = (self.bids.best_slot(), self.asks.best_slot()) else {
+                break;
+            };
+            if self.bids.level(bl).price < price || self.asks.level(al).price > price {
+                break;
+            }
+            let (b, a) = (self.bids.level(bl).head, self.asks.level(al).head);
+            let (bn, an) = (self.nodes[b as usize], self.nodes[a as usize]);
+            // The earlier arrival (lower id) is the maker.
+            let (maker, taker) = if bn.id < an.id { (bn, an) } else { (an, bn) };
+            if maker.owner == taker.owner {
+                let slot = if taker.id == bn.id { b } else { a };
+                self.take_resting(slot, CancelReason::SelfTrade, out);
+                continue;
+            }
+            let q = bn.qty.min(an.qty);
+            self.reduce_head(Side::Buy, bl, q);
+            self.reduce_head(Side::Sell, al, q);
+            traded += q;
+            out.emit(BookEvent::Fill {
+                maker: maker.id,
+                maker_owner: maker.owner,
+                taker: taker.id,
+                taker_owner: taker.owner,
+                taker_side: taker.side,
+                price,
+                qty: Qty::new(q),
+                maker_leaves: Qty::new(maker.qty - q),
+                taker_leaves: Qty::new(taker.qty - q),
+            });
+            self.last_trade = Some(price);
+        }
+        traded
+    }
+
+    /// Takes `q` shares (at most its quantity) from the head order of the level in `lslot`
+    /// on `side`, removing the order, and the level, when they empty.
+    fn reduce_head(&mut self, side: Side, lslot: u32, q: u64) {
+        let ladder = match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        };
+        ladder.total -= u128::from(q);
+        let level = ladder.level_mut(lslot);
+        let slot = level.head;
+        let node = &mut self.nodes[slot as usize];
+        node.qty -= q;
+        level.qty -= q;
+        if node.qty > 0 {
+            return;
+        }
+        let next = node.next;
+        level.head = next;
+        level.count -= 1;
+        if next == NIL {
+            ladder.remove(lslot);
+        } else {
+            self.nodes[next as usize].prev = NIL;
+        }
+        self.release(slot);
+    }
+}

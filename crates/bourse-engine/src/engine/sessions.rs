@@ -1,0 +1,397 @@
+//! Market sessions: which orders a session admits, the orders waiting for an auction, the
+//! calls and their uncross, and what the close does (DAY orders expire, regular-hours
+//! orders step off the book until the next open).
+
+use std::collections::BTreeMap;
+
+use bourse_book::NewOrder;
+use bourse_core::{
+    CancelReason, Event, OrderId, OrderRequest, OrderType, Price, Qty, RejectReason, Session, Side,
+    TimeInForce,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Engine, Working};
+
+/// Which auction a waiting order waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(super) enum Auction {
+    /// The next opening call (orders placed outside regular hours, `opg`, and regular
+    /// orders that stepped off the book at the close).
+    Open,
+    /// The next closing call (`cls`).
+    Close,
+}
+
+/// Where a new order goes in the current session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Admit {
+    /// Into the book now (matching, or resting in a call).
+    Book,
+    /// To wait for an auction.
+    Wait(Auction),
+}
+
+/// One instrument's orders waiting for an auction, in the order they will enter it.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Waiting {
+    pub(super) open: BTreeMap<u64, OrderId>,
+    pub(super) close: BTreeMap<u64, OrderId>,
+}
+
+impl Waiting {
+    pub(super) fn map(&mut self, a: Auction) -> &mut BTreeMap<u64, OrderId> {
+        match a {
+            Auction::Open => &mut self.open,
+            Auction::Close => &mut self.close,
+        }
+    }
+
+    pub(super) fn line(&self, a: Auction) -> &BTreeMap<u64, OrderId> {
+        match a {
+            Auction::Open => &self.open,
+            Auction::Close => &self.close,
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.open.len() + self.close.len()
+    }
+}
+
+impl Engine {
+    /// The market's current session.
+    #[must_use]
+    pub fn session(&self) -> Session {
+        self.session
+    }
+
+    /// Where a new order goes now, or why it is refused (after the instrument rules passed).
+    /// Stops are held by the engine in any session (they trigger only in continuous
+    /// trading), so they are not asked about.
+    pub(super) fn admit(&self, req: &OrderRequest) -> Result<Admit, RejectReason> {
+        let s = self.session;
+        Ok(match req.tif {
+            TimeInForce::Opg => match s {
+                Session::OpeningCall => Admit::Book,
+                Session::Continuous | Session::ClosingCall => {
+                    return Err(RejectReason::AuctionClosed);
+                }
+                Session::Closed | Session::PreMarket | Session::AfterHours => {
+                    Admit::Wait(Auction::Open)
+                }
+            },
+            TimeInForce::Cls if s == Session::ClosingCall => Admit::Book,
+            TimeInForce::Cls => Admit::Wait(Auction::Close),
+            TimeInForce::Ioc | TimeInForce::Fok if s != Session::Continuous => {
+                return Err(RejectReason::MarketClosed);
+            }
+            _ => match s {
+                Session::Continuous | Session::OpeningCall | Session::ClosingCall => Admit::Book,
+                Session::PreMarket | Session::AfterHours if req.opts.extended_hours => Admit::Book,
+                Session::PreMarket | Session::AfterHours | Session::Closed => {
+                    Admit::Wait(Auction::Open)
+                }
+            },
+        })
+    }
+
+    /// The price a market order is reserved at, and rests at in a call, when it cannot be
+    /// taken from the opposite side (in a call the book may be crossed, and outside regular
+    /// hours the order waits): the market collar around the reference price (the last trade,
+    /// else the instrument's reference), rounded inward to the tick.
+    pub(super) fn reference_collar(&self, i: usize, side: Side) -> Price {
+        let tick = self.instruments[i].tick;
+        let reference = self.reference(i);
+        let bps = i64::from(self.cfg.market_collar_bps);
+        match side {
+            Side::Buy => reference
+                .offset_bps(bps)
+                .map_or(reference, |p| p.floor_to(tick).max(reference)),
+            Side::Sell => reference
+                .offset_bps(-bps)
+                .and_then(|p| p.ceil_to(tick))
+                .map_or(reference, |p| p.min(reference).max(tick)),
+        }
+    }
+
+    /// The last trade, or before any the instrument's reference price.
+    pub(super) fn reference(&self, i: usize) -> Price {
+        self.books[i]
+            .last_trade_price()
+            .unwrap_or(self.instruments[i].reference_price)
+    }
+
+    /// Puts a new order aside until `auction`.
+    pub(super) fn wait_for(&mut self, i: usize, id: OrderId, auction: Auction) {
+        let key = self.next_wait;
+        self.next_wait += 1;
+        if let Some(w) = self.orders.get_mut(&id) {
+            w.wait = Some((auction, key));
+        }
+        self.waiting[i].map(auction).insert(key, id);
+    }
+
+    /// Moves the market to `target` through every session between, in the day's order.
+    pub(super) fn set_session(&mut self, target: Session, out: &mut Vec<Event>) {
+        while self.session != target {
+            let next = self.session.next();
+            self.session = next;
+            match next {
+                Session::Closed => {
+                    // The end of after-hours: extended-hours DAY orders expire too.
+                    for i in 0..self.books.len() {
+                        self.expire_day(i, |_| true, out);
+                    }
+                }
+                Session::PreMarket => {}
+                Session::OpeningCall | Session::ClosingCall => {
+                    let auction = if next == Session::OpeningCall {
+                        Auction::Open
+                    } else {
+                        Auction::Close
+                    };
+                    for i in 0..self.books.len() {
+                        self.books[i].begin_call();
+                        self.release_waiting(i, auction, out);
+                    }
+                }
+                Session::Continuous => {
+                    for i in 0..self.books.len() {
+                        if !self.halted[i] {
+                            self.uncross(i, Session::OpeningCall, out);
+                        }
+                    }
+                }
+                Session::AfterHours => {
+                    for i in 0..self.books.len() {
+                        if !self.halted[i] {
+                            self.uncross(i, Session::ClosingCall, out);
+                        }
+                        // The close: regular-hours DAY orders expire, and regular-hours GTC
+                        // orders step off the book until the next opening call.
+                        self.expire_day(i, |w| !w.extended_hours, out);
+                        self.step_off(i, out);
+                    }
+                }
+            }
+            out.push(Event::SessionChanged { session: next });
+        }
+        if self.session == Session::Continuous {
+            // Extended-hours and auction trades may have reached stops: they trigger now.
+            for i in 0..self.books.len() {
+                self.run_triggers(i, out);
+            }
+        }
+    }
+
+    /// Sends the orders waiting for `auction` into instrument `i`'s call, in the order they
+    /// were put aside.
+    fn release_waiting(&mut self, i: usize, auction: Auction, out: &mut Vec<Event>) {
+        let ids: Vec<OrderId> = std::mem::take(self.waiting[i].map(auction))
+            .into_values()
+            .collect();
+        for id in ids {
+            let Some(w) = self.orders.get_mut(&id) else {
+                continue;
+            };
+            w.wait = None;
+            let w = *w;
+            self.enter_book(i, id, &w, out);
+        }
+    }
+
+    /// Puts a working order (not held, not waiting) into instrument `i`'s book: a market
+    /// order at the price it reserved cash at (a call holds priced orders only).
+    pub(super) fn enter_book(&mut self, i: usize, id: OrderId, w: &Working, out: &mut Vec<Event>) {
+        let price = match w.order_type {
+            OrderType::Market if self.books[i].in_call() => Some(w.reserve_px),
+            _ => w.limit_price,
+        };
+        let mut ev = std::mem::take(&mut self.scratch);
+        ev.clear();
+        self.books[i].submit(
+            &NewOrder {
+                id,
+                owner: w.account,
+                side: w.side,
+                price,
+                qty: Qty::new(w.leaves),
+                tif: if price.is_none() {
+                    TimeInForce::Ioc
+                } else {
+                    w.tif
+                },
+                post_only: false,
+                stp: w.stp,
+            },
+            &mut ev,
+        );
+        // The book's `Accepted` has no engine event: the order was accepted when placed.
+        self.translate(&ev, None, out);
+        self.scratch = ev;
+    }
+
+    /// Ends instrument `i`'s call (`call` names it): one price, the trades, then what may
+    /// not outlive the auction is cancelled — `opg`/`cls` remainders (`AUCTION_UNFILLED`)
+    /// and market remainders (`MARKET_REMAINDER`).
+    pub(super) fn uncross(&mut self, i: usize, call: Session, out: &mut Vec<Event>) {
+        if !self.books[i].in_call() {
+            return;
+        }
+        let reference = self.reference(i);
+        let mut ev = std::mem::take(&mut self.scratch);
+        ev.clear();
+        let result = self.books[i].uncross(reference, &mut ev);
+        self.translate(&ev, None, out);
+        self.scratch = ev;
+        let leftovers: Vec<(OrderId, CancelReason)> = [Side::Buy, Side::Sell]
+            .into_iter()
+            .flat_map(|side| self.books[i].orders(side))
+            .filter_map(|o| {
+                let w = self.orders.get(&o.id)?;
+                if w.tif.is_auction() {
+                    Some((o.id, CancelReason::AuctionUnfilled))
+                } else if w.order_type == OrderType::Market {
+                    Some((o.id, CancelReason::MarketRemainder))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        for (id, reason) in leftovers {
+            if let Some(w) = self.orders.get(&id) {
+                self.cancel_for(w.account, id, reason, out);
+            }
+        }
+        let (price, volume, imbalance) = match result {
+            Some(u) => (Some(u.price), u.volume, u.imbalance),
+            None => (None, Qty::ZERO, 0),
+        };
+        out.push(Event::AuctionUncrossed {
+            symbol: self.instruments[i].symbol,
+            session: call,
+            price,
+            volume,
+            imbalance: Qty::new(u64::try_from(imbalance.unsigned_abs()).unwrap_or(u64::MAX)),
+            imbalance_side: match imbalance.signum() {
+                1 => Some(Side::Buy),
+                -1 => Some(Side::Sell),
+                _ => None,
+            },
+        });
+    }
+
+    /// Expires instrument `i`'s DAY orders that `pred` picks: on the book, held stops, and
+    /// (for the operator's end of day) those waiting for the open.
+    pub(super) fn expire_day(
+        &mut self,
+        i: usize,
+        pred: impl Fn(&Working) -> bool,
+        out: &mut Vec<Event>,
+    ) {
+        let day = |w: &Working| w.tif == TimeInForce::Day && w.wait.is_none() && pred(w);
+        let ids: Vec<OrderId> = [Side::Buy, Side::Sell]
+            .into_iter()
+            .flat_map(|side| self.books[i].orders(side))
+            .filter(|o| self.orders.get(&o.id).is_some_and(day))
+            .map(|o| o.id)
+            .collect();
+        for id in ids {
+            if let Some(w) = self.orders.get(&id) {
+                self.cancel_for(w.account, id, CancelReason::Expired, out);
+            }
+        }
+        self.cancel_held_where(i, day, CancelReason::Expired, out);
+    }
+
+    /// At the close, regular-hours orders left on the book (GTC: the DAY ones expired) step
+    /// off it, in priority order, and wait for the next opening call: outside regular hours
+    /// only extended-hours orders trade.
+    fn step_off(&mut self, i: usize, out: &mut Vec<Event>) {
+        let ids: Vec<OrderId> = [Side::Buy, Side::Sell]
+            .into_iter()
+            .flat_map(|side| self.books[i].orders(side))
+            .filter(|o| self.orders.get(&o.id).is_some_and(|w| !w.extended_hours))
+            .map(|o| o.id)
+            .collect();
+        for id in ids {
+            let Some(o) = self.books[i].withdraw(id) else {
+                continue;
+            };
+            let Some(w) = self.orders.get(&id).copied() else {
+                continue;
+            };
+            self.wait_for(i, id, Auction::Open);
+            out.push(Event::OrderParked {
+                order_id: id,
+                account: w.account,
+                symbol: self.instruments[i].symbol,
+                side: o.side,
+                qty: o.qty,
+                resting_price: Some(o.price),
+            });
+        }
+    }
+
+    /// Cancels an order waiting for an auction.
+    pub(super) fn cancel_waiting(
+        &mut self,
+        id: OrderId,
+        reason: CancelReason,
+        out: &mut Vec<Event>,
+    ) {
+        let Some(w) = self.orders.get(&id).copied() else {
+            return;
+        };
+        let Some((auction, key)) = w.wait else {
+            return;
+        };
+        let i = w.instrument as usize;
+        self.waiting[i].map(auction).remove(&key);
+        self.finish(id);
+        out.push(Event::OrderCanceled {
+            order_id: id,
+            account: w.account,
+            symbol: self.instruments[i].symbol,
+            side: w.side,
+            qty: Qty::new(w.leaves),
+            resting_price: None,
+            reason,
+        });
+    }
+
+    /// Waiting orders of instrument `i` that `pred` picks, cancelled in waiting order.
+    pub(super) fn cancel_waiting_where(
+        &mut self,
+        i: usize,
+        pred: impl Fn(&Working) -> bool,
+        reason: CancelReason,
+        out: &mut Vec<Event>,
+    ) {
+        let ids: Vec<OrderId> = self.waiting[i]
+            .open
+            .values()
+            .chain(self.waiting[i].close.values())
+            .copied()
+            .filter(|id| self.orders.get(id).is_some_and(&pred))
+            .collect();
+        for id in ids {
+            self.cancel_waiting(id, reason, out);
+        }
+    }
+
+    /// A halted instrument missed its uncross; when it resumes outside a call, it uncrosses
+    /// then (a re-opening auction).
+    pub(super) fn uncross_on_resume(&mut self, i: usize, out: &mut Vec<Event>) {
+        if self.books[i].in_call() && !self.session.is_call() {
+            let call = if self.session == Session::Continuous {
+                Session::OpeningCall
+            } else {
+                Session::ClosingCall
+            };
+            self.uncross(i, call, out);
+            self.run_triggers(i, out);
+        }
+    }
+}
