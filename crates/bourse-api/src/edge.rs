@@ -157,6 +157,7 @@ pub fn edge_router(s: EdgeServices, cfg: &HttpConfig) -> std::io::Result<Router>
         }),
         // The edge serves no identity route: nothing here is ever sealed or looked up.
         people: crate::people::People::inert(),
+        calendar: None,
     }));
     let limiter = Arc::new(crate::ratelimit::Limiter::new(
         cfg.rate_per_credential,
@@ -169,6 +170,7 @@ pub fn edge_router(s: EdgeServices, cfg: &HttpConfig) -> std::io::Result<Router>
         .route("/v1/stocks", get(market::stocks))
         .route("/v1/stocks/{symbol}", get(market::stock))
         .route("/v1/stocks/{symbol}/book", get(market::book))
+        .route("/v1/stocks/{symbol}/auction", get(crate::clock::auction))
         .route("/v1/stocks/{symbol}/trades", get(market::trades))
         .route("/v1/stocks/{symbol}/candles", get(market::candles))
         .fallback(|| async {

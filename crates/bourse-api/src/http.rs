@@ -23,7 +23,7 @@ use tracing::Level;
 use crate::error::ApiError;
 use crate::state::{AppState, HttpConfig, Inner, Services};
 use crate::{
-    admin, alerts, brokers, market, meta, notices, openapi, queries, signup, trading, transfers,
+    admin, alerts, brokers, clock, market, meta, notices, openapi, queries, signup, trading, transfers,
     twofactor, users, watchlists, ws,
 };
 
@@ -40,6 +40,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         history,
         feed,
         people,
+        calendar,
     } = services;
     let limiter = Arc::new(crate::ratelimit::Limiter::new(
         cfg.rate_per_credential,
@@ -61,6 +62,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         history,
         edge: None,
         people,
+        calendar,
     }));
     let deadline = cfg.request_deadline;
     Router::new()
@@ -143,6 +145,9 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         .route("/v1/stocks", get(market::stocks))
         .route("/v1/stocks/{symbol}", get(market::stock))
         .route("/v1/stocks/{symbol}/book", get(market::book))
+        .route("/v1/stocks/{symbol}/auction", get(clock::auction))
+        .route("/v1/clock", get(clock::clock))
+        .route("/v1/calendar", get(clock::calendar))
         .route("/v1/stocks/{symbol}/trades", get(market::trades))
         .route("/v1/stocks/{symbol}/candles", get(market::candles))
         .route("/v1/admin/symbols/{symbol}/{action}", post(admin::halt))

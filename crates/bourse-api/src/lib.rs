@@ -14,6 +14,7 @@ mod alertbook;
 pub mod alerts;
 pub mod auth;
 mod brokers;
+pub mod clock;
 pub mod cookie;
 pub mod edge;
 pub mod error;

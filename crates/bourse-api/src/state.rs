@@ -91,6 +91,7 @@ pub(crate) struct Inner {
     pub(crate) edge: Option<crate::edge::EdgeMode>,
     /// Profiles, the data key, failure counts and the delivery log.
     pub(crate) people: crate::people::People,
+    pub(crate) calendar: Option<Arc<bourse_calendar::Calendar>>,
 }
 
 /// Shared by every route.
@@ -120,6 +121,8 @@ pub struct Services {
     pub feed: Arc<bourse_feed::Feed>,
     /// Profiles, the data key and the delivery log.
     pub people: crate::people::People,
+    /// The trading calendar (`None`: always open).
+    pub calendar: Option<Arc<bourse_calendar::Calendar>>,
 }
 
 impl std::fmt::Debug for Services {

@@ -150,6 +150,14 @@ wire_schema!(
     )
 );
 wire_schema!(
+    /// `bourse_core::Session`.
+    Session => one_of_words(
+        &bourse_core::Session::DAY.map(bourse_core::Session::as_str),
+        "The market's session: closed, pre_market, opening_call, continuous, closing_call, \
+         after_hours.",
+    )
+);
+wire_schema!(
     /// `bourse_core::CancelReason`.
     CancelReason => one_of_words(
         &bourse_core::CancelReason::ALL.map(bourse_core::CancelReason::code),

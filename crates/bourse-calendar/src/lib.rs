@@ -19,6 +19,7 @@ pub use calendar::{Calendar, TradingDay};
 pub use clock::VirtualClock;
 pub use config::{CalendarConfig, CalendarError, parse_date};
 /// The civil date type the calendar's date ranges are given in.
+pub use jiff::Span;
 pub use jiff::civil::Date;
 
 #[cfg(test)]

@@ -266,7 +266,9 @@ pub enum Event {
     },
     /// A call auction uncrossed: `volume` shares traded at `price` (its trades came just
     /// before), and `imbalance` shares on `imbalance_side` were left unmatched at that price.
-    /// An auction with nothing to match reports `price: None`.
+    /// An auction with nothing to match reports `price: None`. An `OrderRested` for every
+    /// order left on the book follows (in priority order): the public book starts again
+    /// from them, as auction fills need not be at the resting orders' own prices.
     AuctionUncrossed {
         symbol: Symbol,
         session: Session,

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
-use bourse_core::{AccountId, Event, Price, Symbol, Tagged};
+use bourse_core::{AccountId, Event, Price, Session, Symbol, Tagged};
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 use tokio::sync::Notify;
@@ -43,14 +43,18 @@ pub enum Channel {
     Trades,
     Ticker,
     Candles,
+    /// Call auctions: the indicative price, matched volume and imbalance while a call runs,
+    /// then the uncross.
+    Auction,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 4] = [
+    pub const ALL: [Channel; 5] = [
         Channel::Book,
         Channel::Trades,
         Channel::Ticker,
         Channel::Candles,
+        Channel::Auction,
     ];
 
     #[must_use]
@@ -60,6 +64,7 @@ impl Channel {
             "trades" => Channel::Trades,
             "ticker" => Channel::Ticker,
             "candles" => Channel::Candles,
+            "auction" => Channel::Auction,
             _ => return None,
         })
     }
@@ -71,6 +76,7 @@ impl Channel {
             Channel::Trades => "trades",
             Channel::Ticker => "ticker",
             Channel::Candles => "candles",
+            Channel::Auction => "auction",
         }
     }
 
@@ -214,7 +220,7 @@ impl std::fmt::Display for SubscribeError {
 
 pub(crate) struct SymbolFeed {
     pub(crate) state: SymbolState,
-    pub(crate) subs: [Vec<Arc<Conn>>; 4],
+    pub(crate) subs: [Vec<Arc<Conn>>; 5],
 }
 
 /// The market data of every listed symbol and everyone subscribed to it.
@@ -227,6 +233,8 @@ pub struct Feed {
     pub(crate) private: Mutex<private::Private>,
     private_subs: AtomicUsize,
     next_conn: AtomicU64,
+    /// The market's session as the released events last said (continuous until one does).
+    session: Mutex<Session>,
     pub stats: FeedStats,
 }
 
@@ -262,8 +270,15 @@ impl Feed {
             private: Mutex::new(private::Private::new(cfg.private_window)),
             private_subs: AtomicUsize::new(0),
             next_conn: AtomicU64::new(1),
+            session: Mutex::new(Session::default()),
             stats: FeedStats::default(),
         }
+    }
+
+    /// The market's session, as of the last released event.
+    #[must_use]
+    pub fn session(&self) -> Session {
+        *self.session.lock()
     }
 
     #[must_use]
@@ -376,6 +391,7 @@ impl Feed {
                 Channel::Book => Some(msg::book_snapshot(&sf.state, usize::MAX)),
                 Channel::Ticker => Some(msg::ticker(&sf.state)),
                 Channel::Candles => sf.state.candles.back().map(|c| msg::candle(&sf.state, c)),
+                Channel::Auction => sf.state.auction.map(|_| msg::auction(&sf.state)),
                 Channel::Trades => None,
             };
             if let Some(f) = first {
@@ -815,7 +831,13 @@ impl Publisher {
                     }
                 }
                 None => {
-                    if matches!(t.event, Event::DayEnded { .. }) {
+                    if let Event::SessionChanged { session } = t.event {
+                        *feed.session.lock() = session;
+                    }
+                    if matches!(
+                        t.event,
+                        Event::DayEnded { .. } | Event::SessionChanged { .. }
+                    ) {
                         for (i, m) in feed.symbols.iter().enumerate() {
                             m.lock().state.apply(t.ts, &t.event);
                             if !self.touched.contains(&i) {
@@ -863,7 +885,7 @@ fn fan_out(feed: &Feed, i: usize) {
             }
         }
     };
-    let [book, trades, ticker, candles] = &sf.subs;
+    let [book, trades, ticker, candles, auction] = &sf.subs;
     if !book.is_empty() {
         send(book, Frame::from(msg::book_update(&sf.state, &u)), true);
     }
@@ -880,6 +902,9 @@ fn fan_out(feed: &Feed, i: usize) {
         && let Some(c) = sf.state.candles.back()
     {
         send(candles, Frame::from(msg::candle(&sf.state, c)), false);
+    }
+    if u.auction && !auction.is_empty() {
+        send(auction, Frame::from(msg::auction(&sf.state)), false);
     }
     if dead {
         // Closed connections leave the lists now; their sessions also call `disconnect`.
@@ -908,6 +933,8 @@ pub fn symbol_of(e: &Event) -> Option<Symbol> {
         | Event::OrderFilled { symbol, .. }
         | Event::OrderCanceled { symbol, .. }
         | Event::OrderReplaced { symbol, .. }
+        | Event::OrderParked { symbol, .. }
+        | Event::AuctionUncrossed { symbol, .. }
         | Event::Trade { symbol, .. }
         | Event::SymbolHalted { symbol }
         | Event::SymbolResumed { symbol } => Some(symbol),

@@ -95,6 +95,28 @@ pub fn book_update(s: &SymbolState, u: &Update) -> String {
     j.done()
 }
 
+/// `auction`: a call's indicative uncross (`"state":"indicative"`) or its result
+/// (`"uncrossed"`); `price` is null while nothing would trade.
+#[must_use]
+pub fn auction(s: &SymbolState) -> String {
+    let mut j = Json::new("auction", s.symbol.as_str(), s.seq);
+    match s.auction {
+        Some(a) => {
+            j.str("session", a.session.as_str())
+                .str("state", if a.uncrossed { "uncrossed" } else { "indicative" })
+                .opt("price", a.price)
+                .str("matched_qty", a.matched)
+                .str("imbalance_qty", a.imbalance)
+                .opt("imbalance_side", a.imbalance_side.map(side))
+                .str("reference_price", a.reference);
+        }
+        None => {
+            j.raw("session", "null");
+        }
+    }
+    j.done()
+}
+
 /// `trade`: one print.
 #[must_use]
 pub fn trade(s: &SymbolState, t: &Print) -> String {

@@ -11,11 +11,18 @@
 //!   when `leaves_qty` reaches zero);
 //! - `OrderCanceled` with a `resting_price` takes the order off that level;
 //! - `OrderReplaced` with priority kept shrinks the order in place; otherwise the order left
-//!   `old_price` (with `old_qty`) and re-enters as an arrival (fills, then maybe a rest).
+//!   `old_price` (with `old_qty`) and re-enters as an arrival (fills, then maybe a rest);
+//! - `OrderParked` (a regular-hours order stepping off at the close) leaves its level;
+//! - in a call auction the book may cross and nothing trades until the uncross, whose fills
+//!   are at one price that need not be the resting orders' own: fills move no level then,
+//!   and `AuctionUncrossed` clears the book, which the `OrderRested` events after it rebuild.
+//!   While a call runs, the indicative price, matched volume and imbalance are worked out
+//!   from the levels after every update that moves them (the `auction` channel).
 
 use std::collections::{BTreeMap, VecDeque};
 
-use bourse_core::{Event, Liquidity, Price, Side, Symbol, TradeId, UnixNanos};
+use bourse_book::auction::{CallOrder, discover};
+use bourse_core::{Event, Liquidity, Price, Qty, Session, Side, Symbol, TradeId, UnixNanos};
 use serde::{Deserialize, Serialize};
 
 /// Aggregate of one price level.
@@ -160,6 +167,25 @@ pub struct Day {
     pub last_trade_at: Option<UnixNanos>,
 }
 
+/// A call auction as the `auction` channel shows it: while the call runs, where it would
+/// uncross now; after the uncross, where it did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct AuctionState {
+    /// The call: `opening_call` or `closing_call`.
+    pub session: Session,
+    /// The uncross has happened (the figures are final).
+    pub uncrossed: bool,
+    /// The (indicative) uncross price; `None` while nothing would trade.
+    pub price: Option<Price>,
+    /// Shares that would trade (or traded) at `price`.
+    pub matched: u64,
+    /// Shares left unmatched at `price`, and on which side.
+    pub imbalance: u64,
+    pub imbalance_side: Option<Side>,
+    /// The price the last tie-break is nearest to (the last trade, else the previous close).
+    pub reference: Price,
+}
+
 /// Whether the symbol is trading.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum Status {
@@ -192,6 +218,8 @@ pub struct Update {
     pub candle: bool,
     /// The status changed to this.
     pub status: Option<Status>,
+    /// The auction figures changed (see [`SymbolState::auction`]).
+    pub auction: bool,
 }
 
 /// Limits on the history kept per symbol.
@@ -227,6 +255,12 @@ pub struct SymbolState {
     pub candles: VecDeque<Candle>,
     pub day: Day,
     pub status: Status,
+    /// A call auction is running for this symbol (its book may cross).
+    #[serde(default)]
+    pub call: bool,
+    /// The current call's indicative figures, or the last uncross's.
+    #[serde(default)]
+    pub auction: Option<AuctionState>,
     #[serde(skip)]
     retention: Retention,
     #[serde(skip)]
@@ -240,6 +274,8 @@ struct Pending {
     ticker: bool,
     candle: bool,
     status: Option<Status>,
+    /// The auction figures changed.
+    auction: bool,
     ts: UnixNanos,
     /// Best bid and ask when the command began (the ticker moves if they change).
     top: Option<(Option<Price>, Option<Price>)>,
@@ -266,6 +302,8 @@ impl SymbolState {
                 last_trade_at: None,
             },
             status: Status::Trading,
+            call: false,
+            auction: None,
             retention,
             pending: Pending::default(),
         }
@@ -294,6 +332,8 @@ impl SymbolState {
             && self.candles == other.candles
             && self.day == other.day
             && self.status == other.status
+            && self.call == other.call
+            && self.auction == other.auction
     }
 
     fn touch_level(&mut self, side: Side, price: Price) {
@@ -323,6 +363,8 @@ impl SymbolState {
                 self.touch_level(side, price);
                 self.book.add(side, price, qty.get(), 1);
             }
+            // An uncross's fills: the book is rebuilt after it (see the module's notes).
+            Event::OrderFilled { .. } if self.call => {}
             Event::OrderFilled {
                 side,
                 last_px,
@@ -336,6 +378,12 @@ impl SymbolState {
                 self.book.remove(side, last_px, last_qty.get(), gone);
             }
             Event::OrderCanceled {
+                side,
+                qty,
+                resting_price: Some(price),
+                ..
+            }
+            | Event::OrderParked {
                 side,
                 qty,
                 resting_price: Some(price),
@@ -367,6 +415,47 @@ impl SymbolState {
                 aggressor,
                 ..
             } => self.trade(ts, trade_id, price, qty.get(), aggressor),
+            Event::SessionChanged { session } if session.is_call() => {
+                self.call = true;
+                self.auction = Some(AuctionState {
+                    session,
+                    uncrossed: false,
+                    price: None,
+                    matched: 0,
+                    imbalance: 0,
+                    imbalance_side: None,
+                    reference: self.reference(),
+                });
+                self.pending.auction = true;
+                self.pending.ticker = true;
+            }
+            Event::AuctionUncrossed {
+                session,
+                price,
+                volume,
+                imbalance,
+                imbalance_side,
+                ..
+            } => {
+                let levels: Vec<(Side, Price)> = (self.book.bids.keys().map(|p| (Side::Buy, *p)))
+                    .chain(self.book.asks.keys().map(|p| (Side::Sell, *p)))
+                    .collect();
+                for (side, price) in levels {
+                    self.touch_level(side, price);
+                }
+                self.book = Book::default();
+                self.call = false;
+                self.auction = Some(AuctionState {
+                    session,
+                    uncrossed: true,
+                    price,
+                    matched: volume.get(),
+                    imbalance: imbalance.get(),
+                    imbalance_side,
+                    reference: self.reference(),
+                });
+                self.pending.auction = true;
+            }
             Event::SymbolHalted { .. } => self.set_status(Status::Halted),
             Event::SymbolResumed { .. } => self.set_status(Status::Trading),
             Event::DayEnded { .. } => {
@@ -381,6 +470,57 @@ impl SymbolState {
             _ => return false,
         }
         true
+    }
+
+    /// The last trade, else the previous close: an auction's reference price.
+    fn reference(&self) -> Price {
+        self.day.last.unwrap_or(self.day.prev_close)
+    }
+
+    /// While a call runs: the uncross the levels give now, kept (and marked for the
+    /// `auction` channel) when it differs from the last one shown.
+    fn indicate(&mut self) {
+        if !self.call {
+            return;
+        }
+        let Some(current) = self.auction.filter(|a| !a.uncrossed) else {
+            return;
+        };
+        let orders: Vec<CallOrder> = (self.book.bids.iter().map(|(p, l)| (Side::Buy, p, l)))
+            .chain(self.book.asks.iter().map(|(p, l)| (Side::Sell, p, l)))
+            .map(|(side, p, l)| CallOrder {
+                side,
+                limit: Some(*p),
+                qty: Qty::new(l.qty),
+            })
+            .collect();
+        let reference = self.reference();
+        let next = match discover(&orders, reference) {
+            Some(u) => AuctionState {
+                price: Some(u.price),
+                matched: u.volume.get(),
+                imbalance: u64::try_from(u.imbalance.unsigned_abs()).unwrap_or(u64::MAX),
+                imbalance_side: match u.imbalance.signum() {
+                    1 => Some(Side::Buy),
+                    -1 => Some(Side::Sell),
+                    _ => None,
+                },
+                reference,
+                ..current
+            },
+            None => AuctionState {
+                price: None,
+                matched: 0,
+                imbalance: 0,
+                imbalance_side: None,
+                reference,
+                ..current
+            },
+        };
+        if next != current {
+            self.auction = Some(next);
+            self.pending.auction = true;
+        }
     }
 
     fn set_status(&mut self, s: Status) {
@@ -425,8 +565,16 @@ impl SymbolState {
 
     /// Ends the command: its changes become the next update, if there were any.
     pub fn finish(&mut self) -> Option<Update> {
+        if !self.pending.levels.is_empty() {
+            self.indicate();
+        }
         let p = &mut self.pending;
-        if p.levels.is_empty() && p.trades.is_empty() && !p.ticker && p.status.is_none() {
+        if p.levels.is_empty()
+            && p.trades.is_empty()
+            && !p.ticker
+            && p.status.is_none()
+            && !p.auction
+        {
             p.top = None;
             return None;
         }
@@ -437,6 +585,7 @@ impl SymbolState {
         let mut ticker = std::mem::take(&mut p.ticker);
         let candle = std::mem::take(&mut p.candle);
         let status = p.status.take();
+        let auction = std::mem::take(&mut p.auction);
         if let Some(before) = top_before {
             ticker |= before != self.top();
         }
@@ -469,6 +618,7 @@ impl SymbolState {
             ticker,
             candle,
             status,
+            auction,
         })
     }
 

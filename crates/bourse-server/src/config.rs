@@ -25,6 +25,7 @@ pub struct Config {
     pub nats: NatsSection,
     pub edge: EdgeSection,
     pub notify: bourse_notify::NotifyConfig,
+    pub calendar: bourse_calendar::CalendarConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

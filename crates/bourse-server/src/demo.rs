@@ -14,6 +14,12 @@
 //! Every decision comes from a generator seeded with `--seed`, so the same seed gives the
 //! same order flow (the interleaving with real users' orders aside).
 //!
+//! The day is compressed ([`calendar`]): pre-market, the opening call, continuous trading,
+//! the closing call and after-hours go by in `--day-minutes`. The market maker quotes
+//! extended-hours DAY orders, so it quotes in every session; the traders send IOC orders in
+//! continuous trading, extended-hours limits in pre-market and after-hours, and limits that
+//! wait for the uncross in a call.
+//!
 //! A person's account: the user `demo` (password `demo-password`) is signed up through the
 //! HTTP API the first time and funded with $100,000; the server prints where to connect and
 //! how to log in.
@@ -25,8 +31,8 @@ use std::time::Duration;
 use anyhow::{Result, anyhow, bail};
 use bourse_api::Gateway;
 use bourse_core::{
-    AccountId, Cash, Command, Event, OrderRequest, OrderType, Price, Qty, SelfTradePrevention,
-    Side, Symbol, TimeInForce,
+    AccountId, Cash, Command, Event, OrderOptions, OrderRequest, OrderType, Price, Qty,
+    SelfTradePrevention, Session, Side, Symbol, TimeInForce,
 };
 use bourse_engine::Instrument;
 use bourse_feed::Feed;
@@ -59,6 +65,21 @@ impl Default for Demo {
             rate: 200.0,
             levels: 4,
         }
+    }
+}
+
+/// The demo's compressed calendar: every day a trading day, the US session times, and
+/// calendar time running so that 04:00 to 20:00 takes `day_minutes` real minutes, starting a
+/// minute before pre-market.
+#[must_use]
+pub fn calendar(day_minutes: u32) -> bourse_calendar::CalendarConfig {
+    bourse_calendar::CalendarConfig {
+        enabled: true,
+        weekend: Vec::new(),
+        holidays: Vec::new(),
+        speed: 16.0 * 60.0 / f64::from(day_minutes.max(1)),
+        start_at: "03:59".to_owned(),
+        ..bourse_calendar::CalendarConfig::default()
     }
 }
 
@@ -127,6 +148,21 @@ fn limit(
     qty: u64,
     tif: TimeInForce,
 ) -> Command {
+    limit_with(account, s, (side, price, qty), tif, false)
+}
+
+/// A limit order that may trade in pre-market and after-hours (DAY).
+fn extended(account: AccountId, s: &Stock, side: Side, price: i64, qty: u64) -> Command {
+    limit_with(account, s, (side, price, qty), TimeInForce::Day, true)
+}
+
+fn limit_with(
+    account: AccountId,
+    s: &Stock,
+    (side, price, qty): (Side, i64, u64),
+    tif: TimeInForce,
+    extended_hours: bool,
+) -> Command {
     Command::SubmitOrder(OrderRequest {
         account,
         symbol: s.symbol,
@@ -139,7 +175,10 @@ fn limit(
         stop_price: None,
         post_only: false,
         stp: SelfTradePrevention::CancelIncoming,
-        opts: Default::default(),
+        opts: OrderOptions {
+            extended_hours,
+            ..OrderOptions::default()
+        },
     })
 }
 
@@ -281,22 +320,8 @@ async fn simulate(
             for l in 0..demo.levels as i64 {
                 let gap = (half_spread + l * rng.range(1, 2)) * s.tick;
                 let qty = u64::try_from(rng.range(1, 5)).unwrap_or(1) * 100;
-                cmds.push(limit(
-                    maker,
-                    s,
-                    Side::Buy,
-                    s.fair - gap,
-                    qty,
-                    TimeInForce::Gtc,
-                ));
-                cmds.push(limit(
-                    maker,
-                    s,
-                    Side::Sell,
-                    s.fair + gap,
-                    qty,
-                    TimeInForce::Gtc,
-                ));
+                cmds.push(extended(maker, s, Side::Buy, s.fair - gap, qty));
+                cmds.push(extended(maker, s, Side::Sell, s.fair + gap, qty));
             }
             // In order: the cancel first, then the new quotes, pipelined.
             let first = cmds.remove(0);
@@ -320,7 +345,16 @@ async fn simulate(
                     Side::Sell => s.fair - through,
                 };
                 let qty = u64::try_from(rng.range(1, 3)).unwrap_or(1) * 50;
-                execute(gateway, limit(t, s, side, px, qty, TimeInForce::Ioc)).await?;
+                let order = match feed.session() {
+                    Session::Continuous => limit(t, s, side, px, qty, TimeInForce::Ioc),
+                    Session::PreMarket | Session::AfterHours => extended(t, s, side, px, qty),
+                    // Waits for the uncross, moving the indicative price.
+                    Session::OpeningCall | Session::ClosingCall => {
+                        limit(t, s, side, px, qty, TimeInForce::Day)
+                    }
+                    Session::Closed => continue,
+                };
+                execute(gateway, order).await?;
             }
         }
     }

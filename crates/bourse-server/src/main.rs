@@ -47,6 +47,11 @@ enum Cmd {
         /// Simulated commands per second, roughly (0: no simulated market).
         #[arg(long, default_value_t = 200.0)]
         rate: f64,
+        /// Real minutes a compressed trading day lasts, pre-market to the end of
+        /// after-hours (the night takes half as long): the demo's calendar, unless
+        /// `[calendar]` is enabled in the settings. 0: no calendar, always open.
+        #[arg(long, default_value_t = 20)]
+        day_minutes: u32,
     },
     /// Rebuild the state from the journal and print its hash (nothing is written).
     Replay {
@@ -219,18 +224,29 @@ fn run(cli: Cli) -> Result<()> {
     let cmd = cli.cmd.unwrap_or(Cmd::Demo {
         seed: 42,
         rate: 200.0,
+        day_minutes: 20,
     });
     match cmd {
         Cmd::Serve { standby: false } => bourse_server::serve::serve(&cfg),
         Cmd::Serve { standby: true } => bourse_server::serve::serve_standby(&cfg),
-        Cmd::Demo { seed, rate } => bourse_server::serve::serve_with(
-            &cfg,
-            Some(bourse_server::demo::Demo {
-                seed,
-                rate,
-                ..Default::default()
-            }),
-        ),
+        Cmd::Demo {
+            seed,
+            rate,
+            day_minutes,
+        } => {
+            let mut cfg = cfg;
+            if day_minutes > 0 && !cfg.calendar.enabled {
+                cfg.calendar = bourse_server::demo::calendar(day_minutes);
+            }
+            bourse_server::serve::serve_with(
+                &cfg,
+                Some(bourse_server::demo::Demo {
+                    seed,
+                    rate,
+                    ..Default::default()
+                }),
+            )
+        }
         Cmd::Bench { what } => bourse_server::bench::run(&cfg, what),
         Cmd::Admin(a) => bourse_server::admin::run(&cfg, &a),
         Cmd::Edge => bourse_server::edgecmd::run(&cfg),

@@ -812,6 +812,12 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
     // Answers WebSocket orders whose outcome is overdue (the journal's database is down).
     rt.spawn(gateway.clone().sweeper());
     let for_demo = (gateway.clone(), feed.clone());
+    let calendar = cfg
+        .calendar
+        .build(bourse_api::auth::now())
+        .context("the [calendar] settings")?
+        .map(Arc::new);
+    let for_clock = calendar.clone().map(|c| (c, gateway.clone()));
     let fix_services = bourse_fix::FixServices {
         gateway: gateway.clone(),
         directory: directory.clone(),
@@ -839,6 +845,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
             history,
             feed,
             people,
+            calendar,
         },
         &http_cfg,
     );
@@ -886,6 +893,9 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
                 fix_tls,
                 fix_stop.clone(),
             ));
+        }
+        if let Some((calendar, gateway)) = for_clock {
+            tokio::spawn(crate::clock::run(calendar, gateway));
         }
         if let Some(d) = demo {
             let (gateway, feed) = for_demo;

@@ -234,7 +234,8 @@ impl Engine {
 
     /// Ends instrument `i`'s call (`call` names it): one price, the trades, then what may
     /// not outlive the auction is cancelled — `opg`/`cls` remainders (`AUCTION_UNFILLED`)
-    /// and market remainders (`MARKET_REMAINDER`).
+    /// and market remainders (`MARKET_REMAINDER`) — then `AuctionUncrossed`, then an
+    /// `OrderRested` for every order left on the book.
     pub(super) fn uncross(&mut self, i: usize, call: Session, out: &mut Vec<Event>) {
         if !self.books[i].in_call() {
             return;
@@ -280,6 +281,19 @@ impl Engine {
                 _ => None,
             },
         });
+        // The book as the uncross left it, order by order in priority: the public book is
+        // rebuilt from these (an auction trades resting orders at a price that need not be
+        // theirs, which a level-by-level delta of the fills cannot say).
+        let symbol = self.instruments[i].symbol;
+        for side in [Side::Buy, Side::Sell] {
+            out.extend(self.books[i].orders(side).map(|o| Event::OrderRested {
+                order_id: o.id,
+                symbol,
+                side,
+                price: o.price,
+                qty: o.qty,
+            }));
+        }
     }
 
     /// Expires instrument `i`'s DAY orders that `pred` picks: on the book, held stops, and
