@@ -103,7 +103,14 @@ pub fn auction(s: &SymbolState) -> String {
     match s.auction {
         Some(a) => {
             j.str("session", a.session.as_str())
-                .str("state", if a.uncrossed { "uncrossed" } else { "indicative" })
+                .str(
+                    "state",
+                    if a.uncrossed {
+                        "uncrossed"
+                    } else {
+                        "indicative"
+                    },
+                )
                 .opt("price", a.price)
                 .str("matched_qty", a.matched)
                 .str("imbalance_qty", a.imbalance)

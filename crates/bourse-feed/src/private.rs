@@ -256,6 +256,7 @@ fn route(e: &Event) -> Option<(AccountId, PrivateChannel)> {
         | Event::OrderFilled { .. }
         | Event::OrderCanceled { .. }
         | Event::OrderReplaced { .. }
+        | Event::OrderParked { .. }
         | Event::Rejected { .. } => (account, Orders),
         Event::AlertTriggered { .. } => (account, Alerts),
         _ => (account, Account),
@@ -378,6 +379,23 @@ fn body(t: &Tagged) -> Value {
                 "canceled_qty": qty.get().to_string(),
                 "reason": reason.code(),
                 "status": if reason == CancelReason::Expired { "expired" } else { "canceled" },
+            }),
+        ),
+        Event::OrderParked {
+            order_id,
+            symbol,
+            side,
+            qty,
+            resting_price,
+            ..
+        } => report(
+            "parked",
+            json!({
+                "order_id": order_id.get().to_string(),
+                "symbol": symbol.as_str(),
+                "side": side,
+                "qty": qty.get().to_string(),
+                "resting_price": opt(resting_price),
             }),
         ),
         Event::OrderReplaced {

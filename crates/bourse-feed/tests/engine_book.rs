@@ -1,6 +1,7 @@
 //! The feed's L2 book equals the engine's own book after every command of a long random
 //! flow (rests, fills, cancels, replaces kept and lost, stops, markets, mass cancels,
-//! halts, end of day), and so do the books of two subscribers built from snapshot +
+//! halts, end of day, and the sessions of a trading day: calls whose books cross, their
+//! uncross, orders waiting for an auction and stepping off at the close), and so do the books of two subscribers built from snapshot +
 //! deltas: one that reads after every command, and one that reads rarely through a tiny
 //! outbox, so its deltas are conflated and resynced by snapshots.
 //!
@@ -220,12 +221,17 @@ fn feed_books_match_the_engine_after_every_command() {
                     &price.to_string(),
                     1 + rng.below(400),
                 );
-                req.tif = match rng.below(12) {
+                req.tif = match rng.below(14) {
                     0 => TimeInForce::Ioc,
                     1 => TimeInForce::Fok,
                     2..=3 => TimeInForce::Day,
+                    4 => TimeInForce::Opg,
+                    5 => TimeInForce::Cls,
                     _ => TimeInForce::Gtc,
                 };
+                if req.tif == TimeInForce::Day && rng.chance(50) {
+                    req.opts.extended_hours = true;
+                }
                 match rng.below(20) {
                     0 => {
                         req.order_type = OrderType::Market;
@@ -265,6 +271,10 @@ fn feed_books_match_the_engine_after_every_command() {
             96 => Command::HaltSymbol { symbol: i.symbol },
             97 => Command::ResumeSymbol { symbol: i.symbol },
             98 if rng.chance(20) => Command::EndOfDay,
+            // Mostly on to the next session; now and then a jump over several.
+            99 if rng.chance(60) => Command::SetSession {
+                session: (0..=rng.below(3)).fold(engine.session(), |s, _| s.next()),
+            },
             _ => Command::ResumeSymbol { symbol: i.symbol },
         };
         let events = run(&mut engine, cmd, &mut working);
@@ -275,6 +285,8 @@ fn feed_books_match_the_engine_after_every_command() {
                 Event::OrderRested { symbol, .. }
                 | Event::OrderFilled { symbol, .. }
                 | Event::OrderCanceled { symbol, .. }
+                | Event::OrderParked { symbol, .. }
+                | Event::AuctionUncrossed { symbol, .. }
                 | Event::OrderReplaced { symbol, .. } => Some(symbol),
                 _ => None,
             })
