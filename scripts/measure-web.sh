@@ -23,7 +23,7 @@ token="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 url="http://127.0.0.1:$port"
 (cd "$dir" && BOURSE__SERVER__LISTEN="127.0.0.1:$port" BOURSE__SERVER__OPERATOR_TOKEN="$token" \
     BOURSE__SERVER__RATE_PER_IP=1000 BOURSE__JOURNAL__DIR="$dir/journal" \
-    exec "$bin" demo --rate 200 >"$dir/server.log" 2>&1) &
+    exec "$bin" demo --rate 200 --day-minutes 0 >"$dir/server.log" 2>&1) &
 server=$!
 cleanup() {
     kill "$server" 2>/dev/null || true

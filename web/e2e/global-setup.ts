@@ -1,6 +1,7 @@
 // Starts a real `bourse demo` for the end-to-end tests: its own port, its own journal in a
 // fresh directory, no simulated market (the tests make their own, so every book they compare
-// is one they know), and an operator token so a test can fund a market maker.
+// is one they know), no trading calendar (always open: continuous trading, as the tests
+// assume), and an operator token so a test can fund a market maker.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
@@ -53,7 +54,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const results = join(here, '..', 'test-results');
   await mkdir(join(results, 'screenshots'), { recursive: true });
   const log = createWriteStream(join(results, 'server.log'));
-  const child = spawn(bin, ['demo', '--rate', process.env.BOURSE_E2E_DEMO_RATE ?? '0'], {
+  const child = spawn(bin, ['demo', '--rate', process.env.BOURSE_E2E_DEMO_RATE ?? '0', '--day-minutes', '0'], {
     cwd: dir,
     env: {
       ...process.env,

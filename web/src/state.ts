@@ -1,6 +1,7 @@
 /**
  * The page's state: the session, the account (balances, positions, portfolio, orders,
- * alerts, watchlist), live market data and toasts — and the wiring of the one WebSocket.
+ * alerts, watchlist), the market's clock, live market data and toasts — and the wiring of
+ * the one WebSocket.
  */
 import { api, describeError } from './lib/api';
 import { Feed, type ConnState, type Message } from './lib/feed';
@@ -8,7 +9,8 @@ import { Store, frame } from './lib/frame';
 import { Market } from './lib/market';
 import { OrderBook, type ExecutionReport } from './lib/orders';
 import * as fmt from './lib/format';
-import type { Account, Alert, Portfolio, Position, Session, Watchlist } from './lib/types';
+import { auctionPhase, cancelReason } from './lib/session';
+import type { Account, Alert, Clock, Portfolio, Position, Session, Watchlist } from './lib/types';
 
 /** `undefined` while the page asks the server whether it is logged in. */
 export const session = new Store<Session | null | undefined>(undefined);
@@ -22,6 +24,8 @@ export const alerts = new Store<Alert[] | null>(null);
 /** The first of the user's watchlists (created on the first add). */
 export const watchlist = new Store<Watchlist | null>(null);
 export const conn = new Store<{ state: ConnState; privateLive: boolean }>({ state: 'connecting', privateLive: false });
+/** The market's session from `GET /v1/clock`; null until the first answer. */
+export const marketClock = new Store<Clock | null>(null);
 
 export type ToastKind = 'fill' | 'alert' | 'error' | 'info';
 export interface Toast {
@@ -93,7 +97,10 @@ function onMessage(m: Message): void {
       } else if (r.event === 'rejected') {
         toast('error', 'Order rejected', `${r.code ?? ''}: ${r.message ?? ''}`);
       } else if (r.event === 'canceled' && r.reason && r.reason !== 'REQUESTED') {
-        toast('info', 'Order canceled', `${o?.symbol ?? r.symbol ?? ''} ${fmt.label(r.reason)}: ${fmt.qty(r.canceled_qty)} shares`);
+        toast('info', 'Order canceled', `${o?.symbol ?? r.symbol ?? ''} ${cancelReason(r.reason)}: ${fmt.qty(r.canceled_qty)} shares`);
+      } else if (r.event === 'parked') {
+        const side = (r.side ?? o?.side) === 'sell' ? 'Sell' : 'Buy';
+        toast('info', 'Order waiting for the open', `${side} ${fmt.qty(r.qty)} ${r.symbol ?? o?.symbol ?? ''} left the book at the close; it joins the next opening auction.`);
       }
       return;
     }
@@ -121,9 +128,54 @@ function onMessage(m: Message): void {
       }
       return;
     }
+    case 'auction': {
+      // A call began or ended: the session moved on (sooner than the clock's next poll).
+      const sym = typeof m.symbol === 'string' ? m.symbol : '';
+      const before = auctionPhase(market.peek(sym)?.auction);
+      market.onMessage(m);
+      if (auctionPhase(market.peek(sym)?.auction) !== before) refreshClockSoon();
+      return;
+    }
     default:
       market.onMessage(m);
   }
+}
+
+// --- the market's clock ---
+
+/** How often the clock is asked while the page is seen (and again when it comes back). */
+const CLOCK_POLL_MS = 15_000;
+let clockTimer: ReturnType<typeof setTimeout> | null = null;
+let clockAsked = 0;
+
+export async function refreshClock(): Promise<void> {
+  clockAsked = Date.now();
+  try {
+    marketClock.set(await api.clock());
+  } catch {
+    /* the last answer stays shown */
+  }
+}
+
+/** Asks the clock shortly (many auction messages at a session change → one request). */
+export function refreshClockSoon(ms = 300): void {
+  if (clockTimer) clearTimeout(clockTimer);
+  clockTimer = setTimeout(() => {
+    clockTimer = null;
+    void refreshClock();
+  }, ms);
+}
+
+function startClock(): void {
+  void refreshClock();
+  setInterval(() => {
+    if (document.visibilityState === 'visible') void refreshClock();
+  }, CLOCK_POLL_MS);
+  const back = () => {
+    if (document.visibilityState === 'visible' && Date.now() - clockAsked > 2_000) void refreshClock();
+  };
+  document.addEventListener('visibilitychange', back);
+  window.addEventListener('focus', back);
 }
 
 // --- account data ---
@@ -232,6 +284,7 @@ export async function start(): Promise<void> {
   }
   if (s) beginSession(s);
   else session.set(null);
+  startClock();
   feed.start();
   frame.dirty();
 }

@@ -84,4 +84,22 @@ describe('Market', () => {
     m.onMessage(t('2', 2));
     expect(m.get('AAPL').trades.map((x) => x.trade_id)).toEqual(['2', '1']);
   });
+
+  it('keeps the call auction’s latest state, and forgets it until resent after a reconnect', () => {
+    const { m } = setup(() => Promise.reject(new Error('unused')));
+    const a = { type: 'auction', symbol: 'AAPL', seq: 5, session: 'opening_call', state: 'indicative', price: null, matched_qty: '0', imbalance_qty: '0', imbalance_side: null, reference_price: '190.00' };
+    m.onMessage(a);
+    expect(m.get('AAPL').auction).toMatchObject({ session: 'opening_call', state: 'indicative', price: null });
+    const v = m.get('AAPL').version;
+    m.onMessage({ ...a, seq: 9, state: 'uncrossed', price: '190.02', matched_qty: '300' });
+    expect(m.get('AAPL').auction).toMatchObject({ state: 'uncrossed', price: '190.02', matched_qty: '300' });
+    expect(m.get('AAPL').version).toBeGreaterThan(v);
+    // The subscription sends it again on a new socket (if there is one).
+    m.onClose();
+    m.onOpen();
+    expect(m.get('AAPL').auction).toBeNull();
+    // Before any call: a bare message with a null session.
+    m.onMessage({ type: 'auction', symbol: 'AAPL', seq: 10, session: null });
+    expect(m.get('AAPL').auction).toBeNull();
+  });
 });

@@ -38,6 +38,16 @@ const fill = (seq: number, last: string, cum: string, leaves: string, avg: strin
 });
 
 describe('OrderBook (execution reports)', () => {
+  it('a GTC order parked at the close stays working; an auction remainder is canceled', () => {
+    const b = new OrderBook();
+    b.apply(accepted(88));
+    const o = b.apply({ type: 'execution_report', seq: 90, event: 'parked', order_id: '17', symbol: 'AAPL', side: 'buy', qty: '10', resting_price: '190.00' });
+    expect(o).toMatchObject({ status: 'new', leaves_qty: '10', seq: 90 });
+    expect(b.open().map((x) => x.id)).toEqual(['17']);
+    const c = b.apply({ type: 'execution_report', seq: 95, event: 'canceled', order_id: '17', canceled_qty: '10', reason: 'AUCTION_UNFILLED', status: 'canceled' });
+    expect(c).toMatchObject({ status: 'canceled', leaves_qty: '0', cancel_reason: 'AUCTION_UNFILLED' });
+  });
+
   it('accepted → partial fill → fill', () => {
     const b = new OrderBook();
     b.apply(accepted(88));

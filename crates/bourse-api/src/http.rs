@@ -23,8 +23,8 @@ use tracing::Level;
 use crate::error::ApiError;
 use crate::state::{AppState, HttpConfig, Inner, Services};
 use crate::{
-    admin, alerts, brokers, clock, market, meta, notices, openapi, queries, signup, trading, transfers,
-    twofactor, users, watchlists, ws,
+    admin, alerts, brokers, clock, market, meta, notices, openapi, queries, signup, trading,
+    transfers, twofactor, users, watchlists, ws,
 };
 
 /// The router with every route.

@@ -82,7 +82,8 @@ pub(crate) const fn ord_status(s: OrderStatus) -> char {
 pub(crate) fn ord_rej_reason(code: &str) -> u32 {
     match code {
         "UNKNOWN_SYMBOL" => 1,
-        "SYMBOL_HALTED" => 2,
+        // 2: exchange closed (a halt, or the session does not take this order now).
+        "SYMBOL_HALTED" | "MARKET_CLOSED" | "AUCTION_CLOSED" => 2,
         "MAX_QTY_EXCEEDED"
         | "MAX_NOTIONAL_EXCEEDED"
         | "INSUFFICIENT_BUYING_POWER"

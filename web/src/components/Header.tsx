@@ -3,7 +3,8 @@ import { api } from '../lib/api';
 import * as fmt from '../lib/format';
 import { useStore } from '../lib/hooks';
 import { navigate, path } from '../lib/router';
-import { account, conn, endSession, feed, market, session, toast } from '../state';
+import { clockView } from '../lib/session';
+import { account, conn, endSession, feed, market, marketClock, session, toast } from '../state';
 import { Link } from './Link';
 import { Search } from './Search';
 
@@ -23,6 +24,20 @@ function Connection() {
           Reconnect
         </button>
       )}
+    </div>
+  );
+}
+
+/** The market's session (Pre-market, Opening auction, Open, …) and when it next opens or closes. */
+function MarketClock() {
+  const c = useStore(marketClock);
+  if (!c) return null;
+  const v = clockView(c);
+  return (
+    <div class={`market-clock market-${v.tone}`} role="status" aria-label={v.name} title={v.name}>
+      <span class="dot" aria-hidden="true" />
+      <span class="market-label">{v.label}</span>
+      {v.next && <span class="muted market-next">· {v.next}</span>}
     </div>
   );
 }
@@ -53,6 +68,7 @@ export function Header() {
           bourse
         </Link>
         <Search />
+        <MarketClock />
         <Connection />
       </div>
       <div class="top-row second">

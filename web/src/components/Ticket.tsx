@@ -3,10 +3,14 @@ import { ApiError, api } from '../lib/api';
 import { toText } from '../lib/decimal';
 import * as fmt from '../lib/format';
 import { useStore } from '../lib/hooks';
+import { cancelReason, refusalHint } from '../lib/session';
 import {
   ORDER_TYPES,
+  TIF_HELP,
   TIME_IN_FORCE,
   type TicketInput,
+  allowsExtendedHours,
+  allowsPostOnly,
   check,
   describe,
   estimate,
@@ -14,9 +18,11 @@ import {
   needsLimit,
   needsStop,
   newClientOrderId,
+  normalize,
+  tifsFor,
 } from '../lib/ticket';
 import type { NewOrder, Order, OrderType, Quote, Stock, TimeInForce } from '../lib/types';
-import { account, orderBook, orders, positions, refreshAccountSoon, session } from '../state';
+import { account, marketClock, orderBook, orders, positions, refreshAccountSoon, session } from '../state';
 import { pickedPrice } from '../ticket-bus';
 import { ErrorNote } from './common';
 import { Link } from './Link';
@@ -32,7 +38,7 @@ function Result({ answer }: { answer: Order }) {
     <div class="result" role="status">
       <p>
         <strong>{fmt.label(o.status)}</strong>
-        {o.cancel_reason && <span class="muted"> ({fmt.label(o.cancel_reason)})</span>}
+        {o.cancel_reason && <span class="muted"> ({cancelReason(o.cancel_reason)})</span>}
       </p>
       <dl class="kv">
         <div>
@@ -64,7 +70,8 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
   const acct = useStore(account);
   const pos = useStore(positions);
   const picked = useStore(pickedPrice);
-  const [input, setInput] = useState<TicketInput>({ side: 'buy', type: 'market', tif: 'day', qty: '', limit: '', stop: '', postOnly: false });
+  const clock = useStore(marketClock);
+  const [input, setInput] = useState<TicketInput>({ side: 'buy', type: 'market', tif: 'day', qty: '', limit: '', stop: '', postOnly: false, extendedHours: false });
   const [step, setStep] = useState<Step>({ kind: 'edit' });
   const [showErrors, setShowErrors] = useState(false);
   const [clientId, setClientId] = useState(newClientOrderId);
@@ -87,15 +94,20 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
   }
 
   const set = (patch: Partial<TicketInput>) => {
-    setInput((i) => ({ ...i, ...patch }));
+    setInput((i) => normalize({ ...i, ...patch }));
     if (step.kind !== 'edit') setStep({ kind: 'edit' });
   };
-  const checked = check(input, stock, clientId);
+  const checked = check(input, stock, clientId, clock?.session);
   const est = estimate(input, { bid: quote?.bid ?? null, ask: quote?.ask ?? null, last: quote?.last ?? null });
   const held = pos?.find((p) => p.symbol === stock.symbol);
   const funds = fundsWarning(input, est, acct?.buying_power, held?.qty_available ?? '0');
   const warnings = [...checked.warnings, ...(funds ? [funds] : [])];
-  const err = (f: 'qty' | 'limit' | 'stop') => (showErrors ? checked.errors[f] : undefined);
+  const err = (f: 'qty' | 'limit' | 'stop' | 'tif') => (showErrors ? checked.errors[f] : undefined);
+  const notes = checked.notes.map((n) => (
+    <p key={n} class="help">
+      {n}
+    </p>
+  ));
 
   const place = async (order: NewOrder) => {
     setStep({ kind: 'sending', order });
@@ -166,11 +178,18 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
               <dd>Yes</dd>
             </div>
           )}
+          {order.extended_hours && (
+            <div>
+              <dt>Extended hours</dt>
+              <dd>Yes</dd>
+            </div>
+          )}
         </dl>
         {estimateRow}
         {est && <p class="help">Based on the {est.basis}; fees not included.</p>}
         {(step.kind === 'review' || step.kind === 'sending') && (
           <>
+            {notes}
             {warnings.map((w) => (
               <p key={w} class="warn">
                 {w}
@@ -191,6 +210,7 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
           <>
             <p>The order was not placed:</p>
             <ErrorNote error={step.error} />
+            {step.error instanceof ApiError && refusalHint(step.error.code) && <p class="help">{refusalHint(step.error.code)}</p>}
           </>
         )}
         {(step.kind === 'done' || step.kind === 'failed') && (
@@ -304,19 +324,48 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
           </>
         )}
         <label for="ticket-tif">Time in force</label>
-        <select id="ticket-tif" value={input.tif} onChange={(e) => set({ tif: e.currentTarget.value as TimeInForce })}>
-          {TIME_IN_FORCE.map((t) => (
+        <select
+          id="ticket-tif"
+          value={input.tif}
+          aria-invalid={err('tif') ? true : undefined}
+          aria-describedby={err('tif') ? 'ticket-tif-error' : TIF_HELP[input.tif] ? 'ticket-tif-help' : undefined}
+          onChange={(e) => set({ tif: e.currentTarget.value as TimeInForce })}
+        >
+          {tifsFor(input.type).map((t) => (
             <option key={t.value} value={t.value}>
               {t.label}
             </option>
           ))}
         </select>
-        {input.type === 'limit' && (
+        {err('tif') ? (
+          <p class="error" id="ticket-tif-error">
+            {err('tif')}
+          </p>
+        ) : (
+          TIF_HELP[input.tif] && (
+            <p class="help" id="ticket-tif-help">
+              {TIF_HELP[input.tif]}
+            </p>
+          )
+        )}
+        {allowsPostOnly(input.type, input.tif) && (
           <label class="inline" for="ticket-post-only">
             <input id="ticket-post-only" type="checkbox" checked={input.postOnly} onChange={(e) => set({ postOnly: e.currentTarget.checked })} />
             Post only (never take liquidity)
           </label>
         )}
+        {allowsExtendedHours(input.type, input.tif) && (
+          <label class="inline" for="ticket-extended-hours">
+            <input
+              id="ticket-extended-hours"
+              type="checkbox"
+              checked={input.extendedHours}
+              onChange={(e) => set({ extendedHours: e.currentTarget.checked })}
+            />
+            Extended hours (also trade in pre-market and after hours)
+          </label>
+        )}
+        {notes}
         {estimateRow}
         {est && <p class="help">Based on the {est.basis}; fees not included.</p>}
         <p class="help">

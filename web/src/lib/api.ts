@@ -10,6 +10,7 @@ import type {
   Alert,
   BookSnapshot,
   Candle,
+  Clock,
   NewOrder,
   Order,
   Page,
@@ -175,6 +176,11 @@ export class Api {
   }
   candles(symbol: string, interval: string, limit = 300): Promise<{ symbol: string; seq: number; interval: string; candles: Candle[] }> {
     return this.request('GET', `/v1/stocks/${encodeURIComponent(symbol)}/candles`, undefined, { query: { interval, limit } });
+  }
+
+  /** `GET /v1/clock`: the market's session, and when it next opens and closes. */
+  clock(): Promise<Clock> {
+    return this.request('GET', '/v1/clock');
   }
 
   // --- trading ---

@@ -1,12 +1,13 @@
 /**
  * Live market data per symbol, fed by the WebSocket: the book (seq-checked, resynced after
- * a gap or a reconnect), the ticker, the trade tape and the current 1-minute candle. The
+ * a gap or a reconnect), the ticker, the trade tape, the current 1-minute candle and the
+ * call auction. The
  * latest state lives in plain objects; views render it on an animation frame, at most every
  * `MARKET_FRAME_MS`.
  */
 import { BookSync, type BookUpdate } from './book';
 import { marketFrame, type FrameBatcher } from './frame';
-import type { BookSnapshot, Candle, Quote, Trade } from './types';
+import type { Auction, BookSnapshot, Candle, Quote, Trade } from './types';
 
 export interface Ticker extends Quote {
   symbol: string;
@@ -24,6 +25,8 @@ export interface SymbolData {
   tradesStale: boolean;
   /** The latest feed values of the most recent 1-minute bars (by start). */
   candles: Candle[];
+  /** The running call's indicative figures, or the last uncross; null before any call. */
+  auction: Auction | null;
   /** Bumped on any change (views compare it). */
   version: number;
 }
@@ -63,6 +66,7 @@ export class Market {
         trades: [],
         tradesStale: true,
         candles: [],
+        auction: null,
         version: 0,
       };
       this.symbols.set(symbol, d);
@@ -107,6 +111,8 @@ export class Market {
     for (const d of this.symbols.values()) {
       d.sync.onDisconnect();
       d.tickerStale = true;
+      // The fresh subscription sends the auction's state again, if there is any.
+      d.auction = null;
       if (this.deps.follows('trades', d.symbol)) void this.loadTrades(d.symbol);
     }
     this.version++;
@@ -182,6 +188,13 @@ export class Market {
         const d = this.get(symbol);
         const c = m as unknown as Candle;
         d.candles = [...d.candles.filter((x) => x.start !== c.start), c].slice(-5);
+        this.touch(d);
+        return;
+      }
+      case 'auction': {
+        if (!symbol) return;
+        const d = this.get(symbol);
+        d.auction = m.session ? (m as unknown as Auction) : null;
         this.touch(d);
         return;
       }

@@ -10,7 +10,8 @@ export interface ExecutionReport {
   type: 'execution_report';
   seq: number;
   ts?: string;
-  event: 'accepted' | 'triggered' | 'fill' | 'canceled' | 'replaced' | 'rejected';
+  /** `parked`: a GTC order stepped off the book at the close until the next open (still working). */
+  event: 'accepted' | 'triggered' | 'fill' | 'canceled' | 'replaced' | 'rejected' | 'parked';
   order_id: string | null;
   client_order_id?: string | null;
   symbol?: string;
@@ -36,6 +37,7 @@ export interface ExecutionReport {
   priority_kept?: boolean;
   code?: string;
   message?: string;
+  resting_price?: string | null;
 }
 
 export const OPEN_STATUSES: readonly OrderStatus[] = ['held', 'new', 'partially_filled'];

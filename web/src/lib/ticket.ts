@@ -1,10 +1,12 @@
 /**
- * The order ticket's logic: which fields an order type needs, checks before review, the
- * estimated cost (exact, from the decimal strings) and the buying-power warning.
+ * The order ticket's logic: which fields an order type needs, which times in force and
+ * options go with it, checks before review (and what the market's session will do with the
+ * order), the estimated cost (exact, from the decimal strings) and the buying-power warning.
  */
 import { type Dec, cmp, isMultiple, mul, sign, toText, tryParse } from './decimal';
 import * as fmt from './format';
-import type { NewOrder, OrderType, Side, TimeInForce } from './types';
+import { sessionLabel } from './session';
+import type { MarketSession, NewOrder, OrderType, Side, TimeInForce } from './types';
 
 export const ORDER_TYPES: ReadonlyArray<{ value: OrderType; label: string }> = [
   { value: 'market', label: 'Market' },
@@ -18,7 +20,29 @@ export const TIME_IN_FORCE: ReadonlyArray<{ value: TimeInForce; label: string }>
   { value: 'gtc', label: 'Good till canceled' },
   { value: 'ioc', label: 'Immediate or cancel' },
   { value: 'fok', label: 'Fill or kill' },
+  { value: 'opg', label: 'On open' },
+  { value: 'cls', label: 'On close' },
 ];
+
+/** On open and on close: for one call auction only. */
+export const isAuctionTif = (t: TimeInForce): boolean => t === 'opg' || t === 'cls';
+
+/** The times in force an order type takes: on open and on close are market or limit orders. */
+export function tifsFor(type: OrderType): ReadonlyArray<{ value: TimeInForce; label: string }> {
+  return type === 'market' || type === 'limit' ? TIME_IN_FORCE : TIME_IN_FORCE.filter((t) => !isAuctionTif(t.value));
+}
+
+/** Extended hours (pre-market and after-hours trading) is for limit DAY orders only. */
+export const allowsExtendedHours = (type: OrderType, tif: TimeInForce): boolean => type === 'limit' && tif === 'day';
+
+/** Post only is for limit orders that rest on the book (never on open or on close). */
+export const allowsPostOnly = (type: OrderType, tif: TimeInForce): boolean => type === 'limit' && !isAuctionTif(tif);
+
+/** What an on-open or on-close order does (the ticket's help under the time in force). */
+export const TIF_HELP: Partial<Record<TimeInForce, string>> = {
+  opg: 'Joins the opening auction only; what it does not fill there is canceled.',
+  cls: 'Joins the closing auction only; what it does not fill there is canceled.',
+};
 
 export interface TicketInput {
   side: Side;
@@ -28,6 +52,13 @@ export interface TicketInput {
   limit: string;
   stop: string;
   postOnly: boolean;
+  /** Sent only where allowed (limit DAY orders). */
+  extendedHours: boolean;
+}
+
+/** The input after a change: a time in force the order type does not take falls back to day. */
+export function normalize(input: TicketInput): TicketInput {
+  return tifsFor(input.type).some((t) => t.value === input.tif) ? input : { ...input, tif: 'day' };
 }
 
 export interface Listing {
@@ -53,16 +84,61 @@ const PRICE = /^-?\d+(\.\d{1,4})?$/;
 
 export interface Checked {
   /** Field → what is wrong; review is refused while there are any. */
-  errors: Partial<Record<'qty' | 'limit' | 'stop', string>>;
+  errors: Partial<Record<'qty' | 'limit' | 'stop' | 'tif', string>>;
   /** Worth a look, but the server decides. */
   warnings: string[];
+  /** What the market's session will do with the order (it waits, or joins a call). */
+  notes: string[];
   order: NewOrder | null;
 }
 
-/** Checks the ticket against the listing; the order to send when the input is well formed. */
-export function check(input: TicketInput, listing: Listing, clientOrderId?: string): Checked {
+/**
+ * The exchange's session rules, as a warning (it will refuse the order now) or a note (where
+ * the order goes). Mirrors the engine's admission: on open only until the opening auction;
+ * IOC and FOK only in continuous trading; outside regular hours other orders wait for the
+ * opening auction, except limit DAY orders for extended hours in pre-market and after-hours.
+ */
+export function sessionRules(order: Pick<NewOrder, 'type' | 'time_in_force' | 'extended_hours'>, session: MarketSession): { warning: string | null; note: string | null } {
+  const tif = order.time_in_force;
+  const now = sessionLabel(session).toLowerCase();
+  const none = { warning: null, note: null };
+  if (order.type === 'stop' || order.type === 'stop_limit') {
+    return session === 'continuous' ? none : { warning: null, note: 'Stop orders trigger only in continuous trading.' };
+  }
+  if (tif === 'opg') {
+    if (session === 'continuous' || session === 'closing_call') {
+      return { warning: 'The opening auction has already taken place today: the exchange will refuse an on-open order until after the close.', note: null };
+    }
+    return session === 'opening_call' ? { warning: null, note: 'The opening auction is running: the order joins it now.' } : { warning: null, note: 'The order waits for the next opening auction.' };
+  }
+  if (tif === 'cls') {
+    return session === 'closing_call' ? { warning: null, note: 'The closing auction is running: the order joins it now.' } : { warning: null, note: 'The order waits for the next closing auction.' };
+  }
+  if (tif === 'ioc' || tif === 'fok') {
+    return session === 'continuous' ? none : { warning: `The market is not in continuous trading (${now}): the exchange will refuse immediate-or-cancel and fill-or-kill orders.`, note: null };
+  }
+  switch (session) {
+    case 'continuous':
+      return none;
+    case 'opening_call':
+    case 'closing_call':
+      return { warning: null, note: `The ${now} is running: the order joins it and trades at the uncross, if at all.` };
+    case 'pre_market':
+    case 'after_hours':
+      return order.extended_hours ? { warning: null, note: `The order trades now, in ${now}.` } : { warning: null, note: `The market is in ${now}: the order waits for the opening auction (tick Extended hours to trade now, limit day orders only).` };
+    case 'closed':
+      return { warning: null, note: 'The market is closed: the order waits for the opening auction.' };
+  }
+}
+
+/**
+ * Checks the ticket against the listing (and the market's session, when known); the order
+ * to send when the input is well formed.
+ */
+export function check(input: TicketInput, listing: Listing, clientOrderId?: string, session?: MarketSession | null): Checked {
   const errors: Checked['errors'] = {};
   const warnings: string[] = [];
+  const notes: string[] = [];
   const qtyText = input.qty.trim();
   if (!WHOLE.test(qtyText)) {
     errors.qty = 'Enter a whole number of shares, 1 or more.';
@@ -91,7 +167,8 @@ export function check(input: TicketInput, listing: Listing, clientOrderId?: stri
   };
   const limit = needsLimit(input.type) ? price('limit', input.limit, 'limit price') : undefined;
   const stop = needsStop(input.type) ? price('stop', input.stop, 'stop price') : undefined;
-  if (Object.keys(errors).length) return { errors, warnings, order: null };
+  if (!tifsFor(input.type).some((t) => t.value === input.tif)) errors.tif = 'On open and on close are for market and limit orders.';
+  if (Object.keys(errors).length) return { errors, warnings, notes, order: null };
   const order: NewOrder = {
     symbol: listing.symbol,
     side: input.side,
@@ -101,9 +178,15 @@ export function check(input: TicketInput, listing: Listing, clientOrderId?: stri
   };
   if (limit !== undefined) order.limit_price = limit;
   if (stop !== undefined) order.stop_price = stop;
-  if (input.type === 'limit' && input.postOnly) order.post_only = true;
+  if (allowsPostOnly(input.type, input.tif) && input.postOnly) order.post_only = true;
+  if (allowsExtendedHours(input.type, input.tif) && input.extendedHours) order.extended_hours = true;
   if (clientOrderId) order.client_order_id = clientOrderId;
-  return { errors, warnings, order };
+  if (session) {
+    const r = sessionRules(order, session);
+    if (r.warning) warnings.push(r.warning);
+    if (r.note) notes.push(r.note);
+  }
+  return { errors, warnings, notes, order };
 }
 
 export interface Estimate {
@@ -173,5 +256,6 @@ export function describe(o: NewOrder): string {
   if (o.limit_price) parts.push(`limit ${fmt.price(o.limit_price)}`);
   parts.push((TIME_IN_FORCE.find((x) => x.value === o.time_in_force)?.label ?? o.time_in_force).toLowerCase());
   if (o.post_only) parts.push('post only');
+  if (o.extended_hours) parts.push('extended hours');
   return parts.join(', ');
 }

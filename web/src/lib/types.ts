@@ -2,7 +2,7 @@
 
 export type Side = 'buy' | 'sell';
 export type OrderType = 'limit' | 'market' | 'stop' | 'stop_limit';
-export type TimeInForce = 'day' | 'gtc' | 'ioc' | 'fok';
+export type TimeInForce = 'day' | 'gtc' | 'ioc' | 'fok' | 'opg' | 'cls';
 export type OrderStatus =
   | 'held'
   | 'new'
@@ -223,4 +223,35 @@ export interface NewOrder {
   stop_price?: string;
   client_order_id?: string;
   post_only?: boolean;
+  /** Limit DAY orders only: also trades in pre-market and after-hours. */
+  extended_hours?: boolean;
+}
+
+/** The market's session (the calendar walks it through the day). */
+export type MarketSession = 'closed' | 'pre_market' | 'opening_call' | 'continuous' | 'closing_call' | 'after_hours';
+
+/** `GET /v1/clock`. Times are RFC 3339 in the exchange's time zone (the demo's runs fast). */
+export interface Clock {
+  timestamp: string;
+  is_open: boolean;
+  session: MarketSession;
+  /** Null without a calendar (always open). */
+  next_open: string | null;
+  next_close: string | null;
+}
+
+/** A stock's call auction: `GET /v1/stocks/{symbol}/auction` and the WebSocket `auction` channel. */
+export interface Auction {
+  symbol: string;
+  seq: number;
+  /** Null before the first call (then nothing else is set on the WebSocket). */
+  session: 'opening_call' | 'closing_call' | null;
+  /** `indicative` while the call runs, `uncrossed` once it has. */
+  state?: 'indicative' | 'uncrossed' | 'none';
+  /** Null while nothing would trade. */
+  price?: string | null;
+  matched_qty?: string;
+  imbalance_qty?: string;
+  imbalance_side?: Side | null;
+  reference_price?: string | null;
 }

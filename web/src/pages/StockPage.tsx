@@ -5,16 +5,17 @@ import { StockOrders, StockPosition } from '../components/Holdings';
 import { Ticket } from '../components/Ticket';
 import { Change, ErrorNote, StaleBadge } from '../components/common';
 import { api, describeError } from '../lib/api';
-import { toText } from '../lib/decimal';
+import { sign, toText } from '../lib/decimal';
 import * as fmt from '../lib/format';
 import { useStore } from '../lib/hooks';
 import { useLive } from '../lib/live';
 import type { SymbolData } from '../lib/market';
+import { auctionView } from '../lib/session';
 import type { Quote, Stock } from '../lib/types';
 import { market, session, toast, unwatch, watch, watchlist } from '../state';
 import { pickPrice } from '../ticket-bus';
 
-const CHANNELS = ['book', 'trades', 'ticker', 'candles'] as const;
+const CHANNELS = ['book', 'trades', 'ticker', 'candles', 'auction'] as const;
 const DEPTH = 20;
 
 let firstLiveQuoteMarked = false;
@@ -124,7 +125,9 @@ function Ladder({ symbol, d }: { symbol: string; d: SymbolData }) {
           <tbody>
             {[...asks].reverse().map(row('ask'))}
             <tr class="spread">
-              <td colSpan={3}>Spread {spread ? fmt.price(toText(spread)) : fmt.DASH}</td>
+              <td colSpan={3}>
+                {spread && sign(spread) < 0 ? 'Crossed: the call auction uncrosses it' : <>Spread {spread ? fmt.price(toText(spread)) : fmt.DASH}</>}
+              </td>
             </tr>
             {bids.map(row('bid'))}
             {bids.length === 0 && asks.length === 0 && (
@@ -185,6 +188,36 @@ function Tape({ symbol, d }: { symbol: string; d: SymbolData }) {
           </tbody>
         </table>
       </div>
+    </section>
+  );
+}
+
+/** A call auction: live indicative figures while it runs, then its uncross (none before the first call). */
+function AuctionPanel({ symbol, d }: { symbol: string; d: SymbolData }) {
+  const v = auctionView(d.auction);
+  if (!v) return null;
+  const stale = market.isStale(symbol, 'ticker');
+  return (
+    <section class="card auction" aria-labelledby="auction-title">
+      <div class="card-head">
+        <h2 id="auction-title">{v.title}</h2>
+        <span>
+          <span class="badge">{v.live ? 'indicative' : 'uncrossed'}</span> <StaleBadge stale={stale} what="The auction" />
+        </span>
+      </div>
+      <dl class={stale ? 'stats stale' : 'stats'}>
+        {v.rows.map(([k, val]) => (
+          <div key={k}>
+            <dt>{k}</dt>
+            <dd>{val}</dd>
+          </div>
+        ))}
+      </dl>
+      <p class="help">
+        {v.live
+          ? 'Orders are collected without trading; at the uncross they trade at one price, the one that matches the most shares.'
+          : 'The auction’s result: its trades are on the tape.'}
+      </p>
     </section>
   );
 }
@@ -319,6 +352,7 @@ export function StockPage({ symbol }: { symbol: string }) {
           <Profile stock={stock} />
         </div>
         <div class="stack">
+          <AuctionPanel symbol={symbol} d={d} />
           <Ticket stock={stock} quote={q} />
           <AlertForm symbol={symbol} last={q?.last ?? q?.prev_close ?? null} />
         </div>
