@@ -4,7 +4,7 @@
 
 use bourse_core::{
     AccountId, CancelReason, Cash, ClientOrderId, Event, Liquidity, OrderId, OrderOptions,
-    OrderRequest, OrderType, Price, Qty, RejectReason, SelfTradePrevention, Seq, Side, Symbol,
+    OrderRequest, OrderType, Price, Trail, Qty, RejectReason, SelfTradePrevention, Seq, Side, Symbol,
     TimeInForce, TradeId, UnixNanos,
 };
 use std::borrow::Cow;
@@ -158,6 +158,15 @@ pub struct NewOrder {
     /// after-hours (other orders placed then wait for the opening call).
     #[serde(default)]
     pub extended_hours: Option<bool>,
+    /// A `trailing_stop`'s trail as a price distance (a multiple of the tick).
+    #[serde(default)]
+    #[schema(value_type = Option<crate::wire::PriceInput>)]
+    pub trail_price: Option<DecimalText>,
+    /// A `trailing_stop`'s trail as a percentage of the price, above 0 and below 100, at
+    /// most two decimals (`"1.5"`).
+    #[serde(default)]
+    #[schema(value_type = Option<crate::wire::PriceInput>)]
+    pub trail_percent: Option<DecimalText>,
     /// Only an operator (or, later, a broker acting for its clients) names the account; a
     /// trader's orders go to their own.
     #[serde(default)]
@@ -242,13 +251,18 @@ impl NewOrder {
             "market" => OrderType::Market,
             "stop" => OrderType::Stop,
             "stop_limit" => OrderType::StopLimit,
+            "trailing_stop" => OrderType::TrailingStop,
             other => {
                 return Err(invalid(
                     "INVALID_ORDER_TYPE",
-                    format!("type {other:?} is not one of limit, market, stop, stop_limit"),
+                    format!(
+                        "type {other:?} is not one of limit, market, stop, stop_limit, \
+                         trailing_stop"
+                    ),
                 ));
             }
         };
+        let trail = self.trail(order_type, listing.tick)?;
         let tif = match self.time_in_force.as_deref().unwrap_or("day") {
             "day" => TimeInForce::Day,
             "gtc" => TimeInForce::Gtc,
@@ -382,9 +396,61 @@ impl NewOrder {
             stp: SelfTradePrevention::default(),
             opts: OrderOptions {
                 extended_hours,
+                trail,
                 ..OrderOptions::default()
             },
         })
+    }
+
+    /// A trailing stop's trail: exactly one of `trail_price` (positive, on the tick) and
+    /// `trail_percent` (above 0, below 100, two decimals at most); other types take none.
+    fn trail(&self, order_type: OrderType, tick: Price) -> Result<Option<Trail>, ApiError> {
+        let bad = |m: String| invalid(RejectReason::InvalidTrail.code(), m);
+        match (
+            order_type,
+            self.trail_price.as_ref(),
+            self.trail_percent.as_ref(),
+        ) {
+            (OrderType::TrailingStop, Some(p), None) => {
+                let p: Price = p.to().ok().filter(|p: &Price| p.is_positive()).ok_or_else(|| {
+                    bad(format!("trail_price {:?} is not a positive price", p.text()))
+                })?;
+                if !p.is_multiple_of(tick) {
+                    return Err(invalid(
+                        RejectReason::PriceOffTick.code(),
+                        format!("trail_price {p} is not a multiple of the tick {tick}"),
+                    ));
+                }
+                Ok(Some(Trail::Price(p)))
+            }
+            (OrderType::TrailingStop, None, Some(pct)) => {
+                // A percentage with two decimals is a whole number of basis points: read
+                // it as a price (four decimals) and check the last two are zero.
+                let bps = pct
+                    .to::<Price>()
+                    .ok()
+                    .map(Price::raw)
+                    .filter(|r| *r > 0 && *r < 1_000_000 && r % 100 == 0)
+                    .and_then(|r| u32::try_from(r / 100).ok())
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "trail_percent {:?} is not a percentage above 0 and below 100 \
+                             with at most two decimals",
+                            pct.text()
+                        ))
+                    })?;
+                Ok(Some(Trail::Bps(bps)))
+            }
+            (OrderType::TrailingStop, _, _) => Err(bad(
+                "a trailing_stop order needs exactly one of trail_price and trail_percent"
+                    .to_owned(),
+            )),
+            (_, None, None) => Ok(None),
+            (_, _, _) => Err(bad(format!(
+                "a {} order takes no trail_price or trail_percent",
+                self.order_type
+            ))),
+        }
     }
 }
 
@@ -431,8 +497,19 @@ pub struct OrderView {
     pub qty: String,
     #[schema(value_type = Option<crate::wire::Price>)]
     pub limit_price: Option<Price>,
+    /// A trailing stop's current stop price.
     #[schema(value_type = Option<crate::wire::Price>)]
     pub stop_price: Option<Price>,
+    /// A trailing stop's trail as a price distance (Alpaca's field).
+    #[schema(value_type = Option<crate::wire::Price>)]
+    pub trail_price: Option<Price>,
+    /// A trailing stop's trail as a percentage of the price, e.g. `"1.5"`.
+    #[schema(value_type = Option<String>, example = "1.5")]
+    pub trail_percent: Option<String>,
+    /// The water mark a trailing stop follows: the highest trade since it was placed (a
+    /// sell), or the lowest (a buy).
+    #[schema(value_type = Option<crate::wire::Price>)]
+    pub hwm: Option<Price>,
     /// held / new / partially_filled / filled / canceled / expired ([`OrderStatus`]).
     #[schema(value_type = crate::wire::OrderStatus)]
     pub status: &'static str,
@@ -560,7 +637,12 @@ pub struct OrderState {
     /// Filled plus open.
     pub qty: Qty,
     pub limit_price: Option<Price>,
+    /// A trailing stop's is its current stop, moved as its water mark moves.
     pub stop_price: Option<Price>,
+    /// A trailing stop's trail and the water mark (high for a sell, low for a buy) it
+    /// follows.
+    pub trail: Option<Trail>,
+    pub hwm: Option<Price>,
     pub status: OrderStatus,
     pub filled_qty: Qty,
     pub leaves_qty: Qty,
@@ -605,9 +687,11 @@ impl OrderState {
             qty,
             limit_price,
             stop_price,
+            trail: None,
+            hwm: None,
             // A stop waits outside the book until `OrderTriggered`, even if that comes in
             // the same command.
-            status: if stop_price.is_some() {
+            status: if stop_price.is_some() || order_type == OrderType::TrailingStop {
                 OrderStatus::Held
             } else {
                 OrderStatus::New
@@ -631,6 +715,17 @@ impl OrderState {
                 if self.status == OrderStatus::Held {
                     self.status = OrderStatus::New;
                 }
+            }
+            Event::OrderStopMoved {
+                order_id,
+                stop_price,
+                water,
+                trail,
+                ..
+            } if order_id == self.id => {
+                self.stop_price = Some(stop_price);
+                self.hwm = Some(water);
+                self.trail = Some(trail);
             }
             Event::OrderFilled {
                 order_id,
@@ -715,6 +810,15 @@ impl OrderState {
             qty: self.qty.get().to_string(),
             limit_price: self.limit_price,
             stop_price: self.stop_price,
+            trail_price: match self.trail {
+                Some(Trail::Price(p)) => Some(p),
+                _ => None,
+            },
+            trail_percent: match self.trail {
+                Some(Trail::Bps(b)) => Some(Trail::percent(b)),
+                _ => None,
+            },
+            hwm: self.hwm,
             status: self.status.as_str(),
             filled_qty: self.filled_qty.get().to_string(),
             leaves_qty: self.leaves_qty.get().to_string(),

@@ -137,7 +137,7 @@ wire_schema!(
 wire_schema!(
     /// `bourse_core::OrderType`.
     OrderType => one_of_words(
-        &["limit", "market", "stop", "stop_limit"],
+        &["limit", "market", "stop", "stop_limit", "trailing_stop"],
         "The kind of order.",
     )
 );

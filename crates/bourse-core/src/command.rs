@@ -133,6 +133,19 @@ pub enum Trail {
     Bps(u32),
 }
 
+impl Trail {
+    /// Basis points as the percentage text clients use, at most two decimals: 150 → `"1.5"`.
+    #[must_use]
+    pub fn percent(bps: u32) -> String {
+        let (whole, frac) = (bps / 100, bps % 100);
+        match frac {
+            0 => whole.to_string(),
+            f if f % 10 == 0 => format!("{whole}.{}", f / 10),
+            f => format!("{whole}.{f:02}"),
+        }
+    }
+}
+
 /// Alpaca's `order_class`: one order, or an entry with exits that wait for it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

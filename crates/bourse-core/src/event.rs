@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::command::{AlertCondition, OrderType, Role, Scopes, SecretHash, Seq};
+use crate::command::{AlertCondition, OrderType, Role, Scopes, SecretHash, Seq, Trail};
 use crate::profile::{CodePurpose, ContactKind, SecurityChange};
 use crate::{
     AccountId, CancelReason, Cash, ClientOrderId, OrderId, Price, Qty, RejectReason, Session, Side,
@@ -277,6 +277,17 @@ pub enum Event {
         imbalance: Qty,
         imbalance_side: Option<Side>,
     },
+    /// A trailing stop's stop price: set when it is accepted, and each time a trade in its
+    /// favour moves `water` (the highest trade since it was placed, for a sell; the lowest,
+    /// for a buy) and with it the stop, `trail` behind.
+    OrderStopMoved {
+        order_id: OrderId,
+        account: AccountId,
+        symbol: Symbol,
+        stop_price: Price,
+        water: Price,
+        trail: Trail,
+    },
 }
 
 impl Event {
@@ -294,6 +305,7 @@ impl Event {
             | Event::OrderCanceled { account, .. }
             | Event::OrderReplaced { account, .. }
             | Event::OrderParked { account, .. }
+            | Event::OrderStopMoved { account, .. }
             | Event::BalanceChanged { account, .. }
             | Event::PositionChanged { account, .. }
             | Event::CashDeposited { account, .. }

@@ -241,6 +241,9 @@ reject_reasons! {
     /// Outside regular hours only limit orders wait or trade; IOC and FOK need continuous
     /// trading.
     MarketClosed = 4003, "MARKET_CLOSED", "the market is not in continuous trading: IOC and FOK orders are refused";
+    /// A trailing stop needs exactly one of `trail_price` and `trail_percent`, positive (a
+    /// percentage below 100).
+    InvalidTrail = 1010, "INVALID_TRAIL", "a trailing stop needs one positive trail_price or trail_percent (below 100)";
     /// An on-open order after the opening call ended (until after the close).
     AuctionClosed = 4004, "AUCTION_CLOSED", "the auction this order is for has already taken place today";
     /// The same order sent again with its client order id: nothing new is done, and the

@@ -29,10 +29,12 @@ mod profiles;
 mod risk;
 mod sessions;
 mod stops;
+mod trailing;
 mod watchlists;
 
 use sessions::{Auction, Waiting};
 use stops::Stops;
+use trailing::{Trailing, TrailingMap};
 
 /// Exchange-wide rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,6 +134,8 @@ pub struct Engine {
     stops: Vec<Stops>,
     /// Per instrument, the orders waiting for an auction.
     waiting: Vec<Waiting>,
+    /// Per instrument, the trailing stops (held: also in `stops`) and what they follow.
+    trailing: Vec<TrailingMap>,
     /// The next place in a waiting line (one counter for all: arrival order).
     next_wait: u64,
     session: Session,
@@ -201,6 +205,8 @@ pub struct Snapshot {
     halted: Vec<bool>,
     session: Session,
     next_wait: u64,
+    /// Every trailing stop's trail and water mark, sorted by id.
+    trailing: Vec<(OrderId, Trailing)>,
     accounts: Vec<Account>,
     positions: Vec<Position>,
     /// Sorted by id.
@@ -307,6 +313,7 @@ impl Engine {
             halted: vec![false; n],
             stops: vec![Stops::default(); n],
             waiting: vec![Waiting::default(); n],
+            trailing: vec![TrailingMap::new(); n],
             next_wait: 1,
             session: Session::default(),
             accounts: Vec::new(),
@@ -412,6 +419,13 @@ impl Engine {
             halted: self.halted.clone(),
             session: self.session,
             next_wait: self.next_wait,
+            trailing: self
+                .trailing
+                .iter()
+                .flat_map(|m| m.iter().map(|(id, t)| (*id, *t)))
+                .collect::<std::collections::BTreeMap<_, _>>()
+                .into_iter()
+                .collect(),
             accounts: self.accounts.clone(),
             positions: self.positions.clone(),
             orders,
@@ -481,6 +495,18 @@ impl Engine {
                     .ok_or_else(|| bad("waiting order on an unknown instrument"))?;
                 waiting.map(auction).insert(key, *id);
             }
+        }
+        for (id, t) in &snap.trailing {
+            let w = snap
+                .orders
+                .binary_search_by_key(id, |(o, _)| *o)
+                .ok()
+                .map(|k| snap.orders[k].1)
+                .ok_or_else(|| bad("trailing stop that is not working"))?;
+            e.trailing
+                .get_mut(w.instrument as usize)
+                .ok_or_else(|| bad("trailing stop on an unknown instrument"))?
+                .insert(*id, *t);
         }
         e.session = snap.session;
         e.next_wait = snap.next_wait;

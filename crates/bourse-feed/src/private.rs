@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use bourse_core::{AccountId, CancelReason, Cash, Event, Price, Qty, Tagged};
+use bourse_core::{AccountId, CancelReason, Cash, Event, Price, Qty, Tagged, Trail};
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -257,6 +257,7 @@ fn route(e: &Event) -> Option<(AccountId, PrivateChannel)> {
         | Event::OrderCanceled { .. }
         | Event::OrderReplaced { .. }
         | Event::OrderParked { .. }
+        | Event::OrderStopMoved { .. }
         | Event::Rejected { .. } => (account, Orders),
         Event::AlertTriggered { .. } => (account, Alerts),
         _ => (account, Account),
@@ -379,6 +380,30 @@ fn body(t: &Tagged) -> Value {
                 "canceled_qty": qty.get().to_string(),
                 "reason": reason.code(),
                 "status": if reason == CancelReason::Expired { "expired" } else { "canceled" },
+            }),
+        ),
+        Event::OrderStopMoved {
+            order_id,
+            symbol,
+            stop_price,
+            water,
+            trail,
+            ..
+        } => report(
+            "stop_moved",
+            json!({
+                "order_id": order_id.get().to_string(),
+                "symbol": symbol.as_str(),
+                "stop_price": stop_price.to_string(),
+                "hwm": water.to_string(),
+                "trail_price": match trail {
+                    Trail::Price(p) => Value::String(p.to_string()),
+                    Trail::Bps(_) => Value::Null,
+                },
+                "trail_percent": match trail {
+                    Trail::Bps(b) => Value::String(Trail::percent(b)),
+                    Trail::Price(_) => Value::Null,
+                },
             }),
         ),
         Event::OrderParked {

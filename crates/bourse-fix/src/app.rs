@@ -667,6 +667,8 @@ impl App {
             client_order_id: Some(cl.clone()),
             post_only: m.get(18).map(|v| v.split(' ').any(|i| i == "6")),
             extended_hours: None,
+            trail_price: None,
+            trail_percent: None,
             account_id: None,
         };
         let req = self

@@ -79,6 +79,8 @@ impl Now {
             qty: Qty::new(num(&v.qty)?),
             limit_price: v.limit_price,
             stop_price: v.stop_price,
+            trail: None,
+            hwm: v.hwm,
             status: OrderStatus::parse(v.status)?,
             filled_qty: Qty::new(num(&v.filled_qty)?),
             leaves_qty: Qty::new(num(&v.leaves_qty)?),

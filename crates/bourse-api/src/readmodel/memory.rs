@@ -259,6 +259,7 @@ impl ReadModel {
                 return;
             }
             Event::OrderTriggered { order_id, .. }
+            | Event::OrderStopMoved { order_id, .. }
             | Event::OrderFilled { order_id, .. }
             | Event::OrderCanceled { order_id, .. }
             | Event::OrderReplaced { order_id, .. } => order_id,

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use bourse_core::{
     AccountId, CancelReason, Cash, Event, Liquidity, OrderId, OrderType, Price, Seq, Side, Tagged,
-    TimeInForce, UnixNanos,
+    TimeInForce, Trail, UnixNanos,
 };
 use crossbeam_channel::{Receiver, Sender, bounded};
 use rustc_hash::FxHashMap;
@@ -662,6 +662,7 @@ impl Worker {
                     self.open.insert(o.id, o);
                 }
                 if let Event::OrderTriggered { order_id, .. }
+                | Event::OrderStopMoved { order_id, .. }
                 | Event::OrderFilled { order_id, .. }
                 | Event::OrderCanceled { order_id, .. }
                 | Event::OrderReplaced { order_id, .. } = *e
@@ -807,7 +808,7 @@ pub(super) fn big(v: u64) -> i64 {
 
 pub(super) const ORDER_COLUMNS: &str = "id, account, client_order_id, symbol, side, order_type, \
     time_in_force, qty, limit_price, stop_price, status, filled_qty, leaves_qty, \
-    cum_notional, cancel_reason, created_at, updated_at, seq";
+    cum_notional, cancel_reason, created_at, updated_at, seq, trail_price, trail_bps, hwm";
 
 pub(super) const FILL_COLUMNS: &str = "order_id, trade_id, price, qty, fee, liquidity, ts, seq";
 
@@ -884,7 +885,19 @@ async fn insert_orders(
     let mut created = Vec::with_capacity(n);
     let mut updated = Vec::with_capacity(n);
     let mut seq = Vec::with_capacity(n);
+    let mut trail_price: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut trail_bps: Vec<Option<i32>> = Vec::with_capacity(n);
+    let mut hwm: Vec<Option<i64>> = Vec::with_capacity(n);
     for o in orders {
+        trail_price.push(match o.trail {
+            Some(Trail::Price(p)) => Some(p.raw()),
+            _ => None,
+        });
+        trail_bps.push(match o.trail {
+            Some(Trail::Bps(b)) => i32::try_from(b).ok(),
+            _ => None,
+        });
+        hwm.push(o.hwm.map(Price::raw));
         id.push(big(o.id.get()));
         account.push(big(o.account.get()));
         client.push(o.client_order_id.map(|c| c.as_str().to_owned()));
@@ -907,11 +920,12 @@ async fn insert_orders(
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO orders (id, account, client_order_id, symbol, side, order_type, \
             time_in_force, qty, limit_price, stop_price, status, filled_qty, leaves_qty, \
-            cum_notional, cancel_reason, created_at, updated_at, seq) \
+            cum_notional, cancel_reason, created_at, updated_at, seq, trail_price, trail_bps, \
+            hwm) \
          SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
             $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], \
             $12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::bigint[], \
-            $17::bigint[], $18::bigint[]){tail}"
+            $17::bigint[], $18::bigint[], $19::bigint[], $20::integer[], $21::bigint[]){tail}"
     )))
     .bind(&id)
     .bind(&account)
@@ -931,6 +945,9 @@ async fn insert_orders(
     .bind(&created)
     .bind(&updated)
     .bind(&seq)
+    .bind(&trail_price)
+    .bind(&trail_bps)
+    .bind(&hwm)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bourse_core::{
-    AccountId, Cash, ClientOrderId, OrderId, Price, Qty, Seq, Symbol, Tagged, TradeId, UnixNanos,
+    AccountId, Cash, ClientOrderId, OrderId, Price, Qty, Seq, Symbol, Tagged, TradeId, Trail, UnixNanos,
 };
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
@@ -73,6 +73,15 @@ fn order_from_row(r: &PgRow) -> Result<OrderState, QueryError> {
         qty: Qty::new(unsigned(col(r, "qty")?, "qty")?),
         limit_price: col::<Option<i64>>(r, "limit_price")?.map(Price::from_raw),
         stop_price: col::<Option<i64>>(r, "stop_price")?.map(Price::from_raw),
+        trail: match (
+            col::<Option<i64>>(r, "trail_price")?,
+            col::<Option<i32>>(r, "trail_bps")?,
+        ) {
+            (Some(p), _) => Some(Trail::Price(Price::from_raw(p))),
+            (None, Some(b)) => u32::try_from(b).ok().map(Trail::Bps),
+            (None, None) => None,
+        },
+        hwm: col::<Option<i64>>(r, "hwm")?.map(Price::from_raw),
         status: text(&col::<String>(r, "status")?, "status", OrderStatus::parse)?,
         filled_qty: Qty::new(unsigned(col(r, "filled_qty")?, "filled_qty")?),
         leaves_qty: Qty::new(unsigned(col(r, "leaves_qty")?, "leaves_qty")?),

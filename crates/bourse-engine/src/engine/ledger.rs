@@ -1,8 +1,8 @@
 //! Ledger: deposits, withdrawals, reservations, settlement, fees, balances, conservation checks.
 
 use bourse_core::{
-    AccountId, Cash, ClientOrderId, Event, Liquidity, OrderId, Price, Qty, RejectReason, Side,
-    Symbol, TradeId,
+    AccountId, Cash, ClientOrderId, Event, Liquidity, OrderId, OrderType, Price, Qty, RejectReason,
+    Side, Symbol, TradeId,
 };
 
 use super::sessions::Waiting;
@@ -478,6 +478,38 @@ impl Engine {
         for b in &self.books {
             b.check_invariants()?;
             resting += b.len();
+        }
+        // Trailing stops: held, of their type, with the stop their water mark gives; and
+        // every held trailing stop is followed.
+        let mut followed = 0usize;
+        for (i, m) in self.trailing.iter().enumerate() {
+            for (id, t) in m {
+                let w = self
+                    .orders
+                    .get(id)
+                    .filter(|w| w.held && w.order_type == OrderType::TrailingStop)
+                    .ok_or_else(|| format!("trailing stop {id:?} is not a held trailing stop"))?;
+                let tick = self.instruments[i].tick;
+                if w.instrument as usize != i
+                    || w.stop_price != super::trailing::stop_for(w.side, t.water, t.trail, tick)
+                {
+                    return Err(format!(
+                        "trailing stop {id:?} stop {:?} for {t:?}",
+                        w.stop_price
+                    ));
+                }
+                followed += 1;
+            }
+        }
+        let trailing_held = self
+            .orders
+            .values()
+            .filter(|w| w.held && w.order_type == OrderType::TrailingStop)
+            .count();
+        if followed != trailing_held {
+            return Err(format!(
+                "{followed} trailing stops followed, {trailing_held} held"
+            ));
         }
         let held: usize = self.stops.iter().map(Stops::len).sum();
         let waiting: usize = self.waiting.iter().map(Waiting::len).sum();

@@ -4,10 +4,12 @@ use bourse_book::{BookEvent, NewOrder, Priority, Request};
 use bourse_core::{
     AccountId, CancelReason, Cash, Event, Liquidity, OrderId, OrderOptions, OrderRequest,
     OrderType, Price, Qty, RejectReason, SelfTradePrevention, Side, Symbol, TimeInForce, TradeId,
+    Trail,
 };
 
 use super::sessions::Admit;
 use super::stops::Stops;
+use super::trailing::{self, Trailing};
 use super::{Engine, Working, reject};
 
 /// A fingerprint of everything a new order asks for, kept with its client order id so that
@@ -56,6 +58,17 @@ fn fingerprint(req: &OrderRequest) -> u64 {
     // had before they existed (a resend across an upgrade is still a resend).
     if req.opts != OrderOptions::default() {
         eat(&[0xfe, u8::from(req.opts.extended_hours)]);
+        match req.opts.trail {
+            Some(Trail::Price(p)) => {
+                eat(&[1]);
+                eat(&p.raw().to_le_bytes());
+            }
+            Some(Trail::Bps(b)) => {
+                eat(&[2]);
+                eat(&b.to_le_bytes());
+            }
+            None => eat(&[0]),
+        }
     }
     for p in [req.limit_price, req.stop_price] {
         match p {
@@ -100,6 +113,31 @@ impl Engine {
         if let Err(reason) = self.check_order(i, req) {
             return out.push(rej(reason));
         }
+        // A trailing stop is a stop whose price starts the trail from the last trade (or the
+        // reference price before any); the request keeps what the client sent, for its
+        // fingerprint.
+        let sent = req;
+        let trailing_req;
+        let trailing = match (req.order_type, req.opts.trail) {
+            (OrderType::TrailingStop, Some(trail)) => {
+                let water = self.reference(i);
+                let Some(stop) =
+                    trailing::stop_for(req.side, water, trail, self.instruments[i].tick)
+                else {
+                    return out.push(rej(RejectReason::InvalidTrail));
+                };
+                trailing_req = OrderRequest {
+                    stop_price: Some(stop),
+                    ..*req
+                };
+                Some(Trailing { trail, water })
+            }
+            _ => {
+                trailing_req = *req;
+                None
+            }
+        };
+        let req = &trailing_req;
         let admit = if req.stop_price.is_some() {
             Admit::Book
         } else {
@@ -199,7 +237,7 @@ impl Engine {
         );
         if let Some(cid) = req.client_order_id {
             self.client_ids
-                .insert((req.account, cid), (order_id, fingerprint(req)));
+                .insert((req.account, cid), (order_id, fingerprint(sent)));
         }
         let accepted = Event::OrderAccepted {
             order_id,
@@ -215,6 +253,17 @@ impl Engine {
         };
         if let Some(stop) = req.stop_price {
             out.push(accepted);
+            if let Some(t) = trailing {
+                self.trailing[i].insert(order_id, t);
+                out.push(Event::OrderStopMoved {
+                    order_id,
+                    account: req.account,
+                    symbol: req.symbol,
+                    stop_price: stop,
+                    water: t.water,
+                    trail: t.trail,
+                });
+            }
             self.stops[i]
                 .map(req.side)
                 .insert(Stops::key(req.side, stop, order_id), order_id);
@@ -483,11 +532,10 @@ impl Engine {
                 } => {
                     let trade_id = TradeId::new(self.next_trade_id);
                     self.next_trade_id += 1;
-                    let symbol = self
-                        .orders
-                        .get(&taker)
-                        .map(|w| self.instruments[w.instrument as usize].symbol);
-                    let Some(symbol) = symbol else { continue };
+                    let Some(i) = self.orders.get(&taker).map(|w| w.instrument as usize) else {
+                        continue;
+                    };
+                    let symbol = self.instruments[i].symbol;
                     out.push(Event::Trade {
                         symbol,
                         trade_id,
@@ -501,6 +549,9 @@ impl Engine {
                         if let Some(ev) = self.settle(id, trade_id, price, qty, liquidity) {
                             out.push(ev);
                         }
+                    }
+                    if !self.trailing[i].is_empty() {
+                        self.follow_trade(i, price, out);
                     }
                 }
                 BookEvent::Rested {
@@ -534,9 +585,10 @@ impl Engine {
                         // A triggered stop (market) order enters as an IOC; what it leaves
                         // is a market order's remainder.
                         let reason = match (w.order_type, reason) {
-                            (OrderType::Stop, CancelReason::IocRemainder) => {
-                                CancelReason::MarketRemainder
-                            }
+                            (
+                                OrderType::Stop | OrderType::TrailingStop,
+                                CancelReason::IocRemainder,
+                            ) => CancelReason::MarketRemainder,
                             (_, r) => r,
                         };
                         out.push(Event::OrderCanceled {

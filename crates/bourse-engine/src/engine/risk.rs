@@ -1,6 +1,8 @@
 //! Pre-trade order checks: the instrument rules (shape, lot, maximum quantity, tick, band).
 
-use bourse_core::{OrderClass, OrderRequest, OrderType, Price, Qty, RejectReason, TimeInForce};
+use bourse_core::{
+    OrderClass, OrderRequest, OrderType, Price, Qty, RejectReason, TimeInForce, Trail,
+};
 
 use super::Engine;
 
@@ -27,10 +29,22 @@ impl Engine {
         {
             return Err(RejectReason::InvalidOrder);
         }
-        // Not yet built: trailing stops, order classes, notional orders.
-        if req.order_type == OrderType::TrailingStop
-            || o.trail.is_some()
-            || o.class != OrderClass::Simple
+        if (req.order_type == OrderType::TrailingStop) != o.trail.is_some() {
+            return Err(RejectReason::InvalidTrail);
+        }
+        if let Some(t) = o.trail {
+            let ok = match t {
+                Trail::Price(p) => {
+                    p.is_positive() && self.steps[i].0.divides(p.raw().unsigned_abs())
+                }
+                Trail::Bps(b) => (1..10_000).contains(&b),
+            };
+            if !ok {
+                return Err(RejectReason::InvalidTrail);
+            }
+        }
+        // Not yet built: order classes, notional orders.
+        if o.class != OrderClass::Simple
             || o.take_profit.is_some()
             || o.stop_loss.is_some()
             || o.notional.is_some()

@@ -90,6 +90,7 @@ impl Engine {
                 .map(w.side)
                 .remove(&Stops::key(w.side, stop, id));
         }
+        self.trailing[i].remove(&id);
         let symbol = self.instruments[i].symbol;
         out.push(Event::OrderTriggered {
             order_id: id,
@@ -152,6 +153,7 @@ impl Engine {
                 .map(w.side)
                 .remove(&Stops::key(w.side, stop, id));
         }
+        self.trailing[w.instrument as usize].remove(&id);
         self.finish(id);
         out.push(Event::OrderCanceled {
             order_id: id,

@@ -1,0 +1,115 @@
+//! Trailing stops: held like stops, with a stop price that follows the trades. For a sell
+//! the water mark is the highest trade since the order was placed and the stop sits the
+//! trail below it; for a buy, the lowest trade and the trail above. The stop only ever
+//! moves in the order's favour; it triggers as a stop does (`stops.rs`).
+
+use std::collections::BTreeMap;
+
+use bourse_core::{Event, OrderId, Price, Side, Trail};
+use serde::{Deserialize, Serialize};
+
+use super::Engine;
+use super::stops::Stops;
+
+/// What a trailing stop follows with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Trailing {
+    pub(super) trail: Trail,
+    /// The highest trade since placement (a sell), or the lowest (a buy).
+    pub(super) water: Price,
+}
+
+/// The stop `trail` behind `water`, on the tick: rounded away from the market (down for a
+/// sell, up for a buy), so it never triggers earlier than the trail says. `None` when there
+/// is no such positive price.
+pub(super) fn stop_for(side: Side, water: Price, trail: Trail, tick: Price) -> Option<Price> {
+    let w = i128::from(water.raw());
+    let raw = match (side, trail) {
+        (Side::Sell, Trail::Price(p)) => w - i128::from(p.raw()),
+        (Side::Buy, Trail::Price(p)) => w + i128::from(p.raw()),
+        // Floor division of a positive value: the sell stop rounds down.
+        (Side::Sell, Trail::Bps(b)) => w * (10_000 - i128::from(b)) / 10_000,
+        (Side::Buy, Trail::Bps(b)) => (w * (10_000 + i128::from(b)) + 9_999) / 10_000,
+    };
+    let p = Price::from_raw(i64::try_from(raw).ok()?);
+    let p = match side {
+        Side::Sell => p.floor_to(tick),
+        Side::Buy => p.ceil_to(tick)?,
+    };
+    p.is_positive().then_some(p)
+}
+
+impl Engine {
+    /// A trade at `price` in instrument `i`: every trailing stop whose water mark it passes
+    /// follows, its stop moving with it (re-keyed in the trigger queue) and reported.
+    pub(super) fn follow_trade(&mut self, i: usize, price: Price, out: &mut Vec<Event>) {
+        let tick = self.instruments[i].tick;
+        let symbol = self.instruments[i].symbol;
+        let mut trailing = std::mem::take(&mut self.trailing[i]);
+        for (&id, t) in &mut trailing {
+            let Some(w) = self.orders.get_mut(&id) else {
+                continue;
+            };
+            let better = match w.side {
+                Side::Sell => price > t.water,
+                Side::Buy => price < t.water,
+            };
+            if !better {
+                continue;
+            }
+            t.water = price;
+            let Some(stop) = stop_for(w.side, price, t.trail, tick) else {
+                continue;
+            };
+            let Some(old) = w.stop_price.filter(|old| *old != stop) else {
+                continue;
+            };
+            w.stop_price = Some(stop);
+            let (side, account) = (w.side, w.account);
+            let map = self.stops[i].map(side);
+            map.remove(&Stops::key(side, old, id));
+            map.insert(Stops::key(side, stop, id), id);
+            out.push(Event::OrderStopMoved {
+                order_id: id,
+                account,
+                symbol,
+                stop_price: stop,
+                water: price,
+                trail: t.trail,
+            });
+        }
+        self.trailing[i] = trailing;
+    }
+}
+
+/// One instrument's trailing stops by order id (the order they follow a trade in).
+pub(super) type TrailingMap = BTreeMap<OrderId, Trailing>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn px(s: &str) -> Price {
+        s.parse().unwrap_or(Price::ZERO)
+    }
+
+    #[test]
+    fn stops_sit_the_trail_from_the_water_rounded_away_from_the_market() {
+        let tick = px("0.01");
+        let s = |side, water, trail| stop_for(side, px(water), trail, tick);
+        assert_eq!(
+            s(Side::Sell, "100", Trail::Price(px("2.5"))),
+            Some(px("97.50"))
+        );
+        assert_eq!(
+            s(Side::Buy, "100", Trail::Price(px("2.5"))),
+            Some(px("102.50"))
+        );
+        // 1.5 % of 100.01 is 1.50015: the sell stop 98.50985 rounds down, the buy stop
+        // 101.51015 up.
+        assert_eq!(s(Side::Sell, "100.01", Trail::Bps(150)), Some(px("98.50")));
+        assert_eq!(s(Side::Buy, "100.01", Trail::Bps(150)), Some(px("101.52")));
+        assert_eq!(s(Side::Sell, "2", Trail::Price(px("2"))), None);
+        assert_eq!(s(Side::Sell, "1", Trail::Bps(9_999)), None);
+    }
+}
