@@ -36,8 +36,8 @@ use std::time::{Duration, Instant};
 use bourse_benches::latency::{Mode, Percentiles, fmt_ns, fmt_rate, histogram, median};
 use bourse_benches::rng::Rng;
 use bourse_core::{
-    AccountId, Cash, Command, Event, OrderId, OrderRequest, OrderType, Price, Qty,
-    SelfTradePrevention, Seq, Sequenced, Side, Symbol, TimeInForce, UnixNanos,
+    AccountId, Cash, Command, Event, OrderId, OrderOptions, OrderRequest, OrderType, Price, Qty,
+    SelfTradePrevention, Seq, Sequenced, Session, Side, Symbol, TimeInForce, Trail, UnixNanos,
 };
 use bourse_engine::{
     Engine, EngineConfig, EventBatch, InstrumentsFile, JournalBatch, JournalReceiver, Outputs,
@@ -172,7 +172,18 @@ struct Mix {
     deposit: u64,
     trades: u64,
     rejects: u64,
+    /// The new types (`BOURSE_PIPELINE_MIX=new`): trailing stops, extended-hours limits,
+    /// on-open and on-close orders, and session changes (a trading day every `DAY`
+    /// commands).
+    trailing: u64,
+    extended: u64,
+    auction: u64,
+    sessions: u64,
 }
+
+/// With the new types, a whole trading day (closing call, after-hours, closed,
+/// pre-market, opening call, continuous again) goes by once every this many commands.
+const DAY: usize = 250_000;
 
 struct Workload {
     setup: Vec<Command>,
@@ -205,7 +216,7 @@ fn prepared(setup: &[Command]) -> Engine {
 }
 
 impl Workload {
-    fn generate(n: usize, seed: u64) -> Workload {
+    fn generate(n: usize, seed: u64, new_types: bool) -> Workload {
         let listed: Vec<Listed> = instruments()
             .iter()
             .map(|i| Listed {
@@ -242,8 +253,16 @@ impl Workload {
         let mut mix = Mix::default();
         let mut out = Vec::new();
         let mut seq = setup.len() as u64;
-        for _ in 0..n {
-            let cmd = next_command(&mut rng, &listed, &mut live, &shadow, &mut mix);
+        let mut day = Session::Continuous;
+        for k in 0..n {
+            let cmd = if new_types && k % DAY >= DAY - 6 {
+                // The six session changes of a day, back to back.
+                mix.sessions += 1;
+                day = day.next();
+                Command::SetSession { session: day }
+            } else {
+                next_command(&mut rng, &listed, &mut live, &shadow, &mut mix, new_types)
+            };
             seq += 1;
             out.clear();
             let s = Sequenced {
@@ -282,6 +301,7 @@ fn next_command(
     live: &mut Vec<(OrderId, AccountId)>,
     shadow: &Engine,
     mix: &mut Mix,
+    new_types: bool,
 ) -> Command {
     let r = rng.below(1000);
     let crowded = live.len() > LIVE_TARGET;
@@ -317,6 +337,9 @@ fn next_command(
         Side::Buy => 1,
         Side::Sell => -1,
     };
+    if new_types && (380..450).contains(&r) {
+        return new_type(rng, account, l, side, sign, mix);
+    }
     let (order_type, tif, ticks, qty) = if r < 800 {
         // Passive: 1–20 ticks behind the reference, most near the touch.
         mix.passive += 1;
@@ -356,6 +379,61 @@ fn next_command(
         stp: SelfTradePrevention::CancelIncoming,
         opts: Default::default(),
     })
+}
+
+/// One order of the new types (7% of commands in that mix): a trailing stop (1–3 % or a
+/// few ticks), an extended-hours DAY limit, or an on-close or on-open limit (in continuous
+/// trading the first waits for the close, the second is refused `AUCTION_CLOSED`).
+fn new_type(
+    rng: &mut Rng,
+    account: AccountId,
+    l: Listed,
+    side: Side,
+    sign: i64,
+    mix: &mut Mix,
+) -> Command {
+    let behind = i64::try_from(1 + rng.below(20)).unwrap_or(1);
+    let mut req = OrderRequest {
+        account,
+        symbol: l.symbol,
+        client_order_id: None,
+        side,
+        order_type: OrderType::Limit,
+        tif: TimeInForce::Day,
+        qty: Qty::new(l.lot * (1 + rng.below(100))),
+        limit_price: Some(Price::from_raw(l.reference - sign * behind * l.tick)),
+        stop_price: None,
+        post_only: false,
+        stp: SelfTradePrevention::CancelIncoming,
+        opts: OrderOptions::default(),
+    };
+    match rng.below(10) {
+        0..=3 => {
+            mix.trailing += 1;
+            req.order_type = OrderType::TrailingStop;
+            req.limit_price = None;
+            req.opts.trail = Some(if rng.below(2) == 0 {
+                Trail::Bps(u32::try_from(100 + rng.below(200)).unwrap_or(100))
+            } else {
+                Trail::Price(Price::from_raw(
+                    l.tick * (5 + i64::try_from(rng.below(20)).unwrap_or(0)),
+                ))
+            });
+        }
+        4..=6 => {
+            mix.extended += 1;
+            req.opts.extended_hours = true;
+        }
+        7..=8 => {
+            mix.auction += 1;
+            req.tif = TimeInForce::Cls;
+        }
+        _ => {
+            mix.auction += 1;
+            req.tif = TimeInForce::Opg;
+        }
+    }
+    Command::SubmitOrder(req)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -810,12 +888,38 @@ fn main() {
         all.truncate(1);
     }
     let only = std::env::var("BOURSE_PIPELINE_RATES").unwrap_or_default();
-    let wanted = |name: &str| only.is_empty() || only.split(',').any(|o| o == name);
+    let mixes: &[(&str, bool)] = match std::env::var("BOURSE_PIPELINE_MIX").as_deref() {
+        Ok("new") => &[("new types", true)],
+        Ok("both") => &[("current", false), ("new types", true)],
+        _ => &[("current", false)],
+    };
+    for &(label, new_types) in mixes {
+        one_mix(
+            label,
+            new_types,
+            mode,
+            (idle, slow, fast, total, reps),
+            &all,
+            &only,
+        );
+    }
+}
 
+/// Everything for one command mix: its stream, the baseline, every configuration and rate,
+/// and the summary.
+fn one_mix(
+    label: &str,
+    new_types: bool,
+    mode: Mode,
+    (idle, slow, fast, total, reps): (usize, usize, usize, usize, usize),
+    all: &[(usize, Setup)],
+    only: &str,
+) {
+    let wanted = |name: &str| only.is_empty() || only.split(',').any(|o| o == name);
     let t0 = Instant::now();
-    let w = Arc::new(Workload::generate(total, 0x5EED_B0B5));
+    let w = Arc::new(Workload::generate(total, 0x5EED_B0B5, new_types));
     println!(
-        "\n== engine pipeline: {} setup commands ({ACCOUNTS} accounts, {} instruments, ${CASH_DOLLARS} and {SHARES} shares of each per account), then a {}-command stream generated in {:.2} s ({mode:?} mode)",
+        "\n== engine pipeline, {label} mix: {} setup commands ({ACCOUNTS} accounts, {} instruments, ${CASH_DOLLARS} and {SHARES} shares of each per account), then a {}-command stream generated in {:.2} s ({mode:?} mode)",
         w.setup.len(),
         instruments().len(),
         w.cmds.len(),
@@ -824,12 +928,16 @@ fn main() {
     let m = &w.mix;
     let pct = |x: u64| 100.0 * x as f64 / w.cmds.len() as f64;
     println!(
-        "   mix: {:.1}% passive limit, {:.1}% cancel, {:.1}% marketable limit IOC, {:.1}% market, {:.1}% deposit; {} trades, {} rejects, {:.2} events/command",
+        "   mix: {:.1}% passive limit, {:.1}% cancel, {:.1}% marketable limit IOC, {:.1}% market, {:.1}% deposit, {:.1}% trailing stop, {:.1}% extended-hours limit, {:.1}% on-open/on-close, {} session changes; {} trades, {} rejects, {:.2} events/command",
         pct(m.passive),
         pct(m.cancel),
         pct(m.marketable),
         pct(m.market),
         pct(m.deposit),
+        pct(m.trailing),
+        pct(m.extended),
+        pct(m.auction),
+        m.sessions,
         m.trades,
         m.rejects,
         w.cum_events[w.cmds.len()] as f64 / w.cmds.len() as f64
@@ -870,7 +978,7 @@ fn main() {
     );
 
     let mut summary = Vec::new();
-    for (k, s) in &all {
+    for (k, s) in all {
         println!("\n== [{k}] {}", s.describe());
         print_header();
         let mut sum = Summary {

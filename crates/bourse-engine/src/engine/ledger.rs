@@ -483,7 +483,12 @@ impl Engine {
         // every held trailing stop is followed.
         let mut followed = 0usize;
         for (i, m) in self.trailing.iter().enumerate() {
-            for (id, t) in m {
+            if !m.consistent() {
+                return Err(format!(
+                    "instrument {i}: trailing stops indexed inconsistently"
+                ));
+            }
+            for (id, t) in m.iter() {
                 let w = self
                     .orders
                     .get(id)

@@ -130,7 +130,11 @@ impl Engine {
                     stop_price: Some(stop),
                     ..*req
                 };
-                Some(Trailing { trail, water })
+                Some(Trailing {
+                    side: req.side,
+                    trail,
+                    water,
+                })
             }
             _ => {
                 trailing_req = *req;

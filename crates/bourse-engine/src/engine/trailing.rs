@@ -3,7 +3,7 @@
 //! trail below it; for a buy, the lowest trade and the trail above. The stop only ever
 //! moves in the order's favour; it triggers as a stop does (`stops.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use bourse_core::{Event, OrderId, Price, Side, Trail};
 use serde::{Deserialize, Serialize};
@@ -14,9 +14,84 @@ use super::stops::Stops;
 /// What a trailing stop follows with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Trailing {
+    pub(super) side: Side,
     pub(super) trail: Trail,
     /// The highest trade since placement (a sell), or the lowest (a buy).
     pub(super) water: Price,
+}
+
+/// One instrument's trailing stops, by id and by water mark. A trade at `p` moves only the
+/// sells whose mark is below `p` and the buys whose mark is above: the ordered sets find
+/// those (none, most of the time) without a look at the others, so a book full of trailing
+/// stops costs a trade one comparison unless it makes a new high or low for some of them.
+#[derive(Clone, Debug, Default)]
+pub(super) struct TrailingMap {
+    by_id: BTreeMap<OrderId, Trailing>,
+    sells: BTreeSet<(Price, OrderId)>,
+    buys: BTreeSet<(Price, OrderId)>,
+}
+
+impl TrailingMap {
+    pub(super) fn new() -> TrailingMap {
+        TrailingMap::default()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&OrderId, &Trailing)> {
+        self.by_id.iter()
+    }
+
+    fn marks(&mut self, side: Side) -> &mut BTreeSet<(Price, OrderId)> {
+        match side {
+            Side::Sell => &mut self.sells,
+            Side::Buy => &mut self.buys,
+        }
+    }
+
+    pub(super) fn insert(&mut self, id: OrderId, t: Trailing) {
+        if let Some(old) = self.by_id.insert(id, t) {
+            self.marks(old.side).remove(&(old.water, id));
+        }
+        self.marks(t.side).insert((t.water, id));
+    }
+
+    pub(super) fn remove(&mut self, id: &OrderId) {
+        if let Some(old) = self.by_id.remove(id) {
+            self.marks(old.side).remove(&(old.water, *id));
+        }
+    }
+
+    /// The ids whose water mark a trade at `price` betters, in id order within each side
+    /// (sells, then buys).
+    fn bettered(&self, price: Price) -> Vec<OrderId> {
+        let mut ids: Vec<OrderId> = self
+            .sells
+            .range(..(price, OrderId::new(0)))
+            .map(|(_, id)| *id)
+            .collect();
+        let sells = ids.len();
+        ids.extend(
+            self.buys
+                .range((price, OrderId::new(u64::MAX))..)
+                .filter(|(w, _)| *w > price)
+                .map(|(_, id)| *id),
+        );
+        ids[..sells].sort_unstable();
+        ids[sells..].sort_unstable();
+        ids
+    }
+
+    /// Whether the sets and the map agree (for the engine's invariants).
+    pub(super) fn consistent(&self) -> bool {
+        self.sells.len() + self.buys.len() == self.by_id.len()
+            && self.by_id.iter().all(|(id, t)| match t.side {
+                Side::Sell => self.sells.contains(&(t.water, *id)),
+                Side::Buy => self.buys.contains(&(t.water, *id)),
+            })
+    }
 }
 
 /// The stop `trail` behind `water`, on the tick: rounded away from the market (down for a
@@ -40,24 +115,26 @@ pub(super) fn stop_for(side: Side, water: Price, trail: Trail, tick: Price) -> O
 }
 
 impl Engine {
-    /// A trade at `price` in instrument `i`: every trailing stop whose water mark it passes
+    /// A trade at `price` in instrument `i`: every trailing stop whose water mark it betters
     /// follows, its stop moving with it (re-keyed in the trigger queue) and reported.
     pub(super) fn follow_trade(&mut self, i: usize, price: Price, out: &mut Vec<Event>) {
+        let tr = &self.trailing[i];
+        let quiet = tr.sells.first().is_none_or(|(w, _)| *w >= price)
+            && tr.buys.last().is_none_or(|(w, _)| *w <= price);
+        if quiet {
+            return;
+        }
         let tick = self.instruments[i].tick;
         let symbol = self.instruments[i].symbol;
-        let mut trailing = std::mem::take(&mut self.trailing[i]);
-        for (&id, t) in &mut trailing {
+        for id in self.trailing[i].bettered(price) {
+            let Some(t) = self.trailing[i].by_id.get(&id).copied() else {
+                continue;
+            };
+            let moved = Trailing { water: price, ..t };
+            self.trailing[i].insert(id, moved);
             let Some(w) = self.orders.get_mut(&id) else {
                 continue;
             };
-            let better = match w.side {
-                Side::Sell => price > t.water,
-                Side::Buy => price < t.water,
-            };
-            if !better {
-                continue;
-            }
-            t.water = price;
             let Some(stop) = stop_for(w.side, price, t.trail, tick) else {
                 continue;
             };
@@ -78,12 +155,8 @@ impl Engine {
                 trail: t.trail,
             });
         }
-        self.trailing[i] = trailing;
     }
 }
-
-/// One instrument's trailing stops by order id (the order they follow a trade in).
-pub(super) type TrailingMap = BTreeMap<OrderId, Trailing>;
 
 #[cfg(test)]
 mod tests {
