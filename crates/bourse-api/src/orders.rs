@@ -4,8 +4,8 @@
 
 use bourse_core::{
     AccountId, CancelReason, Cash, ClientOrderId, Event, Liquidity, OrderId, OrderOptions,
-    OrderRequest, OrderType, Price, Trail, Qty, RejectReason, SelfTradePrevention, Seq, Side, Symbol,
-    TimeInForce, TradeId, UnixNanos,
+    OrderRequest, OrderType, Price, Qty, RejectReason, SelfTradePrevention, Seq, Side, Symbol,
+    TimeInForce, TradeId, Trail, UnixNanos,
 };
 use std::borrow::Cow;
 
@@ -412,9 +412,16 @@ impl NewOrder {
             self.trail_percent.as_ref(),
         ) {
             (OrderType::TrailingStop, Some(p), None) => {
-                let p: Price = p.to().ok().filter(|p: &Price| p.is_positive()).ok_or_else(|| {
-                    bad(format!("trail_price {:?} is not a positive price", p.text()))
-                })?;
+                let p: Price =
+                    p.to()
+                        .ok()
+                        .filter(|p: &Price| p.is_positive())
+                        .ok_or_else(|| {
+                            bad(format!(
+                                "trail_price {:?} is not a positive price",
+                                p.text()
+                            ))
+                        })?;
                 if !p.is_multiple_of(tick) {
                     return Err(invalid(
                         RejectReason::PriceOffTick.code(),

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use bourse_core::{
-    AccountId, Cash, ClientOrderId, OrderId, Price, Qty, Seq, Symbol, Tagged, TradeId, Trail, UnixNanos,
+    AccountId, Cash, ClientOrderId, OrderId, Price, Qty, Seq, Symbol, Tagged, TradeId, Trail,
+    UnixNanos,
 };
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
