@@ -623,3 +623,184 @@ fn a_persons_whole_flow_postgres_journal() {
         schema: support::fresh_schema("person"),
     });
 }
+
+/// A trailing stop over REST: its stop follows the trades, the order report shows the
+/// trail and the water mark, and so does the history once it ended (from PostgreSQL's
+/// table with that journal) and after a restart. Bad trails and an on-open order in
+/// continuous trading are refused with their codes.
+fn trailing_flow(store: &Store) {
+    let server = Server::start(store, &[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (tok, id) = rt.block_on(async {
+        let h = Http::new(&server.base);
+        let op = Client::new(&server.base);
+        let t = |tok: &str| Some(tok.to_owned());
+        let (mm, mt) = session(&h, "maker").await;
+        let (me, tok) = session(&h, "holder").await;
+        for who in [&mm, &me] {
+            op.post(
+                &format!("/v1/admin/accounts/{who}/shares"),
+                json!({"symbol": "AAPL", "qty": 1000}),
+            )
+            .await
+            .unwrap();
+        }
+        op.post(
+            &format!("/v1/admin/accounts/{mm}/deposits"),
+            json!({"amount": "1000000"}),
+        )
+        .await
+        .unwrap();
+        // The maker trades with a second account to set the last price.
+        let (other, ot) = session(&h, "other").await;
+        op.post(
+            &format!("/v1/admin/accounts/{other}/deposits"),
+            json!({"amount": "1000000"}),
+        )
+        .await
+        .unwrap();
+        let trade = |price: &'static str| {
+            let (h, mt, ot) = (&h, mt.clone(), ot.clone());
+            async move {
+                let (s, v) = h
+                    .call(
+                        M::POST,
+                        "/v1/orders",
+                        Some(&mt),
+                        Some(limit("sell", 10, price, "gtc")),
+                    )
+                    .await;
+                assert_eq!(s, 200, "{v}");
+                let (s, v) = h
+                    .call(
+                        M::POST,
+                        "/v1/orders",
+                        Some(&ot),
+                        Some(limit("buy", 10, price, "ioc")),
+                    )
+                    .await;
+                assert_eq!((s, v["status"].as_str()), (200, Some("filled")), "{v}");
+            }
+        };
+        trade("190.00").await;
+        let order = |extra: Value| {
+            let mut o = json!({"symbol": "AAPL", "side": "sell", "type": "trailing_stop",
+                               "qty": "100", "time_in_force": "gtc"});
+            for (k, v) in extra.as_object().unwrap() {
+                o[k] = v.clone();
+            }
+            o
+        };
+        for (extra, code) in [
+            (json!({}), "INVALID_TRAIL"),
+            (
+                json!({"trail_price": "1", "trail_percent": "1"}),
+                "INVALID_TRAIL",
+            ),
+            (json!({"trail_percent": "100"}), "INVALID_TRAIL"),
+            (json!({"trail_percent": "1.555"}), "INVALID_TRAIL"),
+            (json!({"trail_price": "1.005"}), "PRICE_OFF_TICK"),
+        ] {
+            let (s, v) = h
+                .call(
+                    M::POST,
+                    "/v1/orders",
+                    t(&tok).as_deref(),
+                    Some(order(extra.clone())),
+                )
+                .await;
+            assert_eq!((s, v["code"].as_str()), (422, Some(code)), "{extra} {v}");
+        }
+        let mut opg = limit("buy", 1, "190.00", "opg");
+        opg["symbol"] = json!("AAPL");
+        let (s, v) = h
+            .call(M::POST, "/v1/orders", t(&tok).as_deref(), Some(opg))
+            .await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (422, Some("AUCTION_CLOSED")),
+            "{v}"
+        );
+
+        // 1.5 % below 190.00 is 187.15.
+        let (s, v) = h
+            .call(
+                M::POST,
+                "/v1/orders",
+                t(&tok).as_deref(),
+                Some(order(json!({"trail_percent": "1.5"}))),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(
+            (
+                v["status"].as_str(),
+                v["type"].as_str(),
+                v["stop_price"].as_str(),
+                v["trail_percent"].as_str(),
+                v["hwm"].as_str()
+            ),
+            (
+                Some("held"),
+                Some("trailing_stop"),
+                Some("187.15"),
+                Some("1.5"),
+                Some("190.00")
+            ),
+            "{v}"
+        );
+        let id = v["id"].as_str().unwrap().to_owned();
+        // A trade at 192.00 moves it to 189.12 (192 × 0.985 = 189.12).
+        trade("192.00").await;
+        let path = format!("/v1/orders/{id}");
+        let (_, v) = h.call(M::GET, &path, t(&tok).as_deref(), None).await;
+        assert_eq!(
+            (v["stop_price"].as_str(), v["hwm"].as_str()),
+            (Some("189.12"), Some("192.00")),
+            "{v}"
+        );
+        let (s, v) = h.call(M::DELETE, &path, t(&tok).as_deref(), None).await;
+        assert_eq!(s, 200, "{v}");
+        (tok, id)
+    });
+    server.stop();
+    // Rebuilt from the journal (and, with PostgreSQL, read from its table): the same.
+    let server = Server::start(store, &[]);
+    rt.block_on(async {
+        let h = Http::new(&server.base);
+        let (_, v) = h
+            .call(M::GET, &format!("/v1/orders/{id}"), Some(&tok), None)
+            .await;
+        assert_eq!(
+            (
+                v["status"].as_str(),
+                v["stop_price"].as_str(),
+                v["trail_percent"].as_str(),
+                v["hwm"].as_str()
+            ),
+            (
+                Some("canceled"),
+                Some("189.12"),
+                Some("1.5"),
+                Some("192.00")
+            ),
+            "{v}"
+        );
+    });
+    server.stop();
+    store.cleanup();
+}
+
+#[test]
+fn trailing_stops_over_rest_file_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    trailing_flow(&Store::File(dir.path().join("journal")));
+}
+
+#[test]
+fn trailing_stops_over_rest_postgres_journal() {
+    trailing_flow(&Store::Postgres {
+        url: support::database_url(),
+        schema: support::fresh_schema("trailing"),
+    });
+}
