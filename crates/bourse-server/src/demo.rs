@@ -69,8 +69,9 @@ impl Default for Demo {
 }
 
 /// The demo's compressed calendar: every day a trading day, the US session times, and
-/// calendar time running so that 04:00 to 20:00 takes `day_minutes` real minutes, starting a
-/// minute before pre-market.
+/// calendar time running so that 04:00 to 20:00 takes `day_minutes` real minutes, starting
+/// at 09:20 in pre-market: the opening auction comes within seconds, then the regular
+/// session, the closing auction, after-hours, the night and the next pre-market.
 #[must_use]
 pub fn calendar(day_minutes: u32) -> bourse_calendar::CalendarConfig {
     bourse_calendar::CalendarConfig {
@@ -78,7 +79,7 @@ pub fn calendar(day_minutes: u32) -> bourse_calendar::CalendarConfig {
         weekend: Vec::new(),
         holidays: Vec::new(),
         speed: 16.0 * 60.0 / f64::from(day_minutes.max(1)),
-        start_at: "03:59".to_owned(),
+        start_at: "09:20".to_owned(),
         ..bourse_calendar::CalendarConfig::default()
     }
 }
