@@ -397,7 +397,6 @@ impl NewOrder {
             opts: OrderOptions {
                 extended_hours,
                 trail,
-                ..OrderOptions::default()
             },
         })
     }

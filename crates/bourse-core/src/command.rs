@@ -146,29 +146,9 @@ impl Trail {
     }
 }
 
-/// Alpaca's `order_class`: one order, or an entry with exits that wait for it.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderClass {
-    #[default]
-    Simple,
-    /// An entry with a take-profit limit and a stop-loss, both placed when it fills (one
-    /// cancels the other).
-    Bracket,
-    /// Two exits at once, a take-profit limit and a stop-loss: one filling cancels the other.
-    Oco,
-    /// An entry that places one exit (take-profit or stop-loss) when it fills.
-    Oto,
-}
-
-/// The stop-loss leg of an order class: a stop, or a stop-limit with `limit_price`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
-pub struct StopLoss {
-    pub stop_price: Price,
-    pub limit_price: Option<Price>,
-}
-
-/// What an order asks for beyond the basic fields; all off by default.
+/// What an order asks for beyond the basic fields; all off by default. Kept small: it is
+/// part of every order command in the engine's queue (order classes, with their legs, will
+/// come as a command of their own).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
 pub struct OrderOptions {
     /// Alpaca's `extended_hours`: a limit DAY order that also trades in pre-market and
@@ -176,12 +156,6 @@ pub struct OrderOptions {
     pub extended_hours: bool,
     /// For [`OrderType::TrailingStop`].
     pub trail: Option<Trail>,
-    pub class: OrderClass,
-    /// The take-profit leg's limit price.
-    pub take_profit: Option<Price>,
-    pub stop_loss: Option<StopLoss>,
-    /// A dollar amount to buy or sell instead of a quantity (market orders).
-    pub notional: Option<Cash>,
 }
 
 /// A new order as the gateway validated it.

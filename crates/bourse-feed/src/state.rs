@@ -445,6 +445,12 @@ impl SymbolState {
                 }
                 self.book = Book::default();
                 self.call = false;
+                // The reference the uncross was decided with: the call's, from before the
+                // uncross's own trades moved the last price.
+                let reference = self
+                    .auction
+                    .filter(|a| !a.uncrossed)
+                    .map_or_else(|| self.reference(), |a| a.reference);
                 self.auction = Some(AuctionState {
                     session,
                     uncrossed: true,
@@ -452,7 +458,7 @@ impl SymbolState {
                     matched: volume.get(),
                     imbalance: imbalance.get(),
                     imbalance_side,
-                    reference: self.reference(),
+                    reference,
                 });
                 self.pending.auction = true;
             }

@@ -27,10 +27,12 @@ impl Drop for Demo {
     }
 }
 
-/// Starts `bourse demo` in `dir` with nothing configured but a free port.
+/// Starts `bourse demo` in `dir` with nothing configured but a free port, without its
+/// compressed trading day (`--day-minutes 0`: always in continuous trading, as this test
+/// expects; tests/trading_day.rs walks a day's sessions).
 fn start_demo(dir: &std::path::Path) -> Demo {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bourse"));
-    cmd.arg("demo")
+    cmd.args(["demo", "--day-minutes", "0"])
         .current_dir(dir)
         .env("BOURSE__SERVER__LISTEN", "127.0.0.1:0")
         .env("BOURSE__LOG__LEVEL", "warn")

@@ -1,8 +1,6 @@
 //! Pre-trade order checks: the instrument rules (shape, lot, maximum quantity, tick, band).
 
-use bourse_core::{
-    OrderClass, OrderRequest, OrderType, Price, Qty, RejectReason, TimeInForce, Trail,
-};
+use bourse_core::{OrderRequest, OrderType, Price, Qty, RejectReason, TimeInForce, Trail};
 
 use super::Engine;
 
@@ -43,14 +41,7 @@ impl Engine {
                 return Err(RejectReason::InvalidTrail);
             }
         }
-        // Not yet built: order classes, notional orders.
-        if o.class != OrderClass::Simple
-            || o.take_profit.is_some()
-            || o.stop_loss.is_some()
-            || o.notional.is_some()
-        {
-            return Err(RejectReason::InvalidOrder);
-        }
+
         for p in [req.limit_price, req.stop_price].into_iter().flatten() {
             self.check_price(i, p, true)?;
         }
