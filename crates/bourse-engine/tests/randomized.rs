@@ -1,24 +1,62 @@
 //! Randomized runs across many accounts and symbols: the ledger invariants hold after every
 //! command, and the same commands always give the same events.
 //!
+//! The market moves through its sessions now and then (mostly to the next one, sometimes
+//! skipping ahead or naming any session), staying in continuous trading most of the time:
+//! calls, uncrosses, on-open and on-close orders, extended-hours orders, orders waiting for
+//! the open and the close all mix with the rest.
+//!
 //! `BOURSE_ENGINE_FUZZ_OPS` sets the number of commands (default 20,000; millions work).
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use bourse_core::{
-    AccountId, Cash, ClientOrderId, Command, Event, OrderId, OrderType, Price, Qty,
-    SelfTradePrevention, Seq, Sequenced, Side, Tagged, TimeInForce, UnixNanos,
+    AccountId, CancelReason, Cash, ClientOrderId, Command, Event, OrderId, OrderType, Price, Qty,
+    RejectReason, SelfTradePrevention, Seq, Sequenced, Session, Side, Tagged, TimeInForce,
+    UnixNanos,
 };
 use bourse_engine::{Engine, EngineConfig};
 use common::{Rng, instruments, limit};
 
 const ACCOUNTS: u64 = 40;
 
+/// What a generated run did besides its events.
+#[derive(Default)]
+struct Run {
+    /// Commands applied while the market was in continuous trading.
+    in_continuous: usize,
+    /// Trades in pre-market and after-hours (extended-hours orders).
+    extended_trades: usize,
+}
+
+/// The session to move to, if the market moves before the next command: rarely out of
+/// continuous trading (about one command in 500), more readily out of the others (one in
+/// 40), so that most commands find the market in continuous trading. Mostly the next session
+/// of the day; sometimes several ahead (a calendar skipping a session, a restart after a
+/// long pause), or any session at all, the current one included (which changes nothing).
+fn next_session(rng: &mut Rng, now: Session) -> Option<Session> {
+    let per_mille = if now == Session::Continuous { 2 } else { 25 };
+    if rng.below(1_000) >= per_mille {
+        return None;
+    }
+    if rng.chance(5) {
+        return Some(rng.pick(&Session::DAY));
+    }
+    let steps = if rng.chance(15) { 2 + rng.below(5) } else { 1 };
+    Some((0..steps).fold(now, |s, _| s.next()))
+}
+
 /// Generates `n` commands (funding first, then trading) while running them, so cancels and
 /// replaces can aim at orders the engine really accepted, and checks the invariants after
 /// every command. Returns the commands and every event.
 fn generate_and_run(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>) {
+    let (cmds, events, _) = generate_and_run_counted(seed, n);
+    (cmds, events)
+}
+
+fn generate_and_run_counted(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>, Run) {
+    let mut run = Run::default();
     let mut engine = engine();
     let mut events = Vec::new();
     let mut out = Vec::new();
@@ -53,9 +91,18 @@ fn generate_and_run(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>) {
             applied += 1;
             out.clear();
             let seq = u64::try_from(applied).unwrap();
+            if engine.session() == Session::Continuous {
+                run.in_continuous += 1;
+            }
             engine.apply(&sequenced(seq, cmd), &mut out);
             if let Err(e) = engine.check_invariants() {
                 panic!("after command {seq} {cmd:?}: {e}\nevents: {out:?}");
+            }
+            if engine.session().is_extended() && !matches!(cmd, Command::SetSession { .. }) {
+                run.extended_trades += out
+                    .iter()
+                    .filter(|e| matches!(e, Event::Trade { .. }))
+                    .count();
             }
             for e in &out {
                 if let Event::OrderAccepted {
@@ -68,10 +115,21 @@ fn generate_and_run(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>) {
             events.extend_from_slice(&out);
         }
         if cmds.len() >= n {
-            return (cmds, events);
+            return (cmds, events, run);
+        }
+        if let Some(session) = next_session(&mut rng, engine.session()) {
+            cmds.push(Command::SetSession { session });
+            continue;
         }
         let account = AccountId::new(1 + rng.below(ACCOUNTS));
-        let i = &ins[usize::try_from(rng.below(ins.len() as u64)).unwrap()];
+        // Outside continuous trading most of the activity is in a few names (so that
+        // extended-hours orders meet, and calls cross).
+        let names = if engine.session() != Session::Continuous && rng.chance(70) {
+            3
+        } else {
+            ins.len()
+        };
+        let i = &ins[usize::try_from(rng.below(names as u64)).unwrap()];
         let side = if rng.chance(50) {
             Side::Buy
         } else {
@@ -110,12 +168,27 @@ fn generate_and_run(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>) {
                     &price.to_string(),
                     1 + rng.below(300),
                 );
-                req.tif = match rng.below(10) {
-                    0 => TimeInForce::Ioc,
-                    1 => TimeInForce::Fok,
-                    2 => TimeInForce::Day,
+                req.tif = match rng.below(20) {
+                    0 | 1 => TimeInForce::Ioc,
+                    2 | 3 => TimeInForce::Fok,
+                    4..=6 => TimeInForce::Day,
+                    7 => TimeInForce::Opg,
+                    8 => TimeInForce::Cls,
                     _ => TimeInForce::Gtc,
                 };
+                // Extended hours: limit DAY orders (the odd other one is refused), most
+                // orders in pre-market and after-hours, a few in regular hours.
+                let extended = if engine.session().is_extended() {
+                    60
+                } else {
+                    5
+                };
+                if rng.chance(extended) {
+                    req.opts.extended_hours = true;
+                    if rng.chance(95) {
+                        req.tif = TimeInForce::Day;
+                    }
+                }
                 req.post_only = rng.chance(5);
                 req.stp = match rng.below(3) {
                     0 => SelfTradePrevention::CancelIncoming,
@@ -131,6 +204,13 @@ fn generate_and_run(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>) {
                     };
                     req.stop_price = Some(stop_px);
                     req.post_only = false;
+                    // Stops are not for an auction, nor extended (but now and then).
+                    if rng.chance(95) {
+                        req.opts.extended_hours = false;
+                        if req.tif.is_auction() {
+                            req.tif = TimeInForce::Gtc;
+                        }
+                    }
                     if rng.chance(50) {
                         req.order_type = OrderType::StopLimit;
                     } else {
@@ -140,6 +220,12 @@ fn generate_and_run(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>) {
                 } else if rng.chance(10) {
                     req.order_type = OrderType::Market;
                     req.limit_price = None;
+                    req.post_only = false;
+                    if rng.chance(95) {
+                        req.opts.extended_hours = false;
+                    }
+                }
+                if req.tif.is_auction() && rng.chance(95) {
                     req.post_only = false;
                 }
                 if rng.chance(5) {
@@ -207,10 +293,24 @@ fn generate_and_run(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>) {
                     },
                 }
             }
-            95 => Command::Withdraw {
-                account,
-                amount: Cash::from_dollars(1 + i64::try_from(rng.below(20_000)).unwrap()).unwrap(),
-            },
+            95 => {
+                // Now and then a little more than the account has free (refused).
+                let free = engine
+                    .cash(account)
+                    .and_then(|(cash, reserved)| cash.checked_sub(reserved))
+                    .filter(|_| rng.chance(10));
+                let amount = match free {
+                    Some(free) => free
+                        .checked_add(
+                            Cash::from_dollars(1 + i64::try_from(rng.below(100)).unwrap()).unwrap(),
+                        )
+                        .unwrap(),
+                    None => {
+                        Cash::from_dollars(1 + i64::try_from(rng.below(20_000)).unwrap()).unwrap()
+                    }
+                };
+                Command::Withdraw { account, amount }
+            }
             97 => {
                 if rng.chance(20) {
                     Command::CancelOnDisconnect {
@@ -273,7 +373,7 @@ fn invariants_hold_after_every_command_and_replay_is_identical() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
-    let (cmds, events) = generate_and_run(0xB0_0125, n);
+    let (cmds, events, run) = generate_and_run_counted(0xB0_0125, n);
     let count = |f: &dyn Fn(&Event) -> bool| events.iter().filter(|e| f(e)).count();
     let fills = count(&|e| matches!(e, Event::OrderFilled { .. }));
     let cancels = count(&|e| matches!(e, Event::OrderCanceled { .. }));
@@ -281,6 +381,24 @@ fn invariants_hold_after_every_command_and_replay_is_identical() {
     let replaced = count(&|e| matches!(e, Event::OrderReplaced { .. }));
     println!(
         "{n} commands: {fills} fills, {cancels} cancels, {replaced} replaces, {rejects} rejects"
+    );
+    let sessions = count(&|e| matches!(e, Event::SessionChanged { .. }));
+    let auctions = count(&|e| matches!(e, Event::AuctionUncrossed { price: Some(_), .. }));
+    let parked = count(&|e| matches!(e, Event::OrderParked { .. }));
+    let unfilled = count(&|e| {
+        matches!(
+            e,
+            Event::OrderCanceled {
+                reason: CancelReason::AuctionUnfilled,
+                ..
+            }
+        )
+    });
+    println!(
+        "{} of them in continuous trading; {sessions} session changes, {auctions} auctions \
+         that traded, {parked} orders parked at a close, {unfilled} auction orders unfilled, \
+         {} extended-hours trades",
+        run.in_continuous, run.extended_trades
     );
     if std::env::var_os("BOURSE_ENGINE_FUZZ_STATS").is_some() {
         let mut by_reason = std::collections::BTreeMap::new();
@@ -300,12 +418,30 @@ fn invariants_hold_after_every_command_and_replay_is_identical() {
     assert!(triggered > scale, "{triggered} stops triggered");
     let alerts = count(&|e| matches!(e, Event::AlertTriggered { .. }));
     assert!(alerts > scale / 10, "{alerts} price alerts fired");
+    // Sessions: most commands in continuous trading, and every part of the day reached.
+    assert!(
+        run.in_continuous > n / 2,
+        "{} in continuous",
+        run.in_continuous
+    );
+    assert!(sessions > scale, "{sessions} session changes");
+    assert!(auctions > scale / 10, "{auctions} auctions traded");
+    assert!(parked > scale / 10, "{parked} orders parked");
+    assert!(unfilled > scale / 10, "{unfilled} auction orders unfilled");
+    assert!(
+        run.extended_trades > scale / 20,
+        "{} extended-hours trades",
+        run.extended_trades
+    );
     for reason in [
         bourse_core::RejectReason::InsufficientPosition,
         bourse_core::RejectReason::PriceOutOfBand,
         bourse_core::RejectReason::UnknownOrder,
         bourse_core::RejectReason::SymbolHalted,
         bourse_core::RejectReason::InsufficientFunds,
+        RejectReason::MarketClosed,
+        RejectReason::AuctionClosed,
+        RejectReason::InvalidOrder,
     ] {
         assert!(
             events
@@ -361,8 +497,22 @@ fn snapshot_anywhere_then_replay_the_rest_gives_the_same_state_hash() {
     );
 
     let mut rng = Rng(99);
-    for _ in 0..4 {
-        let cut = usize::try_from(rng.below(cmds.len() as u64)).unwrap();
+    // Four cuts anywhere, and one a few commands into the run's last call (its book may be
+    // crossed, orders may be waiting for the close).
+    let in_call = cmds
+        .iter()
+        .rposition(|c| matches!(c, Command::SetSession { session } if session.is_call()))
+        .map(|k| {
+            (k + 1..cmds.len().min(k + 10))
+                .find(|&j| matches!(cmds[j], Command::SetSession { .. }))
+                .unwrap_or(cmds.len().min(k + 10))
+        });
+    assert!(in_call.is_some(), "no call in {} commands", cmds.len());
+    let cuts: Vec<usize> = (0..4)
+        .map(|_| usize::try_from(rng.below(cmds.len() as u64)).unwrap())
+        .chain(in_call)
+        .collect();
+    for cut in cuts {
         let mut first = engine();
         let mut events = Vec::new();
         apply_all(&mut first, 0, cut, &mut events);

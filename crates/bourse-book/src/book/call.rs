@@ -46,27 +46,28 @@ impl OrderBook {
     /// within a price, each trade between the head buy and the head sell, the earlier of the
     /// two as maker. Orders of one account never trade with each other: the later of the
     /// two is cancelled (`SELF_TRADE`), and if that leaves the book crossed the rest is
-    /// uncrossed again at a price discovered anew. Returns the first discovered price with
-    /// its imbalance and the volume that actually traded; `None` if nothing crossed.
+    /// uncrossed again at a price discovered anew. Returns the price of the first round in
+    /// which shares traded, with its imbalance, and the volume that traded in all; `None` if
+    /// nothing traded. (A round that only cancelled self-matches names no price: none of its
+    /// shares traded there.)
     pub fn uncross(&mut self, reference: Price, out: &mut impl EventSink) -> Option<Uncross> {
         let mut result: Option<Uncross> = None;
+        let mut volume = 0u64;
         while let Some(u) = self.indicative(reference) {
             let traded = self.trade_at(u.price, out);
-            match result.as_mut() {
-                Some(r) => r.volume = Qty::new(r.volume.get().saturating_add(traded)),
-                None => {
-                    result = Some(Uncross {
-                        volume: Qty::new(traded),
-                        ..u
-                    })
-                }
+            volume = volume.saturating_add(traded);
+            if traded > 0 && result.is_none() {
+                result = Some(u);
             }
             if !self.is_crossed() {
                 break;
             }
         }
         self.call = false;
-        result
+        result.map(|u| Uncross {
+            volume: Qty::new(volume),
+            ..u
+        })
     }
 
     /// Takes a resting order off the book without a report (the caller reports it as it
@@ -83,10 +84,7 @@ impl OrderBook {
     /// the shares traded.
     fn trade_at(&mut self, price: Price, out: &mut impl EventSink) -> u64 {
         let mut traded = 0u64;
-        loop {
-            let (Some(bl), Some(al)) = (self.bids.best_slot(), self.asks.best_slot()) else {
-                break;
-            };
+        while let (Some(bl), Some(al)) = (self.bids.best_slot(), self.asks.best_slot()) {
             if self.bids.level(bl).price < price || self.asks.level(al).price > price {
                 break;
             }

@@ -152,6 +152,11 @@ impl Engine {
                         Auction::Close
                     };
                     for i in 0..self.books.len() {
+                        if next == Session::ClosingCall {
+                            // A book halted through the opening call still holds orders
+                            // for that auction, which is over: they do not join this one.
+                            self.cancel_leftovers(i, |w| w.tif == TimeInForce::Opg, out);
+                        }
                         self.books[i].begin_call();
                         self.release_waiting(i, auction, out);
                     }
@@ -165,7 +170,11 @@ impl Engine {
                 }
                 Session::AfterHours => {
                     for i in 0..self.books.len() {
-                        if !self.halted[i] {
+                        if self.halted[i] {
+                            // Halted through the closing call: no auction, and what was for
+                            // it ends as after one, rather than wait for tomorrow's open.
+                            self.cancel_leftovers(i, |_| true, out);
+                        } else {
                             self.uncross(i, Session::ClosingCall, out);
                         }
                         // The close: regular-hours DAY orders expire, and regular-hours GTC
@@ -246,25 +255,7 @@ impl Engine {
         let result = self.books[i].uncross(reference, &mut ev);
         self.translate(&ev, None, out);
         self.scratch = ev;
-        let leftovers: Vec<(OrderId, CancelReason)> = [Side::Buy, Side::Sell]
-            .into_iter()
-            .flat_map(|side| self.books[i].orders(side))
-            .filter_map(|o| {
-                let w = self.orders.get(&o.id)?;
-                if w.tif.is_auction() {
-                    Some((o.id, CancelReason::AuctionUnfilled))
-                } else if w.order_type == OrderType::Market {
-                    Some((o.id, CancelReason::MarketRemainder))
-                } else {
-                    None
-                }
-            })
-            .collect();
-        for (id, reason) in leftovers {
-            if let Some(w) = self.orders.get(&id) {
-                self.cancel_for(w.account, id, reason, out);
-            }
-        }
+        self.cancel_leftovers(i, |_| true, out);
         let (price, volume, imbalance) = match result {
             Some(u) => (Some(u.price), u.volume, u.imbalance),
             None => (None, Qty::ZERO, 0),
@@ -293,6 +284,36 @@ impl Engine {
                 price: o.price,
                 qty: o.qty,
             }));
+        }
+    }
+
+    /// Cancels what may not outlive an auction, of the orders on instrument `i`'s book that
+    /// `pred` picks: `opg`/`cls` orders (`AUCTION_UNFILLED`) and market orders
+    /// (`MARKET_REMAINDER`), in priority order.
+    fn cancel_leftovers(
+        &mut self,
+        i: usize,
+        pred: impl Fn(&Working) -> bool,
+        out: &mut Vec<Event>,
+    ) {
+        let leftovers: Vec<(OrderId, CancelReason)> = [Side::Buy, Side::Sell]
+            .into_iter()
+            .flat_map(|side| self.books[i].orders(side))
+            .filter_map(|o| {
+                let w = self.orders.get(&o.id).filter(|w| pred(w))?;
+                if w.tif.is_auction() {
+                    Some((o.id, CancelReason::AuctionUnfilled))
+                } else if w.order_type == OrderType::Market {
+                    Some((o.id, CancelReason::MarketRemainder))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        for (id, reason) in leftovers {
+            if let Some(w) = self.orders.get(&id) {
+                self.cancel_for(w.account, id, reason, out);
+            }
         }
     }
 
