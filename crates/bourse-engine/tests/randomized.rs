@@ -13,7 +13,7 @@ mod common;
 
 use bourse_core::{
     AccountId, CancelReason, Cash, ClientOrderId, Command, Event, OrderId, OrderType, Price, Qty,
-    RejectReason, SelfTradePrevention, Seq, Sequenced, Session, Side, Tagged, TimeInForce,
+    RejectReason, SelfTradePrevention, Seq, Sequenced, Session, Side, Tagged, TimeInForce, Trail,
     UnixNanos,
 };
 use bourse_engine::{Engine, EngineConfig};
@@ -211,7 +211,20 @@ fn generate_and_run_counted(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>, R
                             req.tif = TimeInForce::Gtc;
                         }
                     }
-                    if rng.chance(50) {
+                    if rng.chance(30) {
+                        // A trailing stop: a few ticks or a few percent behind the water
+                        // mark, which starts at the last trade.
+                        req.order_type = OrderType::TrailingStop;
+                        req.limit_price = None;
+                        req.stop_price = None;
+                        req.opts.trail = Some(if rng.chance(50) {
+                            Trail::Price(Price::from_raw(
+                                tick * i64::try_from(1 + rng.below(30)).unwrap(),
+                            ))
+                        } else {
+                            Trail::Bps(u32::try_from(20 + rng.below(300)).unwrap())
+                        });
+                    } else if rng.chance(50) {
                         req.order_type = OrderType::StopLimit;
                     } else {
                         req.order_type = OrderType::Stop;
@@ -416,6 +429,8 @@ fn invariants_hold_after_every_command_and_replay_is_identical() {
     assert!(replaced > scale, "{replaced} replaces");
     let triggered = count(&|e| matches!(e, Event::OrderTriggered { .. }));
     assert!(triggered > scale, "{triggered} stops triggered");
+    let trailed = count(&|e| matches!(e, Event::OrderStopMoved { .. }));
+    assert!(trailed > scale, "{trailed} trailing stop moves");
     let alerts = count(&|e| matches!(e, Event::AlertTriggered { .. }));
     assert!(alerts > scale / 10, "{alerts} price alerts fired");
     // Sessions: most commands in continuous trading, and every part of the day reached.
