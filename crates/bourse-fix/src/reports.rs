@@ -239,10 +239,13 @@ mod tests {
             TimeInForce::Gtc,
             TimeInForce::Ioc,
             TimeInForce::Fok,
+            TimeInForce::Opg,
+            TimeInForce::Cls,
         ] {
             assert!(tif_word(&tif(t).to_string()).is_some());
         }
         assert_eq!(side_word("5"), None);
-        assert_eq!(tif_word("2"), None);
+        // 6 is good-till-date, which the exchange does not take.
+        assert_eq!(tif_word("6"), None);
     }
 }
