@@ -33,6 +33,7 @@ pub mod profilebook;
 mod queries;
 pub mod ratelimit;
 pub mod readmodel;
+pub mod shutdown;
 mod signup;
 pub mod state;
 mod trading;

@@ -169,6 +169,7 @@ async fn serve(cfg: EdgeConfig) -> Result<(), EdgeError> {
         },
         &cfg.http,
     )?;
+    let mut shutdown = bourse_api::shutdown::Shutdown::listen();
     let listener = tokio::net::TcpListener::bind(&cfg.listen).await?;
     let addr: SocketAddr = listener.local_addr()?;
     // One plain line a person (or a test) can read the address from.
@@ -189,7 +190,7 @@ async fn serve(cfg: EdgeConfig) -> Result<(), EdgeError> {
     ));
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
     tokio::select! {
-        r = axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()) => {
+        r = axum::serve(listener, service).with_graceful_shutdown(async move { shutdown.wait().await }) => {
             r?;
             Ok(())
         }
@@ -338,24 +339,4 @@ fn adopt(feed: &Feed, mut image: bourse_feed::FeedImage) -> Result<Option<usize>
     Ok(Some(feed.close_subscribers(
         "resync: the edge took a fresh snapshot; reconnect and subscribe again",
     )))
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("edge shutting down");
 }

@@ -502,6 +502,10 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         rt.worker_threads(cfg.server.workers);
     }
     let rt = rt.enable_all().thread_name("bourse-api").build()?;
+    // Listen for SIGTERM/SIGINT before anything is announced: a signal that came between the
+    // "listening" line and a later registration would take the default action and kill the
+    // process without its drain and snapshot.
+    let mut shutdown = rt.block_on(async { bourse_api::shutdown::Shutdown::listen() });
     // Notifications: the outbox (a primary delivers from it; a standby only derives, for its
     // takeover). What the outbox lacks of the journal is derived again in the replay below;
     // a new outbox starts from now rather than notify of the whole history.
@@ -633,7 +637,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
             let outcome = rt.block_on(async {
                 tokio::select! {
                     r = rx => Some(r),
-                    () = shutdown_signal() => None,
+                    () = shutdown.wait() => None,
                 }
             });
             let promoted = match outcome {
@@ -902,7 +906,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
             tokio::spawn(crate::demo::run(d, addr, gateway, listed, feed));
         }
         tokio::select! {
-            () = shutdown_signal() => {}
+            () = shutdown.wait() => {}
             // The server stopped by itself (it failed): shut down too.
             () = server.stopped() => {}
         }
@@ -1000,26 +1004,4 @@ fn with_hsts(app: axum::Router, tls: bool) -> axum::Router {
     } else {
         app
     }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutdown signal received");
 }
