@@ -36,8 +36,9 @@ use std::time::{Duration, Instant};
 use bourse_benches::latency::{Mode, Percentiles, fmt_ns, fmt_rate, histogram, median};
 use bourse_benches::rng::Rng;
 use bourse_core::{
-    AccountId, Cash, Command, Event, OrderId, OrderOptions, OrderRequest, OrderType, Price, Qty,
-    SelfTradePrevention, Seq, Sequenced, Session, Side, Symbol, TimeInForce, Trail, UnixNanos,
+    AccountId, Cash, ClassRequest, Command, Event, OrderClass, OrderId, OrderOptions, OrderRequest,
+    OrderType, Price, Qty, SelfTradePrevention, Seq, Sequenced, Session, Side, StopLoss, Symbol,
+    TimeInForce, Trail, UnixNanos,
 };
 use bourse_engine::{
     Engine, EngineConfig, EventBatch, InstrumentsFile, JournalBatch, JournalReceiver, Outputs,
@@ -178,12 +179,23 @@ struct Mix {
     trailing: u64,
     extended: u64,
     auction: u64,
+    /// Brackets (an entry with take-profit and stop-loss exits).
+    classes: u64,
     sessions: u64,
 }
 
 /// With the new types, a whole trading day (closing call, after-hours, closed,
-/// pre-market, opening call, continuous again) goes by once every this many commands.
+/// pre-market, opening call, continuous again) goes by once every this many commands
+/// (`BOURSE_PIPELINE_DAY`; 0: no session changes, to see the new types' own cost apart
+/// from the close's, which parks every regular-hours order and brings it back at the open).
 const DAY: usize = 250_000;
+
+fn day_length() -> usize {
+    std::env::var("BOURSE_PIPELINE_DAY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DAY)
+}
 
 struct Workload {
     setup: Vec<Command>,
@@ -254,8 +266,9 @@ impl Workload {
         let mut out = Vec::new();
         let mut seq = setup.len() as u64;
         let mut day = Session::Continuous;
+        let day_len = day_length();
         for k in 0..n {
-            let cmd = if new_types && k % DAY >= DAY - 6 {
+            let cmd = if new_types && day_len >= 6 && k % day_len >= day_len - 6 {
                 // The six session changes of a day, back to back.
                 mix.sessions += 1;
                 day = day.next();
@@ -382,8 +395,9 @@ fn next_command(
 }
 
 /// One order of the new types (7% of commands in that mix): a trailing stop (1–3 % or a
-/// few ticks), an extended-hours DAY limit, or an on-close or on-open limit (in continuous
-/// trading the first waits for the close, the second is refused `AUCTION_CLOSED`).
+/// few ticks), an extended-hours DAY limit, an on-close or on-open limit (in continuous
+/// trading the first waits for the close, the second is refused `AUCTION_CLOSED`), or a
+/// bracket (a limit entry near the price, exits a few ticks either side).
 fn new_type(
     rng: &mut Rng,
     account: AccountId,
@@ -407,7 +421,27 @@ fn new_type(
         stp: SelfTradePrevention::CancelIncoming,
         opts: OrderOptions::default(),
     };
-    match rng.below(10) {
+    match rng.below(12) {
+        10 | 11 => {
+            mix.classes += 1;
+            req.tif = TimeInForce::Gtc;
+            let entry = req.limit_price.map_or(l.reference, Price::raw);
+            let away = |k: u64| l.tick * (2 + i64::try_from(k).unwrap_or(0));
+            // Sell exits (a buy entry): take profit above, stop below; mirrored.
+            let (tp, sl) = match side {
+                Side::Buy => (entry + away(rng.below(20)), entry - away(rng.below(20))),
+                Side::Sell => (entry - away(rng.below(20)), entry + away(rng.below(20))),
+            };
+            return Command::SubmitClass(Box::new(ClassRequest {
+                class: OrderClass::Bracket,
+                order: req,
+                take_profit: Some(Price::from_raw(tp)),
+                stop_loss: Some(StopLoss {
+                    stop_price: Price::from_raw(sl),
+                    limit_price: None,
+                }),
+            }));
+        }
         0..=3 => {
             mix.trailing += 1;
             req.order_type = OrderType::TrailingStop;
@@ -928,7 +962,7 @@ fn one_mix(
     let m = &w.mix;
     let pct = |x: u64| 100.0 * x as f64 / w.cmds.len() as f64;
     println!(
-        "   mix: {:.1}% passive limit, {:.1}% cancel, {:.1}% marketable limit IOC, {:.1}% market, {:.1}% deposit, {:.1}% trailing stop, {:.1}% extended-hours limit, {:.1}% on-open/on-close, {} session changes; {} trades, {} rejects, {:.2} events/command",
+        "   mix: {:.1}% passive limit, {:.1}% cancel, {:.1}% marketable limit IOC, {:.1}% market, {:.1}% deposit, {:.1}% trailing stop, {:.1}% extended-hours limit, {:.1}% on-open/on-close, {:.1}% bracket, {} session changes; {} trades, {} rejects, {:.2} events/command",
         pct(m.passive),
         pct(m.cancel),
         pct(m.marketable),
@@ -937,6 +971,7 @@ fn one_mix(
         pct(m.trailing),
         pct(m.extended),
         pct(m.auction),
+        pct(m.classes),
         m.sessions,
         m.trades,
         m.rejects,

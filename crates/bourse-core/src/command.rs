@@ -211,6 +211,61 @@ impl From<OrderRequestV1> for OrderRequest {
     }
 }
 
+/// Alpaca's `order_class` for orders with exits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderClass {
+    /// An entry, then a take-profit and a stop-loss exit, one cancelling the other.
+    Bracket,
+    /// Two exits at once (a take profit and a stop loss), one cancelling the other.
+    Oco,
+    /// An entry, then one exit (a take profit or a stop loss).
+    Oto,
+}
+
+impl OrderClass {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrderClass::Bracket => "bracket",
+            OrderClass::Oco => "oco",
+            OrderClass::Oto => "oto",
+        }
+    }
+}
+
+/// An order's part in its class.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegRole {
+    /// The entry of a bracket or OTO: its fills size the exits.
+    Entry,
+    /// A limit exit at the profit target.
+    TakeProfit,
+    /// A stop (or stop-limit) exit.
+    StopLoss,
+}
+
+/// A stop-loss exit: a stop, or a stop-limit with `limit_price`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct StopLoss {
+    pub stop_price: Price,
+    pub limit_price: Option<Price>,
+}
+
+/// An order with exits, as the gateway validated its shape. For `bracket` and `oto`,
+/// `order` is the entry and the exits are on the other side, sized to what it fills. For
+/// `oco`, `order` is the take-profit exit itself (a limit at `take_profit`; its client order
+/// id is the class's) and the stop loss is its sibling on the same side.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ClassRequest {
+    pub class: OrderClass,
+    pub order: OrderRequest,
+    /// The take-profit exit's limit price.
+    pub take_profit: Option<Price>,
+    pub stop_loss: Option<StopLoss>,
+}
+
 /// Most watchlists one account may hold (the engine refuses more: `TOO_MANY_WATCHLISTS`).
 pub const MAX_WATCHLISTS: usize = 20;
 /// Most symbols one watchlist may hold (`WATCHLIST_FULL`).
@@ -435,6 +490,8 @@ pub enum Command {
     SetSession {
         session: Session,
     },
+    /// An order with exits (bracket, OCO, OTO); boxed, as it is rare and large.
+    SubmitClass(Box<ClassRequest>),
 }
 
 /// A command with its place in the journal and the time it was sequenced. The engine reads

@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::command::{AlertCondition, OrderType, Role, Scopes, SecretHash, Seq, Trail};
+use crate::command::{
+    AlertCondition, LegRole, OrderClass, OrderType, Role, Scopes, SecretHash, Seq, Trail,
+};
 use crate::profile::{CodePurpose, ContactKind, SecurityChange};
 use crate::{
     AccountId, CancelReason, Cash, ClientOrderId, OrderId, Price, Qty, RejectReason, Session, Side,
@@ -288,6 +290,25 @@ pub enum Event {
         water: Price,
         trail: Trail,
     },
+    /// The order (accepted just before) is part of a class: `group` is the class's first
+    /// order (the entry, or an OCO's take profit), `role` its part. An exit of a bracket or
+    /// OTO is held until its entry stops working.
+    OrderLinked {
+        order_id: OrderId,
+        account: AccountId,
+        symbol: Symbol,
+        class: OrderClass,
+        group: OrderId,
+        role: LegRole,
+    },
+    /// A held exit starts working, for `qty` (what its entry filled): a take profit goes to
+    /// the book (or waits for the open), a stop loss is held until its stop price trades.
+    OrderActivated {
+        order_id: OrderId,
+        account: AccountId,
+        symbol: Symbol,
+        qty: Qty,
+    },
 }
 
 impl Event {
@@ -306,6 +327,8 @@ impl Event {
             | Event::OrderReplaced { account, .. }
             | Event::OrderParked { account, .. }
             | Event::OrderStopMoved { account, .. }
+            | Event::OrderLinked { account, .. }
+            | Event::OrderActivated { account, .. }
             | Event::BalanceChanged { account, .. }
             | Event::PositionChanged { account, .. }
             | Event::CashDeposited { account, .. }

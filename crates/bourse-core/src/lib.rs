@@ -19,8 +19,8 @@ pub mod session;
 pub mod time;
 
 pub use command::{
-    AlertCondition, Command, OrderOptions, OrderRequest, OrderRequestV1, OrderType, Role, Scopes,
-    SecretHash, Seq, Sequenced, Trail,
+    AlertCondition, ClassRequest, Command, LegRole, OrderClass, OrderOptions, OrderRequest,
+    OrderRequestV1, OrderType, Role, Scopes, SecretHash, Seq, Sequenced, StopLoss, Trail,
 };
 pub use divisor::Divisor;
 pub use event::{Event, Liquidity, Tagged};

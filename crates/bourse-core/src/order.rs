@@ -118,11 +118,16 @@ pub enum CancelReason {
     /// An on-open or on-close order (or a market order that waited for a call) that the
     /// uncross did not fill completely.
     AuctionUnfilled,
+    /// An exit of a bracket or OTO whose entry stopped working with nothing filled.
+    ParentUnfilled,
+    /// An exit whose sibling (the other exit of its class) filled completely or, for a
+    /// stop loss, triggered.
+    SiblingExecuted,
 }
 
 impl CancelReason {
     /// Every reason, in declaration order.
-    pub const ALL: [CancelReason; 9] = [
+    pub const ALL: [CancelReason; 11] = [
         CancelReason::Requested,
         CancelReason::MassCancel,
         CancelReason::IocRemainder,
@@ -132,6 +137,8 @@ impl CancelReason {
         CancelReason::Expired,
         CancelReason::CancelOnDisconnect,
         CancelReason::AuctionUnfilled,
+        CancelReason::ParentUnfilled,
+        CancelReason::SiblingExecuted,
     ];
 
     /// Inverse of [`CancelReason::code`].
@@ -153,6 +160,8 @@ impl CancelReason {
             CancelReason::Expired => "EXPIRED",
             CancelReason::CancelOnDisconnect => "CANCEL_ON_DISCONNECT",
             CancelReason::AuctionUnfilled => "AUCTION_UNFILLED",
+            CancelReason::ParentUnfilled => "PARENT_UNFILLED",
+            CancelReason::SiblingExecuted => "SIBLING_EXECUTED",
         }
     }
 }
@@ -244,6 +253,9 @@ reject_reasons! {
     /// A trailing stop needs exactly one of `trail_price` and `trail_percent`, positive (a
     /// percentage below 100).
     InvalidTrail = 1010, "INVALID_TRAIL", "a trailing stop needs one positive trail_price or trail_percent (below 100)";
+    /// An order class whose exits are missing or extra for the class, priced on the wrong
+    /// side of each other or of the entry, or whose entry cannot carry exits.
+    InvalidLegs = 1011, "INVALID_LEGS", "the order class's take_profit/stop_loss are missing, extra, or priced on the wrong side";
     /// An on-open order after the opening call ended (until after the close).
     AuctionClosed = 4004, "AUCTION_CLOSED", "the auction this order is for has already taken place today";
     /// The same order sent again with its client order id: nothing new is done, and the
@@ -299,7 +311,9 @@ mod tests {
             | CancelReason::SelfTrade
             | CancelReason::Expired
             | CancelReason::CancelOnDisconnect
-            | CancelReason::AuctionUnfilled => CancelReason::ALL.contains(&r),
+            | CancelReason::AuctionUnfilled
+            | CancelReason::ParentUnfilled
+            | CancelReason::SiblingExecuted => CancelReason::ALL.contains(&r),
         };
         for r in CancelReason::ALL {
             assert!(listed(r));

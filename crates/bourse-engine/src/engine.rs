@@ -22,6 +22,7 @@ use crate::profiles::Profiles;
 use crate::watchlists::Watchlists;
 
 mod alerts;
+mod classes;
 mod identity;
 mod ledger;
 mod orders;
@@ -32,6 +33,7 @@ mod stops;
 mod trailing;
 mod watchlists;
 
+use classes::{Group, Member};
 use sessions::{Auction, Waiting};
 use stops::Stops;
 use trailing::{Trailing, TrailingMap};
@@ -119,6 +121,8 @@ struct Working {
     extended_hours: bool,
     /// Waiting for an auction, not in the book: which, and its place in the line.
     wait: Option<(Auction, u64)>,
+    /// Part of an order class (bracket, OCO, OTO), by the class's id.
+    class: Option<Member>,
 }
 
 /// The state machine. Deterministic: the same commands give the same events and state.
@@ -169,6 +173,13 @@ pub struct Engine {
     alerts: Alerts,
     watchlists: Watchlists,
     profiles: Profiles,
+    /// Order classes with an order still working, by class id.
+    groups: std::collections::BTreeMap<OrderId, Group>,
+    /// While a class's entry is being submitted: the class it enters (scratch).
+    forming: Option<OrderId>,
+    /// Classes whose entry ended during the command, to start or cancel their exits at its
+    /// end (scratch: empty between commands).
+    class_work: Vec<OrderId>,
 }
 
 /// A resting order as a snapshot keeps it; the list per book is in priority order.
@@ -224,6 +235,8 @@ pub struct Snapshot {
     alerts: Alerts,
     watchlists: Watchlists,
     profiles: Profiles,
+    /// Sorted by class id.
+    groups: Vec<(OrderId, Group)>,
 }
 
 impl Snapshot {
@@ -334,6 +347,9 @@ impl Engine {
             alerts: Alerts::default(),
             watchlists: Watchlists::default(),
             profiles: Profiles::default(),
+            groups: std::collections::BTreeMap::new(),
+            forming: None,
+            class_work: Vec::new(),
         })
     }
 
@@ -440,6 +456,11 @@ impl Engine {
             alerts: self.alerts.clone(),
             watchlists: self.watchlists.clone(),
             profiles: self.profiles.clone(),
+            groups: self
+                .groups
+                .iter()
+                .map(|(g, grp)| (*g, grp.clone()))
+                .collect(),
         }
     }
 
@@ -530,6 +551,7 @@ impl Engine {
         e.profiles.reindex();
         e.alerts = snap.alerts;
         e.watchlists = snap.watchlists;
+        e.groups = snap.groups.into_iter().collect();
         e.last_seq = snap.seq;
         e.check_invariants().map_err(EngineError::BadSnapshot)?;
         Ok(e)
@@ -546,6 +568,9 @@ impl Engine {
     pub fn apply(&mut self, cmd: &Sequenced, out: &mut Vec<Event>) {
         let start = out.len();
         self.apply_command(cmd, out);
+        if !self.class_work.is_empty() {
+            self.run_class_work(out);
+        }
         if !self.alerts.is_empty() {
             self.fire_alerts(start, out);
         }
@@ -641,6 +666,7 @@ impl Engine {
                 self.deposit_shares(*account, *symbol, *qty, out);
             }
             Command::SubmitOrder(req) => self.submit(req, out),
+            Command::SubmitClass(req) => self.submit_class(req, out),
             Command::SubmitOrderV1(req) => self.submit(&(*req).into(), out),
             Command::SetSession { session } => self.set_session(*session, out),
             Command::CancelOrder { account, order_id } => self.cancel(*account, *order_id, out),
@@ -678,6 +704,7 @@ impl Engine {
                 Some(&i) => {
                     self.halted[i as usize] = false;
                     out.push(Event::SymbolResumed { symbol: *symbol });
+                    self.resume_classes(i as usize);
                     self.uncross_on_resume(i as usize, out);
                 }
                 None => out.push(reject(None, None, None, RejectReason::UnknownSymbol)),

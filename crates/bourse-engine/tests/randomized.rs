@@ -12,9 +12,9 @@
 mod common;
 
 use bourse_core::{
-    AccountId, CancelReason, Cash, ClientOrderId, Command, Event, OrderId, OrderType, Price, Qty,
-    RejectReason, SelfTradePrevention, Seq, Sequenced, Session, Side, Tagged, TimeInForce, Trail,
-    UnixNanos,
+    AccountId, CancelReason, Cash, ClassRequest, ClientOrderId, Command, Event, OrderClass,
+    OrderId, OrderOptions, OrderRequest, OrderType, Price, Qty, RejectReason, SelfTradePrevention,
+    Seq, Sequenced, Session, Side, StopLoss, Tagged, TimeInForce, Trail, UnixNanos,
 };
 use bourse_engine::{Engine, EngineConfig};
 use common::{Rng, instruments, limit};
@@ -255,7 +255,11 @@ fn generate_and_run_counted(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>, R
                     req.client_order_id =
                         Some(ClientOrderId::new(&format!("c{}", rng.below(20))).unwrap());
                 }
-                Command::SubmitOrder(req)
+                if rng.chance(7) {
+                    class_of(&mut rng, req, tick)
+                } else {
+                    Command::SubmitOrder(req)
+                }
             }
             50..=74 => Command::CancelOrder {
                 account: owner,
@@ -441,6 +445,42 @@ fn invariants_hold_after_every_command_and_replay_is_identical() {
     assert!(triggered > scale, "{triggered} stops triggered");
     let trailed = count(&|e| matches!(e, Event::OrderStopMoved { .. }));
     assert!(trailed > scale, "{trailed} trailing stop moves");
+    // Order classes: exits held, started, shrunk or ended by their sibling, or cancelled
+    // with an entry that filled nothing.
+    let linked = count(&|e| matches!(e, Event::OrderLinked { .. }));
+    let activated = count(&|e| matches!(e, Event::OrderActivated { .. }));
+    let sibling = count(&|e| {
+        matches!(
+            e,
+            Event::OrderCanceled {
+                reason: CancelReason::SiblingExecuted,
+                ..
+            }
+        )
+    });
+    let parent = count(&|e| {
+        matches!(
+            e,
+            Event::OrderCanceled {
+                reason: CancelReason::ParentUnfilled,
+                ..
+            }
+        )
+    });
+    println!(
+        "classes: {linked} orders linked, {activated} exits started, {sibling} ended by their \
+         sibling, {parent} cancelled with an unfilled entry"
+    );
+    assert!(linked > scale, "{linked} orders linked");
+    assert!(activated > scale / 10, "{activated} exits started");
+    assert!(
+        sibling > scale / 20,
+        "{sibling} exits ended by their sibling"
+    );
+    assert!(
+        parent > scale / 20,
+        "{parent} exits cancelled with their entry"
+    );
     let alerts = count(&|e| matches!(e, Event::AlertTriggered { .. }));
     assert!(alerts > scale / 10, "{alerts} price alerts fired");
     // Sessions: most commands in continuous trading, and every part of the day reached.
@@ -553,4 +593,81 @@ fn snapshot_anywhere_then_replay_the_rest_gives_the_same_state_hash() {
             "cut at {cut}: same events, numbered the same, either way"
         );
     }
+}
+
+/// An order class made of `req`: a bracket or OTO with `req` as its entry, or an OCO with
+/// it as the take profit; exits a few ticks either side (now and then on the wrong side,
+/// refused).
+fn class_of(rng: &mut Rng, mut req: OrderRequest, tick: i64) -> Command {
+    let class = match rng.below(3) {
+        0 => OrderClass::Bracket,
+        1 => OrderClass::Oco,
+        _ => OrderClass::Oto,
+    };
+    if rng.chance(95) {
+        req.tif = if rng.chance(50) {
+            TimeInForce::Day
+        } else {
+            TimeInForce::Gtc
+        };
+        req.opts = OrderOptions::default();
+        req.post_only = false;
+        if req.order_type == OrderType::TrailingStop {
+            req.order_type = OrderType::Limit;
+            req.limit_price = Some(Price::from_raw(tick * 1_000));
+        }
+    }
+    let base = req
+        .limit_price
+        .or(req.stop_price)
+        .unwrap_or(Price::from_raw(tick * 1_000));
+    let exit_side = match class {
+        OrderClass::Oco => req.side,
+        _ => req.side.opposite(),
+    };
+    let away = |rng: &mut Rng, up: bool| {
+        let k = i64::try_from(1 + rng.below(40)).unwrap() * tick;
+        Price::from_raw(if up {
+            base.raw() + k
+        } else {
+            (base.raw() - k).max(tick)
+        })
+    };
+    // Sell exits: take profit above, stop below; buy exits the other way round.
+    let wrong = rng.chance(3);
+    let up = (exit_side == Side::Sell) != wrong;
+    let mut tp = away(rng, up);
+    let sl_stop = away(rng, !up);
+    let sl = StopLoss {
+        stop_price: sl_stop,
+        limit_price: rng.chance(30).then(|| {
+            let k = i64::try_from(rng.below(5)).unwrap() * tick;
+            Price::from_raw(match exit_side {
+                Side::Sell => (sl_stop.raw() - k).max(tick),
+                Side::Buy => sl_stop.raw() + k,
+            })
+        }),
+    };
+    if class == OrderClass::Oco {
+        // Its order is its take profit: a limit at the take-profit price.
+        tp = if rng.chance(97) {
+            tp
+        } else {
+            req.limit_price.unwrap_or(tp)
+        };
+        req.order_type = OrderType::Limit;
+        req.limit_price = Some(tp);
+        req.stop_price = None;
+    }
+    let (take_profit, stop_loss) = match class {
+        OrderClass::Oto if rng.chance(50) => (Some(tp), None),
+        OrderClass::Oto => (None, Some(sl)),
+        _ => (Some(tp), Some(sl)),
+    };
+    Command::SubmitClass(Box::new(ClassRequest {
+        class,
+        order: req,
+        take_profit,
+        stop_loss,
+    }))
 }

@@ -5,6 +5,7 @@ use bourse_core::{
     Side, Symbol, TradeId,
 };
 
+use super::classes::Member;
 use super::sessions::Waiting;
 use super::stops::Stops;
 use super::{Account, Engine, Position, refuse};
@@ -210,7 +211,9 @@ impl Engine {
         };
         let fee = value.bps_ceil(bps)?;
         let leaves = w.leaves - q;
-        let new_reserved = if w.side == Side::Buy {
+        // An exit of a class reserves nothing of its own: its class holds for both exits.
+        let exit = matches!(w.class, Some(Member::Leg(_)));
+        let new_reserved = if w.side == Side::Buy && !exit {
             if leaves == 0 {
                 Cash::ZERO
             } else {
@@ -255,9 +258,18 @@ impl Engine {
             liquidity,
             fee,
         };
+        if let (Some(Member::Leg(g)), Side::Sell) = (w.class, w.side)
+            && let Some(grp) = self.groups.get_mut(&g)
+        {
+            // The shares sold were the class's: its reservation shrinks with the position's.
+            grp.shares -= q.min(grp.shares);
+        }
         if leaves == 0 {
             self.orders.remove(&id);
             self.remember_ended(w.account, w.client_order_id, id);
+            if let Some(m) = w.class {
+                self.class_member_ended(m);
+            }
         }
         Some(report)
     }
@@ -284,6 +296,13 @@ impl Engine {
             return;
         };
         self.remember_ended(w.account, w.client_order_id, id);
+        if let Some(m) = w.class {
+            self.class_member_ended(m);
+            if matches!(m, Member::Leg(_)) {
+                // Its class's reservation is released with the class.
+                return;
+            }
+        }
         let i = w.instrument as usize;
         match w.side {
             Side::Buy => {
@@ -409,14 +428,25 @@ impl Engine {
                 self.ended_ids.len()
             ));
         }
+        let pending = self.check_classes(&mut want_cash, &mut want_shares)?;
         for (id, w) in ids {
             let a = usize::try_from(w.account.get()).unwrap_or(usize::MAX) - 1;
+            let exit = matches!(w.class, Some(Member::Leg(_)));
             match w.side {
-                Side::Buy => want_cash[a] += i128::from(w.reserved_cash.raw()),
-                Side::Sell => want_shares[a][w.instrument as usize] += w.leaves,
+                Side::Buy if !exit => want_cash[a] += i128::from(w.reserved_cash.raw()),
+                Side::Sell if !exit => want_shares[a][w.instrument as usize] += w.leaves,
+                _ => {
+                    if w.reserved_cash != Cash::ZERO {
+                        return Err(format!("exit {id:?} reserves cash of its own"));
+                    }
+                }
             }
             let resting = self.books[w.instrument as usize].order(*id);
-            if w.held {
+            if self.exit_pending(w) {
+                if resting.is_some() || w.held || w.wait.is_some() {
+                    return Err(format!("held exit {id:?} is working"));
+                }
+            } else if w.held {
                 let stop = w.stop_price.ok_or("held order without a stop price")?;
                 let stops = &self.stops[w.instrument as usize];
                 let key = Stops::key(w.side, stop, *id);
@@ -533,9 +563,10 @@ impl Engine {
         }
         let held: usize = self.stops.iter().map(Stops::len).sum();
         let waiting: usize = self.waiting.iter().map(Waiting::len).sum();
-        if resting + held + waiting != self.orders.len() {
+        if resting + held + waiting + pending != self.orders.len() {
             return Err(format!(
-                "{resting} resting + {held} held + {waiting} waiting, {} working",
+                "{resting} resting + {held} held + {waiting} waiting + {pending} exits held \
+                 for their entries, {} working",
                 self.orders.len()
             ));
         }

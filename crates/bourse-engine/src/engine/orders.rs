@@ -7,6 +7,7 @@ use bourse_core::{
     Trail,
 };
 
+use super::classes::Member;
 use super::sessions::Admit;
 use super::stops::Stops;
 use super::trailing::{self, Trailing};
@@ -16,7 +17,7 @@ use super::{Engine, Working, reject};
 /// a resend (the same order again) is told from a different order reusing the id. FNV-1a
 /// over a fixed byte layout: stable across builds and platforms, unlike a std hasher, so
 /// snapshots and replays agree; 2^-64 odds that two different orders collide.
-fn fingerprint(req: &OrderRequest) -> u64 {
+pub(super) fn fingerprint(req: &OrderRequest) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for &b in bytes {
@@ -83,17 +84,19 @@ fn fingerprint(req: &OrderRequest) -> u64 {
 }
 
 impl Engine {
-    pub(super) fn submit(&mut self, req: &OrderRequest, out: &mut Vec<Event>) {
+    /// The checks every new order (or class) passes first: the symbol, the account, a
+    /// resent or reused client order id, a halt. Returns the instrument's index.
+    pub(super) fn precheck(&self, req: &OrderRequest) -> Result<usize, Event> {
         let rej = |reason| reject(Some(req.account), None, req.client_order_id, reason);
         let Some(&ii) = self.by_symbol.get(&req.symbol) else {
-            return out.push(rej(RejectReason::UnknownSymbol));
+            return Err(rej(RejectReason::UnknownSymbol));
         };
         let i = ii as usize;
         if self.account(req.account).is_none() {
-            return out.push(rej(RejectReason::UnknownAccount));
+            return Err(rej(RejectReason::UnknownAccount));
         }
         if self.profiles.is_unverified(req.account) {
-            return out.push(rej(RejectReason::ContactNotVerified));
+            return Err(rej(RejectReason::ContactNotVerified));
         }
         if let Some(cid) = req.client_order_id
             && let Some(&(original, fp)) = self.client_ids.get(&(req.account, cid))
@@ -105,11 +108,32 @@ impl Engine {
             } else {
                 RejectReason::DuplicateClientOrderId
             };
-            return out.push(reject(Some(req.account), Some(original), Some(cid), reason));
+            return Err(reject(Some(req.account), Some(original), Some(cid), reason));
         }
         if self.halted[i] {
-            return out.push(rej(RejectReason::SymbolHalted));
+            return Err(rej(RejectReason::SymbolHalted));
         }
+        Ok(i)
+    }
+
+    /// The per-share price a stop (market) order is protected at, from its stop price: a
+    /// buy trades no further than the collar beyond it.
+    pub(super) fn stop_reserve_px(&self, i: usize, side: Side, stop: Price) -> Price {
+        match side {
+            Side::Buy => stop
+                .offset_bps(i64::from(self.cfg.market_collar_bps))
+                .map_or(stop, |p| p.floor_to(self.instruments[i].tick).max(stop)),
+            Side::Sell => stop,
+        }
+    }
+
+    pub(super) fn submit(&mut self, req: &OrderRequest, out: &mut Vec<Event>) {
+        let rej = |reason| reject(Some(req.account), None, req.client_order_id, reason);
+        let i = match self.precheck(req) {
+            Ok(i) => i,
+            Err(e) => return out.push(e),
+        };
+        let ii = u32::try_from(i).unwrap_or(u32::MAX);
         if let Err(reason) = self.check_order(i, req) {
             return out.push(rej(reason));
         }
@@ -155,12 +179,7 @@ impl Engine {
             (Some(p), _) => p,
             // A stop (market) order is protected like a market order, from its stop price:
             // it will trade no further than the collar beyond it.
-            (None, Some(stop)) => match req.side {
-                Side::Buy => stop
-                    .offset_bps(i64::from(self.cfg.market_collar_bps))
-                    .map_or(stop, |p| p.floor_to(self.instruments[i].tick).max(stop)),
-                Side::Sell => stop,
-            },
+            (None, Some(stop)) => self.stop_reserve_px(i, req.side, stop),
             // Waiting, or in a call, a market order has no opposite side to be priced from.
             (None, None) if admit != Admit::Book || book.in_call() => {
                 self.reference_collar(i, req.side)
@@ -237,6 +256,7 @@ impl Engine {
                 held: req.stop_price.is_some(),
                 extended_hours: req.opts.extended_hours,
                 wait: None,
+                class: self.forming.map(Member::Entry),
             },
         );
         if let Some(cid) = req.client_order_id {
@@ -315,6 +335,10 @@ impl Engine {
                 RejectReason::UnknownOrder,
             ));
         };
+        if let Some(Member::Leg(g)) = w.class {
+            // An exit: it and its sibling go (the class is one decision).
+            return self.cancel_exit(g, order_id, out);
+        }
         let i = w.instrument as usize;
         if w.held {
             return self.cancel_held(order_id, CancelReason::Requested, out);
@@ -341,6 +365,9 @@ impl Engine {
             return;
         };
         let i = w.instrument as usize;
+        if self.exit_pending(w) {
+            return self.cancel_class_order(order_id, reason, out);
+        }
         if w.held {
             return self.cancel_held(order_id, reason, out);
         }
@@ -380,7 +407,20 @@ impl Engine {
         if self.halted[i] {
             return out.push(rej(RejectReason::SymbolHalted));
         }
-        if w.held || w.wait.is_some() || w.order_type == OrderType::Market {
+        // An exit shares its class's one reservation with its sibling; an entry with buy
+        // exits has their cash reserved for its quantity: neither grows by a replace.
+        let class_bars = match w.class {
+            Some(Member::Leg(_)) => true,
+            Some(Member::Entry(g)) => {
+                qty.get() > w.leaves
+                    && self
+                        .groups
+                        .get(&g)
+                        .is_some_and(|grp| grp.exit_side == Side::Buy)
+            }
+            None => false,
+        };
+        if class_bars || w.held || w.wait.is_some() || w.order_type == OrderType::Market {
             // An untriggered stop or an order waiting for an auction is not on the book, and
             // a market order rests only in a call: cancel it and submit a new one.
             return out.push(rej(RejectReason::InvalidOrder));
@@ -491,6 +531,7 @@ impl Engine {
             let mine = |w: &Working| account.is_none_or(|a| a == w.account);
             self.cancel_held_where(i, mine, CancelReason::MassCancel, out);
             self.cancel_waiting_where(i, mine, CancelReason::MassCancel, out);
+            self.cancel_pending_where(i, mine, CancelReason::MassCancel, out);
         }
     }
 
@@ -550,8 +591,12 @@ impl Engine {
                         taker_order: taker,
                     });
                     for (id, liquidity) in [(maker, Liquidity::Maker), (taker, Liquidity::Taker)] {
+                        let member = self.orders.get(&id).and_then(|w| w.class);
                         if let Some(ev) = self.settle(id, trade_id, price, qty, liquidity) {
                             out.push(ev);
+                            if let Some(m) = member {
+                                self.class_fill(m, id, qty.get(), out);
+                            }
                         }
                     }
                     if !self.trailing[i].is_empty() {

@@ -98,6 +98,10 @@ impl Engine {
             symbol,
             last_price: last,
         });
+        if w.class.is_some() {
+            // A stop-loss exit: its take profit leaves the book before it enters.
+            self.exit_triggered(id, out);
+        }
         // A stop-limit enters at its limit; a stop (market) order as an IOC bounded by the
         // market collar at trigger time, and for a buy also by the price it reserved cash at.
         let (limit, tif) = match w.order_type {
