@@ -132,11 +132,26 @@ pub(crate) async fn get_order(
 ) -> Result<Json<OrderView>, ApiError> {
     let account = who.acting_for(q.account_id.as_deref(), &s.0.directory)?;
     let id = parse_order_id(&id)?;
-    s.0.history
-        .order(account, id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("UNKNOWN_ORDER", "no such order"))
+    let mut view =
+        s.0.history
+            .order(account, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("UNKNOWN_ORDER", "no such order"))?;
+    // A class's first order shows its exits. The engine numbers a class's orders one after
+    // another from its first, so they are the next one or two ids.
+    if view.class_id.as_deref() == Some(view.id.as_str()) {
+        let mut legs = Vec::new();
+        for next in 1..=2 {
+            let leg_id = bourse_core::OrderId::new(id.get() + next);
+            if let Some(leg) = s.0.history.order(account, leg_id).await?
+                && leg.class_id == view.class_id
+            {
+                legs.push(leg);
+            }
+        }
+        view.legs = Some(legs);
+    }
+    Ok(Json(view))
 }
 
 /// `?account_id=`: the operator names the account it acts for.

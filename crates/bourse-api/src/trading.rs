@@ -75,22 +75,23 @@ pub(crate) async fn submit(
     who: &Principal,
     body: NewOrder,
 ) -> Result<OrderView, ApiError> {
-    let req = submit_request(s, who, &body)?;
-    let reply = s.0.gateway.execute(Command::SubmitOrder(req)).await?;
+    let (req, cmd) = submit_request(s, who, &body)?;
+    let reply = s.0.gateway.execute(cmd).await?;
     match submitted(&reply, &req)? {
         Submitted::Report(view) => Ok(view),
         Submitted::Resent(original) => resent(s, &req, original).await,
     }
 }
 
-/// A submit checked before it goes near the engine.
+/// A submit checked before it goes near the engine: its request (a class's first order)
+/// and its command.
 pub(crate) fn submit_request(
     s: &AppState,
     who: &Principal,
     body: &NewOrder,
-) -> Result<OrderRequest, ApiError> {
+) -> Result<(OrderRequest, Command), ApiError> {
     let account = who.acting_for(body.account_id.as_deref(), &s.0.directory)?;
-    body.validate(account, &s.0.listings)
+    body.command(account, &s.0.listings)
 }
 
 /// What a submit's outcome says.

@@ -142,6 +142,22 @@ wire_schema!(
     )
 );
 wire_schema!(
+    /// `bourse_core::OrderClass`, and `simple` for an order of none.
+    OrderClass => one_of_words(
+        &["simple", "bracket", "oco", "oto"],
+        "`simple`, or an order with exits: `bracket` (an entry, then a take profit and a \
+         stop loss, one cancelling the other), `oco` (the two exits at once), `oto` (an \
+         entry, then one exit).",
+    )
+);
+wire_schema!(
+    /// `bourse_core::LegRole`.
+    LegRole => one_of_words(
+        &["entry", "take_profit", "stop_loss"],
+        "An order's part in its class.",
+    )
+);
+wire_schema!(
     /// `bourse_core::TimeInForce`.
     TimeInForce => one_of_words(
         &["day", "gtc", "ioc", "fok", "opg", "cls"],
@@ -168,7 +184,8 @@ wire_schema!(
     /// `crate::orders::OrderStatus`.
     OrderStatus => one_of_words(
         &["held", "new", "partially_filled", "filled", "canceled", "expired"],
-        "Where an order stands (`held`: a stop order waiting for its trigger).",
+        "Where an order stands (`held`: a stop order waiting for its trigger, or an exit \
+         waiting for its entry to end).",
     )
 );
 wire_schema!(

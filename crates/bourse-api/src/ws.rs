@@ -733,8 +733,8 @@ fn prepare(
     match op {
         "order" => {
             let body: NewOrder = fields(text, ENVELOPE)?;
-            let req = submit_request(s, who, &body)?;
-            Ok((Command::SubmitOrder(req), Pending::Order(req)))
+            let (req, cmd) = submit_request(s, who, &body)?;
+            Ok((cmd, Pending::Order(req)))
         }
         "cancel" => {
             #[derive(Deserialize)]

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use bourse_core::{AccountId, CancelReason, Cash, Event, Price, Qty, Tagged, Trail};
+use bourse_core::{AccountId, CancelReason, Cash, Event, LegRole, Price, Qty, Tagged, Trail};
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -258,6 +258,8 @@ fn route(e: &Event) -> Option<(AccountId, PrivateChannel)> {
         | Event::OrderReplaced { .. }
         | Event::OrderParked { .. }
         | Event::OrderStopMoved { .. }
+        | Event::OrderLinked { .. }
+        | Event::OrderActivated { .. }
         | Event::Rejected { .. } => (account, Orders),
         Event::AlertTriggered { .. } => (account, Alerts),
         _ => (account, Account),
@@ -444,6 +446,40 @@ fn body(t: &Tagged) -> Value {
                 "limit_price": opt(price),
                 "qty": qty.get().to_string(),
                 "priority_kept": priority_kept,
+            }),
+        ),
+        Event::OrderLinked {
+            order_id,
+            symbol,
+            class,
+            group,
+            role,
+            ..
+        } => report(
+            "linked",
+            json!({
+                "order_id": order_id.get().to_string(),
+                "symbol": symbol.as_str(),
+                "order_class": class.as_str(),
+                "class_id": group.get().to_string(),
+                "leg": match role {
+                    LegRole::Entry => "entry",
+                    LegRole::TakeProfit => "take_profit",
+                    LegRole::StopLoss => "stop_loss",
+                },
+            }),
+        ),
+        Event::OrderActivated {
+            order_id,
+            symbol,
+            qty,
+            ..
+        } => report(
+            "activated",
+            json!({
+                "order_id": order_id.get().to_string(),
+                "symbol": symbol.as_str(),
+                "qty": qty.get().to_string(),
             }),
         ),
         Event::Rejected {

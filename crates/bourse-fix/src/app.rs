@@ -669,6 +669,9 @@ impl App {
             extended_hours: None,
             trail_price: None,
             trail_percent: None,
+            order_class: None,
+            take_profit: None,
+            stop_loss: None,
             account_id: None,
         };
         let req = self

@@ -90,6 +90,7 @@ impl Now {
             updated_at: UnixNanos::new(0),
             seq: Seq(v.seq),
             fills: Vec::new(),
+            class: None,
         };
         Some(Now { state, fills })
     }

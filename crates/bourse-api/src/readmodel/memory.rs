@@ -259,6 +259,8 @@ impl ReadModel {
                 return;
             }
             Event::OrderTriggered { order_id, .. }
+            | Event::OrderLinked { order_id, .. }
+            | Event::OrderActivated { order_id, .. }
             | Event::OrderStopMoved { order_id, .. }
             | Event::OrderFilled { order_id, .. }
             | Event::OrderCanceled { order_id, .. }

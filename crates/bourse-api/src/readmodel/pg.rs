@@ -662,6 +662,8 @@ impl Worker {
                     self.open.insert(o.id, o);
                 }
                 if let Event::OrderTriggered { order_id, .. }
+                | Event::OrderLinked { order_id, .. }
+                | Event::OrderActivated { order_id, .. }
                 | Event::OrderStopMoved { order_id, .. }
                 | Event::OrderFilled { order_id, .. }
                 | Event::OrderCanceled { order_id, .. }
@@ -808,7 +810,8 @@ pub(super) fn big(v: u64) -> i64 {
 
 pub(super) const ORDER_COLUMNS: &str = "id, account, client_order_id, symbol, side, order_type, \
     time_in_force, qty, limit_price, stop_price, status, filled_qty, leaves_qty, \
-    cum_notional, cancel_reason, created_at, updated_at, seq, trail_price, trail_bps, hwm";
+    cum_notional, cancel_reason, created_at, updated_at, seq, trail_price, trail_bps, hwm, \
+    order_class, class_id, leg";
 
 pub(super) const FILL_COLUMNS: &str = "order_id, trade_id, price, qty, fee, liquidity, ts, seq";
 
@@ -888,7 +891,13 @@ async fn insert_orders(
     let mut trail_price: Vec<Option<i64>> = Vec::with_capacity(n);
     let mut trail_bps: Vec<Option<i32>> = Vec::with_capacity(n);
     let mut hwm: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut class: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut class_id: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut leg: Vec<Option<&str>> = Vec::with_capacity(n);
     for o in orders {
+        class.push(o.class.map(|(c, _, _)| c.as_str()));
+        class_id.push(o.class.map(|(_, g, _)| big(g.get())));
+        leg.push(o.class.map(|(_, _, l)| crate::orders::leg_str(l)));
         trail_price.push(match o.trail {
             Some(Trail::Price(p)) => Some(p.raw()),
             _ => None,
@@ -921,11 +930,12 @@ async fn insert_orders(
         "INSERT INTO orders (id, account, client_order_id, symbol, side, order_type, \
             time_in_force, qty, limit_price, stop_price, status, filled_qty, leaves_qty, \
             cum_notional, cancel_reason, created_at, updated_at, seq, trail_price, trail_bps, \
-            hwm) \
+            hwm, order_class, class_id, leg) \
          SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
             $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], \
             $12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::bigint[], \
-            $17::bigint[], $18::bigint[], $19::bigint[], $20::integer[], $21::bigint[]){tail}"
+            $17::bigint[], $18::bigint[], $19::bigint[], $20::integer[], $21::bigint[], \
+            $22::text[], $23::bigint[], $24::text[]){tail}"
     )))
     .bind(&id)
     .bind(&account)
@@ -948,6 +958,9 @@ async fn insert_orders(
     .bind(&trail_price)
     .bind(&trail_bps)
     .bind(&hwm)
+    .bind(&class)
+    .bind(&class_id)
+    .bind(&leg)
     .execute(&mut *conn)
     .await?;
     Ok(())

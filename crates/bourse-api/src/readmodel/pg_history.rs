@@ -93,6 +93,18 @@ fn order_from_row(r: &PgRow) -> Result<OrderState, QueryError> {
         created_at: UnixNanos::new(unsigned(col(r, "created_at")?, "created_at")?),
         updated_at: UnixNanos::new(unsigned(col(r, "updated_at")?, "updated_at")?),
         seq: Seq(unsigned(col(r, "seq")?, "seq")?),
+        class: match (
+            col::<Option<String>>(r, "order_class")?,
+            col::<Option<i64>>(r, "class_id")?,
+            col::<Option<String>>(r, "leg")?,
+        ) {
+            (Some(c), Some(g), Some(l)) => Some((
+                text(&c, "order_class", crate::orders::parse_class)?,
+                OrderId::new(unsigned(g, "class_id")?),
+                text(&l, "leg", crate::orders::parse_leg)?,
+            )),
+            _ => None,
+        },
         fills: Vec::new(),
     })
 }
