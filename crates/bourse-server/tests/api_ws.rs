@@ -75,6 +75,25 @@ fn websocket_order_entry() {
         send(&mut ws, json!({"op": "order", "id": 11, "symbol": "AAPL", "side": "buy", "type": "limit", "qty": "1", "limit_price": "190", "bogus": 1})).await;
         assert_eq!(recv(&mut ws).await["code"], "INVALID_FIELD");
 
+        // An OCO on the shares held: answered with the take profit and its stop-loss leg.
+        send(&mut ws, json!({"op": "order", "id": 12, "symbol": "MSFT", "side": "sell", "type": "limit",
+                             "qty": "10", "time_in_force": "gtc", "order_class": "oco",
+                             "take_profit": {"limit_price": "440.00"}, "stop_loss": {"stop_price": "400.00"}})).await;
+        let v = recv(&mut ws).await;
+        assert_eq!(v["type"], "execution_report", "{v}");
+        let r = &v["report"];
+        assert_eq!(
+            (r["order_class"].as_str(), r["leg"].as_str(), r["legs"][0]["leg"].as_str(), r["legs"][0]["stop_price"].as_str()),
+            (Some("oco"), Some("take_profit"), Some("stop_loss"), Some("400.00")),
+            "{v}"
+        );
+        send(&mut ws, json!({"op": "cancel", "id": 13, "order_id": r["id"]})).await;
+        assert_eq!(recv(&mut ws).await["type"], "execution_report");
+        send(&mut ws, json!({"op": "order", "id": 14, "symbol": "MSFT", "side": "sell", "type": "limit",
+                             "qty": "10", "limit_price": "430.00", "order_class": "bracket",
+                             "take_profit": {"limit_price": "440.00"}})).await;
+        assert_eq!(recv(&mut ws).await["code"], "INVALID_LEGS");
+
         // 200 pipelined orders: every one answered once, matched by id, each a durable report.
         for i in 0..200u64 {
             let side = if i % 2 == 0 { "sell" } else { "buy" };
