@@ -167,6 +167,8 @@ pub struct Engine {
     scratch: Vec<BookEvent>,
     /// Accounts and positions a command touched, for the balance events at its end.
     touched: Vec<(AccountId, Option<Symbol>)>,
+    /// The same as a set, for commands that touch many (scratch, not state).
+    touched_set: rustc_hash::FxHashSet<(AccountId, Option<Symbol>)>,
     /// The stream numbers of the last applied command's events (see
     /// [`Engine::stream_numbers`]); scratch, not state.
     numbers: Vec<u64>,
@@ -343,6 +345,7 @@ impl Engine {
             last_seq: Seq(0),
             scratch: Vec::with_capacity(64),
             touched: Vec::with_capacity(16),
+            touched_set: rustc_hash::FxHashSet::default(),
             numbers: Vec::with_capacity(16),
             alerts: Alerts::default(),
             watchlists: Watchlists::default(),

@@ -327,8 +327,18 @@ impl Engine {
     pub(super) fn emit_balances(&mut self, start: usize, out: &mut Vec<Event>) {
         let mut touched = std::mem::take(&mut self.touched);
         touched.clear();
+        let mut seen = std::mem::take(&mut self.touched_set);
+        seen.clear();
+        // A command touches a few accounts, found fastest in a short list; a session change
+        // or a mass cancel may touch thousands, where the list's scan would be quadratic.
+        let many = out.len() - start > 32;
         let mut touch = |t: (AccountId, Option<Symbol>)| {
-            if !touched.contains(&t) {
+            let new = if many {
+                seen.insert(t)
+            } else {
+                !touched.contains(&t)
+            };
+            if new {
                 touched.push(t);
             }
         };
@@ -385,6 +395,7 @@ impl Engine {
             }
         }
         self.touched = touched;
+        self.touched_set = seen;
     }
 
     /// Checks the ledger invariants of the design (O(state); for tests and audits): cash and
