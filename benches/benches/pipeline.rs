@@ -181,6 +181,9 @@ struct Mix {
     auction: u64,
     /// Brackets (an entry with take-profit and stop-loss exits).
     classes: u64,
+    /// Trailing stops' moves and stops' triggers the stream caused.
+    stop_moves: u64,
+    triggers: u64,
     sessions: u64,
 }
 
@@ -293,6 +296,8 @@ impl Workload {
                     }
                     Event::Trade { .. } => mix.trades += 1,
                     Event::Rejected { .. } => mix.rejects += 1,
+                    Event::OrderStopMoved { .. } => mix.stop_moves += 1,
+                    Event::OrderTriggered { .. } => mix.triggers += 1,
                     _ => {}
                 }
             }
@@ -962,7 +967,7 @@ fn one_mix(
     let m = &w.mix;
     let pct = |x: u64| 100.0 * x as f64 / w.cmds.len() as f64;
     println!(
-        "   mix: {:.1}% passive limit, {:.1}% cancel, {:.1}% marketable limit IOC, {:.1}% market, {:.1}% deposit, {:.1}% trailing stop, {:.1}% extended-hours limit, {:.1}% on-open/on-close, {:.1}% bracket, {} session changes; {} trades, {} rejects, {:.2} events/command",
+        "   mix: {:.1}% passive limit, {:.1}% cancel, {:.1}% marketable limit IOC, {:.1}% market, {:.1}% deposit, {:.1}% trailing stop, {:.1}% extended-hours limit, {:.1}% on-open/on-close, {:.1}% bracket, {} session changes; {} trades, {} rejects, {} stop triggers, {} trailing-stop moves, {:.2} events/command",
         pct(m.passive),
         pct(m.cancel),
         pct(m.marketable),
@@ -975,6 +980,8 @@ fn one_mix(
         m.sessions,
         m.trades,
         m.rejects,
+        m.triggers,
+        m.stop_moves,
         w.cum_events[w.cmds.len()] as f64 / w.cmds.len() as f64
     );
     println!("   host: {}", hardware());
