@@ -7,7 +7,7 @@
 //! - `clustered`: limit prices within ±2 % of the reference on a $0.01 tick (about 800
 //!   levels), so about half the orders cross and trade;
 //! - `distinct`: every order at its own price (100,000 levels, the most work for discovery
-//!   and for the book's ladder), spread ±25 % around the reference.
+//!   and for the book's ladder), on a $0.0001 tick ±5 % around the reference.
 //!
 //! Each case is built afresh (untimed) and uncrossed `reps` times; the report gives the
 //! fastest, median and slowest uncross and the trades it made.
@@ -30,6 +30,8 @@ const ACCOUNTS: u64 = 1_000;
 /// $100.00 in raw units (1 = $0.0001).
 const REFERENCE: i64 = 1_000_000;
 const TICK: i64 = 100;
+/// The listing's tick ($0.0001): fine enough for 100,000 distinct prices within ±5 %.
+const FINE_TICK: i64 = 1;
 
 #[derive(Clone, Copy)]
 enum Spread {
@@ -54,10 +56,10 @@ fn orders(n: usize, spread: Spread, seed: u64) -> Vec<(Side, Price, u64, u64)> {
                 // the buys and sells overlap over the middle of the range.
                 Spread::Distinct => k - i64::try_from(n / 2).unwrap_or(0),
             };
-            // The book's tick is a quarter cent: `distinct` uses every one of them.
+            // The book's tick is $0.0001: `distinct` uses every one of them.
             let price = match spread {
                 Spread::Clustered => Price::from_raw(REFERENCE + ticks * TICK),
-                Spread::Distinct => Price::from_raw(REFERENCE + ticks * TICK / 4),
+                Spread::Distinct => Price::from_raw(REFERENCE + ticks),
             };
             (side, price, 1 + rng.below(500), 1 + rng.below(ACCOUNTS))
         })
@@ -66,7 +68,7 @@ fn orders(n: usize, spread: Spread, seed: u64) -> Vec<(Side, Price, u64, u64)> {
 
 fn book_case(set: &[(Side, Price, u64, u64)]) -> (Duration, usize) {
     let cfg = BookConfig {
-        tick: Price::from_raw(TICK / 4),
+        tick: Price::from_raw(FINE_TICK),
         ..BookConfig::default()
     };
     let mut book = OrderBook::with_capacity(cfg, set.len(), set.len());
@@ -96,7 +98,7 @@ fn instrument() -> Instrument {
         name: "Auction bench".to_owned(),
         sector: "Bench".to_owned(),
         reference_price: Price::from_raw(REFERENCE),
-        tick: Price::from_raw(TICK / 4),
+        tick: Price::from_raw(FINE_TICK),
         lot: Qty::new(1),
         band_pct: 50,
         max_qty: Qty::new(1_000_000),
