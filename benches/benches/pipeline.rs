@@ -355,8 +355,11 @@ fn next_command(
         Side::Buy => 1,
         Side::Sell => -1,
     };
-    if new_types && (380..450).contains(&r) {
-        return new_type(rng, account, l, side, sign, mix);
+    if new_types
+        && (380..450).contains(&r)
+        && let Some(cmd) = new_type(rng, account, l, side, sign, mix)
+    {
+        return cmd;
     }
     let (order_type, tif, ticks, qty) = if r < 800 {
         // Passive: 1–20 ticks behind the reference, most near the touch.
@@ -410,7 +413,7 @@ fn new_type(
     side: Side,
     sign: i64,
     mix: &mut Mix,
-) -> Command {
+) -> Option<Command> {
     let behind = i64::try_from(1 + rng.below(20)).unwrap_or(1);
     let mut req = OrderRequest {
         account,
@@ -426,7 +429,21 @@ fn new_type(
         stp: SelfTradePrevention::CancelIncoming,
         opts: OrderOptions::default(),
     };
-    match rng.below(12) {
+    let kind = rng.below(12);
+    let name = match kind {
+        10 | 11 => "bracket",
+        0..=3 => "trailing",
+        4..=6 => "extended",
+        _ => "auction",
+    };
+    // `BOURSE_PIPELINE_NEW=trailing,bracket,…`: only those kinds (the others' share goes to
+    // the current mix), to see what each costs.
+    if let Ok(only) = std::env::var("BOURSE_PIPELINE_NEW")
+        && !only.split(',').any(|k| k.trim() == name)
+    {
+        return None;
+    }
+    match kind {
         10 | 11 => {
             mix.classes += 1;
             req.tif = TimeInForce::Gtc;
@@ -437,7 +454,7 @@ fn new_type(
                 Side::Buy => (entry + away(rng.below(20)), entry - away(rng.below(20))),
                 Side::Sell => (entry - away(rng.below(20)), entry + away(rng.below(20))),
             };
-            return Command::SubmitClass(Box::new(ClassRequest {
+            return Some(Command::SubmitClass(Box::new(ClassRequest {
                 class: OrderClass::Bracket,
                 order: req,
                 take_profit: Some(Price::from_raw(tp)),
@@ -445,7 +462,7 @@ fn new_type(
                     stop_price: Price::from_raw(sl),
                     limit_price: None,
                 }),
-            }));
+            })));
         }
         0..=3 => {
             mix.trailing += 1;
@@ -472,7 +489,7 @@ fn new_type(
             req.tif = TimeInForce::Opg;
         }
     }
-    Command::SubmitOrder(req)
+    Some(Command::SubmitOrder(req))
 }
 
 // ---------------------------------------------------------------------------------------
