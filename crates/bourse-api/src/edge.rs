@@ -109,6 +109,8 @@ pub struct EdgeServices {
     pub auth: Arc<dyn CoreAuth>,
     pub core_url: String,
     pub auth_ttl: Duration,
+    /// Company profiles and financials (the same data file as the core's).
+    pub companies: Arc<crate::companies::Companies>,
 }
 
 impl std::fmt::Debug for EdgeServices {
@@ -158,6 +160,7 @@ pub fn edge_router(s: EdgeServices, cfg: &HttpConfig) -> std::io::Result<Router>
         // The edge serves no identity route: nothing here is ever sealed or looked up.
         people: crate::people::People::inert(),
         calendar: None,
+        companies: s.companies,
     }));
     let limiter = Arc::new(crate::ratelimit::Limiter::new(
         cfg.rate_per_credential,
@@ -173,6 +176,7 @@ pub fn edge_router(s: EdgeServices, cfg: &HttpConfig) -> std::io::Result<Router>
         .route("/v1/stocks/{symbol}/auction", get(crate::clock::auction))
         .route("/v1/stocks/{symbol}/trades", get(market::trades))
         .route("/v1/stocks/{symbol}/candles", get(market::candles))
+        .route("/v1/stocks/{symbol}/financials", get(market::financials))
         .fallback(|| async {
             ApiError::not_found(
                 "NOT_ON_EDGE",

@@ -41,6 +41,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         feed,
         people,
         calendar,
+        companies,
     } = services;
     let limiter = Arc::new(crate::ratelimit::Limiter::new(
         cfg.rate_per_credential,
@@ -63,6 +64,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         edge: None,
         people,
         calendar,
+        companies,
     }));
     let deadline = cfg.request_deadline;
     Router::new()
@@ -148,6 +150,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         .route("/v1/stocks/{symbol}/auction", get(clock::auction))
         .route("/v1/clock", get(clock::clock))
         .route("/v1/calendar", get(clock::calendar))
+        .route("/v1/stocks/{symbol}/financials", get(market::financials))
         .route("/v1/stocks/{symbol}/trades", get(market::trades))
         .route("/v1/stocks/{symbol}/candles", get(market::candles))
         .route("/v1/admin/symbols/{symbol}/{action}", post(admin::halt))

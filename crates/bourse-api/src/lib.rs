@@ -15,6 +15,7 @@ pub mod alerts;
 pub mod auth;
 mod brokers;
 pub mod clock;
+pub mod companies;
 pub mod cookie;
 pub mod edge;
 pub mod error;

@@ -4,7 +4,7 @@
 //! `/trades?limit=`, `/candles?interval=&limit=`.
 
 use axum::Json;
-use bourse_core::{Price, Symbol};
+use bourse_core::{Cash, Price, Symbol};
 use bourse_feed::{Candle, Print, SymbolState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -407,6 +407,40 @@ pub(crate) struct StockView {
     max_qty: String,
     /// Last price, best bid/ask and the day so far.
     quote: Option<QuoteView>,
+    /// The company (from the exchange's data file; absent for a stock it has none for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<ProfileView>,
+}
+
+/// A company's profile.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CompanyProfile)]
+pub(crate) struct ProfileView {
+    description: String,
+    sector: String,
+    industry: String,
+    employees: u64,
+    website: String,
+    #[schema(value_type = wire::Shares)]
+    shares_outstanding: String,
+    /// Shares outstanding × the last price (the previous close before any trade today).
+    #[schema(value_type = Option<wire::Cash>)]
+    market_cap: Option<Cash>,
+    /// What the data is (e.g. that it is sample data, not reported figures).
+    note: String,
+}
+
+/// `GET /v1/stocks/{symbol}/financials`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Financials)]
+pub(crate) struct FinancialsView {
+    #[schema(value_type = wire::Symbol)]
+    symbol: Symbol,
+    /// Always `USD`.
+    currency: &'static str,
+    /// Newest first.
+    quarters: Vec<crate::companies::QuarterView>,
+    note: String,
 }
 
 /// A page of the stock list.
@@ -421,7 +455,23 @@ pub(crate) struct StockPageView {
 }
 
 fn stock_json(s: &AppState, l: &crate::orders::Listing) -> StockView {
+    let profile = s.0.companies.get(l.symbol).map(|c| {
+        let price = s.0.feed.with_symbol(l.symbol.as_str(), |st| {
+            st.day.last.unwrap_or(st.day.prev_close)
+        });
+        ProfileView {
+            description: c.description.clone(),
+            sector: l.sector.clone(),
+            industry: c.industry.clone(),
+            employees: c.employees,
+            website: c.website.clone(),
+            shares_outstanding: c.shares_outstanding.to_string(),
+            market_cap: price.and_then(|p| crate::companies::market_cap(c.shares_outstanding, p)),
+            note: s.0.companies.note().to_owned(),
+        }
+    });
     StockView {
+        profile,
         quote: quote_of(s, l.symbol.as_str()),
         symbol: l.symbol,
         name: l.name.clone(),
@@ -523,4 +573,41 @@ pub(crate) async fn stock(
             .get(sym)
             .ok_or_else(|| ApiError::not_found("UNKNOWN_SYMBOL", "no such listed symbol"))?;
     Ok(Json(stock_json(&s, l)))
+}
+
+/// `GET /v1/stocks/{symbol}/financials`: a few quarters of key figures.
+#[utoipa::path(
+    get,
+    path = "/v1/stocks/{symbol}/financials",
+    tag = "market",
+    params(("symbol" = String, Path, description = "The symbol (case-insensitive).",
+            example = "AAPL")),
+    responses(
+        (status = 200, description = "Revenue, net income and earnings per share by quarter, \
+         newest first (the exchange's data file: see `note`).", body = FinancialsView),
+        (status = 400, description = "MALFORMED_PATH.", body = ErrorBody),
+        (status = 404, description = "UNKNOWN_SYMBOL, NO_FINANCIALS (a listed stock the data \
+         file has no figures for).", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+    )
+)]
+pub(crate) async fn financials(
+    axum::extract::State(s): State,
+    Path(symbol): Path<String>,
+) -> Result<Json<FinancialsView>, ApiError> {
+    let sym = listed(&s, &symbol.to_ascii_uppercase())?;
+    let c =
+        s.0.companies
+            .get(sym)
+            .filter(|c| !c.quarters.is_empty())
+            .ok_or_else(|| {
+                ApiError::not_found("NO_FINANCIALS", "no financial figures for this stock")
+            })?;
+    Ok(Json(FinancialsView {
+        symbol: sym,
+        currency: "USD",
+        quarters: c.quarters.clone(),
+        note: s.0.companies.note().to_owned(),
+    }))
 }

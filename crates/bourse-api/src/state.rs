@@ -92,6 +92,8 @@ pub(crate) struct Inner {
     /// Profiles, the data key, failure counts and the delivery log.
     pub(crate) people: crate::people::People,
     pub(crate) calendar: Option<Arc<bourse_calendar::Calendar>>,
+    /// Company profiles and financials (sample data from the data file).
+    pub(crate) companies: Arc<crate::companies::Companies>,
 }
 
 /// Shared by every route.
@@ -123,6 +125,8 @@ pub struct Services {
     pub people: crate::people::People,
     /// The trading calendar (`None`: always open).
     pub calendar: Option<Arc<bourse_calendar::Calendar>>,
+    /// Company profiles and financials.
+    pub companies: Arc<crate::companies::Companies>,
 }
 
 impl std::fmt::Debug for Services {

@@ -40,6 +40,8 @@ pub struct EdgeConfig {
     pub http: HttpConfig,
     /// Tokio worker threads (0: one per core).
     pub workers: usize,
+    /// Company profiles and financials, checked against the listings the core sends.
+    pub companies: Option<bourse_api::companies::CompaniesFile>,
 }
 
 /// Why the edge stopped.
@@ -148,12 +150,18 @@ async fn serve(cfg: EdgeConfig) -> Result<(), EdgeError> {
             .map(|l| Listing {
                 symbol: l.symbol,
                 name: l.name,
+                sector: l.sector,
                 tick: l.tick,
                 lot: l.lot,
                 max_qty: l.max_qty,
             })
             .collect(),
     );
+    let companies = match cfg.companies.clone() {
+        Some(file) => bourse_api::companies::Companies::from_file(file, &listings)
+            .map_err(|e| EdgeError::Config(format!("checking the company data: {e}")))?,
+        None => bourse_api::companies::Companies::default(),
+    };
     let app = edge_router(
         EdgeServices {
             feed: feed.clone(),
@@ -166,6 +174,7 @@ async fn serve(cfg: EdgeConfig) -> Result<(), EdgeError> {
             auth,
             core_url: cfg.core_url.clone(),
             auth_ttl: cfg.auth_ttl,
+            companies: Arc::new(companies),
         },
         &cfg.http,
     )?;

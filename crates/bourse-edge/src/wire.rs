@@ -63,6 +63,8 @@ pub struct Chunk {
 pub struct ListingImage {
     pub symbol: Symbol,
     pub name: String,
+    /// Core and edges run the same build: the image's layout is the build's (bincode).
+    pub sector: String,
     pub tick: Price,
     pub lot: Qty,
     pub max_qty: Qty,

@@ -11,6 +11,8 @@ use toml::{Table, Value};
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 /// The embedded instrument list.
 pub const INSTRUMENTS_TOML: &str = include_str!("../../../config/instruments.toml");
+/// The embedded company data (sample data).
+pub const COMPANIES_TOML: &str = include_str!("../../../config/companies.toml");
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +47,8 @@ pub struct ServerConfig {
     pub password_queue: usize,
     pub data_key: String,
     pub data_key_file: PathBuf,
+    /// Company profiles and financials (TOML); empty: the embedded sample data.
+    pub companies: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

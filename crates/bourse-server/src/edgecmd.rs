@@ -23,6 +23,8 @@ pub fn edge_config(cfg: &Config) -> bourse_edge::EdgeConfig {
             ..crate::serve::http_config(cfg, false)
         },
         workers: cfg.server.workers,
+        // A bad file is reported by `run` before the edge starts.
+        companies: crate::serve::companies_file(cfg).ok(),
     }
 }
 
@@ -31,6 +33,7 @@ pub fn run(cfg: &Config) -> Result<()> {
     if cfg.nats.url.is_empty() {
         anyhow::bail!("bourse edge needs nats.url (BOURSE__NATS__URL): the stream it serves from");
     }
+    crate::serve::companies_file(cfg)?;
     bourse_edge::run(edge_config(cfg))?;
     Ok(())
 }

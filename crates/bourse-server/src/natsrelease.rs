@@ -111,6 +111,7 @@ impl NatsRelease {
             .map(|l| ListingImage {
                 symbol: l.symbol,
                 name: l.name.clone(),
+                sector: l.sector.clone(),
                 tick: l.tick,
                 lot: l.lot,
                 max_qty: l.max_qty,

@@ -28,7 +28,7 @@ use parking_lot::RwLock;
 use serde_json::{Value, json};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::config::{Backend, Config, INSTRUMENTS_TOML};
+use crate::config::{Backend, COMPANIES_TOML, Config, INSTRUMENTS_TOML};
 use crate::listener::HttpServer;
 use crate::pipeline::{
     BookRelease, BoxJournal, FeedRelease, FixRelease, GatewayRelease, IdentityRelease,
@@ -36,6 +36,26 @@ use crate::pipeline::{
     encode_snapshot, spawn_publisher, spawn_writer,
 };
 use crate::recovery::{Recovered, Start, recover};
+
+/// The company data file the settings name (the embedded sample file by default).
+pub fn companies_file(cfg: &Config) -> Result<bourse_api::companies::CompaniesFile> {
+    let text = if cfg.server.companies.is_empty() {
+        COMPANIES_TOML.to_owned()
+    } else {
+        std::fs::read_to_string(&cfg.server.companies)
+            .with_context(|| format!("reading {}", cfg.server.companies))?
+    };
+    toml::from_str(&text).context("parsing the company data")
+}
+
+/// The company data, checked against the listed stocks.
+pub fn companies(
+    cfg: &Config,
+    listings: &bourse_api::Listings,
+) -> Result<bourse_api::companies::Companies> {
+    bourse_api::companies::Companies::from_file(companies_file(cfg)?, listings)
+        .map_err(|e| anyhow::anyhow!("checking the company data: {e}"))
+}
 
 /// The instrument list the settings name.
 pub fn instruments(cfg: &Config) -> Result<Vec<Instrument>> {
@@ -472,6 +492,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
             .map(|i| Listing {
                 symbol: i.symbol,
                 name: i.name.clone(),
+                sector: i.sector.clone(),
                 tick: i.tick,
                 lot: i.lot,
                 max_qty: i.max_qty,
@@ -837,6 +858,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         }),
         lockout: Arc::default(),
     };
+    let companies = Arc::new(companies(cfg, &listings)?);
     let app = bourse_api::router(
         bourse_api::Services {
             gateway,
@@ -850,6 +872,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
             feed,
             people,
             calendar,
+            companies,
         },
         &http_cfg,
     );

@@ -27,6 +27,8 @@ pub use report::*;
 pub struct Listing {
     pub symbol: Symbol,
     pub name: String,
+    /// The listing's sector (GICS-style), shown in the stock's profile.
+    pub sector: String,
     pub tick: Price,
     pub lot: Qty,
     pub max_qty: Qty,
@@ -487,6 +489,7 @@ mod tests {
         Listings::new(vec![Listing {
             symbol: "AAPL".parse().unwrap(),
             name: "Apple".into(),
+            sector: "Test".to_owned(),
             tick: Price::from_raw(1),
             lot: Qty::new(1),
             max_qty: Qty::new(1_000_000),

@@ -393,6 +393,7 @@ mod tests {
                 .map(|s| bourse_api::Listing {
                     symbol: bourse_core::Symbol::new(&s.symbol).unwrap(),
                     name: s.symbol.clone(),
+                    sector: String::new(),
                     tick: s.tick,
                     lot: bourse_core::Qty::new(s.lot),
                     max_qty: bourse_core::Qty::new(1_000_000),
