@@ -7,7 +7,7 @@ import { api, describeError } from './lib/api';
 import { Feed, type ConnState, type Message } from './lib/feed';
 import { Store, frame } from './lib/frame';
 import { Market } from './lib/market';
-import { OrderBook, type ExecutionReport } from './lib/orders';
+import { LEG_LABELS, OrderBook, type ExecutionReport } from './lib/orders';
 import * as fmt from './lib/format';
 import { auctionPhase, cancelReason } from './lib/session';
 import type { Account, Alert, Clock, Portfolio, Position, Session, Watchlist } from './lib/types';
@@ -98,6 +98,11 @@ function onMessage(m: Message): void {
         toast('error', 'Order rejected', `${r.code ?? ''}: ${r.message ?? ''}`);
       } else if (r.event === 'canceled' && r.reason && r.reason !== 'REQUESTED') {
         toast('info', 'Order canceled', `${o?.symbol ?? r.symbol ?? ''} ${cancelReason(r.reason)}: ${fmt.qty(r.canceled_qty)} shares`);
+      } else if (r.event === 'activated' && o?.leg && o.leg !== 'entry') {
+        // A held exit started, for what its entry filled.
+        const what = `${o.symbol} ${LEG_LABELS[o.leg]} (#${o.id})`;
+        const text = o.status === 'held' ? `${what} is armed for ${fmt.qty(r.qty)} shares: it waits for its stop price.` : `${what} is working for ${fmt.qty(r.qty)} shares.`;
+        toast('info', 'Exit order started', text);
       } else if (r.event === 'parked') {
         const side = (r.side ?? o?.side) === 'sell' ? 'Sell' : 'Buy';
         toast('info', 'Order waiting for the open', `${side} ${fmt.qty(r.qty)} ${r.symbol ?? o?.symbol ?? ''} left the book at the close; it joins the next opening auction.`);

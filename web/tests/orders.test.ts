@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OrderBook, type ExecutionReport } from '../src/lib/orders';
+import { OrderBook, classTag, heldNote, isExit, type ExecutionReport } from '../src/lib/orders';
 import type { Order } from '../src/lib/types';
 
 const accepted = (seq: number, id = '17'): ExecutionReport => ({
@@ -137,5 +137,115 @@ describe('OrderBook (execution reports)', () => {
     b.apply(accepted(2, '2'));
     b.resetOpen([]);
     expect(b.open()).toEqual([]);
+  });
+});
+
+/** An order as the REST API answers it. */
+const rest = (id: string, o: Partial<Order> = {}): Order => ({
+  id,
+  client_order_id: null,
+  account_id: '3',
+  symbol: 'AAPL',
+  side: 'buy',
+  type: 'limit',
+  time_in_force: 'gtc',
+  qty: '100',
+  limit_price: '189.00',
+  stop_price: null,
+  status: 'new',
+  filled_qty: '0',
+  leaves_qty: '100',
+  filled_avg_price: null,
+  cancel_reason: null,
+  created_at: 't',
+  updated_at: 't',
+  seq: 40,
+  fills: [],
+  order_class: 'simple',
+  ...o,
+});
+
+describe('OrderBook (order classes)', () => {
+  const tp = rest('21', { side: 'sell', limit_price: '195.00', status: 'held', order_class: 'bracket', class_id: '20', leg: 'take_profit' });
+  const sl = rest('22', { side: 'sell', type: 'stop', limit_price: null, stop_price: '185.00', status: 'held', order_class: 'bracket', class_id: '20', leg: 'stop_loss' });
+  const entry = rest('20', { order_class: 'bracket', class_id: '20', leg: 'entry', legs: [tp, sl] });
+
+  it('keeps a class’s legs from the submit’s answer as orders of their own', () => {
+    const b = new OrderBook();
+    const first = b.upsert(entry);
+    expect(first).not.toHaveProperty('legs');
+    expect(b.get('21')).toMatchObject({ status: 'held', leg: 'take_profit', class_id: '20' });
+    expect(b.get('22')).toMatchObject({ type: 'stop', leg: 'stop_loss' });
+    expect(b.open().map((o) => o.id)).toEqual(['22', '21', '20']);
+  });
+
+  it('linked marks an order of a class; a bracket’s exits are held until the entry ends', () => {
+    const b = new OrderBook();
+    // The feed's reports of the submit (all at its seq): accepted, then linked, for each order.
+    b.apply(accepted(50, '30'));
+    b.apply({ type: 'execution_report', seq: 50, event: 'linked', order_id: '30', symbol: 'AAPL', order_class: 'bracket', class_id: '30', leg: 'entry' });
+    b.apply({ ...accepted(50, '31'), side: 'sell', limit_price: '195.00' });
+    b.apply({ type: 'execution_report', seq: 50, event: 'linked', order_id: '31', symbol: 'AAPL', order_class: 'bracket', class_id: '30', leg: 'take_profit' });
+    expect(b.get('30')).toMatchObject({ status: 'new', order_class: 'bracket', leg: 'entry', class_id: '30' });
+    expect(b.get('31')).toMatchObject({ status: 'held', order_class: 'bracket', leg: 'take_profit', seq: 50 });
+    // An OCO's orders work at once.
+    b.apply({ ...accepted(51, '32'), side: 'sell' });
+    b.apply({ type: 'execution_report', seq: 51, event: 'linked', order_id: '32', symbol: 'AAPL', order_class: 'oco', class_id: '32', leg: 'take_profit' });
+    expect(b.get('32')).toMatchObject({ status: 'new', order_class: 'oco' });
+    // Unknown orders are not made up.
+    expect(b.apply({ type: 'execution_report', seq: 52, event: 'linked', order_id: '99', order_class: 'oto', class_id: '99', leg: 'entry' })).toBeUndefined();
+  });
+
+  it('linked after the REST answer changes nothing', () => {
+    const b = new OrderBook();
+    b.upsert(entry);
+    b.apply({ ...accepted(40, '21'), side: 'sell' });
+    b.apply({ type: 'execution_report', seq: 40, event: 'linked', order_id: '21', order_class: 'bracket', class_id: '20', leg: 'take_profit' });
+    expect(b.get('21')).toEqual({ ...tp, fills: [] });
+  });
+
+  it('activated starts a held exit for what the entry filled: a take profit works, a stop loss waits for its stop', () => {
+    const b = new OrderBook();
+    b.upsert(entry);
+    // The entry filled 60 and was canceled; its exits start for 60.
+    b.apply({ type: 'execution_report', seq: 45, event: 'activated', order_id: '21', symbol: 'AAPL', qty: '60' });
+    b.apply({ type: 'execution_report', seq: 45, event: 'activated', order_id: '22', symbol: 'AAPL', qty: '60' });
+    expect(b.get('21')).toMatchObject({ status: 'new', qty: '60', leaves_qty: '60' });
+    expect(b.get('22')).toMatchObject({ status: 'held', qty: '60', leaves_qty: '60' });
+    // A fill of the same command still applies (activated left the seq alone)...
+    const f = b.apply({ type: 'execution_report', seq: 45, event: 'fill', order_id: '21', trade_id: 't1', last_qty: '60', last_price: '195.00', cum_qty: '60', leaves_qty: '0', avg_price: '195.00', status: 'filled' });
+    expect(f).toMatchObject({ status: 'filled', filled_qty: '60' });
+    // ...and the activated, seen again, does not undo it.
+    b.apply({ type: 'execution_report', seq: 45, event: 'activated', order_id: '21', symbol: 'AAPL', qty: '60' });
+    expect(b.get('21')).toMatchObject({ status: 'filled', leaves_qty: '0' });
+    // The stop loss canceled because its sibling traded.
+    const c = b.apply({ type: 'execution_report', seq: 46, event: 'canceled', order_id: '22', canceled_qty: '60', reason: 'SIBLING_EXECUTED', status: 'canceled' });
+    expect(c).toMatchObject({ status: 'canceled', cancel_reason: 'SIBLING_EXECUTED' });
+    expect(b.open().map((o) => o.id)).toEqual(['20']);
+  });
+
+  it('an entry that filled nothing cancels its exits PARENT_UNFILLED', () => {
+    const b = new OrderBook();
+    b.upsert(entry);
+    b.apply({ type: 'execution_report', seq: 47, event: 'canceled', order_id: '20', canceled_qty: '100', reason: 'REQUESTED', status: 'canceled' });
+    b.apply({ type: 'execution_report', seq: 47, event: 'canceled', order_id: '21', canceled_qty: '100', reason: 'PARENT_UNFILLED', status: 'canceled' });
+    expect(b.get('21')).toMatchObject({ status: 'canceled', cancel_reason: 'PARENT_UNFILLED' });
+    // Other events of the order (seq 47 > its 40) apply; the sibling is still open here.
+    expect(b.open().map((o) => o.id)).toEqual(['22']);
+  });
+
+  it('tags orders of a class and says why they are held', () => {
+    expect(classTag(tp)).toBe('bracket · take profit');
+    expect(classTag({ order_class: 'oco', leg: 'stop_loss' })).toBe('OCO · stop loss');
+    expect(classTag({ order_class: 'oto', leg: 'entry' })).toBe('OTO · entry');
+    expect(classTag({ order_class: 'simple' })).toBeNull();
+    expect(classTag({})).toBeNull();
+    expect(isExit(tp)).toBe(true);
+    expect(isExit(entry)).toBe(false);
+    expect(heldNote(tp, entry)).toBe('waits for the entry');
+    expect(heldNote(sl, { ...entry, status: 'filled' })).toBe('waits for its stop price');
+    expect(heldNote(tp, { ...entry, status: 'filled' })).toBeNull();
+    expect(heldNote({ ...tp, status: 'new' }, entry)).toBeNull();
+    expect(heldNote(rest('9', { type: 'stop', status: 'held' }), undefined)).toBeNull();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { auctionPhase, auctionView, cancelReason, clockView, imbalance, nextChange, refusalHint, sessionLabel, wallTime } from '../src/lib/session';
+import { auctionPhase, auctionView, cancelReason, cancelReasonHelp, clockView, imbalance, nextChange, refusalHint, sessionLabel, wallTime } from '../src/lib/session';
 import type { Auction, Clock } from '../src/lib/types';
 
 const clock = (c: Partial<Clock>): Clock => ({
@@ -133,6 +133,13 @@ describe('readable codes', () => {
     expect(cancelReason('IOC_REMAINDER')).toBe('IOC remainder');
     expect(cancelReason('FOK_UNFILLED')).toBe('FOK unfilled');
     expect(cancelReason('REQUESTED')).toBe('Requested');
+    // An order class's exits.
+    expect(cancelReason('PARENT_UNFILLED')).toBe('Entry not filled');
+    expect(cancelReason('SIBLING_EXECUTED')).toBe('Other exit executed');
+    expect(cancelReasonHelp('PARENT_UNFILLED')).toMatch(/entry ended without filling anything/);
+    expect(cancelReasonHelp('SIBLING_EXECUTED')).toMatch(/other exit of its class traded/);
+    expect(cancelReasonHelp('REQUESTED')).toBeNull();
+    expect(cancelReasonHelp(null)).toBeNull();
   });
 
   it('explains the session rules’ refusals', () => {

@@ -1,10 +1,39 @@
 import { describe as suite, expect, it } from 'vitest';
 import { toText } from '../src/lib/decimal';
-import { type TicketInput, allowsExtendedHours, allowsPostOnly, check, describe, estimate, fundsWarning, normalize, sessionRules, tifsFor } from '../src/lib/ticket';
-import type { MarketSession, NewOrder } from '../src/lib/types';
+import {
+  type TicketInput,
+  allowsExtendedHours,
+  allowsPostOnly,
+  check,
+  classRefusalHint,
+  classRules,
+  describe,
+  estimate,
+  exitSide,
+  exitsHelp,
+  fundsWarning,
+  normalize,
+  sessionRules,
+  tifsFor,
+  typesFor,
+} from '../src/lib/ticket';
+import type { MarketSession, NewOrder, OrderType } from '../src/lib/types';
 
 const listing = { symbol: 'AAPL', tick: '0.01', lot: '1', max_qty: '1000000' };
-const base: TicketInput = { side: 'buy', type: 'limit', tif: 'gtc', qty: '3', limit: '190.07', stop: '', postOnly: false, extendedHours: false };
+const base: TicketInput = {
+  side: 'buy',
+  type: 'limit',
+  tif: 'gtc',
+  qty: '3',
+  limit: '190.07',
+  stop: '',
+  postOnly: false,
+  extendedHours: false,
+  orderClass: 'simple',
+  takeProfit: '',
+  stopLoss: '',
+  stopLossLimit: '',
+};
 
 suite('ticket check', () => {
   it('builds the order with only the fields its type takes', () => {
@@ -175,5 +204,227 @@ suite('describe', () => {
     expect(describe({ symbol: 'AAPL', side: 'buy', type: 'market', time_in_force: 'opg', qty: '5' })).toBe('Buy 5 AAPL at market, on open');
     expect(describe({ symbol: 'AAPL', side: 'sell', type: 'limit', time_in_force: 'cls', qty: '5', limit_price: '191' })).toBe('Sell 5 AAPL, limit 191.00, on close');
     expect(describe({ symbol: 'AAPL', side: 'buy', type: 'limit', time_in_force: 'day', qty: '5', limit_price: '189', extended_hours: true })).toBe('Buy 5 AAPL, limit 189.00, day, extended hours');
+  });
+});
+
+suite('order classes: the request body', () => {
+  // Buy 100 at 189.00, take profit 195.00, stop loss 185.00 (limit 184.50): the server's own example.
+  const bracket: TicketInput = { ...base, qty: '100', limit: '189.00', orderClass: 'bracket', takeProfit: '195.00', stopLoss: '185.00', stopLossLimit: '' };
+
+  it('builds a bracket with its take profit and stop loss', () => {
+    expect(check(bracket, listing, 'web-1').order).toEqual({
+      symbol: 'AAPL',
+      side: 'buy',
+      type: 'limit',
+      time_in_force: 'gtc',
+      qty: '100',
+      limit_price: '189.00',
+      client_order_id: 'web-1',
+      order_class: 'bracket',
+      take_profit: { limit_price: '195.00' },
+      stop_loss: { stop_price: '185.00' },
+    });
+    // With a limit, the stop loss is a stop-limit.
+    expect(check({ ...bracket, stopLossLimit: ' 184.50 ' }, listing).order?.stop_loss).toEqual({ stop_price: '185.00', limit_price: '184.50' });
+    // A market, stop or stop-limit entry carries them too.
+    expect(check({ ...bracket, type: 'market' }, listing).order).toMatchObject({ type: 'market', order_class: 'bracket', take_profit: { limit_price: '195.00' } });
+    expect(check({ ...bracket, type: 'market' }, listing).order).not.toHaveProperty('limit_price');
+    expect(check({ ...bracket, type: 'stop', stop: '189.50' }, listing).order).toMatchObject({ type: 'stop', stop_price: '189.50', order_class: 'bracket' });
+    expect(check({ ...bracket, type: 'stop_limit', stop: '189.50', limit: '189.60' }, listing).order).toMatchObject({ stop_price: '189.50', limit_price: '189.60' });
+  });
+
+  it('sends no class fields for a simple order, whatever the exit inputs hold', () => {
+    const o = check({ ...bracket, orderClass: 'simple' }, listing).order;
+    expect(o).not.toBeNull();
+    for (const k of ['order_class', 'take_profit', 'stop_loss']) expect(o).not.toHaveProperty(k);
+  });
+
+  it('builds an OTO with the one exit filled in', () => {
+    const oto = { ...bracket, orderClass: 'oto' as const };
+    const tp = check({ ...oto, stopLoss: '' }, listing).order;
+    expect(tp).toMatchObject({ order_class: 'oto', take_profit: { limit_price: '195.00' } });
+    expect(tp).not.toHaveProperty('stop_loss');
+    const sl = check({ ...oto, takeProfit: '', stopLossLimit: '184.50' }, listing).order;
+    expect(sl).toMatchObject({ order_class: 'oto', stop_loss: { stop_price: '185.00', limit_price: '184.50' } });
+    expect(sl).not.toHaveProperty('take_profit');
+  });
+
+  it('builds an OCO as a limit order at its take profit, on the side of its exits', () => {
+    // Selling 100 held shares: at 195.00, or if the price falls to 185.00. The entry's own
+    // type and limit price inputs are not used.
+    const oco: TicketInput = { ...bracket, side: 'sell', type: 'market', limit: '1.00', orderClass: 'oco', tif: 'day' };
+    expect(check(oco, listing).order).toEqual({
+      symbol: 'AAPL',
+      side: 'sell',
+      type: 'limit',
+      time_in_force: 'day',
+      qty: '100',
+      limit_price: '195.00',
+      order_class: 'oco',
+      take_profit: { limit_price: '195.00' },
+      stop_loss: { stop_price: '185.00' },
+    });
+    expect(normalize(oco).type).toBe('limit');
+    expect(exitSide('oco', 'sell')).toBe('sell');
+    expect(exitSide('bracket', 'buy')).toBe('sell');
+    expect(exitSide('oto', 'sell')).toBe('buy');
+  });
+
+  it('offers only what an order with exits may be: day or gtc, never post only or extended hours', () => {
+    expect(tifsFor('limit', 'bracket').map((t) => t.value)).toEqual(['day', 'gtc']);
+    expect(tifsFor('market', 'oco').map((t) => t.value)).toEqual(['day', 'gtc']);
+    expect(typesFor('oco').map((t) => t.value)).toEqual(['limit']);
+    expect(typesFor('bracket').map((t) => t.value)).toEqual(['market', 'limit', 'stop', 'stop_limit']);
+    expect(typesFor('simple').map((t) => t.value)).toEqual(['market', 'limit', 'stop', 'stop_limit']);
+    // Choosing a class takes an on-open order back to day.
+    expect(normalize({ ...bracket, tif: 'opg' }).tif).toBe('day');
+    expect(normalize({ ...bracket, tif: 'gtc' }).tif).toBe('gtc');
+    expect(normalize({ ...bracket, orderClass: 'simple', tif: 'opg' }).tif).toBe('opg');
+    expect(allowsPostOnly('limit', 'gtc', 'bracket')).toBe(false);
+    expect(allowsExtendedHours('limit', 'day', 'oto')).toBe(false);
+    expect(allowsExtendedHours('limit', 'day', 'simple')).toBe(true);
+    const o = check({ ...bracket, tif: 'day', postOnly: true, extendedHours: true }, listing).order;
+    expect(o).not.toBeNull();
+    expect(o).not.toHaveProperty('post_only');
+    expect(o).not.toHaveProperty('extended_hours');
+  });
+
+  it('says the exits in words', () => {
+    const o = check({ ...bracket, stopLossLimit: '184.5' }, listing).order;
+    expect(o && describe(o)).toBe('Buy 100 AAPL, limit 189.00, good till canceled; bracket: take profit 195.00, stop loss 185.00 limit 184.50');
+    const oco = check({ ...bracket, side: 'sell', orderClass: 'oco', tif: 'day' }, listing).order;
+    expect(oco && describe(oco)).toBe('Sell 100 AAPL, limit 195.00, day; OCO: take profit 195.00, stop loss 185.00');
+    const oto = check({ ...bracket, type: 'market', orderClass: 'oto', takeProfit: '' }, listing).order;
+    expect(oto && describe(oto)).toBe('Buy 100 AAPL at market, good till canceled; OTO: stop loss 185.00');
+  });
+
+  it('estimates an OCO at its take profit', () => {
+    const e = estimate({ ...bracket, side: 'sell', orderClass: 'oco', limit: '' }, {});
+    expect(e?.basis).toBe('take profit');
+    expect(toText(e?.total ?? { units: 0n, scale: 0 })).toBe('19500.00');
+  });
+});
+
+suite('order classes: the checks before review', () => {
+  const bracket: TicketInput = { ...base, qty: '100', limit: '189.00', orderClass: 'bracket', takeProfit: '195.00', stopLoss: '185.00', stopLossLimit: '' };
+  const errorsOf = (i: TicketInput) => {
+    const c = check(i, listing);
+    // Review is refused exactly when there are errors.
+    expect(c.order === null).toBe(Object.keys(c.errors).length > 0);
+    return c.errors;
+  };
+
+  it('needs both exits for a bracket and an OCO, exactly one for an OTO', () => {
+    expect(errorsOf(bracket)).toEqual({});
+    expect(errorsOf({ ...bracket, takeProfit: '' }).takeProfit).toBe('Enter the take profit as a positive price with at most 4 decimals.');
+    expect(errorsOf({ ...bracket, stopLoss: ' ' }).stopLoss).toMatch(/^Enter the stop loss/);
+    expect(errorsOf({ ...bracket, orderClass: 'oco', stopLoss: '' }).stopLoss).toMatch(/^Enter the stop loss/);
+    expect(errorsOf({ ...bracket, stopLossLimit: '184.5x' }).stopLossLimit).toMatch(/limit price as a positive price/);
+    const oto = { ...bracket, orderClass: 'oto' as const };
+    expect(errorsOf({ ...oto, takeProfit: '', stopLoss: '' }).exits).toBe('An OTO order needs one exit: enter a take profit or a stop loss.');
+    expect(errorsOf(oto).exits).toBe('An OTO order has exactly one exit: clear the take profit or the stop loss (for both, choose Bracket).');
+    // A stop-loss limit without its stop is a stop loss without a stop price.
+    expect(errorsOf({ ...oto, takeProfit: '', stopLoss: '', stopLossLimit: '184.50' }).stopLoss).toMatch(/^Enter the stop loss/);
+    expect(errorsOf({ ...oto, stopLoss: '' })).toEqual({});
+  });
+
+  it('wants a buy entry’s take profit above its price and its stop below', () => {
+    expect(errorsOf({ ...bracket, takeProfit: '188.00' }).takeProfit).toBe('The take profit must be above the entry’s limit price, 189.00: it sells what the entry buys at a profit.');
+    // Equal is not above.
+    expect(errorsOf({ ...bracket, takeProfit: '189' }).takeProfit).toMatch(/must be above the entry’s limit price/);
+    expect(errorsOf({ ...bracket, stopLoss: '189.50' }).stopLoss).toBe('The stop loss must be below the entry’s limit price, 189.00: it sells if the price falls.');
+    expect(errorsOf({ ...bracket, orderClass: 'oto', takeProfit: '', stopLoss: '190.00' }).stopLoss).toMatch(/below the entry’s limit price/);
+    // A stop entry is compared with its stop price; a stop-limit with its limit.
+    expect(errorsOf({ ...bracket, type: 'stop', stop: '196.00' }).takeProfit).toMatch(/above the entry’s stop price, 196\.00/);
+    expect(errorsOf({ ...bracket, type: 'stop_limit', stop: '184.00', limit: '186.00' })).toEqual({});
+    expect(errorsOf({ ...bracket, type: 'stop_limit', stop: '184.00', limit: '186.00', stopLoss: '186.50' }).stopLoss).toMatch(/below the entry’s limit price, 186\.00/);
+    // A market entry has no price: the exits are checked against each other.
+    expect(errorsOf({ ...bracket, type: 'market' })).toEqual({});
+    expect(errorsOf({ ...bracket, type: 'market', takeProfit: '180.00' }).takeProfit).toBe('The take profit must be above the stop loss, 185.00.');
+  });
+
+  it('mirrors the prices for a sell entry (buy exits)', () => {
+    const sell: TicketInput = { ...bracket, side: 'sell', limit: '189.00', takeProfit: '185.00', stopLoss: '195.00' };
+    expect(errorsOf(sell)).toEqual({});
+    expect(errorsOf({ ...sell, takeProfit: '190.00' }).takeProfit).toBe('The take profit must be below the entry’s limit price, 189.00: it buys back what the entry sells at a profit.');
+    expect(errorsOf({ ...sell, stopLoss: '188.00' }).stopLoss).toBe('The stop loss must be above the entry’s limit price, 189.00: it buys back if the price rises.');
+    // The buy stop-limit's limit is at or above its stop.
+    expect(errorsOf({ ...sell, stopLossLimit: '195.50' })).toEqual({});
+    expect(errorsOf({ ...sell, stopLossLimit: '195.00' })).toEqual({});
+    expect(errorsOf({ ...sell, stopLossLimit: '194.50' }).stopLossLimit).toBe('The stop loss’s limit price must be at or above its stop price, 195.00.');
+  });
+
+  it('keeps a sell stop-limit exit’s limit at or below its stop', () => {
+    expect(errorsOf({ ...bracket, stopLossLimit: '184.50' })).toEqual({});
+    expect(errorsOf({ ...bracket, stopLossLimit: '185.50' }).stopLossLimit).toBe('The stop loss’s limit price must be at or below its stop price, 185.00.');
+  });
+
+  it('wants an OCO’s take profit beyond its stop, on its own side', () => {
+    const oco: TicketInput = { ...bracket, side: 'sell', orderClass: 'oco' };
+    expect(errorsOf(oco)).toEqual({});
+    expect(errorsOf({ ...oco, takeProfit: '184.00' }).takeProfit).toBe('The take profit must be above the stop loss, 185.00.');
+    // A buy OCO buys below the market or if the price rises past the stop.
+    expect(errorsOf({ ...oco, side: 'buy', takeProfit: '185.00', stopLoss: '195.00' })).toEqual({});
+    expect(errorsOf({ ...oco, side: 'buy' }).takeProfit).toBe('The take profit must be below the stop loss, 185.00.');
+  });
+
+  it('warns (without refusing) about exit prices off the tick, as for the entry', () => {
+    const c = check({ ...bracket, takeProfit: '195.005', stopLossLimit: '184.501' }, listing);
+    expect(c.order).not.toBeNull();
+    expect(c.warnings).toEqual(['The take profit is not a multiple of the tick, 0.01.', 'The stop loss’s limit price is not a multiple of the tick, 0.01.']);
+  });
+
+  it('explains the rules for the side chosen', () => {
+    expect(exitsHelp('simple', 'buy')).toBeNull();
+    expect(exitsHelp('bracket', 'buy')).toMatch(/sell what the entry buys: the take profit above the entry’s price, the stop loss below it/);
+    expect(exitsHelp('oto', 'sell')).toMatch(/buy back what the entry sells: the take profit below/);
+    expect(exitsHelp('oco', 'sell')).toBe('Both orders sell: the take profit above the stop loss.');
+    expect(exitsHelp('oco', 'buy')).toBe('Both orders buy: the take profit below the stop loss.');
+  });
+});
+
+suite('order classes: the exchange’s rules on a request body', () => {
+  const entry: NewOrder = { symbol: 'AAPL', side: 'buy', type: 'limit', time_in_force: 'gtc', qty: '100', limit_price: '189.00' };
+  const tp = { limit_price: '195.00' };
+  const sl = { stop_price: '185.00' };
+
+  it('accepts what the server accepts', () => {
+    expect(classRules(entry)).toEqual({});
+    expect(classRules({ ...entry, order_class: 'bracket', take_profit: tp, stop_loss: sl })).toEqual({});
+    expect(classRules({ ...entry, order_class: 'oto', stop_loss: { stop_price: '185.00', limit_price: '184.50' } })).toEqual({});
+    // An OCO's own limit price may be left out (the server takes the take profit's), or repeated in another spelling.
+    expect(classRules({ ...entry, side: 'sell', limit_price: undefined, order_class: 'oco', take_profit: tp, stop_loss: sl })).toEqual({});
+    expect(classRules({ ...entry, side: 'sell', limit_price: '195', order_class: 'oco', take_profit: tp, stop_loss: sl })).toEqual({});
+  });
+
+  it('refuses the shapes the server refuses with INVALID_LEGS', () => {
+    expect(classRules({ ...entry, take_profit: tp })).toEqual({ orderClass: 'A take profit or a stop loss needs an order class: Bracket, OCO or OTO.' });
+    expect(classRules({ ...entry, order_class: 'bracket', take_profit: tp })).toEqual({ stopLoss: 'A bracket order needs a stop loss.' });
+    expect(classRules({ ...entry, side: 'sell', order_class: 'oco', stop_loss: sl })).toMatchObject({ takeProfit: 'An OCO order needs a take profit.' });
+    expect(classRules({ ...entry, order_class: 'oto' }).exits).toMatch(/needs one exit/);
+    expect(classRules({ ...entry, order_class: 'oto', take_profit: tp, stop_loss: sl }).exits).toMatch(/exactly one exit/);
+    const b = { ...entry, order_class: 'bracket' as const, take_profit: tp, stop_loss: sl };
+    for (const tif of ['ioc', 'fok', 'opg', 'cls'] as const) {
+      expect(classRules({ ...b, time_in_force: tif })).toEqual({ tif: 'A bracket order is Day or Good till canceled.' });
+    }
+    expect(classRules({ ...b, post_only: true })).toEqual({ orderClass: 'A bracket order cannot be post only.' });
+    // The server's other entry types (a trailing stop) carry no exits.
+    expect(classRules({ ...b, order_class: 'oto', take_profit: undefined, type: 'trailing_stop' as OrderType, limit_price: undefined })).toEqual({
+      orderClass: 'The entry of an OTO order is a market, limit, stop or stop limit order.',
+    });
+    expect(classRules({ ...b, order_class: 'oto', take_profit: undefined, extended_hours: true })).toEqual({ orderClass: 'An OTO order does not trade in extended hours.' });
+    // An OCO is a limit order at its take profit.
+    const oco = { ...entry, side: 'sell' as const, order_class: 'oco' as const, take_profit: tp, stop_loss: sl };
+    expect(classRules({ ...oco, limit_price: '196.00' })).toEqual({ orderClass: 'An OCO order is a limit order at its take profit.' });
+    expect(classRules({ ...oco, type: 'market', limit_price: undefined })).toEqual({ orderClass: 'An OCO order is a limit order at its take profit.' });
+  });
+
+  it('adds a hint to the server’s refusal of an order with exits', () => {
+    const b: NewOrder = { ...entry, order_class: 'bracket', take_profit: tp, stop_loss: sl };
+    expect(classRefusalHint('INVALID_LEGS', b)).toMatch(/a bracket has a take profit and a stop loss, an OTO exactly one/);
+    expect(classRefusalHint('INVALID_ORDER_CLASS', b)).toMatch(/Simple, Bracket, OCO and OTO/);
+    expect(classRefusalHint('PRICE_OFF_TICK', b)).toMatch(/exits’ included/);
+    expect(classRefusalHint('PRICE_OFF_TICK', entry)).toBeNull();
+    expect(classRefusalHint('INSUFFICIENT_BUYING_POWER', b)).toBeNull();
   });
 });

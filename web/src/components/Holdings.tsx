@@ -4,7 +4,7 @@ import { add, dec, toText } from '../lib/decimal';
 import * as fmt from '../lib/format';
 import { useStore } from '../lib/hooks';
 import { useLive } from '../lib/live';
-import { isOpen } from '../lib/orders';
+import { classTag, heldNote, isExit, isOpen } from '../lib/orders';
 import { revalue } from '../lib/pnl';
 import type { Order, Position } from '../lib/types';
 import { orderBook, orders, portfolio, positions, refreshAccountSoon, session } from '../state';
@@ -246,6 +246,7 @@ function Modify({ o, done }: { o: Order; done: () => void }) {
 }
 
 function OrderRow({ o }: { o: Order }) {
+  const held = heldNote(o, o.class_id ? orderBook.get(o.class_id) : undefined);
   const [editing, setEditing] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -273,7 +274,10 @@ function OrderRow({ o }: { o: Order }) {
           <Link href={`/stocks/${o.symbol}`}>{o.symbol}</Link>
         </th>
         <td class={o.side === 'buy' ? 'up' : 'down'}>{o.side === 'buy' ? 'Buy' : 'Sell'}</td>
-        <td>{fmt.label(o.type)}</td>
+        <td>
+          {fmt.label(o.type)}
+          {classTag(o) && <span class="badge class-tag">{classTag(o)}</span>}
+        </td>
         <td class="num">
           {fmt.qty(o.leaves_qty)}
           {o.filled_qty !== '0' && <span class="muted"> ({fmt.qty(o.filled_qty)} filled)</span>}
@@ -283,12 +287,18 @@ function OrderRow({ o }: { o: Order }) {
           {o.limit_price ? fmt.price(o.limit_price) : o.type === 'market' ? 'Market' : fmt.DASH}
         </td>
         <td>{o.time_in_force.toUpperCase()}</td>
-        <td>{fmt.label(o.status)}</td>
+        <td>
+          {fmt.label(o.status)}
+          {held && <span class="muted"> ({held})</span>}
+        </td>
         <td>
           <div class="row">
-            <button type="button" class="small" aria-expanded={editing} aria-label={`Modify order ${orderName(o)}`} onClick={() => setEditing((x) => !x)}>
-              Modify
-            </button>
+            {/* The exchange does not replace an exit: cancel the class and send it again. */}
+            {!isExit(o) && (
+              <button type="button" class="small" aria-expanded={editing} aria-label={`Modify order ${orderName(o)}`} onClick={() => setEditing((x) => !x)}>
+                Modify
+              </button>
+            )}
             <button type="button" class="small danger" disabled={busy} aria-label={`Cancel order ${orderName(o)}`} onClick={() => void cancel()}>
               Cancel
             </button>

@@ -3,25 +3,33 @@ import { ApiError, api } from '../lib/api';
 import { toText } from '../lib/decimal';
 import * as fmt from '../lib/format';
 import { useStore } from '../lib/hooks';
-import { cancelReason, refusalHint } from '../lib/session';
+import { heldNote } from '../lib/orders';
+import { cancelReason, cancelReasonHelp, refusalHint } from '../lib/session';
 import {
+  CLASS_HELP,
+  CLASS_NAMES,
+  ORDER_CLASSES,
   ORDER_TYPES,
   TIF_HELP,
   TIME_IN_FORCE,
+  type TicketField,
   type TicketInput,
   allowsExtendedHours,
   allowsPostOnly,
   check,
+  classRefusalHint,
   describe,
   estimate,
+  exitsHelp,
   fundsWarning,
   needsLimit,
   needsStop,
   newClientOrderId,
   normalize,
   tifsFor,
+  typesFor,
 } from '../lib/ticket';
-import type { NewOrder, Order, OrderType, Quote, Stock, TimeInForce } from '../lib/types';
+import type { NewOrder, Order, OrderClass, OrderType, Quote, Stock, TimeInForce } from '../lib/types';
 import { account, marketClock, orderBook, orders, positions, refreshAccountSoon, session } from '../state';
 import { pickedPrice } from '../ticket-bus';
 import { ErrorNote } from './common';
@@ -29,10 +37,51 @@ import { Link } from './Link';
 
 type Step = { kind: 'edit' } | { kind: 'review'; order: NewOrder } | { kind: 'sending'; order: NewOrder } | { kind: 'done'; order: NewOrder; result: Order } | { kind: 'failed'; order: NewOrder; error: unknown };
 
-/** The outcome as answered, then as the orders channel reports later fills. */
+/** A class's orders (its first, then its legs): role, id, what each does and its status. */
+function ClassLegs({ first, legs }: { first: Order; legs: Order[] }) {
+  const cls = first.order_class ?? 'simple';
+  const all = [first, ...legs];
+  const entry = first.leg === 'entry' ? first : undefined;
+  return (
+    <table class="legs" aria-label={`Orders of the ${CLASS_NAMES[cls]}`}>
+      <thead>
+        <tr>
+          <th scope="col">Leg</th>
+          <th scope="col" class="num">
+            Order id
+          </th>
+          <th scope="col">Order</th>
+          <th scope="col">Status</th>
+        </tr>
+      </thead>
+      <tbody>
+        {all.map((l) => {
+          const why = l.cancel_reason ? cancelReason(l.cancel_reason) : heldNote(l, entry);
+          const price = l.type === 'market' ? 'at market' : [l.stop_price && `stop ${fmt.price(l.stop_price)}`, l.limit_price && `limit ${fmt.price(l.limit_price)}`].filter(Boolean).join(' ');
+          return (
+            <tr key={l.id}>
+              <th scope="row">{l.leg ? fmt.label(l.leg) : fmt.DASH}</th>
+              <td class="num">{l.id}</td>
+              <td>
+                {l.side === 'buy' ? 'Buy' : 'Sell'} {fmt.qty(l.qty)} {price}
+              </td>
+              <td title={cancelReasonHelp(l.cancel_reason) ?? undefined}>
+                {fmt.label(l.status)}
+                {why && <span class="muted"> ({why})</span>}
+              </td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
+/** The outcome as answered, then as the orders channel reports later fills (and a class's legs). */
 function Result({ answer }: { answer: Order }) {
   useStore(orders);
   const o = orderBook.get(answer.id) ?? answer;
+  const legs = (answer.legs ?? []).map((l) => orderBook.get(l.id) ?? l);
   const filled = o.filled_qty !== '0';
   return (
     <div class="result" role="status">
@@ -60,6 +109,8 @@ function Result({ answer }: { answer: Order }) {
           <dd>{o.id}</dd>
         </div>
       </dl>
+      {o.order_class && o.order_class !== 'simple' && <ClassLegs first={o} legs={legs} />}
+      {o.cancel_reason && cancelReasonHelp(o.cancel_reason) && <p class="help">{cancelReasonHelp(o.cancel_reason)}</p>}
     </div>
   );
 }
@@ -71,14 +122,28 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
   const pos = useStore(positions);
   const picked = useStore(pickedPrice);
   const clock = useStore(marketClock);
-  const [input, setInput] = useState<TicketInput>({ side: 'buy', type: 'market', tif: 'day', qty: '', limit: '', stop: '', postOnly: false, extendedHours: false });
+  const [input, setInput] = useState<TicketInput>({
+    side: 'buy',
+    type: 'market',
+    tif: 'day',
+    qty: '',
+    limit: '',
+    stop: '',
+    postOnly: false,
+    extendedHours: false,
+    orderClass: 'simple',
+    takeProfit: '',
+    stopLoss: '',
+    stopLossLimit: '',
+  });
   const [step, setStep] = useState<Step>({ kind: 'edit' });
   const [showErrors, setShowErrors] = useState(false);
   const [clientId, setClientId] = useState(newClientOrderId);
 
   useEffect(() => {
     if (!picked || picked.symbol !== stock.symbol) return;
-    setInput((i) => ({ ...i, limit: picked.price, type: needsLimit(i.type) ? i.type : 'limit' }));
+    // An OCO's limit price is its take profit.
+    setInput((i) => (i.orderClass === 'oco' ? { ...i, takeProfit: picked.price } : { ...i, limit: picked.price, type: needsLimit(i.type) ? i.type : 'limit' }));
     setStep({ kind: 'edit' });
   }, [picked, stock.symbol]);
 
@@ -102,7 +167,36 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
   const held = pos?.find((p) => p.symbol === stock.symbol);
   const funds = fundsWarning(input, est, acct?.buying_power, held?.qty_available ?? '0');
   const warnings = [...checked.warnings, ...(funds ? [funds] : [])];
-  const err = (f: 'qty' | 'limit' | 'stop' | 'tif') => (showErrors ? checked.errors[f] : undefined);
+  const err = (f: TicketField) => (showErrors ? checked.errors[f] : undefined);
+  const oco = input.orderClass === 'oco';
+  const hasClass = input.orderClass !== 'simple';
+  const exitsHint = exitsHelp(input.orderClass, input.side);
+  /** A price input of the ticket, with its error (or help) below. */
+  const priceInput = (id: string, label: string, field: TicketField, value: string, onValue: (v: string) => void, help?: string | null) => (
+    <>
+      <label for={id}>{label}</label>
+      <input
+        id={id}
+        inputMode="decimal"
+        autoComplete="off"
+        value={value}
+        aria-invalid={err(field) ? true : undefined}
+        aria-describedby={err(field) ? `${id}-error` : help ? `${id}-help` : undefined}
+        onInput={(e) => onValue(e.currentTarget.value)}
+      />
+      {err(field) ? (
+        <p class="error" id={`${id}-error`}>
+          {err(field)}
+        </p>
+      ) : (
+        help && (
+          <p class="help" id={`${id}-help`}>
+            {help}
+          </p>
+        )
+      )}
+    </>
+  );
   const notes = checked.notes.map((n) => (
     <p key={n} class="help">
       {n}
@@ -113,6 +207,7 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
     setStep({ kind: 'sending', order });
     try {
       const result = await api.placeOrder(order);
+      // A class's first order brings its legs: each is kept (and followed) as an order.
       orderBook.upsert(result);
       orders.update((v) => v + 1);
       refreshAccountSoon();
@@ -144,6 +239,12 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
         <h2 id="ticket-title">{step.kind === 'review' || step.kind === 'sending' ? 'Review order' : 'Order result'}</h2>
         <p>{describe(order)}</p>
         <dl class="summary">
+          {order.order_class && order.order_class !== 'simple' && (
+            <div>
+              <dt>Order class</dt>
+              <dd>{ORDER_CLASSES.find((c) => c.value === order.order_class)?.label}</dd>
+            </div>
+          )}
           <div>
             <dt>Side</dt>
             <dd>{order.side === 'buy' ? 'Buy' : 'Sell'}</dd>
@@ -162,10 +263,25 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
               <dd>{fmt.price(order.stop_price)}</dd>
             </div>
           )}
-          {order.limit_price && (
+          {order.limit_price && order.order_class !== 'oco' && (
             <div>
               <dt>Limit price</dt>
               <dd>{fmt.price(order.limit_price)}</dd>
+            </div>
+          )}
+          {order.take_profit && (
+            <div>
+              <dt>Take profit</dt>
+              <dd>limit {fmt.price(order.take_profit.limit_price)}</dd>
+            </div>
+          )}
+          {order.stop_loss && (
+            <div>
+              <dt>Stop loss</dt>
+              <dd>
+                stop {fmt.price(order.stop_loss.stop_price)}
+                {order.stop_loss.limit_price !== undefined && <> limit {fmt.price(order.stop_loss.limit_price)}</>}
+              </dd>
             </div>
           )}
           <div>
@@ -210,7 +326,9 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
           <>
             <p>The order was not placed:</p>
             <ErrorNote error={step.error} />
-            {step.error instanceof ApiError && refusalHint(step.error.code) && <p class="help">{refusalHint(step.error.code)}</p>}
+            {step.error instanceof ApiError && (refusalHint(step.error.code) ?? classRefusalHint(step.error.code, order)) && (
+              <p class="help">{refusalHint(step.error.code) ?? classRefusalHint(step.error.code, order)}</p>
+            )}
           </>
         )}
         {(step.kind === 'done' || step.kind === 'failed') && (
@@ -258,14 +376,49 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
             Sell
           </button>
         </div>
+        <label for="ticket-class">Order class</label>
+        <select
+          id="ticket-class"
+          value={input.orderClass}
+          aria-invalid={err('orderClass') ? true : undefined}
+          aria-describedby={err('orderClass') ? 'ticket-class-error' : CLASS_HELP[input.orderClass] ? 'ticket-class-help' : undefined}
+          onChange={(e) => set({ orderClass: e.currentTarget.value as OrderClass })}
+        >
+          {ORDER_CLASSES.map((c) => (
+            <option key={c.value} value={c.value}>
+              {c.label}
+            </option>
+          ))}
+        </select>
+        {err('orderClass') ? (
+          <p class="error" id="ticket-class-error">
+            {err('orderClass')}
+          </p>
+        ) : (
+          CLASS_HELP[input.orderClass] && (
+            <p class="help" id="ticket-class-help">
+              {CLASS_HELP[input.orderClass]} Day or good till canceled; not post only or extended hours.
+            </p>
+          )
+        )}
         <label for="ticket-type">Order type</label>
-        <select id="ticket-type" value={input.type} onChange={(e) => set({ type: e.currentTarget.value as OrderType })}>
-          {ORDER_TYPES.map((t) => (
+        <select
+          id="ticket-type"
+          value={input.type}
+          aria-describedby={oco ? 'ticket-type-help' : undefined}
+          onChange={(e) => set({ type: e.currentTarget.value as OrderType })}
+        >
+          {typesFor(input.orderClass).map((t) => (
             <option key={t.value} value={t.value}>
               {t.label}
             </option>
           ))}
         </select>
+        {oco && (
+          <p class="help" id="ticket-type-help">
+            An OCO order is a limit order at its take profit.
+          </p>
+        )}
         <label for="ticket-qty">Shares</label>
         <input
           id="ticket-qty"
@@ -300,7 +453,7 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
             )}
           </>
         )}
-        {needsLimit(input.type) && (
+        {needsLimit(input.type) && !oco && (
           <>
             <label for="ticket-limit">Limit price</label>
             <input
@@ -323,6 +476,31 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
             )}
           </>
         )}
+        {hasClass && (
+          <fieldset class="exits" aria-describedby={err('exits') ? 'ticket-exits-error' : exitsHint ? 'ticket-exits-help' : undefined}>
+            <legend>{oco ? 'Take profit and stop loss' : input.orderClass === 'oto' ? 'Exit (one of the two)' : 'Exits'}</legend>
+            {exitsHint && (
+              <p class="help" id="ticket-exits-help">
+                {exitsHint}
+              </p>
+            )}
+            {priceInput('ticket-take-profit', 'Take profit limit price', 'takeProfit', input.takeProfit, (v) => set({ takeProfit: v }), oco ? `Tick ${fmt.price(stock.tick)}. The order’s own limit price.` : null)}
+            {priceInput('ticket-stop-loss', 'Stop loss stop price', 'stopLoss', input.stopLoss, (v) => set({ stopLoss: v }))}
+            {priceInput(
+              'ticket-stop-loss-limit',
+              'Stop loss limit price (optional)',
+              'stopLossLimit',
+              input.stopLossLimit,
+              (v) => set({ stopLossLimit: v }),
+              'Leave empty for a stop (market) exit; set, the stop loss is a stop-limit.',
+            )}
+            {err('exits') && (
+              <p class="error" id="ticket-exits-error">
+                {err('exits')}
+              </p>
+            )}
+          </fieldset>
+        )}
         <label for="ticket-tif">Time in force</label>
         <select
           id="ticket-tif"
@@ -331,7 +509,7 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
           aria-describedby={err('tif') ? 'ticket-tif-error' : TIF_HELP[input.tif] ? 'ticket-tif-help' : undefined}
           onChange={(e) => set({ tif: e.currentTarget.value as TimeInForce })}
         >
-          {tifsFor(input.type).map((t) => (
+          {tifsFor(input.type, input.orderClass).map((t) => (
             <option key={t.value} value={t.value}>
               {t.label}
             </option>
@@ -348,13 +526,13 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
             </p>
           )
         )}
-        {allowsPostOnly(input.type, input.tif) && (
+        {allowsPostOnly(input.type, input.tif, input.orderClass) && (
           <label class="inline" for="ticket-post-only">
             <input id="ticket-post-only" type="checkbox" checked={input.postOnly} onChange={(e) => set({ postOnly: e.currentTarget.checked })} />
             Post only (never take liquidity)
           </label>
         )}
-        {allowsExtendedHours(input.type, input.tif) && (
+        {allowsExtendedHours(input.type, input.tif, input.orderClass) && (
           <label class="inline" for="ticket-extended-hours">
             <input
               id="ticket-extended-hours"

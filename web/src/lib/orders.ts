@@ -4,14 +4,18 @@
  * reflected in a REST answer (or the other way round) is not applied twice.
  */
 import { add, dec, toText } from './decimal';
-import type { Order, OrderStatus, OrderType, Side, TimeInForce } from './types';
+import type { LegRole, Order, OrderClass, OrderStatus, OrderType, Side, TimeInForce } from './types';
 
 export interface ExecutionReport {
   type: 'execution_report';
   seq: number;
   ts?: string;
-  /** `parked`: a GTC order stepped off the book at the close until the next open (still working). */
-  event: 'accepted' | 'triggered' | 'fill' | 'canceled' | 'replaced' | 'rejected' | 'parked';
+  /**
+   * `parked`: a GTC order stepped off the book at the close until the next open (still
+   * working). `linked`: the order just accepted is part of a class. `activated`: a held exit
+   * started, for `qty` (what its entry filled).
+   */
+  event: 'accepted' | 'triggered' | 'fill' | 'canceled' | 'replaced' | 'rejected' | 'parked' | 'linked' | 'activated';
   order_id: string | null;
   client_order_id?: string | null;
   symbol?: string;
@@ -38,11 +42,38 @@ export interface ExecutionReport {
   code?: string;
   message?: string;
   resting_price?: string | null;
+  order_class?: OrderClass;
+  class_id?: string;
+  leg?: LegRole;
 }
+
+/** A leg's role in words: `take_profit` → `take profit`. */
+export const LEG_LABELS: Readonly<Record<LegRole, string>> = { entry: 'entry', take_profit: 'take profit', stop_loss: 'stop loss' };
+
+const CLASS_TAGS: Readonly<Record<OrderClass, string>> = { simple: 'simple', bracket: 'bracket', oco: 'OCO', oto: 'OTO' };
+
+/** The orders list's tag for an order of a class: `"bracket · take profit"`; null for a simple order. */
+export function classTag(o: Pick<Order, 'order_class' | 'leg'>): string | null {
+  if (!o.order_class || o.order_class === 'simple') return null;
+  return o.leg ? `${CLASS_TAGS[o.order_class]} · ${LEG_LABELS[o.leg]}` : CLASS_TAGS[o.order_class];
+}
+
+/** An exit of a class (take profit or stop loss): the exchange does not replace one. */
+export const isExit = (o: Pick<Order, 'leg'>): boolean => o.leg === 'take_profit' || o.leg === 'stop_loss';
 
 export const OPEN_STATUSES: readonly OrderStatus[] = ['held', 'new', 'partially_filled'];
 
 export const isOpen = (o: Order): boolean => OPEN_STATUSES.includes(o.status);
+
+/**
+ * Why a held order of a class is held, in words: an exit waits for its entry to stop working,
+ * a stop (or an armed stop loss) for its stop price. Null when not held or not in a class.
+ */
+export function heldNote(o: Order, entry: Order | undefined): string | null {
+  if (o.status !== 'held' || !o.order_class || o.order_class === 'simple') return null;
+  if (isExit(o) && entry?.leg === 'entry' && isOpen(entry)) return 'waits for the entry';
+  return o.type === 'stop' || o.type === 'stop_limit' ? 'waits for its stop price' : null;
+}
 
 const byNewest = (a: Order, b: Order): number => {
   const x = BigInt(a.id);
@@ -57,12 +88,17 @@ export class OrderBook {
     return this.orders.get(id);
   }
 
-  /** An order as REST answered it (replaces an older copy; keeps a newer one). */
+  /**
+   * An order as REST answered it (replaces an older copy; keeps a newer one). A class's
+   * first order comes with its exits as `legs`: each is kept as an order of its own.
+   */
   upsert(o: Order): Order {
-    const have = this.orders.get(o.id);
-    if (have && have.seq > o.seq) return have;
-    const copy = { ...o, fills: [...o.fills] };
-    this.orders.set(o.id, copy);
+    const { legs, ...order } = o;
+    for (const leg of legs ?? []) this.upsert(leg);
+    const have = this.orders.get(order.id);
+    if (have && have.seq > order.seq) return have;
+    const copy = { ...order, fills: [...order.fills] };
+    this.orders.set(order.id, copy);
     return copy;
   }
 
@@ -81,6 +117,7 @@ export class OrderBook {
     const id = r.order_id;
     if (id == null) return undefined;
     let o = this.orders.get(id);
+    if (r.event === 'linked' || r.event === 'activated') return this.applyClass(r, id, o);
     if (o && r.seq <= o.seq) return o;
     if (!o) {
       if (r.event !== 'accepted' && r.event !== 'rejected') return undefined;
@@ -151,6 +188,32 @@ export class OrderBook {
         next.status = 'rejected';
         next.leaves_qty = '0';
         break;
+    }
+    this.orders.set(id, next);
+    return next;
+  }
+
+  /**
+   * `linked` and `activated` always come with another report of the same command (its
+   * accepted, or the entry's last fill or cancel), so they share its seq: they leave the
+   * order's seq alone (a fill of the same command still applies) and are made idempotent by
+   * the state they expect instead.
+   */
+  private applyClass(r: ExecutionReport, id: string, o: Order | undefined): Order | undefined {
+    if (!o || r.seq < o.seq) return o;
+    let next: Order;
+    if (r.event === 'linked') {
+      // Already known from REST (or this report's twin): nothing to do.
+      if (o.leg || !r.order_class || !r.leg) return o;
+      next = { ...o, order_class: r.order_class, leg: r.leg };
+      if (r.class_id !== undefined) next.class_id = r.class_id;
+      // A bracket's or OTO's exits wait for their entry (an OCO's work at once).
+      if (r.leg !== 'entry' && r.order_class !== 'oco' && next.status === 'new') next.status = 'held';
+    } else {
+      // A held exit starts, for what its entry filled: a take profit goes to the book, a
+      // stop loss stays held until its stop price trades.
+      if (o.status !== 'held' || r.qty === undefined) return o;
+      next = { ...o, qty: r.qty, leaves_qty: r.qty, status: o.type === 'limit' ? 'new' : 'held', updated_at: r.ts ?? o.updated_at };
     }
     this.orders.set(id, next);
     return next;

@@ -103,10 +103,27 @@ export function auctionView(a: Auction | null | undefined): AuctionView | null {
   };
 }
 
-/** Cancel reasons in words: `AUCTION_UNFILLED` → `Auction unfilled`, `IOC_REMAINDER` → `IOC remainder`. */
+/** Cancel reasons that need more than their code in words (an order class's exits). */
+const CANCEL_REASONS: Readonly<Record<string, string>> = {
+  PARENT_UNFILLED: 'Entry not filled',
+  SIBLING_EXECUTED: 'Other exit executed',
+};
+
+/** What those reasons mean, where there is room to say it. */
+export const CANCEL_REASON_HELP: Readonly<Record<string, string>> = {
+  PARENT_UNFILLED: 'Its entry ended without filling anything, so there was nothing for this exit to cover.',
+  SIBLING_EXECUTED: 'The other exit of its class traded, so this one was canceled: the two never trade the same shares.',
+};
+
+/**
+ * Cancel reasons in words: `AUCTION_UNFILLED` → `Auction unfilled`, `IOC_REMAINDER` → `IOC
+ * remainder`, `SIBLING_EXECUTED` → `Other exit executed`.
+ */
 export function cancelReason(code: string): string {
-  return fmt.label(code).replace(/^(Ioc|Fok)\b/, (w) => w.toUpperCase());
+  return CANCEL_REASONS[code] ?? fmt.label(code).replace(/^(Ioc|Fok)\b/, (w) => w.toUpperCase());
 }
+
+export const cancelReasonHelp = (code: string | null | undefined): string | null => (code ? (CANCEL_REASON_HELP[code] ?? null) : null);
 
 /** What to do about a refusal of the session rules (shown under the server's code and message). */
 export const REFUSAL_HINTS: Readonly<Record<string, string>> = {

@@ -1,12 +1,13 @@
 /**
  * The order ticket's logic: which fields an order type needs, which times in force and
- * options go with it, checks before review (and what the market's session will do with the
- * order), the estimated cost (exact, from the decimal strings) and the buying-power warning.
+ * options go with it, order classes (bracket, OCO, OTO) and their exits, checks before review
+ * (and what the market's session will do with the order), the estimated cost (exact, from the
+ * decimal strings) and the buying-power warning.
  */
 import { type Dec, cmp, isMultiple, mul, sign, toText, tryParse } from './decimal';
 import * as fmt from './format';
 import { sessionLabel } from './session';
-import type { MarketSession, NewOrder, OrderType, Side, TimeInForce } from './types';
+import type { MarketSession, NewOrder, OrderClass, OrderType, Side, TimeInForce } from './types';
 
 export const ORDER_TYPES: ReadonlyArray<{ value: OrderType; label: string }> = [
   { value: 'market', label: 'Market' },
@@ -24,19 +25,69 @@ export const TIME_IN_FORCE: ReadonlyArray<{ value: TimeInForce; label: string }>
   { value: 'cls', label: 'On close' },
 ];
 
+export const ORDER_CLASSES: ReadonlyArray<{ value: OrderClass; label: string }> = [
+  { value: 'simple', label: 'Simple' },
+  { value: 'bracket', label: 'Bracket' },
+  { value: 'oco', label: 'OCO' },
+  { value: 'oto', label: 'OTO' },
+];
+
+/** A class's name in a sentence: "a bracket order", "an OCO order". */
+export const CLASS_NAMES: Readonly<Record<OrderClass, string>> = { simple: 'simple', bracket: 'bracket', oco: 'OCO', oto: 'OTO' };
+const article = (cls: OrderClass): string => (cls === 'simple' || cls === 'bracket' ? 'A' : 'An');
+
+/** What each class does (the ticket's help under the order class). */
+export const CLASS_HELP: Readonly<Record<OrderClass, string | null>> = {
+  simple: null,
+  bracket:
+    'An entry with two exits, a take profit and a stop loss. The exits wait until the entry stops working, then cover what it filled; when one of them trades, the other is canceled.',
+  oco: 'One cancels other: a limit order at the take profit and a stop loss, both for the same shares. When one trades, the other is canceled.',
+  oto: 'One triggers other: an entry with one exit, a take profit or a stop loss, which waits until the entry stops working, then covers what it filled.',
+};
+
+/** Where the exits' prices go, for the side chosen: the rule the exchange checks. */
+export function exitsHelp(cls: OrderClass, side: Side): string | null {
+  if (cls === 'simple') return null;
+  const sells = exitSide(cls, side) === 'sell';
+  if (cls === 'oco') return sells ? 'Both orders sell: the take profit above the stop loss.' : 'Both orders buy: the take profit below the stop loss.';
+  return sells
+    ? 'The exits sell what the entry buys: the take profit above the entry’s price, the stop loss below it.'
+    : 'The exits buy back what the entry sells: the take profit below the entry’s price, the stop loss above it.';
+}
+
+/** The side of a class's exits: an OCO's are the order's own side, an entry's the other. */
+export const exitSide = (cls: OrderClass, side: Side): Side => (cls === 'oco' ? side : side === 'buy' ? 'sell' : 'buy');
+
+/** The entries a bracket or OTO takes (never a trailing stop). */
+const ENTRY_TYPES: readonly OrderType[] = ['limit', 'market', 'stop', 'stop_limit'];
+
+/** The order types a class takes: an OCO is a limit order (at its take profit). */
+export function typesFor(cls: OrderClass): ReadonlyArray<{ value: OrderType; label: string }> {
+  if (cls === 'simple') return ORDER_TYPES;
+  if (cls === 'oco') return ORDER_TYPES.filter((t) => t.value === 'limit');
+  return ORDER_TYPES.filter((t) => ENTRY_TYPES.includes(t.value));
+}
+
 /** On open and on close: for one call auction only. */
 export const isAuctionTif = (t: TimeInForce): boolean => t === 'opg' || t === 'cls';
 
-/** The times in force an order type takes: on open and on close are market or limit orders. */
-export function tifsFor(type: OrderType): ReadonlyArray<{ value: TimeInForce; label: string }> {
+/** Day or good till canceled: the only times in force of an order with exits. */
+const isClassTif = (t: TimeInForce): boolean => t === 'day' || t === 'gtc';
+
+/**
+ * The times in force an order type takes: on open and on close are market or limit orders;
+ * an order with exits (any class but simple) is day or good till canceled.
+ */
+export function tifsFor(type: OrderType, cls: OrderClass = 'simple'): ReadonlyArray<{ value: TimeInForce; label: string }> {
+  if (cls !== 'simple') return TIME_IN_FORCE.filter((t) => isClassTif(t.value));
   return type === 'market' || type === 'limit' ? TIME_IN_FORCE : TIME_IN_FORCE.filter((t) => !isAuctionTif(t.value));
 }
 
-/** Extended hours (pre-market and after-hours trading) is for limit DAY orders only. */
-export const allowsExtendedHours = (type: OrderType, tif: TimeInForce): boolean => type === 'limit' && tif === 'day';
+/** Extended hours (pre-market and after-hours trading) is for simple limit DAY orders only. */
+export const allowsExtendedHours = (type: OrderType, tif: TimeInForce, cls: OrderClass = 'simple'): boolean => cls === 'simple' && type === 'limit' && tif === 'day';
 
-/** Post only is for limit orders that rest on the book (never on open or on close). */
-export const allowsPostOnly = (type: OrderType, tif: TimeInForce): boolean => type === 'limit' && !isAuctionTif(tif);
+/** Post only is for simple limit orders that rest on the book (never on open or on close). */
+export const allowsPostOnly = (type: OrderType, tif: TimeInForce, cls: OrderClass = 'simple'): boolean => cls === 'simple' && type === 'limit' && !isAuctionTif(tif);
 
 /** What an on-open or on-close order does (the ticket's help under the time in force). */
 export const TIF_HELP: Partial<Record<TimeInForce, string>> = {
@@ -54,11 +105,24 @@ export interface TicketInput {
   postOnly: boolean;
   /** Sent only where allowed (limit DAY orders). */
   extendedHours: boolean;
+  orderClass: OrderClass;
+  /** The take profit's limit price (an OCO's own limit price). */
+  takeProfit: string;
+  /** The stop loss's stop price. */
+  stopLoss: string;
+  /** The stop loss's limit price: optional (set, the stop loss is a stop-limit). */
+  stopLossLimit: string;
 }
 
-/** The input after a change: a time in force the order type does not take falls back to day. */
+/**
+ * The input after a change: an order type the class does not take becomes a limit order (an
+ * OCO is one), and a time in force the order type or class does not take falls back to day.
+ */
 export function normalize(input: TicketInput): TicketInput {
-  return tifsFor(input.type).some((t) => t.value === input.tif) ? input : { ...input, tif: 'day' };
+  let out = input;
+  if (!typesFor(out.orderClass).some((t) => t.value === out.type)) out = { ...out, type: 'limit' };
+  if (!tifsFor(out.type, out.orderClass).some((t) => t.value === out.tif)) out = { ...out, tif: 'day' };
+  return out;
 }
 
 export interface Listing {
@@ -82,9 +146,12 @@ export const needsStop = (t: OrderType): boolean => t === 'stop' || t === 'stop_
 const WHOLE = /^-?\d+$/;
 const PRICE = /^-?\d+(\.\d{1,4})?$/;
 
+/** The ticket's fields an error is shown under (`exits`: the class's exits as a whole). */
+export type TicketField = 'qty' | 'limit' | 'stop' | 'tif' | 'orderClass' | 'takeProfit' | 'stopLoss' | 'stopLossLimit' | 'exits';
+
 export interface Checked {
   /** Field → what is wrong; review is refused while there are any. */
-  errors: Partial<Record<'qty' | 'limit' | 'stop' | 'tif', string>>;
+  errors: Partial<Record<TicketField, string>>;
   /** Worth a look, but the server decides. */
   warnings: string[];
   /** What the market's session will do with the order (it waits, or joins a call). */
@@ -150,7 +217,7 @@ export function check(input: TicketInput, listing: Listing, clientOrderId?: stri
     if (lot > 1n && q % lot !== 0n) warnings.push(`${listing.symbol} trades in lots of ${fmt.qty(listing.lot)} shares.`);
     if (q > BigInt(listing.max_qty)) warnings.push(`The largest order for ${listing.symbol} is ${fmt.qty(listing.max_qty)} shares.`);
   }
-  const price = (field: 'limit' | 'stop', text: string, name: string): string | undefined => {
+  const price = (field: TicketField, text: string, name: string): string | undefined => {
     const t = text.trim();
     if (!PRICE.test(t)) {
       errors[field] = `Enter the ${name} as a positive price with at most 4 decimals.`;
@@ -165,22 +232,46 @@ export function check(input: TicketInput, listing: Listing, clientOrderId?: stri
     if (tick && p && !isMultiple(p, tick)) warnings.push(`The ${name} is not a multiple of the tick, ${fmt.price(listing.tick)}.`);
     return t;
   };
-  const limit = needsLimit(input.type) ? price('limit', input.limit, 'limit price') : undefined;
-  const stop = needsStop(input.type) ? price('stop', input.stop, 'stop price') : undefined;
-  if (!tifsFor(input.type).some((t) => t.value === input.tif)) errors.tif = 'On open and on close are for market and limit orders.';
+  const cls = input.orderClass;
+  // An OCO is a limit order at its take profit: the take profit is its limit price.
+  const oco = cls === 'oco';
+  const type: OrderType = oco ? 'limit' : input.type;
+  const limit = !oco && needsLimit(type) ? price('limit', input.limit, 'limit price') : undefined;
+  const stop = needsStop(type) ? price('stop', input.stop, 'stop price') : undefined;
+  // The exits: a bracket and an OCO need both; an OTO takes the one filled in.
+  let takeProfit: string | undefined;
+  let stopLoss: string | undefined;
+  let stopLossLimit: string | undefined;
+  if (cls !== 'simple') {
+    const any = (t: string) => t.trim() !== '';
+    if (cls !== 'oto' || any(input.takeProfit)) takeProfit = price('takeProfit', input.takeProfit, 'take profit');
+    if (cls !== 'oto' || any(input.stopLoss) || any(input.stopLossLimit)) {
+      stopLoss = price('stopLoss', input.stopLoss, 'stop loss (its stop price)');
+      if (any(input.stopLossLimit)) stopLossLimit = price('stopLossLimit', input.stopLossLimit, 'stop loss’s limit price');
+    }
+  }
+  if (!tifsFor(type).some((t) => t.value === input.tif)) errors.tif = 'On open and on close are for market and limit orders.';
   if (Object.keys(errors).length) return { errors, warnings, notes, order: null };
   const order: NewOrder = {
     symbol: listing.symbol,
     side: input.side,
-    type: input.type,
+    type,
     time_in_force: input.tif,
     qty: qtyText,
   };
+  if (oco) order.limit_price = takeProfit;
   if (limit !== undefined) order.limit_price = limit;
   if (stop !== undefined) order.stop_price = stop;
-  if (allowsPostOnly(input.type, input.tif) && input.postOnly) order.post_only = true;
-  if (allowsExtendedHours(input.type, input.tif) && input.extendedHours) order.extended_hours = true;
+  if (allowsPostOnly(type, input.tif, cls) && input.postOnly) order.post_only = true;
+  if (allowsExtendedHours(type, input.tif, cls) && input.extendedHours) order.extended_hours = true;
   if (clientOrderId) order.client_order_id = clientOrderId;
+  if (cls !== 'simple') {
+    order.order_class = cls;
+    if (takeProfit !== undefined) order.take_profit = { limit_price: takeProfit };
+    if (stopLoss !== undefined) order.stop_loss = stopLossLimit !== undefined ? { stop_price: stopLoss, limit_price: stopLossLimit } : { stop_price: stopLoss };
+  }
+  const broken = classRules(order);
+  if (Object.keys(broken).length) return { errors: broken, warnings, notes, order: null };
   if (session) {
     const r = sessionRules(order, session);
     if (r.warning) warnings.push(r.warning);
@@ -189,11 +280,95 @@ export function check(input: TicketInput, listing: Listing, clientOrderId?: stri
   return { errors, warnings, notes, order };
 }
 
+/**
+ * The exchange's rules for an order's class (what it refuses with `INVALID_LEGS`), on the
+ * order as it would be sent: the exits the class needs, the entry that may carry them, and
+ * the prices in order. For sell exits (a buy entry, or a sell OCO) the take profit is above
+ * the entry's price and the stop loss below it; mirrored for buy exits. A market entry has
+ * no price: its exits are only checked against each other. Field → what is wrong.
+ */
+export function classRules(o: NewOrder): Partial<Record<TicketField, string>> {
+  const errors: Partial<Record<TicketField, string>> = {};
+  const put = (f: TicketField, message: string) => {
+    errors[f] ??= message;
+  };
+  const cls = o.order_class ?? 'simple';
+  const tp = o.take_profit?.limit_price;
+  const sl = o.stop_loss;
+  if (cls === 'simple') {
+    if (tp !== undefined || sl) put('orderClass', 'A take profit or a stop loss needs an order class: Bracket, OCO or OTO.');
+    return errors;
+  }
+  const name = `${CLASS_NAMES[cls]} order`;
+  const a = `${article(cls)} ${name}`;
+  // The exits the class needs.
+  if (cls === 'oto') {
+    if (tp === undefined && !sl) put('exits', 'An OTO order needs one exit: enter a take profit or a stop loss.');
+    if (tp !== undefined && sl) put('exits', 'An OTO order has exactly one exit: clear the take profit or the stop loss (for both, choose Bracket).');
+  } else {
+    if (tp === undefined) put('takeProfit', `${a} needs a take profit.`);
+    if (!sl) put('stopLoss', `${a} needs a stop loss.`);
+  }
+  // The order that carries them.
+  if (cls === 'oco') {
+    const lp = tryParse(o.limit_price);
+    const tpp = tryParse(tp);
+    if (o.type !== 'limit' || (lp && tpp && cmp(lp, tpp) !== 0)) put('orderClass', 'An OCO order is a limit order at its take profit.');
+  } else if (!ENTRY_TYPES.includes(o.type)) {
+    // Never a trailing stop (should the ticket offer one).
+    put('orderClass', `The entry of ${article(cls).toLowerCase()} ${name} is a market, limit, stop or stop limit order.`);
+  }
+  if (!isClassTif(o.time_in_force)) put('tif', `${a} is Day or Good till canceled.`);
+  if (o.post_only) put('orderClass', `${a} cannot be post only.`);
+  if (o.extended_hours) put('orderClass', `${a} does not trade in extended hours.`);
+  // The prices in order: `high` above `low` for sell exits, below for buy exits.
+  const sells = exitSide(cls, o.side) === 'sell';
+  const inOrder = (high: Dec, low: Dec) => (sells ? cmp(high, low) > 0 : cmp(high, low) < 0);
+  const tpD = tryParse(tp);
+  const stopD = tryParse(sl?.stop_price);
+  const slLimitD = tryParse(sl?.limit_price);
+  const entryText = cls === 'oco' ? undefined : (o.limit_price ?? o.stop_price);
+  const entryD = tryParse(entryText);
+  const entryName = `the entry’s ${o.limit_price !== undefined ? 'limit' : 'stop'} price, ${fmt.price(entryText)}`;
+  const above = sells ? 'above' : 'below';
+  const below = sells ? 'below' : 'above';
+  if (tpD && entryD && !inOrder(tpD, entryD)) {
+    put('takeProfit', `The take profit must be ${above} ${entryName}: it ${sells ? 'sells what the entry buys' : 'buys back what the entry sells'} at a profit.`);
+  }
+  if (stopD && entryD && !inOrder(entryD, stopD)) {
+    put('stopLoss', `The stop loss must be ${below} ${entryName}: it ${sells ? 'sells if the price falls' : 'buys back if the price rises'}.`);
+  }
+  if (tpD && stopD && !inOrder(tpD, stopD)) {
+    put('takeProfit', `The take profit must be ${above} the stop loss, ${fmt.price(sl?.stop_price)}.`);
+  }
+  // A stop-limit exit's limit is not beyond its stop on the wrong side.
+  if (stopD && slLimitD && cmp(stopD, slLimitD) !== 0 && !inOrder(stopD, slLimitD)) {
+    put('stopLossLimit', `The stop loss’s limit price must be at or ${below} its stop price, ${fmt.price(sl?.stop_price)}.`);
+  }
+  return errors;
+}
+
+/** What to do about a refusal of an order with exits (shown under the server's code and message). */
+export function classRefusalHint(code: string | null | undefined, o: NewOrder): string | null {
+  const cls = o.order_class ?? 'simple';
+  if (cls === 'simple' || !code) return null;
+  switch (code) {
+    case 'INVALID_LEGS':
+      return 'The exchange checks an order’s exits: a bracket has a take profit and a stop loss, an OTO exactly one of them, an OCO both (and is a limit order at its take profit); the order is Day or Good till canceled, not post only or extended hours; and the prices are in order (for sell exits the take profit above the entry and the stop loss below it, mirrored for buy exits).';
+    case 'INVALID_ORDER_CLASS':
+      return 'The order class is one of Simple, Bracket, OCO and OTO.';
+    case 'PRICE_OFF_TICK':
+      return 'Every price of the order, its exits’ included, must be a multiple of the stock’s tick.';
+    default:
+      return null;
+  }
+}
+
 export interface Estimate {
   /** The price the estimate assumes. */
   price: Dec;
   /** Where it came from. */
-  basis: 'limit price' | 'stop price' | 'best ask' | 'best bid' | 'last price';
+  basis: 'limit price' | 'stop price' | 'take profit' | 'best ask' | 'best bid' | 'last price';
   /** qty × price, exact. */
   total: Dec;
 }
@@ -204,7 +379,11 @@ export function estimate(input: TicketInput, m: MarketRef): Estimate | null {
   if (!q) return null;
   let price: Dec | null;
   let basis: Estimate['basis'];
-  if (needsLimit(input.type)) {
+  if (input.orderClass === 'oco') {
+    // An OCO is a limit order at its take profit.
+    price = tryParse(input.takeProfit.trim());
+    basis = 'take profit';
+  } else if (needsLimit(input.type)) {
     price = tryParse(input.limit.trim());
     basis = 'limit price';
   } else if (input.type === 'stop') {
@@ -247,7 +426,10 @@ export function newClientOrderId(): string {
   return `web-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
 }
 
-/** A one-line description: "Buy 10 AAPL, limit 190.00, good till canceled". */
+/**
+ * A one-line description: "Buy 10 AAPL, limit 190.00, good till canceled"; with exits
+ * "…; bracket: take profit 195.00, stop loss 185.00 limit 184.50".
+ */
 export function describe(o: NewOrder): string {
   let head = `${o.side === 'buy' ? 'Buy' : 'Sell'} ${fmt.qty(o.qty)} ${o.symbol}`;
   if (o.type === 'market') head += ' at market';
@@ -257,5 +439,11 @@ export function describe(o: NewOrder): string {
   parts.push((TIME_IN_FORCE.find((x) => x.value === o.time_in_force)?.label ?? o.time_in_force).toLowerCase());
   if (o.post_only) parts.push('post only');
   if (o.extended_hours) parts.push('extended hours');
-  return parts.join(', ');
+  const line = parts.join(', ');
+  const cls = o.order_class ?? 'simple';
+  if (cls === 'simple') return line;
+  const exits: string[] = [];
+  if (o.take_profit) exits.push(`take profit ${fmt.price(o.take_profit.limit_price)}`);
+  if (o.stop_loss) exits.push(`stop loss ${fmt.price(o.stop_loss.stop_price)}${o.stop_loss.limit_price !== undefined ? ` limit ${fmt.price(o.stop_loss.limit_price)}` : ''}`);
+  return `${line}; ${CLASS_NAMES[cls]}: ${exits.join(', ') || 'no exits'}`;
 }

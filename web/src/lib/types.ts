@@ -3,6 +3,10 @@
 export type Side = 'buy' | 'sell';
 export type OrderType = 'limit' | 'market' | 'stop' | 'stop_limit';
 export type TimeInForce = 'day' | 'gtc' | 'ioc' | 'fok' | 'opg' | 'cls';
+/** `simple` (the default), or a class of orders placed together (Alpaca's `order_class`). */
+export type OrderClass = 'simple' | 'bracket' | 'oco' | 'oto';
+/** An order's part in its class. */
+export type LegRole = 'entry' | 'take_profit' | 'stop_loss';
 export type OrderStatus =
   | 'held'
   | 'new'
@@ -109,6 +113,14 @@ export interface Order {
   seq: number;
   fills: Fill[];
   post_only?: boolean;
+  /** `simple`, or the class the order belongs to (absent from older answers: simple). */
+  order_class?: OrderClass;
+  /** A class's id: its first order's (the entry, or an OCO's take profit). Absent for simple. */
+  class_id?: string;
+  /** The order's part in its class. Absent for simple. */
+  leg?: LegRole;
+  /** On a class's first order only (the submit's answer, `GET /v1/orders/{id}`): its exits. */
+  legs?: Order[];
 }
 
 export interface Page<T> {
@@ -225,6 +237,12 @@ export interface NewOrder {
   post_only?: boolean;
   /** Limit DAY orders only: also trades in pre-market and after-hours. */
   extended_hours?: boolean;
+  /** Absent: simple. */
+  order_class?: OrderClass;
+  /** A limit exit: above the entry for sell exits, below for buy exits. */
+  take_profit?: { limit_price: string };
+  /** A stop exit (stop-limit with `limit_price`): below the entry for sell exits, above for buy exits. */
+  stop_loss?: { stop_price: string; limit_price?: string };
 }
 
 /** The market's session (the calendar walks it through the day). */
