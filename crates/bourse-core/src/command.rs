@@ -224,6 +224,9 @@ pub enum OrderClass {
 }
 
 impl OrderClass {
+    pub const ALL: [OrderClass; 3] = [OrderClass::Bracket, OrderClass::Oco, OrderClass::Oto];
+
+    /// The wire name.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -231,6 +234,12 @@ impl OrderClass {
             OrderClass::Oco => "oco",
             OrderClass::Oto => "oto",
         }
+    }
+
+    /// Inverse of [`OrderClass::as_str`].
+    #[must_use]
+    pub fn parse(s: &str) -> Option<OrderClass> {
+        OrderClass::ALL.into_iter().find(|c| c.as_str() == s)
     }
 }
 
@@ -244,6 +253,26 @@ pub enum LegRole {
     TakeProfit,
     /// A stop (or stop-limit) exit.
     StopLoss,
+}
+
+impl LegRole {
+    pub const ALL: [LegRole; 3] = [LegRole::Entry, LegRole::TakeProfit, LegRole::StopLoss];
+
+    /// The wire name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LegRole::Entry => "entry",
+            LegRole::TakeProfit => "take_profit",
+            LegRole::StopLoss => "stop_loss",
+        }
+    }
+
+    /// Inverse of [`LegRole::as_str`].
+    #[must_use]
+    pub fn parse(s: &str) -> Option<LegRole> {
+        LegRole::ALL.into_iter().find(|r| r.as_str() == s)
+    }
 }
 
 /// A stop-loss exit: a stop, or a stop-limit with `limit_price`.

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use bourse_core::{AccountId, CancelReason, Cash, Event, LegRole, Price, Qty, Tagged, Trail};
+use bourse_core::{AccountId, CancelReason, Cash, Event, Price, Qty, Tagged, Trail};
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -462,11 +462,7 @@ fn body(t: &Tagged) -> Value {
                 "symbol": symbol.as_str(),
                 "order_class": class.as_str(),
                 "class_id": group.get().to_string(),
-                "leg": match role {
-                    LegRole::Entry => "entry",
-                    LegRole::TakeProfit => "take_profit",
-                    LegRole::StopLoss => "stop_loss",
-                },
+                "leg": role.as_str(),
             }),
         ),
         Event::OrderActivated {

@@ -9,13 +9,6 @@ use reqwest::Method as M;
 use serde_json::{Value, json};
 use support::{Client, Http, Server, Store};
 
-async fn session(h: &Http, user: &str) -> (String, String) {
-    let account = h.register(user).await;
-    let (s, v) = h.log_in(user, "quiet-otter-lantern").await;
-    assert_eq!(s, 201, "{v}");
-    (account, v["token"].as_str().unwrap().to_owned())
-}
-
 fn limit(side: &str, qty: u64, price: &str, tif: &str) -> Value {
     json!({"symbol": "AAPL", "side": side, "type": "limit", "qty": qty.to_string(),
            "limit_price": price, "time_in_force": tif})
@@ -59,9 +52,9 @@ fn class_flow(store: &Store) {
     let (tok, entry) = rt.block_on(async {
         let h = Http::new(&server.base);
         let op = Client::new(&server.base);
-        let (mm, mt) = session(&h, "maker").await;
-        let (me, tok) = session(&h, "trader").await;
-        let (other, ot) = session(&h, "other").await;
+        let (mm, mt) = h.session("maker").await;
+        let (me, tok) = h.session("trader").await;
+        let (other, ot) = h.session("other").await;
         op.post(
             &format!("/v1/admin/accounts/{mm}/shares"),
             json!({"symbol": "AAPL", "qty": 1000}),

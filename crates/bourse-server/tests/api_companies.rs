@@ -41,16 +41,8 @@ fn profiles_and_financials_come_from_the_data_file() {
         assert!(p["description"].as_str().unwrap().len() > 10, "{v}");
         // A trade at 62.50 moves it: 4,310,000,000 × 62.50.
         let op = Client::new(&server.base);
-        let (a, at) = {
-            let a = h.register("seller").await;
-            let (_, v) = h.log_in("seller", "quiet-otter-lantern").await;
-            (a, v["token"].as_str().unwrap().to_owned())
-        };
-        let (b, bt) = {
-            let b = h.register("buyer").await;
-            let (_, v) = h.log_in("buyer", "quiet-otter-lantern").await;
-            (b, v["token"].as_str().unwrap().to_owned())
-        };
+        let (a, at) = h.session("seller").await;
+        let (b, bt) = h.session("buyer").await;
         op.post(
             &format!("/v1/admin/accounts/{a}/shares"),
             json!({"symbol": "KO", "qty": 10}),

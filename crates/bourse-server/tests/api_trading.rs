@@ -8,13 +8,6 @@ use reqwest::Method as M;
 use serde_json::{Value, json};
 use support::{Client, Http, Server, Store};
 
-async fn session(h: &Http, user: &str) -> (String, String) {
-    let account = h.register(user).await;
-    let (s, v) = h.log_in(user, "quiet-otter-lantern").await;
-    assert_eq!(s, 201, "{v}");
-    (account, v["token"].as_str().unwrap().to_owned())
-}
-
 fn limit(side: &str, qty: u64, price: &str, tif: &str) -> Value {
     json!({"symbol": "AAPL", "side": side, "type": "limit", "qty": qty.to_string(),
            "limit_price": price, "time_in_force": tif})
@@ -29,8 +22,8 @@ fn a_trader_funds_searches_trades_amends_and_withdraws() {
     rt.block_on(async {
         let h = Http::new(&server.base);
         let op = Client::new(&server.base);
-        let (buyer, bt) = session(&h, "buyer").await;
-        let (seller, st) = session(&h, "seller").await;
+        let (buyer, bt) = h.session("buyer").await;
+        let (seller, st) = h.session("seller").await;
         let t = |tok: &str| Some(tok.to_owned());
 
         // Cash in; bad transfers refused.
@@ -242,8 +235,8 @@ fn price_alerts_are_created_listed_fired_once_and_deleted() {
     let tokens = rt.block_on(async {
         let h = Http::new(&server.base);
         let op = Client::new(&server.base);
-        let (a, at) = session(&h, "watcher").await;
-        let (b, bt) = session(&h, "other").await;
+        let (a, at) = h.session("watcher").await;
+        let (b, bt) = h.session("other").await;
         for acct in [&a, &b] {
             op.post(
                 &format!("/v1/admin/accounts/{acct}/deposits"),
@@ -390,7 +383,7 @@ fn person_flow(store: &Store) {
         let h = Http::new(&server.base);
         let op = Client::new(&server.base);
         // A market maker offers AAPL.
-        let (mm, mt) = session(&h, "maker").await;
+        let (mm, mt) = h.session("maker").await;
         op.post(
             &format!("/v1/admin/accounts/{mm}/shares"),
             json!({"symbol": "AAPL", "qty": 1000}),
@@ -409,7 +402,7 @@ fn person_flow(store: &Store) {
         assert_eq!(s, 200);
 
         // Register, log in, deposit, search.
-        let (me, tok) = session(&h, "person").await;
+        let (me, tok) = h.session("person").await;
         let (s, _) = h
             .call(
                 M::POST,
@@ -485,7 +478,7 @@ fn person_flow(store: &Store) {
             "{v}"
         );
         // The price moves: the maker's next trade at 195 (someone else buys).
-        let (_, ot) = session(&h, "other").await;
+        let (_, ot) = h.session("other").await;
         h.call(
             M::POST,
             "/v1/transfers",
@@ -635,8 +628,8 @@ fn trailing_flow(store: &Store) {
         let h = Http::new(&server.base);
         let op = Client::new(&server.base);
         let t = |tok: &str| Some(tok.to_owned());
-        let (mm, mt) = session(&h, "maker").await;
-        let (me, tok) = session(&h, "holder").await;
+        let (mm, mt) = h.session("maker").await;
+        let (me, tok) = h.session("holder").await;
         for who in [&mm, &me] {
             op.post(
                 &format!("/v1/admin/accounts/{who}/shares"),
@@ -652,7 +645,7 @@ fn trailing_flow(store: &Store) {
         .await
         .unwrap();
         // The maker trades with a second account to set the last price.
-        let (other, ot) = session(&h, "other").await;
+        let (other, ot) = h.session("other").await;
         op.post(
             &format!("/v1/admin/accounts/{other}/deposits"),
             json!({"amount": "1000000"}),

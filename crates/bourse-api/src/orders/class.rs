@@ -7,7 +7,7 @@ use bourse_core::{
 };
 use serde::Deserialize;
 
-use super::{DecimalText, Listings, NewOrder, invalid, parse_class, parse_price};
+use super::{DecimalText, Listings, NewOrder, invalid, parse_price};
 use crate::error::ApiError;
 
 /// `take_profit` of a new order.
@@ -47,7 +47,7 @@ impl NewOrder {
     ) -> Result<(OrderRequest, Command), ApiError> {
         let class = match self.order_class.as_deref() {
             None | Some("simple") => None,
-            Some(c) => Some(parse_class(c).ok_or_else(|| {
+            Some(c) => Some(OrderClass::parse(c).ok_or_else(|| {
                 invalid(
                     "INVALID_ORDER_CLASS",
                     format!("order_class {c:?} is not one of simple, bracket, oco, oto"),

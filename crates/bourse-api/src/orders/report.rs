@@ -102,38 +102,6 @@ pub struct OrderView {
     pub legs: Option<Vec<OrderView>>,
 }
 
-/// The wire name of an [`OrderClass`].
-#[must_use]
-pub const fn class_str(c: OrderClass) -> &'static str {
-    c.as_str()
-}
-
-/// The wire name of a [`LegRole`].
-#[must_use]
-pub const fn leg_str(r: LegRole) -> &'static str {
-    match r {
-        LegRole::Entry => "entry",
-        LegRole::TakeProfit => "take_profit",
-        LegRole::StopLoss => "stop_loss",
-    }
-}
-
-/// Inverse of [`leg_str`].
-#[must_use]
-pub fn parse_leg(s: &str) -> Option<LegRole> {
-    [LegRole::Entry, LegRole::TakeProfit, LegRole::StopLoss]
-        .into_iter()
-        .find(|r| leg_str(*r) == s)
-}
-
-/// Inverse of [`OrderClass::as_str`].
-#[must_use]
-pub fn parse_class(s: &str) -> Option<OrderClass> {
-    [OrderClass::Bracket, OrderClass::Oco, OrderClass::Oto]
-        .into_iter()
-        .find(|c| c.as_str() == s)
-}
-
 /// Where an order stands.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum OrderStatus {
@@ -455,9 +423,9 @@ impl OrderState {
             updated_at: self.updated_at.to_rfc3339(),
             seq: self.seq.0,
             fills: self.fills.iter().map(OrderFill::view).collect(),
-            order_class: self.class.map_or("simple", |(c, _, _)| class_str(c)),
+            order_class: self.class.map_or("simple", |(c, _, _)| c.as_str()),
             class_id: self.class.map(|(_, g, _)| g.get().to_string()),
-            leg: self.class.map(|(_, _, r)| leg_str(r)),
+            leg: self.class.map(|(_, _, r)| r.as_str()),
             legs: None,
         }
     }

@@ -897,7 +897,7 @@ async fn insert_orders(
     for o in orders {
         class.push(o.class.map(|(c, _, _)| c.as_str()));
         class_id.push(o.class.map(|(_, g, _)| big(g.get())));
-        leg.push(o.class.map(|(_, _, l)| crate::orders::leg_str(l)));
+        leg.push(o.class.map(|(_, _, l)| l.as_str()));
         trail_price.push(match o.trail {
             Some(Trail::Price(p)) => Some(p.raw()),
             _ => None,

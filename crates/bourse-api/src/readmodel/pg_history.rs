@@ -99,9 +99,9 @@ fn order_from_row(r: &PgRow) -> Result<OrderState, QueryError> {
             col::<Option<String>>(r, "leg")?,
         ) {
             (Some(c), Some(g), Some(l)) => Some((
-                text(&c, "order_class", crate::orders::parse_class)?,
+                text(&c, "order_class", bourse_core::OrderClass::parse)?,
                 OrderId::new(unsigned(g, "class_id")?),
-                text(&l, "leg", crate::orders::parse_leg)?,
+                text(&l, "leg", bourse_core::LegRole::parse)?,
             )),
             _ => None,
         },

@@ -508,6 +508,14 @@ impl Http {
         v["account_id"].as_str().unwrap().to_owned()
     }
 
+    /// Registers `user` (the tests' password) and logs in: (account id, session token).
+    pub async fn session(&self, user: &str) -> (String, String) {
+        let account = self.register(user).await;
+        let (s, v) = self.log_in(user, "quiet-otter-lantern").await;
+        assert_eq!(s, 201, "{v}");
+        (account, v["token"].as_str().unwrap().to_owned())
+    }
+
     pub async fn log_in(&self, user: &str, password: &str) -> (u16, Value) {
         self.call(
             reqwest::Method::POST,
