@@ -274,7 +274,9 @@ impl App {
             Event::OrderTriggered { order_id, .. }
             | Event::OrderFilled { order_id, .. }
             | Event::OrderCanceled { order_id, .. }
-            | Event::OrderReplaced { order_id, .. } => order_id,
+            | Event::OrderReplaced { order_id, .. }
+            | Event::OrderLinked { order_id, .. }
+            | Event::OrderActivated { order_id, .. } => order_id,
             _ => return,
         };
         let Some(tr) = self.orders.get_mut(&id) else {
@@ -284,6 +286,14 @@ impl App {
             return;
         }
         tr.state.apply(t.seq, t.ts, &t.event);
+        // An order class's exit (entered over REST or WebSocket): its state follows, so the
+        // reports that come later carry its size, but nothing here is a FIX execution.
+        if matches!(
+            t.event,
+            Event::OrderLinked { .. } | Event::OrderActivated { .. }
+        ) {
+            return;
+        }
         let report = match t.event {
             Event::OrderTriggered { .. } => {
                 let exec = format!("L{}-{}", t.seq.0, id.get());
