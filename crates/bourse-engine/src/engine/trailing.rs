@@ -3,7 +3,7 @@
 //! trail below it; for a buy, the lowest trade and the trail above. The stop only ever
 //! moves in the order's favour; it triggers as a stop does (`stops.rs`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use bourse_core::{Event, OrderId, Price, Side, Trail};
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,8 @@ pub(super) struct Trailing {
 /// stops costs a trade one comparison unless it makes a new high or low for some of them.
 #[derive(Clone, Debug, Default)]
 pub(super) struct TrailingMap {
-    by_id: BTreeMap<OrderId, Trailing>,
+    /// Looked up on every move; never iterated where order matters (a snapshot sorts).
+    by_id: rustc_hash::FxHashMap<OrderId, Trailing>,
     sells: BTreeSet<(Price, OrderId)>,
     buys: BTreeSet<(Price, OrderId)>,
 }
@@ -62,6 +63,18 @@ impl TrailingMap {
         if let Some(old) = self.by_id.remove(id) {
             self.marks(old.side).remove(&(old.water, *id));
         }
+    }
+
+    /// Moves `id`'s water mark to `water` (re-keyed among the marks); its trailing state.
+    fn raise(&mut self, id: OrderId, water: Price) -> Option<Trailing> {
+        let t = self.by_id.get_mut(&id)?;
+        let old = t.water;
+        t.water = water;
+        let t = *t;
+        let marks = self.marks(t.side);
+        marks.remove(&(old, id));
+        marks.insert((water, id));
+        Some(t)
     }
 
     /// The ids whose water mark a trade at `price` betters, in id order within each side
@@ -127,11 +140,9 @@ impl Engine {
         let tick = self.instruments[i].tick;
         let symbol = self.instruments[i].symbol;
         for id in self.trailing[i].bettered(price) {
-            let Some(t) = self.trailing[i].by_id.get(&id).copied() else {
+            let Some(t) = self.trailing[i].raise(id, price) else {
                 continue;
             };
-            let moved = Trailing { water: price, ..t };
-            self.trailing[i].insert(id, moved);
             let Some(w) = self.orders.get_mut(&id) else {
                 continue;
             };
