@@ -154,16 +154,6 @@ impl Companies {
     pub fn note(&self) -> &str {
         &self.note
     }
-
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.by_symbol.len()
-    }
-
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.by_symbol.is_empty()
-    }
 }
 
 /// Shares outstanding × a price, in dollars; `None` past what `Cash` holds.

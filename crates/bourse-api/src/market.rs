@@ -86,11 +86,6 @@ pub(crate) fn quote(st: &SymbolState) -> QuoteView {
     }
 }
 
-/// The quote of `symbol`, if the feed lists it.
-pub(crate) fn quote_of(s: &AppState, symbol: &str) -> Option<QuoteView> {
-    s.0.feed.with_symbol(symbol, quote)
-}
-
 fn known(s: &AppState, symbol: &str) -> Result<String, ApiError> {
     let sym = symbol.to_ascii_uppercase();
     if s.0.feed.with_symbol(&sym, |_| ()).is_some() {
@@ -455,24 +450,26 @@ pub(crate) struct StockPageView {
 }
 
 fn stock_json(s: &AppState, l: &crate::orders::Listing) -> StockView {
-    let profile = s.0.companies.get(l.symbol).map(|c| {
-        let price = s.0.feed.with_symbol(l.symbol.as_str(), |st| {
-            st.day.last.unwrap_or(st.day.prev_close)
-        });
-        ProfileView {
-            description: c.description.clone(),
-            sector: l.sector.clone(),
-            industry: c.industry.clone(),
-            employees: c.employees,
-            website: c.website.clone(),
-            shares_outstanding: c.shares_outstanding.to_string(),
-            market_cap: price.and_then(|p| crate::companies::market_cap(c.shares_outstanding, p)),
-            note: s.0.companies.note().to_owned(),
-        }
+    // The quote and the market cap's price from one look at the symbol's state.
+    let (quote, price) =
+        s.0.feed
+            .with_symbol(l.symbol.as_str(), |st| {
+                (quote(st), st.day.last.unwrap_or(st.day.prev_close))
+            })
+            .unzip();
+    let profile = s.0.companies.get(l.symbol).map(|c| ProfileView {
+        description: c.description.clone(),
+        sector: l.sector.clone(),
+        industry: c.industry.clone(),
+        employees: c.employees,
+        website: c.website.clone(),
+        shares_outstanding: c.shares_outstanding.to_string(),
+        market_cap: price.and_then(|p| crate::companies::market_cap(c.shares_outstanding, p)),
+        note: s.0.companies.note().to_owned(),
     });
     StockView {
         profile,
-        quote: quote_of(s, l.symbol.as_str()),
+        quote,
         symbol: l.symbol,
         name: l.name.clone(),
         tick: l.tick,

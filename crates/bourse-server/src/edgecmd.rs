@@ -8,10 +8,9 @@ use anyhow::Result;
 
 use crate::config::Config;
 
-/// The edge's settings from the binary's.
-#[must_use]
-pub fn edge_config(cfg: &Config) -> bourse_edge::EdgeConfig {
-    bourse_edge::EdgeConfig {
+/// The edge's settings from the binary's; fails on an unreadable company data file.
+pub fn edge_config(cfg: &Config) -> Result<bourse_edge::EdgeConfig> {
+    Ok(bourse_edge::EdgeConfig {
         stream: crate::natsrelease::stream_settings(cfg),
         listen: cfg.edge.listen.clone(),
         core_url: cfg.edge.core_url.trim_end_matches('/').to_owned(),
@@ -23,9 +22,8 @@ pub fn edge_config(cfg: &Config) -> bourse_edge::EdgeConfig {
             ..crate::serve::http_config(cfg, false)
         },
         workers: cfg.server.workers,
-        // A bad file is reported by `run` before the edge starts.
-        companies: crate::serve::companies_file(cfg).ok(),
-    }
+        companies: Some(crate::serve::companies_file(cfg)?),
+    })
 }
 
 /// Runs an edge until a shutdown signal.
@@ -33,7 +31,6 @@ pub fn run(cfg: &Config) -> Result<()> {
     if cfg.nats.url.is_empty() {
         anyhow::bail!("bourse edge needs nats.url (BOURSE__NATS__URL): the stream it serves from");
     }
-    crate::serve::companies_file(cfg)?;
-    bourse_edge::run(edge_config(cfg))?;
+    bourse_edge::run(edge_config(cfg)?)?;
     Ok(())
 }

@@ -7,7 +7,7 @@ use bourse_core::{
 };
 use serde::Deserialize;
 
-use super::{DecimalText, Listings, NewOrder, invalid, parse_price};
+use super::{DecimalText, Listings, NewOrder, invalid, on_tick, parse_price};
 use crate::error::ApiError;
 
 /// `take_profit` of a new order.
@@ -129,23 +129,16 @@ impl NewOrder {
         let tick = listings
             .get(req.symbol)
             .map_or(Price::from_raw(1), |l| l.tick);
-        let prices = take_profit.into_iter().chain(
-            stop_loss
-                .iter()
-                .flat_map(|s| [Some(s.stop_price), s.limit_price])
-                .flatten(),
-        );
-        for p in prices {
-            if !p.is_multiple_of(tick) {
-                return Err(invalid(
-                    RejectReason::PriceOffTick.code(),
-                    format!(
-                        "price {p} is not a multiple of {}'s tick {tick}",
-                        req.symbol
-                    ),
-                ));
-            }
-        }
+        let exits: Vec<Price> = take_profit
+            .into_iter()
+            .chain(
+                stop_loss
+                    .iter()
+                    .flat_map(|s| [Some(s.stop_price), s.limit_price])
+                    .flatten(),
+            )
+            .collect();
+        on_tick(req.symbol, tick, &exits)?;
         let cmd = Command::SubmitClass(Box::new(ClassRequest {
             class,
             order: req,

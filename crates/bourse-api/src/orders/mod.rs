@@ -193,6 +193,21 @@ pub struct NewOrder {
     pub account_id: Option<String>,
 }
 
+/// `PRICE_OFF_TICK` for the first of `prices` off the stock's tick.
+fn on_tick<'a>(
+    symbol: Symbol,
+    tick: Price,
+    prices: impl IntoIterator<Item = &'a Price>,
+) -> Result<(), ApiError> {
+    match prices.into_iter().find(|p| !p.is_multiple_of(tick)) {
+        Some(p) => Err(invalid(
+            RejectReason::PriceOffTick.code(),
+            format!("price {p} is not a multiple of {symbol}'s tick {tick}"),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::unprocessable(code, message)
 }
@@ -378,17 +393,11 @@ impl NewOrder {
                 },
             ));
         }
-        for p in limit_price.iter().chain(stop_price.iter()) {
-            if !p.is_multiple_of(listing.tick) {
-                return Err(invalid(
-                    RejectReason::PriceOffTick.code(),
-                    format!(
-                        "price {p} is not a multiple of {symbol}'s tick {}",
-                        listing.tick
-                    ),
-                ));
-            }
-        }
+        on_tick(
+            symbol,
+            listing.tick,
+            limit_price.iter().chain(stop_price.iter()),
+        )?;
         let client_order_id = self
             .client_order_id
             .as_deref()

@@ -178,10 +178,8 @@ impl Engine {
             .max()
             .unwrap_or(Price::ZERO);
         for leg in exits.iter().flatten() {
-            match self.exit_reserve_px(i, leg).notional(leg.qty) {
-                Some(v) if v <= self.instruments[i].max_notional => {}
-                Some(_) => return out.push(rej(RejectReason::MaxNotionalExceeded)),
-                None => return out.push(rej(RejectReason::ArithmeticOverflow)),
+            if let Err(reason) = self.check_notional(i, self.exit_reserve_px(i, leg), leg.qty) {
+                return out.push(rej(reason));
             }
         }
         // Buy exits: the worst case, every share bought back at the dearest exit, reserved
@@ -384,6 +382,8 @@ impl Engine {
     }
 
     /// A held exit (a stop loss whose take profit partly filled) now covers `left` shares.
+    /// The sibling of an exit that fills is never on the book: a stop loss that triggers
+    /// cancels its take profit before it enters (the ledger check holds them to one).
     fn shrink_exit(&mut self, id: OrderId, left: u64, out: &mut Vec<Event>) {
         let Some(w) = self.orders.get_mut(&id) else {
             return;
@@ -395,11 +395,6 @@ impl Engine {
         w.leaves = left;
         let w = *w;
         let i = w.instrument as usize;
-        // An exit on the book: shrink it there (priority kept).
-        if self.books[i].order(id).is_some() {
-            w_shrink_book(self, i, id, left, out);
-            return;
-        }
         out.push(Event::OrderReplaced {
             order_id: id,
             account: w.account,
@@ -777,14 +772,4 @@ impl Engine {
         }
         Ok(pending)
     }
-}
-
-/// Shrinks an exit resting on the book to `left` (a reduction keeps its priority).
-fn w_shrink_book(e: &mut Engine, i: usize, id: OrderId, left: u64, out: &mut Vec<Event>) {
-    let Some(price) = e.books[i].order(id).map(|o| o.price) else {
-        return;
-    };
-    let mut ev = Vec::new();
-    e.books[i].replace(id, price, Qty::new(left), &mut ev);
-    e.translate(&ev, None, out);
 }

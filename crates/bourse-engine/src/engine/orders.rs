@@ -189,11 +189,8 @@ impl Engine {
                 None => return out.push(rej(RejectReason::NoLiquidity)),
             },
         };
-        let ins = &self.instruments[i];
-        match reserve_px.notional(req.qty) {
-            Some(v) if v <= ins.max_notional => {}
-            Some(_) => return out.push(rej(RejectReason::MaxNotionalExceeded)),
-            None => return out.push(rej(RejectReason::ArithmeticOverflow)),
+        if let Err(reason) = self.check_notional(i, reserve_px, req.qty) {
+            return out.push(rej(reason));
         }
         // Pre-trade risk: a cash account buys with cash it has and sells shares it holds.
         let mut reserved_cash = Cash::ZERO;
@@ -436,11 +433,8 @@ impl Engine {
         if let Err(reason) = checked {
             return out.push(rej(reason));
         }
-        let ins = &self.instruments[i];
-        match new_price.notional(qty) {
-            Some(v) if v <= ins.max_notional => {}
-            Some(_) => return out.push(rej(RejectReason::MaxNotionalExceeded)),
-            None => return out.push(rej(RejectReason::ArithmeticOverflow)),
+        if let Err(reason) = self.check_notional(i, new_price, qty) {
+            return out.push(rej(reason));
         }
         // Re-reserve for the new terms: release the old reservation, take the new one.
         let Some(a) = self.account(account) else {

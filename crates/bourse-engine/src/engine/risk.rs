@@ -63,6 +63,15 @@ impl Engine {
         Ok(())
     }
 
+    /// An order's value at `px` within the instrument's maximum notional (and computable).
+    pub(super) fn check_notional(&self, i: usize, px: Price, qty: Qty) -> Result<(), RejectReason> {
+        match px.notional(qty) {
+            Some(v) if v <= self.instruments[i].max_notional => Ok(()),
+            Some(_) => Err(RejectReason::MaxNotionalExceeded),
+            None => Err(RejectReason::ArithmeticOverflow),
+        }
+    }
+
     /// Price rules: positive, on the tick and, when `banded`, inside the price band.
     pub(super) fn check_price(&self, i: usize, p: Price, banded: bool) -> Result<(), RejectReason> {
         if !p.is_positive() {
