@@ -99,10 +99,11 @@ fn instrument() -> Instrument {
         sector: "Bench".to_owned(),
         reference_price: Price::from_raw(REFERENCE),
         tick: Price::from_raw(FINE_TICK),
-        lot: Qty::new(1),
+        lot: Qty::shares(1),
         band_pct: 50,
-        max_qty: Qty::new(1_000_000),
+        max_qty: Qty::shares(1_000_000),
         max_notional: Cash::from_raw(i64::MAX / 4),
+        fractional: false,
     }
 }
 
@@ -140,7 +141,7 @@ fn engine_case(set: &[(Side, Price, u64, u64)]) -> (Duration, usize) {
             Command::DepositShares {
                 account,
                 symbol,
-                qty: Qty::new(1_000_000),
+                qty: Qty::shares(1_000_000),
             },
             &mut out,
         );
@@ -162,7 +163,7 @@ fn engine_case(set: &[(Side, Price, u64, u64)]) -> (Duration, usize) {
                 side,
                 order_type: OrderType::Limit,
                 tif: TimeInForce::Day,
-                qty: Qty::new(qty),
+                qty: Qty::shares(qty),
                 limit_price: Some(price),
                 stop_price: None,
                 post_only: false,

@@ -66,7 +66,7 @@ fn passive_pool(book: &OrderBook, n: usize, seed: u64) -> Vec<(Side, Price, Qty)
             while d < 500 && rng.below(13) != 0 {
                 d += 1;
             }
-            let qty = Qty::new(100 * (1 + rng.below(5)));
+            let qty = Qty::shares(100 * (1 + rng.below(5)));
             if rng.chance(50) {
                 (
                     Side::Buy,

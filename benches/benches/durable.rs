@@ -147,7 +147,7 @@ fn listed(cfg: &Config) -> Vec<Listed> {
             symbol: i.symbol,
             reference: i.reference_price.raw(),
             tick: i.tick.raw(),
-            lot: i.lot.get(),
+            lot: i.lot.whole_shares(),
         })
         .collect()
 }
@@ -169,7 +169,7 @@ fn setup_commands(cfg: &Config, accounts: u64) -> Vec<Command> {
             setup.push(Command::DepositShares {
                 account,
                 symbol: l.symbol,
-                qty: Qty::new(SHARES),
+                qty: Qty::shares(SHARES),
             });
         }
     }
@@ -298,7 +298,7 @@ impl Gen {
             side,
             order_type,
             tif,
-            qty: Qty::new(l.lot * qty),
+            qty: Qty::shares(l.lot * qty),
             limit_price: (order_type == OrderType::Limit)
                 .then(|| Price::from_raw(l.reference + sign * ticks * l.tick)),
             stop_price: None,

@@ -71,7 +71,7 @@ fn commands(n: usize, seed: u64) -> Vec<Sequenced> {
                 } else {
                     TimeInForce::Gtc
                 },
-                qty: Qty::new(100 * (1 + rng.below(20))),
+                qty: Qty::shares(100 * (1 + rng.below(20))),
                 limit_price: Some(Price::from_raw(1_500_000 + 100 * ticks)),
                 stop_price: None,
                 post_only: rng.chance(5),
@@ -285,7 +285,7 @@ fn replay_run(places: &mut Places, backend: Backend, cmds: &[Sequenced]) -> Repl
             assert_eq!(rec.seq.0, next);
             next += 1;
             if let Command::SubmitOrder(r) = &rec.cmd {
-                qty = qty.wrapping_add(r.qty.get());
+                qty = qty.wrapping_add(r.qty.whole_shares());
             }
             Ok(())
         })

@@ -238,7 +238,7 @@ impl Workload {
                 symbol: i.symbol,
                 reference: i.reference_price.raw(),
                 tick: i.tick.raw(),
-                lot: i.lot.get(),
+                lot: i.lot.whole_shares(),
             })
             .collect();
         let mut setup = Vec::new();
@@ -255,7 +255,7 @@ impl Workload {
                 setup.push(Command::DepositShares {
                     account,
                     symbol: l.symbol,
-                    qty: Qty::new(SHARES),
+                    qty: Qty::shares(SHARES),
                 });
             }
         }
@@ -392,7 +392,7 @@ fn next_command(
         side,
         order_type,
         tif,
-        qty: Qty::new(l.lot * qty),
+        qty: Qty::shares(l.lot * qty),
         limit_price: (order_type == OrderType::Limit)
             .then(|| Price::from_raw(l.reference + sign * ticks * l.tick)),
         stop_price: None,
@@ -422,7 +422,7 @@ fn new_type(
         side,
         order_type: OrderType::Limit,
         tif: TimeInForce::Day,
-        qty: Qty::new(l.lot * (1 + rng.below(100))),
+        qty: Qty::shares(l.lot * (1 + rng.below(100))),
         limit_price: Some(Price::from_raw(l.reference - sign * behind * l.tick)),
         stop_price: None,
         post_only: false,

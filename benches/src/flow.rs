@@ -75,6 +75,7 @@ impl Op {
             tif,
             post_only: false,
             stp: SelfTradePrevention::CancelIncoming,
+            notional: None,
         }
     }
 }
@@ -514,9 +515,9 @@ impl<'c> Gen<'c> {
     /// Round lots of 100 mostly, some odd lots; mean about 275 shares.
     fn maker_qty(&mut self) -> Qty {
         if self.rng.chance(10) {
-            Qty::new(1 + self.rng.below(99))
+            Qty::shares(1 + self.rng.below(99))
         } else {
-            Qty::new(100 * (1 + self.geo(3)))
+            Qty::shares(100 * (1 + self.geo(3)))
         }
     }
 
@@ -571,9 +572,9 @@ impl<'c> Gen<'c> {
             let (qty, price) = self
                 .book
                 .depth(side.opposite(), levels)
-                .fold((0, None), |(q, _), l| (q + l.qty.get(), Some(l.price)));
+                .fold((0, None), |(q, _), l| (q + l.qty.whole_shares(), Some(l.price)));
             if let Some(price) = price {
-                let (id, qty) = (self.new_id(), Qty::new(qty));
+                let (id, qty) = (self.new_id(), Qty::shares(qty));
                 return Op::Submit {
                     id,
                     owner,
@@ -605,7 +606,7 @@ impl<'c> Gen<'c> {
             owner,
             side,
             price,
-            qty: Qty::new(qty),
+            qty: Qty::shares(qty),
             tif: TimeInForce::Ioc,
         }
     }
@@ -615,14 +616,14 @@ impl<'c> Gen<'c> {
         let Some(o) = self.book.order(id) else {
             unreachable!("live order {id:?} is not on the book");
         };
-        let q = o.qty.get();
+        let q = o.qty.whole_shares();
         if q >= 2 && self.rng.chance(50) {
             let smaller = (q * (1 + self.rng.below(3)) / 4).max(1);
             return Op::Replace {
                 id,
                 side: o.side,
                 price: o.price,
-                qty: Qty::new(smaller),
+                qty: Qty::shares(smaller),
             };
         }
         let mut price = self.passive_price(o.side);
@@ -716,7 +717,7 @@ impl<'c> Gen<'c> {
                     ..
                 } => {
                     t.fills += 1;
-                    t.qty += qty.get();
+                    t.qty += qty.whole_shares();
                     self.flags[idx(maker.get())] |= TOUCHED;
                     if maker_leaves.is_zero() {
                         self.flags[idx(maker.get())] |= FILLED;
@@ -850,7 +851,7 @@ mod tests {
             let got = ev.iter().fold(Tally::default(), |mut t, e| {
                 if let BookEvent::Fill { qty, .. } = e {
                     t.fills += 1;
-                    t.qty += qty.get();
+                    t.qty += qty.whole_shares();
                 }
                 t
             });

@@ -476,7 +476,7 @@ pub fn parse_messages(text: &str) -> Result<Vec<Message>, LobsterError> {
             time_ns,
             kind,
             order_id: OrderId::new(order_id),
-            size: Qty::new(size),
+            size: Qty::shares(size),
             price: Price::from_raw(price),
             side,
         });
@@ -578,7 +578,7 @@ pub fn parse_orderbook(text: &str) -> Result<Snapshots, LobsterError> {
                 prev = Some(price);
                 all.push(Quote {
                     price: Price::from_raw(price),
-                    qty: Qty::new(qty),
+                    qty: Qty::shares(qty),
                 });
                 real += 1;
             }
@@ -1104,7 +1104,7 @@ impl<'d> Replayer<'d> {
         match m.kind {
             MessageKind::Submit => {
                 let o =
-                    NewOrder::limit(m.order_id.get(), REAL_OWNER, m.side, m.price, m.size.get());
+                    NewOrder::limit(m.order_id.get(), REAL_OWNER, m.side, m.price, m.size.whole_shares());
                 self.book.submit(&o, &mut self.events);
                 match self.events.as_slice() {
                     [BookEvent::Accepted { .. }, BookEvent::Rested { qty, .. }]
@@ -1237,7 +1237,7 @@ impl<'d> Replayer<'d> {
     ) -> Result<Applied, ReplayError> {
         let id = self.next_taker;
         self.next_taker += 1;
-        let o = NewOrder::limit(id, TAKER_OWNER, m.side.opposite(), m.price, m.size.get())
+        let o = NewOrder::limit(id, TAKER_OWNER, m.side.opposite(), m.price, m.size.whole_shares())
             .with_tif(TimeInForce::Ioc);
         self.book.submit(&o, &mut self.events);
         match self.events.as_slice() {
@@ -1307,7 +1307,7 @@ impl<'d> Replayer<'d> {
     fn add_synthetic(&mut self, number: usize, side: Side, q: Quote) -> Result<(), ReplayError> {
         let id = self.next_synthetic;
         self.next_synthetic += 1;
-        let o = NewOrder::limit(id, SYNTHETIC_OWNER, side, q.price, q.qty.get());
+        let o = NewOrder::limit(id, SYNTHETIC_OWNER, side, q.price, q.qty.whole_shares());
         self.recon_events.clear();
         self.book.submit(&o, &mut self.recon_events);
         match self.recon_events.as_slice() {
@@ -1468,7 +1468,7 @@ mod tests {
         assert_eq!((s.levels(), s.len()), (2, 2));
         let q = |p, n| Quote {
             price: Price::from_raw(p),
-            qty: Qty::new(n),
+            qty: Qty::shares(n),
         };
         assert_eq!(s.side(0, Side::Sell), &[q(101, 5), q(102, 3)]);
         assert_eq!(s.side(0, Side::Buy), &[q(99, 7)]);
@@ -1575,7 +1575,7 @@ mod tests {
                 number: 3,
                 named: OrderId::new(11),
                 front,
-                front_qty: Qty::new(5)
+                front_qty: Qty::shares(5)
             }]
         );
 

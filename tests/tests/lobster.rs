@@ -288,7 +288,7 @@ fn amzn_executions_replayed_aggressively_hit_the_named_order_but_8_known_rows() 
         .iter()
         .map(|e| {
             let front = (!is_synthetic(e.front)).then(|| e.front.get());
-            (e.number, e.named.get(), front, e.front_qty.get())
+            (e.number, e.named.get(), front, e.front_qty.whole_shares())
         })
         .collect();
     assert_eq!(
@@ -334,7 +334,7 @@ fn amzn_replay_without_the_exceptions_fails_at_the_first_swapped_sweep() {
     assert_eq!(*named, OrderId::new(31_486_478));
     assert!(
         events.iter().any(|e| matches!(e,
-            BookEvent::Fill { maker, qty, .. } if *maker == OrderId::new(31_486_027) && qty.get() == 4)),
+            BookEvent::Fill { maker, qty, .. } if *maker == OrderId::new(31_486_027) && qty.whole_shares() == 4)),
         "{err}"
     );
 }

@@ -65,7 +65,7 @@ fn pass(book: &mut OrderBook, rng: &mut Rng, first_id: u64, ops: u64, out: &mut 
             45..=74 => book.cancel(OrderId::new(live[slot]), out),
             75..=89 => {
                 let p = Price::from_raw(mid + away);
-                book.replace(OrderId::new(live[slot]), p, Qty::new(qty), out);
+                book.replace(OrderId::new(live[slot]), p, Qty::shares(qty), out);
             }
             90..=96 => {
                 let cross = if side == Side::Buy {

@@ -213,7 +213,18 @@ export async function refreshOrders(): Promise<void> {
     const { code, message } = describeError(e);
     if (code !== 'UNAUTHORIZED') toast('error', 'Could not load orders', `${code}: ${message}`);
   }
+  // The latest ended orders, for the recent orders (a newer copy the page has is kept).
+  try {
+    const closed = await api.orders('closed', RECENT_CLOSED);
+    for (const o of closed.items) orderBook.upsert(o);
+    orders.update((v) => v + 1);
+  } catch {
+    // Only the recent orders miss them; the open orders above are what matters.
+  }
 }
+
+/** How many ended orders are fetched with the open ones. */
+const RECENT_CLOSED = 50;
 
 export async function refreshAlerts(): Promise<void> {
   try {

@@ -25,9 +25,9 @@ describe('Book', () => {
     );
     const l = b.ladder(20);
     expect(prices(l.bids)).toEqual(['190.10', '190.00', '189.95']);
-    expect(l.bids.map((r) => r.cum)).toEqual([300n, 400n, 450n]);
+    expect(l.bids.map((r) => toText(r.cum))).toEqual(['300', '400', '450']);
     expect(prices(l.asks)).toEqual(['190.20', '190.30']);
-    expect(l.asks.map((r) => r.cum)).toEqual([100n, 110n]);
+    expect(l.asks.map((r) => toText(r.cum))).toEqual(['100', '110']);
     expect(toText(b.spread() ?? { units: -1n, scale: 0 })).toBe('0.10');
   });
 
@@ -49,6 +49,33 @@ describe('Book', () => {
     expect(b.ladder(5).bids).toEqual([]);
   });
 
+  it('keeps fractional sizes exact, cumulative sizes too', () => {
+    const b = new Book();
+    b.replace(
+      snap(
+        1,
+        [
+          ['190.00', '0.5', '1'],
+          ['189.99', '1.234567', '2'],
+          ['189.98', '100', '1'],
+        ],
+        [['190.01', '0.1', '1']],
+      ),
+    );
+    b.apply({ bids: [], asks: [['190.02', '0.2', '1']] });
+    const l = b.ladder(5);
+    expect(l.bids.map((r) => [r.qty, toText(r.cum)])).toEqual([
+      ['0.5', '0.5'],
+      ['1.234567', '1.734567'],
+      ['100', '101.734567'],
+    ]);
+    // 0.1 + 0.2 is 0.30000000000000004 in floats.
+    expect(l.asks.map((r) => toText(r.cum))).toEqual(['0.1', '0.3']);
+    // A fractional level removed by a zero with decimals.
+    b.apply({ bids: [['190.00', '0.000000', '0']], asks: [] });
+    expect(b.ladder(5).bids.map((r) => r.price)).toEqual(['189.99', '189.98']);
+  });
+
   it('orders prices numerically, not as text', () => {
     const b = new Book();
     b.replace(snap(1, [['9.99', '1', '1'], ['10.01', '1', '1'], ['100.00', '1', '1']], []));
@@ -61,7 +88,7 @@ describe('Book', () => {
     b.replace(snap(1, [], asks));
     const l = b.ladder(20);
     expect(l.asks).toHaveLength(20);
-    expect(l.asks[19]?.cum).toBe(20n);
+    expect(toText(l.asks[19]?.cum ?? { units: -1n, scale: 0 })).toBe('20');
   });
 });
 

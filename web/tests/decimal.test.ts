@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { add, cmp, dec, div, group, isMultiple, mul, percent, rescale, sub, toText, trim, tryParse } from '../src/lib/decimal';
+import { add, cmp, dec, decimalsOf, div, divDown, group, isMultiple, mul, percent, rescale, sub, toText, trim, tryParse } from '../src/lib/decimal';
 import * as fmt from '../src/lib/format';
 
 const t = (s: string) => dec(s);
@@ -23,6 +23,19 @@ describe('decimal', () => {
     expect(toText(mul(t('3'), t('0.07')))).toBe('0.21');
     expect(toText(mul(t('1000000'), t('190.1234')))).toBe('190123400.0000');
     expect(toText(mul(t('123456789'), t('98765.4321')))).toBe('12193263111263.5269');
+  });
+
+  it('divides rounding toward zero (what a notional amount buys)', () => {
+    // 250 / 190.06 = 1.31537409...: never more shares than the money pays for.
+    expect(toText(divDown(t('250'), t('190.06'), 6) ?? t('0'))).toBe('1.315374');
+    expect(toText(divDown(t('250.00'), t('200.00'), 6) ?? t('0'))).toBe('1.250000');
+    expect(toText(divDown(t('2'), t('3'), 2) ?? t('0'))).toBe('0.66');
+    expect(toText(divDown(t('-2'), t('3'), 2) ?? t('0'))).toBe('-0.66');
+    expect(toText(divDown(t('2'), t('-3'), 2) ?? t('0'))).toBe('-0.66');
+    expect(divDown(t('1'), t('0'), 6)).toBeNull();
+    expect(decimalsOf('1.50')).toBe(2);
+    expect(decimalsOf('100')).toBe(0);
+    expect(decimalsOf('1e3')).toBeNull();
   });
 
   it('divides with half-away-from-zero rounding', () => {
@@ -89,6 +102,34 @@ describe('format', () => {
     expect(fmt.parseTs('2026-11-22T14:31:00.123456789Z')).toBe(Date.UTC(2026, 10, 22, 14, 31, 0, 123));
     expect(fmt.parseTs('2026-11-22T14:31:00Z')).toBe(Date.UTC(2026, 10, 22, 14, 31, 0, 0));
     expect(fmt.parseTs('nonsense')).toBeNull();
+  });
+
+  it('shows fractional quantities exactly, without float rounding', () => {
+    expect(fmt.qty('0.5')).toBe('0.5');
+    expect(fmt.qty('1.234567')).toBe('1.234567');
+    expect(fmt.qty('0.000001')).toBe('0.000001');
+    expect(fmt.qty('1234.5')).toBe('1,234.5');
+    expect(fmt.qty('0.500000')).toBe('0.5');
+    expect(fmt.qty('100')).toBe('100');
+    // 0.1 + 0.2 is 0.30000000000000004 in floats; 1.234567 × 3 is 3.7037009999999997.
+    expect(fmt.qty(add(dec('0.1'), dec('0.2')))).toBe('0.3');
+    expect(fmt.qty(mul(dec('1.234567'), dec('3')))).toBe('3.703701');
+    expect(fmt.qty('9007199254740993.123456')).toBe('9,007,199,254,740,993.123456');
+    expect(fmt.shares('1')).toBe('1 share');
+    expect(fmt.shares('1.000000')).toBe('1 share');
+    expect(fmt.shares('0.5')).toBe('0.5 shares');
+    expect(fmt.shares('1200')).toBe('1,200 shares');
+  });
+
+  it('shows a notional amount, and tells a zero quantity in any form', () => {
+    expect(fmt.notional('250.00')).toBe('$250.00 notional');
+    expect(fmt.notional('250')).toBe('$250.00 notional');
+    expect(fmt.notional('1000.1234')).toBe('$1,000.1234 notional');
+    expect(fmt.nonZero('0')).toBe(false);
+    expect(fmt.nonZero('0.000000')).toBe(false);
+    expect(fmt.nonZero(null)).toBe(false);
+    expect(fmt.nonZero('0.000001')).toBe(true);
+    expect(fmt.nonZero('100')).toBe(true);
   });
 
   it('labels codes', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OrderBook, classTag, heldNote, isExit, type ExecutionReport } from '../src/lib/orders';
+import { OrderBook, classTag, heldNote, isExit, orderPrice, type ExecutionReport } from '../src/lib/orders';
 import type { Order } from '../src/lib/types';
 
 const accepted = (seq: number, id = '17'): ExecutionReport => ({
@@ -59,6 +59,37 @@ describe('OrderBook (execution reports)', () => {
     expect(o).toMatchObject({ status: 'filled', filled_qty: '10', leaves_qty: '0' });
     expect(o?.fills.map((f) => f.qty)).toEqual(['4', '6']);
     expect(b.open()).toEqual([]);
+  });
+
+  it('a notional order: its amount kept, fractional fills exact', () => {
+    const b = new OrderBook();
+    // The engine computed 1.315374 shares for $250.00 from the book when it accepted it.
+    b.apply({ ...accepted(88, '21'), order_type: 'market', time_in_force: 'day', limit_price: null, qty: '1.315374', notional: '250.00' });
+    expect(b.get('21')).toMatchObject({ qty: '1.315374', leaves_qty: '1.315374', notional: '250.00' });
+    const part = { ...fill(90, '0.5', '0.5', '0.815374', '190.06', 'partially_filled'), order_id: '21' };
+    b.apply(part);
+    const o = b.apply({ ...fill(91, '0.815374', '1.315374', '0', '190.06', 'filled'), order_id: '21' });
+    expect(o).toMatchObject({ status: 'filled', filled_qty: '1.315374', leaves_qty: '0', notional: '250.00' });
+    expect(o?.fills.map((f) => f.qty)).toEqual(['0.5', '0.815374']);
+    // An order in shares has no notional.
+    b.apply(accepted(92));
+    expect(b.get('17')?.notional).toBeUndefined();
+  });
+
+  it('keeps a fractional replace exact', () => {
+    const b = new OrderBook();
+    b.apply({ ...accepted(88), qty: '2.5' });
+    b.apply(fill(90, '0.1', '0.1', '2.4', '190.00', 'partially_filled'));
+    // 0.1 + 0.2 is 0.30000000000000004 in floats.
+    const o = b.apply({ type: 'execution_report', seq: 91, event: 'replaced', order_id: '17', qty: '0.2', limit_price: '190.00' });
+    expect(o).toMatchObject({ qty: '0.3', leaves_qty: '0.2' });
+  });
+
+  it('says an order’s type and price in words', () => {
+    expect(orderPrice({ type: 'market', limit_price: null, stop_price: null })).toBe('Market');
+    expect(orderPrice({ type: 'limit', limit_price: '190', stop_price: null })).toBe('Limit 190.00');
+    expect(orderPrice({ type: 'stop', limit_price: null, stop_price: '185.5' })).toBe('Stop 185.50');
+    expect(orderPrice({ type: 'stop_limit', limit_price: '184.50', stop_price: '185.00' })).toBe('Stop limit, stop 185.00 limit 184.50');
   });
 
   it('cancel ends the order with its reason', () => {

@@ -20,6 +20,16 @@ const pos: Position = {
 };
 
 describe('revalue', () => {
+  it('values a fractional position exactly', () => {
+    const frac: Position = { ...pos, qty: '1.315374', qty_available: '1.315374', cost_basis: '250.0000', avg_entry_price: '190.06', lastday_price: '189.10' };
+    const v = revalue(frac, '200.00');
+    // 1.315374 × 200.00; 1.315374 × 10.90 for the day.
+    expect(v.market_value).toBe('263.07480000');
+    expect(v.unrealized_pl).toBe('13.07480000');
+    expect(v.unrealized_pl_pct).toBe('5.23');
+    expect(v.day_change).toBe('14.33757660');
+  });
+
   it('values a position at a live price exactly', () => {
     const v = revalue(pos, '190.07');
     expect(v.market_value).toBe('5702.10');

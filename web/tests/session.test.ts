@@ -114,7 +114,15 @@ describe('auction panel', () => {
     ]);
   });
 
+  it('shows fractional auction figures exactly', () => {
+    expect(auctionView(auction({ matched_qty: '1200.5', imbalance_qty: '0.25', imbalance_side: 'sell' }))?.rows.slice(1, 3)).toEqual([
+      ['Matched volume', '1,200.5 shares'],
+      ['Imbalance', '0.25 shares to sell'],
+    ]);
+  });
+
   it('has no imbalance without a side or shares', () => {
+    expect(imbalance(auction({ imbalance_qty: '0.000000', imbalance_side: 'buy' }))).toBe('None');
     expect(imbalance(auction({ imbalance_qty: '0', imbalance_side: 'buy' }))).toBe('None');
     expect(imbalance(auction({ imbalance_qty: '5', imbalance_side: null }))).toBe('None');
   });
@@ -147,5 +155,9 @@ describe('readable codes', () => {
     expect(refusalHint('MARKET_CLOSED')).toMatch(/continuous trading/);
     expect(refusalHint('PRICE_OFF_TICK')).toBeNull();
     expect(refusalHint(undefined)).toBeNull();
+  });
+
+  it('explains a refusal of fractional shares or an order in dollars', () => {
+    expect(refusalHint('FRACTIONAL_NOT_ALLOWED')).toMatch(/^This stock trades whole shares only: fractional quantities and orders in dollars \(notional\) are not taken/);
   });
 });

@@ -9,10 +9,14 @@ import {
   classRules,
   describe,
   estimate,
+  estimateNotional,
   exitSide,
   exitsHelp,
+  fractionalRefusalHint,
   fundsWarning,
   normalize,
+  notionalError,
+  qtyError,
   sessionRules,
   tifsFor,
   typesFor,
@@ -24,7 +28,9 @@ const base: TicketInput = {
   side: 'buy',
   type: 'limit',
   tif: 'gtc',
+  amountIn: 'shares',
   qty: '3',
+  notional: '',
   limit: '190.07',
   stop: '',
   postOnly: false,
@@ -426,5 +432,139 @@ suite('order classes: the exchange’s rules on a request body', () => {
     expect(classRefusalHint('PRICE_OFF_TICK', b)).toMatch(/exits’ included/);
     expect(classRefusalHint('PRICE_OFF_TICK', entry)).toBeNull();
     expect(classRefusalHint('INSUFFICIENT_BUYING_POWER', b)).toBeNull();
+  });
+});
+
+suite('fractional shares', () => {
+  const frac = { ...listing, fractionable: true };
+
+  it('takes up to 6 decimals of a share on a fractionable stock', () => {
+    expect(qtyError('0.5', frac)).toBeNull();
+    expect(qtyError('1.234567', frac)).toBeNull();
+    expect(qtyError('100', frac)).toBeNull();
+    expect(qtyError('1.2345678', frac)).toMatch(/at most 6 decimals/);
+    expect(qtyError('1e3', frac)).toMatch(/like 10 or 0\.5/);
+    expect(qtyError('.5', frac)).toBeDefined();
+    expect(check({ ...base, qty: '1.234567' }, frac).order?.qty).toBe('1.234567');
+    expect(check({ ...base, qty: ' 0.5 ' }, frac).order?.qty).toBe('0.5');
+    expect(check({ ...base, qty: '0.0000001' }, frac).errors.qty).toMatch(/at most 6 decimals/);
+  });
+
+  it('takes whole shares only where the stock trades whole shares (FRACTIONAL_NOT_ALLOWED)', () => {
+    expect(qtyError('10', listing)).toBeNull();
+    expect(qtyError('0.5', listing)).toBe('AAPL trades whole shares only: enter a whole number of shares.');
+    expect(qtyError('1.0', listing)).toMatch(/whole shares only/);
+    expect(qtyError('abc', listing)).toMatch(/whole number of shares/);
+    expect(check({ ...base, qty: '0.5' }, { ...listing, fractionable: false }).order).toBeNull();
+  });
+
+  it('warns about zero, the lot and the maximum with fractions, exactly', () => {
+    expect(check({ ...base, qty: '0.000000' }, frac).warnings.join(' ')).toMatch(/more than zero shares/);
+    expect(check({ ...base, qty: '1000000.000001' }, frac).warnings.join(' ')).toMatch(/largest order/);
+    expect(check({ ...base, qty: '1000000.000000' }, frac).warnings).toEqual([]);
+  });
+
+  it('estimates a fractional order exactly', () => {
+    // Exact to the last of its 8 decimals (shares × price).
+    expect(toText(estimate({ ...base, qty: '1.234567' }, {})?.total ?? { units: 0n, scale: 0 })).toBe('234.65414969');
+    const sell = { ...base, side: 'sell' as const, qty: '0.75' };
+    expect(fundsWarning(sell, null, null, '0.75')).toBeNull();
+    expect(fundsWarning(sell, null, null, '0.5')).toMatch(/0\.5 shares available/);
+  });
+});
+
+suite('orders in dollars (notional)', () => {
+  const frac = { ...listing, fractionable: true };
+  const dollars: TicketInput = { ...base, type: 'market', tif: 'day', amountIn: 'dollars', qty: '', notional: '250.00' };
+
+  it('sends a simple market day order with the notional and no qty', () => {
+    expect(check(dollars, frac, 'web-2').order).toEqual({ symbol: 'AAPL', side: 'buy', type: 'market', time_in_force: 'day', notional: '250.00', client_order_id: 'web-2' });
+    const sell = check({ ...dollars, side: 'sell', notional: '99.1234', qty: '5' }, frac).order;
+    expect(sell).toEqual({ symbol: 'AAPL', side: 'sell', type: 'market', time_in_force: 'day', notional: '99.1234' });
+    expect(sell && 'qty' in sell).toBe(false);
+    // Shares mode sends qty and never a notional, whatever the amount field holds.
+    const shares = check({ ...base, notional: '250' }, frac).order;
+    expect(shares?.qty).toBe('3');
+    expect(shares && 'notional' in shares).toBe(false);
+  });
+
+  it('takes dollars above zero with at most 4 decimals', () => {
+    expect(notionalError('250', frac)).toBeNull();
+    expect(notionalError('0.0001', frac)).toBeNull();
+    expect(notionalError('250.12345', frac)).toMatch(/at most 4 decimals/);
+    expect(notionalError('0', frac)).toMatch(/above zero/);
+    expect(notionalError('0.0000', frac)).toMatch(/above zero/);
+    expect(notionalError('-5', frac)).toBeDefined();
+    expect(notionalError('$250', frac)).toBeDefined();
+    expect(notionalError('', frac)).toBeDefined();
+    expect(check({ ...dollars, notional: '1e3' }, frac).errors.notional).toBeDefined();
+    expect(check({ ...dollars, notional: '0' }, frac).order).toBeNull();
+  });
+
+  it('is refused on a stock that trades whole shares only', () => {
+    const r = check(dollars, listing);
+    expect(r.order).toBeNull();
+    expect(r.errors.notional).toBe('AAPL trades whole shares only: it takes no orders in dollars. Buy in shares.');
+    expect(notionalError('250', { ...listing, fractionable: false })).toMatch(/whole shares only/);
+  });
+
+  it('mirrors the exchange: market, day and simple only (INVALID_ORDER)', () => {
+    expect(check({ ...dollars, type: 'limit', limit: '190.00' }, frac).errors.amountIn).toMatch(/market order, good for the day/);
+    expect(check({ ...dollars, tif: 'gtc' }, frac).errors.amountIn).toMatch(/market order, good for the day/);
+    expect(check({ ...dollars, tif: 'ioc' }, frac).order).toBeNull();
+    expect(check({ ...dollars, orderClass: 'bracket' }, frac).errors.amountIn).toMatch(/simple order/);
+  });
+
+  it('switches the ticket to a simple market day order, and back to shares where dollars are not taken', () => {
+    const n = normalize({ ...base, type: 'stop_limit', tif: 'gtc', orderClass: 'bracket', amountIn: 'dollars' }, frac);
+    expect(n).toMatchObject({ amountIn: 'dollars', type: 'market', tif: 'day', orderClass: 'simple' });
+    expect(normalize({ ...dollars }, listing)).toMatchObject({ amountIn: 'shares' });
+    expect(normalize({ ...dollars }, { ...listing, fractionable: false }).amountIn).toBe('shares');
+    // Without the listing, the mode is kept.
+    expect(normalize({ ...dollars, type: 'limit' }).type).toBe('market');
+    // Shares mode is left alone.
+    expect(normalize(base, frac)).toEqual(base);
+  });
+
+  it('estimates the shares at the last price, rounded down to a millionth', () => {
+    const e = estimate(dollars, { bid: '189.99', ask: '190.07', last: '190.06' });
+    expect(e?.basis).toBe('last price');
+    expect(toText(e?.total ?? { units: 0n, scale: 0 })).toBe('250.00');
+    // 250 / 190.06 = 1.3153740924…
+    expect(toText(e?.shares ?? { units: 0n, scale: 0 })).toBe('1.315374');
+    expect(toText(estimateNotional('250', 'buy', { last: '200.00' })?.shares ?? { units: 0n, scale: 0 })).toBe('1.250000');
+    // No trade yet: the side of the book the order takes from.
+    expect(estimateNotional('100', 'buy', { bid: '99.00', ask: '100.00' })?.basis).toBe('best ask');
+    expect(estimateNotional('100', 'sell', { bid: '99.00', ask: '100.00' })?.basis).toBe('best bid');
+    expect(estimateNotional('100', 'buy', {})).toBeNull();
+    expect(estimateNotional('0', 'buy', { last: '1' })).toBeNull();
+    expect(estimateNotional('abc', 'buy', { last: '1' })).toBeNull();
+  });
+
+  it('warns about buying power and shares held with the estimate', () => {
+    const e = estimate(dollars, { last: '200.00' });
+    expect(fundsWarning(dollars, e, '250.00', null)).toBeNull();
+    expect(fundsWarning(dollars, e, '249.99', null)).toMatch(/\$250\.00, is more than your buying power/);
+    const sell: TicketInput = { ...dollars, side: 'sell' };
+    const es = estimate(sell, { last: '200.00' });
+    expect(fundsWarning(sell, es, null, '1.25')).toBeNull();
+    expect(fundsWarning(sell, es, null, '1')).toMatch(/about 1\.25 shares: you have 1 shares available/);
+  });
+
+  it('says the order in words', () => {
+    expect(describe({ symbol: 'AAPL', side: 'buy', type: 'market', time_in_force: 'day', notional: '250' })).toBe('Buy $250.00 of AAPL at market, day');
+    expect(describe({ symbol: 'AAPL', side: 'sell', type: 'market', time_in_force: 'day', notional: '1000.5' })).toBe('Sell $1,000.50 of AAPL at market, day');
+    expect(describe({ symbol: 'AAPL', side: 'buy', type: 'limit', time_in_force: 'day', qty: '0.5', limit_price: '190' })).toBe('Buy 0.5 AAPL, limit 190.00, day');
+  });
+
+  it('adds a hint to the exchange’s refusal of an order in dollars or for a fraction', () => {
+    const n: NewOrder = { symbol: 'AAPL', side: 'buy', type: 'market', time_in_force: 'day', notional: '250' };
+    const f: NewOrder = { symbol: 'AAPL', side: 'buy', type: 'market', time_in_force: 'day', qty: '0.5' };
+    const whole: NewOrder = { symbol: 'AAPL', side: 'buy', type: 'market', time_in_force: 'day', qty: '5' };
+    expect(fractionalRefusalHint('INVALID_ORDER', n)).toMatch(/simple market order, good for the day/);
+    expect(fractionalRefusalHint('INVALID_QUANTITY', f)).toMatch(/at most 6 decimals/);
+    expect(fractionalRefusalHint('INVALID_ORDER', whole)).toBeNull();
+    expect(fractionalRefusalHint('INSUFFICIENT_BUYING_POWER', n)).toBeNull();
+    expect(fractionalRefusalHint(null, n)).toBeNull();
   });
 });

@@ -154,7 +154,7 @@ impl Venue for Matchcore {
                         unreachable!("the flow sends no FOK and no auction orders")
                     }
                 };
-                self.submit(id.get(), side, price.raw().unsigned_abs(), qty.get(), rests)
+                self.submit(id.get(), side, price.raw().unsigned_abs(), qty.whole_shares(), rests)
             }
             Op::Cancel { id } => {
                 let order_id = mc::OrderId(self.ids[idx(id.get())]);
@@ -182,14 +182,14 @@ impl Venue for Matchcore {
                         order_id,
                         order_kind: mc::OrderKind::Limit,
                     })));
-                    t += self.submit(id.get(), s, px, qty.get(), true);
+                    t += self.submit(id.get(), s, px, qty.whole_shares(), true);
                     return t;
                 }
                 // Same price and a smaller size keeps priority; anything else re-queues.
                 let patch = mc::LimitOrderPatch::new()
                     .with_price(mc::Price(px))
                     .with_quantity_policy(mc::QuantityPolicy::Standard {
-                        quantity: mc::Quantity(qty.get()),
+                        quantity: mc::Quantity(qty.whole_shares()),
                     });
                 tally(&self.exec(mc::CommandKind::Amend(mc::AmendCmd {
                     order_id,

@@ -102,7 +102,7 @@ impl Venue for Nanobook {
                 };
                 let r = self
                     .ex
-                    .submit_limit(side(s), nb::Price(price.raw()), qty.get(), tif);
+                    .submit_limit(side(s), nb::Price(price.raw()), qty.whole_shares(), tif);
                 self.ids[idx(id.get())] = r.order_id;
                 tally(&r)
             }
@@ -130,20 +130,20 @@ impl Venue for Nanobook {
                     }
                 };
                 let price = nb::Price(price.raw());
-                if price == old_price && qty.get() <= rem {
+                if price == old_price && qty.whole_shares() <= rem {
                     let book = self.ex.book_mut();
                     if let Some(o) = book.get_order_mut(nid) {
-                        o.remaining_quantity = qty.get();
+                        o.remaining_quantity = qty.whole_shares();
                     }
                     if let Some(level) = book.side_mut(side(s)).get_level_mut(price) {
-                        level.decrease_quantity(rem - qty.get());
+                        level.decrease_quantity(rem - qty.whole_shares());
                     }
                     return Tally::default();
                 }
                 self.safe_cancel(nid);
                 let r = self
                     .ex
-                    .submit_limit(side(s), price, qty.get(), nb::TimeInForce::GTC);
+                    .submit_limit(side(s), price, qty.whole_shares(), nb::TimeInForce::GTC);
                 self.ids[idx(id.get())] = r.order_id;
                 tally(&r)
             }

@@ -20,7 +20,7 @@ impl EventSink for CountingSink {
         match event {
             BookEvent::Fill { qty, .. } => {
                 self.tally.fills += 1;
-                self.tally.qty += qty.get();
+                self.tally.qty += qty.whole_shares();
             }
             BookEvent::Rejected { .. } => self.tally.rejects += 1,
             _ => {}

@@ -107,7 +107,7 @@ impl Venue for Naive {
                 tif,
                 ..
             } => {
-                let left = self.take(side, price.raw(), qty.get(), &mut t);
+                let left = self.take(side, price.raw(), qty.whole_shares(), &mut t);
                 if left > 0 && tif.may_rest() {
                     self.rest(id.get(), side, price.raw(), left);
                 } else if left > 0 && tif == TimeInForce::Fok {
@@ -133,14 +133,14 @@ impl Venue for Naive {
                 if raw == old_price {
                     let queue = self.levels(side).get_mut(&raw);
                     if let Some(entry) = queue.and_then(|q| q.iter_mut().find(|e| e.0 == id.get()))
-                        && qty.get() <= entry.1
+                        && qty.whole_shares() <= entry.1
                     {
-                        entry.1 = qty.get();
+                        entry.1 = qty.whole_shares();
                         return t;
                     }
                 }
                 self.remove(id.get());
-                let left = self.take(side, raw, qty.get(), &mut t);
+                let left = self.take(side, raw, qty.whole_shares(), &mut t);
                 if left > 0 {
                     self.rest(id.get(), side, raw, left);
                 }

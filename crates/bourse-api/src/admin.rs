@@ -216,13 +216,13 @@ pub(crate) async fn deposit_shares(
         .ok()
         .filter(|sym| s.0.listings.get(*sym).is_some())
         .ok_or_else(|| ApiError::unprocessable("UNKNOWN_SYMBOL", "no such listed symbol"))?;
-    if body.qty == 0 {
+    let qty = Qty::shares(body.qty);
+    if body.qty == 0 || qty.whole_shares() != body.qty {
         return Err(ApiError::unprocessable(
             "INVALID_QUANTITY",
-            "qty must be positive",
+            "qty must be a positive number of shares, at most 18,446,744,073,709",
         ));
     }
-    let qty = Qty::new(body.qty);
     let reply =
         s.0.gateway
             .execute(Command::DepositShares {

@@ -7,7 +7,7 @@
 
 use axum::Json;
 use bourse_calendar::{Date, TradingDay};
-use bourse_core::Session;
+use bourse_core::{Qty, Session};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -230,8 +230,8 @@ pub(crate) async fn auction(
                 None => "none",
             },
             price: a.and_then(|a| a.price),
-            matched_qty: a.map_or(0, |a| a.matched).to_string(),
-            imbalance_qty: a.map_or(0, |a| a.imbalance).to_string(),
+            matched_qty: Qty::from_raw(a.map_or(0, |a| a.matched)).to_string(),
+            imbalance_qty: Qty::from_raw(a.map_or(0, |a| a.imbalance)).to_string(),
             imbalance_side: a.and_then(|a| a.imbalance_side),
             reference_price: a.map(|a| a.reference),
         }

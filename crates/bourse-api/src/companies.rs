@@ -159,7 +159,7 @@ impl Companies {
 /// Shares outstanding × a price, in dollars; `None` past what `Cash` holds.
 #[must_use]
 pub fn market_cap(shares: u64, price: Price) -> Option<Cash> {
-    price.notional(bourse_core::Qty::new(shares))
+    price.notional(bourse_core::Qty::shares(shares))
 }
 
 #[cfg(test)]
@@ -178,8 +178,9 @@ mod tests {
                     name: (*s).to_owned(),
                     sector: "Consumer Staples".to_owned(),
                     tick: "0.01".parse().unwrap(),
-                    lot: Qty::new(1),
-                    max_qty: Qty::new(1_000),
+                    lot: Qty::ONE,
+                    max_qty: Qty::shares(1_000),
+                    fractional: false,
                 })
                 .collect(),
         )

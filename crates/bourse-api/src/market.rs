@@ -4,7 +4,7 @@
 //! `/trades?limit=`, `/candles?interval=&limit=`.
 
 use axum::Json;
-use bourse_core::{Cash, Price, Symbol};
+use bourse_core::{Cash, Price, Qty, Symbol};
 use bourse_feed::{Candle, Print, SymbolState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -71,13 +71,13 @@ pub(crate) fn quote(st: &SymbolState) -> QuoteView {
         status: st.status.as_str(),
         last: s(st.day.last),
         bid: s(bid.map(|b| b.0)),
-        bid_size: s(bid.map(|b| b.1.qty)),
+        bid_size: s(bid.map(|b| Qty::from_raw(b.1.qty))),
         ask: s(ask.map(|a| a.0)),
-        ask_size: s(ask.map(|a| a.1.qty)),
+        ask_size: s(ask.map(|a| Qty::from_raw(a.1.qty))),
         open: s(st.day.open),
         high: s(st.day.high),
         low: s(st.day.low),
-        volume: st.day.volume.to_string(),
+        volume: Qty::from_raw(st.day.volume).to_string(),
         trades: st.day.trades,
         prev_close: st.day.prev_close.to_string(),
         change: change.to_string(),
@@ -156,7 +156,7 @@ pub(crate) async fn book(
     }
     let sym = known(&s, &symbol)?;
     let level = |(p, l): (bourse_core::Price, bourse_feed::Level)| {
-        [p.to_string(), l.qty.to_string(), l.orders.to_string()]
+        [p.to_string(), Qty::from_raw(l.qty).to_string(), l.orders.to_string()]
     };
     let view = s.0.feed.with_symbol(&sym, |st| BookView {
         symbol: sym.clone(),
@@ -212,7 +212,7 @@ fn trade(t: &Print) -> TradeView {
     TradeView {
         trade_id: t.trade_id.get().to_string(),
         price: t.price.to_string(),
-        qty: t.qty.to_string(),
+        qty: Qty::from_raw(t.qty).to_string(),
         side: t.aggressor,
         ts: t.ts.to_rfc3339(),
         seq: t.seq,
@@ -315,7 +315,7 @@ fn candle(c: &Candle) -> CandleView {
         high: c.high.to_string(),
         low: c.low.to_string(),
         close: c.close.to_string(),
-        volume: c.volume.to_string(),
+        volume: Qty::from_raw(c.volume).to_string(),
         trades: c.trades,
     }
 }
@@ -400,6 +400,9 @@ pub(crate) struct StockView {
     /// The largest single order.
     #[schema(value_type = wire::Shares)]
     max_qty: String,
+    /// Fractions of a share (to 0.000001) and notional orders are accepted (Alpaca's
+    /// field).
+    fractionable: bool,
     /// Last price, best bid/ask and the day so far.
     quote: Option<QuoteView>,
     /// The company (from the exchange's data file; absent for a stock it has none for).
@@ -473,8 +476,9 @@ fn stock_json(s: &AppState, l: &crate::orders::Listing) -> StockView {
         symbol: l.symbol,
         name: l.name.clone(),
         tick: l.tick,
-        lot: l.lot.get().to_string(),
-        max_qty: l.max_qty.get().to_string(),
+        lot: l.lot.to_string(),
+        max_qty: l.max_qty.to_string(),
+        fractionable: l.fractional,
     }
 }
 

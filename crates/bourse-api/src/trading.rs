@@ -240,7 +240,7 @@ pub(crate) fn canceled(order_id: OrderId, reply: &Reply) -> Result<CancelView, A
         return Err(e);
     }
     let canceled = reply.events.iter().find_map(|e| match e {
-        Event::OrderCanceled { qty, reason, .. } => Some((qty.get(), *reason)),
+        Event::OrderCanceled { qty, reason, .. } => Some((qty.raw(), *reason)),
         _ => None,
     });
     let (qty, reason) =
@@ -415,7 +415,7 @@ pub(crate) fn replaced(order_id: OrderId, reply: &Reply) -> Result<ReplaceView, 
                 out.event = Some("replaced");
                 out.status = Some("new");
                 out.limit_price = Some(price);
-                out.leaves_qty = Some(qty.get().to_string());
+                out.leaves_qty = Some(qty.to_string());
                 out.priority_kept = Some(priority_kept);
             }
             Event::OrderFilled {
@@ -424,8 +424,8 @@ pub(crate) fn replaced(order_id: OrderId, reply: &Reply) -> Result<ReplaceView, 
                 leaves_qty,
                 ..
             } if o == order_id => {
-                out.filled_qty = Some(cum_qty.get().to_string());
-                out.leaves_qty = Some(leaves_qty.get().to_string());
+                out.filled_qty = Some(cum_qty.to_string());
+                out.leaves_qty = Some(leaves_qty.to_string());
                 out.status = Some(if leaves_qty.is_zero() {
                     "filled"
                 } else {

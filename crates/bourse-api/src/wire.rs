@@ -66,9 +66,10 @@ wire_schema!(
 wire_schema!(
     /// `bourse_core::Qty` as the API writes it in answers.
     Shares => text(
-        "^[0-9]+$",
-        "A whole number of shares as a decimal string (answers always write share \
-         counts as strings).",
+        r"^[0-9]+(\.[0-9]{1,6})?$",
+        "A number of shares as a decimal string: whole (\"100\"), or a fraction with up \
+         to six decimals (\"0.5\") on a fractionable stock. Answers always write share \
+         counts as strings.",
         "100",
     )
 );
@@ -232,9 +233,10 @@ fn decimal_input(pattern: &str, description: &str, example: &str) -> RefOr<Schem
 wire_schema!(
     /// A share count in a request (`crate::orders::DecimalText`).
     QtyInput => decimal_input(
-        r"^[0-9]+(\.0{1,4})?$",
-        "A positive whole number of shares: a decimal string (\"10\") or a JSON number. \
-         Zero, negative, fractional or off-lot counts are refused (422).",
+        r"^[0-9]+(\.[0-9]{1,6})?$",
+        "A positive number of shares: a decimal string (\"10\", \"0.5\") or a JSON number, \
+         with at most six decimals. Zero, negative or off-lot counts are refused (422), and \
+         fractions on a stock that is not fractionable (FRACTIONAL_NOT_ALLOWED).",
         "10",
     )
 );

@@ -266,7 +266,7 @@ mod tests {
         assert_eq!(env.id(), r#"{"k":[1,2]}"#);
         let o: NewOrder = fields(text, ENVELOPE).unwrap();
         assert_eq!((o.symbol.as_str(), o.side.as_str()), ("AAPL", "buy"));
-        assert_eq!(o.qty.text(), "10");
+        assert_eq!(o.qty.map(|q| q.text().into_owned()).as_deref(), Some("10"));
         assert_eq!(o.limit_price.unwrap().text(), "189.5");
     }
 

@@ -33,7 +33,7 @@ fn c(s: &str) -> Cash {
     s.parse().unwrap()
 }
 fn q(n: u64) -> Qty {
-    Qty::new(n)
+    Qty::shares(n)
 }
 fn a(n: u64) -> AccountId {
     AccountId::new(n)
@@ -103,6 +103,7 @@ fn accepted_in(
         qty: q(qty),
         limit_price: limit.map(p),
         stop_price: stop.map(p),
+        notional: None,
     }
 }
 
@@ -154,6 +155,7 @@ fn filled(
         cum_notional: c(notional),
         liquidity,
         fee: c(fee),
+        value: p(px).notional(q(qty)).unwrap(),
     }
 }
 
@@ -932,6 +934,7 @@ fn bulk(first_seq: u64, n: u64, day_ends_after: u64) -> Vec<Cmd> {
                 cum_notional: c("20"),
                 liquidity: liq,
                 fee: c("0.01"),
+                value: p("10").notional(q(2)).unwrap(),
             };
             list.push(vec![
                 accepted_in(

@@ -42,7 +42,7 @@ pub fn discover(orders: &[CallOrder], reference: Price) -> Option<Uncross> {
     // (price, buy qty limited there, sell qty limited there), sorted by price.
     let mut levels: Vec<(Price, u128, u128)> = Vec::with_capacity(orders.len());
     for o in orders {
-        let q = u128::from(o.qty.get());
+        let q = u128::from(o.qty.raw());
         match (o.limit, o.side) {
             (None, Side::Buy) => market_buy += q,
             (None, Side::Sell) => market_sell += q,
@@ -78,7 +78,7 @@ pub fn discover(orders: &[CallOrder], reference: Price) -> Option<Uncross> {
             if best.as_ref().is_none_or(|(k, _)| key < *k) {
                 let u = Uncross {
                     price,
-                    volume: Qty::new(u64::try_from(volume).unwrap_or(u64::MAX)),
+                    volume: Qty::from_raw(u64::try_from(volume).unwrap_or(u64::MAX)),
                     imbalance,
                 };
                 best = Some((key, u));
@@ -123,7 +123,7 @@ mod tests {
         CallOrder {
             side,
             limit: limit.map(px),
-            qty: Qty::new(qty),
+            qty: Qty::from_raw(qty),
         }
     }
 
@@ -138,12 +138,12 @@ mod tests {
             let buyers: u128 = orders
                 .iter()
                 .filter(|o| o.side == Side::Buy && o.limit.is_none_or(|l| l >= p))
-                .map(|o| u128::from(o.qty.get()))
+                .map(|o| u128::from(o.qty.raw()))
                 .sum();
             let sellers: u128 = orders
                 .iter()
                 .filter(|o| o.side == Side::Sell && o.limit.is_none_or(|l| l <= p))
-                .map(|o| u128::from(o.qty.get()))
+                .map(|o| u128::from(o.qty.raw()))
                 .sum();
             let volume = buyers.min(sellers);
             if volume == 0 {
@@ -151,7 +151,7 @@ mod tests {
             }
             let u = Uncross {
                 price: p,
-                volume: Qty::new(u64::try_from(volume).unwrap_or(u64::MAX)),
+                volume: Qty::from_raw(u64::try_from(volume).unwrap_or(u64::MAX)),
                 imbalance: i128::try_from(buyers).unwrap_or(0)
                     - i128::try_from(sellers).unwrap_or(0),
             };
@@ -190,7 +190,7 @@ mod tests {
         let u = discover(&orders, px(1002)).unwrap_or_else(|| panic!("no uncross"));
         assert_eq!(
             (u.price, u.volume, u.imbalance),
-            (px(1002), Qty::new(230), 120)
+            (px(1002), Qty::from_raw(230), 120)
         );
         // Nearer 10.00 instead: the same volume and imbalance there.
         assert_eq!(discover(&orders, px(999)).map(|u| u.price), Some(px(1000)));
@@ -205,7 +205,10 @@ mod tests {
         assert_eq!(discover(&apart, px(100)), None);
         let markets = [order(Buy, None, 10), order(Sell, None, 4)];
         let u = discover(&markets, px(100)).unwrap_or_else(|| panic!("no uncross"));
-        assert_eq!((u.price, u.volume, u.imbalance), (px(100), Qty::new(4), 6));
+        assert_eq!(
+            (u.price, u.volume, u.imbalance),
+            (px(100), Qty::from_raw(4), 6)
+        );
     }
 
     #[test]

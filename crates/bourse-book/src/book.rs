@@ -10,8 +10,8 @@
 //! docs/BENCHMARKS.md ("The worst case").
 
 use bourse_core::{
-    AccountId, CancelReason, Divisor, OrderId, Price, Qty, RejectReason, SelfTradePrevention, Side,
-    TimeInForce,
+    AccountId, CancelReason, Cash, Divisor, EXACT_PER_CASH, OrderId, Price, Qty, RejectReason,
+    SelfTradePrevention, Side, TimeInForce,
 };
 use rustc_hash::FxHashMap;
 
@@ -36,7 +36,7 @@ impl Default for BookConfig {
     fn default() -> Self {
         Self {
             tick: Price::from_raw(100),
-            lot: Qty::new(1),
+            lot: Qty::ONE,
             market_collar_bps: 500,
         }
     }
@@ -55,31 +55,35 @@ pub struct NewOrder {
     /// Reject instead of taking liquidity.
     pub post_only: bool,
     pub stp: SelfTradePrevention,
+    /// A market order's spending cap: it takes no more than this value (price × quantity,
+    /// exactly) from the book, whatever its quantity (Alpaca's `notional`).
+    pub notional: Option<Cash>,
 }
 
 impl NewOrder {
-    /// A GTC limit order with default options.
+    /// A GTC limit order for `shares` whole shares, with default options.
     #[must_use]
-    pub fn limit(id: u64, owner: u64, side: Side, price: Price, qty: u64) -> Self {
+    pub fn limit(id: u64, owner: u64, side: Side, price: Price, shares: u64) -> Self {
         Self {
             id: OrderId::new(id),
             owner: AccountId::new(owner),
             side,
             price: Some(price),
-            qty: Qty::new(qty),
+            qty: Qty::shares(shares),
             tif: TimeInForce::Gtc,
             post_only: false,
             stp: SelfTradePrevention::CancelIncoming,
+            notional: None,
         }
     }
 
-    /// A market order with default options.
+    /// A market order for `shares` whole shares, with default options.
     #[must_use]
-    pub fn market(id: u64, owner: u64, side: Side, qty: u64) -> Self {
+    pub fn market(id: u64, owner: u64, side: Side, shares: u64) -> Self {
         Self {
             price: None,
             tif: TimeInForce::Ioc,
-            ..Self::limit(id, owner, side, Price::ZERO, qty)
+            ..Self::limit(id, owner, side, Price::ZERO, shares)
         }
     }
 
@@ -150,6 +154,8 @@ struct Taker {
     limit: Price,
     qty: u64,
     stp: SelfTradePrevention,
+    /// What it may still spend, exactly (price raw × quantity raw); `u128::MAX` is no cap.
+    budget: u128,
 }
 
 /// How a match ended, when it did not simply run out of quantity or crossing liquidity.
@@ -206,7 +212,7 @@ impl OrderBook {
         Self {
             cfg,
             tick,
-            lot: Divisor::new(cfg.lot.get()),
+            lot: Divisor::new(cfg.lot.raw()),
             bids: Ladder::with_capacity(Side::Buy, levels, tick),
             asks: Ladder::with_capacity(Side::Sell, levels, tick),
             nodes: Vec::with_capacity(orders),
@@ -252,7 +258,8 @@ impl OrderBook {
     #[must_use]
     pub fn qty_at(&self, side: Side, price: Price) -> Qty {
         let l = self.ladder(side);
-        l.get(price).map_or(Qty::ZERO, |s| Qty::new(l.level(s).qty))
+        l.get(price)
+            .map_or(Qty::ZERO, |s| Qty::from_raw(l.level(s).qty))
     }
 
     #[must_use]
@@ -307,7 +314,7 @@ impl OrderBook {
             owner: n.owner,
             side: n.side,
             price: self.ladder(n.side).level(n.level).price,
-            qty: Qty::new(n.qty),
+            qty: Qty::from_raw(n.qty),
             tif: n.tif,
             post_only: n.post_only,
             stp: n.stp,
@@ -436,7 +443,7 @@ impl OrderBook {
         let slot = self.alloc(Node {
             id: o.id,
             owner: o.owner,
-            qty: o.qty.get(),
+            qty: o.qty.raw(),
             prev: NIL,
             next: NIL,
             level: NIL,
@@ -483,8 +490,11 @@ impl OrderBook {
             owner: o.owner,
             side: o.side,
             limit,
-            qty: o.qty.get(),
+            qty: o.qty.raw(),
             stp: o.stp,
+            budget: o.notional.map_or(u128::MAX, |n| {
+                u128::from(n.raw().unsigned_abs()) * EXACT_PER_CASH
+            }),
         };
         let end = if o.tif == TimeInForce::Fok && !self.can_fill(&taker) {
             MatchEnd::Killed
@@ -506,7 +516,7 @@ impl OrderBook {
                     id: o.id,
                     side: o.side,
                     price: limit,
-                    qty: Qty::new(taker.qty),
+                    qty: Qty::from_raw(taker.qty),
                 });
                 return;
             }
@@ -552,10 +562,10 @@ impl OrderBook {
         let level = self.nodes[slot as usize].level;
         if price == old.price && qty <= old.qty {
             let ladder = self.ladder_mut(old.side);
-            let shrink = old.qty.get() - qty.get();
+            let shrink = old.qty.raw() - qty.raw();
             ladder.total -= u128::from(shrink);
             ladder.level_mut(level).qty -= shrink;
-            self.nodes[slot as usize].qty = qty.get();
+            self.nodes[slot as usize].qty = qty.raw();
             out.emit(BookEvent::Replaced {
                 id,
                 side: old.side,
@@ -573,9 +583,9 @@ impl OrderBook {
         }
         // Only at its own level does the order's old quantity make room for the new one.
         let growth = if price == old.price {
-            qty.get().saturating_sub(old.qty.get())
+            qty.raw().saturating_sub(old.qty.raw())
         } else {
-            qty.get()
+            qty.raw()
         };
         if self.level_would_overflow(old.side, price, growth) {
             out.emit(reject(RejectReason::ArithmeticOverflow));
@@ -592,7 +602,7 @@ impl OrderBook {
             priority: Priority::Lost,
         });
         if self.call {
-            self.nodes[slot as usize].qty = qty.get();
+            self.nodes[slot as usize].qty = qty.raw();
             self.link(slot, price);
             out.emit(BookEvent::Rested {
                 id,
@@ -607,8 +617,9 @@ impl OrderBook {
             owner: old.owner,
             side: old.side,
             limit: price,
-            qty: qty.get(),
+            qty: qty.raw(),
             stp: old.stp,
+            budget: u128::MAX,
         };
         let end = self.match_if_crossing(&mut taker, out);
         if taker.qty == 0 {
@@ -623,7 +634,7 @@ impl OrderBook {
                 id,
                 side: old.side,
                 price,
-                qty: Qty::new(taker.qty),
+                qty: Qty::from_raw(taker.qty),
             });
         }
     }
@@ -668,7 +679,7 @@ impl OrderBook {
     /// The checks against the book, for an order already in the pool.
     fn admit(&self, o: &NewOrder) -> Result<(), RejectReason> {
         if let Some(p) = o.price {
-            if o.tif.may_rest() && self.level_would_overflow(o.side, p, o.qty.get()) {
+            if o.tif.may_rest() && self.level_would_overflow(o.side, p, o.qty.raw()) {
                 return Err(RejectReason::ArithmeticOverflow);
             }
             if o.post_only && !self.call && self.would_cross(o.side, p) {
@@ -682,7 +693,7 @@ impl OrderBook {
         if qty.is_zero() {
             return Err(RejectReason::InvalidQuantity);
         }
-        if !self.lot.is_some_and(|d| d.divides(qty.get())) {
+        if !self.lot.is_some_and(|d| d.divides(qty.raw())) {
             return Err(RejectReason::QtyOffLot);
         }
         if let Some(p) = price {
@@ -799,7 +810,16 @@ impl OrderBook {
                 }
             }
             let price = level.price;
-            let q = t.qty.min(node.qty);
+            let mut q = t.qty.min(node.qty);
+            if t.budget != u128::MAX {
+                // A notional order: as many millionths as the rest of its money buys here.
+                let unit = u128::from(price.raw().unsigned_abs());
+                q = q.min(u64::try_from(t.budget / unit).unwrap_or(u64::MAX));
+                if q == 0 {
+                    break;
+                }
+                t.budget -= unit * u128::from(q);
+            }
             let maker_left = node.qty - q;
             node.qty = maker_left;
             level.qty -= q;
@@ -812,9 +832,9 @@ impl OrderBook {
                 taker_owner: t.owner,
                 taker_side: t.side,
                 price,
-                qty: Qty::new(q),
-                maker_leaves: Qty::new(maker_left),
-                taker_leaves: Qty::new(t.qty),
+                qty: Qty::from_raw(q),
+                maker_leaves: Qty::from_raw(maker_left),
+                taker_leaves: Qty::from_raw(t.qty),
             });
             self.last_trade = Some(price);
             let next = node.next;
@@ -841,7 +861,7 @@ impl OrderBook {
             id: t.id,
             owner: t.owner,
             side: t.side,
-            qty: Qty::new(t.qty),
+            qty: Qty::from_raw(t.qty),
             resting_price: None,
             reason,
         });
@@ -1032,7 +1052,7 @@ fn crosses(taker_side: Side, limit: Price, resting: Price) -> bool {
 fn view(l: &crate::ladder::Level) -> LevelView {
     LevelView {
         price: l.price,
-        qty: Qty::new(l.qty),
+        qty: Qty::from_raw(l.qty),
         orders: l.count,
     }
 }

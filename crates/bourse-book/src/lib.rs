@@ -21,10 +21,10 @@
 //! book.submit(&NewOrder::limit(1, 100, Side::Sell, px("190.25"), 50), &mut events);
 //! book.submit(&NewOrder::limit(2, 200, Side::Buy, px("190.30"), 80), &mut events);
 //! assert!(matches!(events[3],
-//!     BookEvent::Fill { price, qty, .. } if price == px("190.25") && qty == Qty::new(50)));
+//!     BookEvent::Fill { price, qty, .. } if price == px("190.25") && qty == Qty::shares(50)));
 //! assert!(matches!(events[4],
-//!     BookEvent::Rested { price, qty, .. } if price == px("190.30") && qty == Qty::new(30)));
-//! assert_eq!(book.best_bid().map(|l| l.qty), Some(Qty::new(30)));
+//!     BookEvent::Rested { price, qty, .. } if price == px("190.30") && qty == Qty::shares(30)));
+//! assert_eq!(book.best_bid().map(|l| l.qty), Some(Qty::shares(30)));
 //! ```
 
 pub mod auction;

@@ -61,7 +61,7 @@ impl Incoming {
             id: self.id,
             owner: self.owner,
             side: self.side,
-            qty: Qty::new(self.left),
+            qty: Qty::from_raw(self.left),
             resting_price: None,
             reason,
         }
@@ -81,7 +81,7 @@ struct Model {
 impl Model {
     fn new(cfg: BookConfig) -> Self {
         assert!(
-            cfg.tick.is_positive() && cfg.lot.get() > 0,
+            cfg.tick.is_positive() && cfg.lot.raw() > 0,
             "the model needs a positive tick and lot"
         );
         Self {
@@ -164,7 +164,7 @@ impl Model {
         self.resting
             .iter()
             .filter(|(_, o)| o.side == side && o.price == price)
-            .map(|(_, o)| u128::from(o.qty.get()))
+            .map(|(_, o)| u128::from(o.qty.raw()))
             .sum()
     }
 
@@ -197,10 +197,10 @@ impl Model {
     /// The first thing wrong with a price and quantity, checked in this order: zero
     /// quantity, quantity off lot, non-positive price, price off tick.
     fn bad_price_qty(&self, price: Option<Price>, qty: Qty) -> Option<RejectReason> {
-        if qty.get() == 0 {
+        if qty.raw() == 0 {
             return Some(RejectReason::InvalidQuantity);
         }
-        if !qty.get().is_multiple_of(self.cfg.lot.get()) {
+        if !qty.raw().is_multiple_of(self.cfg.lot.raw()) {
             return Some(RejectReason::QtyOffLot);
         }
         let p = price?.raw();
@@ -228,7 +228,7 @@ impl Model {
         }
         if let Some(p) = o.price
             && matches!(o.tif, Gtc | Day)
-            && self.level_total(o.side, p) + u128::from(o.qty.get()) > u128::from(u64::MAX)
+            && self.level_total(o.side, p) + u128::from(o.qty.raw()) > u128::from(u64::MAX)
         {
             return Some(RejectReason::ArithmeticOverflow);
         }
@@ -293,13 +293,13 @@ impl Model {
                     }
                 }
             }
-            let qty = inc.left.min(maker.qty.get());
+            let qty = inc.left.min(maker.qty.raw());
             inc.left -= qty;
-            let maker_leaves = maker.qty.get() - qty;
+            let maker_leaves = maker.qty.raw() - qty;
             if maker_leaves == 0 {
                 self.take_out(maker.id);
             } else {
-                self.set_qty(maker.id, Qty::new(maker_leaves));
+                self.set_qty(maker.id, Qty::from_raw(maker_leaves));
             }
             self.last_trade = Some(maker.price);
             ev.push(BookEvent::Fill {
@@ -309,9 +309,9 @@ impl Model {
                 taker_owner: inc.owner,
                 taker_side: inc.side,
                 price: maker.price,
-                qty: Qty::new(qty),
-                maker_leaves: Qty::new(maker_leaves),
-                taker_leaves: Qty::new(inc.left),
+                qty: Qty::from_raw(qty),
+                maker_leaves: Qty::from_raw(maker_leaves),
+                taker_leaves: Qty::from_raw(inc.left),
             });
         }
         false
@@ -352,7 +352,7 @@ impl Model {
             owner: o.owner,
             side: o.side,
             limit,
-            left: o.qty.get(),
+            left: o.qty.raw(),
             stp: o.stp,
         };
         if o.tif == Fok {
@@ -385,7 +385,7 @@ impl Model {
                 owner: o.owner,
                 side: o.side,
                 price: limit,
-                qty: Qty::new(inc.left),
+                qty: Qty::from_raw(inc.left),
                 tif: o.tif,
                 post_only: o.post_only,
                 stp: o.stp,
@@ -394,7 +394,7 @@ impl Model {
                 id: o.id,
                 side: o.side,
                 price: limit,
-                qty: Qty::new(inc.left),
+                qty: Qty::from_raw(inc.left),
             });
             return ev;
         } else {
@@ -451,9 +451,9 @@ impl Model {
         // The level it would join, without the order itself, must still have room for it.
         let mut others = self.level_total(old.side, price);
         if old.price == price {
-            others -= u128::from(old.qty.get());
+            others -= u128::from(old.qty.raw());
         }
-        if others + u128::from(qty.get()) > u128::from(u64::MAX) {
+        if others + u128::from(qty.raw()) > u128::from(u64::MAX) {
             return reject(RejectReason::ArithmeticOverflow);
         }
         self.take_out(id);
@@ -463,7 +463,7 @@ impl Model {
             owner: old.owner,
             side: old.side,
             limit: price,
-            left: qty.get(),
+            left: qty.raw(),
             stp: old.stp,
         };
         // From here on it is a new arrival with the same id, flags and self-trade mode.
@@ -474,14 +474,14 @@ impl Model {
             } else {
                 self.rest(RestingOrder {
                     price,
-                    qty: Qty::new(inc.left),
+                    qty: Qty::from_raw(inc.left),
                     ..old
                 });
                 ev.push(BookEvent::Rested {
                     id,
                     side: old.side,
                     price,
-                    qty: Qty::new(inc.left),
+                    qty: Qty::from_raw(inc.left),
                 });
             }
         }
@@ -628,7 +628,7 @@ impl Setting {
     fn new(tick: i64, lot: u64, collar_bps: u32, mid_ticks: i64) -> Self {
         let cfg = BookConfig {
             tick: Price::from_raw(tick),
-            lot: Qty::new(lot),
+            lot: Qty::from_raw(lot),
             market_collar_bps: collar_bps,
         };
         Self { cfg, mid_ticks }
@@ -848,9 +848,9 @@ impl Harness {
     }
 
     fn resolve_qty(&self, pick: QtyPick, current: Option<Qty>) -> Qty {
-        let lot = self.setting.cfg.lot.get();
-        let cur = current.map_or(lot, Qty::get);
-        Qty::new(match pick {
+        let lot = self.setting.cfg.lot.raw();
+        let cur = current.map_or(lot, Qty::raw);
+        Qty::from_raw(match pick {
             QtyPick::Lots(n) => n.max(1) * lot,
             QtyPick::Same => cur,
             QtyPick::Less(n) => cur.saturating_sub(n * lot).max(lot),
@@ -887,6 +887,7 @@ impl Harness {
                 tif,
                 post_only,
                 stp,
+                notional: None,
             }),
             Op::Cancel(id) => {
                 let id = match id {
@@ -968,10 +969,10 @@ impl Before {
                     (model.resting.iter())
                         .filter(|(_, r)| r.side != o.side && crosses(o.side, limit, r.price))
                         .filter(|(_, r)| owner_ok(r.owner))
-                        .map(|(_, r)| u128::from(r.qty.get()))
+                        .map(|(_, r)| u128::from(r.qty.raw()))
                         .sum()
                 };
-                let want = u128::from(o.qty.get());
+                let want = u128::from(o.qty.raw());
                 Self {
                     stp: Some(o.stp),
                     fok_fillable_but_for_own_orders: o.tif == Fok
@@ -1031,7 +1032,7 @@ impl FeedBook {
                 BookEvent::Rested {
                     side, price, qty, ..
                 } => {
-                    self.change(side, price, Some(qty.get()), 0, 1)?;
+                    self.change(side, price, Some(qty.raw()), 0, 1)?;
                 }
                 BookEvent::Fill {
                     taker_side,
@@ -1041,7 +1042,7 @@ impl FeedBook {
                     ..
                 } => {
                     let gone = if maker_leaves.is_zero() { -1 } else { 0 };
-                    self.change(taker_side.opposite(), price, None, qty.get(), gone)?;
+                    self.change(taker_side.opposite(), price, None, qty.raw(), gone)?;
                 }
                 BookEvent::Canceled {
                     side,
@@ -1049,7 +1050,7 @@ impl FeedBook {
                     resting_price: Some(price),
                     ..
                 } => {
-                    self.change(side, price, None, qty.get(), -1)?;
+                    self.change(side, price, None, qty.raw(), -1)?;
                 }
                 BookEvent::Replaced {
                     side,
@@ -1060,9 +1061,9 @@ impl FeedBook {
                     ..
                 } => match priority {
                     Priority::Kept => {
-                        self.change(side, old_price, None, old_qty.get() - qty.get(), 0)?
+                        self.change(side, old_price, None, old_qty.raw() - qty.raw(), 0)?
                     }
-                    Priority::Lost => self.change(side, old_price, None, old_qty.get(), -1)?,
+                    Priority::Lost => self.change(side, old_price, None, old_qty.raw(), -1)?,
                 },
                 BookEvent::Accepted { .. }
                 | BookEvent::Rejected { .. }
@@ -1078,7 +1079,7 @@ impl FeedBook {
                 .filter(|((s, _), _)| *s == side)
                 .map(|(&(_, price), &(qty, orders))| LevelView {
                     price,
-                    qty: Qty::new(qty),
+                    qty: Qty::from_raw(qty),
                     orders,
                 })
                 .collect();
@@ -1197,7 +1198,7 @@ fn compare(book: &OrderBook, model: &Model, cmd: &Cmd, ev: &[BookEvent]) -> Resu
             same(
                 format_args!("{side:?} qty at {p}"),
                 &book.qty_at(side, p),
-                &Qty::new(total),
+                &Qty::from_raw(total),
             )?;
         }
     }
@@ -1251,8 +1252,8 @@ fn check_invariants(book: &OrderBook) -> Result<(), String> {
         let mut regrouped: Vec<RestingOrder> = Vec::new();
         for l in &levels {
             let at: Vec<RestingOrder> = book.orders_at(side, l.price).collect();
-            let sum: u128 = at.iter().map(|o| u128::from(o.qty.get())).sum();
-            if at.is_empty() || sum != u128::from(l.qty.get()) || at.len() != l.orders as usize {
+            let sum: u128 = at.iter().map(|o| u128::from(o.qty.raw())).sum();
+            if at.is_empty() || sum != u128::from(l.qty.raw()) || at.len() != l.orders as usize {
                 return Err(format!("{side:?} level {l:?} does not add up: {at:?}"));
             }
             for o in &at {
@@ -1704,7 +1705,7 @@ fn reference_collar_follows_the_documented_rule() {
             owner: AccountId::new(1),
             side: side.opposite(),
             price: Price::from_raw(best_opposite),
-            qty: Qty::new(1),
+            qty: Qty::from_raw(1),
             tif: Gtc,
             post_only: false,
             stp: CancelIncoming,
@@ -1735,16 +1736,17 @@ fn replace_to_another_level_needs_room_for_its_whole_quantity() {
     let mut h = Harness::new(Setting::new(100, 1, 500, 100));
     let (at_100, at_99) = (Price::from_raw(10_000), Price::from_raw(9_900));
     let mut run = |cmd: Cmd| h.run(&cmd).unwrap_or_else(|e| panic!("{e}"));
-    run(Cmd::Submit(NewOrder::limit(
-        1,
-        1,
-        Buy,
-        at_100,
+    let raw = |o: NewOrder, q: u64| NewOrder {
+        qty: Qty::from_raw(q),
+        ..o
+    };
+    run(Cmd::Submit(raw(
+        NewOrder::limit(1, 1, Buy, at_100, 0),
         u64::MAX - 5,
     )));
-    run(Cmd::Submit(NewOrder::limit(2, 2, Buy, at_99, 10)));
+    run(Cmd::Submit(raw(NewOrder::limit(2, 2, Buy, at_99, 0), 10)));
     // Same or less quantity than it has, but the level it moves to has room for 5 only.
-    let ev = run(Cmd::Replace(OrderId::new(2), at_100, Qty::new(6)));
+    let ev = run(Cmd::Replace(OrderId::new(2), at_100, Qty::from_raw(6)));
     assert_eq!(
         ev,
         vec![BookEvent::Rejected {
@@ -1753,7 +1755,7 @@ fn replace_to_another_level_needs_room_for_its_whole_quantity() {
             reason: RejectReason::ArithmeticOverflow
         }]
     );
-    let ev = run(Cmd::Replace(OrderId::new(2), at_100, Qty::new(5)));
+    let ev = run(Cmd::Replace(OrderId::new(2), at_100, Qty::from_raw(5)));
     assert!(matches!(
         ev[..],
         [

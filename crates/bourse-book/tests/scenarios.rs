@@ -45,7 +45,7 @@ fn fills(ev: &[BookEvent]) -> Vec<(u64, u64, Price, u64)> {
                 price,
                 qty,
                 ..
-            } => Some((maker.get(), taker.get(), price, qty.get())),
+            } => Some((maker.get(), taker.get(), price, qty.whole_shares())),
             _ => None,
         })
         .collect()
@@ -58,7 +58,7 @@ fn ids_at(b: &OrderBook, side: Side, price: &str) -> Vec<u64> {
 fn lv(price: &str, qty: u64, orders: u32) -> LevelView {
     LevelView {
         price: px(price),
-        qty: Qty::new(qty),
+        qty: Qty::shares(qty),
         orders,
     }
 }
@@ -136,7 +136,7 @@ fn marketable_limit_never_trades_through_its_limit() {
     let ev = run(&mut b, lim(3, 2, Buy, "20.00", 30));
     assert_eq!(fills(&ev), vec![(1, 3, px("20.00"), 10)]);
     assert!(
-        matches!(ev.last(), Some(BookEvent::Rested { qty, price, .. }) if qty.get() == 20 && *price == px("20.00"))
+        matches!(ev.last(), Some(BookEvent::Rested { qty, price, .. }) if qty.whole_shares() == 20 && *price == px("20.00"))
     );
     assert_eq!(b.best_bid(), Some(lv("20.00", 20, 1)));
     assert_eq!(b.best_ask(), Some(lv("20.01", 10, 1)));
@@ -153,7 +153,7 @@ fn ioc_residual_is_canceled_never_rests() {
     assert_eq!(fills(&ev), vec![(1, 2, px("5.00"), 10)]);
     assert!(matches!(
         ev.last(),
-        Some(BookEvent::Canceled { reason: CancelReason::IocRemainder, qty, resting_price: None, .. }) if qty.get() == 5
+        Some(BookEvent::Canceled { reason: CancelReason::IocRemainder, qty, resting_price: None, .. }) if qty.whole_shares() == 5
     ));
     assert!(b.is_empty());
     // An IOC that cannot trade at all is simply cancelled.
@@ -179,7 +179,7 @@ fn fok_leaves_book_untouched_when_it_cannot_fill() {
     assert!(fills(&ev).is_empty());
     assert!(matches!(
         ev.last(),
-        Some(BookEvent::Canceled { reason: CancelReason::FokUnfilled, qty, .. }) if qty.get() == 21
+        Some(BookEvent::Canceled { reason: CancelReason::FokUnfilled, qty, .. }) if qty.whole_shares() == 21
     ));
     assert_eq!(b.orders(Sell).collect::<Vec<_>>(), before);
     assert_eq!(b.last_trade_price(), None);
@@ -255,7 +255,7 @@ fn market_order_fills_within_collar_and_cancels_rest() {
     );
     assert!(matches!(
         ev.last(),
-        Some(BookEvent::Canceled { reason: CancelReason::MarketRemainder, qty, .. }) if qty.get() == 20
+        Some(BookEvent::Canceled { reason: CancelReason::MarketRemainder, qty, .. }) if qty.whole_shares() == 20
     ));
     assert_eq!(b.best_ask(), Some(lv("105.01", 10, 1)));
     assert!(b.best_bid().is_none(), "market remainder never rests");
@@ -289,7 +289,7 @@ fn replace_reduce_at_same_price_keeps_priority() {
     rest(&mut b, lim(1, 1, Buy, "10.00", 100));
     rest(&mut b, lim(2, 2, Buy, "10.00", 100));
     let mut out = Vec::new();
-    b.replace(OrderId::new(1), px("10.00"), Qty::new(40), &mut out);
+    b.replace(OrderId::new(1), px("10.00"), Qty::shares(40), &mut out);
     assert!(matches!(
         out[..],
         [BookEvent::Replaced {
@@ -307,7 +307,7 @@ fn replace_increase_or_reprice_loses_priority() {
     rest(&mut b, lim(1, 1, Buy, "10.00", 100));
     rest(&mut b, lim(2, 2, Buy, "10.00", 100));
     let mut out = Vec::new();
-    b.replace(OrderId::new(1), px("10.00"), Qty::new(101), &mut out);
+    b.replace(OrderId::new(1), px("10.00"), Qty::shares(101), &mut out);
     assert!(matches!(
         out[0],
         BookEvent::Replaced {
@@ -317,14 +317,17 @@ fn replace_increase_or_reprice_loses_priority() {
     ));
     assert_eq!(ids_at(&b, Buy, "10.00"), vec![2, 1]);
     out.clear();
-    b.replace(OrderId::new(2), px("10.01"), Qty::new(100), &mut out);
-    b.replace(OrderId::new(2), px("10.00"), Qty::new(100), &mut out);
+    b.replace(OrderId::new(2), px("10.01"), Qty::shares(100), &mut out);
+    b.replace(OrderId::new(2), px("10.00"), Qty::shares(100), &mut out);
     assert_eq!(
         ids_at(&b, Buy, "10.00"),
         vec![1, 2],
         "moving away and back goes to the back"
     );
-    assert_eq!(b.order(OrderId::new(2)).map(|o| o.qty), Some(Qty::new(100)));
+    assert_eq!(
+        b.order(OrderId::new(2)).map(|o| o.qty),
+        Some(Qty::shares(100))
+    );
 }
 
 #[test]
@@ -333,10 +336,10 @@ fn replace_that_crosses_trades_at_resting_price() {
     rest(&mut b, lim(1, 1, Sell, "10.05", 30));
     rest(&mut b, lim(2, 2, Buy, "10.00", 50));
     let mut out = Vec::new();
-    b.replace(OrderId::new(2), px("10.10"), Qty::new(50), &mut out);
+    b.replace(OrderId::new(2), px("10.10"), Qty::shares(50), &mut out);
     assert_eq!(fills(&out), vec![(1, 2, px("10.05"), 30)]);
     assert!(
-        matches!(out.last(), Some(BookEvent::Rested { qty, price, .. }) if qty.get() == 20 && *price == px("10.10"))
+        matches!(out.last(), Some(BookEvent::Rested { qty, price, .. }) if qty.whole_shares() == 20 && *price == px("10.10"))
     );
     assert_eq!(b.best_bid(), Some(lv("10.10", 20, 1)));
     assert_eq!(b.best_ask(), None);
@@ -349,7 +352,7 @@ fn cancel_or_replace_after_full_fill_is_rejected() {
     run(&mut b, lim(2, 2, Buy, "10.00", 10));
     let mut out = Vec::new();
     b.cancel(OrderId::new(1), &mut out);
-    b.replace(OrderId::new(1), px("10.00"), Qty::new(5), &mut out);
+    b.replace(OrderId::new(1), px("10.00"), Qty::shares(5), &mut out);
     b.cancel(OrderId::new(2), &mut out); // the taker never rested
     assert_eq!(
         out,
@@ -379,7 +382,7 @@ fn post_only_replace_that_would_cross_is_rejected_and_order_kept() {
     rest(&mut b, lim(1, 1, Sell, "10.05", 30));
     rest(&mut b, lim(2, 2, Buy, "10.00", 50).with_post_only());
     let mut out = Vec::new();
-    b.replace(OrderId::new(2), px("10.05"), Qty::new(50), &mut out);
+    b.replace(OrderId::new(2), px("10.05"), Qty::shares(50), &mut out);
     assert!(matches!(
         out[..],
         [BookEvent::Rejected {
@@ -400,7 +403,7 @@ fn self_trade_prevention_modes() {
     let ev = run(&mut b, lim(4, 7, Buy, "10.00", 30));
     assert_eq!(fills(&ev), vec![(1, 4, px("10.00"), 10)]);
     assert!(
-        matches!(ev.last(), Some(BookEvent::Canceled { id, reason: CancelReason::SelfTrade, qty, resting_price: None, .. }) if id.get() == 4 && qty.get() == 20)
+        matches!(ev.last(), Some(BookEvent::Canceled { id, reason: CancelReason::SelfTrade, qty, resting_price: None, .. }) if id.get() == 4 && qty.whole_shares() == 20)
     );
     assert_eq!(ids_at(&b, Sell, "10.00"), vec![2, 3]);
 
@@ -505,7 +508,7 @@ fn validation_rejections() {
         );
     }
     let mut lots = OrderBook::new(BookConfig {
-        lot: Qty::new(100),
+        lot: Qty::shares(100),
         ..BookConfig::default()
     });
     let ev = run(&mut lots, lim(6, 1, Buy, "10.00", 150));
@@ -525,7 +528,11 @@ fn validation_rejections() {
             ..
         }]
     ));
-    let ev = run(&mut b, lim(8, 1, Buy, "10.00", u64::MAX));
+    let huge = NewOrder {
+        qty: Qty::shares(u64::MAX / 1_000_000),
+        ..lim(8, 1, Buy, "10.00", 0)
+    };
+    let ev = run(&mut b, huge);
     assert!(matches!(
         ev[..],
         [BookEvent::Rejected {
@@ -549,7 +556,7 @@ fn depth_reports_levels_best_first() {
     let d: Vec<_> = b.depth(Buy, 2).collect();
     assert_eq!(d, vec![lv("10.00", 15, 2), lv("9.99", 1, 1)]);
     assert_eq!(b.depth(Sell, 5).count(), 0);
-    assert_eq!(b.qty_at(Buy, px("9.98")), Qty::new(7));
+    assert_eq!(b.qty_at(Buy, px("9.98")), Qty::shares(7));
 }
 
 #[test]
@@ -567,7 +574,7 @@ fn invariants_hold_through_a_busy_sequence() {
             b.cancel(OrderId::new(i / 2), &mut out);
         }
         if i % 4 == 0 {
-            b.replace(OrderId::new(i / 3), price, Qty::new(1 + i % 5), &mut out);
+            b.replace(OrderId::new(i / 3), price, Qty::shares(1 + i % 5), &mut out);
         }
         b.check_invariants().unwrap();
     }
@@ -616,7 +623,7 @@ fn orders_sharing_a_ring_entry_behave_like_any_other() {
     rest(&mut b, lim(late, 2, Buy, "10.10", 5));
     // Replace a spilled order (loses priority: re-enters), then sell into the book: fills
     // come best price first, and spilled makers leave the pool when filled.
-    b.replace(OrderId::new(ids[4]), px("10.20"), Qty::new(10), &mut out);
+    b.replace(OrderId::new(ids[4]), px("10.20"), Qty::shares(10), &mut out);
     b.check_invariants().unwrap();
     let ev = run(&mut b, lim(99, 3, Sell, "10.03", 35));
     let makers: Vec<u64> = fills(&ev).iter().map(|f| f.0).collect();
@@ -638,4 +645,82 @@ fn orders_sharing_a_ring_entry_behave_like_any_other() {
     assert_eq!(b.mass_cancel(AccountId::new(4), None, &mut out), 25);
     b.check_invariants().unwrap();
     assert_eq!(b.len(), 2);
+}
+
+/// Fractions of a share rest and match like any quantity when the lot allows them.
+#[test]
+fn fractional_quantities_match_exactly_with_a_fine_lot() {
+    let mut b = OrderBook::new(BookConfig {
+        lot: Qty::from_raw(1),
+        ..BookConfig::default()
+    });
+    let frac = |o: NewOrder, raw: u64| NewOrder {
+        qty: Qty::from_raw(raw),
+        ..o
+    };
+    rest(&mut b, frac(lim(1, 1, Sell, "10.00", 0), 1_500_000));
+    let ev = run(&mut b, frac(lim(2, 2, Buy, "10.00", 0), 250_001));
+    assert!(matches!(ev[1], BookEvent::Fill { qty, maker_leaves, .. }
+        if qty == Qty::from_raw(250_001) && maker_leaves == Qty::from_raw(1_249_999)));
+    assert_eq!(b.qty_at(Sell, px("10.00")), Qty::from_raw(1_249_999));
+    // The default lot is one share: a fraction is off lot.
+    let ev = run(&mut book(), frac(lim(3, 1, Buy, "10.00", 0), 500_000));
+    assert!(matches!(ev[..], [BookEvent::Rejected { reason: RejectReason::QtyOffLot, .. }]));
+}
+
+/// A notional market order spends no more than its money, level by level, and buys the
+/// millionths the money affords at the last level (Alpaca's `notional`).
+#[test]
+fn a_notional_market_order_spends_at_most_its_money() {
+    let mut b = OrderBook::new(BookConfig {
+        lot: Qty::from_raw(1),
+        ..BookConfig::default()
+    });
+    rest(&mut b, lim(1, 1, Sell, "10.00", 2));
+    rest(&mut b, lim(2, 1, Sell, "10.01", 5));
+    // $25: 2 shares at $10.00 ($20), then $5 / $10.01 = 0.499500… share at $10.01.
+    let o = NewOrder {
+        qty: Qty::shares(100),
+        notional: Some("25".parse().unwrap()),
+        ..NewOrder::market(3, 2, Buy, 0)
+    };
+    let ev = run(&mut b, o);
+    let got: Vec<(Price, Qty)> = ev
+        .iter()
+        .filter_map(|e| match *e {
+            BookEvent::Fill { price, qty, .. } => Some((price, qty)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (px("10.00"), Qty::shares(2)),
+            (px("10.01"), Qty::from_raw(499_500))
+        ]
+    );
+    // 20 + 10.01 × 0.4995 = 24.999995 ≤ 25; one more millionth would pass it.
+    assert!(matches!(ev.last(), Some(BookEvent::Canceled {
+        reason: CancelReason::MarketRemainder, ..
+    })));
+    assert_eq!(b.qty_at(Sell, px("10.01")), Qty::from_raw(4_500_500));
+}
+
+/// Self-trade prevention that removes the account's own resting order lets the sweep go on
+/// to dearer levels, and the cap still holds there.
+#[test]
+fn a_notional_cap_holds_when_self_trade_prevention_skips_a_level() {
+    let mut b = OrderBook::new(BookConfig {
+        lot: Qty::from_raw(1),
+        ..BookConfig::default()
+    });
+    rest(&mut b, lim(1, 2, Sell, "10.00", 10)); // the buyer's own
+    rest(&mut b, lim(2, 1, Sell, "10.10", 10));
+    let o = NewOrder {
+        qty: Qty::shares(3),
+        notional: Some("20.20".parse().unwrap()),
+        ..NewOrder::market(3, 2, Buy, 0).with_stp(SelfTradePrevention::CancelResting)
+    };
+    let ev = run(&mut b, o);
+    assert_eq!(fills(&ev), [(2, 3, px("10.10"), 2)]);
 }

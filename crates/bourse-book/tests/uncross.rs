@@ -132,13 +132,13 @@ proptest! {
         let orders: Vec<Spec> = orders.iter().enumerate().map(|(i, o)| (o.0, o.1, o.2, i as u64 + 1)).collect();
         let (book, u, events) = run(&orders, reference);
         let expected = naive_price(&orders, reference);
-        prop_assert_eq!(u.map(|u| (u.price, u.volume)), expected.map(|(p, v)| (px(p), Qty::new(v))));
+        prop_assert_eq!(u.map(|u| (u.price, u.volume)), expected.map(|(p, v)| (px(p), Qty::shares(v))));
         let got: Vec<(u64, u64, u64)> = events
             .iter()
             .map(|e| match *e {
                 BookEvent::Fill { maker, taker, price, qty, .. } => {
                     assert_eq!(Some(price), expected.map(|(p, _)| px(p)));
-                    (maker.get(), taker.get(), qty.get())
+                    (maker.get(), taker.get(), qty.whole_shares())
                 }
                 other => panic!("only fills in a clean uncross, got {other:?}"),
             })
@@ -160,14 +160,14 @@ proptest! {
             match *e {
                 BookEvent::Fill { maker_owner, taker_owner, qty, .. } => {
                     prop_assert_ne!(maker_owner, taker_owner);
-                    gone += 2 * qty.get();
+                    gone += 2 * qty.whole_shares();
                 }
-                BookEvent::Canceled { qty, .. } => gone += qty.get(),
+                BookEvent::Canceled { qty, .. } => gone += qty.whole_shares(),
                 ref other => panic!("unexpected {other:?}"),
             }
         }
         let before: u64 = orders.iter().map(|o| o.2).sum();
-        let left: u64 = [Side::Buy, Side::Sell].iter().flat_map(|&s| book.orders(s)).map(|o| o.qty.get()).sum();
+        let left: u64 = [Side::Buy, Side::Sell].iter().flat_map(|&s| book.orders(s)).map(|o| o.qty.whole_shares()).sum();
         prop_assert_eq!(before, gone + left);
     }
 }
@@ -188,7 +188,7 @@ fn a_worked_uncross() {
     let u = u.unwrap();
     assert_eq!(
         (u.price, u.volume, u.imbalance),
-        (px(1003), Qty::new(300), -50)
+        (px(1003), Qty::shares(300), -50_000_000)
     );
     let fills: Vec<_> = events
         .iter()
@@ -200,7 +200,13 @@ fn a_worked_uncross() {
                 qty,
                 taker_side,
                 ..
-            } => Some((maker.get(), taker.get(), price, qty.get(), taker_side)),
+            } => Some((
+                maker.get(),
+                taker.get(),
+                price,
+                qty.whole_shares(),
+                taker_side,
+            )),
             _ => None,
         })
         .collect();
@@ -214,11 +220,11 @@ fn a_worked_uncross() {
     assert_eq!(book.last_trade_price(), Some(px(1003)));
     assert_eq!(
         book.best_bid().map(|l| (l.price, l.qty)),
-        Some((px(1002), Qty::new(200)))
+        Some((px(1002), Qty::shares(200)))
     );
     assert_eq!(
         book.best_ask().map(|l| (l.price, l.qty)),
-        Some((px(1003), Qty::new(50)))
+        Some((px(1003), Qty::shares(50)))
     );
 }
 
@@ -242,7 +248,7 @@ fn a_call_rests_crossing_orders_and_refuses_what_cannot_wait() {
     book.replace(
         bourse_core::OrderId::new(1),
         px(1020),
-        Qty::new(12),
+        Qty::shares(12),
         &mut out,
     );
     assert!(
@@ -250,5 +256,5 @@ fn a_call_rests_crossing_orders_and_refuses_what_cannot_wait() {
         "{out:?}"
     );
     let u = book.indicative(px(1000)).unwrap();
-    assert_eq!((u.price, u.volume), (px(1000), Qty::new(10)));
+    assert_eq!((u.price, u.volume), (px(1000), Qty::shares(10)));
 }

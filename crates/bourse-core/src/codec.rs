@@ -74,7 +74,7 @@ mod tests {
                 side: Side::Sell,
                 order_type: OrderType::StopLimit,
                 tif: TimeInForce::Day,
-                qty: Qty::new(300),
+                qty: Qty::shares(300),
                 limit_price: Some(Price::from_raw(4_100_000)),
                 stop_price: Some(Price::from_raw(4_050_000)),
                 post_only: false,

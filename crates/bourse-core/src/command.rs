@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::profile::{CodePurpose, Contact, Device, Factor, KindSet, NewCode, Prefs, Sealed};
 use crate::{
     AccountId, Cash, ClientOrderId, OrderId, Price, Qty, SelfTradePrevention, Session, Side,
-    Symbol, TimeInForce, UnixNanos, WatchlistName,
+    Symbol, TimeInForce, UnixNanos, WatchlistName, WholeQty,
 };
 
 /// Gap-free position of a command in the journal, assigned by the sequencer.
@@ -156,6 +156,17 @@ pub struct OrderOptions {
     pub extended_hours: bool,
     /// For [`OrderType::TrailingStop`].
     pub trail: Option<Trail>,
+    /// Alpaca's `notional`: a market DAY order for this many dollars instead of a quantity
+    /// (the request's `qty` is then zero). The engine turns it into the quantity the book
+    /// offers for it.
+    pub notional: Option<Cash>,
+}
+
+/// [`OrderOptions`] before notional orders: the layout of [`Command::SubmitOrderV2`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+pub struct OrderOptionsV1 {
+    pub extended_hours: bool,
+    pub trail: Option<Trail>,
 }
 
 /// A new order as the gateway validated it.
@@ -185,7 +196,7 @@ pub struct OrderRequestV1 {
     pub side: Side,
     pub order_type: OrderType,
     pub tif: TimeInForce,
-    pub qty: Qty,
+    pub qty: WholeQty,
     pub limit_price: Option<Price>,
     pub stop_price: Option<Price>,
     pub post_only: bool,
@@ -201,12 +212,53 @@ impl From<OrderRequestV1> for OrderRequest {
             side: v.side,
             order_type: v.order_type,
             tif: v.tif,
-            qty: v.qty,
+            qty: v.qty.into(),
             limit_price: v.limit_price,
             stop_price: v.stop_price,
             post_only: v.post_only,
             stp: v.stp,
             opts: OrderOptions::default(),
+        }
+    }
+}
+
+/// [`OrderRequest`] as journals wrote it before fractional quantities and notional orders:
+/// the layout of [`Command::SubmitOrderV2`] (whole shares), frozen.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct OrderRequestV2 {
+    pub account: AccountId,
+    pub symbol: Symbol,
+    pub client_order_id: Option<ClientOrderId>,
+    pub side: Side,
+    pub order_type: OrderType,
+    pub tif: TimeInForce,
+    pub qty: WholeQty,
+    pub limit_price: Option<Price>,
+    pub stop_price: Option<Price>,
+    pub post_only: bool,
+    pub stp: SelfTradePrevention,
+    pub opts: OrderOptionsV1,
+}
+
+impl From<OrderRequestV2> for OrderRequest {
+    fn from(v: OrderRequestV2) -> Self {
+        OrderRequest {
+            account: v.account,
+            symbol: v.symbol,
+            client_order_id: v.client_order_id,
+            side: v.side,
+            order_type: v.order_type,
+            tif: v.tif,
+            qty: v.qty.into(),
+            limit_price: v.limit_price,
+            stop_price: v.stop_price,
+            post_only: v.post_only,
+            stp: v.stp,
+            opts: OrderOptions {
+                extended_hours: v.opts.extended_hours,
+                trail: v.opts.trail,
+                notional: None,
+            },
         }
     }
 }
@@ -295,6 +347,26 @@ pub struct ClassRequest {
     pub stop_loss: Option<StopLoss>,
 }
 
+/// [`ClassRequest`] in whole shares: the layout of [`Command::SubmitClassV1`], frozen.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ClassRequestV1 {
+    pub class: OrderClass,
+    pub order: OrderRequestV2,
+    pub take_profit: Option<Price>,
+    pub stop_loss: Option<StopLoss>,
+}
+
+impl From<ClassRequestV1> for ClassRequest {
+    fn from(v: ClassRequestV1) -> Self {
+        ClassRequest {
+            class: v.class,
+            order: v.order.into(),
+            take_profit: v.take_profit,
+            stop_loss: v.stop_loss,
+        }
+    }
+}
+
 /// Most watchlists one account may hold (the engine refuses more: `TOO_MANY_WATCHLISTS`).
 pub const MAX_WATCHLISTS: usize = 20;
 /// Most symbols one watchlist may hold (`WATCHLIST_FULL`).
@@ -340,11 +412,11 @@ pub enum Command {
         account: AccountId,
         amount: Cash,
     },
-    /// Shares transferred in from outside the exchange (e.g. from another broker).
-    DepositShares {
+    /// [`Command::DepositShares`] in whole shares, as journals wrote it before fractions.
+    DepositSharesV1 {
         account: AccountId,
         symbol: Symbol,
-        qty: Qty,
+        qty: WholeQty,
     },
     /// An order in the layout of journals written before [`OrderOptions`]; new orders are
     /// [`Command::SubmitOrder`].
@@ -353,11 +425,11 @@ pub enum Command {
         account: AccountId,
         order_id: OrderId,
     },
-    /// New open quantity and, for limit orders, a new price (`None` keeps it).
-    ReplaceOrder {
+    /// [`Command::ReplaceOrder`] in whole shares, as journals wrote it before fractions.
+    ReplaceOrderV1 {
         account: AccountId,
         order_id: OrderId,
-        qty: Qty,
+        qty: WholeQty,
         price: Option<Price>,
     },
     /// Cancels every working order matching both filters (`None` matches all).
@@ -512,12 +584,30 @@ pub enum Command {
         account: AccountId,
         webhook_id: u64,
     },
-    SubmitOrder(OrderRequest),
+    /// An order in whole shares, as journals wrote it before fractions and notional orders.
+    SubmitOrderV2(OrderRequestV2),
     /// The market moves to `session` (from the server's calendar clock): through every
     /// session between, in the day's order, with what each change does (a call starts, an
     /// uncross, DAY orders expire at the close). The same session again changes nothing.
     SetSession {
         session: Session,
+    },
+    /// [`Command::SubmitClass`] in whole shares, as journals wrote it before fractions.
+    SubmitClassV1(Box<ClassRequestV1>),
+    // Everything with a quantity, in millionths of a share (`Qty`), from here on.
+    SubmitOrder(OrderRequest),
+    /// New open quantity and, for limit orders, a new price (`None` keeps it).
+    ReplaceOrder {
+        account: AccountId,
+        order_id: OrderId,
+        qty: Qty,
+        price: Option<Price>,
+    },
+    /// Shares transferred in from outside the exchange (e.g. from another broker).
+    DepositShares {
+        account: AccountId,
+        symbol: Symbol,
+        qty: Qty,
     },
     /// An order with exits (bracket, OCO, OTO); boxed, as it is rare and large.
     SubmitClass(Box<ClassRequest>),

@@ -84,9 +84,12 @@ pub enum Event {
         side: Side,
         order_type: OrderType,
         tif: TimeInForce,
+        /// For a notional order, the quantity its money buys from the book as it stood.
         qty: Qty,
         limit_price: Option<Price>,
         stop_price: Option<Price>,
+        /// A notional order's dollar amount (Alpaca's `notional`).
+        notional: Option<Cash>,
     },
     /// A stop order's trigger was reached; it now enters the book.
     OrderTriggered {
@@ -113,10 +116,13 @@ pub enum Event {
         last_qty: Qty,
         cum_qty: Qty,
         leaves_qty: Qty,
-        /// Sum of price × quantity over all fills so far (average price = this / cum_qty).
+        /// The cash all fills so far moved: price × quantity, exact for whole shares; with
+        /// fractions the order's exact value rounded up for a buy, down for a sell.
         cum_notional: Cash,
         liquidity: Liquidity,
         fee: Cash,
+        /// The cash this fill moved (before the fee): `cum_notional`'s growth.
+        value: Cash,
     },
     /// An order stopped working. `qty` is what was left; `resting_price` is the book level
     /// it left, `None` if it was not resting (an incoming remainder or a held stop).

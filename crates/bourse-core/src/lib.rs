@@ -1,7 +1,7 @@
 //! `bourse-core`: the vocabulary every other bourse crate speaks.
 //!
-//! Owns fixed-point [`Price`] / [`Cash`] and whole-share [`Qty`] with checked arithmetic and
-//! exact decimal text conversion, the newtype ids, [`Side`], [`UnixNanos`], the stable
+//! Owns fixed-point [`Price`] / [`Cash`] and [`Qty`] (millionths of a share) with checked
+//! arithmetic and exact decimal text conversion, the newtype ids, [`Side`], [`UnixNanos`], the stable
 //! [`RejectReason`] / [`CancelReason`] codes, and the [`Command`] / [`Event`] vocabulary the
 //! engine, journal and gateway share.
 //!
@@ -19,13 +19,17 @@ pub mod session;
 pub mod time;
 
 pub use command::{
-    AlertCondition, ClassRequest, Command, LegRole, OrderClass, OrderOptions, OrderRequest,
-    OrderRequestV1, OrderType, Role, Scopes, SecretHash, Seq, Sequenced, StopLoss, Trail,
+    AlertCondition, ClassRequest, ClassRequestV1, Command, LegRole, OrderClass, OrderOptions,
+    OrderOptionsV1, OrderRequest, OrderRequestV1, OrderRequestV2, OrderType, Role, Scopes,
+    SecretHash, Seq, Sequenced, StopLoss, Trail,
 };
 pub use divisor::Divisor;
 pub use event::{Event, Liquidity, Tagged};
 pub use ids::{AccountId, ClientOrderId, IdError, OrderId, Symbol, TradeId, WatchlistName};
-pub use num::{Cash, ParseNumError, Price, Qty};
+pub use num::{
+    Cash, EXACT_PER_CASH, ParseNumError, Price, QTY_SCALE, Qty, WholeQty, cash_ceil, cash_floor,
+    exact_value,
+};
 pub use order::{CancelReason, RejectReason, SelfTradePrevention, Side, TimeInForce};
 pub use session::Session;
 pub use time::UnixNanos;

@@ -1,7 +1,7 @@
-//! Fixed-point money and whole-share quantities.
+//! Fixed-point money and quantities.
 //!
 //! Prices and cash are `i64` counts of 1/10,000 of a dollar (the LOBSTER scale), so
-//! `Price::from_raw(1_902_500)` is $190.25. Quantities are whole shares. There is no
+//! `Price::from_raw(1_902_500)` is $190.25. Quantities are millionths of a share. There is no
 //! floating point anywhere: text converts exactly or not at all, and arithmetic is
 //! checked so an overflow is an error value, never a wrapped number.
 //!
@@ -33,8 +33,8 @@ pub enum ParseNumError {
     Overflow,
     #[error("negative value not allowed here")]
     Negative,
-    #[error("quantity must be a whole number of shares")]
-    Fractional,
+    #[error("more than {QTY_DECIMALS} decimal places in a quantity")]
+    TooPreciseQty,
 }
 
 /// Reads a client's decimal text, `[-]digits[.digits]` with a digit on at least one side of
@@ -285,12 +285,16 @@ impl Price {
         }
     }
 
-    /// Price × quantity as money, checked.
+    /// Price × quantity as money, rounded up to the cash grid (exact for whole shares);
+    /// `None` past the range. Limits and reservations use this; a fill's cash is the
+    /// engine's (rounded per order, see `bourse-engine`'s ledger).
     #[inline]
     #[must_use]
     pub fn notional(self, qty: Qty) -> Option<Cash> {
-        let v = i128::from(self.0) * i128::from(qty.0);
-        i64::try_from(v).ok().map(Cash)
+        if self.0 < 0 {
+            return None;
+        }
+        cash_ceil(exact_value(self, qty))
     }
 }
 
@@ -304,6 +308,17 @@ impl Cash {
         }
     }
 
+    /// The price per share of `self` spent on `qty`, rounded down to the 1/10,000 dollar
+    /// (an average fill price); `None` for no shares or past the range.
+    #[must_use]
+    pub fn per_share(self, qty: Qty) -> Option<Price> {
+        if qty.is_zero() {
+            return None;
+        }
+        let v = i128::from(self.0) * i128::from(QTY_SCALE) / i128::from(qty.0);
+        i64::try_from(v).ok().map(Price)
+    }
+
     /// `self × bps / 10,000`, rounded up to the next raw unit when positive so that a fee
     /// is never under-charged by rounding. `None` on overflow or a negative rate.
     #[must_use]
@@ -314,25 +329,55 @@ impl Cash {
     }
 }
 
-/// A quantity of whole shares.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
-#[serde(transparent)]
+/// Number of decimal places carried by [`Qty`]: a millionth of a share.
+pub const QTY_DECIMALS: u32 = 6;
+/// Raw quantity units per share.
+pub const QTY_SCALE: u64 = 1_000_000;
+
+/// A quantity of shares in millionths (0.000001 share, the finest fraction a broker
+/// offers). Whole-share instruments trade multiples of [`QTY_SCALE`] only.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Qty(u64);
 
 impl Qty {
     pub const ZERO: Qty = Qty(0);
     pub const MAX: Qty = Qty(u64::MAX);
+    /// One whole share.
+    pub const ONE: Qty = Qty(QTY_SCALE);
 
+    /// `n` whole shares (saturating at [`Qty::MAX`], far beyond any listed limit).
     #[inline]
     #[must_use]
-    pub const fn new(shares: u64) -> Qty {
-        Qty(shares)
+    pub const fn shares(n: u64) -> Qty {
+        Qty(n.saturating_mul(QTY_SCALE))
     }
 
+    /// From raw millionths of a share.
     #[inline]
     #[must_use]
-    pub const fn get(self) -> u64 {
+    pub const fn from_raw(raw: u64) -> Qty {
+        Qty(raw)
+    }
+
+    /// Raw millionths of a share.
+    #[inline]
+    #[must_use]
+    pub const fn raw(self) -> u64 {
         self.0
+    }
+
+    /// Whether this is a whole number of shares.
+    #[inline]
+    #[must_use]
+    pub const fn is_whole(self) -> bool {
+        self.0.is_multiple_of(QTY_SCALE)
+    }
+
+    /// Whole shares, rounded down.
+    #[inline]
+    #[must_use]
+    pub const fn whole_shares(self) -> u64 {
+        self.0 / QTY_SCALE
     }
 
     #[inline]
@@ -381,41 +426,128 @@ impl Qty {
 }
 
 impl fmt::Display for Qty {
+    /// Whole shares without a point ("100"), fractions with the digits they need ("0.5",
+    /// "1.234567").
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        let (int, frac) = (self.0 / QTY_SCALE, self.0 % QTY_SCALE);
+        if frac == 0 {
+            return f.pad(&int.to_string());
+        }
+        let digits = format!("{frac:06}");
+        f.pad(&format!("{int}.{}", digits.trim_end_matches('0')))
     }
 }
 
 impl fmt::Debug for Qty {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Qty({})", self.0)
+        write!(f, "Qty({self})")
     }
 }
 
 impl TryFrom<Decimal> for Qty {
     type Error = ParseNumError;
-    /// Whole shares: 100 or 100.0000; 1.5 is [`ParseNumError::Fractional`]. The range is
-    /// that of a [`Price`] in whole dollars, the same for every client number.
+    /// Up to six decimals: 100, 100.0000, 0.5 or 0.000001; 0.0000001 is
+    /// [`ParseNumError::TooPreciseQty`]. Whether an instrument takes fractions is the
+    /// engine's rule, not the number's. The range is a `u64` of millionths (18 trillion
+    /// shares).
     fn try_from(d: Decimal) -> Result<Qty, ParseNumError> {
-        let raw = to_raw(d)?;
-        if raw < 0 {
+        if d.is_sign_negative() && !d.is_zero() {
             return Err(ParseNumError::Negative);
         }
-        if raw % SCALE != 0 {
-            return Err(ParseNumError::Fractional);
+        let (m, scale) = (d.mantissa().unsigned_abs(), d.scale());
+        let (raw, exact) = if scale <= QTY_DECIMALS {
+            (m * 10_u128.pow(QTY_DECIMALS - scale), true)
+        } else {
+            let div = 10_u128.pow(scale - QTY_DECIMALS);
+            (m / div, m % div == 0)
+        };
+        let raw = u64::try_from(raw).map_err(|_| ParseNumError::Overflow)?;
+        if !exact {
+            return Err(ParseNumError::TooPreciseQty);
         }
-        u64::try_from(raw / SCALE)
-            .map(Qty)
-            .map_err(|_| ParseNumError::Overflow)
+        Ok(Qty(raw))
     }
 }
 
 impl FromStr for Qty {
     type Err = ParseNumError;
-    /// Whole shares: "100" or "100.0000"; "1.5" is [`ParseNumError::Fractional`].
+    /// "100", "100.0000", "0.5", "1.234567"; "1.2345678" is [`ParseNumError::TooPreciseQty`].
     fn from_str(s: &str) -> Result<Qty, ParseNumError> {
-        parse_decimal(s).and_then(Qty::try_from)
+        match parse_decimal(s) {
+            // Past rust_decimal's 28 digits: the price grid's error, reworded for a quantity.
+            Err(ParseNumError::TooPrecise) => Err(ParseNumError::TooPreciseQty),
+            r => r.and_then(Qty::try_from),
+        }
     }
+}
+
+/// Human-readable formats carry the decimal text (and accept a whole number, as a config
+/// file writes a lot of 100); binary formats carry the raw millionths.
+impl Serialize for Qty {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_u64(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Qty {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if !d.is_human_readable() {
+            return u64::deserialize(d).map(Qty);
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Text<'a> {
+            Whole(u64),
+            #[serde(borrow)]
+            Str(std::borrow::Cow<'a, str>),
+        }
+        match Text::deserialize(d)? {
+            Text::Whole(n) => n
+                .checked_mul(QTY_SCALE)
+                .map(Qty)
+                .ok_or_else(|| serde::de::Error::custom(ParseNumError::Overflow)),
+            Text::Str(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// Whole shares of the old scale, as journals wrote them before quantities had fractions:
+/// the frozen commands' field, read as `n` shares.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WholeQty(pub u64);
+
+impl From<WholeQty> for Qty {
+    fn from(w: WholeQty) -> Qty {
+        Qty::shares(w.0)
+    }
+}
+
+/// An exact trade value: price raw × quantity raw, in 10^-10 dollars (1/10,000 of a dollar
+/// per millionth of a share). Cash moves this rounded to [`Cash`]'s 1/10,000 of a dollar.
+#[inline]
+#[must_use]
+pub fn exact_value(px: Price, qty: Qty) -> u128 {
+    u128::from(px.0.unsigned_abs()) * u128::from(qty.0)
+}
+
+/// Exact-value units per raw [`Cash`] unit.
+pub const EXACT_PER_CASH: u128 = QTY_SCALE as u128;
+
+/// An exact value in [`Cash`], rounded up (`None` past the range).
+#[must_use]
+pub fn cash_ceil(exact: u128) -> Option<Cash> {
+    i64::try_from(exact.div_ceil(EXACT_PER_CASH)).ok().map(Cash)
+}
+
+/// An exact value in [`Cash`], rounded down (`None` past the range).
+#[must_use]
+pub fn cash_floor(exact: u128) -> Option<Cash> {
+    i64::try_from(exact / EXACT_PER_CASH).ok().map(Cash)
 }
 
 #[cfg(test)]
@@ -448,9 +580,18 @@ mod tests {
             "922337203685478".parse::<Price>(),
             Err(ParseNumError::Overflow)
         );
-        assert_eq!("1.5".parse::<Qty>(), Err(ParseNumError::Fractional));
+        assert_eq!("1.5".parse::<Qty>(), Ok(Qty::from_raw(1_500_000)));
+        assert_eq!("0.000001".parse::<Qty>(), Ok(Qty::from_raw(1)));
+        assert_eq!(
+            "0.0000001".parse::<Qty>(),
+            Err(ParseNumError::TooPreciseQty)
+        );
         assert_eq!("-1".parse::<Qty>(), Err(ParseNumError::Negative));
-        assert_eq!("100.0000".parse::<Qty>(), Ok(Qty::new(100)));
+        assert_eq!("100.0000".parse::<Qty>(), Ok(Qty::shares(100)));
+        assert_eq!(
+            "922337203685478".parse::<Qty>(),
+            Err(ParseNumError::Overflow)
+        );
     }
 
     #[test]
@@ -469,12 +610,21 @@ mod tests {
     #[test]
     fn checked_arithmetic_reports_overflow() {
         assert_eq!(Price::MAX.checked_add(Price::from_raw(1)), None);
-        assert_eq!(Qty::new(1).checked_sub(Qty::new(2)), None);
-        assert_eq!(Price::from_raw(i64::MAX).notional(Qty::new(2)), None);
+        assert_eq!(Qty::shares(1).checked_sub(Qty::shares(2)), None);
+        assert_eq!(Price::from_raw(i64::MAX).notional(Qty::shares(2)), None);
         assert_eq!(
-            Price::from_raw(1_902_500).notional(Qty::new(3)),
+            Price::from_raw(1_902_500).notional(Qty::shares(3)),
             Some(Cash::from_raw(5_707_500))
         );
+        // $190.25 × 0.000001 share = $0.00019025: a cash unit and a bit, rounded up.
+        let tiny = Qty::from_raw(1);
+        assert_eq!(exact_value(Price::from_raw(1_902_500), tiny), 1_902_500);
+        assert_eq!(
+            Price::from_raw(1_902_500).notional(tiny),
+            Some(Cash::from_raw(2))
+        );
+        assert_eq!(cash_floor(1_902_500), Some(Cash::from_raw(1)));
+        assert_eq!(cash_ceil(2_000_000), Some(Cash::from_raw(2)));
     }
 
     #[test]
@@ -504,7 +654,16 @@ mod tests {
         assert_eq!(serde_json::to_string(&p).unwrap(), "\"190.25\"");
         assert_eq!(serde_json::from_str::<Price>("\"190.25\"").unwrap(), p);
         assert!(serde_json::from_str::<Price>("\"190.255555\"").is_err());
-        assert_eq!(serde_json::to_string(&Qty::new(7)).unwrap(), "7");
+        assert_eq!(serde_json::to_string(&Qty::shares(7)).unwrap(), "\"7\"");
+        assert_eq!(serde_json::from_str::<Qty>("7").unwrap(), Qty::shares(7));
+        assert_eq!(
+            serde_json::from_str::<Qty>("\"0.25\"").unwrap(),
+            Qty::from_raw(250_000)
+        );
+        let cfg = bincode::config::standard();
+        let bytes = bincode::serde::encode_to_vec(Qty::from_raw(5), cfg).unwrap();
+        assert_eq!(bytes, bincode::serde::encode_to_vec(5u64, cfg).unwrap());
+        assert_eq!(Qty::from(WholeQty(3)), Qty::shares(3));
     }
 
     #[test]
@@ -518,7 +677,7 @@ mod tests {
         assert_eq!(zeros.parse::<Price>().unwrap().raw(), 15_000);
         assert_eq!(
             format!("{}7", "0".repeat(40)).parse::<Qty>(),
-            Ok(Qty::new(7))
+            Ok(Qty::shares(7))
         );
         assert_eq!("-.5".parse::<Cash>().unwrap().raw(), -5_000);
         assert_eq!(".000".parse::<Price>(), Ok(Price::ZERO));
@@ -561,8 +720,8 @@ mod tests {
             Err(ParseNumError::Overflow)
         );
         assert_eq!(Qty::try_from(d("-3")), Err(ParseNumError::Negative));
-        assert_eq!(Qty::try_from(d("3.5")), Err(ParseNumError::Fractional));
-        assert_eq!(Qty::try_from(d("3.000")), Ok(Qty::new(3)));
+        assert_eq!(Qty::try_from(d("3.5")), Ok(Qty::from_raw(3_500_000)));
+        assert_eq!(Qty::try_from(d("3.000")), Ok(Qty::shares(3)));
     }
 
     /// The hand-written parser these types had before rust_decimal, kept as the oracle the
@@ -613,17 +772,6 @@ mod tests {
             }
             Ok(if neg { -value } else { value })
         }
-
-        pub(super) fn qty(s: &str) -> Result<u64, ParseNumError> {
-            let raw = parse_scaled(s)?;
-            if raw < 0 {
-                return Err(ParseNumError::Negative);
-            }
-            if raw % SCALE != 0 {
-                return Err(ParseNumError::Fractional);
-            }
-            u64::try_from(raw / SCALE).map_err(|_| ParseNumError::Overflow)
-        }
     }
 
     /// Time of 1M parses of typical order fields, old parser against rust_decimal's path:
@@ -656,7 +804,6 @@ mod tests {
         #[test]
         fn agrees_with_the_old_parser(s in "-?[0-9]{0,32}(\\.[0-9]{0,34})?") {
             prop_assert_eq!(s.parse::<Price>().map(Price::raw), reference::parse_scaled(&s));
-            prop_assert_eq!(s.parse::<Qty>().map(Qty::get), reference::qty(&s));
         }
 
         /// Anything else: accepted by one exactly when by the other, with the same value
@@ -664,7 +811,6 @@ mod tests {
         #[test]
         fn accepts_what_the_old_parser_accepted(s in "[-+.0-9eE_ x]{0,24}") {
             prop_assert_eq!(s.parse::<Price>().map(Price::raw).ok(), reference::parse_scaled(&s).ok());
-            prop_assert_eq!(s.parse::<Qty>().map(Qty::get).ok(), reference::qty(&s).ok());
         }
 
         #[test]
@@ -675,6 +821,14 @@ mod tests {
             let pad = "0".repeat(DECIMALS as usize - decimals + zeros);
             let text = format!("{shown}{pad}{extra}");
             prop_assert_eq!(text.parse::<Price>(), Err(ParseNumError::TooPrecise), "{}", text);
+        }
+
+        /// A quantity is the same number as a price would be, with two more decimals.
+        #[test]
+        fn qty_reads_six_decimals(int in 0u64..1_000_000_000, frac in 0u64..1_000_000, extra in 1..10u8) {
+            let text = format!("{int}.{frac:06}");
+            prop_assert_eq!(text.parse::<Qty>(), Ok(Qty::from_raw(int * 1_000_000 + frac)));
+            prop_assert_eq!(format!("{text}{extra}").parse::<Qty>(), Err(ParseNumError::TooPreciseQty));
         }
 
         #[test]
@@ -692,7 +846,7 @@ mod tests {
 
         #[test]
         fn qty_roundtrip(n in 0..=(i64::MAX / SCALE).unsigned_abs()) {
-            prop_assert_eq!(Qty::new(n).to_string().parse::<Qty>(), Ok(Qty::new(n)));
+            prop_assert_eq!(Qty::from_raw(n).to_string().parse::<Qty>(), Ok(Qty::from_raw(n)));
         }
     }
 }

@@ -209,7 +209,7 @@ macro_rules! reject_reasons {
 
 reject_reasons! {
     /// Zero, or otherwise not a valid share count.
-    InvalidQuantity = 1001, "INVALID_QUANTITY", "quantity must be a positive whole number of shares";
+    InvalidQuantity = 1001, "INVALID_QUANTITY", "quantity must be positive";
     /// Zero, negative or missing where a price is required.
     InvalidPrice = 1002, "INVALID_PRICE", "price must be positive";
     PriceOffTick = 1003, "PRICE_OFF_TICK", "price is not a multiple of the instrument's tick size";
@@ -256,6 +256,9 @@ reject_reasons! {
     /// An order class whose exits are missing or extra for the class, priced on the wrong
     /// side of each other or of the entry, or whose entry cannot carry exits.
     InvalidLegs = 1011, "INVALID_LEGS", "the order class's take_profit/stop_loss are missing, extra, or priced on the wrong side";
+    /// A fraction of a share, or a notional order, on an instrument that trades whole shares
+    /// only (Alpaca's `fractionable: false`).
+    FractionalNotAllowed = 1012, "FRACTIONAL_NOT_ALLOWED", "this instrument trades whole shares only: no fractional quantity or notional order";
     /// An on-open order after the opening call ended (until after the close).
     AuctionClosed = 4004, "AUCTION_CLOSED", "the auction this order is for has already taken place today";
     /// The same order sent again with its client order id: nothing new is done, and the

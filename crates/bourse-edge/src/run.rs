@@ -154,6 +154,7 @@ async fn serve(cfg: EdgeConfig) -> Result<(), EdgeError> {
                 tick: l.tick,
                 lot: l.lot,
                 max_qty: l.max_qty,
+                fractional: l.fractional,
             })
             .collect(),
     );

@@ -68,6 +68,7 @@ pub struct ListingImage {
     pub tick: Price,
     pub lot: Qty,
     pub max_qty: Qty,
+    pub fractional: bool,
 }
 
 /// What a snapshot holds: everything an edge needs to start serving.
@@ -435,7 +436,7 @@ mod tests {
                 symbol: sym(),
                 side: Side::Buy,
                 price: Price::from_raw(1_000_000),
-                qty: Qty::new(1),
+                qty: Qty::from_raw(1),
             },
             aseq: 0,
         }
@@ -541,7 +542,7 @@ mod tests {
                 account,
                 symbol: sym(),
                 side: Side::Buy,
-                qty: Qty::new(1),
+                qty: Qty::from_raw(1),
                 resting_price: Some(Price::from_raw(1_000_000)),
                 reason: bourse_core::CancelReason::Requested,
             },

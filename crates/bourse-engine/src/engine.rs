@@ -105,7 +105,17 @@ struct Working {
     limit_price: Option<Price>,
     client_order_id: Option<ClientOrderId>,
     cum_qty: u64,
+    /// The cash its fills moved: `exact` rounded, up for a buy and down for a sell.
     cum_notional: Cash,
+    /// The exact value of its fills (price raw × quantity raw, in 10^-10 dollars). Cash
+    /// moves as this rounded as a whole, never fill by fill, so a reservation made for the
+    /// whole order always covers what its fills cost (see `Engine::settle`).
+    exact: u128,
+    /// Σ of each fill's cash × its fee rate (bps); the fees charged are this ÷ 10,000
+    /// rounded up as a whole, for the same reason.
+    fee_base: u128,
+    /// A notional order's cap on the value it trades (Alpaca's `notional`).
+    notional: Option<Cash>,
     leaves: u64,
     /// Per-share price the cash reservation of a buy is computed at (its limit, or the
     /// market collar at arrival).
@@ -157,6 +167,9 @@ pub struct Engine {
     next_order_id: u64,
     next_trade_id: u64,
     fees_collected: Cash,
+    /// The house's cash from rounding: a buyer's cash is its fills' value rounded up, a
+    /// seller's rounded down, to the 1/10,000 dollar, and the difference is kept here.
+    rounding: Cash,
     /// Net cash brought in (deposits − withdrawals) and shares brought in, for the
     /// conservation checks.
     net_cash_in: Cash,
@@ -231,6 +244,7 @@ pub struct Snapshot {
     next_order_id: u64,
     next_trade_id: u64,
     fees_collected: Cash,
+    rounding: Cash,
     net_cash_in: Cash,
     shares_in: Vec<u64>,
     identity: Identity,
@@ -306,7 +320,7 @@ impl Engine {
             by_symbol.insert(ins.symbol, u32::try_from(i).unwrap_or(u32::MAX));
             books.push(OrderBook::new(BookConfig {
                 tick: ins.tick,
-                lot: ins.lot,
+                lot: ins.qty_step(),
                 market_collar_bps: cfg.market_collar_bps,
             }));
         }
@@ -315,7 +329,7 @@ impl Engine {
             .iter()
             .map(|ins| {
                 let tick = u64::try_from(ins.tick.raw()).ok().and_then(Divisor::new);
-                Some((tick?, Divisor::new(ins.lot.get())?))
+                Some((tick?, Divisor::new(ins.qty_step().raw())?))
             })
             .collect::<Option<Vec<_>>>()
             .ok_or(EngineError::BadInstrument)?;
@@ -339,6 +353,7 @@ impl Engine {
             next_order_id: 1,
             next_trade_id: 1,
             fees_collected: Cash::ZERO,
+            rounding: Cash::ZERO,
             net_cash_in: Cash::ZERO,
             shares_in: vec![0; n],
             identity: Identity::default(),
@@ -453,6 +468,7 @@ impl Engine {
             next_order_id: self.next_order_id,
             next_trade_id: self.next_trade_id,
             fees_collected: self.fees_collected,
+            rounding: self.rounding,
             net_cash_in: self.net_cash_in,
             shares_in: self.shares_in.clone(),
             identity: self.identity.clone(),
@@ -494,6 +510,7 @@ impl Engine {
                         tif: o.tif,
                         post_only: o.post_only,
                         stp: o.stp,
+                        notional: None,
                     },
                     &mut sink,
                 );
@@ -546,6 +563,7 @@ impl Engine {
         e.next_order_id = snap.next_order_id;
         e.next_trade_id = snap.next_trade_id;
         e.fees_collected = snap.fees_collected;
+        e.rounding = snap.rounding;
         e.net_cash_in = snap.net_cash_in;
         e.shares_in = snap.shares_in;
         e.identity = snap.identity;
@@ -670,7 +688,21 @@ impl Engine {
             }
             Command::SubmitOrder(req) => self.submit(req, out),
             Command::SubmitClass(req) => self.submit_class(req, out),
+            // Journals from before fractions: whole shares, read as such.
             Command::SubmitOrderV1(req) => self.submit(&(*req).into(), out),
+            Command::SubmitOrderV2(req) => self.submit(&(*req).into(), out),
+            Command::SubmitClassV1(req) => self.submit_class(&(**req).into(), out),
+            Command::DepositSharesV1 {
+                account,
+                symbol,
+                qty,
+            } => self.deposit_shares(*account, *symbol, (*qty).into(), out),
+            Command::ReplaceOrderV1 {
+                account,
+                order_id,
+                qty,
+                price,
+            } => self.replace(*account, *order_id, (*qty).into(), *price, out),
             Command::SetSession { session } => self.set_session(*session, out),
             Command::CancelOrder { account, order_id } => self.cancel(*account, *order_id, out),
             Command::ReplaceOrder {

@@ -13,16 +13,21 @@ pub struct InstrumentDefaults {
     pub band_pct: u32,
     pub max_qty: Qty,
     pub max_notional: Cash,
+    /// Trades fractions of a share (to 0.000001) and notional orders; Alpaca's
+    /// `fractionable`.
+    #[serde(default)]
+    pub fractional: bool,
 }
 
 impl Default for InstrumentDefaults {
     fn default() -> Self {
         Self {
             tick: Price::from_raw(100),
-            lot: Qty::new(1),
+            lot: Qty::ONE,
             band_pct: 10,
-            max_qty: Qty::new(1_000_000),
+            max_qty: Qty::shares(1_000_000),
             max_notional: Cash::from_raw(50_000_000 * 10_000),
+            fractional: false,
         }
     }
 }
@@ -40,6 +45,7 @@ pub struct InstrumentEntry {
     pub band_pct: Option<u32>,
     pub max_qty: Option<Qty>,
     pub max_notional: Option<Cash>,
+    pub fractional: Option<bool>,
 }
 
 /// The whole `instruments.toml`.
@@ -64,6 +70,22 @@ pub struct Instrument {
     pub band_pct: u32,
     pub max_qty: Qty,
     pub max_notional: Cash,
+    /// Fractions of a share (and notional orders) are accepted; its lot is then one share,
+    /// and any multiple of 0.000001 share trades.
+    pub fractional: bool,
+}
+
+impl Instrument {
+    /// The quantity step the book and the order checks enforce: a millionth of a share
+    /// when fractional, the lot otherwise.
+    #[must_use]
+    pub fn qty_step(&self) -> Qty {
+        if self.fractional {
+            Qty::from_raw(1)
+        } else {
+            self.lot
+        }
+    }
 }
 
 /// Why an instrument list cannot be used.
@@ -99,6 +121,7 @@ impl InstrumentsFile {
                 band_pct: e.band_pct.unwrap_or(d.band_pct),
                 max_qty: e.max_qty.unwrap_or(d.max_qty),
                 max_notional: e.max_notional.unwrap_or(d.max_notional),
+                fractional: e.fractional.unwrap_or(d.fractional),
             };
             let bad = |what| InstrumentError::Invalid {
                 symbol: e.symbol,
@@ -107,8 +130,11 @@ impl InstrumentsFile {
             if !i.tick.is_positive() {
                 return Err(bad("tick must be positive"));
             }
-            if i.lot.is_zero() {
-                return Err(bad("lot must be positive"));
+            if i.lot.is_zero() || !i.lot.is_whole() {
+                return Err(bad("lot must be a positive whole number of shares"));
+            }
+            if i.fractional && i.lot != Qty::ONE {
+                return Err(bad("a fractional instrument's lot must be 1"));
             }
             if !i.reference_price.is_positive() || !i.reference_price.is_multiple_of(i.tick) {
                 return Err(bad("reference price must be positive and on the tick"));

@@ -64,14 +64,14 @@ fn canceled(ev: &[Event], id: OrderId) -> Option<(CancelReason, u64)> {
             reason,
             qty,
             ..
-        } if order_id == id => Some((reason, qty.get())),
+        } if order_id == id => Some((reason, qty.whole_shares())),
         _ => None,
     })
 }
 
 fn activated(ev: &[Event], id: OrderId) -> Option<u64> {
     ev.iter().find_map(|e| match *e {
-        Event::OrderActivated { order_id, qty, .. } if order_id == id => Some(qty.get()),
+        Event::OrderActivated { order_id, qty, .. } if order_id == id => Some(qty.whole_shares()),
         _ => None,
     })
 }
@@ -81,7 +81,7 @@ fn filled(ev: &[Event], id: OrderId) -> u64 {
         .filter_map(|e| match *e {
             Event::OrderFilled {
                 order_id, last_qty, ..
-            } if order_id == id => Some(last_qty.get()),
+            } if order_id == id => Some(last_qty.whole_shares()),
             _ => None,
         })
         .sum()
@@ -101,7 +101,7 @@ fn ko_sym() -> Symbol {
 /// (held, reserved) shares of KO.
 fn shares(d: &Driver, a: AccountId) -> (u64, u64) {
     let (q, r) = d.engine.position(a, ko_sym()).unwrap();
-    (q.get(), r.get())
+    (q.whole_shares(), r.whole_shares())
 }
 
 fn sell(d: &mut Driver, a: AccountId, price: &str, qty: u64) -> Vec<Event> {
@@ -137,7 +137,7 @@ fn a_bracket_holds_its_exits_until_the_entry_ends_then_sizes_them_to_its_fills()
                 order_type,
                 qty,
                 ..
-            } => Some((order_id, side, order_type, qty.get())),
+            } => Some((order_id, side, order_type, qty.whole_shares())),
             _ => None,
         })
         .collect();
@@ -167,7 +167,7 @@ fn a_bracket_holds_its_exits_until_the_entry_ends_then_sizes_them_to_its_fills()
     let book = d.engine.book(ko_sym()).unwrap();
     assert_eq!(
         book.order(tp).map(|o| (o.price, o.qty)),
-        Some((px("65.00"), Qty::new(40)))
+        Some((px("65.00"), Qty::shares(40)))
     );
     // The two exits reserve the 40 shares once.
     assert_eq!(shares(&d, buyer), (40, 40));
@@ -176,7 +176,7 @@ fn a_bracket_holds_its_exits_until_the_entry_ends_then_sizes_them_to_its_fills()
     let ev = buy(&mut d, other, "65.00", 15);
     assert_eq!(filled(&ev, tp), 15);
     assert!(
-        ev.iter().any(|e| matches!(*e, Event::OrderReplaced { order_id, old_qty, qty, .. } if order_id == sl && old_qty.get() == 40 && qty.get() == 25)),
+        ev.iter().any(|e| matches!(*e, Event::OrderReplaced { order_id, old_qty, qty, .. } if order_id == sl && old_qty.whole_shares() == 40 && qty.whole_shares() == 25)),
         "{ev:?}"
     );
     assert_eq!(shares(&d, buyer), (25, 25));
@@ -353,7 +353,7 @@ fn a_sell_entry_reserves_its_buy_exits_worst_case_up_front() {
     let ev = d.run(Command::ReplaceOrder {
         account: rich,
         order_id: entry,
-        qty: Qty::new(150),
+        qty: Qty::shares(150),
         price: None,
     });
     assert_eq!(rejected(&ev), Some(RejectReason::InvalidOrder));
@@ -447,7 +447,7 @@ fn bad_shapes_and_replaces_are_refused_with_codes() {
     let ev = d.run(Command::ReplaceOrder {
         account: buyer,
         order_id: tp,
-        qty: Qty::new(100),
+        qty: Qty::shares(100),
         price: Some(px("66.00")),
     });
     assert_eq!(rejected(&ev), Some(RejectReason::InvalidOrder));
@@ -455,7 +455,7 @@ fn bad_shapes_and_replaces_are_refused_with_codes() {
     let ev = d.run(Command::ReplaceOrder {
         account: buyer,
         order_id: e,
-        qty: Qty::new(120),
+        qty: Qty::shares(120),
         price: Some(px("61.50")),
     });
     assert!(

@@ -75,7 +75,7 @@ fn generate_and_run_counted(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>, R
         });
         for i in &ins {
             if rng.chance(30) {
-                let qty = Qty::new(100 + rng.below(2_000));
+                let qty = Qty::shares(100 + rng.below(2_000));
                 cmds.push(Command::DepositShares {
                     account,
                     symbol: i.symbol,
@@ -268,7 +268,7 @@ fn generate_and_run_counted(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>, R
             75..=89 => Command::ReplaceOrder {
                 account: owner,
                 order_id: target,
-                qty: Qty::new(1 + rng.below(300)),
+                qty: Qty::shares(1 + rng.below(300)),
                 price: rng.chance(50).then_some(price),
             },
             90..=93 => Command::Deposit {

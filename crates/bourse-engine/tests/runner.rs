@@ -140,7 +140,7 @@ impl Gen {
                     self.pending.push(Command::DepositShares {
                         account,
                         symbol,
-                        qty: Qty::new(5_000),
+                        qty: Qty::shares(5_000),
                     });
                     let amount = Cash::from_dollars(1_000_000).unwrap();
                     self.pending.push(Command::Deposit { account, amount });
@@ -165,7 +165,7 @@ impl Gen {
             cmds.push(self.emit(Command::Deposit { account, amount }));
             for i in 0..SYMBOLS {
                 let symbol = self.ins[i].symbol;
-                let qty = Qty::new(5_000);
+                let qty = Qty::shares(5_000);
                 cmds.push(self.emit(Command::DepositShares {
                     account,
                     symbol,
@@ -205,7 +205,7 @@ impl Gen {
             side,
             order_type,
             tif,
-            qty: Qty::new(ins.lot.get() * (1 + self.rng.below(200))),
+            qty: Qty::shares(ins.lot.whole_shares() * (1 + self.rng.below(200))),
             limit_price: (order_type == OrderType::Limit).then(|| Price::from_raw(raw)),
             stop_price: None,
             post_only: false,
@@ -241,7 +241,7 @@ impl Gen {
             6..=8 => Command::DepositShares {
                 account: self.rng.pick(&self.accounts),
                 symbol: self.rng.pick(&self.ins).symbol,
-                qty: Qty::new(1 + self.rng.below(500)),
+                qty: Qty::shares(1 + self.rng.below(500)),
             },
             9..=55 => {
                 let tif = match self.rng.below(10) {
@@ -272,7 +272,7 @@ impl Gen {
                 Some((order_id, account)) => Command::ReplaceOrder {
                     account,
                     order_id,
-                    qty: Qty::new(1 + self.rng.below(100)),
+                    qty: Qty::shares(1 + self.rng.below(100)),
                     price: None,
                 },
                 None => Command::Deposit {

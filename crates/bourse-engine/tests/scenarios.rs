@@ -72,9 +72,9 @@ fn a_trade_moves_cash_and_shares_at_the_resting_price() {
             } => Some((
                 *account,
                 *last_px,
-                last_qty.get(),
+                last_qty.whole_shares(),
                 *liquidity,
-                leaves_qty.get(),
+                leaves_qty.whole_shares(),
             )),
             _ => None,
         })
@@ -88,7 +88,7 @@ fn a_trade_moves_cash_and_shares_at_the_resting_price() {
     );
     assert!(
         ev.iter()
-            .any(|e| matches!(e, Event::Trade { qty, .. } if qty.get() == 60))
+            .any(|e| matches!(e, Event::Trade { qty, .. } if qty.whole_shares() == 60))
     );
     // Buyer paid 60 × 190 and still reserves 40 × 191 for the resting remainder.
     let (cash, reserved) = d.engine.cash(buyer).unwrap();
@@ -96,7 +96,7 @@ fn a_trade_moves_cash_and_shares_at_the_resting_price() {
     assert_eq!(reserved, Cash::from_dollars(40 * 191).unwrap());
     assert_eq!(
         d.engine.position(buyer, sym("AAPL")).unwrap(),
-        (Qty::new(60), Qty::ZERO)
+        (Qty::shares(60), Qty::ZERO)
     );
     assert_eq!(
         d.engine.cash(seller).unwrap().0,
@@ -104,7 +104,7 @@ fn a_trade_moves_cash_and_shares_at_the_resting_price() {
     );
     assert_eq!(
         d.engine.position(seller, sym("AAPL")).unwrap(),
-        (Qty::new(40), Qty::ZERO)
+        (Qty::shares(40), Qty::ZERO)
     );
     // The command ends with the engine's own balances for every account and position it
     // touched, after its other events, each once.
@@ -135,7 +135,7 @@ fn a_trade_moves_cash_and_shares_at_the_resting_price() {
             Event::PositionChanged {
                 account: buyer,
                 symbol: aapl,
-                qty: Qty::new(60),
+                qty: Qty::shares(60),
                 reserved: Qty::ZERO,
             },
             Event::BalanceChanged {
@@ -146,7 +146,7 @@ fn a_trade_moves_cash_and_shares_at_the_resting_price() {
             Event::PositionChanged {
                 account: seller,
                 symbol: aapl,
-                qty: Qty::new(40),
+                qty: Qty::shares(40),
                 reserved: Qty::ZERO,
             },
         ]
@@ -249,7 +249,7 @@ fn another_accounts_order_is_unknown() {
     let ev = d.run(Command::ReplaceOrder {
         account: b,
         order_id: id,
-        qty: Qty::new(1),
+        qty: Qty::shares(1),
         price: None,
     });
     assert_eq!(rejected(&ev), Some(RejectReason::UnknownOrder));
@@ -328,7 +328,7 @@ fn halted_symbol_rejects_orders_but_accepts_cancels() {
     let ev = d.run(Command::ReplaceOrder {
         account: a,
         order_id: id,
-        qty: Qty::new(5),
+        qty: Qty::shares(5),
         price: None,
     });
     assert_eq!(rejected(&ev), Some(RejectReason::SymbolHalted));
@@ -357,7 +357,7 @@ fn client_order_id_is_idempotent_per_account() {
     ));
     // Any other order under the id is refused, naming the original too.
     let mut other = req;
-    other.qty = Qty::new(11);
+    other.qty = Qty::shares(11);
     for changed in [
         other,
         limit(a, "KO", Side::Buy, "62.01", 10),
@@ -541,7 +541,7 @@ fn replace_rereserves_and_mass_cancel_clears() {
     d.run(Command::ReplaceOrder {
         account: a,
         order_id: id,
-        qty: Qty::new(100),
+        qty: Qty::shares(100),
         price: Some(px("60.00")),
     });
     assert_eq!(
@@ -551,7 +551,7 @@ fn replace_rereserves_and_mass_cancel_clears() {
     let ev = d.run(Command::ReplaceOrder {
         account: a,
         order_id: id,
-        qty: Qty::new(200),
+        qty: Qty::shares(200),
         price: None,
     });
     assert_eq!(rejected(&ev), Some(RejectReason::InsufficientBuyingPower));
@@ -745,23 +745,23 @@ fn share_deposits_that_could_not_be_valued_are_refused() {
     let a = d.funded(0);
     let b = d.funded(0);
     d.shares(a, "KO", 1_000_000);
-    // Near 2^64 shares: no price could value them in Cash.
+    // Near 2^64 millionths: no price could value them in Cash.
     let ev = d.run(Command::DepositShares {
         account: b,
         symbol: sym("KO"),
-        qty: Qty::new(u64::MAX - 1_000_000),
+        qty: Qty::shares(u64::MAX / 1_000_000 - 1_000_000),
     });
     assert_eq!(rejected(&ev), Some(RejectReason::PositionLimit));
     // The limit is on all the symbol's shares: another account cannot get around it.
     let ev = d.run(Command::DepositShares {
         account: b,
         symbol: sym("KO"),
-        qty: Qty::new(1_000_000_000_000_000),
+        qty: Qty::shares(1_000_000_000_000),
     });
     assert_eq!(rejected(&ev), Some(RejectReason::PositionLimit));
     assert_eq!(
         d.engine.position(b, sym("KO")).map(|p| p.0),
-        Some(Qty::new(0))
+        Some(Qty::shares(0))
     );
     // Cash likewise: the exchange holds at most half of what Cash can, in all accounts.
     let ev = d.run(Command::Deposit {
@@ -840,7 +840,7 @@ fn stop_orders_wait_for_the_last_trade_then_enter_the_book() {
     assert_eq!(core(&ev).len(), 1, "held, not in the book: {ev:?}");
     assert!(d.engine.book(sym("KO")).unwrap().order(id).is_none());
     // 62.10 + 5% = 65.205, rounded down to the tick.
-    let reserved = px("65.20").notional(Qty::new(150)).unwrap();
+    let reserved = px("65.20").notional(Qty::shares(150)).unwrap();
     assert_eq!(d.engine.cash(t).unwrap().1, reserved);
     // A trade at 62.00 does not reach it; one at 62.10 does, in the same command.
     let other = d.funded(100_000);
@@ -868,7 +868,7 @@ fn stop_orders_wait_for_the_last_trade_then_enter_the_book() {
         .filter_map(|e| match e {
             Event::OrderFilled {
                 order_id, last_qty, ..
-            } if *order_id == id => Some(last_qty.get()),
+            } if *order_id == id => Some(last_qty.whole_shares()),
             _ => None,
         })
         .sum();
@@ -923,7 +923,7 @@ fn stops_cascade_in_stop_price_order_within_one_command() {
     assert!(!d.engine.is_working(high) && !d.engine.is_working(low));
     assert_eq!(
         d.engine.position(t, sym("KO")).unwrap(),
-        (Qty::new(800), Qty::ZERO)
+        (Qty::shares(800), Qty::ZERO)
     );
 }
 
@@ -968,12 +968,12 @@ fn stop_limit_rests_at_its_limit_and_held_stops_cancel_and_expire() {
         None,
         100,
     ))));
-    assert_eq!(d.engine.position(t, sym("KO")).unwrap().1, Qty::new(110));
+    assert_eq!(d.engine.position(t, sym("KO")).unwrap().1, Qty::shares(110));
     d.run(Command::CancelOrder {
         account: t,
         order_id: a,
     });
-    assert_eq!(d.engine.position(t, sym("KO")).unwrap().1, Qty::new(10));
+    assert_eq!(d.engine.position(t, sym("KO")).unwrap().1, Qty::shares(10));
     let mut day = stop(t, "KO", Side::Sell, "60.00", None, 5);
     day.tif = TimeInForce::Day;
     let day_id = accepted_id(&d.run(Command::SubmitOrder(day)));
@@ -990,7 +990,7 @@ fn stop_limit_rests_at_its_limit_and_held_stops_cancel_and_expire() {
     let ev = d.run(Command::ReplaceOrder {
         account: t,
         order_id: gtc,
-        qty: Qty::new(1),
+        qty: Qty::shares(1),
         price: None,
     });
     assert_eq!(
@@ -1011,7 +1011,7 @@ fn stop_limit_rests_at_its_limit_and_held_stops_cancel_and_expire() {
 fn every_rejection_reason_has_a_scenario() {
     use bourse_core::AccountId;
     let mut ins = common::instruments();
-    ins[0].lot = Qty::new(10); // AAPL trades in lots of 10 here
+    ins[0].lot = Qty::shares(10); // AAPL trades in lots of 10 here
     ins[0].max_notional = Cash::from_dollars(100_000).unwrap();
     let mut d = Driver {
         engine: bourse_engine::Engine::new(EngineConfig::default(), ins).unwrap(),

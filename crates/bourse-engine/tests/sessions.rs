@@ -101,6 +101,7 @@ fn accepted(id: OrderId, r: &OrderRequest) -> Event {
         qty: r.qty,
         limit_price: r.limit_price,
         stop_price: r.stop_price,
+        notional: None,
     }
 }
 
@@ -110,7 +111,7 @@ fn rested(id: OrderId, symbol: &str, side: Side, price: &str, qty: u64) -> Event
         symbol: sym(symbol),
         side,
         price: px(price),
-        qty: Qty::new(qty),
+        qty: Qty::shares(qty),
     }
 }
 
@@ -141,8 +142,8 @@ fn auction(
         symbol: sym(symbol),
         session,
         price: Some(px(price)),
-        volume: Qty::new(volume),
-        imbalance: Qty::new(imbalance.map_or(0, |i| i.0)),
+        volume: Qty::shares(volume),
+        imbalance: Qty::shares(imbalance.map_or(0, |i| i.0)),
         imbalance_side: imbalance.map(|i| i.1),
     }
 }
@@ -160,7 +161,7 @@ fn trade(
         symbol: sym(symbol),
         trade_id: TradeId::new(n),
         price: px(price),
-        qty: Qty::new(qty),
+        qty: Qty::shares(qty),
         aggressor,
         maker_order: maker,
         taker_order: taker,
@@ -185,9 +186,9 @@ fn fills(ev: &[Event]) -> Vec<Fill> {
             } => Some((
                 order_id,
                 last_px,
-                last_qty.get(),
-                cum_qty.get(),
-                leaves_qty.get(),
+                last_qty.whole_shares(),
+                cum_qty.whole_shares(),
+                leaves_qty.whole_shares(),
                 liquidity,
                 fee,
             )),
@@ -208,7 +209,7 @@ fn canceled(
         account: r.account,
         symbol: r.symbol,
         side: r.side,
-        qty: Qty::new(qty),
+        qty: Qty::shares(qty),
         resting_price: resting_price.map(px),
         reason,
     }
@@ -220,7 +221,7 @@ fn parked(id: OrderId, r: &OrderRequest, qty: u64, price: &str) -> Event {
         account: r.account,
         symbol: r.symbol,
         side: r.side,
-        qty: Qty::new(qty),
+        qty: Qty::shares(qty),
         resting_price: Some(px(price)),
     }
 }
@@ -231,7 +232,7 @@ fn cash(d: &Driver, a: AccountId) -> (Cash, Cash) {
 
 fn position(d: &Driver, a: AccountId, symbol: &str) -> (u64, u64) {
     let (q, r) = d.engine.position(a, sym(symbol)).unwrap();
-    (q.get(), r.get())
+    (q.whole_shares(), r.whole_shares())
 }
 
 fn book<'a>(d: &'a Driver, symbol: &str) -> &'a bourse_book::OrderBook {
@@ -243,7 +244,7 @@ fn orders(d: &Driver, symbol: &str) -> Vec<(OrderId, Price, u64)> {
     [Side::Buy, Side::Sell]
         .into_iter()
         .flat_map(|s| book(d, symbol).orders(s))
-        .map(|o| (o.id, o.price, o.qty.get()))
+        .map(|o| (o.id, o.price, o.qty.whole_shares()))
         .collect()
 }
 
@@ -314,12 +315,13 @@ fn a_day_walks_every_session_in_order_and_an_order_placed_overnight_trades_at_th
                 side: Side::Buy,
                 trade_id: TradeId::new(1),
                 last_px: px("189.00"),
-                last_qty: Qty::new(100),
-                cum_qty: Qty::new(100),
+                last_qty: Qty::shares(100),
+                cum_qty: Qty::shares(100),
                 leaves_qty: Qty::ZERO,
                 cum_notional: usd("18900"),
                 liquidity: Liquidity::Maker,
                 fee: Cash::ZERO,
+                value: px("189.00").notional(Qty::shares(100)).unwrap(),
             },
             Event::OrderFilled {
                 order_id: sid,
@@ -328,12 +330,13 @@ fn a_day_walks_every_session_in_order_and_an_order_placed_overnight_trades_at_th
                 side: Side::Sell,
                 trade_id: TradeId::new(1),
                 last_px: px("189.00"),
-                last_qty: Qty::new(100),
-                cum_qty: Qty::new(100),
+                last_qty: Qty::shares(100),
+                cum_qty: Qty::shares(100),
                 leaves_qty: Qty::ZERO,
                 cum_notional: usd("18900"),
                 liquidity: Liquidity::Taker,
                 fee: Cash::ZERO,
+                value: px("189.00").notional(Qty::shares(100)).unwrap(),
             },
             auction("AAPL", OpeningCall, "189.00", 100, None),
             no_auction("KO", OpeningCall),
@@ -346,7 +349,7 @@ fn a_day_walks_every_session_in_order_and_an_order_placed_overnight_trades_at_th
             Event::PositionChanged {
                 account: b,
                 symbol: sym("AAPL"),
-                qty: Qty::new(100),
+                qty: Qty::shares(100),
                 reserved: Qty::ZERO,
             },
             Event::BalanceChanged {
@@ -425,7 +428,7 @@ fn the_opening_call_rests_crossing_orders_then_uncrosses_at_one_price_in_price_t
             core(&ev),
             vec![
                 accepted(id, &r),
-                rested(id, "AAPL", r.side, &price, r.qty.get())
+                rested(id, "AAPL", r.side, &price, r.qty.whole_shares())
             ]
         );
         ids.push(id);
@@ -436,11 +439,11 @@ fn the_opening_call_rests_crossing_orders_then_uncrosses_at_one_price_in_price_t
     assert!(book(&d, "AAPL").is_crossed());
     let indicative = book(&d, "AAPL").indicative(px("190.00")).unwrap();
     assert_eq!(
-        (indicative.price, indicative.volume.get()),
+        (indicative.price, indicative.volume.whole_shares()),
         (px("190.50"), 250)
     );
-    // The buys reserve their limit value plus the worst fee (30 bps) and a unit per share.
-    assert_eq!(cash(&d, b1), (usd("100000"), usd("28735.965")));
+    // The buys reserve their limit value plus the worst fee (30 bps).
+    assert_eq!(cash(&d, b1), (usd("100000"), usd("28735.95")));
 
     // Volume at 189.00: 0; 189.50: 100; 190.00: 200; 190.50: 250; 191.00: 150. So 190.50,
     // with 150 more to sell than to buy there. Best price first, then time; the earlier of
@@ -457,9 +460,9 @@ fn the_opening_call_rests_crossing_orders_then_uncrosses_at_one_price_in_price_t
             side,
             trade_id: TradeId::new(n),
             last_px: px("190.50"),
-            last_qty: Qty::new(qty),
-            cum_qty: Qty::new(cum),
-            leaves_qty: Qty::new(leaves),
+            last_qty: Qty::shares(qty),
+            cum_qty: Qty::shares(cum),
+            leaves_qty: Qty::shares(leaves),
             cum_notional: usd(notional),
             liquidity: if maker {
                 Liquidity::Maker
@@ -467,6 +470,7 @@ fn the_opening_call_rests_crossing_orders_then_uncrosses_at_one_price_in_price_t
                 Liquidity::Taker
             },
             fee: usd(fee),
+            value: px("190.50").notional(Qty::shares(qty)).unwrap(),
         }
     };
     let (buy, sell) = (Side::Buy, Side::Sell);
@@ -499,7 +503,7 @@ fn the_opening_call_rests_crossing_orders_then_uncrosses_at_one_price_in_price_t
     assert_eq!(cash(&d, s2), (usd("19011.90"), Cash::ZERO));
     assert_eq!(cash(&d, b2), (usd("80911.90"), Cash::ZERO));
     assert_eq!(cash(&d, s3), (usd("9496.425"), Cash::ZERO));
-    assert_eq!(cash(&d, b3), (usd("100000"), usd("18956.71")));
+    assert_eq!(cash(&d, b3), (usd("100000"), usd("18956.70")));
     assert_eq!(position(&d, s1, "AAPL"), (900, 0));
     assert_eq!(position(&d, s2, "AAPL"), (900, 0));
     assert_eq!(position(&d, s3, "AAPL"), (950, 150));
@@ -618,12 +622,13 @@ fn on_close_orders_wait_through_continuous_trading_and_join_the_closing_call() {
                 side: Side::Sell,
                 trade_id: TradeId::new(1),
                 last_px: px("190.00"),
-                last_qty: Qty::new(50),
-                cum_qty: Qty::new(50),
+                last_qty: Qty::shares(50),
+                cum_qty: Qty::shares(50),
                 leaves_qty: Qty::ZERO,
                 cum_notional: usd("9500"),
                 liquidity: Liquidity::Maker,
                 fee: Cash::ZERO,
+                value: px("190.00").notional(Qty::shares(50)).unwrap(),
             },
             Event::OrderFilled {
                 order_id: bid,
@@ -632,12 +637,13 @@ fn on_close_orders_wait_through_continuous_trading_and_join_the_closing_call() {
                 side: Side::Buy,
                 trade_id: TradeId::new(1),
                 last_px: px("190.00"),
-                last_qty: Qty::new(50),
-                cum_qty: Qty::new(50),
+                last_qty: Qty::shares(50),
+                cum_qty: Qty::shares(50),
                 leaves_qty: Qty::ZERO,
                 cum_notional: usd("9500"),
                 liquidity: Liquidity::Taker,
                 fee: Cash::ZERO,
+                value: px("190.00").notional(Qty::shares(50)).unwrap(),
             },
             canceled(
                 lid,
@@ -896,12 +902,13 @@ fn extended_hours_orders_trade_in_pre_market_while_a_regular_order_waits_for_the
                 side: Side::Sell,
                 trade_id: TradeId::new(2),
                 last_px: px("190.00"),
-                last_qty: Qty::new(40),
-                cum_qty: Qty::new(100),
+                last_qty: Qty::shares(40),
+                cum_qty: Qty::shares(100),
                 leaves_qty: Qty::ZERO,
                 cum_notional: usd("19000"),
                 liquidity: Liquidity::Maker,
                 fee: Cash::ZERO,
+                value: px("190.00").notional(Qty::shares(40)).unwrap(),
             },
             Event::OrderFilled {
                 order_id: zid,
@@ -910,12 +917,13 @@ fn extended_hours_orders_trade_in_pre_market_while_a_regular_order_waits_for_the
                 side: Side::Buy,
                 trade_id: TradeId::new(2),
                 last_px: px("190.00"),
-                last_qty: Qty::new(40),
-                cum_qty: Qty::new(40),
+                last_qty: Qty::shares(40),
+                cum_qty: Qty::shares(40),
                 leaves_qty: Qty::ZERO,
                 cum_notional: usd("7600"),
                 liquidity: Liquidity::Taker,
                 fee: Cash::ZERO,
+                value: px("190.00").notional(Qty::shares(40)).unwrap(),
             },
             auction("AAPL", OpeningCall, "190.00", 40, None),
             no_auction("KO", OpeningCall),
@@ -1123,12 +1131,13 @@ fn a_stop_reached_in_after_hours_waits_for_continuous_trading_to_trigger() {
                 side: Side::Buy,
                 trade_id: TradeId::new(2),
                 last_px: px("187.00"),
-                last_qty: Qty::new(10),
-                cum_qty: Qty::new(10),
+                last_qty: Qty::shares(10),
+                cum_qty: Qty::shares(10),
                 leaves_qty: Qty::ZERO,
                 cum_notional: usd("1870"),
                 liquidity: Liquidity::Maker,
                 fee: Cash::ZERO,
+                value: px("187.00").notional(Qty::shares(10)).unwrap(),
             },
             Event::OrderFilled {
                 order_id: hid,
@@ -1137,12 +1146,13 @@ fn a_stop_reached_in_after_hours_waits_for_continuous_trading_to_trigger() {
                 side: Side::Sell,
                 trade_id: TradeId::new(2),
                 last_px: px("187.00"),
-                last_qty: Qty::new(10),
-                cum_qty: Qty::new(10),
+                last_qty: Qty::shares(10),
+                cum_qty: Qty::shares(10),
                 leaves_qty: Qty::ZERO,
                 cum_notional: usd("1870"),
                 liquidity: Liquidity::Taker,
                 fee: Cash::ZERO,
+                value: px("187.00").notional(Qty::shares(10)).unwrap(),
             },
         ]
     );
@@ -1236,7 +1246,7 @@ fn a_waiting_order_or_a_market_order_in_a_call_cannot_be_replaced() {
     let replace = |order_id| Command::ReplaceOrder {
         account: a,
         order_id,
-        qty: Qty::new(5),
+        qty: Qty::shares(5),
         price: Some(px("189.00")),
     };
     let ev = d.run(replace(wid));
@@ -1255,7 +1265,7 @@ fn a_waiting_order_or_a_market_order_in_a_call_cannot_be_replaced() {
     let ev = d.run(Command::ReplaceOrder {
         account: a,
         order_id: wid,
-        qty: Qty::new(10),
+        qty: Qty::shares(10),
         price: Some(px("191.00")),
     });
     assert!(
@@ -1620,7 +1630,7 @@ fn two_days() -> Vec<Command> {
         cmds.push(Command::DepositShares {
             account: acc,
             symbol: sym(s),
-            qty: Qty::new(1_000),
+            qty: Qty::shares(1_000),
         });
     }
     cmds.extend([
@@ -1764,7 +1774,7 @@ fn the_two_day_script_does_what_it_says() {
                 price,
                 volume,
                 ..
-            } if price.is_some() => Some((symbol, session, price, volume.get())),
+            } if price.is_some() => Some((symbol, session, price, volume.whole_shares())),
             _ => None,
         })
         .collect();

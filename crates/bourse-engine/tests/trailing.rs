@@ -116,7 +116,7 @@ fn a_sell_trailing_stop_follows_the_high_and_triggers_the_trail_below_it() {
                 last_px,
                 last_qty,
                 ..
-            } if order_id == id => Some((last_px, last_qty.get())),
+            } if order_id == id => Some((last_px, last_qty.whole_shares())),
             _ => None,
         })
         .collect();
@@ -179,7 +179,7 @@ fn cancelling_releases_the_reservation_and_stops_the_following() {
         reserved,
         before
             .1
-            .checked_add(px("65.62").notional(bourse_core::Qty::new(50)).unwrap())
+            .checked_add(px("65.62").notional(bourse_core::Qty::shares(50)).unwrap())
             .unwrap()
     );
     let ev = d.run(Command::CancelOrder {

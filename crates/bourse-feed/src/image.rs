@@ -173,7 +173,7 @@ mod tests {
                 symbol: sym(),
                 side: Side::Buy,
                 price: Price::from_raw(price),
-                qty: Qty::new(10),
+                qty: Qty::from_raw(10),
             },
             aseq: 0,
         }
@@ -187,7 +187,7 @@ mod tests {
                 symbol: sym(),
                 trade_id: bourse_core::TradeId::new(seq),
                 price: Price::from_raw(1_000_000),
-                qty: Qty::new(1),
+                qty: Qty::from_raw(1),
                 aggressor: Side::Buy,
                 maker_order: OrderId::new(1),
                 taker_order: OrderId::new(2),

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use bourse_core::{Price, Side};
+use bourse_core::{Price, Qty, Side};
 
 use crate::state::{Candle, Level, Print, SymbolState, Update};
 
@@ -48,7 +48,7 @@ impl Json {
                 self.0.push(',');
             }
             first = false;
-            let _ = write!(self.0, r#"["{p}","{}","{}"]"#, l.qty, l.orders);
+            let _ = write!(self.0, r#"["{p}","{}","{}"]"#, Qty::from_raw(l.qty), l.orders);
         }
         self.0.push(']');
     }
@@ -112,8 +112,8 @@ pub fn auction(s: &SymbolState) -> String {
                     },
                 )
                 .opt("price", a.price)
-                .str("matched_qty", a.matched)
-                .str("imbalance_qty", a.imbalance)
+                .str("matched_qty", Qty::from_raw(a.matched))
+                .str("imbalance_qty", Qty::from_raw(a.imbalance))
                 .opt("imbalance_side", a.imbalance_side.map(side))
                 .str("reference_price", a.reference);
         }
@@ -130,7 +130,7 @@ pub fn trade(s: &SymbolState, t: &Print) -> String {
     let mut j = Json::new("trade", s.symbol.as_str(), t.seq);
     j.str("trade_id", t.trade_id.get())
         .str("price", t.price)
-        .str("qty", t.qty)
+        .str("qty", Qty::from_raw(t.qty))
         .str("side", side(t.aggressor))
         .str("ts", t.ts.to_rfc3339());
     j.done()
@@ -153,13 +153,13 @@ fn ticker_fields(j: &mut Json, s: &SymbolState) {
     let (change, change_pct) = change(s);
     j.opt("last", d.last)
         .opt("bid", bid.map(|b| b.0))
-        .opt("bid_size", bid.map(|b| b.1.qty))
+        .opt("bid_size", bid.map(|b| Qty::from_raw(b.1.qty)))
         .opt("ask", ask.map(|a| a.0))
-        .opt("ask_size", ask.map(|a| a.1.qty))
+        .opt("ask_size", ask.map(|a| Qty::from_raw(a.1.qty)))
         .opt("open", d.open)
         .opt("high", d.high)
         .opt("low", d.low)
-        .str("volume", d.volume)
+        .str("volume", Qty::from_raw(d.volume))
         .raw("trades", d.trades)
         .str("prev_close", d.prev_close)
         .str("change", change)
@@ -204,7 +204,7 @@ fn candle_fields(j: &mut Json, c: &Candle) {
         .str("high", c.high)
         .str("low", c.low)
         .str("close", c.close)
-        .str("volume", c.volume)
+        .str("volume", Qty::from_raw(c.volume))
         .raw("trades", c.trades);
 }
 
@@ -227,7 +227,7 @@ mod tests {
                 symbol: sym,
                 side: Side::Sell,
                 price: "101.25".parse().expect("p"),
-                qty: Qty::new(7),
+                qty: Qty::from_raw(7),
             },
         );
         s.apply(
@@ -236,7 +236,7 @@ mod tests {
                 symbol: sym,
                 trade_id: TradeId::new(3),
                 price: "101.5".parse().expect("p"),
-                qty: Qty::new(2),
+                qty: Qty::from_raw(2),
                 aggressor: Side::Buy,
                 maker_order: OrderId::new(1),
                 taker_order: OrderId::new(2),

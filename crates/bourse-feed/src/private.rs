@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use bourse_core::{AccountId, CancelReason, Cash, Event, Price, Qty, Tagged, Trail};
+use bourse_core::{AccountId, CancelReason, Cash, Event, Qty, Tagged, Trail};
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -267,8 +267,7 @@ fn route(e: &Event) -> Option<(AccountId, PrivateChannel)> {
 }
 
 fn avg(cum_notional: Cash, cum_qty: Qty) -> Option<String> {
-    let q = i64::try_from(cum_qty.get()).ok().filter(|q| *q > 0)?;
-    Some(Price::from_raw(cum_notional.raw() / q).to_string())
+    cum_notional.per_share(cum_qty).map(|p| p.to_string())
 }
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> Value {
@@ -317,7 +316,7 @@ fn body(t: &Tagged) -> Value {
                 "side": side,
                 "order_type": order_type,
                 "time_in_force": tif,
-                "qty": qty.get().to_string(),
+                "qty": qty.to_string(),
                 "limit_price": opt(limit_price),
                 "stop_price": opt(stop_price),
                 "status": "new",
@@ -356,10 +355,10 @@ fn body(t: &Tagged) -> Value {
                 "symbol": symbol.as_str(),
                 "side": side,
                 "trade_id": trade_id.get().to_string(),
-                "last_qty": last_qty.get().to_string(),
+                "last_qty": last_qty.to_string(),
                 "last_price": last_px.to_string(),
-                "cum_qty": cum_qty.get().to_string(),
-                "leaves_qty": leaves_qty.get().to_string(),
+                "cum_qty": cum_qty.to_string(),
+                "leaves_qty": leaves_qty.to_string(),
                 "avg_price": avg(cum_notional, cum_qty),
                 "liquidity": liquidity,
                 "fee": fee.to_string(),
@@ -379,7 +378,7 @@ fn body(t: &Tagged) -> Value {
                 "order_id": order_id.get().to_string(),
                 "symbol": symbol.as_str(),
                 "side": side,
-                "canceled_qty": qty.get().to_string(),
+                "canceled_qty": qty.to_string(),
                 "reason": reason.code(),
                 "status": if reason == CancelReason::Expired { "expired" } else { "canceled" },
             }),
@@ -421,7 +420,7 @@ fn body(t: &Tagged) -> Value {
                 "order_id": order_id.get().to_string(),
                 "symbol": symbol.as_str(),
                 "side": side,
-                "qty": qty.get().to_string(),
+                "qty": qty.to_string(),
                 "resting_price": opt(resting_price),
             }),
         ),
@@ -442,9 +441,9 @@ fn body(t: &Tagged) -> Value {
                 "symbol": symbol.as_str(),
                 "side": side,
                 "old_price": opt(old_price),
-                "old_qty": old_qty.get().to_string(),
+                "old_qty": old_qty.to_string(),
                 "limit_price": opt(price),
-                "qty": qty.get().to_string(),
+                "qty": qty.to_string(),
                 "priority_kept": priority_kept,
             }),
         ),
@@ -475,7 +474,7 @@ fn body(t: &Tagged) -> Value {
             json!({
                 "order_id": order_id.get().to_string(),
                 "symbol": symbol.as_str(),
-                "qty": qty.get().to_string(),
+                "qty": qty.to_string(),
             }),
         ),
         Event::Rejected {
@@ -507,8 +506,8 @@ fn body(t: &Tagged) -> Value {
         } => json!({
             "type": "account", "seq": seq, "ts": ts, "event": "position",
             "symbol": symbol.as_str(),
-            "qty": qty.get().to_string(),
-            "reserved": reserved.get().to_string(),
+            "qty": qty.to_string(),
+            "reserved": reserved.to_string(),
         }),
         Event::CashDeposited {
             amount, balance, ..
@@ -529,8 +528,8 @@ fn body(t: &Tagged) -> Value {
             ..
         } => json!({
             "type": "account", "seq": seq, "ts": ts, "event": "shares_deposited",
-            "symbol": symbol.as_str(), "qty": qty.get().to_string(),
-            "position": position.get().to_string(),
+            "symbol": symbol.as_str(), "qty": qty.to_string(),
+            "position": position.to_string(),
         }),
         Event::AlertTriggered {
             alert_id,

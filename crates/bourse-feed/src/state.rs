@@ -361,7 +361,7 @@ impl SymbolState {
                 side, price, qty, ..
             } => {
                 self.touch_level(side, price);
-                self.book.add(side, price, qty.get(), 1);
+                self.book.add(side, price, qty.raw(), 1);
             }
             // An uncross's fills: the book is rebuilt after it (see the module's notes).
             Event::OrderFilled { .. } if self.call => {}
@@ -375,7 +375,7 @@ impl SymbolState {
             } => {
                 self.touch_level(side, last_px);
                 let gone = u32::from(leaves_qty.is_zero());
-                self.book.remove(side, last_px, last_qty.get(), gone);
+                self.book.remove(side, last_px, last_qty.raw(), gone);
             }
             Event::OrderCanceled {
                 side,
@@ -390,7 +390,7 @@ impl SymbolState {
                 ..
             } => {
                 self.touch_level(side, price);
-                self.book.remove(side, price, qty.get(), 1);
+                self.book.remove(side, price, qty.raw(), 1);
             }
             Event::OrderReplaced {
                 side,
@@ -402,10 +402,10 @@ impl SymbolState {
             } => {
                 self.touch_level(side, old_price);
                 if priority_kept {
-                    let shrink = old_qty.get().saturating_sub(qty.get());
+                    let shrink = old_qty.raw().saturating_sub(qty.raw());
                     self.book.remove(side, old_price, shrink, 0);
                 } else {
-                    self.book.remove(side, old_price, old_qty.get(), 1);
+                    self.book.remove(side, old_price, old_qty.raw(), 1);
                 }
             }
             Event::Trade {
@@ -414,7 +414,7 @@ impl SymbolState {
                 qty,
                 aggressor,
                 ..
-            } => self.trade(ts, trade_id, price, qty.get(), aggressor),
+            } => self.trade(ts, trade_id, price, qty.raw(), aggressor),
             Event::SessionChanged { session } if session.is_call() => {
                 self.call = true;
                 self.auction = Some(AuctionState {
@@ -455,8 +455,8 @@ impl SymbolState {
                     session,
                     uncrossed: true,
                     price,
-                    matched: volume.get(),
-                    imbalance: imbalance.get(),
+                    matched: volume.raw(),
+                    imbalance: imbalance.raw(),
                     imbalance_side,
                     reference,
                 });
@@ -497,14 +497,14 @@ impl SymbolState {
             .map(|(side, p, l)| CallOrder {
                 side,
                 limit: Some(*p),
-                qty: Qty::new(l.qty),
+                qty: Qty::from_raw(l.qty),
             })
             .collect();
         let reference = self.reference();
         let next = match discover(&orders, reference) {
             Some(u) => AuctionState {
                 price: Some(u.price),
-                matched: u.volume.get(),
+                matched: u.volume.raw(),
                 imbalance: u64::try_from(u.imbalance.unsigned_abs()).unwrap_or(u64::MAX),
                 imbalance_side: match u.imbalance.signum() {
                     1 => Some(Side::Buy),
@@ -665,7 +665,7 @@ mod tests {
             symbol: sym(),
             side,
             price: px(price),
-            qty: Qty::new(qty),
+            qty: Qty::from_raw(qty),
         }
     }
 
@@ -690,18 +690,19 @@ mod tests {
             side: Side::Buy,
             trade_id: TradeId::new(id),
             last_px: px("99.00"),
-            last_qty: Qty::new(qty),
-            cum_qty: Qty::new(qty),
-            leaves_qty: Qty::new(leaves),
+            last_qty: Qty::from_raw(qty),
+            cum_qty: Qty::from_raw(qty),
+            leaves_qty: Qty::from_raw(leaves),
             cum_notional: Cash::ZERO,
             liquidity: Liquidity::Maker,
             fee: Cash::ZERO,
+            value: px("99.00").notional(Qty::from_raw(qty)).unwrap(),
         };
         let trade = |id: u64, qty: u64| Event::Trade {
             symbol: sym(),
             trade_id: TradeId::new(id),
             price: px("99.00"),
-            qty: Qty::new(qty),
+            qty: Qty::from_raw(qty),
             aggressor: Side::Sell,
             maker_order: OrderId::new(id),
             taker_order: OrderId::new(9),
@@ -725,9 +726,9 @@ mod tests {
                 symbol: sym(),
                 side: Side::Buy,
                 old_price: Some(px("99.00")),
-                old_qty: Qty::new(3),
+                old_qty: Qty::from_raw(3),
                 price: Some(px("99.00")),
-                qty: Qty::new(1),
+                qty: Qty::from_raw(1),
                 priority_kept: true,
             },
         );
@@ -742,7 +743,7 @@ mod tests {
                 account: AccountId::new(1),
                 symbol: sym(),
                 side: Side::Buy,
-                qty: Qty::new(1),
+                qty: Qty::from_raw(1),
                 resting_price: Some(px("99.00")),
                 reason: CancelReason::Requested,
             },

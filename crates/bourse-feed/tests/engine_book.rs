@@ -31,7 +31,7 @@ fn engine_levels(engine: &Engine, sym: Symbol) -> Levels {
     let mut m = Levels::new();
     for (k, side) in [(0u8, Side::Buy), (1, Side::Sell)] {
         for l in book.depth(side, usize::MAX) {
-            m.insert((k, l.price.raw()), (l.qty.get(), l.orders));
+            m.insert((k, l.price.raw()), (l.qty.whole_shares(), l.orders));
         }
     }
     m
@@ -187,7 +187,7 @@ fn feed_books_match_the_engine_after_every_command() {
                 Command::DepositShares {
                     account: a,
                     symbol: s,
-                    qty: Qty::new(1_000_000),
+                    qty: Qty::shares(1_000_000),
                 },
                 &mut working,
             );
@@ -258,7 +258,7 @@ fn feed_books_match_the_engine_after_every_command() {
                 Some((order_id, owner)) => Command::ReplaceOrder {
                     account: owner,
                     order_id,
-                    qty: Qty::new(1 + rng.below(400)),
+                    qty: Qty::shares(1 + rng.below(400)),
                     // Same price (priority kept when smaller) or a new one (which may cross).
                     price: rng.chance(60).then_some(price),
                 },

@@ -63,7 +63,7 @@ impl Market {
             m.run(Command::DepositShares {
                 account: a,
                 symbol: sym,
-                qty: Qty::new(100_000),
+                qty: Qty::shares(100_000),
             });
         }
         (m, feed)
@@ -111,7 +111,7 @@ impl Market {
         };
         let ticks = self.rng.below(7) as i64 - 3;
         let px = bourse_core::Price::from_raw(i.reference_price.raw() + ticks * i.tick.raw());
-        let qty = i.lot.get() * (1 + self.rng.below(5));
+        let qty = i.lot.whole_shares() * (1 + self.rng.below(5));
         let req = limit(a, i.symbol.as_str(), side, &px.to_string(), qty);
         self.run(Command::SubmitOrder(req));
     }

@@ -671,7 +671,9 @@ impl App {
             side: side.to_owned(),
             order_type: order_type.to_owned(),
             time_in_force: Some(tif.to_owned()),
-            qty: DecimalText::from_text(&g(38)),
+            // OrderQty (38), or CashOrderQty (152) for a notional order.
+            qty: m.get(38).map(DecimalText::from_text),
+            notional: m.get(152).map(DecimalText::from_text),
             limit_price: m.get(44).map(DecimalText::from_text),
             stop_price: m.get(99).map(DecimalText::from_text),
             client_order_id: Some(cl.clone()),
@@ -807,7 +809,7 @@ impl App {
             let filled = tracked.state.filled_qty;
             let total = DecimalText::from_text(m.get(38).unwrap_or("")).to::<Qty>();
             let leaves = match total {
-                Ok(q) if q > filled => Qty::new(q.get() - filled.get()),
+                Ok(q) if q > filled => q.saturating_sub(filled),
                 Ok(_) => {
                     return self.cancel_reject(
                         s,

@@ -57,6 +57,7 @@ impl Now {
     /// An ended order as history shows it; `None` if a field does not read back.
     pub(crate) fn of_view(v: &OrderView) -> Option<Now> {
         let num = |s: &str| s.parse::<u64>().ok();
+        let qty = |s: &str| s.parse::<Qty>().ok();
         let fills = v
             .fills
             .iter()
@@ -64,7 +65,7 @@ impl Now {
                 Some((
                     TradeId::new(num(&f.trade_id)?),
                     f.price,
-                    Qty::new(num(&f.qty)?),
+                    qty(&f.qty)?,
                 ))
             })
             .collect::<Option<Vec<_>>>()?;
@@ -76,15 +77,16 @@ impl Now {
             side: v.side,
             order_type: v.order_type,
             tif: v.time_in_force,
-            qty: Qty::new(num(&v.qty)?),
+            qty: qty(&v.qty)?,
             limit_price: v.limit_price,
             stop_price: v.stop_price,
             trail: None,
             hwm: v.hwm,
             status: OrderStatus::parse(v.status)?,
-            filled_qty: Qty::new(num(&v.filled_qty)?),
-            leaves_qty: Qty::new(num(&v.leaves_qty)?),
+            filled_qty: qty(&v.filled_qty)?,
+            leaves_qty: qty(&v.leaves_qty)?,
             cum_notional: Cash::ZERO,
+            notional: None,
             cancel_reason: v.cancel_reason,
             created_at: UnixNanos::new(0),
             updated_at: UnixNanos::new(0),

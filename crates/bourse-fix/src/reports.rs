@@ -114,7 +114,7 @@ pub(crate) fn px(p: Price) -> String {
 }
 
 pub(crate) fn qty(q: Qty) -> String {
-    q.get().to_string()
+    q.to_string()
 }
 
 /// An order as FIX tracks it: its state, and the ClOrdID it currently answers to (the one

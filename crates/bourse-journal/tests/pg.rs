@@ -30,7 +30,7 @@ fn cmd(seq: u64) -> Sequenced {
             },
             order_type: OrderType::Limit,
             tif: TimeInForce::Gtc,
-            qty: Qty::new(100),
+            qty: Qty::shares(100),
             limit_price: Some(Price::from_raw(
                 1_000_000 + i64::try_from(seq % 100).unwrap(),
             )),

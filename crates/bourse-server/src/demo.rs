@@ -133,7 +133,7 @@ async fn open_account(gateway: &Gateway, cash: i64, shares: &[(Symbol, u64)]) ->
             Command::DepositShares {
                 account,
                 symbol,
-                qty: Qty::new(qty),
+                qty: Qty::from_raw(qty),
             },
         )
         .await?;
@@ -171,7 +171,7 @@ fn limit_with(
         side,
         order_type: OrderType::Limit,
         tif,
-        qty: Qty::new(qty * s.lot),
+        qty: Qty::from_raw(qty * s.lot),
         limit_price: Some(Price::from_raw(price)),
         stop_price: None,
         post_only: false,
@@ -277,7 +277,7 @@ async fn simulate(
             Stock {
                 symbol: i.symbol,
                 tick,
-                lot: i.lot.get().max(1),
+                lot: i.lot.raw().max(1),
                 reference,
                 fair: fair - fair % tick,
             }

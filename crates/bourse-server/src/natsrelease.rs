@@ -115,6 +115,7 @@ impl NatsRelease {
                 tick: l.tick,
                 lot: l.lot,
                 max_qty: l.max_qty,
+                fractional: l.fractional,
             })
             .collect();
         // The mirror keeps everything the core's feed keeps (same retention and window).

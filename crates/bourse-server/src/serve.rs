@@ -496,6 +496,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
                 tick: i.tick,
                 lot: i.lot,
                 max_qty: i.max_qty,
+                fractional: i.fractional,
             })
             .collect(),
     );

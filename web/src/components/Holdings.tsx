@@ -4,8 +4,9 @@ import { add, dec, toText } from '../lib/decimal';
 import * as fmt from '../lib/format';
 import { useStore } from '../lib/hooks';
 import { useLive } from '../lib/live';
-import { classTag, heldNote, isExit, isOpen } from '../lib/orders';
+import { classTag, heldNote, isExit, isOpen, orderPrice } from '../lib/orders';
 import { revalue } from '../lib/pnl';
+import { cancelReason } from '../lib/session';
 import type { Order, Position } from '../lib/types';
 import { orderBook, orders, portfolio, positions, refreshAccountSoon, session } from '../state';
 import { Change, ErrorNote, Section } from './common';
@@ -92,7 +93,7 @@ function PositionRow({ p }: { p: Position }) {
 
 export function Positions() {
   const list = useStore(positions);
-  const held = (list ?? []).filter((p) => p.qty !== '0');
+  const held = (list ?? []).filter((p) => fmt.nonZero(p.qty));
   return (
     <Section title="Positions" id="positions-title">
       {list === null ? (
@@ -141,7 +142,7 @@ export function Positions() {
 export function StockPosition({ symbol }: { symbol: string }) {
   const list = useStore(positions);
   const s = useStore(session);
-  const p = list?.find((x) => x.symbol === symbol && x.qty !== '0');
+  const p = list?.find((x) => x.symbol === symbol && fmt.nonZero(x.qty));
   const d = useLive(symbol, TICKER);
   if (!s || !p) return null;
   const v = revalue(p, d.ticker?.last ?? null);
@@ -226,7 +227,7 @@ function Modify({ o, done }: { o: Order; done: () => void }) {
     <form class="inline-form" onSubmit={(e) => void save(e)} aria-label={`Modify order ${orderName(o)}`}>
       <div>
         <label for={`modify-qty-${o.id}`}>Open shares</label>
-        <input id={`modify-qty-${o.id}`} inputMode="numeric" value={qty} onInput={(e) => setQty(e.currentTarget.value)} />
+        <input id={`modify-qty-${o.id}`} inputMode="decimal" value={qty} onInput={(e) => setQty(e.currentTarget.value)} />
       </div>
       {hasLimit && (
         <div>
@@ -280,11 +281,12 @@ function OrderRow({ o }: { o: Order }) {
         </td>
         <td class="num">
           {fmt.qty(o.leaves_qty)}
-          {o.filled_qty !== '0' && <span class="muted"> ({fmt.qty(o.filled_qty)} filled)</span>}
+          {fmt.nonZero(o.filled_qty) && <span class="muted"> ({fmt.qty(o.filled_qty)} filled)</span>}
         </td>
         <td class="num">
           {o.stop_price && <span class="muted">stop {fmt.price(o.stop_price)} </span>}
           {o.limit_price ? fmt.price(o.limit_price) : o.type === 'market' ? 'Market' : fmt.DASH}
+          {o.notional != null && <span class="muted"> · {fmt.notional(o.notional)}</span>}
         </td>
         <td>{o.time_in_force.toUpperCase()}</td>
         <td>
@@ -293,8 +295,9 @@ function OrderRow({ o }: { o: Order }) {
         </td>
         <td>
           <div class="row">
-            {/* The exchange does not replace an exit: cancel the class and send it again. */}
-            {!isExit(o) && (
+            {/* The exchange does not replace an exit (cancel the class and send it again), nor
+                change an order in dollars into one in shares. */}
+            {!isExit(o) && o.notional == null && (
               <button type="button" class="small" aria-expanded={editing} aria-label={`Modify order ${orderName(o)}`} onClick={() => setEditing((x) => !x)}>
                 Modify
               </button>
@@ -361,3 +364,75 @@ export function OpenOrders({ symbol }: { symbol?: string }) {
 }
 
 export const StockOrders = ({ symbol }: { symbol: string }) => <OpenOrders symbol={symbol} />;
+
+/** How many ended orders the recent orders show. */
+const RECENT = 20;
+
+/**
+ * Orders that have ended (filled, canceled, expired, rejected), newest first: what this page
+ * placed or was told about, and the server's latest closed orders. A notional order shows its
+ * amount beside the shares the engine bought or sold for it.
+ */
+export function RecentOrders({ symbol }: { symbol?: string }) {
+  useStore(orders);
+  const s = useStore(session);
+  if (!s) return null;
+  const list = orderBook
+    .all()
+    .filter((o) => !isOpen(o) && (!symbol || o.symbol === symbol))
+    .slice(0, RECENT);
+  if (symbol && list.length === 0) return null;
+  return (
+    <Section title={symbol ? `Recent orders in ${symbol}` : 'Recent orders'} id={symbol ? 'stock-recent-orders-title' : 'recent-orders-title'}>
+      {list.length === 0 ? (
+        <p class="empty">No orders have ended yet.</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Symbol</th>
+                <th scope="col">Side</th>
+                <th scope="col">Order</th>
+                <th scope="col" class="num">
+                  Filled shares
+                </th>
+                <th scope="col" class="num">
+                  Avg price
+                </th>
+                <th scope="col">Status</th>
+                <th scope="col" class="hide-phone">
+                  Time
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((o) => (
+                <tr key={o.id}>
+                  <th scope="row">
+                    <Link href={`/stocks/${o.symbol}`}>{o.symbol}</Link>
+                  </th>
+                  <td class={o.side === 'buy' ? 'up' : 'down'}>{o.side === 'buy' ? 'Buy' : 'Sell'}</td>
+                  <td>
+                    {orderPrice(o)}
+                    {o.notional != null && <span class="muted"> · {fmt.notional(o.notional)}</span>}
+                    {classTag(o) && <span class="badge class-tag">{classTag(o)}</span>}
+                  </td>
+                  <td class="num">
+                    {fmt.qty(o.filled_qty)} <span class="muted">of {fmt.qty(o.qty)}</span>
+                  </td>
+                  <td class="num">{fmt.nonZero(o.filled_qty) ? fmt.price(o.filled_avg_price) : fmt.DASH}</td>
+                  <td>
+                    {fmt.label(o.status)}
+                    {o.cancel_reason && <span class="muted"> ({cancelReason(o.cancel_reason)})</span>}
+                  </td>
+                  <td class="muted hide-phone">{fmt.clock(o.updated_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Section>
+  );
+}

@@ -8,19 +8,24 @@ import { cancelReason, cancelReasonHelp, refusalHint } from '../lib/session';
 import {
   CLASS_HELP,
   CLASS_NAMES,
+  NOTIONAL_HELP,
   ORDER_CLASSES,
   ORDER_TYPES,
+  QTY_DECIMALS,
   TIF_HELP,
   TIME_IN_FORCE,
+  type AmountIn,
   type TicketField,
   type TicketInput,
   allowsExtendedHours,
+  allowsNotional,
   allowsPostOnly,
   check,
   classRefusalHint,
   describe,
   estimate,
   exitsHelp,
+  fractionalRefusalHint,
   fundsWarning,
   needsLimit,
   needsStop,
@@ -82,7 +87,7 @@ function Result({ answer }: { answer: Order }) {
   useStore(orders);
   const o = orderBook.get(answer.id) ?? answer;
   const legs = (answer.legs ?? []).map((l) => orderBook.get(l.id) ?? l);
-  const filled = o.filled_qty !== '0';
+  const filled = fmt.nonZero(o.filled_qty);
   return (
     <div class="result" role="status">
       <p>
@@ -90,6 +95,12 @@ function Result({ answer }: { answer: Order }) {
         {o.cancel_reason && <span class="muted"> ({cancelReason(o.cancel_reason)})</span>}
       </p>
       <dl class="kv">
+        {o.notional != null && (
+          <div>
+            <dt>Amount</dt>
+            <dd>{fmt.notional(o.notional)}</dd>
+          </div>
+        )}
         <div>
           <dt>Filled</dt>
           <dd>
@@ -122,11 +133,13 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
   const pos = useStore(positions);
   const picked = useStore(pickedPrice);
   const clock = useStore(marketClock);
-  const [input, setInput] = useState<TicketInput>({
+  const [raw, setInput] = useState<TicketInput>({
     side: 'buy',
     type: 'market',
     tif: 'day',
+    amountIn: 'shares',
     qty: '',
+    notional: '',
     limit: '',
     stop: '',
     postOnly: false,
@@ -139,11 +152,16 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
   const [step, setStep] = useState<Step>({ kind: 'edit' });
   const [showErrors, setShowErrors] = useState(false);
   const [clientId, setClientId] = useState(newClientOrderId);
+  // Dollars only where the stock takes them (the same ticket may move to another stock).
+  const input = normalize(raw, stock);
+  const fractionable = allowsNotional(stock);
+  const dollars = input.amountIn === 'dollars';
 
   useEffect(() => {
     if (!picked || picked.symbol !== stock.symbol) return;
     // An OCO's limit price is its take profit.
-    setInput((i) => (i.orderClass === 'oco' ? { ...i, takeProfit: picked.price } : { ...i, limit: picked.price, type: needsLimit(i.type) ? i.type : 'limit' }));
+    // A price is for an order in shares (an order in dollars is a market order).
+    setInput((i) => (i.orderClass === 'oco' ? { ...i, takeProfit: picked.price } : { ...i, amountIn: 'shares', limit: picked.price, type: needsLimit(i.type) ? i.type : 'limit' }));
     setStep({ kind: 'edit' });
   }, [picked, stock.symbol]);
 
@@ -159,7 +177,7 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
   }
 
   const set = (patch: Partial<TicketInput>) => {
-    setInput((i) => normalize({ ...i, ...patch }));
+    setInput((i) => normalize({ ...i, ...patch }, stock));
     if (step.kind !== 'edit') setStep({ kind: 'edit' });
   };
   const checked = check(input, stock, clientId, clock?.session);
@@ -222,15 +240,33 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
     }
   };
 
-  const costLabel = input.side === 'buy' ? 'Estimated cost' : 'Estimated credit';
+  const costLabel = dollars ? (input.side === 'buy' ? 'Amount to spend' : 'Amount to sell') : input.side === 'buy' ? 'Estimated cost' : 'Estimated credit';
   const estimateRow = (
-    <div class="estimate">
-      <span>{costLabel}</span>
-      <span class="num" data-testid="estimated-cost">
-        {est ? fmt.money(toText(est.total)) : fmt.DASH}
-      </span>
-    </div>
+    <>
+      <div class="estimate">
+        <span>{costLabel}</span>
+        <span class="num" data-testid="estimated-cost">
+          {est ? fmt.money(toText(est.total)) : fmt.DASH}
+        </span>
+      </div>
+      {dollars && (
+        <div class="estimate">
+          <span>Estimated shares</span>
+          <span class="num" data-testid="estimated-shares">
+            {est?.shares ? `≈ ${fmt.qty(toText(est.shares))}` : fmt.DASH}
+          </span>
+        </div>
+      )}
+    </>
   );
+  const estimateHelp = est && (
+    <p class="help">
+      {dollars
+        ? `An estimate at the ${est.basis}, ${fmt.price(toText(est.price))}: the exchange fills what the amount pays for at the order book’s prices when the order arrives; fees not included.`
+        : `Based on the ${est.basis}; fees not included.`}
+    </p>
+  );
+  const amountIn = (a: AmountIn) => set(a === 'dollars' ? { amountIn: a, orderClass: 'simple', type: 'market', tif: 'day' } : { amountIn: a });
 
   if (step.kind !== 'edit') {
     const order = step.order;
@@ -253,10 +289,17 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
             <dt>Order type</dt>
             <dd>{ORDER_TYPES.find((t) => t.value === order.type)?.label}</dd>
           </div>
-          <div>
-            <dt>Shares</dt>
-            <dd>{fmt.qty(order.qty)}</dd>
-          </div>
+          {order.notional !== undefined ? (
+            <div>
+              <dt>Amount</dt>
+              <dd>{fmt.notional(order.notional)}</dd>
+            </div>
+          ) : (
+            <div>
+              <dt>Shares</dt>
+              <dd>{fmt.qty(order.qty)}</dd>
+            </div>
+          )}
           {order.stop_price && (
             <div>
               <dt>Stop price</dt>
@@ -302,7 +345,7 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
           )}
         </dl>
         {estimateRow}
-        {est && <p class="help">Based on the {est.basis}; fees not included.</p>}
+        {estimateHelp}
         {(step.kind === 'review' || step.kind === 'sending') && (
           <>
             {notes}
@@ -326,8 +369,8 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
           <>
             <p>The order was not placed:</p>
             <ErrorNote error={step.error} />
-            {step.error instanceof ApiError && (refusalHint(step.error.code) ?? classRefusalHint(step.error.code, order)) && (
-              <p class="help">{refusalHint(step.error.code) ?? classRefusalHint(step.error.code, order)}</p>
+            {step.error instanceof ApiError && (refusalHint(step.error.code) ?? fractionalRefusalHint(step.error.code, order) ?? classRefusalHint(step.error.code, order)) && (
+              <p class="help">{refusalHint(step.error.code) ?? fractionalRefusalHint(step.error.code, order) ?? classRefusalHint(step.error.code, order)}</p>
             )}
           </>
         )}
@@ -344,7 +387,7 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
             <button
               type="button"
               onClick={() => {
-                setInput((i) => ({ ...i, qty: '' }));
+                setInput((i) => ({ ...i, qty: '', notional: '' }));
                 setShowErrors(false);
                 setStep({ kind: 'edit' });
               }}
@@ -376,12 +419,44 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
             Sell
           </button>
         </div>
+        {fractionable && (
+          <>
+            <div
+              class="amount-in"
+              role="group"
+              aria-label={input.side === 'buy' ? 'Buy in' : 'Sell in'}
+              aria-describedby={err('amountIn') ? 'ticket-amount-in-error' : dollars ? 'ticket-amount-in-help' : undefined}
+            >
+              <span class="amount-in-label" aria-hidden="true">
+                {input.side === 'buy' ? 'Buy in' : 'Sell in'}
+              </span>
+              <button type="button" aria-pressed={!dollars} onClick={() => amountIn('shares')}>
+                Shares
+              </button>
+              <button type="button" aria-pressed={dollars} onClick={() => amountIn('dollars')}>
+                Dollars
+              </button>
+            </div>
+            {err('amountIn') ? (
+              <p class="error" id="ticket-amount-in-error">
+                {err('amountIn')}
+              </p>
+            ) : (
+              dollars && (
+                <p class="help" id="ticket-amount-in-help">
+                  {NOTIONAL_HELP}
+                </p>
+              )
+            )}
+          </>
+        )}
         <label for="ticket-class">Order class</label>
         <select
           id="ticket-class"
           value={input.orderClass}
+          disabled={dollars}
           aria-invalid={err('orderClass') ? true : undefined}
-          aria-describedby={err('orderClass') ? 'ticket-class-error' : CLASS_HELP[input.orderClass] ? 'ticket-class-help' : undefined}
+          aria-describedby={err('orderClass') ? 'ticket-class-error' : dollars ? 'ticket-amount-in-help' : CLASS_HELP[input.orderClass] ? 'ticket-class-help' : undefined}
           onChange={(e) => set({ orderClass: e.currentTarget.value as OrderClass })}
         >
           {ORDER_CLASSES.map((c) => (
@@ -405,7 +480,8 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
         <select
           id="ticket-type"
           value={input.type}
-          aria-describedby={oco ? 'ticket-type-help' : undefined}
+          disabled={dollars}
+          aria-describedby={oco ? 'ticket-type-help' : dollars ? 'ticket-amount-in-help' : undefined}
           onChange={(e) => set({ type: e.currentTarget.value as OrderType })}
         >
           {typesFor(input.orderClass).map((t) => (
@@ -419,20 +495,48 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
             An OCO order is a limit order at its take profit.
           </p>
         )}
-        <label for="ticket-qty">Shares</label>
-        <input
-          id="ticket-qty"
-          inputMode="numeric"
-          autoComplete="off"
-          value={input.qty}
-          aria-invalid={err('qty') ? true : undefined}
-          aria-describedby={err('qty') ? 'ticket-qty-error' : undefined}
-          onInput={(e) => set({ qty: e.currentTarget.value })}
-        />
-        {err('qty') && (
-          <p class="error" id="ticket-qty-error">
-            {err('qty')}
-          </p>
+        {dollars ? (
+          <>
+            <label for="ticket-notional">Amount in dollars</label>
+            <input
+              id="ticket-notional"
+              inputMode="decimal"
+              autoComplete="off"
+              value={input.notional}
+              aria-invalid={err('notional') ? true : undefined}
+              aria-describedby={err('notional') ? 'ticket-notional-error' : undefined}
+              onInput={(e) => set({ notional: e.currentTarget.value })}
+            />
+            {err('notional') && (
+              <p class="error" id="ticket-notional-error">
+                {err('notional')}
+              </p>
+            )}
+          </>
+        ) : (
+          <>
+            <label for="ticket-qty">Shares</label>
+            <input
+              id="ticket-qty"
+              inputMode={fractionable ? 'decimal' : 'numeric'}
+              autoComplete="off"
+              value={input.qty}
+              aria-invalid={err('qty') ? true : undefined}
+              aria-describedby={err('qty') ? 'ticket-qty-error' : fractionable ? 'ticket-qty-help' : undefined}
+              onInput={(e) => set({ qty: e.currentTarget.value })}
+            />
+            {err('qty') ? (
+              <p class="error" id="ticket-qty-error">
+                {err('qty')}
+              </p>
+            ) : (
+              fractionable && (
+                <p class="help" id="ticket-qty-help">
+                  Fractional shares: up to {QTY_DECIMALS} decimals.
+                </p>
+              )
+            )}
+          </>
         )}
         {needsStop(input.type) && (
           <>
@@ -505,8 +609,9 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
         <select
           id="ticket-tif"
           value={input.tif}
+          disabled={dollars}
           aria-invalid={err('tif') ? true : undefined}
-          aria-describedby={err('tif') ? 'ticket-tif-error' : TIF_HELP[input.tif] ? 'ticket-tif-help' : undefined}
+          aria-describedby={err('tif') ? 'ticket-tif-error' : dollars ? 'ticket-amount-in-help' : TIF_HELP[input.tif] ? 'ticket-tif-help' : undefined}
           onChange={(e) => set({ tif: e.currentTarget.value as TimeInForce })}
         >
           {tifsFor(input.type, input.orderClass).map((t) => (
@@ -545,7 +650,7 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
         )}
         {notes}
         {estimateRow}
-        {est && <p class="help">Based on the {est.basis}; fees not included.</p>}
+        {estimateHelp}
         <p class="help">
           Buying power <span class="num">{fmt.money(acct?.buying_power)}</span>
           {held && (

@@ -3,7 +3,7 @@
  * synchronisation with the feed's `seq` (docs/PROTOCOL.md, "Applying the book" and
  * "Resync after a gap").
  */
-import { type Dec, dec, rescale, sub } from './decimal';
+import { type Dec, ZERO, add, dec, rescale, sub } from './decimal';
 import type { BookSnapshot, Level } from './types';
 
 export interface BookLevel {
@@ -15,8 +15,8 @@ export interface BookLevel {
 }
 
 export interface LadderRow extends BookLevel {
-  /** Shares at this level and every better one on its side. */
-  cum: bigint;
+  /** Shares at this level and every better one on its side (exact: sizes may be fractional). */
+  cum: Dec;
 }
 
 const keyOf = (price: string): bigint => rescale(dec(price), 8).units;
@@ -61,9 +61,9 @@ class Side {
 
   /** The best `n` levels with cumulative shares. */
   top(n: number): LadderRow[] {
-    let cum = 0n;
+    let cum = ZERO;
     return this.levels.slice(0, n).map((l) => {
-      cum += BigInt(l.qty);
+      cum = add(cum, dec(l.qty));
       return { ...l, cum };
     });
   }

@@ -90,6 +90,27 @@ export function div(a: Dec, b: Dec, scale: number): Dec | null {
   return { units: divRound(n, d), scale };
 }
 
+/**
+ * `a / b` with `scale` decimals, the rest dropped (rounded toward zero); `null` when `b` is
+ * zero. What a notional order buys: never more than the money pays for.
+ */
+export function divDown(a: Dec, b: Dec, scale: number): Dec | null {
+  if (b.units === 0n) return null;
+  let n = a.units * pow10(scale + b.scale);
+  let d = b.units * pow10(a.scale);
+  if (d < 0n) {
+    n = -n;
+    d = -d;
+  }
+  return { units: n / d, scale };
+}
+
+/** Digits after the point of a decimal text as written (`"1.50"` → 2); null if not a decimal. */
+export function decimalsOf(text: string | null | undefined): number | null {
+  const d = tryParse(text);
+  return d ? d.scale : null;
+}
+
 export function cmp(a: Dec, b: Dec): -1 | 0 | 1 {
   const [x, y] = align(a, b);
   return x < y ? -1 : x > y ? 1 : 0;

@@ -1,5 +1,5 @@
 /** Display formatting of the wire's decimal strings (never through floats) and times. */
-import { type Dec, group, rescale, sign, toText, trim, tryParse } from './decimal';
+import { type Dec, group, isZero, rescale, sign, toText, trim, tryParse } from './decimal';
 
 type Num = string | Dec | null | undefined;
 
@@ -47,11 +47,32 @@ export function signedPrice(v: Num): string {
   return sign(d) > 0 ? `+${s}` : s;
 }
 
-/** A share count: `"12000"` → `"12,000"`. */
+/**
+ * A share count, exactly as the wire has it (fractional shares keep every decimal, trailing
+ * zeros dropped): `"12000"` → `"12,000"`, `"1.234567"` → `"1.234567"`, `"0.500000"` → `"0.5"`.
+ */
 export function qty(v: Num): string {
   const d = asDec(v);
   if (!d) return DASH;
   return group(toText(trim(d)));
+}
+
+/** `"1 share"`, `"0.5 shares"`, `"1,200 shares"`. */
+export function shares(v: Num): string {
+  const d = asDec(v);
+  const one = d != null && toText(trim(d)) === '1';
+  return `${qty(v)} ${one ? 'share' : 'shares'}`;
+}
+
+/** A notional order's amount: `"250"` → `"$250.00 notional"`. */
+export function notional(v: Num): string {
+  return `${money(v)} notional`;
+}
+
+/** Is a quantity above (or below) zero? `"0"`, `"0.000000"` and a missing value are not. */
+export function nonZero(v: Num): boolean {
+  const d = asDec(v);
+  return d != null && !isZero(d);
 }
 
 /** A percentage (the wire's `"0.08"` means 0.08 %) with its sign: `"+0.08%"`. */

@@ -4,6 +4,7 @@
  * reflected in a REST answer (or the other way round) is not applied twice.
  */
 import { add, dec, toText } from './decimal';
+import * as fmt from './format';
 import type { LegRole, Order, OrderClass, OrderStatus, OrderType, Side, TimeInForce } from './types';
 
 export interface ExecutionReport {
@@ -23,6 +24,8 @@ export interface ExecutionReport {
   order_type?: OrderType;
   time_in_force?: TimeInForce;
   qty?: string;
+  /** A notional order's dollar amount (its `qty` is what the engine computed from the book). */
+  notional?: string | null;
   limit_price?: string | null;
   stop_price?: string | null;
   status?: OrderStatus;
@@ -60,6 +63,14 @@ export function classTag(o: Pick<Order, 'order_class' | 'leg'>): string | null {
 
 /** An exit of a class (take profit or stop loss): the exchange does not replace one. */
 export const isExit = (o: Pick<Order, 'leg'>): boolean => o.leg === 'take_profit' || o.leg === 'stop_loss';
+
+/** An order's type and price in words: `"Market"`, `"Limit 190.00"`, `"Stop limit, stop 185.00 limit 184.50"`. */
+export function orderPrice(o: Pick<Order, 'type' | 'limit_price' | 'stop_price'>): string {
+  const type = fmt.label(o.type);
+  if (o.stop_price && o.limit_price) return `${type}, stop ${fmt.price(o.stop_price)} limit ${fmt.price(o.limit_price)}`;
+  const px = o.stop_price ?? o.limit_price;
+  return px ? `${type} ${fmt.price(px)}` : type;
+}
 
 export const OPEN_STATUSES: readonly OrderStatus[] = ['held', 'new', 'partially_filled'];
 
@@ -142,6 +153,7 @@ export class OrderBook {
         seq: r.seq,
         fills: [],
       };
+      if (r.notional != null) o.notional = r.notional;
       this.orders.set(id, o);
     }
     const next: Order = { ...o, seq: r.seq, updated_at: r.ts ?? o.updated_at };

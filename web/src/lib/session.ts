@@ -75,8 +75,8 @@ export interface AuctionView {
   rows: Array<[string, string]>;
 }
 
-/** `"1 share"`, `"1,200 shares"`. */
-export const shares = (q: string): string => `${fmt.qty(q)} ${q === '1' ? 'share' : 'shares'}`;
+/** `"1 share"`, `"0.5 shares"`, `"1,200 shares"`. */
+export const shares = (q: string): string => fmt.shares(q);
 
 /** "400 shares to buy"; "None" without an imbalance. */
 export function imbalance(a: Auction): string {
@@ -125,8 +125,13 @@ export function cancelReason(code: string): string {
 
 export const cancelReasonHelp = (code: string | null | undefined): string | null => (code ? (CANCEL_REASON_HELP[code] ?? null) : null);
 
-/** What to do about a refusal of the session rules (shown under the server's code and message). */
+/**
+ * What to do about a refusal (shown under the server's code and message): the session rules,
+ * and fractional shares and notional orders on a stock that trades whole shares only.
+ */
 export const REFUSAL_HINTS: Readonly<Record<string, string>> = {
+  FRACTIONAL_NOT_ALLOWED:
+    'This stock trades whole shares only: fractional quantities and orders in dollars (notional) are not taken. Buy in shares and enter a whole number of shares.',
   AUCTION_CLOSED:
     'On-open orders join the opening auction only, and today’s has already taken place. Use Day or Good till canceled, or send it on open after the close for the next opening auction.',
   MARKET_CLOSED:

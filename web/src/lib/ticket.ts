@@ -1,10 +1,11 @@
 /**
  * The order ticket's logic: which fields an order type needs, which times in force and
- * options go with it, order classes (bracket, OCO, OTO) and their exits, checks before review
- * (and what the market's session will do with the order), the estimated cost (exact, from the
- * decimal strings) and the buying-power warning.
+ * options go with it, order classes (bracket, OCO, OTO) and their exits, shares or dollars
+ * (fractional shares and notional orders, on fractionable stocks), checks before review (and
+ * what the market's session will do with the order), the estimated cost and shares (exact,
+ * from the decimal strings) and the buying-power warning.
  */
-import { type Dec, cmp, isMultiple, mul, sign, toText, tryParse } from './decimal';
+import { type Dec, cmp, decimalsOf, divDown, isMultiple, isZero, mul, sign, toText, tryParse } from './decimal';
 import * as fmt from './format';
 import { sessionLabel } from './session';
 import type { MarketSession, NewOrder, OrderClass, OrderType, Side, TimeInForce } from './types';
@@ -95,11 +96,18 @@ export const TIF_HELP: Partial<Record<TimeInForce, string>> = {
   cls: 'Joins the closing auction only; what it does not fill there is canceled.',
 };
 
+/** What the order is for: a number of shares, or a dollar amount (a notional order). */
+export type AmountIn = 'shares' | 'dollars';
+
 export interface TicketInput {
   side: Side;
   type: OrderType;
   tif: TimeInForce;
+  /** Shares or dollars (dollars only on a fractionable stock). */
+  amountIn: AmountIn;
   qty: string;
+  /** The dollar amount, in dollars mode. */
+  notional: string;
   limit: string;
   stop: string;
   postOnly: boolean;
@@ -114,12 +122,29 @@ export interface TicketInput {
   stopLossLimit: string;
 }
 
+/** The most decimals of a fractional share (a millionth). */
+export const QTY_DECIMALS = 6;
+/** The most decimals of a notional order's dollar amount. */
+export const NOTIONAL_DECIMALS = 4;
+
+/** Orders in dollars (notional) are for stocks that trade fractional shares. */
+export const allowsNotional = (listing: Pick<Listing, 'symbol' | 'fractionable'>): boolean => listing.fractionable === true;
+
+/** What an order in dollars is (the ticket's help under Buy in / Sell in). */
+export const NOTIONAL_HELP = 'An order in dollars is a simple market order, good for the day: the exchange buys or sells what the amount pays for at the book’s prices when it arrives, to a millionth of a share.';
+
 /**
  * The input after a change: an order type the class does not take becomes a limit order (an
  * OCO is one), and a time in force the order type or class does not take falls back to day.
+ * An order in dollars is a simple market DAY order; on a stock that trades whole shares only
+ * (when the listing is given) the ticket is in shares.
  */
-export function normalize(input: TicketInput): TicketInput {
+export function normalize(input: TicketInput, listing?: Pick<Listing, 'symbol' | 'fractionable'>): TicketInput {
   let out = input;
+  if (out.amountIn === 'dollars' && listing && !allowsNotional(listing)) out = { ...out, amountIn: 'shares' };
+  if (out.amountIn === 'dollars' && (out.orderClass !== 'simple' || out.type !== 'market' || out.tif !== 'day')) {
+    out = { ...out, orderClass: 'simple', type: 'market', tif: 'day' };
+  }
   if (!typesFor(out.orderClass).some((t) => t.value === out.type)) out = { ...out, type: 'limit' };
   if (!tifsFor(out.type, out.orderClass).some((t) => t.value === out.tif)) out = { ...out, tif: 'day' };
   return out;
@@ -130,6 +155,8 @@ export interface Listing {
   tick: string;
   lot: string;
   max_qty: string;
+  /** Fractional shares and notional orders (absent: whole shares only). */
+  fractionable?: boolean;
 }
 
 export interface MarketRef {
@@ -142,12 +169,54 @@ export const needsLimit = (t: OrderType): boolean => t === 'limit' || t === 'sto
 export const needsStop = (t: OrderType): boolean => t === 'stop' || t === 'stop_limit';
 
 // Numbers in range are the exchange's to judge (its refusal is shown with its code); only
-// text that is not a number at all stops the ticket.
+// text that is not a number at all stops the ticket, and a quantity or an amount the stock
+// cannot take (a fraction of a share where it trades whole shares only, more decimals than
+// the exchange keeps).
 const WHOLE = /^-?\d+$/;
+const DECIMAL = /^-?\d+(\.\d+)?$/;
 const PRICE = /^-?\d+(\.\d{1,4})?$/;
 
+/**
+ * A quantity's text as the stock takes it: whole shares, or on a fractionable stock up to 6
+ * decimals (what the exchange refuses with `FRACTIONAL_NOT_ALLOWED` or `INVALID_QUANTITY`).
+ * Null when it is well formed; else what is wrong.
+ */
+export function qtyError(text: string, listing: Pick<Listing, 'symbol' | 'fractionable'>): string | null {
+  const t = text.trim();
+  if (!allowsNotional(listing)) {
+    if (WHOLE.test(t)) return null;
+    return DECIMAL.test(t) ? `${listing.symbol} trades whole shares only: enter a whole number of shares.` : 'Enter a whole number of shares, 1 or more.';
+  }
+  if (!DECIMAL.test(t)) return `Enter a number of shares, like 10 or 0.5 (at most ${QTY_DECIMALS} decimals).`;
+  if ((decimalsOf(t) ?? 0) > QTY_DECIMALS) return `Enter at most ${QTY_DECIMALS} decimals: ${listing.symbol} trades to a millionth of a share.`;
+  return null;
+}
+
+/**
+ * A notional order's amount as the exchange takes it: dollars above zero with at most 4
+ * decimals, on a fractionable stock. Null when it is good; else what is wrong.
+ */
+export function notionalError(text: string, listing: Pick<Listing, 'symbol' | 'fractionable'>): string | null {
+  if (!allowsNotional(listing)) return `${listing.symbol} trades whole shares only: it takes no orders in dollars. Buy in shares.`;
+  const t = text.trim();
+  if (!PRICE.test(t)) return `Enter an amount in dollars, like 250 or 250.50 (at most ${NOTIONAL_DECIMALS} decimals).`;
+  const d = tryParse(t);
+  if (!d || sign(d) <= 0) return 'Enter an amount above zero.';
+  return null;
+}
+
+/**
+ * The exchange's rules for a notional order (what it refuses with `INVALID_ORDER`): a simple
+ * market order, good for the day. Null when they hold.
+ */
+export function notionalRules(o: Pick<TicketInput, 'type' | 'tif' | 'orderClass'>): string | null {
+  if (o.orderClass !== 'simple') return 'An order in dollars is a simple order: choose Simple, or buy in shares.';
+  if (o.type !== 'market' || o.tif !== 'day') return 'An order in dollars is a market order, good for the day (Day).';
+  return null;
+}
+
 /** The ticket's fields an error is shown under (`exits`: the class's exits as a whole). */
-export type TicketField = 'qty' | 'limit' | 'stop' | 'tif' | 'orderClass' | 'takeProfit' | 'stopLoss' | 'stopLossLimit' | 'exits';
+export type TicketField = 'qty' | 'notional' | 'amountIn' | 'limit' | 'stop' | 'tif' | 'orderClass' | 'takeProfit' | 'stopLoss' | 'stopLossLimit' | 'exits';
 
 export interface Checked {
   /** Field → what is wrong; review is refused while there are any. */
@@ -206,16 +275,19 @@ export function check(input: TicketInput, listing: Listing, clientOrderId?: stri
   const errors: Checked['errors'] = {};
   const warnings: string[] = [];
   const notes: string[] = [];
+  if (input.amountIn === 'dollars') return checkNotional(input, listing, clientOrderId, session);
   const qtyText = input.qty.trim();
-  if (!WHOLE.test(qtyText)) {
-    errors.qty = 'Enter a whole number of shares, 1 or more.';
-  } else if (BigInt(qtyText) <= 0n) {
-    warnings.push('An order is for 1 share or more: the exchange will refuse this one.');
+  const qtyWrong = qtyError(qtyText, listing);
+  const q = qtyWrong ? null : tryParse(qtyText);
+  if (qtyWrong || !q) {
+    errors.qty = qtyWrong ?? 'Enter a number of shares.';
+  } else if (sign(q) <= 0) {
+    warnings.push(allowsNotional(listing) ? 'An order is for more than zero shares: the exchange will refuse this one.' : 'An order is for 1 share or more: the exchange will refuse this one.');
   } else {
-    const q = BigInt(qtyText);
-    const lot = BigInt(listing.lot);
-    if (lot > 1n && q % lot !== 0n) warnings.push(`${listing.symbol} trades in lots of ${fmt.qty(listing.lot)} shares.`);
-    if (q > BigInt(listing.max_qty)) warnings.push(`The largest order for ${listing.symbol} is ${fmt.qty(listing.max_qty)} shares.`);
+    const lot = tryParse(listing.lot);
+    const max = tryParse(listing.max_qty);
+    if (lot && cmp(lot, { units: 1n, scale: 0 }) > 0 && !isMultiple(q, lot)) warnings.push(`${listing.symbol} trades in lots of ${fmt.qty(listing.lot)} shares.`);
+    if (max && cmp(q, max) > 0) warnings.push(`The largest order for ${listing.symbol} is ${fmt.qty(listing.max_qty)} shares.`);
   }
   const price = (field: TicketField, text: string, name: string): string | undefined => {
     const t = text.trim();
@@ -278,6 +350,46 @@ export function check(input: TicketInput, listing: Listing, clientOrderId?: stri
     if (r.note) notes.push(r.note);
   }
   return { errors, warnings, notes, order };
+}
+
+/** {@link check} for an order in dollars: a simple market DAY order for `notional` dollars. */
+function checkNotional(input: TicketInput, listing: Listing, clientOrderId?: string, session?: MarketSession | null): Checked {
+  const errors: Checked['errors'] = {};
+  const warnings: string[] = [];
+  const notes: string[] = [];
+  const amount = input.notional.trim();
+  const wrong = notionalError(amount, listing);
+  if (wrong) errors.notional = wrong;
+  // Only where a notional order can be sent at all: the stock takes them.
+  const rules = wrong && !allowsNotional(listing) ? null : notionalRules(input);
+  if (rules) errors.amountIn = rules;
+  if (Object.keys(errors).length) return { errors, warnings, notes, order: null };
+  const order: NewOrder = { symbol: listing.symbol, side: input.side, type: 'market', time_in_force: 'day', notional: amount };
+  if (clientOrderId) order.client_order_id = clientOrderId;
+  if (session) {
+    const r = sessionRules(order, session);
+    if (r.warning) warnings.push(r.warning);
+    if (r.note) notes.push(r.note);
+  }
+  return { errors, warnings, notes, order };
+}
+
+/** What to do about a refusal of an order in dollars or for a fraction of a share. */
+export function fractionalRefusalHint(code: string | null | undefined, o: NewOrder): string | null {
+  if (!code) return null;
+  const fractional = o.notional !== undefined || o.qty.includes('.');
+  if (!fractional) return null;
+  switch (code) {
+    case 'INVALID_ORDER':
+      return o.notional !== undefined ? 'An order in dollars is a simple market order, good for the day, on a stock that trades fractional shares.' : null;
+    case 'INVALID_QUANTITY':
+      return `A fraction of a share has at most ${QTY_DECIMALS} decimals.`;
+    case 'INVALID_NOTIONAL':
+    case 'INVALID_AMOUNT':
+      return `The amount is in dollars, above zero, with at most ${NOTIONAL_DECIMALS} decimals.`;
+    default:
+      return null;
+  }
 }
 
 /**
@@ -369,13 +481,35 @@ export interface Estimate {
   price: Dec;
   /** Where it came from. */
   basis: 'limit price' | 'stop price' | 'take profit' | 'best ask' | 'best bid' | 'last price';
-  /** qty × price, exact. */
+  /** qty × price, exact; an order in dollars: its amount. */
   total: Dec;
+  /** An order in dollars: the shares its amount pays for at `price` (to a millionth, rounded down). */
+  shares?: Dec;
+}
+
+/**
+ * An order in dollars: the shares its amount buys at the last price (else the best ask for a
+ * buy, the best bid for a sell), to a millionth of a share, rounded down. The exchange buys
+ * from the book when the order arrives, so it is an estimate.
+ */
+export function estimateNotional(amount: string, side: Side, m: MarketRef): Estimate | null {
+  const total = PRICE.test(amount.trim()) ? tryParse(amount.trim()) : null;
+  if (!total || sign(total) <= 0) return null;
+  let price = tryParse(m.last);
+  let basis: Estimate['basis'] = 'last price';
+  if (!price || sign(price) <= 0) {
+    price = tryParse(side === 'buy' ? m.ask : m.bid);
+    basis = side === 'buy' ? 'best ask' : 'best bid';
+  }
+  if (!price || sign(price) <= 0) return null;
+  const shares = divDown(total, price, QTY_DECIMALS);
+  return shares ? { price, basis, total, shares } : null;
 }
 
 /** qty × the price the order would likely trade at (exact; fees not included). */
 export function estimate(input: TicketInput, m: MarketRef): Estimate | null {
-  const q = WHOLE.test(input.qty.trim()) ? tryParse(input.qty.trim()) : null;
+  if (input.amountIn === 'dollars') return estimateNotional(input.notional, input.side, m);
+  const q = DECIMAL.test(input.qty.trim()) ? tryParse(input.qty.trim()) : null;
   if (!q) return null;
   let price: Dec | null;
   let basis: Estimate['basis'];
@@ -412,9 +546,11 @@ export function fundsWarning(input: TicketInput, est: Estimate | null, buyingPow
     return null;
   }
   const have = tryParse(sharesAvailable ?? '0');
-  const want = tryParse(input.qty.trim());
-  if (have && want && WHOLE.test(input.qty.trim()) && cmp(want, have) > 0) {
-    return `You have ${fmt.qty(toText(have))} shares available to sell.`;
+  const want = input.amountIn === 'dollars' ? (est?.shares ?? null) : DECIMAL.test(input.qty.trim()) ? tryParse(input.qty.trim()) : null;
+  if (have && want && !isZero(want) && cmp(want, have) > 0) {
+    return input.amountIn === 'dollars'
+      ? `The amount is about ${fmt.qty(toText(want))} shares: you have ${fmt.qty(toText(have))} shares available to sell.`
+      : `You have ${fmt.qty(toText(have))} shares available to sell.`;
   }
   return null;
 }
@@ -428,10 +564,12 @@ export function newClientOrderId(): string {
 
 /**
  * A one-line description: "Buy 10 AAPL, limit 190.00, good till canceled"; with exits
- * "…; bracket: take profit 195.00, stop loss 185.00 limit 184.50".
+ * "…; bracket: take profit 195.00, stop loss 185.00 limit 184.50"; in dollars "Buy $250.00
+ * of AAPL at market, day".
  */
 export function describe(o: NewOrder): string {
-  let head = `${o.side === 'buy' ? 'Buy' : 'Sell'} ${fmt.qty(o.qty)} ${o.symbol}`;
+  const what = o.notional !== undefined ? `${fmt.money(o.notional)} of ${o.symbol}` : `${fmt.qty(o.qty)} ${o.symbol}`;
+  let head = `${o.side === 'buy' ? 'Buy' : 'Sell'} ${what}`;
   if (o.type === 'market') head += ' at market';
   const parts = [head];
   if (o.stop_price) parts.push(`stop ${fmt.price(o.stop_price)}`);

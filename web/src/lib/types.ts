@@ -1,4 +1,8 @@
-/** The server's JSON shapes (docs/PROTOCOL.md). Money, prices and quantities are strings. */
+/**
+ * The server's JSON shapes (docs/PROTOCOL.md). Money, prices and quantities are strings;
+ * quantities may have up to 6 decimals (fractional shares: `"0.5"`, `"1.234567"`), whole
+ * numbers stay `"100"`.
+ */
 
 export type Side = 'buy' | 'sell';
 export type OrderType = 'limit' | 'market' | 'stop' | 'stop_limit';
@@ -41,6 +45,8 @@ export interface Stock {
   tick: string;
   lot: string;
   max_qty: string;
+  /** Trades fractional shares and takes notional (dollar) orders; absent from older answers: false. */
+  fractionable?: boolean;
   quote: Quote | null;
   /** Whatever else a profile carries (shown as is). */
   [extra: string]: unknown;
@@ -100,7 +106,10 @@ export interface Order {
   side: Side;
   type: OrderType;
   time_in_force: TimeInForce;
+  /** Shares; for a notional order, what the engine computed from the book when it accepted it. */
   qty: string;
+  /** A notional order's dollar amount (`"250.00"`); null (or absent from older answers) otherwise. */
+  notional?: string | null;
   limit_price: string | null;
   stop_price: string | null;
   status: OrderStatus;
@@ -225,12 +234,11 @@ export interface Transfer {
   cash: string;
 }
 
-export interface NewOrder {
+interface NewOrderFields {
   symbol: string;
   side: Side;
   type: OrderType;
   time_in_force: TimeInForce;
-  qty: string;
   limit_price?: string;
   stop_price?: string;
   client_order_id?: string;
@@ -244,6 +252,13 @@ export interface NewOrder {
   /** A stop exit (stop-limit with `limit_price`): below the entry for sell exits, above for buy exits. */
   stop_loss?: { stop_price: string; limit_price?: string };
 }
+
+/**
+ * A new order: for `qty` shares (up to 6 decimals on a fractionable stock), or for a
+ * `notional` dollar amount (up to 4 decimals; market DAY orders on fractionable stocks only).
+ * Exactly one of the two is sent.
+ */
+export type NewOrder = NewOrderFields & ({ qty: string; notional?: never } | { notional: string; qty?: never });
 
 /** The market's session (the calendar walks it through the day). */
 export type MarketSession = 'closed' | 'pre_market' | 'opening_call' | 'continuous' | 'closing_call' | 'after_hours';

@@ -1,6 +1,6 @@
 import { LoginForm } from '../components/Auth';
 import { Watchlist } from '../components/Watchlist';
-import { OpenOrders, PortfolioSummary, Positions } from '../components/Holdings';
+import { OpenOrders, PortfolioSummary, Positions, RecentOrders } from '../components/Holdings';
 import { useStore } from '../lib/hooks';
 import { session } from '../state';
 
@@ -23,6 +23,7 @@ export function Home() {
           <PortfolioSummary />
           <Positions />
           <OpenOrders />
+          <RecentOrders />
         </div>
         <div class="stack">
           <Watchlist />

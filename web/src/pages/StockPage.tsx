@@ -1,11 +1,11 @@
 import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 import { AlertForm } from '../components/AlertForm';
 import { Chart } from '../components/Chart';
-import { StockOrders, StockPosition } from '../components/Holdings';
+import { RecentOrders, StockOrders, StockPosition } from '../components/Holdings';
 import { Ticket } from '../components/Ticket';
 import { Change, ErrorNote, StaleBadge } from '../components/common';
 import { api, describeError } from '../lib/api';
-import { sign, toText } from '../lib/decimal';
+import { type Dec, ZERO, divDown, max, mul, sign, toText } from '../lib/decimal';
 import * as fmt from '../lib/format';
 import { useStore } from '../lib/hooks';
 import { useLive } from '../lib/live';
@@ -71,18 +71,19 @@ function Stats({ q }: { q: Quote | null }) {
 }
 
 /** Width of a depth bar: the cumulative size, in percent of the deeper side's total shown. */
-function share(cum: bigint, maxCum: bigint): string {
-  if (maxCum === 0n) return '0%';
-  return `${(Number((cum * 1000n) / maxCum) / 10).toFixed(1)}%`;
+function share(cum: Dec, maxCum: Dec): string {
+  const tenths = divDown(mul(cum, { units: 1000n, scale: 0 }), maxCum, 0);
+  if (!tenths) return '0%';
+  return `${(Number(tenths.units) / 10).toFixed(1)}%`;
 }
 
 function Ladder({ symbol, d }: { symbol: string; d: SymbolData }) {
   const stale = market.isStale(symbol, 'book');
   const { bids, asks } = d.sync.book.ladder(DEPTH);
   const spread = d.sync.book.spread();
-  const bidTotal = bids[bids.length - 1]?.cum ?? 0n;
-  const askTotal = asks[asks.length - 1]?.cum ?? 0n;
-  const maxCum = bidTotal > askTotal ? bidTotal : askTotal;
+  const bidTotal = bids[bids.length - 1]?.cum ?? ZERO;
+  const askTotal = asks[asks.length - 1]?.cum ?? ZERO;
+  const maxCum = max(bidTotal, askTotal);
   const row = (side: 'bid' | 'ask') => (r: (typeof bids)[number]) => (
     <tr key={`${side}${r.price}`} class={side}>
       <td>
@@ -97,7 +98,7 @@ function Ladder({ symbol, d }: { symbol: string; d: SymbolData }) {
       </td>
       <td class="num">{fmt.qty(r.qty)}</td>
       <td class="num depth" style={{ '--w': share(r.cum, maxCum) }}>
-        {fmt.qty(r.cum.toString())}
+        {fmt.qty(r.cum)}
       </td>
     </tr>
   );
@@ -223,7 +224,7 @@ function AuctionPanel({ symbol, d }: { symbol: string; d: SymbolData }) {
 }
 
 function Profile({ stock }: { stock: Stock }) {
-  const known = new Set(['symbol', 'name', 'tick', 'lot', 'max_qty', 'quote']);
+  const known = new Set(['symbol', 'name', 'tick', 'lot', 'max_qty', 'quote', 'fractionable']);
   const extra = Object.entries(stock).filter(([k, v]) => !known.has(k) && (typeof v === 'string' || typeof v === 'number'));
   return (
     <section class="card profile" aria-labelledby="profile-title">
@@ -249,6 +250,12 @@ function Profile({ stock }: { stock: Stock }) {
           <dt>Largest order</dt>
           <dd>{fmt.qty(stock.max_qty)} shares</dd>
         </div>
+        {stock.fractionable !== undefined && (
+          <div>
+            <dt>Fractional shares</dt>
+            <dd>{stock.fractionable ? 'Yes: to a millionth of a share, and orders in dollars' : 'No: whole shares only'}</dd>
+          </div>
+        )}
         {extra.map(([k, v]) => (
           <div key={k}>
             <dt>{fmt.label(k)}</dt>
@@ -349,6 +356,7 @@ export function StockPage({ symbol }: { symbol: string }) {
           </div>
           <StockPosition symbol={symbol} />
           <StockOrders symbol={symbol} />
+          <RecentOrders symbol={symbol} />
           <Profile stock={stock} />
         </div>
         <div class="stack">

@@ -3,7 +3,7 @@
 //! an execution report built from the events its command caused.
 
 use bourse_core::{
-    AccountId, ClientOrderId, OrderId, OrderOptions, OrderRequest, OrderType, Price, Qty,
+    AccountId, Cash, ClientOrderId, OrderId, OrderOptions, OrderRequest, OrderType, Price, Qty,
     RejectReason, SelfTradePrevention, Side, Symbol, TimeInForce, Trail,
 };
 use std::borrow::Cow;
@@ -32,6 +32,8 @@ pub struct Listing {
     pub tick: Price,
     pub lot: Qty,
     pub max_qty: Qty,
+    /// Trades fractions of a share and notional orders (Alpaca's `fractionable`).
+    pub fractional: bool,
 }
 
 /// The listed stocks, in symbol order.
@@ -143,9 +145,17 @@ pub struct NewOrder {
     #[serde(default)]
     #[schema(value_type = Option<crate::wire::TimeInForce>)]
     pub time_in_force: Option<String>,
-    /// A multiple of the stock's lot, at most its maximum order quantity.
-    #[schema(value_type = crate::wire::QtyInput)]
-    pub qty: DecimalText,
+    /// Shares: a multiple of the stock's lot, at most its maximum order quantity; on a
+    /// `fractionable` stock any multiple of 0.000001. Exactly one of `qty` and `notional`.
+    #[serde(default)]
+    #[schema(value_type = Option<crate::wire::QtyInput>)]
+    pub qty: Option<DecimalText>,
+    /// Alpaca's `notional`: dollars to buy (or sell) instead of a quantity, for a `market`
+    /// `day` order on a `fractionable` stock. The order is for the quantity that money
+    /// takes from the book when it arrives (never more than the money).
+    #[serde(default)]
+    #[schema(value_type = Option<crate::wire::PriceInput>)]
+    pub notional: Option<DecimalText>,
     /// A multiple of the stock's tick.
     #[serde(default)]
     #[schema(value_type = Option<crate::wire::PriceInput>)]
@@ -324,26 +334,13 @@ impl NewOrder {
                 "opg and cls orders are market or limit orders",
             ));
         }
-        let qty: Qty = self
-            .qty
-            .to()
-            .ok()
-            .filter(|q: &Qty| !q.is_zero())
-            .ok_or_else(|| {
-                invalid(
-                    RejectReason::InvalidQuantity.code(),
-                    format!(
-                        "qty {:?} is not a positive whole number of shares",
-                        self.qty.text()
-                    ),
-                )
-            })?;
-        if !qty.is_multiple_of(listing.lot) {
+        let (qty, notional) = self.amount(listing, order_type, tif)?;
+        if !listing.fractional && !qty.is_multiple_of(listing.lot) {
             return Err(invalid(
                 RejectReason::QtyOffLot.code(),
                 format!(
                     "qty must be a multiple of {} for {symbol}",
-                    listing.lot.get()
+                    listing.lot
                 ),
             ));
         }
@@ -352,7 +349,7 @@ impl NewOrder {
                 RejectReason::MaxQtyExceeded.code(),
                 format!(
                     "qty exceeds {symbol}'s maximum of {}",
-                    listing.max_qty.get()
+                    listing.max_qty
                 ),
             ));
         }
@@ -425,8 +422,72 @@ impl NewOrder {
             opts: OrderOptions {
                 extended_hours,
                 trail,
+                notional,
             },
         })
+    }
+
+    /// The order's size: `qty` shares, or (`Qty::ZERO`, its `notional` dollars).
+    fn amount(
+        &self,
+        listing: &Listing,
+        order_type: OrderType,
+        tif: TimeInForce,
+    ) -> Result<(Qty, Option<Cash>), ApiError> {
+        let symbol = listing.symbol;
+        let whole_only = || {
+            invalid(
+                RejectReason::FractionalNotAllowed.code(),
+                format!("{symbol} trades whole shares only"),
+            )
+        };
+        match (&self.qty, &self.notional) {
+            (Some(q), None) => {
+                let qty: Qty = q.to().ok().filter(|q: &Qty| !q.is_zero()).ok_or_else(|| {
+                    invalid(
+                        RejectReason::InvalidQuantity.code(),
+                        format!(
+                            "qty {:?} is not a positive number of shares with at most 6 \
+                             decimals",
+                            q.text()
+                        ),
+                    )
+                })?;
+                if !listing.fractional && !qty.is_whole() {
+                    return Err(whole_only());
+                }
+                Ok((qty, None))
+            }
+            (None, Some(n)) => {
+                let n: Cash = n.to().ok().filter(|n: &Cash| n.is_positive()).ok_or_else(|| {
+                    invalid(
+                        RejectReason::InvalidQuantity.code(),
+                        format!(
+                            "notional {:?} is not a positive amount with at most 4 decimals",
+                            n.text()
+                        ),
+                    )
+                })?;
+                if !listing.fractional {
+                    return Err(whole_only());
+                }
+                if order_type != OrderType::Market || tif != TimeInForce::Day {
+                    return Err(invalid(
+                        RejectReason::InvalidOrder.code(),
+                        "notional is for market orders with time_in_force day",
+                    ));
+                }
+                Ok((Qty::ZERO, Some(n)))
+            }
+            (Some(_), Some(_)) => Err(invalid(
+                RejectReason::InvalidOrder.code(),
+                "give qty or notional, not both",
+            )),
+            (None, None) => Err(invalid(
+                RejectReason::InvalidQuantity.code(),
+                "an order needs qty (shares) or notional (dollars)",
+            )),
+        }
     }
 
     /// A trailing stop's trail: exactly one of `trail_price` (positive, on the tick) and
@@ -500,8 +561,9 @@ mod tests {
             name: "Apple".into(),
             sector: "Test".to_owned(),
             tick: Price::from_raw(1),
-            lot: Qty::new(1),
-            max_qty: Qty::new(1_000_000),
+            lot: Qty::ONE,
+            max_qty: Qty::shares(1_000_000),
+            fractional: false,
         }])
     }
 
@@ -525,7 +587,7 @@ mod tests {
         assert_eq!(px("190.2550"), 1_902_550);
         assert_eq!(px("\"190.2550\""), 1_902_550);
         assert_eq!(px("\"\\u0031\\u0030\""), 100_000);
-        assert_eq!(order("1.0000", "1").unwrap().qty, Qty::new(1));
+        assert_eq!(order("1.0000", "1").unwrap().qty, Qty::shares(1));
         // An f64 would round these to something acceptable; their digits are not.
         assert_eq!(code(order("1", "190.25000000000000001")), "INVALID_PRICE");
         assert_eq!(code(order("1", "0.10000000000000000555")), "INVALID_PRICE");
@@ -577,7 +639,7 @@ mod tests {
         let r = o.validate(AccountId::new(1), &listings()).unwrap();
         assert_eq!(
             (r.qty, r.limit_price),
-            (Qty::new(10), Some(Price::from_raw(1_902_550)))
+            (Qty::shares(10), Some(Price::from_raw(1_902_550)))
         );
         let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
         v.as_object_mut()

@@ -46,8 +46,12 @@ pub struct OrderView {
     #[schema(value_type = crate::wire::TimeInForce)]
     pub time_in_force: TimeInForce,
     /// Everything the order is for: filled plus still open (a replace changes the open part).
+    /// For a notional order, the quantity its money bought from the book when it arrived.
     #[schema(value_type = crate::wire::Shares)]
     pub qty: String,
+    /// A notional order's dollar amount (Alpaca's field); `null` for an order by quantity.
+    #[schema(value_type = Option<crate::wire::Cash>)]
+    pub notional: Option<Cash>,
     #[schema(value_type = Option<crate::wire::Price>)]
     pub limit_price: Option<Price>,
     /// A trailing stop's current stop price.
@@ -175,7 +179,7 @@ impl OrderFill {
         FillView {
             trade_id: self.trade_id.get().to_string(),
             price: self.price,
-            qty: self.qty.get().to_string(),
+            qty: self.qty.to_string(),
             liquidity: liquidity_str(self.liquidity),
             fee: self.fee,
             timestamp: self.ts.to_rfc3339(),
@@ -215,8 +219,10 @@ pub struct OrderState {
     pub status: OrderStatus,
     pub filled_qty: Qty,
     pub leaves_qty: Qty,
-    /// Σ price × qty over the fills.
+    /// The cash the fills moved (Σ price × qty; with fractions, rounded by the engine).
     pub cum_notional: Cash,
+    /// A notional order's dollar amount.
+    pub notional: Option<Cash>,
     pub cancel_reason: Option<CancelReason>,
     pub created_at: UnixNanos,
     pub updated_at: UnixNanos,
@@ -243,6 +249,7 @@ impl OrderState {
             qty,
             limit_price,
             stop_price,
+            notional,
         } = *e
         else {
             return None;
@@ -270,6 +277,7 @@ impl OrderState {
             filled_qty: Qty::ZERO,
             leaves_qty: qty,
             cum_notional: Cash::ZERO,
+            notional,
             cancel_reason: None,
             created_at: ts,
             updated_at: ts,
@@ -402,7 +410,8 @@ impl OrderState {
             side: self.side,
             order_type: self.order_type,
             time_in_force: self.tif,
-            qty: self.qty.get().to_string(),
+            qty: self.qty.to_string(),
+            notional: self.notional,
             limit_price: self.limit_price,
             stop_price: self.stop_price,
             trail_price: match self.trail {
@@ -415,8 +424,8 @@ impl OrderState {
             },
             hwm: self.hwm,
             status: self.status.as_str(),
-            filled_qty: self.filled_qty.get().to_string(),
-            leaves_qty: self.leaves_qty.get().to_string(),
+            filled_qty: self.filled_qty.to_string(),
+            leaves_qty: self.leaves_qty.to_string(),
             filled_avg_price: self.avg_price(),
             cancel_reason: self.cancel_reason,
             created_at: self.created_at.to_rfc3339(),
@@ -481,6 +490,5 @@ pub fn report_submit(seq: u64, ts: UnixNanos, events: &[Event]) -> Result<OrderV
 
 /// Average fill price, rounded down to the price grid (cum_notional / cum_qty).
 fn average(cum_notional: Cash, cum_qty: Qty) -> Option<Price> {
-    let q = i64::try_from(cum_qty.get()).ok().filter(|&q| q > 0)?;
-    Some(Price::from_raw(cum_notional.raw() / q))
+    cum_notional.per_share(cum_qty)
 }

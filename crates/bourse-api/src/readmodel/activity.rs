@@ -27,6 +27,9 @@ pub enum ActivityKind {
         side: Side,
         price: Price,
         qty: Qty,
+        /// The cash the fill moved before the fee (price × qty, rounded by the engine's
+        /// rule for fractions).
+        value: Cash,
         fee: Cash,
         liquidity: Liquidity,
         cum_qty: Qty,
@@ -64,6 +67,7 @@ impl Activity {
                 leaves_qty,
                 liquidity,
                 fee,
+                value,
                 ..
             } => (
                 account,
@@ -74,6 +78,7 @@ impl Activity {
                     side,
                     price: last_px,
                     qty: last_qty,
+                    value,
                     fee,
                     liquidity,
                     cum_qty,
@@ -123,19 +128,15 @@ impl Activity {
         }
     }
 
-    /// The signed cash effect: a buy pays price × qty plus the fee, a sell receives
-    /// price × qty less the fee; `None` for a share deposit.
+    /// The signed cash effect: a buy pays its value plus the fee, a sell receives its
+    /// value less the fee; `None` for a share deposit.
     #[must_use]
     pub fn net_amount(&self) -> Option<Cash> {
         match self.kind {
             ActivityKind::Fill {
-                side,
-                price,
-                qty,
-                fee,
-                ..
+                side, value, fee, ..
             } => {
-                let value = i128::from(price.raw()) * i128::from(qty.get());
+                let value = i128::from(value.raw());
                 let fee = i128::from(fee.raw());
                 Some(cash(match side {
                     Side::Buy => -(value + fee),
@@ -182,6 +183,7 @@ impl Activity {
                 liquidity,
                 cum_qty,
                 leaves_qty,
+                ..
             } => {
                 v.symbol = Some(symbol);
                 v.side = Some(side);

@@ -324,15 +324,15 @@ impl ReadModel {
                 account,
                 symbol,
                 side,
-                last_px,
                 last_qty,
                 fee,
+                value,
                 ..
             } => {
                 let h = self.book(account).positions.entry(symbol).or_default();
                 match side {
-                    Side::Buy => h.buy(last_px, last_qty, fee),
-                    Side::Sell => h.sell(last_px, last_qty, fee),
+                    Side::Buy => h.buy(value, last_qty, fee),
+                    Side::Sell => h.sell(value, last_qty, fee),
                 }
             }
             Event::SharesDeposited {
@@ -354,8 +354,8 @@ impl ReadModel {
                 let m = self.market.entry(symbol).or_default();
                 m.last = Some(price);
                 m.last_at = Some(ts);
-                m.day_volume = m.day_volume.saturating_add(qty.get());
-                m.volume = m.volume.saturating_add(qty.get());
+                m.day_volume = m.day_volume.saturating_add(qty.raw());
+                m.volume = m.volume.saturating_add(qty.raw());
             }
             Event::DayEnded { .. } => {
                 for m in self.market.values_mut() {
@@ -643,8 +643,8 @@ impl ReadModel {
             last_price: m.last,
             reference_price: reference,
             previous_close: self.previous_close(symbol),
-            day_volume: Qty::new(m.day_volume),
-            volume: Qty::new(m.volume),
+            day_volume: Qty::from_raw(m.day_volume),
+            volume: Qty::from_raw(m.volume),
             last_trade_at: m.last_at.map(UnixNanos::to_rfc3339),
         })
     }
@@ -659,7 +659,7 @@ impl ReadModel {
         // Without a trade or a reference price the only price there is is what was paid.
         let mark = self.mark(symbol).or_else(|| h.avg_cost());
         let close = self.previous_close(symbol).or(mark);
-        let qty = i128::from(h.qty.get());
+        let qty = i128::from(h.qty.raw());
         let mark_raw = mark.map_or(0, |p| i128::from(p.raw()));
         let close_raw = close.map_or(0, |p| i128::from(p.raw()));
         Valuation {

@@ -811,7 +811,7 @@ pub(super) fn big(v: u64) -> i64 {
 pub(super) const ORDER_COLUMNS: &str = "id, account, client_order_id, symbol, side, order_type, \
     time_in_force, qty, limit_price, stop_price, status, filled_qty, leaves_qty, \
     cum_notional, cancel_reason, created_at, updated_at, seq, trail_price, trail_bps, hwm, \
-    order_class, class_id, leg";
+    order_class, class_id, leg, notional";
 
 pub(super) const FILL_COLUMNS: &str = "order_id, trade_id, price, qty, fee, liquidity, ts, seq";
 
@@ -894,6 +894,7 @@ async fn insert_orders(
     let mut class: Vec<Option<&str>> = Vec::with_capacity(n);
     let mut class_id: Vec<Option<i64>> = Vec::with_capacity(n);
     let mut leg: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut amount: Vec<Option<i64>> = Vec::with_capacity(n);
     for o in orders {
         class.push(o.class.map(|(c, _, _)| c.as_str()));
         class_id.push(o.class.map(|(_, g, _)| big(g.get())));
@@ -914,13 +915,14 @@ async fn insert_orders(
         side.push(o.side.as_str());
         otype.push(order_type_str(o.order_type));
         tif.push(tif_str(o.tif));
-        qty.push(big(o.qty.get()));
+        qty.push(big(o.qty.raw()));
         limit.push(o.limit_price.map(Price::raw));
         stop.push(o.stop_price.map(Price::raw));
         status.push(o.status.as_str());
-        filled.push(big(o.filled_qty.get()));
-        leaves.push(big(o.leaves_qty.get()));
+        filled.push(big(o.filled_qty.raw()));
+        leaves.push(big(o.leaves_qty.raw()));
         notional.push(o.cum_notional.raw());
+        amount.push(o.notional.map(Cash::raw));
         reason.push(o.cancel_reason.map(CancelReason::code));
         created.push(big(o.created_at.get()));
         updated.push(big(o.updated_at.get()));
@@ -930,12 +932,12 @@ async fn insert_orders(
         "INSERT INTO orders (id, account, client_order_id, symbol, side, order_type, \
             time_in_force, qty, limit_price, stop_price, status, filled_qty, leaves_qty, \
             cum_notional, cancel_reason, created_at, updated_at, seq, trail_price, trail_bps, \
-            hwm, order_class, class_id, leg) \
+            hwm, order_class, class_id, leg, notional) \
          SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
             $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], \
             $12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::bigint[], \
             $17::bigint[], $18::bigint[], $19::bigint[], $20::integer[], $21::bigint[], \
-            $22::text[], $23::bigint[], $24::text[]){tail}"
+            $22::text[], $23::bigint[], $24::text[], $25::bigint[]){tail}"
     )))
     .bind(&id)
     .bind(&account)
@@ -961,6 +963,7 @@ async fn insert_orders(
     .bind(&class)
     .bind(&class_id)
     .bind(&leg)
+    .bind(&amount)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -1002,14 +1005,14 @@ async fn insert_activities(
         order.push(v.order_id.map(|o| big(o.get())));
         trade.push(v.trade_id.map(|t| big(t.get())));
         price.push(v.price.map(Price::raw));
-        qty.push(v.qty.map(|q| big(q.get())));
+        qty.push(v.qty.map(|q| big(q.raw())));
         fee.push(v.fee.map(Cash::raw));
         liquidity.push(v.liquidity);
-        cum.push(v.cum_qty.map(|q| big(q.get())));
-        leaves.push(v.leaves_qty.map(|q| big(q.get())));
+        cum.push(v.cum_qty.map(|q| big(q.raw())));
+        leaves.push(v.leaves_qty.map(|q| big(q.raw())));
         net.push(v.net_amount.map(Cash::raw));
         balance.push(v.balance.map(Cash::raw));
-        position.push(v.position_qty.map(|q| big(q.get())));
+        position.push(v.position_qty.map(|q| big(q.raw())));
     }
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO activities (seq, idx, account, activity_type, ts, symbol, side, order_id, \

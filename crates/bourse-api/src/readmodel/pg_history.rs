@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bourse_core::{
-    AccountId, Cash, ClientOrderId, OrderId, Price, Qty, Seq, Symbol, Tagged, TradeId, Trail,
+    AccountId, Cash, ClientOrderId, OrderId, Price, Qty, Seq, Side, Symbol, Tagged, TradeId, Trail,
     UnixNanos,
 };
 use sqlx::Row;
@@ -71,7 +71,7 @@ fn order_from_row(r: &PgRow) -> Result<OrderState, QueryError> {
             "time_in_force",
             parse_tif,
         )?,
-        qty: Qty::new(unsigned(col(r, "qty")?, "qty")?),
+        qty: Qty::from_raw(unsigned(col(r, "qty")?, "qty")?),
         limit_price: col::<Option<i64>>(r, "limit_price")?.map(Price::from_raw),
         stop_price: col::<Option<i64>>(r, "stop_price")?.map(Price::from_raw),
         trail: match (
@@ -84,9 +84,10 @@ fn order_from_row(r: &PgRow) -> Result<OrderState, QueryError> {
         },
         hwm: col::<Option<i64>>(r, "hwm")?.map(Price::from_raw),
         status: text(&col::<String>(r, "status")?, "status", OrderStatus::parse)?,
-        filled_qty: Qty::new(unsigned(col(r, "filled_qty")?, "filled_qty")?),
-        leaves_qty: Qty::new(unsigned(col(r, "leaves_qty")?, "leaves_qty")?),
+        filled_qty: Qty::from_raw(unsigned(col(r, "filled_qty")?, "filled_qty")?),
+        leaves_qty: Qty::from_raw(unsigned(col(r, "leaves_qty")?, "leaves_qty")?),
         cum_notional: Cash::from_raw(col(r, "cum_notional")?),
+        notional: col::<Option<i64>>(r, "notional")?.map(Cash::from_raw),
         cancel_reason: reason
             .map(|c| text(&c, "cancel_reason", parse_cancel_reason))
             .transpose()?,
@@ -115,7 +116,7 @@ fn fill_from_row(r: &PgRow) -> Result<(OrderId, OrderFill), QueryError> {
         OrderFill {
             trade_id: TradeId::new(unsigned(col(r, "trade_id")?, "trade_id")?),
             price: Price::from_raw(col(r, "price")?),
-            qty: Qty::new(unsigned(col(r, "qty")?, "qty")?),
+            qty: Qty::from_raw(unsigned(col(r, "qty")?, "qty")?),
             fee: Cash::from_raw(col(r, "fee")?),
             liquidity: text(
                 &col::<String>(r, "liquidity")?,
@@ -152,15 +153,20 @@ fn activity_from_row(r: &PgRow) -> Result<Activity, QueryError> {
             symbol: symbol()?,
             side: text(&need_text(col(r, "side")?, "side")?, "side", parse_side)?,
             price: Price::from_raw(need(col(r, "price")?, "price")?),
-            qty: Qty::new(need_u(col(r, "qty")?, "qty")?),
+            qty: Qty::from_raw(need_u(col(r, "qty")?, "qty")?),
+            value: fill_value(
+                &need_text(col(r, "side")?, "side")?,
+                need(col(r, "net_amount")?, "net_amount")?,
+                need(col(r, "fee")?, "fee")?,
+            )?,
             fee: Cash::from_raw(need(col(r, "fee")?, "fee")?),
             liquidity: text(
                 &need_text(col(r, "liquidity")?, "liquidity")?,
                 "liquidity",
                 parse_liquidity,
             )?,
-            cum_qty: Qty::new(need_u(col(r, "cum_qty")?, "cum_qty")?),
-            leaves_qty: Qty::new(need_u(col(r, "leaves_qty")?, "leaves_qty")?),
+            cum_qty: Qty::from_raw(need_u(col(r, "cum_qty")?, "cum_qty")?),
+            leaves_qty: Qty::from_raw(need_u(col(r, "leaves_qty")?, "leaves_qty")?),
         },
         ActivityType::Deposit => ActivityKind::Deposit {
             amount: Cash::from_raw(need(col(r, "net_amount")?, "net_amount")?),
@@ -172,8 +178,8 @@ fn activity_from_row(r: &PgRow) -> Result<Activity, QueryError> {
         },
         ActivityType::ShareDeposit => ActivityKind::ShareDeposit {
             symbol: symbol()?,
-            qty: Qty::new(need_u(col(r, "qty")?, "qty")?),
-            position: Qty::new(need_u(col(r, "position_qty")?, "position_qty")?),
+            qty: Qty::from_raw(need_u(col(r, "qty")?, "qty")?),
+            position: Qty::from_raw(need_u(col(r, "position_qty")?, "position_qty")?),
         },
     };
     let idx: i32 = col(r, "idx")?;
@@ -456,4 +462,16 @@ impl PgHistory {
             .await?;
         rows.iter().map(event_from_row).collect()
     }
+}
+
+/// A fill's value from its stored cash effect: a buy's is −(value + fee), a sell's
+/// value − fee.
+fn fill_value(side: &str, net: i64, fee: i64) -> Result<Cash, QueryError> {
+    let v = match parse_side(side) {
+        Some(Side::Buy) => net.checked_neg().and_then(|n| n.checked_sub(fee)),
+        Some(Side::Sell) => net.checked_add(fee),
+        None => None,
+    };
+    v.map(Cash::from_raw)
+        .ok_or_else(|| QueryError::Corrupt(format!("fill cash {net} / fee {fee} on side {side}")))
 }

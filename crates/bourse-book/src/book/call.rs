@@ -36,7 +36,7 @@ impl OrderBook {
             orders.extend(ladder.iter().map(|l| CallOrder {
                 side,
                 limit: Some(l.price),
-                qty: Qty::new(l.qty),
+                qty: Qty::from_raw(l.qty),
             }));
         }
         discover(&orders, reference)
@@ -65,7 +65,7 @@ impl OrderBook {
         }
         self.call = false;
         result.map(|u| Uncross {
-            volume: Qty::new(volume),
+            volume: Qty::from_raw(volume),
             ..u
         })
     }
@@ -108,9 +108,9 @@ impl OrderBook {
                 taker_owner: taker.owner,
                 taker_side: taker.side,
                 price,
-                qty: Qty::new(q),
-                maker_leaves: Qty::new(maker.qty - q),
-                taker_leaves: Qty::new(taker.qty - q),
+                qty: Qty::from_raw(q),
+                maker_leaves: Qty::from_raw(maker.qty - q),
+                taker_leaves: Qty::from_raw(taker.qty - q),
             });
             self.last_trade = Some(price);
         }

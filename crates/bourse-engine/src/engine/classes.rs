@@ -43,6 +43,10 @@ pub(super) struct Group {
     /// The class's one reservation for its exits: shares (sell exits) or cash (buy exits).
     pub(super) shares: u64,
     pub(super) cash: Cash,
+    /// The exits' fills' exact value and fee base: the exits are rounded as one order,
+    /// so that the one reservation covers whichever of them trades (see `Engine::settle`).
+    pub(super) exact: u128,
+    pub(super) fee_base: u128,
 }
 
 impl Group {
@@ -186,7 +190,7 @@ impl Engine {
         // now. Sell exits of an OCO sell shares held now; of an entry, the shares it buys.
         let mut cash = Cash::ZERO;
         if exit_side == Side::Buy {
-            let Some(need) = self.buy_reserve(max_px, o.qty.get()) else {
+            let Some(need) = self.buy_reserve(max_px, o.qty.raw()) else {
                 return out.push(rej(RejectReason::ArithmeticOverflow));
             };
             let Some(a) = self.account(o.account) else {
@@ -201,7 +205,7 @@ impl Engine {
                 return;
             };
             let p = &self.positions[pi];
-            if p.qty - p.reserved < o.qty.get() {
+            if p.qty - p.reserved < o.qty.raw() {
                 return out.push(rej(RejectReason::InsufficientPosition));
             }
         }
@@ -219,6 +223,8 @@ impl Engine {
                 legs: [None, None],
                 shares: 0,
                 cash: Cash::ZERO,
+                exact: 0,
+                fee_base: 0,
             },
         );
         if !oco {
@@ -238,7 +244,7 @@ impl Engine {
                 return;
             }
         }
-        self.reserve_group(g, cash, oco.then_some(o.qty.get()));
+        self.reserve_group(g, cash, oco.then_some(o.qty.raw()));
         let symbol = o.symbol;
         let roles = [LegRole::TakeProfit, LegRole::StopLoss];
         if !oco {
@@ -272,7 +278,10 @@ impl Engine {
                     client_order_id: cid,
                     cum_qty: 0,
                     cum_notional: Cash::ZERO,
-                    leaves: leg.qty.get(),
+                    exact: 0,
+                    fee_base: 0,
+                    notional: None,
+                    leaves: leg.qty.raw(),
                     reserve_px: self.exit_reserve_px(i, leg),
                     reserved_cash: Cash::ZERO,
                     tif: leg.tif,
@@ -302,6 +311,7 @@ impl Engine {
                 qty: leg.qty,
                 limit_price: leg.limit_price,
                 stop_price: leg.stop_price,
+                notional: None,
             });
             out.push(Event::OrderLinked {
                 order_id: id,
@@ -401,9 +411,9 @@ impl Engine {
             symbol: self.instruments[i].symbol,
             side: w.side,
             old_price: None,
-            old_qty: Qty::new(old),
+            old_qty: Qty::from_raw(old),
             price: None,
-            qty: Qty::new(left),
+            qty: Qty::from_raw(left),
             priority_kept: true,
         });
     }
@@ -430,7 +440,8 @@ impl Engine {
         }
     }
 
-    /// The cash working buy exits need: their common open quantity at the dearest of them.
+    /// The cash working buy exits need: their common open quantity at the dearest of
+    /// them, given what the exits have filled so far.
     fn exits_need(&self, grp: &Group) -> Option<Cash> {
         let live: Vec<&Working> = grp
             .legs
@@ -442,7 +453,7 @@ impl Engine {
             return Some(Cash::ZERO);
         };
         let leaves = live.iter().map(|w| w.leaves).max().unwrap_or(0);
-        self.buy_reserve(px, leaves)
+        self.buy_hold(px, leaves, grp.exact, grp.fee_base, None)
     }
 
     /// A class's order stopped working (filled, cancelled, expired): an entry's exits are
@@ -541,7 +552,7 @@ impl Engine {
                     order_id: id,
                     account,
                     symbol,
-                    qty: Qty::new(filled),
+                    qty: Qty::from_raw(filled),
                 });
             }
         }
@@ -578,7 +589,7 @@ impl Engine {
                 side: w.side,
                 order_type: w.order_type,
                 tif: w.tif,
-                qty: Qty::new(w.leaves),
+                qty: Qty::from_raw(w.leaves),
                 limit_price: w.limit_price,
                 stop_price: None,
                 post_only: false,
@@ -628,7 +639,7 @@ impl Engine {
                 account: w.account,
                 symbol: self.instruments[w.instrument as usize].symbol,
                 side: w.side,
-                qty: Qty::new(w.leaves),
+                qty: Qty::from_raw(w.leaves),
                 resting_price: None,
                 reason,
             });

@@ -2,7 +2,7 @@
 
 use bourse_core::{
     AccountId, Cash, ClientOrderId, Event, Liquidity, OrderId, OrderType, Price, Qty, RejectReason,
-    Side, Symbol, TradeId,
+    Side, Symbol, TradeId, cash_ceil, cash_floor, exact_value,
 };
 
 use super::classes::Member;
@@ -18,6 +18,11 @@ const POSITION_HEADROOM: i64 = 100;
 /// Most cash the exchange holds in all (raw units): half of what [`Cash`] can hold.
 const MAX_CASH_IN: i64 = i64::MAX / 2;
 
+/// Fees from a fee base (Σ cash × bps): ÷ 10,000, rounded up so none is under-charged.
+fn fee_of(base: u128) -> Option<Cash> {
+    i64::try_from(base.div_ceil(10_000)).ok().map(Cash::from_raw)
+}
+
 impl Engine {
     /// Cash held and cash reserved by working buy orders.
     #[must_use]
@@ -30,12 +35,18 @@ impl Engine {
     pub fn position(&self, account: AccountId, symbol: Symbol) -> Option<(Qty, Qty)> {
         let i = *self.by_symbol.get(&symbol)?;
         let p = &self.positions[self.pos_index(account, i as usize)?];
-        Some((Qty::new(p.qty), Qty::new(p.reserved)))
+        Some((Qty::from_raw(p.qty), Qty::from_raw(p.reserved)))
     }
 
     #[must_use]
     pub fn fees_collected(&self) -> Cash {
         self.fees_collected
+    }
+
+    /// The house's cash from rounding fractional fills (see [`Engine::settle`]).
+    #[must_use]
+    pub fn rounding_collected(&self) -> Cash {
+        self.rounding
     }
 
     #[must_use]
@@ -142,14 +153,17 @@ impl Engine {
             return out.push(refuse(account, RejectReason::UnknownSymbol));
         };
         let i = i as usize;
-        let Some(total) = self.shares_in[i].checked_add(qty.get()) else {
+        if !qty.is_whole() && !self.instruments[i].fractional {
+            return out.push(refuse(account, RejectReason::FractionalNotAllowed));
+        }
+        let Some(total) = self.shares_in[i].checked_add(qty.raw()) else {
             return out.push(refuse(account, RejectReason::ArithmeticOverflow));
         };
         let Some(pi) = self.pos_index(account, i) else {
             return out.push(refuse(account, RejectReason::UnknownAccount));
         };
         let pos = &self.positions[pi];
-        let Some(held) = pos.qty.checked_add(qty.get()) else {
+        let Some(held) = pos.qty.checked_add(qty.raw()) else {
             return out.push(refuse(account, RejectReason::ArithmeticOverflow));
         };
         // Every share of the symbol must stay valuable exactly (market value, equity) even
@@ -159,9 +173,10 @@ impl Engine {
             .map_or(self.instruments[i].reference_price, |p| {
                 p.max(self.instruments[i].reference_price)
             });
-        let valuable = i64::try_from(total)
-            .ok()
-            .and_then(|t| px.raw().checked_mul(POSITION_HEADROOM)?.checked_mul(t))
+        let valuable = px
+            .raw()
+            .checked_mul(POSITION_HEADROOM)
+            .and_then(|p| Price::from_raw(p).notional(Qty::from_raw(total)))
             .is_some();
         if !valuable {
             return out.push(refuse(account, RejectReason::PositionLimit));
@@ -173,26 +188,57 @@ impl Engine {
             account,
             symbol,
             qty,
-            position: Qty::new(held),
+            position: Qty::from_raw(held),
         });
     }
 
-    /// Cash to reserve for `qty` shares bought at up to `px`: the value, plus the worst fee
-    /// and one raw unit per share, which covers the rounding of a fee charged fill by fill.
+    /// Cash to reserve for a new buy of `qty` at up to `px`: see [`Engine::buy_hold`].
     pub(super) fn buy_reserve(&self, px: Price, qty: u64) -> Option<Cash> {
-        let value = px.notional(Qty::new(qty))?;
+        self.buy_hold(px, qty, 0, 0, None)
+    }
+
+    /// Cash a buy still needs for `leaves` more at up to `px`, given the exact value
+    /// (`exact`) and fee base (`fee_base`) of its fills so far and its notional cap.
+    ///
+    /// A buy pays its fills' exact value rounded up *as a whole*, and its fees likewise, so
+    /// what it pays from here is at most `ceil(exact + px × leaves) − ceil(exact)`, plus the
+    /// fee on that at the dearer rate; a notional order pays at most its cap. Held this way
+    /// the reservation always covers the next fill and shrinks by at least what it cost
+    /// (the proof is in docs/ARCHITECTURE.md, "Fractional shares"); rounding fill by fill
+    /// would need a unit of slack per possible fill, which a millionth of a share makes
+    /// unbounded.
+    pub(super) fn buy_hold(
+        &self,
+        px: Price,
+        leaves: u64,
+        exact: u128,
+        fee_base: u128,
+        cap: Option<Cash>,
+    ) -> Option<Cash> {
+        let paid = cash_ceil(exact)?;
+        let most = exact.checked_add(exact_value(px, Qty::from_raw(leaves)))?;
+        let mut value = cash_ceil(most)?.checked_sub(paid)?;
+        if let Some(cap) = cap {
+            value = value.min(cap.checked_sub(paid)?.max(Cash::ZERO));
+        }
         let bps = self.cfg.maker_fee_bps.max(self.cfg.taker_fee_bps);
         if bps == 0 {
             return Some(value);
         }
-        let fee = value.bps_ceil(bps)?;
-        value
-            .checked_add(fee)?
-            .checked_add(Cash::from_raw(i64::try_from(qty).ok()?))
+        let more = u128::from(value.raw().unsigned_abs()) * u128::from(bps);
+        let fee = fee_of(fee_base.checked_add(more)?)?.checked_sub(fee_of(fee_base)?)?;
+        value.checked_add(fee)
     }
 
     /// Settles one side of a trade for order `id`: moves cash and shares, charges the fee,
     /// releases the reservation it used. Returns the execution report.
+    ///
+    /// The cash is the order's exact value rounded as a whole (up for a buy, down for a
+    /// sell) less what earlier fills moved: so whole shares move exactly price × quantity,
+    /// and a fraction never moves more (or less) than a cash unit off its exact value over
+    /// the whole order. The buyer's and seller's roundings differ by under a cash unit per
+    /// order; the house keeps that (`rounding`), never negative since every buyer rounds up
+    /// and every seller down the same exact values.
     pub(super) fn settle(
         &mut self,
         id: OrderId,
@@ -203,21 +249,38 @@ impl Engine {
     ) -> Option<Event> {
         let w = *self.orders.get(&id)?;
         let i = w.instrument as usize;
-        let q = qty.get();
-        let value = px.notional(qty)?;
+        let q = qty.raw();
+        // A class's exits are rounded together, as one order.
+        let leg = match w.class {
+            Some(Member::Leg(g)) => Some(g),
+            _ => None,
+        };
+        let (was, was_fees) = match leg {
+            Some(g) => self.groups.get(&g).map(|grp| (grp.exact, grp.fee_base))?,
+            None => (w.exact, w.fee_base),
+        };
+        let exact = was.checked_add(exact_value(px, qty))?;
+        let value = match w.side {
+            Side::Buy => cash_ceil(exact)?.checked_sub(cash_ceil(was)?)?,
+            Side::Sell => cash_floor(exact)?.checked_sub(cash_floor(was)?)?,
+        };
         let bps = match liquidity {
             Liquidity::Maker => self.cfg.maker_fee_bps,
             Liquidity::Taker => self.cfg.taker_fee_bps,
         };
-        let fee = value.bps_ceil(bps)?;
+        let fee_base =
+            was_fees.checked_add(u128::from(value.raw().unsigned_abs()) * u128::from(bps))?;
+        // At most the fill's own value rounded up (ceil is subadditive), so a seller's fee
+        // never passes what the fill brings in.
+        let fee = fee_of(fee_base)?.checked_sub(fee_of(was_fees)?)?;
         let leaves = w.leaves - q;
         // An exit of a class reserves nothing of its own: its class holds for both exits.
-        let exit = matches!(w.class, Some(Member::Leg(_)));
+        let exit = leg.is_some();
         let new_reserved = if w.side == Side::Buy && !exit {
             if leaves == 0 {
                 Cash::ZERO
             } else {
-                self.buy_reserve(w.reserve_px, leaves)?
+                self.buy_hold(w.reserve_px, leaves, exact, fee_base, w.notional)?
             }
         } else {
             Cash::ZERO
@@ -231,11 +294,13 @@ impl Engine {
                 a.cash = a.cash.checked_sub(value)?.checked_sub(fee)?;
                 a.reserved = a.reserved.checked_sub(release)?;
                 p.qty += q;
+                self.rounding = self.rounding.checked_add(value)?;
             }
             Side::Sell => {
                 a.cash = a.cash.checked_add(value)?.checked_sub(fee)?;
                 p.qty -= q;
                 p.reserved -= q;
+                self.rounding = self.rounding.checked_sub(value)?;
             }
         }
         self.fees_collected = self.fees_collected.checked_add(fee)?;
@@ -244,6 +309,10 @@ impl Engine {
         o.cum_qty += q;
         o.cum_notional = o.cum_notional.checked_add(value)?;
         o.reserved_cash = new_reserved;
+        if leg.is_none() {
+            o.exact = exact;
+            o.fee_base = fee_base;
+        }
         let report = Event::OrderFilled {
             order_id: id,
             account: w.account,
@@ -252,17 +321,21 @@ impl Engine {
             trade_id,
             last_px: px,
             last_qty: qty,
-            cum_qty: Qty::new(o.cum_qty),
-            leaves_qty: Qty::new(leaves),
+            cum_qty: Qty::from_raw(o.cum_qty),
+            leaves_qty: Qty::from_raw(leaves),
             cum_notional: o.cum_notional,
             liquidity,
             fee,
+            value,
         };
-        if let (Some(Member::Leg(g)), Side::Sell) = (w.class, w.side)
-            && let Some(grp) = self.groups.get_mut(&g)
-        {
-            // The shares sold were the class's: its reservation shrinks with the position's.
-            grp.shares -= q.min(grp.shares);
+        if let Some(grp) = leg.and_then(|g| self.groups.get_mut(&g)) {
+            grp.exact = exact;
+            grp.fee_base = fee_base;
+            if w.side == Side::Sell {
+                // The shares sold were the class's: its reservation shrinks with the
+                // position's.
+                grp.shares -= q.min(grp.shares);
+            }
         }
         if leaves == 0 {
             self.orders.remove(&id);
@@ -413,7 +486,11 @@ impl Engine {
     }
 
     fn check(&self, deep: bool) -> Result<(), String> {
-        let mut cash_total: i128 = i128::from(self.fees_collected.raw());
+        if self.rounding.is_negative() {
+            return Err(format!("the house's rounding cash is {}", self.rounding));
+        }
+        let mut cash_total =
+            i128::from(self.fees_collected.raw()) + i128::from(self.rounding.raw());
         let mut shares = vec![0u128; self.instruments.len()];
         let mut want_cash = vec![0i128; self.accounts.len()];
         let mut want_shares = vec![vec![0u64; self.instruments.len()]; self.accounts.len()];
@@ -473,7 +550,7 @@ impl Engine {
                 if resting.is_some() || line.get(&key) != Some(id) {
                     return Err(format!("waiting order {id:?} misplaced"));
                 }
-            } else if resting.map(|o| o.qty.get()) != Some(w.leaves) {
+            } else if resting.map(|o| o.qty.raw()) != Some(w.leaves) {
                 return Err(format!(
                     "order {id:?} open {} but book has {resting:?}",
                     w.leaves
@@ -515,7 +592,7 @@ impl Engine {
         }
         if cash_total != i128::from(self.net_cash_in.raw()) {
             return Err(format!(
-                "cash + fees {cash_total} != deposits - withdrawals {}",
+                "cash + fees + rounding {cash_total} != deposits - withdrawals {}",
                 self.net_cash_in
             ));
         }

@@ -2,7 +2,8 @@
 
 use bourse_book::{BookEvent, NewOrder, Priority, Request};
 use bourse_core::{
-    AccountId, CancelReason, Cash, Event, Liquidity, OrderId, OrderOptions, OrderRequest,
+    AccountId, CancelReason, Cash, EXACT_PER_CASH, Event, Liquidity, OrderId, OrderOptions,
+    OrderRequest,
     OrderType, Price, Qty, RejectReason, SelfTradePrevention, Side, Symbol, TimeInForce, TradeId,
     Trail,
 };
@@ -54,7 +55,7 @@ pub(super) fn fingerprint(req: &OrderRequest) -> u64 {
             SelfTradePrevention::CancelBoth => 3,
         },
     ]);
-    eat(&req.qty.get().to_le_bytes());
+    eat(&req.qty.raw().to_le_bytes());
     // Options are eaten only when set, so an order without them keeps the fingerprint it
     // had before they existed (a resend across an upgrade is still a resend).
     if req.opts != OrderOptions::default() {
@@ -69,6 +70,10 @@ pub(super) fn fingerprint(req: &OrderRequest) -> u64 {
                 eat(&b.to_le_bytes());
             }
             None => eat(&[0]),
+        }
+        if let Some(n) = req.opts.notional {
+            eat(&[3]);
+            eat(&n.raw().to_le_bytes());
         }
     }
     for p in [req.limit_price, req.stop_price] {
@@ -189,6 +194,23 @@ impl Engine {
                 None => return out.push(rej(RejectReason::NoLiquidity)),
             },
         };
+        // A notional order becomes the quantity its money buys (or, selling, brings in)
+        // from the book as it stands; the book still stops at the money.
+        let sized;
+        let req = match req.opts.notional {
+            Some(cap) => {
+                if admit != Admit::Book || book.in_call() {
+                    return out.push(rej(RejectReason::MarketClosed));
+                }
+                let qty = self.notional_qty(i, req.side, cap, reserve_px);
+                if let Err(reason) = self.check_qty(i, qty) {
+                    return out.push(rej(reason));
+                }
+                sized = OrderRequest { qty, ..*req };
+                &sized
+            }
+            None => req,
+        };
         if let Err(reason) = self.check_notional(i, reserve_px, req.qty) {
             return out.push(rej(reason));
         }
@@ -196,7 +218,8 @@ impl Engine {
         let mut reserved_cash = Cash::ZERO;
         match req.side {
             Side::Buy => {
-                let Some(need) = self.buy_reserve(reserve_px, req.qty.get()) else {
+                let need = self.buy_hold(reserve_px, req.qty.raw(), 0, 0, req.opts.notional);
+                let Some(need) = need else {
                     return out.push(rej(RejectReason::ArithmeticOverflow));
                 };
                 let Some(a) = self.account(req.account) else {
@@ -213,7 +236,7 @@ impl Engine {
                     return;
                 };
                 let p = &self.positions[pi];
-                if p.qty - p.reserved < req.qty.get() {
+                if p.qty - p.reserved < req.qty.raw() {
                     return out.push(rej(RejectReason::InsufficientPosition));
                 }
             }
@@ -229,7 +252,7 @@ impl Engine {
             }
             Side::Sell => {
                 if let Some(pi) = self.pos_index(req.account, i) {
-                    self.positions[pi].reserved += req.qty.get();
+                    self.positions[pi].reserved += req.qty.raw();
                 }
             }
         }
@@ -244,7 +267,10 @@ impl Engine {
                 client_order_id: req.client_order_id,
                 cum_qty: 0,
                 cum_notional: Cash::ZERO,
-                leaves: req.qty.get(),
+                exact: 0,
+                fee_base: 0,
+                notional: req.opts.notional,
+                leaves: req.qty.raw(),
                 reserve_px,
                 reserved_cash,
                 tif: req.tif,
@@ -271,6 +297,7 @@ impl Engine {
             qty: req.qty,
             limit_price: req.limit_price,
             stop_price: req.stop_price,
+            notional: req.opts.notional,
         };
         if let Some(stop) = req.stop_price {
             out.push(accepted);
@@ -314,12 +341,41 @@ impl Engine {
                 tif: req.tif,
                 post_only: req.post_only,
                 stp: req.stp,
+                notional: req.opts.notional,
             },
             &mut ev,
         );
         self.translate(&ev, Some(accepted), out);
         self.scratch = ev;
         self.run_triggers(i, out);
+    }
+
+    /// What a notional order of `cap` dollars on `side` takes from the book as it stands:
+    /// level by level from the best, no further than `limit`, the millionths of a share
+    /// the money left affords at each price.
+    fn notional_qty(&self, i: usize, side: Side, cap: Cash, limit: Price) -> Qty {
+        let mut budget = u128::from(cap.raw().unsigned_abs()) * EXACT_PER_CASH;
+        let mut qty = 0u64;
+        for level in self.books[i].depth(side.opposite(), usize::MAX) {
+            let reachable = match side {
+                Side::Buy => level.price <= limit,
+                Side::Sell => level.price >= limit,
+            };
+            if !reachable {
+                break;
+            }
+            let unit = u128::from(level.price.raw().unsigned_abs());
+            let take = level
+                .qty
+                .raw()
+                .min(u64::try_from(budget / unit).unwrap_or(u64::MAX));
+            qty = qty.saturating_add(take);
+            budget -= unit * u128::from(take);
+            if take < level.qty.raw() {
+                break;
+            }
+        }
+        Qty::from_raw(qty)
     }
 
     pub(super) fn cancel(&mut self, account: AccountId, order_id: OrderId, out: &mut Vec<Event>) {
@@ -409,7 +465,7 @@ impl Engine {
         let class_bars = match w.class {
             Some(Member::Leg(_)) => true,
             Some(Member::Entry(g)) => {
-                qty.get() > w.leaves
+                qty.raw() > w.leaves
                     && self
                         .groups
                         .get(&g)
@@ -442,7 +498,8 @@ impl Engine {
         };
         let (new_cash, share_delta) = match w.side {
             Side::Buy => {
-                let Some(need) = self.buy_reserve(new_price, qty.get()) else {
+                let need = self.buy_hold(new_price, qty.raw(), w.exact, w.fee_base, None);
+                let Some(need) = need else {
                     return out.push(rej(RejectReason::ArithmeticOverflow));
                 };
                 let free = a.cash.checked_sub(a.reserved).unwrap_or(Cash::ZERO);
@@ -457,7 +514,7 @@ impl Engine {
                     return;
                 };
                 let p = &self.positions[pi];
-                let delta = i128::from(qty.get()) - i128::from(w.leaves);
+                let delta = i128::from(qty.raw()) - i128::from(w.leaves);
                 if delta > 0 && i128::from(p.qty - p.reserved) < delta {
                     return out.push(rej(RejectReason::InsufficientPosition));
                 }
@@ -489,7 +546,7 @@ impl Engine {
                 }
             }
             if let Some(o) = self.orders.get_mut(&order_id) {
-                o.leaves = qty.get();
+                o.leaves = qty.raw();
                 o.limit_price = Some(new_price);
                 o.reserve_px = new_price;
                 o.reserved_cash = new_cash;
@@ -589,7 +646,7 @@ impl Engine {
                         if let Some(ev) = self.settle(id, trade_id, price, qty, liquidity) {
                             out.push(ev);
                             if let Some(m) = member {
-                                self.class_fill(m, id, qty.get(), out);
+                                self.class_fill(m, id, qty.raw(), out);
                             }
                         }
                     }

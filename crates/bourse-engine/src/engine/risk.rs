@@ -7,7 +7,27 @@ use super::Engine;
 impl Engine {
     /// Instrument rules a new order must meet.
     pub(super) fn check_order(&self, i: usize, req: &OrderRequest) -> Result<(), RejectReason> {
-        self.check_qty(i, req.qty)?;
+        match req.opts.notional {
+            // Alpaca's rule: notional orders are market DAY orders, on fractionable stocks.
+            Some(cap) => {
+                if !self.instruments[i].fractional {
+                    return Err(RejectReason::FractionalNotAllowed);
+                }
+                if !req.qty.is_zero()
+                    || req.order_type != OrderType::Market
+                    || req.tif != TimeInForce::Day
+                {
+                    return Err(RejectReason::InvalidOrder);
+                }
+                if !cap.is_positive() {
+                    return Err(RejectReason::InvalidQuantity);
+                }
+                if cap > self.instruments[i].max_notional {
+                    return Err(RejectReason::MaxNotionalExceeded);
+                }
+            }
+            None => self.check_qty(i, req.qty)?,
+        }
         let needs_limit = matches!(req.order_type, OrderType::Limit | OrderType::StopLimit);
         let needs_stop = matches!(req.order_type, OrderType::Stop | OrderType::StopLimit);
         if needs_limit != req.limit_price.is_some() || needs_stop != req.stop_price.is_some() {
@@ -48,13 +68,17 @@ impl Engine {
         Ok(())
     }
 
-    /// Quantity rules: positive, on the lot, within the maximum.
+    /// Quantity rules: positive, whole unless the instrument is fractional, on the lot,
+    /// within the maximum.
     pub(super) fn check_qty(&self, i: usize, qty: Qty) -> Result<(), RejectReason> {
         let ins = &self.instruments[i];
         if qty.is_zero() {
             return Err(RejectReason::InvalidQuantity);
         }
-        if !self.steps[i].1.divides(qty.get()) {
+        if !ins.fractional && !qty.is_whole() {
+            return Err(RejectReason::FractionalNotAllowed);
+        }
+        if !self.steps[i].1.divides(qty.raw()) {
             return Err(RejectReason::QtyOffLot);
         }
         if qty > ins.max_qty {

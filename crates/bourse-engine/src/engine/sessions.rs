@@ -225,7 +225,7 @@ impl Engine {
                 owner: w.account,
                 side: w.side,
                 price,
-                qty: Qty::new(w.leaves),
+                qty: Qty::from_raw(w.leaves),
                 tif: if price.is_none() {
                     TimeInForce::Ioc
                 } else {
@@ -233,6 +233,7 @@ impl Engine {
                 },
                 post_only: false,
                 stp: w.stp,
+                notional: None,
             },
             &mut ev,
         );
@@ -265,7 +266,7 @@ impl Engine {
             session: call,
             price,
             volume,
-            imbalance: Qty::new(u64::try_from(imbalance.unsigned_abs()).unwrap_or(u64::MAX)),
+            imbalance: Qty::from_raw(u64::try_from(imbalance.unsigned_abs()).unwrap_or(u64::MAX)),
             imbalance_side: match imbalance.signum() {
                 1 => Some(Side::Buy),
                 -1 => Some(Side::Sell),
@@ -390,7 +391,7 @@ impl Engine {
             account: w.account,
             symbol: self.instruments[i].symbol,
             side: w.side,
-            qty: Qty::new(w.leaves),
+            qty: Qty::from_raw(w.leaves),
             resting_price: None,
             reason,
         });

@@ -122,7 +122,7 @@ impl Engine {
                 account: w.account,
                 symbol,
                 side: w.side,
-                qty: Qty::new(w.leaves),
+                qty: Qty::from_raw(w.leaves),
                 resting_price: None,
                 reason: CancelReason::MarketRemainder,
             });
@@ -136,10 +136,11 @@ impl Engine {
                 owner: w.account,
                 side: w.side,
                 price: Some(limit),
-                qty: Qty::new(w.leaves),
+                qty: Qty::from_raw(w.leaves),
                 tif,
                 post_only: false,
                 stp: w.stp,
+                notional: None,
             },
             &mut ev,
         );
@@ -164,7 +165,7 @@ impl Engine {
             account: w.account,
             symbol: self.instruments[w.instrument as usize].symbol,
             side: w.side,
-            qty: Qty::new(w.leaves),
+            qty: Qty::from_raw(w.leaves),
             resting_price: None,
             reason,
         });

@@ -77,7 +77,7 @@ impl Driver {
         let ev = self.run(Command::DepositShares {
             account,
             symbol: sym(symbol),
-            qty: Qty::new(qty),
+            qty: Qty::shares(qty),
         });
         assert!(matches!(ev[0], Event::SharesDeposited { .. }), "{ev:?}");
     }
@@ -99,7 +99,7 @@ pub fn limit(account: AccountId, symbol: &str, side: Side, price: &str, qty: u64
         side,
         order_type: OrderType::Limit,
         tif: TimeInForce::Gtc,
-        qty: Qty::new(qty),
+        qty: Qty::shares(qty),
         limit_price: Some(px(price)),
         stop_price: None,
         post_only: false,

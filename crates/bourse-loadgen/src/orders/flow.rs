@@ -395,8 +395,9 @@ mod tests {
                     name: s.symbol.clone(),
                     sector: String::new(),
                     tick: s.tick,
-                    lot: bourse_core::Qty::new(s.lot),
-                    max_qty: bourse_core::Qty::new(1_000_000),
+                    lot: bourse_core::Qty::shares(s.lot),
+                    max_qty: bourse_core::Qty::shares(1_000_000),
+                    fractional: false,
                 })
                 .collect(),
         );
@@ -416,7 +417,7 @@ mod tests {
                     let req = order
                         .validate(bourse_core::AccountId::new(1), &listings)
                         .unwrap();
-                    assert_eq!(req.qty.get(), o.qty);
+                    assert_eq!(req.qty.raw(), o.qty);
                     assert_eq!(
                         order.client_order_id.as_deref(),
                         Some(format!("r1-{k}").as_str())

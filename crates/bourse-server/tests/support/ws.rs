@@ -154,7 +154,7 @@ pub fn engine_book(engine: &bourse_engine::Engine, symbol: &str) -> Levels {
     let mut m = Levels::new();
     for (k, side) in [(0u8, bourse_core::Side::Buy), (1, bourse_core::Side::Sell)] {
         for l in book.depth(side, usize::MAX) {
-            m.insert((k, l.price.raw()), (l.qty.get(), l.orders));
+            m.insert((k, l.price.raw()), (l.qty.whole_shares(), l.orders));
         }
     }
     m
