@@ -181,6 +181,9 @@ struct Mix {
     auction: u64,
     /// Brackets (an entry with take-profit and stop-loss exits).
     classes: u64,
+    /// Limit orders for a fraction of a share, and notional market orders.
+    fractional: u64,
+    notional: u64,
     /// Trailing stops' moves and stops' triggers the stream caused.
     stop_moves: u64,
     triggers: u64,
@@ -404,8 +407,9 @@ fn next_command(
 
 /// One order of the new types (7% of commands in that mix): a trailing stop (1–3 % or a
 /// few ticks), an extended-hours DAY limit, an on-close or on-open limit (in continuous
-/// trading the first waits for the close, the second is refused `AUCTION_CLOSED`), or a
-/// bracket (a limit entry near the price, exits a few ticks either side).
+/// trading the first waits for the close, the second is refused `AUCTION_CLOSED`), a
+/// bracket (a limit entry near the price, exits a few ticks either side), a limit for a
+/// fraction of a share, or a notional market order ($100–$10,000).
 fn new_type(
     rng: &mut Rng,
     account: AccountId,
@@ -429,9 +433,11 @@ fn new_type(
         stp: SelfTradePrevention::CancelIncoming,
         opts: OrderOptions::default(),
     };
-    let kind = rng.below(12);
+    let kind = rng.below(14);
     let name = match kind {
         10 | 11 => "bracket",
+        12 => "fractional",
+        13 => "notional",
         0..=3 => "trailing",
         4..=6 => "extended",
         _ => "auction",
@@ -479,6 +485,20 @@ fn new_type(
         4..=6 => {
             mix.extended += 1;
             req.opts.extended_hours = true;
+        }
+        12 => {
+            mix.fractional += 1;
+            req.tif = TimeInForce::Gtc;
+            req.qty = Qty::from_raw(1 + rng.below(50_000_000));
+        }
+        13 => {
+            mix.notional += 1;
+            req.order_type = OrderType::Market;
+            req.limit_price = None;
+            req.qty = Qty::ZERO;
+            req.opts.notional = Some(Cash::from_raw(
+                1_000_000 + i64::try_from(rng.below(99_000_000)).unwrap_or(0),
+            ));
         }
         7..=8 => {
             mix.auction += 1;
@@ -984,7 +1004,7 @@ fn one_mix(
     let m = &w.mix;
     let pct = |x: u64| 100.0 * x as f64 / w.cmds.len() as f64;
     println!(
-        "   mix: {:.1}% passive limit, {:.1}% cancel, {:.1}% marketable limit IOC, {:.1}% market, {:.1}% deposit, {:.1}% trailing stop, {:.1}% extended-hours limit, {:.1}% on-open/on-close, {:.1}% bracket, {} session changes; {} trades, {} rejects, {} stop triggers, {} trailing-stop moves, {:.2} events/command",
+        "   mix: {:.1}% passive limit, {:.1}% cancel, {:.1}% marketable limit IOC, {:.1}% market, {:.1}% deposit, {:.1}% trailing stop, {:.1}% extended-hours limit, {:.1}% on-open/on-close, {:.1}% bracket, {:.1}% fractional limit, {:.1}% notional market, {} session changes; {} trades, {} rejects, {} stop triggers, {} trailing-stop moves, {:.2} events/command",
         pct(m.passive),
         pct(m.cancel),
         pct(m.marketable),
@@ -994,6 +1014,8 @@ fn one_mix(
         pct(m.extended),
         pct(m.auction),
         pct(m.classes),
+        pct(m.fractional),
+        pct(m.notional),
         m.sessions,
         m.trades,
         m.rejects,

@@ -572,7 +572,9 @@ impl<'c> Gen<'c> {
             let (qty, price) = self
                 .book
                 .depth(side.opposite(), levels)
-                .fold((0, None), |(q, _), l| (q + l.qty.whole_shares(), Some(l.price)));
+                .fold((0, None), |(q, _), l| {
+                    (q + l.qty.whole_shares(), Some(l.price))
+                });
             if let Some(price) = price {
                 let (id, qty) = (self.new_id(), Qty::shares(qty));
                 return Op::Submit {

@@ -1103,8 +1103,13 @@ impl<'d> Replayer<'d> {
         self.events.clear();
         match m.kind {
             MessageKind::Submit => {
-                let o =
-                    NewOrder::limit(m.order_id.get(), REAL_OWNER, m.side, m.price, m.size.whole_shares());
+                let o = NewOrder::limit(
+                    m.order_id.get(),
+                    REAL_OWNER,
+                    m.side,
+                    m.price,
+                    m.size.whole_shares(),
+                );
                 self.book.submit(&o, &mut self.events);
                 match self.events.as_slice() {
                     [BookEvent::Accepted { .. }, BookEvent::Rested { qty, .. }]
@@ -1237,8 +1242,14 @@ impl<'d> Replayer<'d> {
     ) -> Result<Applied, ReplayError> {
         let id = self.next_taker;
         self.next_taker += 1;
-        let o = NewOrder::limit(id, TAKER_OWNER, m.side.opposite(), m.price, m.size.whole_shares())
-            .with_tif(TimeInForce::Ioc);
+        let o = NewOrder::limit(
+            id,
+            TAKER_OWNER,
+            m.side.opposite(),
+            m.price,
+            m.size.whole_shares(),
+        )
+        .with_tif(TimeInForce::Ioc);
         self.book.submit(&o, &mut self.events);
         match self.events.as_slice() {
             [

@@ -154,7 +154,13 @@ impl Venue for Matchcore {
                         unreachable!("the flow sends no FOK and no auction orders")
                     }
                 };
-                self.submit(id.get(), side, price.raw().unsigned_abs(), qty.whole_shares(), rests)
+                self.submit(
+                    id.get(),
+                    side,
+                    price.raw().unsigned_abs(),
+                    qty.whole_shares(),
+                    rests,
+                )
             }
             Op::Cancel { id } => {
                 let order_id = mc::OrderId(self.ids[idx(id.get())]);

@@ -100,9 +100,9 @@ impl Venue for Nanobook {
                         unreachable!("the flow sends no auction orders")
                     }
                 };
-                let r = self
-                    .ex
-                    .submit_limit(side(s), nb::Price(price.raw()), qty.whole_shares(), tif);
+                let r =
+                    self.ex
+                        .submit_limit(side(s), nb::Price(price.raw()), qty.whole_shares(), tif);
                 self.ids[idx(id.get())] = r.order_id;
                 tally(&r)
             }
@@ -141,9 +141,9 @@ impl Venue for Nanobook {
                     return Tally::default();
                 }
                 self.safe_cancel(nid);
-                let r = self
-                    .ex
-                    .submit_limit(side(s), price, qty.whole_shares(), nb::TimeInForce::GTC);
+                let r =
+                    self.ex
+                        .submit_limit(side(s), price, qty.whole_shares(), nb::TimeInForce::GTC);
                 self.ids[idx(id.get())] = r.order_id;
                 tally(&r)
             }

@@ -156,7 +156,11 @@ pub(crate) async fn book(
     }
     let sym = known(&s, &symbol)?;
     let level = |(p, l): (bourse_core::Price, bourse_feed::Level)| {
-        [p.to_string(), Qty::from_raw(l.qty).to_string(), l.orders.to_string()]
+        [
+            p.to_string(),
+            Qty::from_raw(l.qty).to_string(),
+            l.orders.to_string(),
+        ]
     };
     let view = s.0.feed.with_symbol(&sym, |st| BookView {
         symbol: sym.clone(),

@@ -665,7 +665,13 @@ fn fractional_quantities_match_exactly_with_a_fine_lot() {
     assert_eq!(b.qty_at(Sell, px("10.00")), Qty::from_raw(1_249_999));
     // The default lot is one share: a fraction is off lot.
     let ev = run(&mut book(), frac(lim(3, 1, Buy, "10.00", 0), 500_000));
-    assert!(matches!(ev[..], [BookEvent::Rejected { reason: RejectReason::QtyOffLot, .. }]));
+    assert!(matches!(
+        ev[..],
+        [BookEvent::Rejected {
+            reason: RejectReason::QtyOffLot,
+            ..
+        }]
+    ));
 }
 
 /// A notional market order spends no more than its money, level by level, and buys the
@@ -700,9 +706,13 @@ fn a_notional_market_order_spends_at_most_its_money() {
         ]
     );
     // 20 + 10.01 × 0.4995 = 24.999995 ≤ 25; one more millionth would pass it.
-    assert!(matches!(ev.last(), Some(BookEvent::Canceled {
-        reason: CancelReason::MarketRemainder, ..
-    })));
+    assert!(matches!(
+        ev.last(),
+        Some(BookEvent::Canceled {
+            reason: CancelReason::MarketRemainder,
+            ..
+        })
+    ));
     assert_eq!(b.qty_at(Sell, px("10.01")), Qty::from_raw(4_500_500));
 }
 

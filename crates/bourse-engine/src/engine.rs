@@ -71,7 +71,7 @@ pub enum EngineError {
     FeeTooHigh,
     #[error("no instruments")]
     NoInstruments,
-    #[error("an instrument has a tick or lot that is not positive")]
+    #[error("an instrument has a tick or lot that is not positive, or is fractional with a lot")]
     BadInstrument,
     #[error("snapshot is inconsistent: {0}")]
     BadSnapshot(String),
@@ -325,6 +325,13 @@ impl Engine {
             }));
         }
         let n = instruments.len();
+        // A fractional instrument trades any millionth: a lot would mean nothing.
+        if instruments
+            .iter()
+            .any(|i| i.fractional && i.lot != bourse_core::Qty::ONE)
+        {
+            return Err(EngineError::BadInstrument);
+        }
         let steps = instruments
             .iter()
             .map(|ins| {

@@ -76,6 +76,12 @@ fn generate_and_run_counted(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>, R
         for i in &ins {
             if rng.chance(30) {
                 let qty = Qty::shares(100 + rng.below(2_000));
+                // A fraction on top, where the instrument takes fractions.
+                let qty = if i.fractional {
+                    Qty::from_raw(qty.raw() + rng.below(1_000_000))
+                } else {
+                    qty
+                };
                 cmds.push(Command::DepositShares {
                     account,
                     symbol: i.symbol,
@@ -199,6 +205,10 @@ fn generate_and_run_counted(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>, R
                         req.tif = TimeInForce::Day;
                     }
                 }
+                if rng.chance(25) {
+                    // A fraction of a share (refused on the whole-share instruments).
+                    req.qty = Qty::from_raw(1 + rng.below(300_000_000));
+                }
                 req.post_only = rng.chance(5);
                 req.stp = match rng.below(3) {
                     0 => SelfTradePrevention::CancelIncoming,
@@ -255,6 +265,24 @@ fn generate_and_run_counted(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>, R
                     req.client_order_id =
                         Some(ClientOrderId::new(&format!("c{}", rng.below(20))).unwrap());
                 }
+                if rng.chance(4) {
+                    // A notional market DAY order for up to $20,000 (now and then in
+                    // another shape, to be refused).
+                    req.order_type = OrderType::Market;
+                    req.limit_price = None;
+                    req.stop_price = None;
+                    req.post_only = false;
+                    req.opts = bourse_core::OrderOptions {
+                        notional: Some(Cash::from_raw(
+                            1 + i64::try_from(rng.below(200_000_000)).unwrap(),
+                        )),
+                        ..Default::default()
+                    };
+                    if rng.chance(95) {
+                        req.tif = TimeInForce::Day;
+                        req.qty = Qty::ZERO;
+                    }
+                }
                 if rng.chance(7) {
                     class_of(&mut rng, req, tick)
                 } else {
@@ -268,7 +296,11 @@ fn generate_and_run_counted(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>, R
             75..=89 => Command::ReplaceOrder {
                 account: owner,
                 order_id: target,
-                qty: Qty::shares(1 + rng.below(300)),
+                qty: if rng.chance(25) {
+                    Qty::from_raw(1 + rng.below(300_000_000))
+                } else {
+                    Qty::shares(1 + rng.below(300))
+                },
                 price: rng.chance(50).then_some(price),
             },
             90..=93 => Command::Deposit {
@@ -483,6 +515,31 @@ fn invariants_hold_after_every_command_and_replay_is_identical() {
     );
     let alerts = count(&|e| matches!(e, Event::AlertTriggered { .. }));
     assert!(alerts > scale / 10, "{alerts} price alerts fired");
+    // Fractions and notional orders: fills of a fraction of a share, fills that moved cash
+    // off the exact value's grid (rounded), notional orders that traded.
+    let fractional =
+        count(&|e| matches!(e, Event::OrderFilled { last_qty, .. } if !last_qty.is_whole()));
+    let notional = count(&|e| {
+        matches!(
+            e,
+            Event::OrderAccepted {
+                notional: Some(_),
+                ..
+            }
+        )
+    });
+    let rounded = count(&|e| {
+        matches!(e, Event::OrderFilled { last_px, last_qty, value, .. }
+            if u128::from(value.raw().unsigned_abs()) * bourse_core::EXACT_PER_CASH
+                != bourse_core::exact_value(*last_px, *last_qty))
+    });
+    println!(
+        "fractions: {fractional} fractional fills, {rounded} rounded, {notional} notional \
+         orders accepted"
+    );
+    assert!(fractional > scale, "{fractional} fractional fills");
+    assert!(rounded > scale / 10, "{rounded} rounded fills");
+    assert!(notional > scale / 10, "{notional} notional orders");
     // Sessions: most commands in continuous trading, and every part of the day reached.
     assert!(
         run.in_continuous > n / 2,
@@ -507,6 +564,7 @@ fn invariants_hold_after_every_command_and_replay_is_identical() {
         RejectReason::MarketClosed,
         RejectReason::AuctionClosed,
         RejectReason::InvalidOrder,
+        RejectReason::FractionalNotAllowed,
     ] {
         assert!(
             events

@@ -4,8 +4,8 @@
 mod common;
 
 use bourse_core::{
-    CancelReason, Cash, ClientOrderId, Command, Event, Liquidity, OrderId, Price, Qty,
-    RejectReason, Scopes, Side, TimeInForce,
+    CancelReason, Cash, ClientOrderId, Command, Event, Liquidity, OrderId, OrderRequest, Price,
+    Qty, RejectReason, Scopes, Side, TimeInForce,
 };
 use bourse_engine::EngineConfig;
 use common::{Driver, limit, market, px, sym};
@@ -1011,7 +1011,8 @@ fn stop_limit_rests_at_its_limit_and_held_stops_cancel_and_expire() {
 fn every_rejection_reason_has_a_scenario() {
     use bourse_core::AccountId;
     let mut ins = common::instruments();
-    ins[0].lot = Qty::shares(10); // AAPL trades in lots of 10 here
+    ins[0].lot = Qty::shares(10); // AAPL trades in lots of 10 here, whole shares only
+    ins[0].fractional = false;
     ins[0].max_notional = Cash::from_dollars(100_000).unwrap();
     let mut d = Driver {
         engine: bourse_engine::Engine::new(EngineConfig::default(), ins).unwrap(),
@@ -1133,6 +1134,14 @@ fn every_rejection_reason_has_a_scenario() {
                 price: Price::from_raw(0),
             },
             RejectReason::InvalidPrice,
+        ),
+        (
+            // KO trades whole shares only.
+            Command::SubmitOrder(OrderRequest {
+                qty: Qty::from_raw(1_500_000),
+                ..limit(a, "KO", Side::Buy, "62.00", 1)
+            }),
+            RejectReason::FractionalNotAllowed,
         ),
     ];
     for (cmd, reason) in cases {

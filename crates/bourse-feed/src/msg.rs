@@ -48,7 +48,12 @@ impl Json {
                 self.0.push(',');
             }
             first = false;
-            let _ = write!(self.0, r#"["{p}","{}","{}"]"#, Qty::from_raw(l.qty), l.orders);
+            let _ = write!(
+                self.0,
+                r#"["{p}","{}","{}"]"#,
+                Qty::from_raw(l.qty),
+                l.orders
+            );
         }
         self.0.push(']');
     }
@@ -227,7 +232,7 @@ mod tests {
                 symbol: sym,
                 side: Side::Sell,
                 price: "101.25".parse().expect("p"),
-                qty: Qty::from_raw(7),
+                qty: Qty::shares(7),
             },
         );
         s.apply(
@@ -236,7 +241,7 @@ mod tests {
                 symbol: sym,
                 trade_id: TradeId::new(3),
                 price: "101.5".parse().expect("p"),
-                qty: Qty::from_raw(2),
+                qty: Qty::shares(2),
                 aggressor: Side::Buy,
                 maker_order: OrderId::new(1),
                 taker_order: OrderId::new(2),

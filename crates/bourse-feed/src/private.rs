@@ -306,10 +306,10 @@ fn body(t: &Tagged) -> Value {
             qty,
             limit_price,
             stop_price,
+            notional,
             ..
-        } => report(
-            "accepted",
-            json!({
+        } => {
+            let mut v = json!({
                 "order_id": order_id.get().to_string(),
                 "client_order_id": client_order_id.map(|c| c.as_str().to_owned()),
                 "symbol": symbol.as_str(),
@@ -320,8 +320,13 @@ fn body(t: &Tagged) -> Value {
                 "limit_price": opt(limit_price),
                 "stop_price": opt(stop_price),
                 "status": "new",
-            }),
-        ),
+            });
+            // Only on a notional order: every other accepted report keeps its shape.
+            if let Some(n) = notional {
+                v["notional"] = Value::String(n.to_string());
+            }
+            report("accepted", v)
+        }
         Event::OrderTriggered {
             order_id,
             symbol,

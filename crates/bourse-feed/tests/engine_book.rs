@@ -31,7 +31,7 @@ fn engine_levels(engine: &Engine, sym: Symbol) -> Levels {
     let mut m = Levels::new();
     for (k, side) in [(0u8, Side::Buy), (1, Side::Sell)] {
         for l in book.depth(side, usize::MAX) {
-            m.insert((k, l.price.raw()), (l.qty.whole_shares(), l.orders));
+            m.insert((k, l.price.raw()), (l.qty.raw(), l.orders));
         }
     }
     m
@@ -68,7 +68,12 @@ impl Client {
             let levels = |key: &str, side: u8, into: &mut Levels| {
                 for l in v[key].as_array().unwrap() {
                     let p: Price = l[0].as_str().unwrap().parse().unwrap();
-                    let q: u64 = l[1].as_str().unwrap().parse().unwrap();
+                    let q = l[1]
+                        .as_str()
+                        .unwrap()
+                        .parse::<bourse_core::Qty>()
+                        .unwrap()
+                        .raw();
                     let n: u32 = l[2].as_str().unwrap().parse().unwrap();
                     if q == 0 {
                         into.remove(&(side, p.raw()));

@@ -61,13 +61,7 @@ impl Now {
         let fills = v
             .fills
             .iter()
-            .map(|f| {
-                Some((
-                    TradeId::new(num(&f.trade_id)?),
-                    f.price,
-                    qty(&f.qty)?,
-                ))
-            })
+            .map(|f| Some((TradeId::new(num(&f.trade_id)?), f.price, qty(&f.qty)?)))
             .collect::<Option<Vec<_>>>()?;
         let state = OrderState {
             id: OrderId::new(num(&v.id)?),

@@ -176,7 +176,12 @@ fn bad_input_is_refused_at_the_door_with_stable_codes() {
             (M::POST, "/v1/orders".into(), Some(tok), Some("application/json"),
              order(json!({"qty": -5})), 422, "INVALID_QUANTITY"),
             (M::POST, "/v1/orders".into(), Some(tok), Some("application/json"),
-             order(json!({"qty": "1.5"})), 422, "INVALID_QUANTITY"),
+             order(json!({"qty": "1.0000001"})), 422, "INVALID_QUANTITY"),
+            (M::POST, "/v1/orders".into(), Some(tok), Some("application/json"),
+             order(json!({"symbol": "KO", "qty": "1.5", "limit_price": "62.00"})), 422,
+             "FRACTIONAL_NOT_ALLOWED"),
+            (M::POST, "/v1/orders".into(), Some(tok), Some("application/json"),
+             order(json!({"qty": null})), 422, "INVALID_QUANTITY"),
             (M::POST, format!("/v1/admin/accounts/{account}/shares"), Some(TOKEN),
              Some("application/json"), r#"{"symbol": "AAPL", "qty": 0}"#.into(), 422,
              "INVALID_QUANTITY"),
@@ -263,9 +268,10 @@ fn bad_input_is_refused_at_the_door_with_stable_codes() {
              json!({"label": "bell\u{7}"}).to_string(), 422, "INVALID_LABEL"),
             (M::GET, format!("/v1/stocks?q={}", "q".repeat(65)), None, None, String::new(),
              422, "INVALID_QUERY"),
-            // Missing and unknown fields.
+            // Missing and unknown fields (an order without qty may have notional instead:
+            // missing both is the quantity's code).
             (M::POST, "/v1/orders".into(), Some(tok), Some("application/json"),
-             order(json!({"qty": null})), 422, "INVALID_FIELD"),
+             order(json!({"notional": "100"})), 422, "INVALID_ORDER"),
             (M::POST, "/v1/orders".into(), Some(tok), Some("application/json"),
              order(json!({"symbol": null})), 422, "INVALID_FIELD"),
             (M::POST, "/v1/orders".into(), Some(tok), Some("application/json"),

@@ -637,7 +637,7 @@ fn the_smaller_holes_are_closed() {
         let (s, v) = op
             .post(
                 &format!("/v1/admin/accounts/{account}/shares"),
-                json!({"symbol": "AAPL", "qty": 18_446_744_073_709_551_000_u64}),
+                json!({"symbol": "AAPL", "qty": 18_000_000_000_000_u64}),
             )
             .await
             .unwrap();

@@ -338,19 +338,13 @@ impl NewOrder {
         if !listing.fractional && !qty.is_multiple_of(listing.lot) {
             return Err(invalid(
                 RejectReason::QtyOffLot.code(),
-                format!(
-                    "qty must be a multiple of {} for {symbol}",
-                    listing.lot
-                ),
+                format!("qty must be a multiple of {} for {symbol}", listing.lot),
             ));
         }
         if qty > listing.max_qty {
             return Err(invalid(
                 RejectReason::MaxQtyExceeded.code(),
-                format!(
-                    "qty exceeds {symbol}'s maximum of {}",
-                    listing.max_qty
-                ),
+                format!("qty exceeds {symbol}'s maximum of {}", listing.max_qty),
             ));
         }
         let limit_price = self
@@ -459,15 +453,19 @@ impl NewOrder {
                 Ok((qty, None))
             }
             (None, Some(n)) => {
-                let n: Cash = n.to().ok().filter(|n: &Cash| n.is_positive()).ok_or_else(|| {
-                    invalid(
-                        RejectReason::InvalidQuantity.code(),
-                        format!(
-                            "notional {:?} is not a positive amount with at most 4 decimals",
-                            n.text()
-                        ),
-                    )
-                })?;
+                let n: Cash = n
+                    .to()
+                    .ok()
+                    .filter(|n: &Cash| n.is_positive())
+                    .ok_or_else(|| {
+                        invalid(
+                            RejectReason::InvalidQuantity.code(),
+                            format!(
+                                "notional {:?} is not a positive amount with at most 4 decimals",
+                                n.text()
+                            ),
+                        )
+                    })?;
                 if !listing.fractional {
                     return Err(whole_only());
                 }
@@ -615,14 +613,18 @@ mod tests {
             code(order("1", "99999999999999999999999999999999")),
             "INVALID_PRICE"
         );
-        assert_eq!(code(order("1.5", "1")), "INVALID_QUANTITY");
+        // The test's stock trades whole shares only.
+        assert_eq!(code(order("1.5", "1")), "FRACTIONAL_NOT_ALLOWED");
+        assert_eq!(code(order("1.0000001", "1")), "INVALID_QUANTITY");
         assert_eq!(code(order("-5", "1")), "INVALID_QUANTITY");
         assert_eq!(code(order("18446744073709551616", "1")), "INVALID_QUANTITY");
         // Not a number at all: the body is malformed, as before (a null limit_price is an
         // absent one).
-        for v in ["true", "null", "[1]", "{\"a\":1}"] {
+        for v in ["true", "[1]", "{\"a\":1}"] {
             assert_eq!(code(order(v, "1")), "INVALID_FIELD", "{v}");
         }
+        // A null qty is an absent one: neither qty nor notional.
+        assert_eq!(code(order("null", "1")), "INVALID_QUANTITY");
         for v in ["true", "[1]", "{\"a\":1}"] {
             assert_eq!(code(order("1", v)), "INVALID_FIELD", "{v}");
         }

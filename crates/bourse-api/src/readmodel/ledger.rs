@@ -6,7 +6,7 @@
 //! in 1/10,000 $ and quantities in millionths of a share: no rounding but the one division
 //! per sell, and no overflow at any realistic size.
 
-use bourse_core::{Cash, Price, Qty, QTY_SCALE};
+use bourse_core::{Cash, Price, QTY_SCALE, Qty};
 
 use crate::readmodel::views::price;
 

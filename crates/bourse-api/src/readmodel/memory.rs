@@ -659,15 +659,18 @@ impl ReadModel {
         // Without a trade or a reference price the only price there is is what was paid.
         let mark = self.mark(symbol).or_else(|| h.avg_cost());
         let close = self.previous_close(symbol).or(mark);
+        // Quantities are millionths: a value is qty × price / 1,000,000 (exact for whole
+        // shares; a fraction's value rounds toward zero).
         let qty = i128::from(h.qty.raw());
+        let per = i128::from(bourse_core::QTY_SCALE);
         let mark_raw = mark.map_or(0, |p| i128::from(p.raw()));
         let close_raw = close.map_or(0, |p| i128::from(p.raw()));
         Valuation {
             mark,
             close,
-            market_value: qty * mark_raw,
-            day_change: qty * (mark_raw - close_raw),
-            close_value: qty * close_raw,
+            market_value: qty * mark_raw / per,
+            day_change: qty * (mark_raw - close_raw) / per,
+            close_value: qty * close_raw / per,
         }
     }
 

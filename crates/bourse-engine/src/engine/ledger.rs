@@ -20,7 +20,9 @@ const MAX_CASH_IN: i64 = i64::MAX / 2;
 
 /// Fees from a fee base (Σ cash × bps): ÷ 10,000, rounded up so none is under-charged.
 fn fee_of(base: u128) -> Option<Cash> {
-    i64::try_from(base.div_ceil(10_000)).ok().map(Cash::from_raw)
+    i64::try_from(base.div_ceil(10_000))
+        .ok()
+        .map(Cash::from_raw)
 }
 
 impl Engine {

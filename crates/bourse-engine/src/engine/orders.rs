@@ -3,9 +3,8 @@
 use bourse_book::{BookEvent, NewOrder, Priority, Request};
 use bourse_core::{
     AccountId, CancelReason, Cash, EXACT_PER_CASH, Event, Liquidity, OrderId, OrderOptions,
-    OrderRequest,
-    OrderType, Price, Qty, RejectReason, SelfTradePrevention, Side, Symbol, TimeInForce, TradeId,
-    Trail,
+    OrderRequest, OrderType, Price, Qty, RejectReason, SelfTradePrevention, Side, Symbol,
+    TimeInForce, TradeId, Trail,
 };
 
 use super::classes::Member;

@@ -417,7 +417,7 @@ mod tests {
                     let req = order
                         .validate(bourse_core::AccountId::new(1), &listings)
                         .unwrap();
-                    assert_eq!(req.qty.raw(), o.qty);
+                    assert_eq!(req.qty, bourse_core::Qty::shares(o.qty));
                     assert_eq!(
                         order.client_order_id.as_deref(),
                         Some(format!("r1-{k}").as_str())
