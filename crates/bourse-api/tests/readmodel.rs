@@ -103,7 +103,7 @@ fn accepted_in(
         qty: q(qty),
         limit_price: limit.map(p),
         stop_price: stop.map(p),
-        notional: None,
+        notional: Cash::ZERO,
     }
 }
 

@@ -539,15 +539,36 @@ pub fn exact_value(px: Price, qty: Qty) -> u128 {
 pub const EXACT_PER_CASH: u128 = QTY_SCALE as u128;
 
 /// An exact value in [`Cash`], rounded up (`None` past the range).
+#[inline]
 #[must_use]
 pub fn cash_ceil(exact: u128) -> Option<Cash> {
-    i64::try_from(exact.div_ceil(EXACT_PER_CASH)).ok().map(Cash)
+    i64::try_from(div_const(exact, QTY_SCALE, true))
+        .ok()
+        .map(Cash)
 }
 
 /// An exact value in [`Cash`], rounded down (`None` past the range).
+#[inline]
 #[must_use]
 pub fn cash_floor(exact: u128) -> Option<Cash> {
-    i64::try_from(exact / EXACT_PER_CASH).ok().map(Cash)
+    i64::try_from(div_const(exact, QTY_SCALE, false))
+        .ok()
+        .map(Cash)
+}
+
+/// `x / d`, rounded up when `ceil`. Values that fit a `u64` (every order under about
+/// $1.8 million) divide as `u64`, which the compiler turns into a multiply for a constant
+/// `d`; a `u128` division is a library call, measured at about 8 % of `Engine::apply` on
+/// the pipeline bench's stream when every fill took it.
+#[inline]
+#[must_use]
+pub fn div_const(x: u128, d: u64, ceil: bool) -> u128 {
+    match u64::try_from(x) {
+        Ok(v) if ceil => u128::from(v.div_ceil(d)),
+        Ok(v) => u128::from(v / d),
+        Err(_) if ceil => x.div_ceil(u128::from(d)),
+        Err(_) => x / u128::from(d),
+    }
 }
 
 #[cfg(test)]

@@ -105,17 +105,11 @@ struct Working {
     limit_price: Option<Price>,
     client_order_id: Option<ClientOrderId>,
     cum_qty: u64,
-    /// The cash its fills moved: `exact` rounded, up for a buy and down for a sell.
+    /// The cash its fills moved: their exact value rounded as a whole, up for a buy and
+    /// down for a sell.
     cum_notional: Cash,
-    /// The exact value of its fills (price raw × quantity raw, in 10^-10 dollars). Cash
-    /// moves as this rounded as a whole, never fill by fill, so a reservation made for the
-    /// whole order always covers what its fills cost (see `Engine::settle`).
-    exact: u128,
-    /// Σ of each fill's cash × its fee rate (bps); the fees charged are this ÷ 10,000
-    /// rounded up as a whole, for the same reason.
-    fee_base: u128,
-    /// A notional order's cap on the value it trades (Alpaca's `notional`).
-    notional: Option<Cash>,
+    /// What that rounding (and the fees') left over (see `Engine::settle`).
+    round: ledger::Rounding,
     leaves: u64,
     /// Per-share price the cash reservation of a buy is computed at (its limit, or the
     /// market collar at arrival).
@@ -170,6 +164,9 @@ pub struct Engine {
     /// The house's cash from rounding: a buyer's cash is its fills' value rounded up, a
     /// seller's rounded down, to the 1/10,000 dollar, and the difference is kept here.
     rounding: Cash,
+    /// The notional order being submitted and its cap (it never outlives its command, so
+    /// this is scratch, not state).
+    notional_cap: Option<(OrderId, Cash)>,
     /// Net cash brought in (deposits − withdrawals) and shares brought in, for the
     /// conservation checks.
     net_cash_in: Cash,
@@ -361,6 +358,7 @@ impl Engine {
             next_trade_id: 1,
             fees_collected: Cash::ZERO,
             rounding: Cash::ZERO,
+            notional_cap: None,
             net_cash_in: Cash::ZERO,
             shares_in: vec![0; n],
             identity: Identity::default(),

@@ -198,7 +198,7 @@ fn a_notional_buy_spends_at_most_its_money_across_levels() {
         Event::OrderAccepted { qty, notional, .. } => Some((qty, notional)),
         _ => None,
     });
-    assert_eq!(accepted, Some((q("1.31496"), Some(usd("250")))));
+    assert_eq!(accepted, Some((q("1.31496"), usd("250"))));
     let got = fills(&ev, Side::Buy);
     assert_eq!(
         got.iter().map(|f| (f.0, f.2)).collect::<Vec<_>>(),

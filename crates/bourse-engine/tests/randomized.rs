@@ -519,15 +519,8 @@ fn invariants_hold_after_every_command_and_replay_is_identical() {
     // off the exact value's grid (rounded), notional orders that traded.
     let fractional =
         count(&|e| matches!(e, Event::OrderFilled { last_qty, .. } if !last_qty.is_whole()));
-    let notional = count(&|e| {
-        matches!(
-            e,
-            Event::OrderAccepted {
-                notional: Some(_),
-                ..
-            }
-        )
-    });
+    let notional =
+        count(&|e| matches!(e, Event::OrderAccepted { notional, .. } if notional.is_positive()));
     let rounded = count(&|e| {
         matches!(e, Event::OrderFilled { last_px, last_qty, value, .. }
             if u128::from(value.raw().unsigned_abs()) * bourse_core::EXACT_PER_CASH

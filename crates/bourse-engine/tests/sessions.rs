@@ -101,7 +101,7 @@ fn accepted(id: OrderId, r: &OrderRequest) -> Event {
         qty: r.qty,
         limit_price: r.limit_price,
         stop_price: r.stop_price,
-        notional: None,
+        notional: Cash::ZERO,
     }
 }
 

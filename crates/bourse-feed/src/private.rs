@@ -322,8 +322,8 @@ fn body(t: &Tagged) -> Value {
                 "status": "new",
             });
             // Only on a notional order: every other accepted report keeps its shape.
-            if let Some(n) = notional {
-                v["notional"] = Value::String(n.to_string());
+            if notional.is_positive() {
+                v["notional"] = Value::String(notional.to_string());
             }
             report("accepted", v)
         }

@@ -277,7 +277,7 @@ impl OrderState {
             filled_qty: Qty::ZERO,
             leaves_qty: qty,
             cum_notional: Cash::ZERO,
-            notional,
+            notional: notional.is_positive().then_some(notional),
             cancel_reason: None,
             created_at: ts,
             updated_at: ts,

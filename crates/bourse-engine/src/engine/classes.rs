@@ -43,10 +43,9 @@ pub(super) struct Group {
     /// The class's one reservation for its exits: shares (sell exits) or cash (buy exits).
     pub(super) shares: u64,
     pub(super) cash: Cash,
-    /// The exits' fills' exact value and fee base: the exits are rounded as one order,
-    /// so that the one reservation covers whichever of them trades (see `Engine::settle`).
-    pub(super) exact: u128,
-    pub(super) fee_base: u128,
+    /// The exits' rounding: they are rounded as one order, so that the one reservation
+    /// covers whichever of them trades (see `Engine::settle`).
+    pub(super) round: super::ledger::Rounding,
 }
 
 impl Group {
@@ -223,8 +222,7 @@ impl Engine {
                 legs: [None, None],
                 shares: 0,
                 cash: Cash::ZERO,
-                exact: 0,
-                fee_base: 0,
+                round: super::ledger::Rounding::default(),
             },
         );
         if !oco {
@@ -278,9 +276,7 @@ impl Engine {
                     client_order_id: cid,
                     cum_qty: 0,
                     cum_notional: Cash::ZERO,
-                    exact: 0,
-                    fee_base: 0,
-                    notional: None,
+                    round: super::ledger::Rounding::default(),
                     leaves: leg.qty.raw(),
                     reserve_px: self.exit_reserve_px(i, leg),
                     reserved_cash: Cash::ZERO,
@@ -311,7 +307,7 @@ impl Engine {
                 qty: leg.qty,
                 limit_price: leg.limit_price,
                 stop_price: leg.stop_price,
-                notional: None,
+                notional: Cash::ZERO,
             });
             out.push(Event::OrderLinked {
                 order_id: id,
@@ -453,7 +449,7 @@ impl Engine {
             return Some(Cash::ZERO);
         };
         let leaves = live.iter().map(|w| w.leaves).max().unwrap_or(0);
-        self.buy_hold(px, leaves, grp.exact, grp.fee_base, None)
+        self.buy_hold(px, leaves, grp.round, None)
     }
 
     /// A class's order stopped working (filled, cancelled, expired): an entry's exits are

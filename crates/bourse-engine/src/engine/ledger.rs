@@ -1,9 +1,11 @@
 //! Ledger: deposits, withdrawals, reservations, settlement, fees, balances, conservation checks.
 
 use bourse_core::{
-    AccountId, Cash, ClientOrderId, Event, Liquidity, OrderId, OrderType, Price, Qty, RejectReason,
-    Side, Symbol, TradeId, cash_ceil, cash_floor, exact_value,
+    AccountId, Cash, ClientOrderId, Event, Liquidity, OrderId, OrderType, Price, QTY_SCALE, Qty,
+    RejectReason, Side, Symbol, TradeId, div_const, exact_value,
 };
+
+use serde::{Deserialize, Serialize};
 
 use super::classes::Member;
 use super::sessions::Waiting;
@@ -18,11 +20,41 @@ const POSITION_HEADROOM: i64 = 100;
 /// Most cash the exchange holds in all (raw units): half of what [`Cash`] can hold.
 const MAX_CASH_IN: i64 = i64::MAX / 2;
 
-/// Fees from a fee base (Σ cash × bps): ÷ 10,000, rounded up so none is under-charged.
-fn fee_of(base: u128) -> Option<Cash> {
-    i64::try_from(base.div_ceil(10_000))
-        .ok()
-        .map(Cash::from_raw)
+/// What rounding an order's cash (or a class's exits') as a whole has left over, so that
+/// the next fill rounds the whole again without keeping the exact sums (which need 128
+/// bits): `value` is, for a buy, ceil(E) − E over its fills' exact value E (price raw ×
+/// quantity raw, in 10^-10 dollars), for a sell E − floor(E), in those units (below
+/// 1,000,000); `fee` is likewise ceil(F) − F over F = Σ fill cash × bps (below 10,000).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Rounding {
+    value: u32,
+    fee: u32,
+}
+
+/// Raw cash units per unit of fee base (cash × bps).
+const FEE_UNIT: u64 = 10_000;
+
+/// `x` more on a sum rounded up in steps of `unit`, of which `left` was rounded up
+/// already: how many steps more, and what is left over after them.
+#[inline]
+fn up(left: u32, x: u128, unit: u64) -> Option<(i64, u32)> {
+    let left = u128::from(left);
+    if x <= left {
+        return Some((0, u32::try_from(left - x).ok()?));
+    }
+    let need = x - left;
+    let steps = div_const(need, unit, true);
+    let rest = steps * u128::from(unit) - need;
+    Some((i64::try_from(steps).ok()?, u32::try_from(rest).ok()?))
+}
+
+/// `x` more on a sum rounded down in steps of `unit`, `left` above the last step.
+#[inline]
+fn down(left: u32, x: u128, unit: u64) -> Option<(i64, u32)> {
+    let t = u128::from(left) + x;
+    let steps = div_const(t, unit, false);
+    let rest = t - steps * u128::from(unit);
+    Some((i64::try_from(steps).ok()?, u32::try_from(rest).ok()?))
 }
 
 impl Engine {
@@ -196,7 +228,7 @@ impl Engine {
 
     /// Cash to reserve for a new buy of `qty` at up to `px`: see [`Engine::buy_hold`].
     pub(super) fn buy_reserve(&self, px: Price, qty: u64) -> Option<Cash> {
-        self.buy_hold(px, qty, 0, 0, None)
+        self.buy_hold(px, qty, Rounding::default(), None)
     }
 
     /// Cash a buy still needs for `leaves` more at up to `px`, given the exact value
@@ -213,23 +245,32 @@ impl Engine {
         &self,
         px: Price,
         leaves: u64,
-        exact: u128,
-        fee_base: u128,
+        round: Rounding,
         cap: Option<Cash>,
     ) -> Option<Cash> {
-        let paid = cash_ceil(exact)?;
-        let most = exact.checked_add(exact_value(px, Qty::from_raw(leaves)))?;
-        let mut value = cash_ceil(most)?.checked_sub(paid)?;
+        let (v, _) = up(
+            round.value,
+            exact_value(px, Qty::from_raw(leaves)),
+            QTY_SCALE,
+        )?;
+        let mut value = Cash::from_raw(v);
         if let Some(cap) = cap {
-            value = value.min(cap.checked_sub(paid)?.max(Cash::ZERO));
+            value = value.min(cap.max(Cash::ZERO));
         }
         let bps = self.cfg.maker_fee_bps.max(self.cfg.taker_fee_bps);
         if bps == 0 {
             return Some(value);
         }
         let more = u128::from(value.raw().unsigned_abs()) * u128::from(bps);
-        let fee = fee_of(fee_base.checked_add(more)?)?.checked_sub(fee_of(fee_base)?)?;
-        value.checked_add(fee)
+        let (fee, _) = up(round.fee, more, FEE_UNIT)?;
+        value.checked_add(Cash::from_raw(fee))
+    }
+
+    /// What is left of a notional order's cap, if `id` is the one being submitted.
+    fn cap_left(&self, id: OrderId, paid: Cash) -> Option<Cash> {
+        self.notional_cap
+            .filter(|(n, _)| *n == id)
+            .and_then(|(_, cap)| cap.checked_sub(paid))
     }
 
     /// Settles one side of a trade for order `id`: moves cash and shares, charges the fee,
@@ -257,24 +298,33 @@ impl Engine {
             Some(Member::Leg(g)) => Some(g),
             _ => None,
         };
-        let (was, was_fees) = match leg {
-            Some(g) => self.groups.get(&g).map(|grp| (grp.exact, grp.fee_base))?,
-            None => (w.exact, w.fee_base),
+        let was = match leg {
+            Some(g) => self.groups.get(&g).map(|grp| grp.round)?,
+            None => w.round,
         };
-        let exact = was.checked_add(exact_value(px, qty))?;
-        let value = match w.side {
-            Side::Buy => cash_ceil(exact)?.checked_sub(cash_ceil(was)?)?,
-            Side::Sell => cash_floor(exact)?.checked_sub(cash_floor(was)?)?,
+        let x = exact_value(px, qty);
+        let (v, left) = match w.side {
+            Side::Buy => up(was.value, x, QTY_SCALE)?,
+            Side::Sell => down(was.value, x, QTY_SCALE)?,
         };
+        let value = Cash::from_raw(v);
         let bps = match liquidity {
             Liquidity::Maker => self.cfg.maker_fee_bps,
             Liquidity::Taker => self.cfg.taker_fee_bps,
         };
-        let fee_base =
-            was_fees.checked_add(u128::from(value.raw().unsigned_abs()) * u128::from(bps))?;
-        // At most the fill's own value rounded up (ceil is subadditive), so a seller's fee
-        // never passes what the fill brings in.
-        let fee = fee_of(fee_base)?.checked_sub(fee_of(was_fees)?)?;
+        // At most the fill's own value × bps rounded up, so a seller's fee never passes
+        // what the fill brings in.
+        let (fee, fee_left) = if bps == 0 {
+            (0, was.fee)
+        } else {
+            let y = u128::from(value.raw().unsigned_abs()) * u128::from(bps);
+            up(was.fee, y, FEE_UNIT)?
+        };
+        let fee = Cash::from_raw(fee);
+        let round = Rounding {
+            value: left,
+            fee: fee_left,
+        };
         let leaves = w.leaves - q;
         // An exit of a class reserves nothing of its own: its class holds for both exits.
         let exit = leg.is_some();
@@ -282,7 +332,8 @@ impl Engine {
             if leaves == 0 {
                 Cash::ZERO
             } else {
-                self.buy_hold(w.reserve_px, leaves, exact, fee_base, w.notional)?
+                let cap = self.cap_left(id, w.cum_notional.checked_add(value)?);
+                self.buy_hold(w.reserve_px, leaves, round, cap)?
             }
         } else {
             Cash::ZERO
@@ -312,8 +363,7 @@ impl Engine {
         o.cum_notional = o.cum_notional.checked_add(value)?;
         o.reserved_cash = new_reserved;
         if leg.is_none() {
-            o.exact = exact;
-            o.fee_base = fee_base;
+            o.round = round;
         }
         let report = Event::OrderFilled {
             order_id: id,
@@ -331,8 +381,7 @@ impl Engine {
             value,
         };
         if let Some(grp) = leg.and_then(|g| self.groups.get_mut(&g)) {
-            grp.exact = exact;
-            grp.fee_base = fee_base;
+            grp.round = round;
             if w.side == Side::Sell {
                 // The shares sold were the class's: its reservation shrinks with the
                 // position's.

@@ -145,8 +145,10 @@ impl Engine {
         // reference price before any); the request keeps what the client sent, for its
         // fingerprint.
         let sent = req;
+        // Only a trailing stop's request is copied (with its first stop): a copy of every
+        // order's request, larger than an inlined move, showed in `Engine::apply`'s profile.
         let trailing_req;
-        let trailing = match (req.order_type, req.opts.trail) {
+        let (req, trailing) = match (req.order_type, req.opts.trail) {
             (OrderType::TrailingStop, Some(trail)) => {
                 let water = self.reference(i);
                 let Some(stop) =
@@ -158,18 +160,15 @@ impl Engine {
                     stop_price: Some(stop),
                     ..*req
                 };
-                Some(Trailing {
+                let t = Trailing {
                     side: req.side,
                     trail,
                     water,
-                })
+                };
+                (&trailing_req, Some(t))
             }
-            _ => {
-                trailing_req = *req;
-                None
-            }
+            _ => (req, None),
         };
-        let req = &trailing_req;
         let admit = if req.stop_price.is_some() {
             Admit::Book
         } else {
@@ -217,7 +216,12 @@ impl Engine {
         let mut reserved_cash = Cash::ZERO;
         match req.side {
             Side::Buy => {
-                let need = self.buy_hold(reserve_px, req.qty.raw(), 0, 0, req.opts.notional);
+                let need = self.buy_hold(
+                    reserve_px,
+                    req.qty.raw(),
+                    super::ledger::Rounding::default(),
+                    req.opts.notional,
+                );
                 let Some(need) = need else {
                     return out.push(rej(RejectReason::ArithmeticOverflow));
                 };
@@ -266,9 +270,7 @@ impl Engine {
                 client_order_id: req.client_order_id,
                 cum_qty: 0,
                 cum_notional: Cash::ZERO,
-                exact: 0,
-                fee_base: 0,
-                notional: req.opts.notional,
+                round: super::ledger::Rounding::default(),
                 leaves: req.qty.raw(),
                 reserve_px,
                 reserved_cash,
@@ -296,7 +298,7 @@ impl Engine {
             qty: req.qty,
             limit_price: req.limit_price,
             stop_price: req.stop_price,
-            notional: req.opts.notional,
+            notional: req.opts.notional.unwrap_or(Cash::ZERO),
         };
         if let Some(stop) = req.stop_price {
             out.push(accepted);
@@ -344,7 +346,10 @@ impl Engine {
             },
             &mut ev,
         );
+        // A notional order's fills hold no more than what is left of its cap.
+        self.notional_cap = req.opts.notional.map(|cap| (order_id, cap));
         self.translate(&ev, Some(accepted), out);
+        self.notional_cap = None;
         self.scratch = ev;
         self.run_triggers(i, out);
     }
@@ -497,7 +502,7 @@ impl Engine {
         };
         let (new_cash, share_delta) = match w.side {
             Side::Buy => {
-                let need = self.buy_hold(new_price, qty.raw(), w.exact, w.fee_base, None);
+                let need = self.buy_hold(new_price, qty.raw(), w.round, None);
                 let Some(need) = need else {
                     return out.push(rej(RejectReason::ArithmeticOverflow));
                 };
