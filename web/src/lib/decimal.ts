@@ -77,16 +77,20 @@ export function abs(a: Dec): Dec {
   return a.units < 0n ? neg(a) : a;
 }
 
+/**
+ * `a / b` scaled by 10^`scale` as an integer fraction `n / d` with `d > 0`:
+ * a/b = (a.units / b.units) * 10^(b.scale - a.scale).
+ */
+function scaledRatio(a: Dec, b: Dec, scale: number): { n: bigint; d: bigint } {
+  const n = a.units * pow10(scale + b.scale);
+  const d = b.units * pow10(a.scale);
+  return d < 0n ? { n: -n, d: -d } : { n, d };
+}
+
 /** `a / b` with `scale` decimals, rounded half away from zero; `null` when `b` is zero. */
 export function div(a: Dec, b: Dec, scale: number): Dec | null {
   if (b.units === 0n) return null;
-  // a/b = (a.units / b.units) * 10^(b.scale - a.scale); scaled by 10^scale.
-  let n = a.units * pow10(scale + b.scale);
-  let d = b.units * pow10(a.scale);
-  if (d < 0n) {
-    n = -n;
-    d = -d;
-  }
+  const { n, d } = scaledRatio(a, b, scale);
   return { units: divRound(n, d), scale };
 }
 
@@ -96,12 +100,7 @@ export function div(a: Dec, b: Dec, scale: number): Dec | null {
  */
 export function divDown(a: Dec, b: Dec, scale: number): Dec | null {
   if (b.units === 0n) return null;
-  let n = a.units * pow10(scale + b.scale);
-  let d = b.units * pow10(a.scale);
-  if (d < 0n) {
-    n = -n;
-    d = -d;
-  }
+  const { n, d } = scaledRatio(a, b, scale);
   return { units: n / d, scale };
 }
 
