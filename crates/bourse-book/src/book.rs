@@ -10,8 +10,8 @@
 //! docs/BENCHMARKS.md ("The worst case").
 
 use bourse_core::{
-    AccountId, CancelReason, Cash, Divisor, EXACT_PER_CASH, OrderId, Price, Qty, RejectReason,
-    SelfTradePrevention, Side, TimeInForce,
+    AccountId, CancelReason, Cash, Divisor, OrderId, Price, Qty, RejectReason, SelfTradePrevention,
+    Side, TimeInForce,
 };
 use rustc_hash::FxHashMap;
 
@@ -338,6 +338,26 @@ impl OrderBook {
         }
     }
 
+    /// What a notional order of `notional` dollars on `side` would take from the book as it
+    /// stands: level by level from the best, no further than `limit`, the millionths of a
+    /// share the money left affords at each price (as its match does, self-trades aside).
+    #[must_use]
+    pub fn notional_qty(&self, side: Side, notional: Cash, limit: Price) -> Qty {
+        let mut budget = notional.exact();
+        let mut qty = 0u64;
+        for level in self.depth(side.opposite(), usize::MAX) {
+            if !crosses(side, limit, level.price) {
+                break;
+            }
+            let take = spend(&mut budget, level.price, level.qty.raw());
+            qty = qty.saturating_add(take);
+            if take < level.qty.raw() {
+                break;
+            }
+        }
+        Qty::from_raw(qty)
+    }
+
     /// Restores the last trade price, for a book rebuilt from a snapshot.
     pub fn set_last_trade_price(&mut self, price: Option<Price>) {
         self.last_trade = price;
@@ -492,9 +512,7 @@ impl OrderBook {
             limit,
             qty: o.qty.raw(),
             stp: o.stp,
-            budget: o.notional.map_or(u128::MAX, |n| {
-                u128::from(n.raw().unsigned_abs()) * EXACT_PER_CASH
-            }),
+            budget: o.notional.map_or(u128::MAX, Cash::exact),
         };
         let end = if o.tif == TimeInForce::Fok && !self.can_fill(&taker) {
             MatchEnd::Killed
@@ -813,12 +831,10 @@ impl OrderBook {
             let mut q = t.qty.min(node.qty);
             if t.budget != u128::MAX {
                 // A notional order: as many millionths as the rest of its money buys here.
-                let unit = u128::from(price.raw().unsigned_abs());
-                q = q.min(u64::try_from(t.budget / unit).unwrap_or(u64::MAX));
+                q = spend(&mut t.budget, price, q);
                 if q == 0 {
                     break;
                 }
-                t.budget -= unit * u128::from(q);
             }
             let maker_left = node.qty - q;
             node.qty = maker_left;
@@ -1042,6 +1058,15 @@ impl OrderBook {
 }
 
 #[inline]
+/// At most `qty` millionths at `price` out of `budget` (an exact value): how many it
+/// affords, taken out of the budget.
+fn spend(budget: &mut u128, price: Price, qty: u64) -> u64 {
+    let unit = u128::from(price.raw().unsigned_abs());
+    let q = qty.min(u64::try_from(*budget / unit).unwrap_or(u64::MAX));
+    *budget -= unit * u128::from(q);
+    q
+}
+
 fn crosses(taker_side: Side, limit: Price, resting: Price) -> bool {
     match taker_side {
         Side::Buy => resting <= limit,

@@ -26,10 +26,7 @@ pub use command::{
 pub use divisor::Divisor;
 pub use event::{Event, Liquidity, Tagged};
 pub use ids::{AccountId, ClientOrderId, IdError, OrderId, Symbol, TradeId, WatchlistName};
-pub use num::{
-    Cash, EXACT_PER_CASH, ParseNumError, Price, QTY_SCALE, Qty, WholeQty, cash_ceil, cash_floor,
-    div_const, exact_value,
-};
+pub use num::{Cash, ParseNumError, Price, QTY_SCALE, Qty, WholeQty, div_const, exact_value};
 pub use order::{CancelReason, RejectReason, SelfTradePrevention, Side, TimeInForce};
 pub use session::Session;
 pub use time::UnixNanos;

@@ -308,6 +308,13 @@ impl Cash {
         }
     }
 
+    /// The amount as an exact value (see [`exact_value`]); a negative amount's magnitude.
+    #[inline]
+    #[must_use]
+    pub fn exact(self) -> u128 {
+        u128::from(self.0.unsigned_abs()) * u128::from(QTY_SCALE)
+    }
+
     /// The price per share of `self` spent on `qty`, rounded down to the 1/10,000 dollar
     /// (an average fill price); `None` for no shares or past the range.
     #[must_use]
@@ -535,31 +542,17 @@ pub fn exact_value(px: Price, qty: Qty) -> u128 {
     u128::from(px.0.unsigned_abs()) * u128::from(qty.0)
 }
 
-/// Exact-value units per raw [`Cash`] unit.
-pub const EXACT_PER_CASH: u128 = QTY_SCALE as u128;
-
 /// An exact value in [`Cash`], rounded up (`None` past the range).
 #[inline]
-#[must_use]
-pub fn cash_ceil(exact: u128) -> Option<Cash> {
+fn cash_ceil(exact: u128) -> Option<Cash> {
     i64::try_from(div_const(exact, QTY_SCALE, true))
         .ok()
         .map(Cash)
 }
 
-/// An exact value in [`Cash`], rounded down (`None` past the range).
-#[inline]
-#[must_use]
-pub fn cash_floor(exact: u128) -> Option<Cash> {
-    i64::try_from(div_const(exact, QTY_SCALE, false))
-        .ok()
-        .map(Cash)
-}
-
-/// `x / d`, rounded up when `ceil`. Values that fit a `u64` (every order under about
-/// $1.8 million) divide as `u64`, which the compiler turns into a multiply for a constant
-/// `d`; a `u128` division is a library call, measured at about 8 % of `Engine::apply` on
-/// the pipeline bench's stream when every fill took it.
+/// `x / d`, rounded up when `ceil`. Values that fit a `u64` (exact values under about
+/// $1.8 billion) divide as `u64`, which the compiler turns into a multiply for a constant
+/// `d`; a `u128` division is a library call, kept off the engine's per-fill path.
 #[inline]
 #[must_use]
 pub fn div_const(x: u128, d: u64, ceil: bool) -> u128 {
@@ -644,8 +637,8 @@ mod tests {
             Price::from_raw(1_902_500).notional(tiny),
             Some(Cash::from_raw(2))
         );
-        assert_eq!(cash_floor(1_902_500), Some(Cash::from_raw(1)));
         assert_eq!(cash_ceil(2_000_000), Some(Cash::from_raw(2)));
+        assert_eq!(Cash::from_raw(25).exact(), 25_000_000);
     }
 
     #[test]

@@ -523,8 +523,7 @@ fn invariants_hold_after_every_command_and_replay_is_identical() {
         count(&|e| matches!(e, Event::OrderAccepted { notional, .. } if notional.is_positive()));
     let rounded = count(&|e| {
         matches!(e, Event::OrderFilled { last_px, last_qty, value, .. }
-            if u128::from(value.raw().unsigned_abs()) * bourse_core::EXACT_PER_CASH
-                != bourse_core::exact_value(*last_px, *last_qty))
+            if value.exact() != bourse_core::exact_value(*last_px, *last_qty))
     });
     println!(
         "fractions: {fractional} fractional fills, {rounded} rounded, {notional} notional \

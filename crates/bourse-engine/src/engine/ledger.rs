@@ -231,11 +231,11 @@ impl Engine {
         self.buy_hold(px, qty, Rounding::default(), None)
     }
 
-    /// Cash a buy still needs for `leaves` more at up to `px`, given the exact value
-    /// (`exact`) and fee base (`fee_base`) of its fills so far and its notional cap.
+    /// Cash a buy still needs for `leaves` more at up to `px`, given what rounding its fills
+    /// so far left over (`round`) and what is left of a notional order's cap.
     ///
-    /// A buy pays its fills' exact value rounded up *as a whole*, and its fees likewise, so
-    /// what it pays from here is at most `ceil(exact + px × leaves) − ceil(exact)`, plus the
+    /// A buy pays its fills' exact value E rounded up *as a whole*, and its fees likewise,
+    /// so what it pays from here is at most `ceil(E + px × leaves) − ceil(E)`, plus the
     /// fee on that at the dearer rate; a notional order pays at most its cap. Held this way
     /// the reservation always covers the next fill and shrinks by at least what it cost
     /// (the proof is in docs/ARCHITECTURE.md, "Fractional shares"); rounding fill by fill

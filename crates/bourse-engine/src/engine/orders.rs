@@ -2,9 +2,9 @@
 
 use bourse_book::{BookEvent, NewOrder, Priority, Request};
 use bourse_core::{
-    AccountId, CancelReason, Cash, EXACT_PER_CASH, Event, Liquidity, OrderId, OrderOptions,
-    OrderRequest, OrderType, Price, Qty, RejectReason, SelfTradePrevention, Side, Symbol,
-    TimeInForce, TradeId, Trail,
+    AccountId, CancelReason, Cash, Event, Liquidity, OrderId, OrderOptions, OrderRequest,
+    OrderType, Price, Qty, RejectReason, SelfTradePrevention, Side, Symbol, TimeInForce, TradeId,
+    Trail,
 };
 
 use super::classes::Member;
@@ -200,7 +200,7 @@ impl Engine {
                 if admit != Admit::Book || book.in_call() {
                     return out.push(rej(RejectReason::MarketClosed));
                 }
-                let qty = self.notional_qty(i, req.side, cap, reserve_px);
+                let qty = book.notional_qty(req.side, cap, reserve_px);
                 if let Err(reason) = self.check_qty(i, qty) {
                     return out.push(rej(reason));
                 }
@@ -352,34 +352,6 @@ impl Engine {
         self.notional_cap = None;
         self.scratch = ev;
         self.run_triggers(i, out);
-    }
-
-    /// What a notional order of `cap` dollars on `side` takes from the book as it stands:
-    /// level by level from the best, no further than `limit`, the millionths of a share
-    /// the money left affords at each price.
-    fn notional_qty(&self, i: usize, side: Side, cap: Cash, limit: Price) -> Qty {
-        let mut budget = u128::from(cap.raw().unsigned_abs()) * EXACT_PER_CASH;
-        let mut qty = 0u64;
-        for level in self.books[i].depth(side.opposite(), usize::MAX) {
-            let reachable = match side {
-                Side::Buy => level.price <= limit,
-                Side::Sell => level.price >= limit,
-            };
-            if !reachable {
-                break;
-            }
-            let unit = u128::from(level.price.raw().unsigned_abs());
-            let take = level
-                .qty
-                .raw()
-                .min(u64::try_from(budget / unit).unwrap_or(u64::MAX));
-            qty = qty.saturating_add(take);
-            budget -= unit * u128::from(take);
-            if take < level.qty.raw() {
-                break;
-            }
-        }
-        Qty::from_raw(qty)
     }
 
     pub(super) fn cancel(&mut self, account: AccountId, order_id: OrderId, out: &mut Vec<Event>) {
