@@ -125,6 +125,47 @@ fn a_sell_trailing_stop_follows_the_high_and_triggers_the_trail_below_it() {
 }
 
 #[test]
+fn a_sweep_moves_the_stop_once_to_its_highest_trade() {
+    let (mut d, seller, buyer) = ko();
+    trade(&mut d, seller, buyer, "62.00", 100);
+    let ev = d.run(Command::SubmitOrder(trailing(
+        buyer,
+        Side::Sell,
+        100,
+        Trail::Price(px("1.00")),
+    )));
+    let id = accepted(&ev);
+    // Offers at 62.10, 62.20 and 62.30, then one buy through all three: one move, to the
+    // trail below 62.30 (the marks end where they would trade by trade).
+    for p in ["62.10", "62.20", "62.30"] {
+        d.run(Command::SubmitOrder(limit(seller, "KO", Side::Sell, p, 10)));
+    }
+    let ev = d.run(Command::SubmitOrder(limit(
+        buyer,
+        "KO",
+        Side::Buy,
+        "62.30",
+        30,
+    )));
+    let trades = ev
+        .iter()
+        .filter(|e| matches!(e, Event::Trade { .. }))
+        .count();
+    assert_eq!(trades, 3, "{ev:?}");
+    assert_eq!(moves(&ev), [(id, px("61.30"), px("62.30"))]);
+    // The move comes after the sweep's fills.
+    let last_fill = ev
+        .iter()
+        .rposition(|e| matches!(e, Event::OrderFilled { .. }))
+        .unwrap();
+    let moved = ev
+        .iter()
+        .position(|e| matches!(e, Event::OrderStopMoved { .. }))
+        .unwrap();
+    assert!(moved > last_fill, "{ev:?}");
+}
+
+#[test]
 fn a_buy_trailing_stop_follows_the_low_by_a_percentage() {
     let (mut d, seller, buyer) = ko();
     trade(&mut d, seller, buyer, "62.00", 100);

@@ -570,6 +570,8 @@ impl Engine {
         mut accepted: Option<Event>,
         out: &mut Vec<Event>,
     ) {
+        // The instrument traded and its highest and lowest trade price in `events`.
+        let mut range: Option<(usize, Price, Price)> = None;
         for e in events {
             match *e {
                 BookEvent::Accepted { .. } => {
@@ -626,9 +628,12 @@ impl Engine {
                             }
                         }
                     }
-                    if !self.trailing[i].is_empty() {
-                        self.follow_trade(i, price, out);
-                    }
+                    // Trailing stops follow the submission's best price once, after its
+                    // fills: a taker's sweep is monotone, so the marks end where they would
+                    // trade by trade, with one move per order instead of one per level.
+                    let (hi, lo) =
+                        range.map_or((price, price), |(_, h, l)| (h.max(price), l.min(price)));
+                    range = Some((i, hi, lo));
                 }
                 BookEvent::Rested {
                     id,
@@ -702,6 +707,11 @@ impl Engine {
                     }
                 }
             }
+        }
+        if let Some((i, hi, lo)) = range
+            && !self.trailing[i].is_empty()
+        {
+            self.follow_trades(i, hi, lo, out);
         }
     }
 

@@ -30,6 +30,8 @@ pub(super) struct TrailingMap {
     by_id: rustc_hash::FxHashMap<OrderId, Trailing>,
     sells: BTreeSet<(Price, OrderId)>,
     buys: BTreeSet<(Price, OrderId)>,
+    /// The ids a trade moves (scratch, not state: empty between commands' use).
+    scratch: Vec<OrderId>,
 }
 
 impl TrailingMap {
@@ -77,24 +79,20 @@ impl TrailingMap {
         Some(t)
     }
 
-    /// The ids whose water mark a trade at `price` betters, in id order within each side
-    /// (sells, then buys).
-    fn bettered(&self, price: Price) -> Vec<OrderId> {
-        let mut ids: Vec<OrderId> = self
-            .sells
-            .range(..(price, OrderId::new(0)))
-            .map(|(_, id)| *id)
-            .collect();
+    /// Into `ids`: the sells whose water mark a trade at `hi` betters, then the buys whose
+    /// mark a trade at `lo` betters, each side in id order.
+    fn bettered(&self, hi: Price, lo: Price, ids: &mut Vec<OrderId>) {
+        ids.clear();
+        ids.extend(self.sells.range(..(hi, OrderId::new(0))).map(|(_, id)| *id));
         let sells = ids.len();
         ids.extend(
             self.buys
-                .range((price, OrderId::new(u64::MAX))..)
-                .filter(|(w, _)| *w > price)
+                .range((lo, OrderId::new(u64::MAX))..)
+                .filter(|(w, _)| *w > lo)
                 .map(|(_, id)| *id),
         );
         ids[..sells].sort_unstable();
         ids[sells..].sort_unstable();
-        ids
     }
 
     /// Whether the sets and the map agree (for the engine's invariants).
@@ -111,15 +109,26 @@ impl TrailingMap {
 /// sell, up for a buy), so it never triggers earlier than the trail says. `None` when there
 /// is no such positive price.
 pub(super) fn stop_for(side: Side, water: Price, trail: Trail, tick: Price) -> Option<Price> {
-    let w = i128::from(water.raw());
+    let w = water.raw();
+    // In i64 while it fits (any price below $92bn at 10⁻⁴ $): a 128-bit division showed in
+    // the trailing-stop mix's profile. Floor division of a positive value rounds the sell
+    // stop down; the buy's adds 9,999 first to round up.
     let raw = match (side, trail) {
-        (Side::Sell, Trail::Price(p)) => w - i128::from(p.raw()),
-        (Side::Buy, Trail::Price(p)) => w + i128::from(p.raw()),
-        // Floor division of a positive value: the sell stop rounds down.
-        (Side::Sell, Trail::Bps(b)) => w * (10_000 - i128::from(b)) / 10_000,
-        (Side::Buy, Trail::Bps(b)) => (w * (10_000 + i128::from(b)) + 9_999) / 10_000,
-    };
-    let p = Price::from_raw(i64::try_from(raw).ok()?);
+        (Side::Sell, Trail::Price(p)) => w.checked_sub(p.raw()),
+        (Side::Buy, Trail::Price(p)) => w.checked_add(p.raw()),
+        (Side::Sell, Trail::Bps(b)) => w
+            .checked_mul(10_000 - i64::from(b))
+            .map(|v| v / 10_000)
+            .or_else(|| i64::try_from(i128::from(w) * (10_000 - i128::from(b)) / 10_000).ok()),
+        (Side::Buy, Trail::Bps(b)) => w
+            .checked_mul(10_000 + i64::from(b))
+            .and_then(|v| v.checked_add(9_999))
+            .map(|v| v / 10_000)
+            .or_else(|| {
+                i64::try_from((i128::from(w) * (10_000 + i128::from(b)) + 9_999) / 10_000).ok()
+            }),
+    }?;
+    let p = Price::from_raw(raw);
     let p = match side {
         Side::Sell => p.floor_to(tick),
         Side::Buy => p.ceil_to(tick)?,
@@ -128,25 +137,32 @@ pub(super) fn stop_for(side: Side, water: Price, trail: Trail, tick: Price) -> O
 }
 
 impl Engine {
-    /// A trade at `price` in instrument `i`: every trailing stop whose water mark it betters
-    /// follows, its stop moving with it (re-keyed in the trigger queue) and reported.
-    pub(super) fn follow_trade(&mut self, i: usize, price: Price, out: &mut Vec<Event>) {
+    /// Trades from `lo` to `hi` in instrument `i` (one submission's): every trailing stop
+    /// whose water mark they better follows, its stop moving with it (re-keyed in the
+    /// trigger queue) and reported once.
+    pub(super) fn follow_trades(&mut self, i: usize, hi: Price, lo: Price, out: &mut Vec<Event>) {
         let tr = &self.trailing[i];
-        let quiet = tr.sells.first().is_none_or(|(w, _)| *w >= price)
-            && tr.buys.last().is_none_or(|(w, _)| *w <= price);
+        let quiet = tr.sells.first().is_none_or(|(w, _)| *w >= hi)
+            && tr.buys.last().is_none_or(|(w, _)| *w <= lo);
         if quiet {
             return;
         }
         let tick = self.instruments[i].tick;
         let symbol = self.instruments[i].symbol;
-        for id in self.trailing[i].bettered(price) {
-            let Some(t) = self.trailing[i].raise(id, price) else {
-                continue;
-            };
+        let mut ids = std::mem::take(&mut self.trailing[i].scratch);
+        self.trailing[i].bettered(hi, lo, &mut ids);
+        for &id in &ids {
             let Some(w) = self.orders.get_mut(&id) else {
                 continue;
             };
-            let Some(stop) = stop_for(w.side, price, t.trail, tick) else {
+            let water = match w.side {
+                Side::Sell => hi,
+                Side::Buy => lo,
+            };
+            let Some(t) = self.trailing[i].raise(id, water) else {
+                continue;
+            };
+            let Some(stop) = stop_for(w.side, water, t.trail, tick) else {
                 continue;
             };
             let Some(old) = w.stop_price.filter(|old| *old != stop) else {
@@ -162,10 +178,11 @@ impl Engine {
                 account,
                 symbol,
                 stop_price: stop,
-                water: price,
+                water,
                 trail: t.trail,
             });
         }
+        self.trailing[i].scratch = ids;
     }
 }
 
