@@ -714,6 +714,17 @@ impl Engine {
             if b.in_call() && !self.session.is_call() && !self.halted[i] {
                 return Err(format!("instrument {i} in a call outside one"));
             }
+            // Between commands no held stop is one the last trade reached where stops
+            // trigger (a command that trades triggers them all before it ends).
+            if self.session == bourse_core::Session::Continuous
+                && !b.in_call()
+                && let Some(last) = b.last_trade_price()
+                && let Some(id) = self.stops[i].next_triggered(last)
+            {
+                return Err(format!(
+                    "instrument {i}: held stop {id:?} already reached by the last trade {last}"
+                ));
+            }
         }
         self.watchlists.check(|a| self.account(a).is_some())?;
         if let Some((_, id, _)) = self

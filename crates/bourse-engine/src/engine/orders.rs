@@ -348,10 +348,15 @@ impl Engine {
         );
         // A notional order's fills hold no more than what is left of its cap.
         self.notional_cap = req.opts.notional.map(|cap| (order_id, cap));
-        self.translate(&ev, Some(accepted), out);
+        let traded = self.translate(&ev, Some(accepted), out);
         self.notional_cap = None;
         self.scratch = ev;
-        self.run_triggers(i, out);
+        // Every command leaves no stop its last trade reached, so one that did not trade
+        // has none to trigger: a look at the queues' heads (pointer chases in two trees)
+        // cost every resting order when many stops were held.
+        if traded {
+            self.run_triggers(i, out);
+        }
     }
 
     pub(super) fn cancel(&mut self, account: AccountId, order_id: OrderId, out: &mut Vec<Event>) {
@@ -528,9 +533,11 @@ impl Engine {
                 o.reserved_cash = new_cash;
             }
         }
-        self.translate(&ev, None, out);
+        let traded = self.translate(&ev, None, out);
         self.scratch = ev;
-        self.run_triggers(i, out);
+        if traded {
+            self.run_triggers(i, out);
+        }
     }
 
     pub(super) fn mass_cancel(
@@ -564,12 +571,13 @@ impl Engine {
 
     /// Turns a book's events into exchange events, settling fills and releasing
     /// reservations as they come. `accepted` goes out in place of the book's `Accepted`.
+    /// Whether anything traded (only a trade can reach a held stop).
     pub(super) fn translate(
         &mut self,
         events: &[BookEvent],
         mut accepted: Option<Event>,
         out: &mut Vec<Event>,
-    ) {
+    ) -> bool {
         // The instrument traded and its highest and lowest trade price in `events`.
         let mut range: Option<(usize, Price, Price)> = None;
         for e in events {
@@ -713,6 +721,7 @@ impl Engine {
         {
             self.follow_trades(i, hi, lo, out);
         }
+        range.is_some()
     }
 
     /// Whether the order is still working.

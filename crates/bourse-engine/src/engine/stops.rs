@@ -41,7 +41,7 @@ impl Stops {
 
     /// The next stop the last trade price `last` triggers, if any: of the first buy and the
     /// first sell in trigger order, whichever is triggered (both: the earlier arrival).
-    fn next_triggered(&self, last: Price) -> Option<OrderId> {
+    pub(super) fn next_triggered(&self, last: Price) -> Option<OrderId> {
         let buy = self
             .buys
             .keys()
