@@ -2,8 +2,9 @@
 //! as its time comes, with a journaled `SetSession` command (the engine reads no clock, so
 //! a replay needs none).
 //!
-//! At start it sends the session the calendar says now; the engine walks there through
-//! every session between (a restart after a missed close still closes). Then it sleeps until
+//! At start, before the listeners open, it sends the session the calendar says now; the
+//! engine walks there through every session between (a restart after a missed close still
+//! closes). Then it sleeps until
 //! the calendar's next change, at most a minute at a time.
 
 use std::sync::Arc;
@@ -17,9 +18,31 @@ use bourse_core::{Command, Session};
 /// The longest sleep between two looks at the calendar.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 
-/// Runs until the gateway closes (the server stops).
-pub async fn run(calendar: Arc<Calendar>, gateway: Arc<Gateway>) {
-    let mut sent: Option<Session> = None;
+/// Moves the engine to the session the calendar says now, before any listener opens: a
+/// fresh engine starts in continuous trading, and an order placed before the clock's first
+/// command would trade in it at night. Tries for a few seconds (the journal may be slow to
+/// answer); the session it set, if any, for [`run`].
+pub async fn open(calendar: &Calendar, gateway: &Gateway) -> Option<Session> {
+    for _ in 0..10 {
+        let t = calendar.now(bourse_api::auth::now());
+        let session = calendar.session_at(t);
+        match gateway.execute(Command::SetSession { session }).await {
+            Ok(_) => {
+                tracing::info!(%session, at = %calendar.rfc3339(t), "market session at start");
+                return Some(session);
+            }
+            Err(GatewayError::Closed) => return None,
+            Err(e) => {
+                tracing::warn!(%session, "could not set the session at start: {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+    None
+}
+
+/// Runs until the gateway closes (the server stops); `sent` is the session [`open`] set.
+pub async fn run(calendar: Arc<Calendar>, gateway: Arc<Gateway>, mut sent: Option<Session>) {
     loop {
         let real = bourse_api::auth::now();
         let t = calendar.now(real);

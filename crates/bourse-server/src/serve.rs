@@ -881,6 +881,10 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
     let (fix_stop_tx, fix_stop) = tokio::sync::watch::channel(false);
     let app = with_hsts(app, tls.is_some());
     let served = rt.block_on(async {
+        let opened = match &for_clock {
+            Some((calendar, gateway)) => crate::clock::open(calendar, gateway).await,
+            None => None,
+        };
         let server = match server {
             // The standby's listener: from now on the whole API.
             Some(s) => {
@@ -923,7 +927,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
             ));
         }
         if let Some((calendar, gateway)) = for_clock {
-            tokio::spawn(crate::clock::run(calendar, gateway));
+            tokio::spawn(crate::clock::run(calendar, gateway, opened));
         }
         if let Some(d) = demo {
             let (gateway, feed) = for_demo;

@@ -399,9 +399,7 @@ impl Market<'_> {
             if now == want {
                 return c;
             }
-            // Before the first `closed` the market may still read `continuous` (the clock's
-            // first command has not come through yet); after it, a later session means this
-            // one went by unseen.
+            // A later session means this one went by unseen.
             if stage > 0 && now != "closed" {
                 let at = DAY.iter().position(|s| *s == now).unwrap();
                 assert!(
@@ -485,6 +483,10 @@ fn a_compressed_trading_day_walks_every_session_over_rest_and_websocket() {
         let m = Market { h: &h, token: &ta };
 
         // ---- Closed ---------------------------------------------------------------------
+        // The market is in the calendar's session from the first answer: the clock sets it
+        // before the listeners open (a fresh engine would otherwise trade continuously).
+        let first = m.clock().await;
+        assert_eq!(first["session"], "closed", "{first}");
         let clock = m.wait(0).await;
         // Calendar time started at 03:56 New York time on day D, a weekday.
         let ts = clock["timestamp"].as_str().unwrap();
