@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { add, cmp, dec, decimalsOf, div, divDown, group, isMultiple, mul, percent, rescale, sub, toText, trim, tryParse } from '../src/lib/decimal';
+import { add, cmp, dec, decimalsOf, div, divDown, group, isMultiple, mul, percent, rescale, sub, toStep, toText, trim, tryParse } from '../src/lib/decimal';
 import * as fmt from '../src/lib/format';
 
 const t = (s: string) => dec(s);
@@ -135,5 +135,20 @@ describe('format', () => {
   it('labels codes', () => {
     expect(fmt.label('partially_filled')).toBe('Partially filled');
     expect(fmt.label('IOC_REMAINDER')).toBe('Ioc remainder');
+  });
+});
+
+describe('toStep', () => {
+  const step = (a: string, s: string, way: 'down' | 'up') => toText(toStep(t(a), t(s), way));
+  it('rounds onto a multiple of the step, down or up, with the step’s decimals', () => {
+    expect(step('187.21895', '0.01', 'down')).toBe('187.21');
+    expect(step('187.21895', '0.01', 'up')).toBe('187.22');
+    expect(step('188.1', '0.05', 'down')).toBe('188.10');
+    expect(step('188.12', '0.05', 'up')).toBe('188.15');
+    expect(step('189.0000', '0.01', 'up')).toBe('189.00');
+    expect(step('189', '0.01', 'down')).toBe('189.00');
+    expect(step('-1.234', '0.01', 'down')).toBe('-1.24');
+    expect(step('-1.234', '0.01', 'up')).toBe('-1.23');
+    expect(step('1.234', '0', 'down')).toBe('1.234');
   });
 });

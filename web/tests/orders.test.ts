@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OrderBook, classTag, heldNote, isExit, orderPrice, type ExecutionReport } from '../src/lib/orders';
+import { OrderBook, classTag, heldNote, isExit, orderPrice, trailingLine, waterLabel, type ExecutionReport } from '../src/lib/orders';
 import type { Order } from '../src/lib/types';
 
 const accepted = (seq: number, id = '17'): ExecutionReport => ({
@@ -162,6 +162,44 @@ describe('OrderBook (execution reports)', () => {
     expect(b.open().map((o) => o.id)).toEqual(['10', '9']);
   });
 
+  it('a trigger, its fills and a cancelled remainder of one command (one seq) all apply', () => {
+    const b = new OrderBook();
+    b.apply({ ...accepted(1, '9'), side: 'sell', order_type: 'stop', limit_price: null, stop_price: '185.00', status: 'held' });
+    // Another account's trade (seq 5) triggers it; the market order sweeps two levels.
+    b.apply({ type: 'execution_report', seq: 5, event: 'triggered', order_id: '9', symbol: 'AAPL' });
+    b.apply({ ...fill(5, '4', '4', '6', '184.90', 'partially_filled'), order_id: '9', trade_id: 'a' });
+    b.apply({ ...fill(5, '3', '7', '3', '184.87', 'partially_filled'), order_id: '9', trade_id: 'b' });
+    // The same fill again changes nothing.
+    b.apply({ ...fill(5, '3', '7', '3', '184.87', 'partially_filled'), order_id: '9', trade_id: 'b' });
+    let o = b.get('9');
+    expect(o).toMatchObject({ status: 'partially_filled', filled_qty: '7', leaves_qty: '3', seq: 5 });
+    expect(o?.fills.map((f) => f.trade_id)).toEqual(['a', 'b']);
+    b.apply({ type: 'execution_report', seq: 5, event: 'canceled', order_id: '9', canceled_qty: '3', reason: 'MARKET_REMAINDER', status: 'canceled' });
+    o = b.get('9');
+    expect(o).toMatchObject({ status: 'canceled', filled_qty: '7', leaves_qty: '0', cancel_reason: 'MARKET_REMAINDER' });
+    // An accepted of an older seq, or a fill seen in a REST copy of the command, is not applied again.
+    b.apply({ ...accepted(1, '9'), side: 'sell', order_type: 'stop', status: 'held' });
+    expect(b.get('9')?.status).toBe('canceled');
+  });
+
+  it('a REST copy of the command first: its reports change nothing', () => {
+    const b = new OrderBook();
+    const done: Order = {
+      ...rest('9', { side: 'sell', type: 'stop', limit_price: null, stop_price: '185.00', qty: '10' }),
+      status: 'filled',
+      filled_qty: '10',
+      leaves_qty: '0',
+      filled_avg_price: '184.90',
+      seq: 5,
+      fills: [{ trade_id: 'a', price: '184.90', qty: '10', liquidity: 'taker', fee: '0.00' }],
+    };
+    b.upsert(done);
+    b.apply({ ...accepted(5, '9'), side: 'sell', order_type: 'stop', status: 'held' });
+    b.apply({ type: 'execution_report', seq: 5, event: 'triggered', order_id: '9', symbol: 'AAPL' });
+    b.apply({ ...fill(5, '10', '10', '0', '184.90', 'filled'), order_id: '9', trade_id: 'a' });
+    expect(b.get('9')).toEqual(done);
+  });
+
   it('resetOpen replaces the open orders with a fresh list', () => {
     const b = new OrderBook();
     b.apply(accepted(1, '1'));
@@ -278,5 +316,91 @@ describe('OrderBook (order classes)', () => {
     expect(heldNote(tp, { ...entry, status: 'filled' })).toBeNull();
     expect(heldNote({ ...tp, status: 'new' }, entry)).toBeNull();
     expect(heldNote(rest('9', { type: 'stop', status: 'held' }), undefined)).toBeNull();
+  });
+});
+
+describe('OrderBook (trailing stops)', () => {
+  /** A trailing stop sell as the REST API answers its placement (seq 60): the stop 1 % under 190.00. */
+  const placed = rest('50', {
+    side: 'sell',
+    type: 'trailing_stop',
+    qty: '10',
+    leaves_qty: '10',
+    limit_price: null,
+    stop_price: '188.10',
+    trail_price: null,
+    trail_percent: '1',
+    hwm: '190.00',
+    status: 'held',
+    seq: 60,
+  });
+  const moved = (seq: number, stop: string, hwm: string): ExecutionReport => ({
+    type: 'execution_report',
+    seq,
+    ts: `t${seq}`,
+    event: 'stop_moved',
+    order_id: '50',
+    symbol: 'AAPL',
+    stop_price: stop,
+    hwm,
+    trail_price: null,
+    trail_percent: '1',
+  });
+
+  it('stop_moved follows the stop and the water mark live', () => {
+    const b = new OrderBook();
+    b.upsert(placed);
+    // The feed's reports of the placement (its seq): nothing changes.
+    b.apply({ ...accepted(60, '50'), side: 'sell', order_type: 'trailing_stop', limit_price: null, stop_price: '188.10', status: 'held' });
+    b.apply(moved(60, '188.10', '190.00'));
+    expect(b.get('50')).toMatchObject({ stop_price: '188.10', hwm: '190.00', status: 'held', seq: 60 });
+    // A trade at 192.00 moves it up.
+    const o = b.apply(moved(64, '190.08', '192.00'));
+    expect(o).toMatchObject({ stop_price: '190.08', hwm: '192.00', trail_percent: '1', status: 'held', updated_at: 't64' });
+    expect(trailingLine(b.get('50') ?? placed)).toBe('stop 190.08 · trail 1%');
+    // An older move, seen late, does not move it back.
+    b.apply(moved(62, '189.09', '191.00'));
+    expect(b.get('50')).toMatchObject({ stop_price: '190.08', hwm: '192.00' });
+  });
+
+  it('builds the order from its accepted and stop_moved reports when REST has not answered yet', () => {
+    const b = new OrderBook();
+    b.apply({ ...accepted(60, '50'), side: 'sell', order_type: 'trailing_stop', limit_price: null, stop_price: '189.00', status: 'held' });
+    b.apply({ ...moved(60, '189.00', '190.00'), trail_price: '1.00', trail_percent: null });
+    expect(b.get('50')).toMatchObject({ type: 'trailing_stop', stop_price: '189.00', hwm: '190.00', trail_price: '1.00', trail_percent: null, status: 'held' });
+    expect(trailingLine(b.get('50') ?? placed)).toBe('stop 189.00 · trail $1.00');
+    // A stop_moved of an order the page does not know is dropped.
+    expect(b.apply({ ...moved(61, '1.00', '2.00'), order_id: '99' })).toBeUndefined();
+  });
+
+  it('a trigger and a fill of the same command as the move still apply', () => {
+    const b = new OrderBook();
+    b.upsert(placed);
+    b.apply(moved(70, '190.08', '192.00'));
+    b.apply({ type: 'execution_report', seq: 70, event: 'triggered', order_id: '50', symbol: 'AAPL' });
+    expect(b.get('50')).toMatchObject({ status: 'new', stop_price: '190.08', seq: 70 });
+  });
+
+  it('an older REST copy keeps the moved stop; a newer one is taken', () => {
+    const b = new OrderBook();
+    b.upsert(placed);
+    b.apply(moved(64, '190.08', '192.00'));
+    // A list fetched before the move (seq 62, say a partial fill's) is taken, but not its stop.
+    b.upsert({ ...placed, seq: 62, filled_qty: '0' });
+    expect(b.get('50')).toMatchObject({ stop_price: '190.08', hwm: '192.00', seq: 62 });
+    // One from after the move (or of it) is the truth.
+    b.upsert({ ...placed, seq: 66, stop_price: '191.07', hwm: '193.00' });
+    expect(b.get('50')).toMatchObject({ stop_price: '191.07', hwm: '193.00', seq: 66 });
+  });
+
+  it('says the stop, the trail and the water mark in words', () => {
+    expect(trailingLine({ type: 'trailing_stop', stop_price: '189.00', trail_price: null, trail_percent: '1' })).toBe('stop 189.00 · trail 1%');
+    expect(trailingLine({ type: 'trailing_stop', stop_price: '189', trail_price: '1', trail_percent: null })).toBe('stop 189.00 · trail $1.00');
+    expect(trailingLine({ type: 'stop', stop_price: '189.00', trail_price: null, trail_percent: null })).toBeNull();
+    expect(orderPrice({ type: 'trailing_stop', limit_price: null, stop_price: '189.00', trail_price: null, trail_percent: '2.5' })).toBe('Trailing stop, stop 189.00 · trail 2.5%');
+    expect(waterLabel({ side: 'sell', hwm: '190.00' })).toBe('high 190.00');
+    expect(waterLabel({ side: 'buy', hwm: '185' })).toBe('low 185.00');
+    expect(waterLabel({ side: 'buy', hwm: null })).toBeNull();
+    expect(heldNote({ ...placed, order_class: 'simple' }, undefined)).toBeNull();
   });
 });

@@ -19,6 +19,9 @@ import {
   qtyError,
   sessionRules,
   tifsFor,
+  trailError,
+  trailRefusalHint,
+  trailingStop,
   typesFor,
 } from '../src/lib/ticket';
 import type { MarketSession, NewOrder, OrderType } from '../src/lib/types';
@@ -39,6 +42,8 @@ const base: TicketInput = {
   takeProfit: '',
   stopLoss: '',
   stopLossLimit: '',
+  trailIn: 'price',
+  trail: '',
 };
 
 suite('ticket check', () => {
@@ -281,7 +286,7 @@ suite('order classes: the request body', () => {
     expect(tifsFor('market', 'oco').map((t) => t.value)).toEqual(['day', 'gtc']);
     expect(typesFor('oco').map((t) => t.value)).toEqual(['limit']);
     expect(typesFor('bracket').map((t) => t.value)).toEqual(['market', 'limit', 'stop', 'stop_limit']);
-    expect(typesFor('simple').map((t) => t.value)).toEqual(['market', 'limit', 'stop', 'stop_limit']);
+    expect(typesFor('simple').map((t) => t.value)).toEqual(['market', 'limit', 'stop', 'stop_limit', 'trailing_stop']);
     // Choosing a class takes an on-open order back to day.
     expect(normalize({ ...bracket, tif: 'opg' }).tif).toBe('day');
     expect(normalize({ ...bracket, tif: 'gtc' }).tif).toBe('gtc');
@@ -566,5 +571,138 @@ suite('orders in dollars (notional)', () => {
     expect(fractionalRefusalHint('INVALID_ORDER', whole)).toBeNull();
     expect(fractionalRefusalHint('INSUFFICIENT_BUYING_POWER', n)).toBeNull();
     expect(fractionalRefusalHint(null, n)).toBeNull();
+  });
+});
+
+suite('trailing stops', () => {
+  const trailing: TicketInput = { ...base, side: 'sell', type: 'trailing_stop', tif: 'gtc', qty: '10', limit: '', trailIn: 'price', trail: '1.00' };
+  const stopText = (d: ReturnType<typeof trailingStop>) => (d ? toText(d) : null);
+
+  it('is offered for simple orders only, day or good till canceled', () => {
+    expect(typesFor('simple').map((t) => t.value)).toContain('trailing_stop');
+    for (const cls of ['bracket', 'oto', 'oco'] as const) expect(typesFor(cls).map((t) => t.value)).not.toContain('trailing_stop');
+    expect(tifsFor('trailing_stop').map((t) => t.value)).toEqual(['day', 'gtc']);
+    // A class, or a time in force it does not take, falls back as for the other types.
+    expect(normalize({ ...trailing, orderClass: 'bracket' }).type).toBe('limit');
+    expect(normalize({ ...trailing, tif: 'ioc' }).tif).toBe('day');
+    expect(normalize({ ...trailing, tif: 'gtc' }).tif).toBe('gtc');
+    expect(allowsExtendedHours('trailing_stop', 'day')).toBe(false);
+    expect(allowsPostOnly('trailing_stop', 'day')).toBe(false);
+  });
+
+  it('builds the request with exactly one trail and no limit or stop price', () => {
+    expect(check(trailing, listing, 'web-1').order).toEqual({
+      symbol: 'AAPL',
+      side: 'sell',
+      type: 'trailing_stop',
+      time_in_force: 'gtc',
+      qty: '10',
+      trail_price: '1.00',
+      client_order_id: 'web-1',
+    });
+    expect(check({ ...trailing, trailIn: 'percent', trail: ' 1.5 ', tif: 'day' }, listing).order).toEqual({
+      symbol: 'AAPL',
+      side: 'sell',
+      type: 'trailing_stop',
+      time_in_force: 'day',
+      qty: '10',
+      trail_percent: '1.5',
+    });
+    // Whatever the other inputs hold: no limit, stop, post only, extended hours or exits.
+    const o = check({ ...trailing, limit: '190.00', stop: '185.00', postOnly: true, extendedHours: true, tif: 'day', takeProfit: '200', stopLoss: '180' }, listing).order;
+    expect(o).toEqual({ symbol: 'AAPL', side: 'sell', type: 'trailing_stop', time_in_force: 'day', qty: '10', trail_price: '1.00' });
+    // Other types send no trail.
+    expect(check({ ...base, trail: '1.00' }, listing).order).not.toHaveProperty('trail_price');
+  });
+
+  it('checks a trail in dollars: a positive price on the tick', () => {
+    expect(trailError('1.00', 'price', '0.01')).toBeNull();
+    expect(trailError('0.05', 'price', '0.05')).toBeNull();
+    expect(trailError('', 'price', '0.01')).toMatch(/trail in dollars/);
+    expect(trailError('abc', 'price', '0.01')).toMatch(/trail in dollars/);
+    expect(trailError('1.00001', 'price', '0.01')).toMatch(/at most 4 decimals/);
+    expect(trailError('0', 'price', '0.01')).toBe('Enter a trail above zero.');
+    expect(trailError('-1', 'price', '0.01')).toBe('Enter a trail above zero.');
+    expect(trailError('1.005', 'price', '0.01')).toBe('Enter a trail on the tick: a multiple of 0.01.');
+    expect(trailError('0.07', 'price', '0.05')).toMatch(/multiple of 0\.05/);
+    // Refused before review, under the trail.
+    const c = check({ ...trailing, trail: '1.005' }, listing);
+    expect(c.order).toBeNull();
+    expect(c.errors.trail).toMatch(/on the tick/);
+  });
+
+  it('checks a trail in percent: above 0, below 100, at most 2 decimals', () => {
+    for (const ok of ['1', '0.01', '2.5', '99.99', '50.00']) expect(trailError(ok, 'percent', '0.01')).toBeNull();
+    expect(trailError('0', 'percent', '0.01')).toBe('Enter a percentage above 0 and below 100.');
+    expect(trailError('100', 'percent', '0.01')).toBe('Enter a percentage above 0 and below 100.');
+    expect(trailError('150', 'percent', '0.01')).toBe('Enter a percentage above 0 and below 100.');
+    expect(trailError('-1', 'percent', '0.01')).toMatch(/trail in percent/);
+    expect(trailError('1.5%', 'percent', '0.01')).toMatch(/trail in percent/);
+    expect(trailError('', 'percent', '0.01')).toMatch(/trail in percent/);
+    expect(trailError('1.234', 'percent', '0.01')).toMatch(/at most 2 decimals/);
+    // The tick is for dollars only.
+    expect(trailError('1.5', 'percent', '1')).toBeNull();
+    expect(check({ ...trailing, trailIn: 'percent', trail: '100' }, listing).errors.trail).toMatch(/below 100/);
+  });
+
+  it('refuses a time in force a trailing stop does not take, should one get through', () => {
+    const c = check({ ...trailing, tif: 'ioc' }, listing);
+    expect(c.errors.tif).toBe('A trailing stop is Day or Good till canceled.');
+    expect(c.order).toBeNull();
+  });
+
+  it('is never the entry of a class (the exchange’s INVALID_LEGS)', () => {
+    const o: NewOrder = { symbol: 'AAPL', side: 'buy', type: 'trailing_stop', time_in_force: 'day', qty: '1', trail_price: '1.00', order_class: 'oto', stop_loss: { stop_price: '180.00' } };
+    expect(classRules(o).orderClass).toBe('The entry of an OTO order is a market, limit, stop or stop limit order.');
+    expect(classRules({ ...o, order_class: 'bracket', take_profit: { limit_price: '200.00' } }).orderClass).toMatch(/market, limit, stop or stop limit/);
+  });
+
+  it('sits the trail from the water mark, on the tick away from the market', () => {
+    expect(stopText(trailingStop('sell', '190.00', { price: '1.00' }, '0.01'))).toBe('189.00');
+    expect(stopText(trailingStop('buy', '190.00', { price: '1.00' }, '0.01'))).toBe('191.00');
+    // 1.5 % of 190.07 is 2.85105: a sell's 187.21895 rounds down, a buy's 192.92105 up.
+    expect(stopText(trailingStop('sell', '190.07', { percent: '1.5' }, '0.01'))).toBe('187.21');
+    expect(stopText(trailingStop('buy', '190.07', { percent: '1.5' }, '0.01'))).toBe('192.93');
+    expect(stopText(trailingStop('sell', '190.00', { percent: '1' }, '0.05'))).toBe('188.10');
+    // Exactly on the tick stays.
+    expect(stopText(trailingStop('sell', '200.00', { percent: '1' }, '0.01'))).toBe('198.00');
+    // No mark, no trail, or no positive stop: nothing.
+    expect(trailingStop('sell', null, { price: '1.00' }, '0.01')).toBeNull();
+    expect(trailingStop('sell', '190.00', {}, '0.01')).toBeNull();
+    expect(trailingStop('sell', '1.00', { price: '1.00' }, '0.01')).toBeNull();
+    expect(trailingStop('sell', '190.00', { percent: '100' }, '0.01')).toBeNull();
+  });
+
+  it('says the order in words, with its stop at the last price', () => {
+    const sell = check(trailing, listing).order;
+    expect(sell && describe(sell, { last: '190.00', tick: '0.01' })).toBe('Sell 10 AAPL, trailing stop $1.00 below the high (now stop 189.00), good till canceled');
+    expect(sell && describe(sell)).toBe('Sell 10 AAPL, trailing stop $1.00 below the high, good till canceled');
+    expect(sell && describe(sell, { last: null, tick: '0.01' })).toBe('Sell 10 AAPL, trailing stop $1.00 below the high, good till canceled');
+    const buy = check({ ...trailing, side: 'buy', trailIn: 'percent', trail: '2', tif: 'day' }, listing).order;
+    expect(buy && describe(buy, { last: '190.00', tick: '0.01' })).toBe('Buy 10 AAPL, trailing stop 2% above the low (now stop 193.80), day');
+  });
+
+  it('estimates at the stop it would have now, else the book', () => {
+    const e = estimate(trailing, { bid: '189.99', ask: '190.01', last: '190.00' }, '0.01');
+    expect(e?.basis).toBe('current stop');
+    expect(toText(e?.total ?? { units: 0n, scale: 0 })).toBe('1890.00');
+    // Without the tick, a last price or a good trail: the book, as for a market order.
+    expect(estimate(trailing, { bid: '189.99', ask: '190.01', last: '190.00' })?.basis).toBe('best bid');
+    expect(estimate(trailing, { bid: '189.99' }, '0.01')?.basis).toBe('best bid');
+    expect(estimate({ ...trailing, trail: 'x' }, { bid: '189.99', last: '190.00' }, '0.01')?.basis).toBe('best bid');
+  });
+
+  it('waits for continuous trading to trigger, as stops do', () => {
+    const o: NewOrder = { symbol: 'AAPL', side: 'sell', type: 'trailing_stop', time_in_force: 'gtc', qty: '1', trail_percent: '1' };
+    expect(sessionRules(o, 'continuous')).toEqual({ warning: null, note: null });
+    expect(sessionRules(o, 'pre_market').note).toMatch(/trigger only in continuous trading/);
+  });
+
+  it('adds a hint to the exchange’s refusal of a trailing stop', () => {
+    const o: NewOrder = { symbol: 'AAPL', side: 'sell', type: 'trailing_stop', time_in_force: 'gtc', qty: '1', trail_price: '1.005' };
+    expect(trailRefusalHint('INVALID_TRAIL', o)).toMatch(/one trail/);
+    expect(trailRefusalHint('PRICE_OFF_TICK', o)).toMatch(/multiple of the stock’s tick/);
+    expect(trailRefusalHint('INSUFFICIENT_POSITION', o)).toBeNull();
+    expect(trailRefusalHint('INVALID_TRAIL', { ...o, type: 'limit', limit_price: '1' })).toBeNull();
   });
 });

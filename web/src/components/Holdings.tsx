@@ -4,7 +4,7 @@ import { add, dec, toText } from '../lib/decimal';
 import * as fmt from '../lib/format';
 import { useStore } from '../lib/hooks';
 import { useLive } from '../lib/live';
-import { classTag, heldNote, isExit, isOpen, orderPrice } from '../lib/orders';
+import { classTag, heldNote, isExit, isOpen, orderPrice, trailingLine, waterLabel } from '../lib/orders';
 import { revalue } from '../lib/pnl';
 import { cancelReason } from '../lib/session';
 import type { Order, Position } from '../lib/types';
@@ -283,11 +283,18 @@ function OrderRow({ o }: { o: Order }) {
           {fmt.qty(o.leaves_qty)}
           {fmt.nonZero(o.filled_qty) && <span class="muted"> ({fmt.qty(o.filled_qty)} filled)</span>}
         </td>
-        <td class="num">
-          {o.stop_price && <span class="muted">stop {fmt.price(o.stop_price)} </span>}
-          {o.limit_price ? fmt.price(o.limit_price) : o.type === 'market' ? 'Market' : fmt.DASH}
-          {o.notional != null && <span class="muted"> · {fmt.notional(o.notional)}</span>}
-        </td>
+        {o.type === 'trailing_stop' ? (
+          // The stop as it is now (it follows the price, live from `stop_moved`) and the trail.
+          <td class="num" data-testid={`trailing-stop-${o.id}`} title={waterLabel(o) ? `The stop follows the ${waterLabel(o)} (since the order was placed)` : undefined}>
+            {trailingLine(o)}
+          </td>
+        ) : (
+          <td class="num">
+            {o.stop_price && <span class="muted">stop {fmt.price(o.stop_price)} </span>}
+            {o.limit_price ? fmt.price(o.limit_price) : o.type === 'market' ? 'Market' : fmt.DASH}
+            {o.notional != null && <span class="muted"> · {fmt.notional(o.notional)}</span>}
+          </td>
+        )}
         <td>{o.time_in_force.toUpperCase()}</td>
         <td>
           {fmt.label(o.status)}
@@ -296,8 +303,9 @@ function OrderRow({ o }: { o: Order }) {
         <td>
           <div class="row">
             {/* The exchange does not replace an exit (cancel the class and send it again), nor
-                change an order in dollars into one in shares. */}
-            {!isExit(o) && o.notional == null && (
+                change an order in dollars into one in shares, nor a trailing stop (held off
+                the book until it triggers, then a market order). */}
+            {!isExit(o) && o.notional == null && o.type !== 'trailing_stop' && (
               <button type="button" class="small" aria-expanded={editing} aria-label={`Modify order ${orderName(o)}`} onClick={() => setEditing((x) => !x)}>
                 Modify
               </button>

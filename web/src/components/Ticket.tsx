@@ -3,7 +3,7 @@ import { ApiError, api } from '../lib/api';
 import { toText } from '../lib/decimal';
 import * as fmt from '../lib/format';
 import { useStore } from '../lib/hooks';
-import { heldNote } from '../lib/orders';
+import { heldNote, trailingLine, waterLabel } from '../lib/orders';
 import { cancelReason, cancelReasonHelp, refusalHint } from '../lib/session';
 import {
   CLASS_HELP,
@@ -14,6 +14,8 @@ import {
   QTY_DECIMALS,
   TIF_HELP,
   TIME_IN_FORCE,
+  TRAILING_HELP,
+  TRAIL_PERCENT_DECIMALS,
   type AmountIn,
   type TicketField,
   type TicketInput,
@@ -29,9 +31,14 @@ import {
   fundsWarning,
   needsLimit,
   needsStop,
+  needsTrail,
   newClientOrderId,
   normalize,
   tifsFor,
+  trailError,
+  trailRefusalHint,
+  trailText,
+  trailingStop,
   typesFor,
 } from '../lib/ticket';
 import type { NewOrder, Order, OrderClass, OrderType, Quote, Stock, TimeInForce } from '../lib/types';
@@ -101,6 +108,15 @@ function Result({ answer }: { answer: Order }) {
             <dd>{fmt.notional(o.notional)}</dd>
           </div>
         )}
+        {trailingLine(o) && (
+          <div>
+            <dt>Trailing stop</dt>
+            <dd>
+              {trailingLine(o)}
+              {waterLabel(o) && <span class="muted"> ({waterLabel(o)})</span>}
+            </dd>
+          </div>
+        )}
         <div>
           <dt>Filled</dt>
           <dd>
@@ -148,6 +164,8 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
     takeProfit: '',
     stopLoss: '',
     stopLossLimit: '',
+    trailIn: 'price',
+    trail: '',
   });
   const [step, setStep] = useState<Step>({ kind: 'edit' });
   const [showErrors, setShowErrors] = useState(false);
@@ -181,7 +199,9 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
     if (step.kind !== 'edit') setStep({ kind: 'edit' });
   };
   const checked = check(input, stock, clientId, clock?.session);
-  const est = estimate(input, { bid: quote?.bid ?? null, ask: quote?.ask ?? null, last: quote?.last ?? null });
+  const est = estimate(input, { bid: quote?.bid ?? null, ask: quote?.ask ?? null, last: quote?.last ?? null }, stock.tick);
+  const last = quote?.last ?? null;
+  const trailing = needsTrail(input.type) && !dollars;
   const held = pos?.find((p) => p.symbol === stock.symbol);
   const funds = fundsWarning(input, est, acct?.buying_power, held?.qty_available ?? '0');
   const warnings = [...checked.warnings, ...(funds ? [funds] : [])];
@@ -266,6 +286,22 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
         : `Based on the ${est.basis}; fees not included.`}
     </p>
   );
+  const hintFor = (code: string, o: NewOrder) => refusalHint(code) ?? fractionalRefusalHint(code, o) ?? trailRefusalHint(code, o) ?? classRefusalHint(code, o);
+  /** Where a trailing stop's stop would sit at the last price, in words. */
+  const stopAt = (side: NewOrder['side'], trail: { price?: string | null; percent?: string | null }) => {
+    const now = trailingStop(side, last, trail, stock.tick);
+    return now ? `${fmt.price(toText(now))} at the last price, ${fmt.price(last)}; it follows the price` : 'set from the last trade when the order arrives';
+  };
+  /** The trail input's help: its unit and rule, and where the stop would sit now (once the trail is good). */
+  const trailHelp = () => {
+    const from = input.side === 'sell' ? 'below the highest' : 'above the lowest';
+    const rule =
+      input.trailIn === 'price'
+        ? `Dollars ${from} trade since the order is placed, on the tick (${fmt.price(stock.tick)}).`
+        : `Percent ${from} trade since the order is placed: above 0, below 100, at most ${TRAIL_PERCENT_DECIMALS} decimals.`;
+    if (trailError(input.trail, input.trailIn, stock.tick) !== null) return rule;
+    return `${rule} Stop now: ${stopAt(input.side, input.trailIn === 'price' ? { price: input.trail.trim() } : { percent: input.trail.trim() })}.`;
+  };
   const amountIn = (a: AmountIn) => set(a === 'dollars' ? { amountIn: a, orderClass: 'simple', type: 'market', tif: 'day' } : { amountIn: a });
 
   if (step.kind !== 'edit') {
@@ -273,7 +309,7 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
     return (
       <section class="card ticket" aria-labelledby="ticket-title">
         <h2 id="ticket-title">{step.kind === 'review' || step.kind === 'sending' ? 'Review order' : 'Order result'}</h2>
-        <p>{describe(order)}</p>
+        <p>{describe(order, { last, tick: stock.tick })}</p>
         <dl class="summary">
           {order.order_class && order.order_class !== 'simple' && (
             <div>
@@ -305,6 +341,20 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
               <dt>Stop price</dt>
               <dd>{fmt.price(order.stop_price)}</dd>
             </div>
+          )}
+          {order.type === 'trailing_stop' && (
+            <>
+              <div>
+                <dt>Trail</dt>
+                <dd>
+                  {trailText({ price: order.trail_price, percent: order.trail_percent })} {order.side === 'sell' ? 'below the highest trade' : 'above the lowest trade'}
+                </dd>
+              </div>
+              <div>
+                <dt>Stop now</dt>
+                <dd>{stopAt(order.side, { price: order.trail_price, percent: order.trail_percent })}</dd>
+              </div>
+            </>
           )}
           {order.limit_price && order.order_class !== 'oco' && (
             <div>
@@ -369,9 +419,7 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
           <>
             <p>The order was not placed:</p>
             <ErrorNote error={step.error} />
-            {step.error instanceof ApiError && (refusalHint(step.error.code) ?? fractionalRefusalHint(step.error.code, order) ?? classRefusalHint(step.error.code, order)) && (
-              <p class="help">{refusalHint(step.error.code) ?? fractionalRefusalHint(step.error.code, order) ?? classRefusalHint(step.error.code, order)}</p>
-            )}
+            {step.error instanceof ApiError && hintFor(step.error.code, order) && <p class="help">{hintFor(step.error.code, order)}</p>}
           </>
         )}
         {(step.kind === 'done' || step.kind === 'failed') && (
@@ -481,7 +529,7 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
           id="ticket-type"
           value={input.type}
           disabled={dollars}
-          aria-describedby={oco ? 'ticket-type-help' : dollars ? 'ticket-amount-in-help' : undefined}
+          aria-describedby={oco || trailing ? 'ticket-type-help' : dollars ? 'ticket-amount-in-help' : undefined}
           onChange={(e) => set({ type: e.currentTarget.value as OrderType })}
         >
           {typesFor(input.orderClass).map((t) => (
@@ -493,6 +541,11 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
         {oco && (
           <p class="help" id="ticket-type-help">
             An OCO order is a limit order at its take profit.
+          </p>
+        )}
+        {trailing && (
+          <p class="help" id="ticket-type-help">
+            {TRAILING_HELP}
           </p>
         )}
         {dollars ? (
@@ -554,6 +607,29 @@ export function Ticket({ stock, quote }: { stock: Stock; quote: Quote | null }) 
               <p class="error" id="ticket-stop-error">
                 {err('stop')}
               </p>
+            )}
+          </>
+        )}
+        {trailing && (
+          <>
+            <div class="amount-in" role="group" aria-label="Trail in">
+              <span class="amount-in-label" aria-hidden="true">
+                Trail in
+              </span>
+              <button type="button" aria-pressed={input.trailIn === 'price'} aria-label="Dollars" onClick={() => set({ trailIn: 'price' })}>
+                $
+              </button>
+              <button type="button" aria-pressed={input.trailIn === 'percent'} aria-label="Percent" onClick={() => set({ trailIn: 'percent' })}>
+                %
+              </button>
+            </div>
+            {priceInput(
+              'ticket-trail',
+              input.trailIn === 'price' ? 'Trail ($)' : 'Trail (%)',
+              'trail',
+              input.trail,
+              (v) => set({ trail: v }),
+              trailHelp(),
             )}
           </>
         )}

@@ -159,6 +159,21 @@ export function isMultiple(a: Dec, step: Dec): boolean {
   return x % y === 0n;
 }
 
+/**
+ * `a` on a multiple of `step` (a price on the tick): rounded down (toward minus infinity) or
+ * up (toward plus infinity), with the step's decimals (`187.21895` down to `0.01` →
+ * `187.21`); `a` as it is when `step` is zero.
+ */
+export function toStep(a: Dec, step: Dec, way: 'down' | 'up'): Dec {
+  if (step.units === 0n) return a;
+  const [x, y, scale] = align(a, abs(step));
+  let q = x / y;
+  const r = x % y;
+  if (r !== 0n && (way === 'down') === x < 0n) q += way === 'down' ? -1n : 1n;
+  // With the step's decimals (a multiple of it has no more).
+  return trim({ units: q * y, scale }, step.scale);
+}
+
 /** Adds thousands separators to the integer part of a canonical decimal text. */
 export function group(text: string): string {
   const negative = text.startsWith('-');

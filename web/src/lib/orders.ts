@@ -14,9 +14,10 @@ export interface ExecutionReport {
   /**
    * `parked`: a GTC order stepped off the book at the close until the next open (still
    * working). `linked`: the order just accepted is part of a class. `activated`: a held exit
-   * started, for `qty` (what its entry filled).
+   * started, for `qty` (what its entry filled). `stop_moved`: a trailing stop's stop followed
+   * the price (also sent with its `accepted`): `stop_price`, `hwm` and its trail.
    */
-  event: 'accepted' | 'triggered' | 'fill' | 'canceled' | 'replaced' | 'rejected' | 'parked' | 'linked' | 'activated';
+  event: 'accepted' | 'triggered' | 'fill' | 'canceled' | 'replaced' | 'rejected' | 'parked' | 'linked' | 'activated' | 'stop_moved';
   order_id: string | null;
   client_order_id?: string | null;
   symbol?: string;
@@ -28,6 +29,10 @@ export interface ExecutionReport {
   notional?: string | null;
   limit_price?: string | null;
   stop_price?: string | null;
+  /** `stop_moved`: the trailing stop's water mark (the highest trade for a sell, the lowest for a buy). */
+  hwm?: string | null;
+  trail_price?: string | null;
+  trail_percent?: string | null;
   status?: OrderStatus;
   trade_id?: string;
   last_qty?: string;
@@ -64,9 +69,37 @@ export function classTag(o: Pick<Order, 'order_class' | 'leg'>): string | null {
 /** An exit of a class (take profit or stop loss): the exchange does not replace one. */
 export const isExit = (o: Pick<Order, 'leg'>): boolean => o.leg === 'take_profit' || o.leg === 'stop_loss';
 
-/** An order's type and price in words: `"Market"`, `"Limit 190.00"`, `"Stop limit, stop 185.00 limit 184.50"`. */
-export function orderPrice(o: Pick<Order, 'type' | 'limit_price' | 'stop_price'>): string {
+/** A trailing stop's trail in words: `"$1.00"`, `"1.5%"`; null for another order. */
+export function trailLabel(o: Pick<Order, 'trail_price' | 'trail_percent'>): string | null {
+  if (o.trail_price != null) return fmt.money(o.trail_price);
+  if (o.trail_percent != null) return `${o.trail_percent}%`;
+  return null;
+}
+
+/**
+ * A trailing stop's stop and trail: `"stop 189.00 · trail 1%"` (the stop as it is now: it
+ * follows the price). Null for another order.
+ */
+export function trailingLine(o: Pick<Order, 'type' | 'stop_price' | 'trail_price' | 'trail_percent'>): string | null {
+  if (o.type !== 'trailing_stop') return null;
+  const trail = trailLabel(o);
+  return [o.stop_price ? `stop ${fmt.price(o.stop_price)}` : null, trail ? `trail ${trail}` : null].filter(Boolean).join(' · ') || null;
+}
+
+/** A trailing stop's water mark in words: `"high 190.00"` (a sell), `"low 185.00"` (a buy); null without one. */
+export function waterLabel(o: Pick<Order, 'side' | 'hwm'>): string | null {
+  if (o.hwm == null) return null;
+  return `${o.side === 'sell' ? 'high' : 'low'} ${fmt.price(o.hwm)}`;
+}
+
+/**
+ * An order's type and price in words: `"Market"`, `"Limit 190.00"`, `"Stop limit, stop 185.00
+ * limit 184.50"`, `"Trailing stop, stop 189.00 · trail 1%"`.
+ */
+export function orderPrice(o: Pick<Order, 'type' | 'limit_price' | 'stop_price' | 'trail_price' | 'trail_percent'>): string {
   const type = fmt.label(o.type);
+  const trailing = trailingLine(o);
+  if (trailing) return `${type}, ${trailing}`;
   if (o.stop_price && o.limit_price) return `${type}, stop ${fmt.price(o.stop_price)} limit ${fmt.price(o.limit_price)}`;
   const px = o.stop_price ?? o.limit_price;
   return px ? `${type} ${fmt.price(px)}` : type;
@@ -83,7 +116,26 @@ export const isOpen = (o: Order): boolean => OPEN_STATUSES.includes(o.status);
 export function heldNote(o: Order, entry: Order | undefined): string | null {
   if (o.status !== 'held' || !o.order_class || o.order_class === 'simple') return null;
   if (isExit(o) && entry?.leg === 'entry' && isOpen(entry)) return 'waits for the entry';
-  return o.type === 'stop' || o.type === 'stop_limit' ? 'waits for its stop price' : null;
+  return o.type === 'stop' || o.type === 'stop_limit' || o.type === 'trailing_stop' ? 'waits for its stop price' : null;
+}
+
+/**
+ * A report that may follow another of the same order in one command, so with the seq the
+ * order already has: a stop's trigger and its fills, a sweep's later fills, a market order's
+ * cancelled remainder. Each is applied at that seq too, being idempotent: a trigger only moves
+ * a held order, a cancel is final, and a fill is new only if its trade is not among the
+ * order's fills (a REST copy of the same command has them all).
+ */
+function followsInCommand(r: ExecutionReport, o: Order): boolean {
+  switch (r.event) {
+    case 'triggered':
+    case 'canceled':
+      return true;
+    case 'fill':
+      return r.trade_id !== undefined && !o.fills.some((f) => f.trade_id === r.trade_id);
+    default:
+      return false;
+  }
 }
 
 const byNewest = (a: Order, b: Order): number => {
@@ -94,6 +146,8 @@ const byNewest = (a: Order, b: Order): number => {
 
 export class OrderBook {
   private readonly orders = new Map<string, Order>();
+  /** A trailing stop's last `stop_moved`: its seq (the order's own seq is left alone by one). */
+  private readonly stopMovedAt = new Map<string, number>();
 
   get(id: string): Order | undefined {
     return this.orders.get(id);
@@ -109,6 +163,11 @@ export class OrderBook {
     const have = this.orders.get(order.id);
     if (have && have.seq > order.seq) return have;
     const copy = { ...order, fills: [...order.fills] };
+    // A copy from before the stop's last move keeps the moved stop.
+    if (have && (this.stopMovedAt.get(order.id) ?? -1) > order.seq) {
+      copy.stop_price = have.stop_price;
+      copy.hwm = have.hwm ?? null;
+    }
     this.orders.set(order.id, copy);
     return copy;
   }
@@ -121,6 +180,7 @@ export class OrderBook {
 
   clear(): void {
     this.orders.clear();
+    this.stopMovedAt.clear();
   }
 
   /** Applies an execution report; returns the order as it now is (undefined if unknown). */
@@ -129,7 +189,8 @@ export class OrderBook {
     if (id == null) return undefined;
     let o = this.orders.get(id);
     if (r.event === 'linked' || r.event === 'activated') return this.applyClass(r, id, o);
-    if (o && r.seq <= o.seq) return o;
+    if (r.event === 'stop_moved') return this.applyStopMoved(r, id, o);
+    if (o && (r.seq < o.seq || (r.seq === o.seq && !followsInCommand(r, o)))) return o;
     if (!o) {
       if (r.event !== 'accepted' && r.event !== 'rejected') return undefined;
       o = {
@@ -227,6 +288,25 @@ export class OrderBook {
       if (o.status !== 'held' || r.qty === undefined) return o;
       next = { ...o, qty: r.qty, leaves_qty: r.qty, status: o.type === 'limit' ? 'new' : 'held', updated_at: r.ts ?? o.updated_at };
     }
+    this.orders.set(id, next);
+    return next;
+  }
+
+  /**
+   * `stop_moved`: a trailing stop's stop followed the price (or was set, with its `accepted`).
+   * Its values are absolute, so it applies at its own seq too (again is harmless); like
+   * `linked` it leaves the order's seq alone, since the same command may go on to trigger and
+   * fill the order (reports of that seq must still apply). What it set is remembered, so an
+   * older REST copy of the order does not move the stop back.
+   */
+  private applyStopMoved(r: ExecutionReport, id: string, o: Order | undefined): Order | undefined {
+    if (!o || r.seq < o.seq || r.seq < (this.stopMovedAt.get(id) ?? -1)) return o;
+    const next: Order = { ...o, updated_at: r.ts ?? o.updated_at };
+    if (r.stop_price != null) next.stop_price = r.stop_price;
+    if (r.hwm !== undefined) next.hwm = r.hwm;
+    if (r.trail_price !== undefined) next.trail_price = r.trail_price;
+    if (r.trail_percent !== undefined) next.trail_percent = r.trail_percent;
+    this.stopMovedAt.set(id, r.seq);
     this.orders.set(id, next);
     return next;
   }

@@ -1,11 +1,12 @@
 /**
  * The order ticket's logic: which fields an order type needs, which times in force and
  * options go with it, order classes (bracket, OCO, OTO) and their exits, shares or dollars
- * (fractional shares and notional orders, on fractionable stocks), checks before review (and
- * what the market's session will do with the order), the estimated cost and shares (exact,
- * from the decimal strings) and the buying-power warning.
+ * (fractional shares and notional orders, on fractionable stocks), trailing stops (a trail in
+ * dollars or in percent, and where its stop sits now), checks before review (and what the
+ * market's session will do with the order), the estimated cost and shares (exact, from the
+ * decimal strings) and the buying-power warning.
  */
-import { type Dec, cmp, decimalsOf, divDown, isMultiple, isZero, mul, sign, toText, tryParse } from './decimal';
+import { type Dec, add, cmp, decimalsOf, divDown, isMultiple, isZero, mul, sign, sub, toStep, toText, tryParse } from './decimal';
 import * as fmt from './format';
 import { sessionLabel } from './session';
 import type { MarketSession, NewOrder, OrderClass, OrderType, Side, TimeInForce } from './types';
@@ -15,6 +16,7 @@ export const ORDER_TYPES: ReadonlyArray<{ value: OrderType; label: string }> = [
   { value: 'limit', label: 'Limit' },
   { value: 'stop', label: 'Stop' },
   { value: 'stop_limit', label: 'Stop limit' },
+  { value: 'trailing_stop', label: 'Trailing stop' },
 ];
 
 export const TIME_IN_FORCE: ReadonlyArray<{ value: TimeInForce; label: string }> = [
@@ -59,7 +61,7 @@ export function exitsHelp(cls: OrderClass, side: Side): string | null {
 /** The side of a class's exits: an OCO's are the order's own side, an entry's the other. */
 export const exitSide = (cls: OrderClass, side: Side): Side => (cls === 'oco' ? side : side === 'buy' ? 'sell' : 'buy');
 
-/** The entries a bracket or OTO takes (never a trailing stop). */
+/** The entries a bracket or OTO takes (never a trailing stop: the exchange's `INVALID_LEGS`). */
 const ENTRY_TYPES: readonly OrderType[] = ['limit', 'market', 'stop', 'stop_limit'];
 
 /** The order types a class takes: an OCO is a limit order (at its take profit). */
@@ -77,10 +79,11 @@ const isClassTif = (t: TimeInForce): boolean => t === 'day' || t === 'gtc';
 
 /**
  * The times in force an order type takes: on open and on close are market or limit orders;
- * an order with exits (any class but simple) is day or good till canceled.
+ * an order with exits (any class but simple) and a trailing stop are day or good till
+ * canceled.
  */
 export function tifsFor(type: OrderType, cls: OrderClass = 'simple'): ReadonlyArray<{ value: TimeInForce; label: string }> {
-  if (cls !== 'simple') return TIME_IN_FORCE.filter((t) => isClassTif(t.value));
+  if (cls !== 'simple' || type === 'trailing_stop') return TIME_IN_FORCE.filter((t) => isClassTif(t.value));
   return type === 'market' || type === 'limit' ? TIME_IN_FORCE : TIME_IN_FORCE.filter((t) => !isAuctionTif(t.value));
 }
 
@@ -98,6 +101,16 @@ export const TIF_HELP: Partial<Record<TimeInForce, string>> = {
 
 /** What the order is for: a number of shares, or a dollar amount (a notional order). */
 export type AmountIn = 'shares' | 'dollars';
+
+/** A trailing stop's trail: a distance in dollars (`trail_price`) or in percent (`trail_percent`). */
+export type TrailIn = 'price' | 'percent';
+
+/** The most decimals of a trail in percent (the exchange keeps basis points). */
+export const TRAIL_PERCENT_DECIMALS = 2;
+
+/** What a trailing stop does (the ticket's help under the order type). */
+export const TRAILING_HELP =
+  'A stop that follows the price: a sell’s stop sits the trail below the highest trade since you place the order, a buy’s above the lowest, and never moves back. When the price reaches it, it becomes a market order. A simple order, day or good till canceled.';
 
 export interface TicketInput {
   side: Side;
@@ -120,6 +133,10 @@ export interface TicketInput {
   stopLoss: string;
   /** The stop loss's limit price: optional (set, the stop loss is a stop-limit). */
   stopLossLimit: string;
+  /** A trailing stop's trail: in dollars or in percent. */
+  trailIn: TrailIn;
+  /** A trailing stop's trail: the amount, in `trailIn`'s unit. */
+  trail: string;
 }
 
 /** The most decimals of a fractional share (a millionth). */
@@ -167,6 +184,7 @@ export interface MarketRef {
 
 export const needsLimit = (t: OrderType): boolean => t === 'limit' || t === 'stop_limit';
 export const needsStop = (t: OrderType): boolean => t === 'stop' || t === 'stop_limit';
+export const needsTrail = (t: OrderType): boolean => t === 'trailing_stop';
 
 // Numbers in range are the exchange's to judge (its refusal is shown with its code); only
 // text that is not a number at all stops the ticket, and a quantity or an amount the stock
@@ -215,8 +233,65 @@ export function notionalRules(o: Pick<TicketInput, 'type' | 'tif' | 'orderClass'
   return null;
 }
 
+const PERCENT = /^\d+(\.\d+)?$/;
+const HUNDRED: Dec = { units: 100n, scale: 0 };
+
+/**
+ * A trailing stop's trail as the exchange takes it (what it refuses with `INVALID_TRAIL` or
+ * `PRICE_OFF_TICK`): in dollars a price above zero on the tick; in percent above 0 and below
+ * 100 with at most 2 decimals. Null when it is good; else what is wrong.
+ */
+export function trailError(text: string, trailIn: TrailIn, tick: string): string | null {
+  const t = text.trim();
+  if (trailIn === 'price') {
+    if (!PRICE.test(t)) return 'Enter the trail in dollars, like 1.00 (at most 4 decimals).';
+    const d = tryParse(t);
+    if (!d || sign(d) <= 0) return 'Enter a trail above zero.';
+    const step = tryParse(tick);
+    if (step && !isMultiple(d, step)) return `Enter a trail on the tick: a multiple of ${fmt.price(tick)}.`;
+    return null;
+  }
+  if (!PERCENT.test(t)) return `Enter the trail in percent, like 1 or 2.5 (at most ${TRAIL_PERCENT_DECIMALS} decimals).`;
+  if ((decimalsOf(t) ?? 0) > TRAIL_PERCENT_DECIMALS) return `Enter at most ${TRAIL_PERCENT_DECIMALS} decimals: the trail is kept to a hundredth of a percent.`;
+  const d = tryParse(t);
+  if (!d || sign(d) <= 0 || cmp(d, HUNDRED) >= 0) return 'Enter a percentage above 0 and below 100.';
+  return null;
+}
+
+/**
+ * Where a trailing stop's stop sits for a water mark (the highest trade for a sell, the
+ * lowest for a buy): the trail below it for a sell, above it for a buy, on the tick rounded
+ * away from the market (down for a sell, up for a buy) as the exchange does. Null when the
+ * trail or the mark is not a number, or there is no such positive price.
+ */
+export function trailingStop(side: Side, water: string | null | undefined, trail: { price?: string | null; percent?: string | null }, tick: string): Dec | null {
+  const w = tryParse(water);
+  if (!w || sign(w) <= 0) return null;
+  let raw: Dec | null = null;
+  const price = tryParse(trail.price);
+  const pct = tryParse(trail.percent);
+  if (price) {
+    raw = side === 'sell' ? sub(w, price) : add(w, price);
+  } else if (pct) {
+    // water × (100 ∓ pct) / 100, exactly: the division by 100 is two more decimals.
+    const m = mul(w, side === 'sell' ? sub(HUNDRED, pct) : add(HUNDRED, pct));
+    raw = { units: m.units, scale: m.scale + 2 };
+  }
+  if (!raw) return null;
+  const step = tryParse(tick) ?? { units: 0n, scale: 0 };
+  const stop = toStep(raw, step, side === 'sell' ? 'down' : 'up');
+  return sign(stop) > 0 ? stop : null;
+}
+
+/** A trail in words: `"$1.00"`, `"1.5%"`. */
+export function trailText(trail: { price?: string | null; percent?: string | null }): string {
+  if (trail.price != null) return fmt.money(trail.price);
+  if (trail.percent != null) return `${trail.percent}%`;
+  return fmt.DASH;
+}
+
 /** The ticket's fields an error is shown under (`exits`: the class's exits as a whole). */
-export type TicketField = 'qty' | 'notional' | 'amountIn' | 'limit' | 'stop' | 'tif' | 'orderClass' | 'takeProfit' | 'stopLoss' | 'stopLossLimit' | 'exits';
+export type TicketField = 'qty' | 'notional' | 'amountIn' | 'limit' | 'stop' | 'trail' | 'tif' | 'orderClass' | 'takeProfit' | 'stopLoss' | 'stopLossLimit' | 'exits';
 
 export interface Checked {
   /** Field → what is wrong; review is refused while there are any. */
@@ -238,7 +313,7 @@ export function sessionRules(order: Pick<NewOrder, 'type' | 'time_in_force' | 'e
   const tif = order.time_in_force;
   const now = sessionLabel(session).toLowerCase();
   const none = { warning: null, note: null };
-  if (order.type === 'stop' || order.type === 'stop_limit') {
+  if (order.type === 'stop' || order.type === 'stop_limit' || order.type === 'trailing_stop') {
     return session === 'continuous' ? none : { warning: null, note: 'Stop orders trigger only in continuous trading.' };
   }
   if (tif === 'opg') {
@@ -310,6 +385,12 @@ export function check(input: TicketInput, listing: Listing, clientOrderId?: stri
   const type: OrderType = oco ? 'limit' : input.type;
   const limit = !oco && needsLimit(type) ? price('limit', input.limit, 'limit price') : undefined;
   const stop = needsStop(type) ? price('stop', input.stop, 'stop price') : undefined;
+  let trail: string | undefined;
+  if (needsTrail(type)) {
+    const wrong = trailError(input.trail, input.trailIn, listing.tick);
+    if (wrong) errors.trail = wrong;
+    else trail = input.trail.trim();
+  }
   // The exits: a bracket and an OCO need both; an OTO takes the one filled in.
   let takeProfit: string | undefined;
   let stopLoss: string | undefined;
@@ -322,7 +403,9 @@ export function check(input: TicketInput, listing: Listing, clientOrderId?: stri
       if (any(input.stopLossLimit)) stopLossLimit = price('stopLossLimit', input.stopLossLimit, 'stop loss’s limit price');
     }
   }
-  if (!tifsFor(type).some((t) => t.value === input.tif)) errors.tif = 'On open and on close are for market and limit orders.';
+  if (!tifsFor(type).some((t) => t.value === input.tif)) {
+    errors.tif = needsTrail(type) ? 'A trailing stop is Day or Good till canceled.' : 'On open and on close are for market and limit orders.';
+  }
   if (Object.keys(errors).length) return { errors, warnings, notes, order: null };
   const order: NewOrder = {
     symbol: listing.symbol,
@@ -334,6 +417,10 @@ export function check(input: TicketInput, listing: Listing, clientOrderId?: stri
   if (oco) order.limit_price = takeProfit;
   if (limit !== undefined) order.limit_price = limit;
   if (stop !== undefined) order.stop_price = stop;
+  if (trail !== undefined) {
+    if (input.trailIn === 'price') order.trail_price = trail;
+    else order.trail_percent = trail;
+  }
   if (allowsPostOnly(type, input.tif, cls) && input.postOnly) order.post_only = true;
   if (allowsExtendedHours(type, input.tif, cls) && input.extendedHours) order.extended_hours = true;
   if (clientOrderId) order.client_order_id = clientOrderId;
@@ -427,7 +514,7 @@ export function classRules(o: NewOrder): Partial<Record<TicketField, string>> {
     const tpp = tryParse(tp);
     if (o.type !== 'limit' || (lp && tpp && cmp(lp, tpp) !== 0)) put('orderClass', 'An OCO order is a limit order at its take profit.');
   } else if (!ENTRY_TYPES.includes(o.type)) {
-    // Never a trailing stop (should the ticket offer one).
+    // Never a trailing stop: it is a simple order only.
     put('orderClass', `The entry of ${article(cls).toLowerCase()} ${name} is a market, limit, stop or stop limit order.`);
   }
   if (!isClassTif(o.time_in_force)) put('tif', `${a} is Day or Good till canceled.`);
@@ -460,13 +547,28 @@ export function classRules(o: NewOrder): Partial<Record<TicketField, string>> {
   return errors;
 }
 
+/** What to do about a refusal of a trailing stop (shown under the server's code and message). */
+export function trailRefusalHint(code: string | null | undefined, o: NewOrder): string | null {
+  if (o.type !== 'trailing_stop' || !code) return null;
+  switch (code) {
+    case 'INVALID_TRAIL':
+      return `A trailing stop has one trail: in dollars, above zero and on the tick; or in percent, above 0 and below 100 with at most ${TRAIL_PERCENT_DECIMALS} decimals. It has no limit or stop price of its own.`;
+    case 'PRICE_OFF_TICK':
+      return 'A trail in dollars must be a multiple of the stock’s tick.';
+    case 'INVALID_LEGS':
+      return 'A trailing stop is a simple order: it cannot be the entry of a bracket or OTO, nor part of an OCO.';
+    default:
+      return null;
+  }
+}
+
 /** What to do about a refusal of an order with exits (shown under the server's code and message). */
 export function classRefusalHint(code: string | null | undefined, o: NewOrder): string | null {
   const cls = o.order_class ?? 'simple';
   if (cls === 'simple' || !code) return null;
   switch (code) {
     case 'INVALID_LEGS':
-      return 'The exchange checks an order’s exits: a bracket has a take profit and a stop loss, an OTO exactly one of them, an OCO both (and is a limit order at its take profit); the order is Day or Good till canceled, not post only or extended hours; and the prices are in order (for sell exits the take profit above the entry and the stop loss below it, mirrored for buy exits).';
+      return 'The exchange checks an order’s exits: a bracket has a take profit and a stop loss, an OTO exactly one of them, an OCO both (and is a limit order at its take profit); the order is Day or Good till canceled, not a trailing stop, not post only or extended hours; and the prices are in order (for sell exits the take profit above the entry and the stop loss below it, mirrored for buy exits).';
     case 'INVALID_ORDER_CLASS':
       return 'The order class is one of Simple, Bracket, OCO and OTO.';
     case 'PRICE_OFF_TICK':
@@ -479,8 +581,8 @@ export function classRefusalHint(code: string | null | undefined, o: NewOrder): 
 export interface Estimate {
   /** The price the estimate assumes. */
   price: Dec;
-  /** Where it came from. */
-  basis: 'limit price' | 'stop price' | 'take profit' | 'best ask' | 'best bid' | 'last price';
+  /** Where it came from (`current stop`: where a trailing stop's stop sits at the last price). */
+  basis: 'limit price' | 'stop price' | 'current stop' | 'take profit' | 'best ask' | 'best bid' | 'last price';
   /** qty × price, exact; an order in dollars: its amount. */
   total: Dec;
   /** An order in dollars: the shares its amount pays for at `price` (to a millionth, rounded down). */
@@ -506,13 +608,17 @@ export function estimateNotional(amount: string, side: Side, m: MarketRef): Esti
   return shares ? { price, basis, total, shares } : null;
 }
 
-/** qty × the price the order would likely trade at (exact; fees not included). */
-export function estimate(input: TicketInput, m: MarketRef): Estimate | null {
+/**
+ * qty × the price the order would likely trade at (exact; fees not included). A trailing
+ * stop's is its stop at the last price (on the stock's `tick`, when given), else the book's.
+ */
+export function estimate(input: TicketInput, m: MarketRef, tick?: string): Estimate | null {
   if (input.amountIn === 'dollars') return estimateNotional(input.notional, input.side, m);
   const q = DECIMAL.test(input.qty.trim()) ? tryParse(input.qty.trim()) : null;
   if (!q) return null;
   let price: Dec | null;
   let basis: Estimate['basis'];
+  const stopNow = input.type === 'trailing_stop' && tick !== undefined && trailError(input.trail, input.trailIn, tick) === null ? trailingStop(input.side, m.last, trailOf(input), tick) : null;
   if (input.orderClass === 'oco') {
     // An OCO is a limit order at its take profit.
     price = tryParse(input.takeProfit.trim());
@@ -523,6 +629,9 @@ export function estimate(input: TicketInput, m: MarketRef): Estimate | null {
   } else if (input.type === 'stop') {
     price = tryParse(input.stop.trim());
     basis = 'stop price';
+  } else if (stopNow) {
+    price = stopNow;
+    basis = 'current stop';
   } else {
     const book = input.side === 'buy' ? m.ask : m.bid;
     price = tryParse(book);
@@ -555,6 +664,10 @@ export function fundsWarning(input: TicketInput, est: Estimate | null, buyingPow
   return null;
 }
 
+/** The ticket's trail as the two wire fields (one of them set). */
+const trailOf = (input: Pick<TicketInput, 'trailIn' | 'trail'>): { price?: string; percent?: string } =>
+  input.trailIn === 'price' ? { price: input.trail.trim() } : { percent: input.trail.trim() };
+
 /** A fresh client order id (the same one is resent if the outcome was unknown). */
 export function newClientOrderId(): string {
   const bytes = new Uint8Array(9);
@@ -563,15 +676,29 @@ export function newClientOrderId(): string {
 }
 
 /**
+ * Where a trailing stop's trail sits, in words: `"trailing stop $1.00 below the high"`, with
+ * the stop at the `last` price when it is known (and the `tick` given): `"… (now stop
+ * 189.00)"`.
+ */
+export function trailingPhrase(o: Pick<NewOrder, 'side' | 'trail_price' | 'trail_percent'>, last?: string | null, tick?: string): string {
+  const trail = { price: o.trail_price ?? null, percent: o.trail_percent ?? null };
+  const where = o.side === 'sell' ? 'below the high' : 'above the low';
+  const now = tick !== undefined ? trailingStop(o.side, last, trail, tick) : null;
+  return `trailing stop ${trailText(trail)} ${where}${now ? ` (now stop ${fmt.price(now)})` : ''}`;
+}
+
+/**
  * A one-line description: "Buy 10 AAPL, limit 190.00, good till canceled"; with exits
  * "…; bracket: take profit 195.00, stop loss 185.00 limit 184.50"; in dollars "Buy $250.00
- * of AAPL at market, day".
+ * of AAPL at market, day"; a trailing stop "Sell 10 AAPL, trailing stop $1.00 below the high
+ * (now stop 189.00), day" (its stop now from `market.last` on `market.tick`, when given).
  */
-export function describe(o: NewOrder): string {
+export function describe(o: NewOrder, market?: { last?: string | null; tick: string }): string {
   const what = o.notional !== undefined ? `${fmt.money(o.notional)} of ${o.symbol}` : `${fmt.qty(o.qty)} ${o.symbol}`;
   let head = `${o.side === 'buy' ? 'Buy' : 'Sell'} ${what}`;
   if (o.type === 'market') head += ' at market';
   const parts = [head];
+  if (o.type === 'trailing_stop') parts.push(trailingPhrase(o, market?.last, market?.tick));
   if (o.stop_price) parts.push(`stop ${fmt.price(o.stop_price)}`);
   if (o.limit_price) parts.push(`limit ${fmt.price(o.limit_price)}`);
   parts.push((TIME_IN_FORCE.find((x) => x.value === o.time_in_force)?.label ?? o.time_in_force).toLowerCase());

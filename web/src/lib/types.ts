@@ -5,7 +5,8 @@
  */
 
 export type Side = 'buy' | 'sell';
-export type OrderType = 'limit' | 'market' | 'stop' | 'stop_limit';
+/** `trailing_stop`: a stop that follows the price by `trail_price` dollars or `trail_percent` percent. */
+export type OrderType = 'limit' | 'market' | 'stop' | 'stop_limit' | 'trailing_stop';
 export type TimeInForce = 'day' | 'gtc' | 'ioc' | 'fok' | 'opg' | 'cls';
 /** `simple` (the default), or a class of orders placed together (Alpaca's `order_class`). */
 export type OrderClass = 'simple' | 'bracket' | 'oco' | 'oto';
@@ -111,7 +112,17 @@ export interface Order {
   /** A notional order's dollar amount (`"250.00"`); null (or absent from older answers) otherwise. */
   notional?: string | null;
   limit_price: string | null;
+  /** A stop's stop price; a trailing stop's current one (it moves as the price does). */
   stop_price: string | null;
+  /** A trailing stop's trail in dollars (null or absent otherwise). */
+  trail_price?: string | null;
+  /** A trailing stop's trail in percent, e.g. `"1.5"` (null or absent otherwise). */
+  trail_percent?: string | null;
+  /**
+   * A trailing stop's water mark: the highest trade since it was placed for a sell, the
+   * lowest for a buy (null or absent otherwise).
+   */
+  hwm?: string | null;
   status: OrderStatus;
   filled_qty: string;
   leaves_qty: string;
@@ -241,6 +252,10 @@ interface NewOrderFields {
   time_in_force: TimeInForce;
   limit_price?: string;
   stop_price?: string;
+  /** A trailing stop's trail in dollars, on the tick (exactly one of the two trails). */
+  trail_price?: string;
+  /** A trailing stop's trail in percent: above 0, below 100, at most 2 decimals. */
+  trail_percent?: string;
   client_order_id?: string;
   post_only?: boolean;
   /** Limit DAY orders only: also trades in pre-market and after-hours. */
