@@ -8,8 +8,9 @@ use bourse_core::{AccountId, Cash, Command, Event, Qty, Symbol};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::audit::{Actor, AuditKind, Record};
 use crate::error::{ApiError, ErrorBody, first_reject};
-use crate::extract::{JsonBody, Operator, Path};
+use crate::extract::{ClientIp, JsonBody, Operator, Path};
 use crate::orders::parse_account;
 use crate::state::{State, listed};
 use crate::wire;
@@ -45,12 +46,17 @@ pub(crate) struct AccountOpenedView {
 pub(crate) async fn open_account(
     axum::extract::State(s): State,
     _op: Operator,
+    ClientIp(ip): ClientIp,
 ) -> Result<impl IntoResponse, ApiError> {
     let reply = s.0.gateway.execute(Command::OpenAccount).await?;
     let account = reply.events.iter().find_map(|e| match e {
         Event::AccountOpened { account } => Some(*account),
         _ => None,
     });
+    if let Some(a) = account {
+        let r = Record::new(AuditKind::AccountOpenedByOperator, Actor::Operator);
+        s.0.people.audit.record(r.account(a).ip(ip)).await;
+    }
     match account {
         Some(a) => Ok((
             StatusCode::CREATED,
@@ -118,6 +124,7 @@ pub(crate) struct DepositView {
 pub(crate) async fn deposit(
     axum::extract::State(s): State,
     _op: Operator,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Amount>,
 ) -> Result<Json<DepositView>, ApiError> {
@@ -140,6 +147,11 @@ pub(crate) async fn deposit(
     if let Some(e) = first_reject(&reply.events) {
         return Err(e);
     }
+    let r = Record::new(AuditKind::DepositByOperator, Actor::Operator)
+        .account(account)
+        .ip(ip)
+        .detail("amount", amount.to_string());
+    s.0.people.audit.record(r).await;
     Ok(Json(DepositView {
         account_id: account.get().to_string(),
         amount,
@@ -206,6 +218,7 @@ pub(crate) struct SharesView {
 pub(crate) async fn deposit_shares(
     axum::extract::State(s): State,
     _op: Operator,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Shares>,
 ) -> Result<Json<SharesView>, ApiError> {
@@ -234,6 +247,12 @@ pub(crate) async fn deposit_shares(
     if let Some(e) = first_reject(&reply.events) {
         return Err(e);
     }
+    let r = Record::new(AuditKind::SharesDepositedByOperator, Actor::Operator)
+        .account(account)
+        .ip(ip)
+        .detail("symbol", symbol.to_string())
+        .detail("qty", qty.to_string());
+    s.0.people.audit.record(r).await;
     Ok(Json(SharesView {
         account_id: account.get().to_string(),
         symbol,
@@ -265,8 +284,14 @@ pub(crate) struct SnapshotView {
          body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait."))),
     )
 )]
-pub(crate) async fn snapshot(axum::extract::State(s): State, _op: Operator) -> impl IntoResponse {
+pub(crate) async fn snapshot(
+    axum::extract::State(s): State,
+    _op: Operator,
+    ClientIp(ip): ClientIp,
+) -> impl IntoResponse {
     s.0.ops.request_snapshot();
+    let r = Record::new(AuditKind::SnapshotTaken, Actor::Operator).ip(ip);
+    s.0.people.audit.record(r).await;
     (
         StatusCode::ACCEPTED,
         Json(SnapshotView {
@@ -317,6 +342,7 @@ pub(crate) struct HaltView {
 pub(crate) async fn halt(
     axum::extract::State(s): State,
     _op: Operator,
+    ClientIp(ip): ClientIp,
     Path((symbol, action)): Path<(String, String)>,
 ) -> Result<Json<HaltView>, ApiError> {
     let symbol = listed(&s, &symbol)?;
@@ -329,6 +355,15 @@ pub(crate) async fn halt(
     if let Some(e) = first_reject(&reply.events) {
         return Err(e);
     }
+    let kind = if action == "halt" {
+        AuditKind::SymbolHalted
+    } else {
+        AuditKind::SymbolResumed
+    };
+    let r = Record::new(kind, Actor::Operator)
+        .ip(ip)
+        .detail("symbol", symbol.to_string());
+    s.0.people.audit.record(r).await;
     Ok(Json(HaltView {
         symbol,
         halted: action == "halt",
@@ -365,8 +400,13 @@ pub(crate) struct EndOfDayView {
 pub(crate) async fn end_of_day(
     axum::extract::State(s): State,
     _op: Operator,
+    ClientIp(ip): ClientIp,
 ) -> Result<Json<EndOfDayView>, ApiError> {
     let reply = s.0.gateway.execute(Command::EndOfDay).await?;
+    let r = Record::new(AuditKind::EndOfDay, Actor::Operator)
+        .ip(ip)
+        .detail("seq", reply.seq.0.to_string());
+    s.0.people.audit.record(r).await;
     let expired = reply
         .events
         .iter()
@@ -376,4 +416,112 @@ pub(crate) async fn end_of_day(
         expired_orders: expired,
         seq: reply.seq.0,
     }))
+}
+
+/// `?kind=&account=&actor=&before=&limit=` of the audit log.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AuditParams {
+    /// One kind of entry (`log_in`, `log_in_failed`, `symbol_halted`, ...).
+    kind: Option<String>,
+    /// Entries about this account.
+    #[param(value_type = Option<wire::AccountId>)]
+    account: Option<String>,
+    /// Entries by this actor: `operator`, `account:<id>`, `anonymous` or `system`.
+    actor: Option<String>,
+    /// The `next` cursor of the previous page: entries older than it.
+    before: Option<u64>,
+    /// Page length, 1-500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<usize>,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditPage)]
+pub(crate) struct AuditPageView {
+    entries: Vec<crate::audit::AuditEntry>,
+    /// The `before` of the next (older) page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<u64>,
+}
+
+/// `GET /v1/admin/audit`: the audit log, newest first, filtered. Nothing writes it over the
+/// API: entries are made by the actions they record.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/audit",
+    tag = "operator",
+    security(("bearer" = [])),
+    params(AuditParams),
+    responses(
+        (status = 200, description = "Entries, newest first.", body = AuditPageView),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: not the operator.", body = ErrorBody),
+        (status = 422, description = "INVALID_FIELD (an unknown kind or actor), INVALID_ACCOUNT_ID, \
+         INVALID_LIMIT.", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED (never for the operator token).",
+         body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 503, description = "UNAVAILABLE: the log's store cannot be read.",
+         body = ErrorBody),
+    )
+)]
+pub(crate) async fn audit(
+    axum::extract::State(s): State,
+    _op: Operator,
+    crate::extract::Query(q): crate::extract::Query<AuditParams>,
+) -> Result<Json<AuditPageView>, ApiError> {
+    let field = |m: &str| ApiError::unprocessable("INVALID_FIELD", m.to_owned());
+    let kind = match q.kind.as_deref() {
+        None => None,
+        Some(k) => Some(crate::audit::AuditKind::parse(k).ok_or_else(|| field("unknown kind"))?),
+    };
+    let account = match q.account.as_deref() {
+        None => None,
+        Some(a) => Some(parse_account(a)?.get()),
+    };
+    if let Some(a) = q.actor.as_deref() {
+        let known = matches!(a, "operator" | "anonymous" | "system")
+            || a.strip_prefix("account:")
+                .is_some_and(|n| n.parse::<u64>().is_ok_and(|n| n > 0));
+        if !known {
+            return Err(field(
+                "actor is operator, anonymous, system or account:<id>",
+            ));
+        }
+    }
+    let limit = match q.limit {
+        None => 100,
+        Some(n @ 1..=500) => n,
+        Some(_) => {
+            return Err(ApiError::unprocessable(
+                "INVALID_LIMIT",
+                "limit is 1 to 500",
+            ));
+        }
+    };
+    let entries =
+        s.0.people
+            .audit
+            .query(&crate::audit::AuditQuery {
+                kind,
+                account,
+                actor: q.actor,
+                before: q.before,
+                since: None,
+                limit,
+            })
+            .await
+            .map_err(|e| {
+                tracing::error!("{e}");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "UNAVAILABLE",
+                    "the audit log cannot be read now",
+                )
+            })?;
+    let next = (entries.len() == limit)
+        .then(|| entries.last().map(|e| e.id))
+        .flatten();
+    Ok(Json(AuditPageView { entries, next }))
 }

@@ -103,6 +103,7 @@ fn broker(who: &crate::auth::Principal) -> Result<AccountId, ApiError> {
 pub(crate) async fn register_broker(
     axum::extract::State(s): State,
     _: Operator,
+    crate::extract::ClientIp(ip): crate::extract::ClientIp,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
     let account = new_user(&s, &body, |username, password_hash| Command::RegisterUser {
@@ -111,6 +112,13 @@ pub(crate) async fn register_broker(
         role: Role::Broker,
     })
     .await?;
+    let r = crate::audit::Record::new(
+        crate::audit::AuditKind::BrokerRegistered,
+        crate::audit::Actor::Operator,
+    )
+    .account(account)
+    .ip(ip);
+    s.0.people.audit.record(r).await;
     Ok((
         StatusCode::CREATED,
         Json(registered(body.username, account)),

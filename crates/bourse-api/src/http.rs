@@ -162,6 +162,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
             post(admin::deposit_shares),
         )
         .route("/v1/admin/snapshot", post(admin::snapshot))
+        .route("/v1/admin/audit", get(admin::audit))
         // What no route takes: the web page's files and routes, else the JSON 404.
         .fallback(
             |method: axum::http::Method, uri: axum::http::Uri, headers: axum::http::HeaderMap| async move {

@@ -12,6 +12,7 @@
 mod admin;
 mod alertbook;
 pub mod alerts;
+pub mod audit;
 pub mod auth;
 mod brokers;
 pub mod clock;

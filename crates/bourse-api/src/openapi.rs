@@ -127,6 +127,7 @@ impl Modify for BearerAuth {
         crate::admin::deposit,
         crate::admin::deposit_shares,
         crate::admin::snapshot,
+        crate::admin::audit,
     ),
     components(schemas(ErrorBody)),
     tags(

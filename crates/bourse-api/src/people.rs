@@ -74,6 +74,8 @@ pub struct People {
     pub vault: Arc<Vault>,
     pub notifications: Arc<dyn Notifications>,
     pub lockout: Arc<Lockout>,
+    /// Security events and operators' actions.
+    pub audit: Arc<crate::audit::AuditLog>,
 }
 
 impl People {
@@ -86,6 +88,7 @@ impl People {
             vault: Arc::new(Vault::new(&[0; 32])),
             notifications: Arc::new(NoNotifications),
             lockout: Arc::default(),
+            audit: Arc::new(crate::audit::AuditLog::memory()),
         }
     }
 }

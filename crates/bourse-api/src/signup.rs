@@ -5,6 +5,7 @@
 //! Routes that take an address without a credential answer the same whether or not it is
 //! registered (`202`), so they cannot be used to find out who has an account.
 
+use crate::audit::{Actor, AuditKind, Record};
 use axum::Json;
 use axum::http::StatusCode;
 use bourse_core::profile::CodePurpose;
@@ -194,6 +195,7 @@ fn quietly(r: Result<(), ApiError>) -> Result<(), ApiError> {
 )]
 pub(crate) async fn start_reset(
     axum::extract::State(s): State,
+    crate::extract::ClientIp(ip): crate::extract::ClientIp,
     JsonBody(body): JsonBody<AddressOnly>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let (kind, addr) = address(body.email.as_deref(), body.phone.as_deref())?;
@@ -207,6 +209,12 @@ pub(crate) async fn start_reset(
             == Some(true)
     {
         quietly(issue(&s, account, CodePurpose::Reset, kind, &lookup, None).await)?;
+        // Only for a known address: the entry names the account, never the address.
+        let r = Record::new(AuditKind::PasswordResetRequested, Actor::Anonymous)
+            .account(account)
+            .ip(ip)
+            .detail("via", kind.name());
+        s.0.people.audit.record(r).await;
     }
     Ok(accepted())
 }
@@ -251,6 +259,7 @@ pub(crate) struct Reset {
 )]
 pub(crate) async fn confirm_reset(
     axum::extract::State(s): State,
+    crate::extract::ClientIp(ip): crate::extract::ClientIp,
     JsonBody(body): JsonBody<Reset>,
 ) -> Result<StatusCode, ApiError> {
     let (kind, addr) = address(body.email.as_deref(), body.phone.as_deref())?;
@@ -292,6 +301,10 @@ pub(crate) async fn confirm_reset(
     }
     people.lockout.succeeded(account);
     s.0.directory.set_password(account, hash);
+    let r = Record::new(AuditKind::PasswordReset, Actor::Anonymous)
+        .account(account)
+        .ip(ip);
+    s.0.people.audit.record(r).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -331,6 +344,7 @@ pub(crate) struct NewAddress {
 pub(crate) async fn change_contact(
     axum::extract::State(s): State,
     SessionAuth(who): SessionAuth,
+    crate::extract::ClientIp(ip): crate::extract::ClientIp,
     JsonBody(body): JsonBody<NewAddress>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let account = crate::people::account_of(&who)?;
@@ -338,6 +352,10 @@ pub(crate) async fn change_contact(
     let c = contact(&s.0.people.vault, kind, &addr);
     let to = c.lookup;
     issue(&s, account, CodePurpose::Change, kind, &to, Some(c)).await?;
+    let r = Record::new(AuditKind::ContactChangeRequested, Actor::Account(account))
+        .ip(ip)
+        .detail("kind", kind.name());
+    s.0.people.audit.record(r).await;
     Ok(accepted())
 }
 

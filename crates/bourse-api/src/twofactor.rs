@@ -163,6 +163,7 @@ pub(crate) struct Enrolment {
 pub(crate) async fn enrol(
     axum::extract::State(s): State,
     SessionAuth(who): SessionAuth,
+    crate::extract::ClientIp(ip): crate::extract::ClientIp,
 ) -> Result<(StatusCode, Json<Enrolment>), ApiError> {
     let account = account_of(&who)?;
     let mut secret = vec![0u8; 20];
@@ -183,6 +184,12 @@ pub(crate) async fn enrol(
     if let Some(e) = first_reject(&reply.events) {
         return Err(e);
     }
+    let r = crate::audit::Record::new(
+        crate::audit::AuditKind::TotpEnrolled,
+        crate::audit::Actor::Account(account),
+    )
+    .ip(ip);
+    s.0.people.audit.record(r).await;
     Ok((
         StatusCode::CREATED,
         Json(Enrolment {
@@ -232,6 +239,7 @@ pub(crate) struct RecoveryCodes {
 pub(crate) async fn confirm(
     axum::extract::State(s): State,
     SessionAuth(who): SessionAuth,
+    crate::extract::ClientIp(ip): crate::extract::ClientIp,
     JsonBody(body): JsonBody<Code>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
     let account = account_of(&who)?;
@@ -261,6 +269,12 @@ pub(crate) async fn confirm(
         return Err(e);
     }
     people.lockout.succeeded(account);
+    let r = crate::audit::Record::new(
+        crate::audit::AuditKind::TotpEnabled,
+        crate::audit::Actor::Account(account),
+    )
+    .ip(ip);
+    s.0.people.audit.record(r).await;
     Ok(Json(RecoveryCodes {
         recovery_codes: codes,
     }))
@@ -330,6 +344,7 @@ async fn with_factor(
 pub(crate) async fn disable(
     axum::extract::State(s): State,
     SessionAuth(who): SessionAuth,
+    crate::extract::ClientIp(ip): crate::extract::ClientIp,
     JsonBody(body): JsonBody<Proof>,
 ) -> Result<StatusCode, ApiError> {
     let account = account_of(&who)?;
@@ -338,6 +353,12 @@ pub(crate) async fn disable(
         factor,
     })
     .await?;
+    let r = crate::audit::Record::new(
+        crate::audit::AuditKind::TotpDisabled,
+        crate::audit::Actor::Account(account),
+    )
+    .ip(ip);
+    s.0.people.audit.record(r).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -366,6 +387,7 @@ pub(crate) async fn disable(
 pub(crate) async fn renew(
     axum::extract::State(s): State,
     SessionAuth(who): SessionAuth,
+    crate::extract::ClientIp(ip): crate::extract::ClientIp,
     JsonBody(body): JsonBody<Proof>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
     let account = account_of(&who)?;
@@ -376,6 +398,12 @@ pub(crate) async fn renew(
         recovery,
     })
     .await?;
+    let r = crate::audit::Record::new(
+        crate::audit::AuditKind::RecoveryCodesRenewed,
+        crate::audit::Actor::Account(account),
+    )
+    .ip(ip);
+    s.0.people.audit.record(r).await;
     Ok(Json(RecoveryCodes {
         recovery_codes: codes,
     }))

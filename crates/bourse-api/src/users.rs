@@ -4,16 +4,17 @@ use axum::Json;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bourse_core::profile::CodePurpose;
-use bourse_core::{Command, Event, RejectReason, Role, Scopes, UnixNanos};
+use bourse_core::{AccountId, Command, Event, RejectReason, Role, Scopes, UnixNanos};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::audit::{Actor, AuditKind, Record};
 use crate::auth::{
     Credential, UserEntry, digest, new_secret, now, password_shape_problem, valid_username,
 };
 use crate::cookie;
 use crate::error::{ApiError, ErrorBody, first_reject};
-use crate::extract::{Auth, JsonBody, Path, SessionAuth};
+use crate::extract::{Auth, ClientIp, JsonBody, Path, SessionAuth};
 use crate::gateway::GatewayError;
 use crate::state::State;
 use crate::wire;
@@ -121,8 +122,15 @@ pub(crate) struct Registered {
 )]
 pub(crate) async fn register(
     axum::extract::State(s): State,
+    ClientIp(ip): ClientIp,
     JsonBody(body): JsonBody<SignUp>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let audit = |account: AccountId, by: &'static str| {
+        Record::new(AuditKind::UserRegistered, Actor::Anonymous)
+            .account(account)
+            .ip(ip)
+            .detail("by", by)
+    };
     if body.email.is_none() && body.phone.is_none() {
         let Some(username) = body.username else {
             return Err(ApiError::unprocessable(
@@ -142,6 +150,7 @@ pub(crate) async fn register(
             }
         })
         .await?;
+        s.0.people.audit.record(audit(account, "username")).await;
         return Ok((
             StatusCode::CREATED,
             Json(registered(creds.username, account)),
@@ -190,6 +199,7 @@ pub(crate) async fn register(
             e
         }
     })?;
+    s.0.people.audit.record(audit(account, kind.name())).await;
     let mut r = registered(creds.username, account);
     r.verification_sent_to = Some(kind.name());
     Ok((StatusCode::CREATED, Json(r)))
@@ -318,9 +328,20 @@ pub(crate) enum LoggedIn {
 )]
 pub(crate) async fn log_in(
     axum::extract::State(s): State,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     JsonBody(body): JsonBody<LogIn>,
 ) -> Result<Response, ApiError> {
+    let audit = |kind, account: Option<AccountId>, reason: &'static str| {
+        let mut r = Record::new(kind, Actor::Anonymous).ip(ip);
+        if let Some(a) = account {
+            r = r.account(a);
+        }
+        if !reason.is_empty() {
+            r = r.detail("reason", reason);
+        }
+        r
+    };
     // SameSite keeps the cookie from other sites' requests; this keeps another site from
     // logging a visitor in to an account of its choosing.
     if body.cookie && !cookie::same_origin(&headers) {
@@ -363,27 +384,50 @@ pub(crate) async fn log_in(
         }
     };
     let user = name.as_deref().and_then(|n| s.0.directory.user(n));
-    if let Some(u) = &user {
-        crate::people::not_locked(&s, u.account)?;
+    if let Some(u) = &user
+        && let Err(e) = crate::people::not_locked(&s, u.account)
+    {
+        let r = audit(AuditKind::LogInLocked, Some(u.account), "");
+        s.0.people.audit.record(r).await;
+        return Err(e);
     }
     let phc = user.as_ref().map(|u| u.password_hash.clone());
     let ok = s.0.passwords.verify(body.password, phc).await?;
     let Some(user) = user.filter(|_| ok) else {
-        if let Some(a) = name
+        let known = name
             .as_deref()
             .and_then(|n| s.0.directory.user(n))
-            .map(|u| u.account)
-        {
+            .map(|u| u.account);
+        if let Some(a) = known {
             s.0.people.lockout.failed(a);
         }
+        let reason = if known.is_some() {
+            "password"
+        } else {
+            "unknown_user"
+        };
+        let r = audit(AuditKind::LogInFailed, known, reason);
+        s.0.people.audit.record(r).await;
         return Err(bad());
     };
-    let factor = crate::twofactor::factor(
+    let factor = match crate::twofactor::factor(
         &s,
         user.account,
         body.totp_code.as_deref(),
         body.recovery_code.as_deref(),
-    )?;
+    ) {
+        Ok(f) => f,
+        Err(e) => {
+            let r = audit(AuditKind::LogInFailed, Some(user.account), "second_factor");
+            s.0.people.audit.record(r).await;
+            return Err(e);
+        }
+    };
+    let factor_label = match factor {
+        bourse_core::profile::Factor::None => "password",
+        bourse_core::profile::Factor::Totp { .. } => "totp",
+        bourse_core::profile::Factor::Recovery { .. } => "recovery_code",
+    };
     let agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -411,11 +455,18 @@ pub(crate) async fn log_in(
     if let Some(e) = first_reject(&reply.events) {
         if e.code == RejectReason::SecondFactorInvalid.code() {
             s.0.people.lockout.failed(user.account);
+            let r = audit(AuditKind::LogInFailed, Some(user.account), "second_factor");
+            s.0.people.audit.record(r).await;
             return Err(ApiError::new(StatusCode::UNAUTHORIZED, e.code, e.message));
         }
         return Err(e);
     }
     s.0.people.lockout.succeeded(user.account);
+    let r = Record::new(AuditKind::LogIn, Actor::Account(user.account))
+        .ip(ip)
+        .detail("factor", factor_label)
+        .detail("via", if body.cookie { "browser" } else { "token" });
+    s.0.people.audit.record(r).await;
     s.0.directory
         .add_session(token_digest, user.account, expires_at);
     let account_id = user.account.get().to_string();
@@ -515,6 +566,7 @@ pub(crate) async fn current(
 pub(crate) async fn log_out(
     axum::extract::State(s): State,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Credential::Session(token) = who.credential else {
@@ -541,6 +593,8 @@ pub(crate) async fn log_out(
     if let Some(e) = first_reject(&reply.events) {
         return Err(e);
     }
+    let r = Record::new(AuditKind::LogOut, Actor::of(&who)).ip(ip);
+    s.0.people.audit.record(r).await;
     if matches!(cookie::credential(&headers), Some((_, cookie::Via::Cookie))) {
         let clear = cookie::clear_session(s.0.secure_cookies);
         return Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response());
@@ -612,6 +666,7 @@ pub(crate) struct KeyView {
 pub(crate) async fn create_key(
     axum::extract::State(s): State,
     SessionAuth(who): SessionAuth,
+    ClientIp(ip): ClientIp,
     JsonBody(body): JsonBody<NewKey>,
 ) -> Result<impl IntoResponse, ApiError> {
     let account = who.account.ok_or_else(|| {
@@ -670,6 +725,11 @@ pub(crate) async fn create_key(
     s.0.directory
         .add_key(secret_digest, key_id, account, scopes);
     debug_assert_eq!(digest(&secret), secret_digest);
+    let r = Record::new(AuditKind::ApiKeyCreated, Actor::Account(account))
+        .ip(ip)
+        .detail("key_id", key_id.to_string())
+        .detail("scopes", scopes.names().collect::<Vec<_>>().join(","));
+    s.0.people.audit.record(r).await;
     Ok((
         StatusCode::CREATED,
         Json(KeyView {
@@ -706,6 +766,7 @@ pub(crate) async fn create_key(
 pub(crate) async fn revoke_key(
     axum::extract::State(s): State,
     SessionAuth(who): SessionAuth,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let not_found = || ApiError::not_found("UNKNOWN_API_KEY", "no such API key");
@@ -734,5 +795,9 @@ pub(crate) async fn revoke_key(
     if first_reject(&reply.events).is_some() {
         return Err(not_found());
     }
+    let r = Record::new(AuditKind::ApiKeyRevoked, Actor::Account(account))
+        .ip(ip)
+        .detail("key_id", key_id.to_string());
+    s.0.people.audit.record(r).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,6 +17,8 @@ const NONCE: usize = 24;
 pub struct Vault {
     cipher: XChaCha20Poly1305,
     lookup: [u8; 32],
+    /// Names the key without revealing it (the audit log's `data_key_changed`).
+    fingerprint: String,
 }
 
 impl std::fmt::Debug for Vault {
@@ -35,10 +37,20 @@ impl Vault {
     pub fn new(key: &[u8; 32]) -> Vault {
         let seal = blake3::derive_key("bourse 2026-12 personal data sealing", key);
         let lookup = blake3::derive_key("bourse 2026-12 address lookup", key);
+        let id = blake3::derive_key("bourse 2026-12 data key fingerprint", key);
+        let fingerprint = id[..8].iter().map(|b| format!("{b:02x}")).collect();
         Vault {
             cipher: XChaCha20Poly1305::new(&seal.into()),
             lookup,
+            fingerprint,
         }
+    }
+
+    /// 16 hex characters that name the key (a one-way derivation: they reveal nothing of
+    /// it); a new key shows as a new fingerprint.
+    #[must_use]
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// From 64 hex characters.

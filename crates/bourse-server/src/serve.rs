@@ -824,6 +824,18 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         bourse_api::auth::Passwords::new(password_workers, cfg.server.password_queue)
             .context("starting the password threads")?,
     );
+    // The audit log lives with the journal: in its PostgreSQL schema, or beside the file
+    // journal. A new data key is an entry (its fingerprint, never the key).
+    let audit = Arc::new(match &read_opts {
+        Some(opts) => rt
+            .block_on(bourse_api::audit::AuditLog::connect(opts))
+            .context("opening the audit log")?,
+        None => bourse_api::audit::AuditLog::file(cfg.journal.dir.join("audit.jsonl"))
+            .context("opening the audit log")?,
+    });
+    if !standby {
+        rt.block_on(audit.note_data_key(vault.fingerprint()));
+    }
     let history = match (read_opts, projector_progress) {
         (Some(opts), Some(progress)) => History::Postgres {
             model,
@@ -858,6 +870,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
             reach: cfg.notify.reach(),
         }),
         lockout: Arc::default(),
+        audit,
     };
     let companies = Arc::new(companies(cfg, &listings)?);
     let app = bourse_api::router(

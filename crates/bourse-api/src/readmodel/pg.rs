@@ -95,7 +95,7 @@ impl PgReadModelOptions {
         self
     }
 
-    pub(super) fn connect_options(
+    pub(crate) fn connect_options(
         &self,
         application: &str,
     ) -> Result<PgConnectOptions, ProjectorError> {
