@@ -456,6 +456,7 @@ pub(crate) struct AuditPageView {
     params(AuditParams),
     responses(
         (status = 200, description = "Entries, newest first.", body = AuditPageView),
+        (status = 400, description = "MALFORMED_QUERY.", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
         (status = 403, description = "FORBIDDEN: not the operator.", body = ErrorBody),
         (status = 422, description = "INVALID_FIELD (an unknown kind or actor), INVALID_ACCOUNT_ID, \
@@ -500,7 +501,7 @@ pub(crate) async fn audit(
             ));
         }
     };
-    let entries =
+    let mut entries =
         s.0.people
             .audit
             .query(&crate::audit::AuditQuery {
@@ -509,7 +510,7 @@ pub(crate) async fn audit(
                 actor: q.actor,
                 before: q.before,
                 since: None,
-                limit,
+                limit: limit + 1,
             })
             .await
             .map_err(|e| {
@@ -520,8 +521,12 @@ pub(crate) async fn audit(
                     "the audit log cannot be read now",
                 )
             })?;
-    let next = (entries.len() == limit)
-        .then(|| entries.last().map(|e| e.id))
-        .flatten();
+    let more = entries.len() > limit;
+    entries.truncate(limit);
+    let next = if more {
+        entries.last().map(|e| e.id)
+    } else {
+        None
+    };
     Ok(Json(AuditPageView { entries, next }))
 }

@@ -56,6 +56,7 @@ pub enum AuditKind {
     DepositByOperator,
     SharesDepositedByOperator,
     BrokerRegistered,
+    NewsPublished,
     /// The server started with a data key other than the one in use before (its
     /// fingerprint, never the key).
     DataKeyChanged,
@@ -87,6 +88,7 @@ impl AuditKind {
             AuditKind::DepositByOperator => "deposit_by_operator",
             AuditKind::SharesDepositedByOperator => "shares_deposited_by_operator",
             AuditKind::BrokerRegistered => "broker_registered",
+            AuditKind::NewsPublished => "news_published",
             AuditKind::DataKeyChanged => "data_key_changed",
         }
     }
@@ -560,12 +562,14 @@ impl AuditLog {
         Ok(())
     }
 
-    /// The entries `q` wants, newest first, at most `q.limit` (capped at [`MAX_PAGE`]).
+    /// The entries `q` wants, newest first, at most `q.limit` (capped at one more than
+    /// [`MAX_PAGE`]).
     ///
     /// # Errors
     /// The store could not be read.
     pub async fn query(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>, AuditError> {
-        let limit = q.limit.clamp(1, MAX_PAGE);
+        // One more than a page, so a caller can tell whether another follows.
+        let limit = q.limit.clamp(1, MAX_PAGE + 1);
         match &self.store {
             Store::Pg(pool) => {
                 type Row = (

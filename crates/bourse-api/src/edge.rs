@@ -161,6 +161,7 @@ pub fn edge_router(s: EdgeServices, cfg: &HttpConfig) -> std::io::Result<Router>
         people: crate::people::People::inert(),
         calendar: None,
         companies: s.companies,
+        news: Arc::new(crate::news::NewsStore::memory()),
     }));
     let limiter = Arc::new(crate::ratelimit::Limiter::new(
         cfg.rate_per_credential,

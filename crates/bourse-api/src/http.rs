@@ -42,6 +42,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         people,
         calendar,
         companies,
+        news,
     } = services;
     let limiter = Arc::new(crate::ratelimit::Limiter::new(
         cfg.rate_per_credential,
@@ -65,6 +66,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         people,
         calendar,
         companies,
+        news,
     }));
     let deadline = cfg.request_deadline;
     Router::new()
@@ -163,6 +165,8 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         )
         .route("/v1/admin/snapshot", post(admin::snapshot))
         .route("/v1/admin/audit", get(admin::audit))
+        .route("/v1/admin/news", post(crate::news::publish))
+        .route("/v1/news", get(crate::news::list))
         // What no route takes: the web page's files and routes, else the JSON 404.
         .fallback(
             |method: axum::http::Method, uri: axum::http::Uri, headers: axum::http::HeaderMap| async move {

@@ -26,6 +26,7 @@ pub mod http;
 pub mod lockout;
 mod market;
 mod meta;
+pub mod news;
 mod notices;
 pub mod openapi;
 pub mod orders;

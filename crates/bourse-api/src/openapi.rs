@@ -128,6 +128,8 @@ impl Modify for BearerAuth {
         crate::admin::deposit_shares,
         crate::admin::snapshot,
         crate::admin::audit,
+        crate::news::publish,
+        crate::news::list,
     ),
     components(schemas(ErrorBody)),
     tags(

@@ -94,6 +94,8 @@ pub(crate) struct Inner {
     pub(crate) calendar: Option<Arc<bourse_calendar::Calendar>>,
     /// Company profiles and financials (sample data from the data file).
     pub(crate) companies: Arc<crate::companies::Companies>,
+    /// News items operators published.
+    pub(crate) news: Arc<crate::news::NewsStore>,
 }
 
 /// Shared by every route.
@@ -127,6 +129,8 @@ pub struct Services {
     pub calendar: Option<Arc<bourse_calendar::Calendar>>,
     /// Company profiles and financials.
     pub companies: Arc<crate::companies::Companies>,
+    /// News items operators publish.
+    pub news: Arc<crate::news::NewsStore>,
 }
 
 impl std::fmt::Debug for Services {

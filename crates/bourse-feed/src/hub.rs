@@ -46,15 +46,19 @@ pub enum Channel {
     /// Call auctions: the indicative price, matched volume and imbalance while a call runs,
     /// then the uncross.
     Auction,
+    /// News items tagged with the symbol, as operators publish them ([`Feed::publish_news`]);
+    /// not part of the symbol's `seq` (news is not market data the book is built from).
+    News,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 5] = [
+    pub const ALL: [Channel; 6] = [
         Channel::Book,
         Channel::Trades,
         Channel::Ticker,
         Channel::Candles,
         Channel::Auction,
+        Channel::News,
     ];
 
     #[must_use]
@@ -65,6 +69,7 @@ impl Channel {
             "ticker" => Channel::Ticker,
             "candles" => Channel::Candles,
             "auction" => Channel::Auction,
+            "news" => Channel::News,
             _ => return None,
         })
     }
@@ -77,6 +82,7 @@ impl Channel {
             Channel::Ticker => "ticker",
             Channel::Candles => "candles",
             Channel::Auction => "auction",
+            Channel::News => "news",
         }
     }
 
@@ -220,7 +226,7 @@ impl std::fmt::Display for SubscribeError {
 
 pub(crate) struct SymbolFeed {
     pub(crate) state: SymbolState,
-    pub(crate) subs: [Vec<Arc<Conn>>; 5],
+    pub(crate) subs: [Vec<Arc<Conn>>; 6],
 }
 
 /// The market data of every listed symbol and everyone subscribed to it.
@@ -392,7 +398,7 @@ impl Feed {
                 Channel::Ticker => Some(msg::ticker(&sf.state)),
                 Channel::Candles => sf.state.candles.back().map(|c| msg::candle(&sf.state, c)),
                 Channel::Auction => sf.state.auction.map(|_| msg::auction(&sf.state)),
-                Channel::Trades => None,
+                Channel::Trades | Channel::News => None,
             };
             if let Some(f) = first {
                 conn.push(Frame::from(f));
@@ -402,6 +408,31 @@ impl Feed {
             subs.md.push((i, ch));
         }
         Ok(fresh.len())
+    }
+
+    /// Sends one news item (`frame`, serialized once) to every connection subscribed to
+    /// `news` for any of `symbols`, once per connection however many of them it follows.
+    /// Returns how many connections it was queued to.
+    pub fn publish_news(&self, symbols: &[Symbol], frame: &Frame) -> usize {
+        let mut sent: Vec<u64> = Vec::new();
+        for sym in symbols {
+            let Some(&i) = self.index.get(sym) else {
+                continue;
+            };
+            let sf = self.symbols[i].lock();
+            for c in &sf.subs[Channel::News.index()] {
+                if sent.contains(&c.id()) {
+                    continue;
+                }
+                if c.push(frame.clone()) == Pushed::Queued {
+                    sent.push(c.id());
+                }
+            }
+        }
+        self.stats
+            .delivered
+            .fetch_add(sent.len() as u64, Ordering::Relaxed);
+        sent.len()
     }
 
     /// Unsubscribes; unknown names are an error, subscriptions not held are ignored.
@@ -885,7 +916,7 @@ fn fan_out(feed: &Feed, i: usize) {
             }
         }
     };
-    let [book, trades, ticker, candles, auction] = &sf.subs;
+    let [book, trades, ticker, candles, auction, _news] = &sf.subs;
     if !book.is_empty() {
         send(book, Frame::from(msg::book_update(&sf.state, &u)), true);
     }

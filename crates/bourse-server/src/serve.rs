@@ -836,6 +836,13 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
     if !standby {
         rt.block_on(audit.note_data_key(vault.fingerprint()));
     }
+    let news = Arc::new(match &read_opts {
+        Some(opts) => rt
+            .block_on(bourse_api::news::NewsStore::connect(opts))
+            .context("opening the news")?,
+        None => bourse_api::news::NewsStore::file(cfg.journal.dir.join("news.jsonl"))
+            .context("opening the news")?,
+    });
     let history = match (read_opts, projector_progress) {
         (Some(opts), Some(progress)) => History::Postgres {
             model,
@@ -887,6 +894,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
             people,
             calendar,
             companies,
+            news,
         },
         &http_cfg,
     );
