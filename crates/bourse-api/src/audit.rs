@@ -57,6 +57,7 @@ pub enum AuditKind {
     SharesDepositedByOperator,
     BrokerRegistered,
     NewsPublished,
+    PersonalDataExported,
     /// The server started with a data key other than the one in use before (its
     /// fingerprint, never the key).
     DataKeyChanged,
@@ -89,6 +90,7 @@ impl AuditKind {
             AuditKind::SharesDepositedByOperator => "shares_deposited_by_operator",
             AuditKind::BrokerRegistered => "broker_registered",
             AuditKind::NewsPublished => "news_published",
+            AuditKind::PersonalDataExported => "personal_data_exported",
             AuditKind::DataKeyChanged => "data_key_changed",
         }
     }

@@ -32,6 +32,7 @@ pub mod openapi;
 pub mod orders;
 pub mod page;
 pub mod people;
+mod privacy;
 pub mod profilebook;
 mod queries;
 pub mod ratelimit;

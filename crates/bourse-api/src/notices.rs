@@ -32,7 +32,7 @@ pub(crate) struct PrefsView {
     batch_partial_fills: Option<bool>,
 }
 
-fn view(p: &Prefs) -> PrefsView {
+pub(crate) fn view(p: &Prefs) -> PrefsView {
     PrefsView {
         channels: NoticeKind::ALL
             .into_iter()
@@ -158,7 +158,7 @@ pub(crate) struct WebhookView {
     secret: Option<String>,
 }
 
-fn hook_view(w: &bourse_core::profile::Webhook, secret: Option<String>) -> WebhookView {
+pub(crate) fn hook_view(w: &bourse_core::profile::Webhook, secret: Option<String>) -> WebhookView {
     WebhookView {
         id: w.id.to_string(),
         url: w.url.clone(),

@@ -130,6 +130,7 @@ impl Modify for BearerAuth {
         crate::admin::audit,
         crate::news::publish,
         crate::news::list,
+        crate::privacy::export,
     ),
     components(schemas(ErrorBody)),
     tags(
