@@ -51,7 +51,11 @@ export function dismissToast(id: number): void {
 
 export const feed: Feed = new Feed({
   message: (m) => onMessage(m),
-  open: () => market.onOpen(),
+  open: () => {
+    market.onOpen();
+    // News is not in the seq stream: what was published while the socket was down is asked again.
+    for (const l of newsListeners) l.reopened();
+  },
   close: () => {
     market.onClose();
     conn.update((c) => ({ ...c, privateLive: false }));
@@ -141,9 +145,32 @@ function onMessage(m: Message): void {
       if (auctionPhase(market.peek(sym)?.auction) !== before) refreshClockSoon();
       return;
     }
+    case 'news': {
+      for (const l of newsListeners) l.item(m);
+      return;
+    }
     default:
       market.onMessage(m);
   }
+}
+
+// --- news ---
+
+/** Who shows news (the stock page's News): told each `news` message and each (re)opened socket. */
+export interface NewsListener {
+  item(m: Message): void;
+  reopened(): void;
+}
+const newsListeners = new Set<NewsListener>();
+
+/** Follows the `news` channel of `symbol` and tells `l` until the returned function is called. */
+export function followNews(symbol: string, l: NewsListener): () => void {
+  newsListeners.add(l);
+  const release = feed.want(['news'], symbol);
+  return () => {
+    release();
+    newsListeners.delete(l);
+  };
 }
 
 // --- the market's clock ---

@@ -12,6 +12,7 @@ import type {
   Candle,
   Clock,
   NewOrder,
+  NewsPage,
   Order,
   Page,
   Portfolio,
@@ -176,6 +177,11 @@ export class Api {
   }
   candles(symbol: string, interval: string, limit = 300): Promise<{ symbol: string; seq: number; interval: string; candles: Candle[] }> {
     return this.request('GET', `/v1/stocks/${encodeURIComponent(symbol)}/candles`, undefined, { query: { interval, limit } });
+  }
+
+  /** `GET /v1/news?symbol=`: the stock's news, newest first; `after` is the previous page's `next`. */
+  news(symbol: string, limit = 20, after?: number): Promise<NewsPage> {
+    return this.request('GET', '/v1/news', undefined, { query: { symbol, limit, after } });
   }
 
   /** `GET /v1/clock`: the market's session, and when it next opens and closes. */

@@ -303,3 +303,24 @@ export interface Auction {
   imbalance_side?: Side | null;
   reference_price?: string | null;
 }
+
+/** A news item: `GET /v1/news` and the WebSocket `news` channel (`{"type":"news", …}`). */
+export interface NewsItem {
+  /** Rises with each item published (newest first is highest first). */
+  id: number;
+  /** RFC 3339, UTC. */
+  published_at: string;
+  headline: string;
+  /** Empty when there is none. Plain text. */
+  summary: string;
+  source: string;
+  /** The full story; absent when there is none. Checked before it becomes a link. */
+  url?: string;
+  symbols: string[];
+}
+
+/** `GET /v1/news`: newest first; `next` (an id, the next page's `after`) while older items exist. */
+export interface NewsPage {
+  items: NewsItem[];
+  next?: number | null;
+}

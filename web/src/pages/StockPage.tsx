@@ -2,6 +2,7 @@ import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 import { AlertForm } from '../components/AlertForm';
 import { Chart } from '../components/Chart';
 import { RecentOrders, StockOrders, StockPosition } from '../components/Holdings';
+import { News } from '../components/News';
 import { Ticket } from '../components/Ticket';
 import { Change, ErrorNote, StaleBadge } from '../components/common';
 import { api, describeError } from '../lib/api';
@@ -358,6 +359,7 @@ export function StockPage({ symbol }: { symbol: string }) {
           <StockOrders symbol={symbol} />
           <RecentOrders symbol={symbol} />
           <Profile stock={stock} />
+          <News symbol={stock.symbol} />
         </div>
         <div class="stack">
           <AuctionPanel symbol={symbol} d={d} />
