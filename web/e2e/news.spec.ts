@@ -20,6 +20,8 @@ let page: Page;
 const violations: string[] = [];
 /** `news:KO` once the page's socket has it subscribed (reset before each wait). */
 let subscribedNews = false;
+/** The page sent an unsubscribe of `news` for KO. */
+let unsubscribedNews = false;
 
 interface Published {
   id: number;
@@ -56,6 +58,11 @@ test.beforeAll(async ({ browser }) => {
   });
   page.on('pageerror', (e) => violations.push(`pageerror: ${e.message}`));
   page.on('websocket', (ws) => {
+    ws.on('framesent', ({ payload }) => {
+      if (typeof payload !== 'string' || !payload.includes('"unsubscribe"')) return;
+      const m = JSON.parse(payload) as { channels?: string[]; symbols?: string[] };
+      if (m.channels?.includes('news') && m.symbols?.includes(SYM)) unsubscribedNews = true;
+    });
     ws.on('framereceived', ({ payload }) => {
       if (typeof payload !== 'string' || !payload.includes('"subscribed"')) return;
       const m = JSON.parse(payload) as { subscriptions?: string[] };
@@ -107,7 +114,7 @@ test('an item published for the stock appears live at the top, with a toast, onc
   const shown = await headlines(page);
   expect(shown.slice(0, 2)).toEqual([second.headline, first.headline]);
   expect(shown.filter((h) => h === first.headline)).toHaveLength(1);
-  await page.screenshot({ path: 'test-results/screenshots/stock-news.png' });
+  await news(page).screenshot({ path: 'test-results/screenshots/stock-news.png' });
 });
 
 test('the exchange refuses a javascript: url, so nothing can be published with one', async () => {
@@ -149,6 +156,13 @@ test('older items are paged with "Show older news"', async () => {
   const all = await headlines(page);
   expect(all.slice(0, 23)).toEqual([...[...more].reverse(), last.headline, second.headline, first.headline]);
   expect(new Set(all).size).toBe(all.length);
+});
+
+test('leaving the stock page unsubscribes its news', async () => {
+  unsubscribedNews = false;
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Portfolio' }).click();
+  await expect(news(page)).toHaveCount(0);
+  await expect.poll(() => unsubscribedNews).toBe(true);
 });
 
 test('the page raised no CSP violation and no error', () => {
