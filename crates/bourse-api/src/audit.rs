@@ -58,6 +58,7 @@ pub enum AuditKind {
     BrokerRegistered,
     NewsPublished,
     PersonalDataExported,
+    SupportAnswered,
     /// The server started with a data key other than the one in use before (its
     /// fingerprint, never the key).
     DataKeyChanged,
@@ -91,6 +92,7 @@ impl AuditKind {
             AuditKind::BrokerRegistered => "broker_registered",
             AuditKind::NewsPublished => "news_published",
             AuditKind::PersonalDataExported => "personal_data_exported",
+            AuditKind::SupportAnswered => "support_answered",
             AuditKind::DataKeyChanged => "data_key_changed",
         }
     }

@@ -162,6 +162,9 @@ pub fn edge_router(s: EdgeServices, cfg: &HttpConfig) -> std::io::Result<Router>
         calendar: None,
         companies: s.companies,
         news: Arc::new(crate::news::NewsStore::memory()),
+        support: Arc::new(crate::support::SupportDesk::memory(Arc::new(
+            crate::vault::Vault::new(&[0; 32]),
+        ))),
     }));
     let limiter = Arc::new(crate::ratelimit::Limiter::new(
         cfg.rate_per_credential,

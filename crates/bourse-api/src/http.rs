@@ -43,6 +43,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         calendar,
         companies,
         news,
+        support,
     } = services;
     let limiter = Arc::new(crate::ratelimit::Limiter::new(
         cfg.rate_per_credential,
@@ -67,6 +68,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         calendar,
         companies,
         news,
+        support,
     }));
     let deadline = cfg.request_deadline;
     Router::new()
@@ -168,6 +170,29 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         .route("/v1/admin/audit", get(admin::audit))
         .route("/v1/admin/news", post(crate::news::publish))
         .route("/v1/news", get(crate::news::list))
+        .route(
+            "/v1/support/tickets",
+            post(crate::support::open).get(crate::support::mine),
+        )
+        .route("/v1/support/tickets/{id}", get(crate::support::one))
+        .route(
+            "/v1/support/tickets/{id}/messages",
+            post(crate::support::reply),
+        )
+        .route("/v1/support/tickets/{id}/close", post(crate::support::close))
+        .route("/v1/admin/support/tickets", get(crate::support::desk))
+        .route(
+            "/v1/admin/support/tickets/{id}",
+            get(crate::support::desk_one),
+        )
+        .route(
+            "/v1/admin/support/tickets/{id}/messages",
+            post(crate::support::answer),
+        )
+        .route(
+            "/v1/admin/support/tickets/{id}/close",
+            post(crate::support::desk_close),
+        )
         // What no route takes: the web page's files and routes, else the JSON 404.
         .fallback(
             |method: axum::http::Method, uri: axum::http::Uri, headers: axum::http::HeaderMap| async move {

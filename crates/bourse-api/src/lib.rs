@@ -40,6 +40,7 @@ pub mod readmodel;
 pub mod shutdown;
 mod signup;
 pub mod state;
+pub mod support;
 mod trading;
 mod transfers;
 mod twofactor;

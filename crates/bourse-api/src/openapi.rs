@@ -131,6 +131,15 @@ impl Modify for BearerAuth {
         crate::news::publish,
         crate::news::list,
         crate::privacy::export,
+        crate::support::open,
+        crate::support::mine,
+        crate::support::one,
+        crate::support::reply,
+        crate::support::close,
+        crate::support::desk,
+        crate::support::desk_one,
+        crate::support::answer,
+        crate::support::desk_close,
     ),
     components(schemas(ErrorBody)),
     tags(
@@ -143,6 +152,7 @@ impl Modify for BearerAuth {
         (name = "brokers", description = "Brokers' customer accounts (Alpaca Broker API shape)."),
         (name = "market", description = "The listed stocks."),
         (name = "operator", description = "The operator's controls (operator token only)."),
+        (name = "support", description = "Support tickets: a person asks, operators answer."),
     )
 )]
 #[derive(Debug)]

@@ -96,6 +96,8 @@ pub(crate) struct Inner {
     pub(crate) companies: Arc<crate::companies::Companies>,
     /// News items operators published.
     pub(crate) news: Arc<crate::news::NewsStore>,
+    /// Support tickets.
+    pub(crate) support: Arc<crate::support::SupportDesk>,
 }
 
 /// Shared by every route.
@@ -131,6 +133,8 @@ pub struct Services {
     pub companies: Arc<crate::companies::Companies>,
     /// News items operators publish.
     pub news: Arc<crate::news::NewsStore>,
+    /// Support tickets.
+    pub support: Arc<crate::support::SupportDesk>,
 }
 
 impl std::fmt::Debug for Services {

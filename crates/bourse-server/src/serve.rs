@@ -836,6 +836,19 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
     if !standby {
         rt.block_on(audit.note_data_key(vault.fingerprint()));
     }
+    let support = Arc::new(match &read_opts {
+        Some(opts) => rt
+            .block_on(bourse_api::support::SupportDesk::connect(
+                opts,
+                vault.clone(),
+            ))
+            .context("opening the support desk")?,
+        None => bourse_api::support::SupportDesk::file(
+            cfg.journal.dir.join("support.jsonl"),
+            vault.clone(),
+        )
+        .context("opening the support desk")?,
+    });
     let news = Arc::new(match &read_opts {
         Some(opts) => rt
             .block_on(bourse_api::news::NewsStore::connect(opts))
@@ -895,6 +908,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
             calendar,
             companies,
             news,
+            support,
         },
         &http_cfg,
     );
