@@ -301,22 +301,7 @@ fn entry_hash(prev: &[u8; 32], f: &Fields<'_>) -> [u8; 32] {
 }
 
 fn unhex(s: &str) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    if s.len() != 64 {
-        return None;
-    }
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
-fn hex(b: &[u8; 32]) -> String {
-    use std::fmt::Write as _;
-    b.iter().fold(String::with_capacity(64), |mut s, x| {
-        let _ = write!(s, "{x:02x}");
-        s
-    })
+    hex::decode(s).ok()?.try_into().ok()
 }
 
 /// Whether `entries` (in id order, consecutive) are each what their hash says and chained to
@@ -486,8 +471,8 @@ impl AuditLog {
                 account,
                 ip: ip.clone(),
                 detail: detail.clone(),
-                prev: hex(last),
-                hash: hex(&hash),
+                prev: hex::encode(last),
+                hash: hex::encode(hash),
             };
             (entry, hash)
         };
@@ -617,8 +602,8 @@ impl AuditLog {
                             account: account.and_then(|a| u64::try_from(a).ok()),
                             ip,
                             detail: serde_json::from_str(&detail).map_err(|_| bad())?,
-                            prev: hex(&prev.try_into().map_err(|_| bad())?),
-                            hash: hex(&hash.try_into().map_err(|_| bad())?),
+                            prev: hex::encode(<[u8; 32]>::try_from(prev).map_err(|_| bad())?),
+                            hash: hex::encode(<[u8; 32]>::try_from(hash).map_err(|_| bad())?),
                         })
                     })
                     .collect()

@@ -141,7 +141,8 @@ impl Model {
     /// Folds one logged change (texts opened with `vault`; one it cannot open shows so).
     fn apply(&mut self, id: u64, at: UnixNanos, c: &Change, vault: &Vault) {
         let open = |hex: &str| {
-            unhex(hex)
+            hex::decode(hex)
+                .ok()
                 .and_then(|b| vault.open_string(&Sealed(b)))
                 .unwrap_or_else(|| "(sealed under another key)".into())
         };
@@ -186,25 +187,6 @@ impl Model {
             }
         }
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    use std::fmt::Write as _;
-    b.iter()
-        .fold(String::with_capacity(b.len() * 2), |mut s, x| {
-            let _ = write!(s, "{x:02x}");
-            s
-        })
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 enum Store {
@@ -367,7 +349,7 @@ impl SupportDesk {
     }
 
     fn seal(&self, text: &str) -> String {
-        hex(&self.vault.seal(text.as_bytes()).0)
+        hex::encode(self.vault.seal(text.as_bytes()).0)
     }
 }
 
