@@ -513,20 +513,7 @@ pub(crate) async fn audit(
                 limit: limit + 1,
             })
             .await
-            .map_err(|e| {
-                tracing::error!("{e}");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "UNAVAILABLE",
-                    "the audit log cannot be read now",
-                )
-            })?;
-    let more = entries.len() > limit;
-    entries.truncate(limit);
-    let next = if more {
-        entries.last().map(|e| e.id)
-    } else {
-        None
-    };
+            .map_err(crate::sidestore::unavailable("the audit log"))?;
+    let next = crate::sidestore::page_end(&mut entries, limit, |e| e.id);
     Ok(Json(AuditPageView { entries, next }))
 }

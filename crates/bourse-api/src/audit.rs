@@ -15,7 +15,6 @@
 //! logged and counted (`failed()`), the action stands.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, Seek, Write};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -229,17 +228,7 @@ impl AuditQuery {
 }
 
 /// Why the log could not be read or opened.
-#[derive(Debug, thiserror::Error)]
-pub enum AuditError {
-    #[error("audit log database: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error("audit log file: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("audit log file: entry {0} is malformed")]
-    Malformed(u64),
-    #[error("audit log: {0}")]
-    Config(String),
-}
+pub use crate::sidestore::StoreError as AuditError;
 
 enum Store {
     Pg(PgPool),
@@ -358,16 +347,15 @@ impl AuditLog {
         )
     }
 
-    /// In PostgreSQL (`pool`'s search path holds the journal's tables, migration 0012
-    /// applied); each write continues the chain from the table's newest entry.
+    /// In PostgreSQL, as the read model reaches it (the journal's schema): a pool of two.
     ///
     /// # Errors
-    /// The database could not be read.
-    pub async fn postgres(pool: PgPool) -> Result<AuditLog, AuditError> {
-        // Reachable and migrated: the table answers.
-        sqlx::query("SELECT 1 FROM audit_log LIMIT 1")
-            .fetch_optional(&pool)
-            .await?;
+    /// The options are invalid or the database could not be reached or read.
+    pub async fn connect(
+        opts: &crate::readmodel::PgReadModelOptions,
+    ) -> Result<AuditLog, AuditError> {
+        let pool =
+            crate::sidestore::pool(opts, "bourse-audit", "SELECT 1 FROM audit_log LIMIT 1").await?;
         Ok(AuditLog::with(
             Store::Pg(pool),
             Chain {
@@ -377,51 +365,27 @@ impl AuditLog {
         ))
     }
 
-    /// In PostgreSQL, as the read model reaches it (the journal's schema): a pool of two.
-    ///
-    /// # Errors
-    /// The options are invalid or the database could not be reached or read.
-    pub async fn connect(
-        opts: &crate::readmodel::PgReadModelOptions,
-    ) -> Result<AuditLog, AuditError> {
-        let connect = opts
-            .connect_options("bourse-audit")
-            .map_err(|e| AuditError::Config(e.to_string()))?;
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(2)
-            .acquire_timeout(opts.connect_timeout)
-            .connect_with(connect)
-            .await?;
-        AuditLog::postgres(pool).await
-    }
-
     /// In the JSON-lines file at `path` (created if missing), continuing the chain from its
     /// last line.
     ///
     /// # Errors
     /// The file could not be read or its last line is not an entry.
     pub fn file(path: PathBuf) -> Result<AuditLog, AuditError> {
-        let mut chain = Chain {
-            next: 1,
-            last: [0; 32],
+        let mut last: Option<AuditEntry> = None;
+        crate::sidestore::read_lines(&path, |e: AuditEntry| {
+            last = Some(e);
+            Ok(())
+        })?;
+        let chain = match last {
+            Some(e) => Chain {
+                next: e.id + 1,
+                last: unhex(&e.hash).ok_or(AuditError::Malformed(e.id))?,
+            },
+            None => Chain {
+                next: 1,
+                last: [0; 32],
+            },
         };
-        if let Ok(f) = std::fs::File::open(&path) {
-            let mut last = None;
-            for line in std::io::BufReader::new(f).lines() {
-                let line = line?;
-                if !line.trim().is_empty() {
-                    last = Some(line);
-                }
-            }
-            if let Some(line) = last {
-                let e: AuditEntry =
-                    serde_json::from_str(&line).map_err(|_| AuditError::Malformed(chain.next))?;
-                chain = Chain {
-                    next: e.id + 1,
-                    last: unhex(&e.hash).ok_or(AuditError::Malformed(e.id))?,
-                };
-            }
-        }
         Ok(AuditLog::with(Store::File(path), chain))
     }
 
@@ -519,21 +483,8 @@ impl AuditLog {
             }
             Store::File(path) => {
                 let (entry, hash) = make(chain.next, &chain.last);
-                let mut line = serde_json::to_vec(&entry).unwrap_or_default();
-                line.push(b'\n');
-                let path = path.clone();
-                // One write of the whole line, appended and synced, off the async threads.
-                tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-                    let mut f = std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&path)?;
-                    f.seek(std::io::SeekFrom::End(0))?;
-                    f.write_all(&line)?;
-                    f.sync_data()
-                })
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))??;
+                let line = serde_json::to_vec(&entry).unwrap_or_default();
+                crate::sidestore::append_line(path, line).await?;
                 chain.next += 1;
                 chain.last = hash;
             }
@@ -612,30 +563,17 @@ impl AuditLog {
                 let path = path.clone();
                 let q = q.clone();
                 tokio::task::spawn_blocking(move || -> Result<Vec<AuditEntry>, AuditError> {
-                    let f = match std::fs::File::open(&path) {
-                        Ok(f) => f,
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                            return Ok(Vec::new());
-                        }
-                        Err(e) => return Err(e.into()),
-                    };
                     // Oldest first in the file: keep the newest `limit` that match.
                     let mut out = VecDeque::with_capacity(limit);
-                    for line in std::io::BufReader::new(f).lines() {
-                        let line = line?;
-                        if line.trim().is_empty() {
-                            continue;
-                        }
-                        let e: AuditEntry = serde_json::from_str(&line)
-                            .map_err(|_| AuditError::Malformed(out.len() as u64))?;
-                        let at = UnixNanos::new(e.ts);
-                        if q.admits(&e, at) {
+                    crate::sidestore::read_lines(&path, |e: AuditEntry| {
+                        if q.admits(&e, UnixNanos::new(e.ts)) {
                             if out.len() == limit {
                                 out.pop_front();
                             }
                             out.push_back(e);
                         }
-                    }
+                        Ok(())
+                    })?;
                     Ok(out.into_iter().rev().collect())
                 })
                 .await

@@ -38,6 +38,7 @@ mod queries;
 pub mod ratelimit;
 pub mod readmodel;
 pub mod shutdown;
+pub mod sidestore;
 mod signup;
 pub mod state;
 pub mod support;

@@ -10,13 +10,12 @@
 //! [`KEPT`]; memory keeps the newest [`KEPT`].
 
 use std::collections::VecDeque;
-use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use axum::Json;
 use axum::http::StatusCode;
 use bourse_core::{Symbol, UnixNanos};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgPool;
 use utoipa::{IntoParams, ToSchema};
@@ -85,17 +84,7 @@ impl From<Line> for NewsItem {
 }
 
 /// Why the store could not be read or written.
-#[derive(Debug, thiserror::Error)]
-pub enum NewsError {
-    #[error("news database: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error("news file: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("news file: line {0} is not an item")]
-    Malformed(usize),
-    #[error("news: {0}")]
-    Config(String),
-}
+pub use crate::sidestore::StoreError as NewsError;
 
 enum Store {
     Pg(PgPool),
@@ -109,7 +98,7 @@ pub struct NewsStore {
     store: Store,
     /// The next id (file and memory stores; PostgreSQL numbers with a sequence). Held
     /// across a file write, so ids and lines stay in order.
-    next: Mutex<u64>,
+    next: tokio::sync::Mutex<u64>,
 }
 
 impl std::fmt::Debug for NewsStore {
@@ -131,7 +120,7 @@ impl NewsStore {
     pub fn memory() -> NewsStore {
         NewsStore {
             store: Store::Memory(RwLock::default()),
-            next: Mutex::new(1),
+            next: tokio::sync::Mutex::new(1),
         }
     }
 
@@ -142,25 +131,14 @@ impl NewsStore {
     pub fn file(path: PathBuf) -> Result<NewsStore, NewsError> {
         let mut items = VecDeque::new();
         let mut next = 1;
-        match std::fs::File::open(&path) {
-            Ok(f) => {
-                for (n, line) in std::io::BufReader::new(f).lines().enumerate() {
-                    let line = line?;
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    let l: Line =
-                        serde_json::from_str(&line).map_err(|_| NewsError::Malformed(n + 1))?;
-                    next = l.id + 1;
-                    keep(&mut items, l.into());
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e.into()),
-        }
+        crate::sidestore::read_lines(&path, |l: Line| {
+            next = l.id + 1;
+            keep(&mut items, l.into());
+            Ok(())
+        })?;
         Ok(NewsStore {
             store: Store::File(path, RwLock::new(items)),
-            next: Mutex::new(next),
+            next: tokio::sync::Mutex::new(next),
         })
     }
 
@@ -171,20 +149,11 @@ impl NewsStore {
     pub async fn connect(
         opts: &crate::readmodel::PgReadModelOptions,
     ) -> Result<NewsStore, NewsError> {
-        let connect = opts
-            .connect_options("bourse-news")
-            .map_err(|e| NewsError::Config(e.to_string()))?;
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(2)
-            .acquire_timeout(opts.connect_timeout)
-            .connect_with(connect)
-            .await?;
-        sqlx::query("SELECT 1 FROM news LIMIT 1")
-            .fetch_optional(&pool)
-            .await?;
+        let pool =
+            crate::sidestore::pool(opts, "bourse-news", "SELECT 1 FROM news LIMIT 1").await?;
         Ok(NewsStore {
             store: Store::Pg(pool),
-            next: Mutex::new(1),
+            next: tokio::sync::Mutex::new(1),
         })
     }
 
@@ -212,35 +181,25 @@ impl NewsStore {
                 item.id = u64::try_from(id).unwrap_or(0);
             }
             Store::File(path, items) => {
-                let line = {
-                    let mut next = self.next.lock();
-                    item.id = *next;
-                    let mut line = serde_json::to_vec(&Line {
-                        id: item.id,
-                        ts: item.ts,
-                        headline: item.headline.clone(),
-                        summary: item.summary.clone(),
-                        source: item.source.clone(),
-                        url: item.url.clone(),
-                        symbols: item.symbols.clone(),
-                    })
-                    .unwrap_or_default();
-                    line.push(b'\n');
-                    // Appended and synced before the item is shown: rare and small.
-                    let mut f = std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(path)?;
-                    f.write_all(&line)?;
-                    f.sync_data()?;
-                    *next += 1;
-                    line
-                };
-                drop(line);
+                // Appended and synced before the item is shown, under the id's lock.
+                let mut next = self.next.lock().await;
+                item.id = *next;
+                let line = serde_json::to_vec(&Line {
+                    id: item.id,
+                    ts: item.ts,
+                    headline: item.headline.clone(),
+                    summary: item.summary.clone(),
+                    source: item.source.clone(),
+                    url: item.url.clone(),
+                    symbols: item.symbols.clone(),
+                })
+                .unwrap_or_default();
+                crate::sidestore::append_line(path, line).await?;
+                *next += 1;
                 keep(&mut items.write(), item.clone());
             }
             Store::Memory(items) => {
-                let mut next = self.next.lock();
+                let mut next = self.next.lock().await;
                 item.id = *next;
                 *next += 1;
                 keep(&mut items.write(), item.clone());
@@ -425,14 +384,7 @@ pub(crate) async fn publish(
         s.0.news
             .publish(item, crate::auth::now())
             .await
-            .map_err(|e| {
-                tracing::error!("{e}");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "UNAVAILABLE",
-                    "the news cannot be stored now",
-                )
-            })?;
+            .map_err(crate::sidestore::unavailable("the news"))?;
     let mut frame = serde_json::to_value(&item).unwrap_or_default();
     frame["type"] = serde_json::Value::from("news");
     let frame = bourse_feed::Frame::from(frame.to_string());
@@ -508,21 +460,8 @@ pub(crate) async fn list(
         s.0.news
             .page(symbol.as_deref(), q.after, limit + 1)
             .await
-            .map_err(|e| {
-                tracing::error!("{e}");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "UNAVAILABLE",
-                    "the news cannot be read now",
-                )
-            })?;
-    let more = items.len() > limit;
-    items.truncate(limit);
-    let next = if more {
-        items.last().map(|e| e.id)
-    } else {
-        None
-    };
+            .map_err(crate::sidestore::unavailable("the news"))?;
+    let next = crate::sidestore::page_end(&mut items, limit, |i| i.id);
     Ok(Json(NewsPage { items, next }))
 }
 

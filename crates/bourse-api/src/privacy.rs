@@ -8,7 +8,6 @@
 //! the account.
 
 use axum::Json;
-use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -133,14 +132,7 @@ pub(crate) async fn export(
             _ => break,
         }
     }
-    let unavailable = |e: crate::audit::AuditError| {
-        tracing::error!("{e}");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "UNAVAILABLE",
-            "the audit log cannot be read now",
-        )
-    };
+    let unavailable = crate::sidestore::unavailable("the audit log");
     let mut audit = Vec::new();
     let mut q = AuditQuery {
         account: Some(account.get()),

@@ -13,7 +13,6 @@
 //! 20 tickets not closed per person; the model keeps every ticket.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -196,17 +195,7 @@ enum Store {
 }
 
 /// Why the log could not be read or written.
-#[derive(Debug, thiserror::Error)]
-pub enum SupportError {
-    #[error("support log database: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error("support log file: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("support log: entry {0} is malformed")]
-    Malformed(u64),
-    #[error("support log: {0}")]
-    Config(String),
-}
+pub use crate::sidestore::StoreError as SupportError;
 
 /// The tickets, and the log they are kept in.
 pub struct SupportDesk {
@@ -240,21 +229,10 @@ impl SupportDesk {
     /// The file cannot be read or holds a line that is not a change.
     pub fn file(path: PathBuf, vault: Arc<Vault>) -> Result<SupportDesk, SupportError> {
         let mut model = Model::default();
-        match std::fs::File::open(&path) {
-            Ok(f) => {
-                for line in std::io::BufReader::new(f).lines() {
-                    let line = line?;
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    let (id, at, c): (u64, u64, Change) = serde_json::from_str(&line)
-                        .map_err(|_| SupportError::Malformed(model.last + 1))?;
-                    model.apply(id, UnixNanos::new(at), &c, &vault);
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e.into()),
-        }
+        crate::sidestore::read_lines(&path, |(id, at, c): (u64, u64, Change)| {
+            model.apply(id, UnixNanos::new(at), &c, &vault);
+            Ok(())
+        })?;
         Ok(SupportDesk {
             store: Store::File(path),
             vault,
@@ -270,14 +248,9 @@ impl SupportDesk {
         opts: &crate::readmodel::PgReadModelOptions,
         vault: Arc<Vault>,
     ) -> Result<SupportDesk, SupportError> {
-        let connect = opts
-            .connect_options("bourse-support")
-            .map_err(|e| SupportError::Config(e.to_string()))?;
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(2)
-            .acquire_timeout(opts.connect_timeout)
-            .connect_with(connect)
-            .await?;
+        let pool =
+            crate::sidestore::pool(opts, "bourse-support", "SELECT 1 FROM support_log LIMIT 1")
+                .await?;
         let desk = SupportDesk {
             store: Store::Pg(pool),
             vault,
@@ -327,19 +300,8 @@ impl SupportDesk {
             }
             Store::File(path) => {
                 let id = m.last + 1;
-                let mut line = serde_json::to_vec(&(id, at.get(), &c)).unwrap_or_default();
-                line.push(b'\n');
-                let path = path.clone();
-                tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-                    let mut f = std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&path)?;
-                    f.write_all(&line)?;
-                    f.sync_data()
-                })
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))??;
+                let line = serde_json::to_vec(&(id, at.get(), &c)).unwrap_or_default();
+                crate::sidestore::append_line(path, line).await?;
                 id
             }
             Store::Memory => m.last + 1,
@@ -354,12 +316,7 @@ impl SupportDesk {
 }
 
 fn unavailable(e: SupportError) -> ApiError {
-    tracing::error!("{e}");
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "UNAVAILABLE",
-        "support cannot be reached now",
-    )
+    crate::sidestore::unavailable("support")(e)
 }
 
 fn unknown() -> ApiError {
