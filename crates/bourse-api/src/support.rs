@@ -10,7 +10,8 @@
 //! A ticket's id is its first change's place in the log.
 //!
 //! Bounds: a subject up to 200 characters, a message up to 5,000, 200 messages per ticket,
-//! 20 tickets not closed per person; the model keeps every ticket.
+//! 20 tickets not closed per person; the model keeps the newest [`KEPT`] tickets, forgetting
+//! the oldest closed ones first (open ones are never forgotten: at most 20 per person).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -34,6 +35,9 @@ const MAX_SUBJECT: usize = 200;
 const MAX_BODY: usize = 5_000;
 const MAX_MESSAGES: usize = 200;
 const MAX_OPEN: usize = 20;
+/// Tickets the model holds: past it, the oldest closed ones are forgotten by the server
+/// (they stay in the log, and come back if it starts again with room).
+pub const KEPT: usize = 100_000;
 
 /// Where a ticket stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -129,14 +133,43 @@ impl Ticket {
     }
 }
 
-#[derive(Default)]
 struct Model {
     tickets: BTreeMap<u64, Ticket>,
     /// The last log id folded in.
     last: u64,
+    /// How many tickets it holds at most ([`KEPT`]; fewer in tests).
+    kept: usize,
+}
+
+impl Default for Model {
+    fn default() -> Model {
+        Model {
+            tickets: BTreeMap::new(),
+            last: 0,
+            kept: KEPT,
+        }
+    }
 }
 
 impl Model {
+    /// Past `kept` tickets, forgets the oldest closed ones.
+    fn forget_closed(&mut self) {
+        if self.tickets.len() <= self.kept {
+            return;
+        }
+        let excess = self.tickets.len() - self.kept;
+        let old: Vec<u64> = self
+            .tickets
+            .iter()
+            .filter(|(_, t)| t.status == TicketStatus::Closed)
+            .map(|(id, _)| *id)
+            .take(excess)
+            .collect();
+        for id in old {
+            self.tickets.remove(&id);
+        }
+    }
+
     /// Folds one logged change (texts opened with `vault`; one it cannot open shows so).
     fn apply(&mut self, id: u64, at: UnixNanos, c: &Change, vault: &Vault) {
         let open = |hex: &str| {
@@ -163,6 +196,7 @@ impl Model {
                         messages: vec![(Author::Customer, open(body), at)],
                     },
                 );
+                self.forget_closed();
             }
             Change::Message {
                 ticket,
@@ -763,4 +797,48 @@ pub(crate) async fn desk_close(
     let id = ticket_id(&id)?;
     let v = change(&s, id, |_| true, Author::Operator, None).await?;
     Ok(Json(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn past_the_bound_the_oldest_closed_tickets_are_forgotten_never_open_ones() {
+        let vault = Vault::new(&[7; 32]);
+        let mut m = Model {
+            kept: 3,
+            ..Model::default()
+        };
+        let sealed = |t: &str| hex::encode(vault.seal(t.as_bytes()).0);
+        let open = |account| Change::Opened {
+            account,
+            subject: sealed("s"),
+            body: sealed("first"),
+        };
+        let close = |ticket| Change::Closed {
+            ticket,
+            by: Author::Customer,
+        };
+        let at = UnixNanos::new(1);
+        // Tickets 1 (open), 2 and 3 (closed), then 4, 5 and 6 (open).
+        m.apply(1, at, &open(1), &vault);
+        m.apply(2, at, &open(2), &vault);
+        m.apply(3, at, &open(2), &vault);
+        m.apply(10, at, &close(2), &vault);
+        m.apply(11, at, &close(3), &vault);
+        m.apply(4, at, &open(3), &vault);
+        let ids = |m: &Model| m.tickets.keys().copied().collect::<Vec<_>>();
+        // Four tickets: the oldest closed one (2) goes.
+        assert_eq!(ids(&m), [1, 3, 4]);
+        m.apply(5, at, &open(3), &vault);
+        assert_eq!(ids(&m), [1, 4, 5]);
+        // Only open ones left: nothing is forgotten, the bound gives way.
+        m.apply(6, at, &open(3), &vault);
+        assert_eq!(ids(&m), [1, 4, 5, 6]);
+        assert_eq!(
+            m.tickets.get(&1).map(|t| t.messages[0].1.as_str()),
+            Some("first")
+        );
+    }
 }
