@@ -347,15 +347,13 @@ impl AuditLog {
         )
     }
 
-    /// In PostgreSQL, as the read model reaches it (the journal's schema): a pool of two.
+    /// In table `audit_log` (migration 0012) through `pool` ([`crate::sidestore::pool`]).
     ///
     /// # Errors
-    /// The options are invalid or the database could not be reached or read.
-    pub async fn connect(
-        opts: &crate::readmodel::PgReadModelOptions,
-    ) -> Result<AuditLog, AuditError> {
-        let pool =
-            crate::sidestore::pool(opts, "bourse-audit", "SELECT 1 FROM audit_log LIMIT 1").await?;
+    /// The table cannot be read.
+    pub async fn postgres(pool: PgPool) -> Result<AuditLog, AuditError> {
+        crate::sidestore::probe(&pool, "SELECT 1 FROM audit_log LIMIT 1").await?;
+        // The chain's end is read from the table at each write, not kept here.
         Ok(AuditLog::with(
             Store::Pg(pool),
             Chain {
@@ -478,8 +476,6 @@ impl AuditLog {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                chain.next = next + 1;
-                chain.last = hash;
             }
             Store::File(path) => {
                 let (entry, hash) = make(chain.next, &chain.last);

@@ -40,9 +40,6 @@ pub struct NewsItem {
     pub id: u64,
     /// When it was published (RFC 3339, UTC).
     pub published_at: String,
-    #[serde(skip_serializing)]
-    #[schema(ignore)]
-    pub ts: u64,
     pub headline: String,
     /// Empty when there is none.
     pub summary: String,
@@ -73,7 +70,6 @@ impl From<Line> for NewsItem {
         NewsItem {
             id: l.id,
             published_at: UnixNanos::new(l.ts).to_rfc3339(),
-            ts: l.ts,
             headline: l.headline,
             summary: l.summary,
             source: l.source,
@@ -142,15 +138,12 @@ impl NewsStore {
         })
     }
 
-    /// Table `news` (migration 0013), as the read model reaches it.
+    /// In table `news` (migration 0013) through `pool` ([`crate::sidestore::pool`]).
     ///
     /// # Errors
-    /// The options are invalid or the table cannot be reached.
-    pub async fn connect(
-        opts: &crate::readmodel::PgReadModelOptions,
-    ) -> Result<NewsStore, NewsError> {
-        let pool =
-            crate::sidestore::pool(opts, "bourse-news", "SELECT 1 FROM news LIMIT 1").await?;
+    /// The table cannot be read.
+    pub async fn postgres(pool: PgPool) -> Result<NewsStore, NewsError> {
+        crate::sidestore::probe(&pool, "SELECT 1 FROM news LIMIT 1").await?;
         Ok(NewsStore {
             store: Store::Pg(pool),
             next: tokio::sync::Mutex::new(1),
@@ -162,7 +155,6 @@ impl NewsStore {
     /// # Errors
     /// The store cannot be written.
     pub async fn publish(&self, mut item: NewsItem, at: UnixNanos) -> Result<NewsItem, NewsError> {
-        item.ts = at.get();
         item.published_at = at.to_rfc3339();
         match &self.store {
             Store::Pg(pool) => {
@@ -170,7 +162,7 @@ impl NewsStore {
                     "INSERT INTO news (at, headline, summary, source, url, symbols) \
                      VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
                 )
-                .bind(i64::try_from(item.ts).unwrap_or(i64::MAX))
+                .bind(i64::try_from(at.get()).unwrap_or(i64::MAX))
                 .bind(&item.headline)
                 .bind(&item.summary)
                 .bind(&item.source)
@@ -186,7 +178,7 @@ impl NewsStore {
                 item.id = *next;
                 let line = serde_json::to_vec(&Line {
                     id: item.id,
-                    ts: item.ts,
+                    ts: at.get(),
                     headline: item.headline.clone(),
                     summary: item.summary.clone(),
                     source: item.source.clone(),
@@ -373,7 +365,6 @@ pub(crate) async fn publish(
     let item = NewsItem {
         id: 0,
         published_at: String::new(),
-        ts: 0,
         headline,
         summary,
         source,
@@ -473,7 +464,6 @@ mod tests {
         NewsItem {
             id: 0,
             published_at: String::new(),
-            ts: 0,
             headline: h.into(),
             summary: String::new(),
             source: "test".into(),

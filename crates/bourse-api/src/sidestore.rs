@@ -25,26 +25,30 @@ pub enum StoreError {
     Config(String),
 }
 
-/// Two connections into the journal's schema, named `application` in
-/// `pg_stat_activity`; `probe` (a query) checks the store's table is there.
+/// The stores' one pool into the journal's schema (`bourse-stores` in
+/// `pg_stat_activity`): two connections, since their requests are rare (a log-in, a news
+/// item, a ticket), never per order.
 ///
 /// # Errors
-/// The options are invalid, or the database or the table cannot be reached.
-pub async fn pool(
-    opts: &crate::readmodel::PgReadModelOptions,
-    application: &str,
-    probe: &'static str,
-) -> Result<PgPool, StoreError> {
+/// The options are invalid, or the database cannot be reached.
+pub async fn pool(opts: &crate::readmodel::PgReadModelOptions) -> Result<PgPool, StoreError> {
     let connect = opts
-        .connect_options(application)
+        .connect_options("bourse-stores")
         .map_err(|e| StoreError::Config(e.to_string()))?;
-    let pool = sqlx::postgres::PgPoolOptions::new()
+    Ok(sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)
         .acquire_timeout(opts.connect_timeout)
         .connect_with(connect)
-        .await?;
-    sqlx::query(probe).fetch_optional(&pool).await?;
-    Ok(pool)
+        .await?)
+}
+
+/// Checks a store's table is there (migrated): `probe` is a query that reads it.
+///
+/// # Errors
+/// The table cannot be read.
+pub async fn probe(pool: &PgPool, probe: &'static str) -> Result<(), StoreError> {
+    sqlx::query(probe).fetch_optional(pool).await?;
+    Ok(())
 }
 
 /// Appends `line` and a newline to the file at `path` (created if missing) in one write,

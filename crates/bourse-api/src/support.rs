@@ -274,17 +274,12 @@ impl SupportDesk {
         })
     }
 
-    /// Table `support_log` (migration 0014), as the read model reaches it.
+    /// In table `support_log` (migration 0014) through `pool` ([`crate::sidestore::pool`]),
+    /// folded now.
     ///
     /// # Errors
-    /// The options are invalid or the table cannot be read.
-    pub async fn connect(
-        opts: &crate::readmodel::PgReadModelOptions,
-        vault: Arc<Vault>,
-    ) -> Result<SupportDesk, SupportError> {
-        let pool =
-            crate::sidestore::pool(opts, "bourse-support", "SELECT 1 FROM support_log LIMIT 1")
-                .await?;
+    /// The table cannot be read.
+    pub async fn postgres(pool: PgPool, vault: Arc<Vault>) -> Result<SupportDesk, SupportError> {
         let desk = SupportDesk {
             store: Store::Pg(pool),
             vault,

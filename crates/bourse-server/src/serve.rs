@@ -824,38 +824,32 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         bourse_api::auth::Passwords::new(password_workers, cfg.server.password_queue)
             .context("starting the password threads")?,
     );
-    // The audit log lives with the journal: in its PostgreSQL schema, or beside the file
-    // journal. A new data key is an entry (its fingerprint, never the key).
-    let audit = Arc::new(match &read_opts {
-        Some(opts) => rt
-            .block_on(bourse_api::audit::AuditLog::connect(opts))
-            .context("opening the audit log")?,
-        None => bourse_api::audit::AuditLog::file(cfg.journal.dir.join("audit.jsonl"))
-            .context("opening the audit log")?,
-    });
+    // The audit log, the support desk and the news live with the journal: in its
+    // PostgreSQL schema (one small pool for the three), or beside the file journal. A new
+    // data key is an audit entry (its fingerprint, never the key).
+    let dir = &cfg.journal.dir;
+    let (audit, support, news) = match &read_opts {
+        Some(opts) => rt.block_on(async {
+            let pool = bourse_api::sidestore::pool(opts).await?;
+            anyhow::Ok((
+                bourse_api::audit::AuditLog::postgres(pool.clone()).await?,
+                bourse_api::support::SupportDesk::postgres(pool.clone(), vault.clone()).await?,
+                bourse_api::news::NewsStore::postgres(pool).await?,
+            ))
+        }),
+        None => (|| {
+            anyhow::Ok((
+                bourse_api::audit::AuditLog::file(dir.join("audit.jsonl"))?,
+                bourse_api::support::SupportDesk::file(dir.join("support.jsonl"), vault.clone())?,
+                bourse_api::news::NewsStore::file(dir.join("news.jsonl"))?,
+            ))
+        })(),
+    }
+    .context("opening the audit log, the support desk and the news")?;
+    let (audit, support, news) = (Arc::new(audit), Arc::new(support), Arc::new(news));
     if !standby {
         rt.block_on(audit.note_data_key(vault.fingerprint()));
     }
-    let support = Arc::new(match &read_opts {
-        Some(opts) => rt
-            .block_on(bourse_api::support::SupportDesk::connect(
-                opts,
-                vault.clone(),
-            ))
-            .context("opening the support desk")?,
-        None => bourse_api::support::SupportDesk::file(
-            cfg.journal.dir.join("support.jsonl"),
-            vault.clone(),
-        )
-        .context("opening the support desk")?,
-    });
-    let news = Arc::new(match &read_opts {
-        Some(opts) => rt
-            .block_on(bourse_api::news::NewsStore::connect(opts))
-            .context("opening the news")?,
-        None => bourse_api::news::NewsStore::file(cfg.journal.dir.join("news.jsonl"))
-            .context("opening the news")?,
-    });
     let history = match (read_opts, projector_progress) {
         (Some(opts), Some(progress)) => History::Postgres {
             model,
