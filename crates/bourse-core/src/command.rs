@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::funding::{Direction, NewBank, ReturnCode};
 use crate::profile::{CodePurpose, Contact, Device, Factor, KindSet, NewCode, Prefs, Sealed};
 use crate::{
     AccountId, Cash, ClientOrderId, OrderId, Price, Qty, SelfTradePrevention, Session, Side,
@@ -611,6 +612,37 @@ pub enum Command {
     },
     /// An order with exits (bracket, OCO, OTO); boxed, as it is rare and large.
     SubmitClass(Box<ClassRequest>),
+    /// A bank account to link; the gateway has sent it two micro-deposits.
+    LinkBank(Box<NewBank>),
+    /// The person's reading of the two micro-deposits, as a keyed digest.
+    VerifyBank {
+        account: AccountId,
+        bank: u64,
+        digest: SecretHash,
+    },
+    UnlinkBank {
+        account: AccountId,
+        bank: u64,
+    },
+    /// An ACH transfer with a verified bank. The instant-deposit limit and the settlement
+    /// time are the gateway's configuration when it was asked, carried here so a replay
+    /// does not depend on today's.
+    BankTransfer {
+        account: AccountId,
+        bank: u64,
+        direction: Direction,
+        amount: Cash,
+        instant_limit: Cash,
+        settle_at: UnixNanos,
+    },
+    /// Settles every pending transfer due by the command's time.
+    SettleTransfers,
+    /// The bank sent a transfer back (an operator records the return notice).
+    ReturnTransfer {
+        account: AccountId,
+        transfer: u64,
+        code: ReturnCode,
+    },
 }
 
 /// A command with its place in the journal and the time it was sequenced. The engine reads

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::command::{
     AlertCondition, LegRole, OrderClass, OrderType, Role, Scopes, SecretHash, Seq, Trail,
 };
+use crate::funding::{Direction, TransferStatus};
 use crate::profile::{CodePurpose, ContactKind, SecurityChange};
 use crate::{
     AccountId, CancelReason, Cash, ClientOrderId, OrderId, Price, Qty, RejectReason, Session, Side,
@@ -318,6 +319,18 @@ pub enum Event {
         symbol: Symbol,
         qty: Qty,
     },
+    /// A bank transfer was asked for, settled or returned: `moved` is the cash it moved
+    /// now (negative for a withdrawal, or a returned deposit), `balance` the account's cash
+    /// after (negative only after a returned deposit that was already spent).
+    TransferChanged {
+        account: AccountId,
+        transfer: u64,
+        direction: Direction,
+        status: TransferStatus,
+        amount: Cash,
+        moved: Cash,
+        balance: Cash,
+    },
 }
 
 impl Event {
@@ -343,6 +356,7 @@ impl Event {
             | Event::CashDeposited { account, .. }
             | Event::CashWithdrawn { account, .. }
             | Event::SharesDeposited { account, .. }
+            | Event::TransferChanged { account, .. }
             | Event::AlertTriggered { account, .. } => Some(account),
             Event::Rejected {
                 reason: RejectReason::ResentOrder,

@@ -11,6 +11,7 @@ pub mod codec;
 pub mod command;
 pub mod divisor;
 pub mod event;
+pub mod funding;
 pub mod ids;
 pub mod num;
 pub mod order;

@@ -123,11 +123,13 @@ pub enum CancelReason {
     /// An exit whose sibling (the other exit of its class) filled completely or, for a
     /// stop loss, triggered.
     SiblingExecuted,
+    /// A deposit the account's buys were counting on came back from the bank.
+    DepositReturned,
 }
 
 impl CancelReason {
     /// Every reason, in declaration order.
-    pub const ALL: [CancelReason; 11] = [
+    pub const ALL: [CancelReason; 12] = [
         CancelReason::Requested,
         CancelReason::MassCancel,
         CancelReason::IocRemainder,
@@ -139,6 +141,7 @@ impl CancelReason {
         CancelReason::AuctionUnfilled,
         CancelReason::ParentUnfilled,
         CancelReason::SiblingExecuted,
+        CancelReason::DepositReturned,
     ];
 
     /// Inverse of [`CancelReason::code`].
@@ -162,6 +165,7 @@ impl CancelReason {
             CancelReason::AuctionUnfilled => "AUCTION_UNFILLED",
             CancelReason::ParentUnfilled => "PARENT_UNFILLED",
             CancelReason::SiblingExecuted => "SIBLING_EXECUTED",
+            CancelReason::DepositReturned => "DEPOSIT_RETURNED",
         }
     }
 }
@@ -290,6 +294,17 @@ reject_reasons! {
     UnknownWebhook = 6201, "UNKNOWN_WEBHOOK", "no such webhook";
     TooManyWebhooks = 6202, "TOO_MANY_WEBHOOKS", "the account has as many webhooks as it may";
     InvalidWebhook = 6203, "INVALID_WEBHOOK", "the webhook's URL or events are not valid";
+    /// None such, removed, or another person's.
+    UnknownBank = 6301, "UNKNOWN_BANK", "no such bank account";
+    TooManyBanks = 6302, "TOO_MANY_BANKS", "the account has as many linked banks as it may";
+    BankAlreadyLinked = 6303, "BANK_ALREADY_LINKED", "that bank account is already linked";
+    BankNotVerified = 6304, "BANK_NOT_VERIFIED", "confirm the bank account's micro-deposits first";
+    /// Verified already, or failed (remove it and link it again).
+    BankNotPending = 6305, "BANK_NOT_PENDING", "the bank account is not waiting for its micro-deposits";
+    TooManyTransfers = 6306, "TOO_MANY_TRANSFERS", "the account has as many pending transfers as it may";
+    UnknownTransfer = 6307, "UNKNOWN_TRANSFER", "no such transfer";
+    TransferNotReturnable = 6308, "TRANSFER_NOT_RETURNABLE", "only a pending transfer or a settled deposit can be returned";
+    InvalidBank = 6309, "INVALID_BANK", "the bank account's details are not valid";
 }
 
 impl fmt::Display for RejectReason {
@@ -316,7 +331,8 @@ mod tests {
             | CancelReason::CancelOnDisconnect
             | CancelReason::AuctionUnfilled
             | CancelReason::ParentUnfilled
-            | CancelReason::SiblingExecuted => CancelReason::ALL.contains(&r),
+            | CancelReason::SiblingExecuted
+            | CancelReason::DepositReturned => CancelReason::ALL.contains(&r),
         };
         for r in CancelReason::ALL {
             assert!(listed(r));

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::funding::Funding;
 use crate::{SecretHash, UnixNanos};
 
 /// Ciphertext the engine only stores and hands on: XChaCha20-Poly1305 (nonce ‖ sealed
@@ -331,6 +332,8 @@ pub struct Profile {
     pub prefs: Prefs,
     pub webhooks: Vec<Webhook>,
     pub next_webhook: u64,
+    /// Linked banks and transfers.
+    pub funding: Funding,
 }
 
 impl Profile {
@@ -404,6 +407,9 @@ pub enum SecurityChange {
     RecoveryCodeUsed,
     WebhookCreated,
     WebhookDeleted,
+    BankLinked,
+    BankVerified,
+    BankRemoved,
 }
 
 impl SecurityChange {
@@ -420,6 +426,9 @@ impl SecurityChange {
             SecurityChange::RecoveryCodeUsed => "recovery_code_used",
             SecurityChange::WebhookCreated => "webhook_created",
             SecurityChange::WebhookDeleted => "webhook_deleted",
+            SecurityChange::BankLinked => "bank_linked",
+            SecurityChange::BankVerified => "bank_verified",
+            SecurityChange::BankRemoved => "bank_removed",
         }
     }
 }

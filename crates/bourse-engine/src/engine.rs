@@ -23,6 +23,7 @@ use crate::watchlists::Watchlists;
 
 mod alerts;
 mod classes;
+mod funding;
 mod identity;
 mod ledger;
 mod orders;
@@ -171,6 +172,10 @@ pub struct Engine {
     /// conservation checks.
     net_cash_in: Cash,
     shares_in: Vec<u64>,
+    /// Pending bank deposits: what they credited at once, and what is still to come (see
+    /// `funding`), for the funding checks and the cash cap.
+    unsettled_in: Cash,
+    pending_in: Cash,
     identity: Identity,
     /// The last command applied.
     last_seq: Seq,
@@ -244,6 +249,8 @@ pub struct Snapshot {
     rounding: Cash,
     net_cash_in: Cash,
     shares_in: Vec<u64>,
+    unsettled_in: Cash,
+    pending_in: Cash,
     identity: Identity,
     alerts: Alerts,
     watchlists: Watchlists,
@@ -361,6 +368,8 @@ impl Engine {
             notional_cap: None,
             net_cash_in: Cash::ZERO,
             shares_in: vec![0; n],
+            unsettled_in: Cash::ZERO,
+            pending_in: Cash::ZERO,
             identity: Identity::default(),
             last_seq: Seq(0),
             scratch: Vec::with_capacity(64),
@@ -476,6 +485,8 @@ impl Engine {
             rounding: self.rounding,
             net_cash_in: self.net_cash_in,
             shares_in: self.shares_in.clone(),
+            unsettled_in: self.unsettled_in,
+            pending_in: self.pending_in,
             identity: self.identity.clone(),
             alerts: self.alerts.clone(),
             watchlists: self.watchlists.clone(),
@@ -571,6 +582,8 @@ impl Engine {
         e.rounding = snap.rounding;
         e.net_cash_in = snap.net_cash_in;
         e.shares_in = snap.shares_in;
+        e.unsettled_in = snap.unsettled_in;
+        e.pending_in = snap.pending_in;
         e.identity = snap.identity;
         e.identity.reindex();
         e.profiles = snap.profiles;
@@ -693,6 +706,36 @@ impl Engine {
             }
             Command::SubmitOrder(req) => self.submit(req, out),
             Command::SubmitClass(req) => self.submit_class(req, out),
+            Command::LinkBank(b) => self.link_bank(cmd.ts, b, out),
+            Command::VerifyBank {
+                account,
+                bank,
+                digest,
+            } => self.verify_bank(*account, *bank, digest, out),
+            Command::UnlinkBank { account, bank } => self.unlink_bank(*account, *bank, out),
+            Command::BankTransfer {
+                account,
+                bank,
+                direction,
+                amount,
+                instant_limit,
+                settle_at,
+            } => self.bank_transfer(
+                cmd.ts,
+                *account,
+                *bank,
+                *direction,
+                *amount,
+                *instant_limit,
+                *settle_at,
+                out,
+            ),
+            Command::SettleTransfers => self.settle_transfers(cmd.ts, out),
+            Command::ReturnTransfer {
+                account,
+                transfer,
+                code,
+            } => self.return_transfer(cmd.ts, *account, *transfer, *code, out),
             // Journals from before fractions: whole shares, read as such.
             Command::SubmitOrderV1(req) => self.submit(&(*req).into(), out),
             Command::SubmitOrderV2(req) => self.submit(&(*req).into(), out),

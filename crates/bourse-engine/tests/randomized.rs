@@ -6,6 +6,10 @@
 //! calls, uncrosses, on-open and on-close orders, extended-hours orders, orders waiting for
 //! the open and the close all mix with the rest.
 //!
+//! Bank transfers mix in too: deposits with part credited at once, withdrawals from settled
+//! cash, settlement runs, and returns — of pending and settled deposits, some of them
+//! already spent, leaving an account's cash below zero.
+//!
 //! `BOURSE_ENGINE_FUZZ_OPS` sets the number of commands (default 20,000; millions work).
 #![allow(clippy::unwrap_used)]
 
@@ -14,12 +18,16 @@ mod common;
 use bourse_core::{
     AccountId, CancelReason, Cash, ClassRequest, ClientOrderId, Command, Event, OrderClass,
     OrderId, OrderOptions, OrderRequest, OrderType, Price, Qty, RejectReason, SelfTradePrevention,
-    Seq, Sequenced, Session, Side, StopLoss, Tagged, TimeInForce, Trail, UnixNanos,
+    SecretHash, Seq, Sequenced, Session, Side, StopLoss, Tagged, TimeInForce, Trail, UnixNanos,
 };
+use bourse_core::funding::{Direction, NewBank, ReturnCode, TransferStatus};
+use bourse_core::profile::Sealed;
 use bourse_engine::{Engine, EngineConfig};
 use common::{Rng, instruments, limit};
 
 const ACCOUNTS: u64 = 40;
+/// Accounts funded only by bank deposits (so that returns catch some already spent).
+const BANK_ONLY: u64 = 6;
 
 /// What a generated run did besides its events.
 #[derive(Default)]
@@ -61,6 +69,7 @@ fn generate_and_run_counted(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>, R
     let mut events = Vec::new();
     let mut out = Vec::new();
     let mut recent: Vec<(OrderId, AccountId)> = Vec::new();
+    let mut transfers: Vec<(u64, AccountId)> = Vec::new();
     let mut applied = 0;
     let ins = instruments();
     let mut rng = Rng(seed);
@@ -68,11 +77,25 @@ fn generate_and_run_counted(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>, R
     for a in 1..=ACCOUNTS {
         let account = AccountId::new(a);
         cmds.push(Command::OpenAccount);
-        cmds.push(Command::Deposit {
-            account,
-            amount: Cash::from_dollars(i64::try_from(50_000 + rng.below(500_000)).unwrap())
-                .unwrap(),
-        });
+        // The first few accounts have only what their banks bring in.
+        if a > BANK_ONLY {
+            cmds.push(Command::Deposit {
+                account,
+                amount: Cash::from_dollars(i64::try_from(50_000 + rng.below(500_000)).unwrap())
+                    .unwrap(),
+            });
+        }
+        // Most accounts link a bank and most of those verify it.
+        if a <= BANK_ONLY || rng.chance(80) {
+            cmds.push(Command::LinkBank(Box::new(bank_of(account))));
+            if a <= BANK_ONLY || rng.chance(85) {
+                cmds.push(Command::VerifyBank {
+                    account,
+                    bank: 0, // filled in below, once the engine has numbered it
+                    digest: micro_digest(account),
+                });
+            }
+        }
         for i in &ins {
             if rng.chance(30) {
                 let qty = Qty::shares(100 + rng.below(2_000));
@@ -93,6 +116,16 @@ fn generate_and_run_counted(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>, R
     loop {
         // Apply what has been generated so far, learning the ids of accepted orders.
         while applied < cmds.len() {
+            // A verification names the bank its account linked last.
+            if let Command::VerifyBank { account, bank, .. } = &mut cmds[applied]
+                && *bank == 0
+            {
+                *bank = engine
+                    .profiles()
+                    .get(*account)
+                    .and_then(|p| p.funding.banks.last())
+                    .map_or(1, |b| b.id);
+            }
             let cmd = &cmds[applied];
             applied += 1;
             out.clear();
@@ -118,11 +151,17 @@ fn generate_and_run_counted(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>, R
                     .count();
             }
             for e in &out {
-                if let Event::OrderAccepted {
-                    order_id, account, ..
-                } = e
-                {
-                    recent.push((*order_id, *account));
+                match e {
+                    Event::OrderAccepted {
+                        order_id, account, ..
+                    } => recent.push((*order_id, *account)),
+                    Event::TransferChanged {
+                        transfer,
+                        account,
+                        status: TransferStatus::Pending,
+                        ..
+                    } => transfers.push((*transfer, *account)),
+                    _ => {}
                 }
             }
             events.extend_from_slice(&out);
@@ -303,7 +342,17 @@ fn generate_and_run_counted(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>, R
                 },
                 price: rng.chance(50).then_some(price),
             },
-            90..=93 => Command::Deposit {
+            92 | 93 => {
+                let now = (cmds.len() as u64 + 1) * 1_000;
+                // Half of them for the accounts that live on bank deposits.
+                let account = if rng.chance(50) {
+                    AccountId::new(1 + rng.below(BANK_ONLY))
+                } else {
+                    account
+                };
+                funding_op(&mut rng, &engine, account, &transfers, now)
+            }
+            90 | 91 => Command::Deposit {
                 account,
                 amount: Cash::from_dollars(1 + i64::try_from(rng.below(10_000)).unwrap()).unwrap(),
             },
@@ -396,6 +445,98 @@ fn generate_and_run_counted(seed: u64, n: usize) -> (Vec<Command>, Vec<Event>, R
     }
 }
 
+fn micro_digest(account: AccountId) -> SecretHash {
+    SecretHash([u8::try_from(account.get() % 200).unwrap() + 1; 32])
+}
+
+fn bank_of(account: AccountId) -> NewBank {
+    NewBank {
+        account,
+        holder: Sealed(vec![1; 24]),
+        number: Sealed(vec![2; 24]),
+        number_lookup: SecretHash([u8::try_from(account.get() % 200).unwrap(); 32]),
+        last4: "6789".into(),
+        routing: "021000021".into(),
+        micro_digest: micro_digest(account),
+        sealed_micro: Sealed(vec![3; 24]),
+    }
+}
+
+/// A bank transfer, a settlement run, a return, or a change to the account's banks.
+fn funding_op(
+    rng: &mut Rng,
+    engine: &Engine,
+    account: AccountId,
+    transfers: &[(u64, AccountId)],
+    now: u64,
+) -> Command {
+    let bank = engine
+        .profiles()
+        .get(account)
+        .and_then(|p| p.funding.banks.first())
+        .map_or(1 + rng.below(50), |b| b.id);
+    let amount = Cash::from_dollars(1 + i64::try_from(rng.below(100_000)).unwrap()).unwrap();
+    let transfer = |rng: &mut Rng, direction| Command::BankTransfer {
+        account,
+        bank,
+        direction,
+        amount,
+        instant_limit: Cash::from_dollars(i64::try_from(rng.below(3)).unwrap() * 50_000).unwrap(),
+        // Most settle within a few hundred commands, some much later.
+        settle_at: {
+            let span = if rng.chance(90) { 400 } else { 5_000 };
+            UnixNanos::new(now + rng.below(span) * 1_000)
+        },
+    };
+    match rng.below(12) {
+        0..=3 => transfer(rng, Direction::Deposit),
+        4 | 5 => transfer(rng, Direction::Withdrawal),
+        6 | 7 => Command::SettleTransfers,
+        8 | 9 => {
+            // Mostly one still pending.
+            let pick = |rng: &mut Rng| {
+                let k = usize::try_from(rng.below(60)).unwrap();
+                transfers
+                    .len()
+                    .checked_sub(k + 1)
+                    .map_or((1, account), |j| transfers[j])
+            };
+            let mut chosen = pick(rng);
+            for _ in 0..4 {
+                let pending = engine.profiles().get(chosen.1).is_some_and(|p| {
+                    p.funding
+                        .pending()
+                        .any(|t| t.id == chosen.0)
+                });
+                if pending {
+                    break;
+                }
+                chosen = pick(rng);
+            }
+            let (transfer, owner) = chosen;
+            Command::ReturnTransfer {
+                account: owner,
+                transfer,
+                code: ReturnCode::R01,
+            }
+        }
+        10 => Command::VerifyBank {
+            account,
+            bank,
+            digest: if rng.chance(50) {
+                micro_digest(account)
+            } else {
+                SecretHash([0xEE; 32])
+            },
+        },
+        _ if rng.chance(50) => Command::LinkBank(Box::new(NewBank {
+            number_lookup: SecretHash([u8::try_from(rng.below(250)).unwrap(); 32]),
+            ..bank_of(account)
+        })),
+        _ => Command::UnlinkBank { account, bank },
+    }
+}
+
 fn engine() -> Engine {
     let cfg = EngineConfig {
         maker_fee_bps: 5,
@@ -473,6 +614,40 @@ fn invariants_hold_after_every_command_and_replay_is_identical() {
     assert!(cancels > 10 * scale, "{cancels} cancels");
     assert!(rejects > 10 * scale, "{rejects} rejects");
     assert!(replaced > scale, "{replaced} replaces");
+    let transfer = |st: TransferStatus, d: Direction| {
+        count(&|e| {
+            matches!(e, Event::TransferChanged { status, direction, .. }
+                if *status == st && *direction == d)
+        })
+    };
+    let negative = count(&|e| {
+        matches!(e, Event::TransferChanged { status: TransferStatus::Returned, balance, .. }
+            if balance.is_negative())
+    });
+    let returned_buys = count(&|e| {
+        matches!(
+            e,
+            Event::OrderCanceled {
+                reason: CancelReason::DepositReturned,
+                ..
+            }
+        )
+    });
+    println!(
+        "bank deposits {} pending / {} settled / {} returned ({negative} left cash below zero, {returned_buys} buys canceled); withdrawals {} / {} / {}",
+        transfer(TransferStatus::Pending, Direction::Deposit),
+        transfer(TransferStatus::Settled, Direction::Deposit),
+        transfer(TransferStatus::Returned, Direction::Deposit),
+        transfer(TransferStatus::Pending, Direction::Withdrawal),
+        transfer(TransferStatus::Settled, Direction::Withdrawal),
+        transfer(TransferStatus::Returned, Direction::Withdrawal),
+    );
+    for d in [Direction::Deposit, Direction::Withdrawal] {
+        for st in [TransferStatus::Pending, TransferStatus::Settled, TransferStatus::Returned] {
+            assert!(transfer(st, d) > scale / 4, "{d:?} {st:?}: {}", transfer(st, d));
+        }
+    }
+    assert!(negative > 0 || scale < 10, "no return left cash below zero");
     let triggered = count(&|e| matches!(e, Event::OrderTriggered { .. }));
     assert!(triggered > scale, "{triggered} stops triggered");
     let trailed = count(&|e| matches!(e, Event::OrderStopMoved { .. }));

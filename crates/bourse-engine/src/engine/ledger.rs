@@ -156,13 +156,16 @@ impl Engine {
         if self.profiles.is_unverified(account) {
             return out.push(refuse(account, RejectReason::ContactNotVerified));
         }
-        let Some(a) = self.account_mut(account) else {
+        // Only settled cash leaves: not what working buys reserve, nor deposits unsettled.
+        let Some(available) = self.withdrawable(account) else {
             return out.push(refuse(account, RejectReason::UnknownAccount));
         };
-        let available = a.cash.checked_sub(a.reserved).unwrap_or(Cash::ZERO);
         if amount > available {
             return out.push(refuse(account, RejectReason::InsufficientFunds));
         }
+        let Some(a) = self.account_mut(account) else {
+            return out.push(refuse(account, RejectReason::UnknownAccount));
+        };
         a.cash = a.cash.checked_sub(amount).unwrap_or(Cash::ZERO);
         let balance = a.cash;
         self.net_cash_in = self.net_cash_in.checked_sub(amount).unwrap_or(Cash::ZERO);
@@ -609,7 +612,9 @@ impl Engine {
             }
         }
         for (n, a) in self.accounts.iter().enumerate() {
-            if a.cash.is_negative() || a.reserved.is_negative() || a.reserved > a.cash {
+            // Cash below zero is a returned deposit's debt, with nothing reserved
+            // (`check_funding`).
+            if a.reserved.is_negative() || (a.reserved > a.cash && a.reserved != Cash::ZERO) {
                 return Err(format!(
                     "account {} cash {} reserved {}",
                     n + 1,
@@ -641,6 +646,7 @@ impl Engine {
                 shares[i] += u128::from(p.qty);
             }
         }
+        self.check_funding()?;
         if cash_total != i128::from(self.net_cash_in.raw()) {
             return Err(format!(
                 "cash + fees + rounding {cash_total} != deposits - withdrawals {}",
