@@ -58,6 +58,8 @@ pub enum AuditKind {
     NewsPublished,
     PersonalDataExported,
     SupportAnswered,
+    /// An operator recorded a bank's return of a transfer.
+    TransferReturnedByOperator,
     /// The server started with a data key other than the one in use before (its
     /// fingerprint, never the key).
     DataKeyChanged,
@@ -92,6 +94,7 @@ impl AuditKind {
             AuditKind::NewsPublished => "news_published",
             AuditKind::PersonalDataExported => "personal_data_exported",
             AuditKind::SupportAnswered => "support_answered",
+            AuditKind::TransferReturnedByOperator => "transfer_returned_by_operator",
             AuditKind::DataKeyChanged => "data_key_changed",
         }
     }

@@ -165,6 +165,7 @@ pub fn edge_router(s: EdgeServices, cfg: &HttpConfig) -> std::io::Result<Router>
         support: Arc::new(crate::support::SupportDesk::memory(Arc::new(
             crate::vault::Vault::new(&[0; 32]),
         ))),
+        funding: crate::funding::FundingConfig::default(),
     }));
     let limiter = Arc::new(crate::ratelimit::Limiter::new(
         cfg.rate_per_credential,

@@ -60,6 +60,11 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
 
+    /// Something that cannot happen did: a 500 with the reason.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", message)
+    }
+
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
     }
@@ -74,11 +79,14 @@ impl ApiError {
         let status = match reason {
             RejectReason::UnknownOrder
             | RejectReason::UnknownAccount
-            | RejectReason::UnknownWatchlist => StatusCode::NOT_FOUND,
+            | RejectReason::UnknownWatchlist
+            | RejectReason::UnknownBank
+            | RejectReason::UnknownTransfer => StatusCode::NOT_FOUND,
             RejectReason::DuplicateClientOrderId
             | RejectReason::UsernameTaken
             | RejectReason::WatchlistNameTaken
-            | RejectReason::AccountHasLogin => StatusCode::CONFLICT,
+            | RejectReason::AccountHasLogin
+            | RejectReason::BankAlreadyLinked => StatusCode::CONFLICT,
             RejectReason::NotABroker => StatusCode::FORBIDDEN,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };

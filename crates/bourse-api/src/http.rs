@@ -69,6 +69,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         companies,
         news,
         support,
+        funding: cfg.funding,
     }));
     let deadline = cfg.request_deadline;
     Router::new()
@@ -131,7 +132,22 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         .route("/v1/portfolio", get(queries::portfolio))
         .route("/v1/activities", get(queries::activities))
         .route("/v1/events", get(queries::events))
-        .route("/v1/transfers", post(transfers::transfer))
+        .route(
+            "/v1/transfers",
+            post(transfers::transfer).get(crate::funding::transfers),
+        )
+        .route("/v1/transfers/{id}", get(crate::funding::transfer))
+        .route(
+            "/v1/banks",
+            post(crate::funding::link).get(crate::funding::banks),
+        )
+        .route("/v1/banks/{id}", delete(crate::funding::unlink))
+        .route("/v1/banks/{id}/verify", post(crate::funding::verify))
+        .route("/v1/banks/{id}/statement", get(crate::funding::statement))
+        .route(
+            "/v1/admin/transfers/{id}/return",
+            post(crate::funding::return_transfer),
+        )
         .route("/v1/alerts", post(alerts::create).get(alerts::list))
         .route("/v1/alerts/{id}", delete(alerts::delete))
         .route(

@@ -21,6 +21,7 @@ pub mod cookie;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod funding;
 pub mod gateway;
 pub mod http;
 pub mod lockout;

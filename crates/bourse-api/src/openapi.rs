@@ -140,6 +140,14 @@ impl Modify for BearerAuth {
         crate::support::desk_one,
         crate::support::answer,
         crate::support::desk_close,
+        crate::funding::link,
+        crate::funding::banks,
+        crate::funding::verify,
+        crate::funding::unlink,
+        crate::funding::statement,
+        crate::funding::transfers,
+        crate::funding::transfer,
+        crate::funding::return_transfer,
     ),
     components(schemas(ErrorBody)),
     tags(
@@ -153,6 +161,7 @@ impl Modify for BearerAuth {
         (name = "market", description = "The listed stocks."),
         (name = "operator", description = "The operator's controls (operator token only)."),
         (name = "support", description = "Support tickets: a person asks, operators answer."),
+        (name = "funding", description = "Linked bank accounts and ACH transfers."),
     )
 )]
 #[derive(Debug)]
@@ -260,6 +269,12 @@ mod tests {
             "/v1/admin/accounts/{id}/deposits",
             "/v1/admin/accounts/{id}/shares",
             "/v1/admin/snapshot",
+            "/v1/banks",
+            "/v1/banks/{id}",
+            "/v1/banks/{id}/verify",
+            "/v1/banks/{id}/statement",
+            "/v1/transfers/{id}",
+            "/v1/admin/transfers/{id}/return",
         ] {
             assert!(paths.contains_key(p), "{p} is missing");
         }

@@ -48,6 +48,11 @@ pub(crate) struct Export {
     notification_preferences: serde_json::Value,
     #[schema(value_type = Vec<Object>)]
     webhooks: Vec<serde_json::Value>,
+    /// Linked banks, with the full account number.
+    banks: Vec<crate::funding::HeldBank>,
+    /// Bank transfers the exchange still lists (all cash moved is in `activities`).
+    #[schema(value_type = Vec<Object>)]
+    transfers: serde_json::Value,
     #[schema(value_type = Object)]
     account: serde_json::Value,
     #[schema(value_type = Vec<Object>)]
@@ -167,6 +172,13 @@ pub(crate) async fn export(
             .iter()
             .map(|w| json(crate::notices::hook_view(w, None)))
             .collect(),
+        banks: p
+            .funding
+            .banks
+            .iter()
+            .map(|b| crate::funding::held_bank(&people.vault, b))
+            .collect(),
+        transfers: json(crate::funding::transfer_items(&p.funding)),
         account: json(history.account(account)),
         positions: json(history.positions(account)),
         portfolio: json(history.portfolio(account)),

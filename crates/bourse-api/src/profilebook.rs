@@ -2,17 +2,19 @@
 //! released change (the profile after the command, carried beside its events) replaces the
 //! account's entry, so what the routes read is durable.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use bourse_core::profile::Profile;
-use bourse_core::{AccountId, SecretHash, Seq};
+use bourse_core::{AccountId, SecretHash, Seq, UnixNanos};
 use parking_lot::RwLock;
 
 #[derive(Debug, Default)]
 struct Inner {
     by_account: HashMap<AccountId, Arc<Profile>>,
     by_lookup: HashMap<SecretHash, AccountId>,
+    /// Pending bank transfers by when they settle (for the settlement clock).
+    due: BTreeSet<(UnixNanos, u64, AccountId)>,
 }
 
 /// Profiles by account, and accounts by address digest.
@@ -49,6 +51,12 @@ impl ProfileBook {
         self.0.read().by_account.get(&account).cloned()
     }
 
+    /// When the first pending bank transfer settles.
+    #[must_use]
+    pub fn next_due(&self) -> Option<UnixNanos> {
+        self.0.read().due.first().map(|d| d.0)
+    }
+
     /// The account an address (or an address being changed to) belongs to.
     #[must_use]
     pub fn account_by_lookup(&self, lookup: &SecretHash) -> Option<AccountId> {
@@ -58,6 +66,9 @@ impl ProfileBook {
 
 fn index(g: &mut Inner, account: AccountId, p: Arc<Profile>) {
     if let Some(old) = g.by_account.get(&account) {
+        for t in old.funding.pending() {
+            g.due.remove(&(t.settle_at, t.id, account));
+        }
         for c in [&old.email, &old.phone, &old.pending].into_iter().flatten() {
             if g.by_lookup.get(&c.lookup) == Some(&account) {
                 g.by_lookup.remove(&c.lookup);
@@ -66,6 +77,9 @@ fn index(g: &mut Inner, account: AccountId, p: Arc<Profile>) {
     }
     for c in [&p.email, &p.phone, &p.pending].into_iter().flatten() {
         g.by_lookup.insert(c.lookup, account);
+    }
+    for t in p.funding.pending() {
+        g.due.insert((t.settle_at, t.id, account));
     }
     g.by_account.insert(account, p);
 }

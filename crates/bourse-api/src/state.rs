@@ -46,6 +46,8 @@ pub struct HttpConfig {
     pub request_deadline: std::time::Duration,
     /// The session cookie is `Secure` (the server speaks TLS).
     pub secure_cookies: bool,
+    /// Bank transfers' settlement delay and instant-deposit limit.
+    pub funding: crate::funding::FundingConfig,
 }
 
 /// Timings of a WebSocket connection.
@@ -98,6 +100,7 @@ pub(crate) struct Inner {
     pub(crate) news: Arc<crate::news::NewsStore>,
     /// Support tickets.
     pub(crate) support: Arc<crate::support::SupportDesk>,
+    pub(crate) funding: crate::funding::FundingConfig,
 }
 
 /// Shared by every route.

@@ -207,7 +207,14 @@ wire_schema!(
 wire_schema!(
     /// `crate::readmodel::ActivityType`.
     ActivityType => one_of_words(
-        &["FILL", "DEPOSIT", "WITHDRAWAL", "SHARE_DEPOSIT"],
+        &[
+            "FILL",
+            "DEPOSIT",
+            "WITHDRAWAL",
+            "SHARE_DEPOSIT",
+            "DEPOSIT_RETURNED",
+            "WITHDRAWAL_RETURNED",
+        ],
         "What an account activity is.",
     )
 );

@@ -136,7 +136,12 @@ pub enum ReturnCode {
 }
 
 impl ReturnCode {
-    pub const ALL: [ReturnCode; 4] = [ReturnCode::R01, ReturnCode::R02, ReturnCode::R03, ReturnCode::R10];
+    pub const ALL: [ReturnCode; 4] = [
+        ReturnCode::R01,
+        ReturnCode::R02,
+        ReturnCode::R03,
+        ReturnCode::R10,
+    ];
 
     #[must_use]
     pub const fn code(self) -> &'static str {

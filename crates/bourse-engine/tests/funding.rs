@@ -6,9 +6,7 @@
 
 mod common;
 
-use bourse_core::funding::{
-    BankStatus, Direction, MAX_BANKS, NewBank, ReturnCode, TransferStatus,
-};
+use bourse_core::funding::{BankStatus, Direction, MAX_BANKS, NewBank, ReturnCode, TransferStatus};
 use bourse_core::profile::Sealed;
 use bourse_core::{
     AccountId, CancelReason, Cash, Command, Event, RejectReason, SecretHash, Side, UnixNanos,
@@ -56,7 +54,14 @@ fn transfer(ev: &[Event]) -> (u64, TransferStatus, Cash, Cash) {
         .unwrap_or_else(|| panic!("no transfer in {ev:?}"))
 }
 
-fn move_cash(account: AccountId, bank: u64, direction: Direction, amount: i64, instant: i64, settle_at: u64) -> Command {
+fn move_cash(
+    account: AccountId,
+    bank: u64,
+    direction: Direction,
+    amount: i64,
+    instant: i64,
+    settle_at: u64,
+) -> Command {
     Command::BankTransfer {
         account,
         bank,
@@ -85,8 +90,15 @@ fn a_bank_is_verified_by_its_micro_deposits_and_fails_after_three_wrong_guesses(
     let mut d = Driver::new(EngineConfig::default());
     let a = d.funded(0);
     let ev = d.run(bank(a, 1));
-    assert!(ev.iter().any(|e| matches!(e, Event::SecurityChanged { .. })), "{ev:?}");
-    assert_eq!(rejected(&d.run(bank(a, 1))), Some(RejectReason::BankAlreadyLinked));
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::SecurityChanged { .. })),
+        "{ev:?}"
+    );
+    assert_eq!(
+        rejected(&d.run(bank(a, 1))),
+        Some(RejectReason::BankAlreadyLinked)
+    );
     let id = d.engine.profiles().get(a).unwrap().funding.banks[0].id;
     // Not verified: no transfer.
     assert_eq!(
@@ -103,10 +115,16 @@ fn a_bank_is_verified_by_its_micro_deposits_and_fails_after_three_wrong_guesses(
     // A wrong guess is not a rejection: it uses up a try.
     assert_eq!(rejected(&guess(&mut d, 1)), None);
     let link = |d: &Driver| d.engine.profiles().get(a).unwrap().funding.banks[0].clone();
-    assert_eq!((link(&d).status, link(&d).attempts_left), (BankStatus::Pending, 2));
+    assert_eq!(
+        (link(&d).status, link(&d).attempts_left),
+        (BankStatus::Pending, 2)
+    );
     guess(&mut d, 0xAA);
     assert_eq!(link(&d).status, BankStatus::Verified);
-    assert_eq!(rejected(&guess(&mut d, 0xAA)), Some(RejectReason::BankNotPending));
+    assert_eq!(
+        rejected(&guess(&mut d, 0xAA)),
+        Some(RejectReason::BankNotPending)
+    );
 
     // Another bank, guessed wrong three times, fails for good.
     d.run(bank(a, 2));
@@ -137,8 +155,14 @@ fn a_bank_is_verified_by_its_micro_deposits_and_fails_after_three_wrong_guesses(
     for n in 3..=u8::try_from(MAX_BANKS).unwrap() {
         d.run(bank(a, n));
     }
-    assert_eq!(rejected(&d.run(bank(a, 50))), Some(RejectReason::TooManyBanks));
-    d.run(Command::UnlinkBank { account: a, bank: id2 });
+    assert_eq!(
+        rejected(&d.run(bank(a, 50))),
+        Some(RejectReason::TooManyBanks)
+    );
+    d.run(Command::UnlinkBank {
+        account: a,
+        bank: id2,
+    });
     assert_eq!(rejected(&d.run(bank(a, 50))), None);
 }
 
@@ -149,9 +173,18 @@ fn a_deposit_is_usable_in_part_at_once_and_withdrawable_once_settled() {
     // $1,000 with a $400 instant limit: $400 now, the rest at settlement.
     let ev = d.run(move_cash(a, id, Direction::Deposit, 1_000, 400, 100_000));
     let (t, status, moved, balance) = transfer(&ev);
-    assert_eq!((status, moved, balance), (TransferStatus::Pending, usd(400), usd(400)));
+    assert_eq!(
+        (status, moved, balance),
+        (TransferStatus::Pending, usd(400), usd(400))
+    );
     // Tradable at once...
-    let ev = d.run(Command::SubmitOrder(limit(a, "AAPL", Side::Buy, "180.00", 2)));
+    let ev = d.run(Command::SubmitOrder(limit(
+        a,
+        "AAPL",
+        Side::Buy,
+        "180.00",
+        2,
+    )));
     assert_eq!(rejected(&ev), None, "{ev:?}");
     // ...but not withdrawable, by bank or by book.
     assert_eq!(d.engine.withdrawable(a), Some(Cash::ZERO));
@@ -160,7 +193,10 @@ fn a_deposit_is_usable_in_part_at_once_and_withdrawable_once_settled() {
         Some(RejectReason::InsufficientFunds)
     );
     assert_eq!(
-        rejected(&d.run(Command::Withdraw { account: a, amount: usd(1) })),
+        rejected(&d.run(Command::Withdraw {
+            account: a,
+            amount: usd(1)
+        })),
         Some(RejectReason::InsufficientFunds)
     );
     // A second deposit gets only what is left of the limit (none).
@@ -178,7 +214,10 @@ fn a_deposit_is_usable_in_part_at_once_and_withdrawable_once_settled() {
         d.engine.profiles().get(a).unwrap().funding.transfers[0].status,
         TransferStatus::Settled
     );
-    assert_eq!(d.engine.profiles().get(a).unwrap().funding.transfers[0].id, t);
+    assert_eq!(
+        d.engine.profiles().get(a).unwrap().funding.transfers[0].id,
+        t
+    );
     // $360 is reserved by the buy (the pending $50 credited nothing): $640 may leave.
     assert_eq!(d.engine.withdrawable(a), Some(usd(640)));
     assert_eq!(
@@ -187,7 +226,10 @@ fn a_deposit_is_usable_in_part_at_once_and_withdrawable_once_settled() {
     );
     let ev = d.run(move_cash(a, id, Direction::Withdrawal, 640, 0, 300_000));
     let (w, status, moved, balance) = transfer(&ev);
-    assert_eq!((status, moved, balance), (TransferStatus::Pending, usd(-640), usd(360)));
+    assert_eq!(
+        (status, moved, balance),
+        (TransferStatus::Pending, usd(-640), usd(360))
+    );
     // The bank sends the withdrawal back: the cash returns.
     let ev = d.run(Command::ReturnTransfer {
         account: a,
@@ -213,13 +255,41 @@ fn a_returned_deposit_already_spent_leaves_a_debt_and_cancels_the_working_buys()
     let seller = d.funded(0);
     d.shares(seller, "AAPL", 100);
     let (a, id) = verified(&mut d);
-    let ev = d.run(move_cash(a, id, Direction::Deposit, 5_000, 5_000, 1_000_000_000));
+    let ev = d.run(move_cash(
+        a,
+        id,
+        Direction::Deposit,
+        5_000,
+        5_000,
+        1_000_000_000,
+    ));
     let t = transfer(&ev).0;
     // Spend most of it: buy 20 at $190 from the seller, and leave a buy working.
-    d.run(Command::SubmitOrder(limit(seller, "AAPL", Side::Sell, "190.00", 20)));
-    let ev = d.run(Command::SubmitOrder(limit(a, "AAPL", Side::Buy, "190.00", 20)));
-    assert!(ev.iter().any(|e| matches!(e, Event::Trade { .. })), "{ev:?}");
-    let ev = d.run(Command::SubmitOrder(limit(a, "AAPL", Side::Buy, "180.00", 5)));
+    d.run(Command::SubmitOrder(limit(
+        seller,
+        "AAPL",
+        Side::Sell,
+        "190.00",
+        20,
+    )));
+    let ev = d.run(Command::SubmitOrder(limit(
+        a,
+        "AAPL",
+        Side::Buy,
+        "190.00",
+        20,
+    )));
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::Trade { .. })),
+        "{ev:?}"
+    );
+    let ev = d.run(Command::SubmitOrder(limit(
+        a,
+        "AAPL",
+        Side::Buy,
+        "180.00",
+        5,
+    )));
     assert_eq!(rejected(&ev), None);
     assert_eq!(d.engine.cash(a), Some((usd(1_200), usd(900))));
     // R01: the $5,000 goes back out; $3,800 is owed.
@@ -229,7 +299,10 @@ fn a_returned_deposit_already_spent_leaves_a_debt_and_cancels_the_working_buys()
         code: ReturnCode::R01,
     });
     let (_, status, moved, balance) = transfer(&ev);
-    assert_eq!((status, moved, balance), (TransferStatus::Returned, usd(-5_000), usd(-3_800)));
+    assert_eq!(
+        (status, moved, balance),
+        (TransferStatus::Returned, usd(-5_000), usd(-3_800))
+    );
     assert!(
         ev.iter().any(|e| matches!(
             e,
@@ -242,16 +315,48 @@ fn a_returned_deposit_already_spent_leaves_a_debt_and_cancels_the_working_buys()
     );
     assert_eq!(d.engine.cash(a), Some((usd(-3_800), Cash::ZERO)));
     // No buys, no withdrawals, no more instant credit.
-    let ev = d.run(Command::SubmitOrder(limit(a, "AAPL", Side::Buy, "180.00", 1)));
-    assert_eq!(rejected(&ev), Some(RejectReason::InsufficientBuyingPower), "{ev:?}");
+    let ev = d.run(Command::SubmitOrder(limit(
+        a,
+        "AAPL",
+        Side::Buy,
+        "180.00",
+        1,
+    )));
+    assert_eq!(
+        rejected(&ev),
+        Some(RejectReason::InsufficientBuyingPower),
+        "{ev:?}"
+    );
     assert_eq!(d.engine.withdrawable(a), Some(Cash::ZERO));
-    let ev = d.run(move_cash(a, id, Direction::Deposit, 10_000, 5_000, 2_000_000_000));
+    let ev = d.run(move_cash(
+        a,
+        id,
+        Direction::Deposit,
+        10_000,
+        5_000,
+        2_000_000_000,
+    ));
     assert_eq!(transfer(&ev).2, Cash::ZERO);
     // Selling the shares pays part of the debt.
     let buyer = d.funded(10_000);
-    d.run(Command::SubmitOrder(limit(buyer, "AAPL", Side::Buy, "190.00", 20)));
-    let ev = d.run(Command::SubmitOrder(limit(a, "AAPL", Side::Sell, "190.00", 20)));
-    assert!(ev.iter().any(|e| matches!(e, Event::Trade { .. })), "{ev:?}");
+    d.run(Command::SubmitOrder(limit(
+        buyer,
+        "AAPL",
+        Side::Buy,
+        "190.00",
+        20,
+    )));
+    let ev = d.run(Command::SubmitOrder(limit(
+        a,
+        "AAPL",
+        Side::Sell,
+        "190.00",
+        20,
+    )));
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::Trade { .. })),
+        "{ev:?}"
+    );
     assert_eq!(d.engine.cash(a).map(|c| c.0), Some(usd(0)), "{ev:?}");
 }
 
@@ -276,6 +381,9 @@ fn a_snapshot_keeps_banks_transfers_and_what_is_due() {
     d.engine.apply(&settle, &mut out2);
     assert_eq!(out, out2);
     assert_eq!(transfer(&out).1, TransferStatus::Settled);
-    assert_eq!(restored.state_hash().unwrap(), d.engine.state_hash().unwrap());
+    assert_eq!(
+        restored.state_hash().unwrap(),
+        d.engine.state_hash().unwrap()
+    );
     restored.check_invariants().unwrap();
 }

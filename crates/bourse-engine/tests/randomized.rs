@@ -15,13 +15,14 @@
 
 mod common;
 
-use bourse_core::{
-    AccountId, CancelReason, Cash, ClassRequest, ClientOrderId, Command, Event, OrderClass,
-    OrderId, OrderOptions, OrderRequest, OrderType, Price, Qty, RejectReason, SelfTradePrevention,
-    SecretHash, Seq, Sequenced, Session, Side, StopLoss, Tagged, TimeInForce, Trail, UnixNanos,
-};
 use bourse_core::funding::{Direction, NewBank, ReturnCode, TransferStatus};
 use bourse_core::profile::Sealed;
+use bourse_core::{
+    AccountId, CancelReason, Cash, ClassRequest, ClientOrderId, Command, Event, OrderClass,
+    OrderId, OrderOptions, OrderRequest, OrderType, Price, Qty, RejectReason, SecretHash,
+    SelfTradePrevention, Seq, Sequenced, Session, Side, StopLoss, Tagged, TimeInForce, Trail,
+    UnixNanos,
+};
 use bourse_engine::{Engine, EngineConfig};
 use common::{Rng, instruments, limit};
 
@@ -503,11 +504,10 @@ fn funding_op(
             };
             let mut chosen = pick(rng);
             for _ in 0..4 {
-                let pending = engine.profiles().get(chosen.1).is_some_and(|p| {
-                    p.funding
-                        .pending()
-                        .any(|t| t.id == chosen.0)
-                });
+                let pending = engine
+                    .profiles()
+                    .get(chosen.1)
+                    .is_some_and(|p| p.funding.pending().any(|t| t.id == chosen.0));
                 if pending {
                     break;
                 }
@@ -643,8 +643,16 @@ fn invariants_hold_after_every_command_and_replay_is_identical() {
         transfer(TransferStatus::Returned, Direction::Withdrawal),
     );
     for d in [Direction::Deposit, Direction::Withdrawal] {
-        for st in [TransferStatus::Pending, TransferStatus::Settled, TransferStatus::Returned] {
-            assert!(transfer(st, d) > scale / 4, "{d:?} {st:?}: {}", transfer(st, d));
+        for st in [
+            TransferStatus::Pending,
+            TransferStatus::Settled,
+            TransferStatus::Returned,
+        ] {
+            assert!(
+                transfer(st, d) > scale / 4,
+                "{d:?} {st:?}: {}",
+                transfer(st, d)
+            );
         }
     }
     assert!(negative > 0 || scale < 10, "no return left cash below zero");

@@ -526,6 +526,23 @@ fn body(t: &Tagged) -> Value {
             "type": "account", "seq": seq, "ts": ts, "event": "withdrawal",
             "amount": amount.to_string(), "cash": balance.to_string(),
         }),
+        Event::TransferChanged {
+            transfer,
+            direction,
+            status,
+            amount,
+            moved,
+            balance,
+            ..
+        } => json!({
+            "type": "account", "seq": seq, "ts": ts, "event": "transfer",
+            "transfer_id": transfer.to_string(),
+            "direction": direction.name(),
+            "status": status.name(),
+            "amount": amount.to_string(),
+            "moved": moved.to_string(),
+            "cash": balance.to_string(),
+        }),
         Event::SharesDeposited {
             symbol,
             qty,

@@ -11,6 +11,7 @@
 //! carries the whole quantity and the number of fills is in the order's history) or when it
 //! ends unfilled.
 
+use bourse_core::funding::Direction;
 use bourse_core::profile::{Channel, CodePurpose, ContactKind, NoticeKind, Prefs, Profile, Sealed};
 use bourse_core::{AccountId, CancelReason, Event, RejectReason, Tagged, UnixNanos};
 use serde_json::{Value, json};
@@ -258,6 +259,32 @@ fn notice<'p>(
             account,
             NoticeKind::Withdrawal,
             json!({"amount": amount.to_string(), "balance": balance.to_string()}),
+        ),
+        Event::TransferChanged {
+            account,
+            transfer,
+            direction,
+            status,
+            amount,
+            moved,
+            balance,
+        } => (
+            account,
+            match direction {
+                Direction::Deposit => NoticeKind::Deposit,
+                Direction::Withdrawal => NoticeKind::Withdrawal,
+            },
+            json!({
+                "transfer_id": transfer.to_string(),
+                "status": status.name(),
+                "amount": amount.to_string(),
+                "moved": moved.to_string(),
+                "balance": balance.to_string(),
+                "return_code": profile(account).and_then(|p| {
+                    p.funding.transfers.iter().find(|t| t.id == transfer)
+                        .and_then(|t| t.return_code).map(|c| c.code())
+                }),
+            }),
         ),
         Event::NewDeviceLogIn { account } => (
             account,

@@ -146,15 +146,27 @@ pub fn render(kind: &str, payload: &Value, code: Option<&str>) -> Rendered {
             ),
         ),
         "deposit" | "withdrawal" => {
-            let (head, verb) = if kind == "deposit" {
-                ("Deposit received", "deposited")
-            } else {
-                ("Withdrawal sent", "withdrawn")
+            // A bank transfer says where it stands; a book transfer is done at once.
+            let status = d.get("status").and_then(Value::as_str).unwrap_or("");
+            let (head, verb) = match (kind, status) {
+                ("deposit", "pending") => ("Deposit on its way", "coming from your bank"),
+                ("deposit", "settled") => ("Deposit settled", "settled"),
+                ("deposit", "returned") => ("Deposit returned by your bank", "returned"),
+                ("deposit", _) => ("Deposit received", "deposited"),
+                (_, "pending") => ("Withdrawal started", "on its way to your bank"),
+                (_, "settled") => ("Withdrawal completed", "arrived at your bank"),
+                (_, "returned") => ("Withdrawal returned by your bank", "returned"),
+                _ => ("Withdrawal sent", "withdrawn"),
             };
+            let code = d
+                .get("return_code")
+                .and_then(Value::as_str)
+                .map(|c| format!("\nReturn code: {c}"))
+                .unwrap_or_default();
             (
                 format!("{head}: {}", f("amount")),
                 format!(
-                    "{head}.\n\nAmount: {}\nCash balance now: {}",
+                    "{head}.\n\nAmount: {}\nCash balance now: {}{code}",
                     f("amount"),
                     f("balance")
                 ),

@@ -2,6 +2,7 @@
 //! `BOURSE__SECTION__KEY` environment variables, each over the one before.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -28,6 +29,32 @@ pub struct Config {
     pub edge: EdgeSection,
     pub notify: bourse_notify::NotifyConfig,
     pub calendar: bourse_calendar::CalendarConfig,
+    pub funding: FundingSection,
+}
+
+/// Bank transfers (docs/FUNDING.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FundingSection {
+    pub settle_after_secs: u64,
+    pub instant_limit: String,
+    pub sandbox: bool,
+    pub check_ms: u64,
+}
+
+impl FundingSection {
+    /// The API's settings from these (checked by [`Config::load`]).
+    #[must_use]
+    pub fn api(&self) -> bourse_api::funding::FundingConfig {
+        bourse_api::funding::FundingConfig {
+            settle_after: Duration::from_secs(self.settle_after_secs),
+            instant_limit: self
+                .instant_limit
+                .parse()
+                .unwrap_or(bourse_core::Cash::ZERO),
+            sandbox: self.sandbox,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -246,6 +273,16 @@ impl Config {
         }
         if n.queue == 0 || n.snapshot_every_secs == 0 {
             bail!("nats.queue and nats.snapshot_every_secs must be at least 1");
+        }
+        let instant: Option<bourse_core::Cash> = self.funding.instant_limit.parse().ok();
+        if instant.is_none_or(|c| c.is_negative()) {
+            bail!(
+                "funding.instant_limit = {:?}: give a sum of dollars, 0 or more",
+                self.funding.instant_limit
+            );
+        }
+        if self.funding.check_ms == 0 {
+            bail!("funding.check_ms = 0: give at least one millisecond");
         }
         if self.server.tls_cert.is_empty() != self.server.tls_key.is_empty() {
             bail!("server.tls_cert and server.tls_key go together: set both, or neither");

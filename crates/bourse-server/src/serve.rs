@@ -870,6 +870,11 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         .context("the [calendar] settings")?
         .map(Arc::new);
     let for_clock = calendar.clone().map(|c| (c, gateway.clone()));
+    let for_settler = (
+        gateway.clone(),
+        profile_book.clone(),
+        Duration::from_millis(cfg.funding.check_ms),
+    );
     let fix_services = bourse_fix::FixServices {
         gateway: gateway.clone(),
         directory: directory.clone(),
@@ -958,6 +963,10 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         if let Some((calendar, gateway)) = for_clock {
             tokio::spawn(crate::clock::run(calendar, gateway, opened));
         }
+        let (gateway, profiles, check) = for_settler;
+        tokio::spawn(bourse_api::funding::settle_when_due(
+            gateway, profiles, check,
+        ));
         if let Some(d) = demo {
             let (gateway, feed) = for_demo;
             tokio::spawn(crate::demo::run(d, addr, gateway, listed, feed));
@@ -1048,6 +1057,7 @@ pub fn http_config(cfg: &Config, secure_cookies: bool) -> HttpConfig {
         request_deadline: Duration::from_millis(cfg.server.request_timeout_ms)
             + REQUEST_DEADLINE_MARGIN,
         secure_cookies,
+        funding: cfg.funding.api(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Account activities: the one mapping from events to activity records, shared by the
 //! in-memory model and the PostgreSQL projection so both list exactly the same things.
 
+use bourse_core::funding::{Direction, TransferStatus};
 use bourse_core::{
     AccountId, Cash, Event, Liquidity, OrderId, Price, Qty, Seq, Side, Symbol, TradeId, UnixNanos,
 };
@@ -47,6 +48,16 @@ pub enum ActivityKind {
         symbol: Symbol,
         qty: Qty,
         position: Qty,
+    },
+    /// What a returned bank deposit took back (positive).
+    DepositReturned {
+        amount: Cash,
+        balance: Cash,
+    },
+    /// What a returned bank withdrawal gave back.
+    WithdrawalReturned {
+        amount: Cash,
+        balance: Cash,
     },
 }
 
@@ -95,6 +106,29 @@ impl Activity {
                 amount,
                 balance,
             } => (account, ActivityKind::Withdrawal { amount, balance }),
+            // A bank transfer is an activity where it moves cash: a deposit's instant part
+            // and its rest at settlement, a withdrawal when asked, and a return.
+            Event::TransferChanged {
+                account,
+                direction,
+                status,
+                moved,
+                balance,
+                ..
+            } if moved != Cash::ZERO => {
+                let amount = Cash::from_raw(moved.raw().saturating_abs());
+                let kind = match (direction, status) {
+                    (_, TransferStatus::Returned) if direction == Direction::Deposit => {
+                        ActivityKind::DepositReturned { amount, balance }
+                    }
+                    (_, TransferStatus::Returned) => {
+                        ActivityKind::WithdrawalReturned { amount, balance }
+                    }
+                    (Direction::Deposit, _) => ActivityKind::Deposit { amount, balance },
+                    (Direction::Withdrawal, _) => ActivityKind::Withdrawal { amount, balance },
+                };
+                (account, kind)
+            }
             Event::SharesDeposited {
                 account,
                 symbol,
@@ -125,6 +159,8 @@ impl Activity {
             ActivityKind::Deposit { .. } => ActivityType::Deposit,
             ActivityKind::Withdrawal { .. } => ActivityType::Withdrawal,
             ActivityKind::ShareDeposit { .. } => ActivityType::ShareDeposit,
+            ActivityKind::DepositReturned { .. } => ActivityType::DepositReturned,
+            ActivityKind::WithdrawalReturned { .. } => ActivityType::WithdrawalReturned,
         }
     }
 
@@ -143,8 +179,10 @@ impl Activity {
                     Side::Sell => value - fee,
                 }))
             }
-            ActivityKind::Deposit { amount, .. } => Some(amount),
-            ActivityKind::Withdrawal { amount, .. } => Some(cash(-i128::from(amount.raw()))),
+            ActivityKind::Deposit { amount, .. }
+            | ActivityKind::WithdrawalReturned { amount, .. } => Some(amount),
+            ActivityKind::Withdrawal { amount, .. }
+            | ActivityKind::DepositReturned { amount, .. } => Some(cash(-i128::from(amount.raw()))),
             ActivityKind::ShareDeposit { .. } => None,
         }
     }
@@ -196,7 +234,10 @@ impl Activity {
                 v.cum_qty = Some(cum_qty);
                 v.leaves_qty = Some(leaves_qty);
             }
-            ActivityKind::Deposit { balance, .. } | ActivityKind::Withdrawal { balance, .. } => {
+            ActivityKind::Deposit { balance, .. }
+            | ActivityKind::Withdrawal { balance, .. }
+            | ActivityKind::DepositReturned { balance, .. }
+            | ActivityKind::WithdrawalReturned { balance, .. } => {
                 v.balance = Some(balance);
             }
             ActivityKind::ShareDeposit {

@@ -176,6 +176,14 @@ fn activity_from_row(r: &PgRow) -> Result<Activity, QueryError> {
             amount: Cash::from_raw(-need(col(r, "net_amount")?, "net_amount")?),
             balance: Cash::from_raw(need(col(r, "balance")?, "balance")?),
         },
+        ActivityType::DepositReturned => ActivityKind::DepositReturned {
+            amount: Cash::from_raw(-need(col(r, "net_amount")?, "net_amount")?),
+            balance: Cash::from_raw(need(col(r, "balance")?, "balance")?),
+        },
+        ActivityType::WithdrawalReturned => ActivityKind::WithdrawalReturned {
+            amount: Cash::from_raw(need(col(r, "net_amount")?, "net_amount")?),
+            balance: Cash::from_raw(need(col(r, "balance")?, "balance")?),
+        },
         ActivityType::ShareDeposit => ActivityKind::ShareDeposit {
             symbol: symbol()?,
             qty: Qty::from_raw(need_u(col(r, "qty")?, "qty")?),

@@ -233,14 +233,20 @@ pub enum ActivityType {
     Deposit,
     Withdrawal,
     ShareDeposit,
+    /// The bank sent back a deposit: the cash it had credited leaves.
+    DepositReturned,
+    /// The bank sent back a withdrawal: its cash comes back.
+    WithdrawalReturned,
 }
 
 impl ActivityType {
-    pub const ALL: [ActivityType; 4] = [
+    pub const ALL: [ActivityType; 6] = [
         ActivityType::Fill,
         ActivityType::Deposit,
         ActivityType::Withdrawal,
         ActivityType::ShareDeposit,
+        ActivityType::DepositReturned,
+        ActivityType::WithdrawalReturned,
     ];
 
     /// The wire code.
@@ -251,6 +257,8 @@ impl ActivityType {
             ActivityType::Deposit => "DEPOSIT",
             ActivityType::Withdrawal => "WITHDRAWAL",
             ActivityType::ShareDeposit => "SHARE_DEPOSIT",
+            ActivityType::DepositReturned => "DEPOSIT_RETURNED",
+            ActivityType::WithdrawalReturned => "WITHDRAWAL_RETURNED",
         }
     }
 

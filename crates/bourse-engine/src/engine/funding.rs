@@ -18,7 +18,9 @@ use bourse_core::funding::{
     MICRO_ATTEMPTS, NewBank, ReturnCode, Transfer, TransferStatus,
 };
 use bourse_core::profile::SecurityChange;
-use bourse_core::{AccountId, CancelReason, Cash, Event, OrderId, RejectReason, SecretHash, Side, UnixNanos};
+use bourse_core::{
+    AccountId, CancelReason, Cash, Event, OrderId, RejectReason, SecretHash, Side, UnixNanos,
+};
 
 use super::{Engine, refuse};
 
@@ -78,7 +80,11 @@ impl Engine {
         digest: &SecretHash,
         out: &mut Vec<Event>,
     ) {
-        let Some(link) = self.profiles.get(account).and_then(|p| p.funding.bank(bank)) else {
+        let Some(link) = self
+            .profiles
+            .get(account)
+            .and_then(|p| p.funding.bank(bank))
+        else {
             return out.push(refuse(account, RejectReason::UnknownBank));
         };
         if link.status != BankStatus::Pending {
@@ -186,7 +192,11 @@ impl Engine {
                     .checked_sub(f.unsettled())
                     .filter(|c| c.is_positive())
                     .unwrap_or(Cash::ZERO);
-                if f.instant_revoked { Cash::ZERO } else { amount.min(room) }
+                if f.instant_revoked {
+                    Cash::ZERO
+                } else {
+                    amount.min(room)
+                }
             }
             Direction::Withdrawal => {
                 if self.profiles.is_unverified(account) {
@@ -239,20 +249,21 @@ impl Engine {
     /// Settles every pending transfer due by `ts`, earliest first.
     pub(super) fn settle_transfers(&mut self, ts: UnixNanos, out: &mut Vec<Event>) {
         while let Some((account, id)) = self.profiles.first_due(ts) {
-            let Some(t) = self.profiles.get(account).and_then(|p| {
-                p.funding
-                    .transfers
-                    .iter()
-                    .find(|t| t.id == id)
-                    .cloned()
-            }) else {
+            let Some(t) = self
+                .profiles
+                .get(account)
+                .and_then(|p| p.funding.transfers.iter().find(|t| t.id == id).cloned())
+            else {
                 // The index and the profiles agree (checked); nothing else can be due.
                 break;
             };
             let moved = match t.direction {
                 Direction::Deposit => {
                     let rest = t.amount.checked_sub(t.instant).unwrap_or(Cash::ZERO);
-                    self.unsettled_in = self.unsettled_in.checked_sub(t.instant).unwrap_or(Cash::ZERO);
+                    self.unsettled_in = self
+                        .unsettled_in
+                        .checked_sub(t.instant)
+                        .unwrap_or(Cash::ZERO);
                     self.pending_in = self.pending_in.checked_sub(rest).unwrap_or(Cash::ZERO);
                     rest
                 }
@@ -293,7 +304,10 @@ impl Engine {
         let moved = match (t.direction, t.status) {
             (Direction::Deposit, TransferStatus::Pending) => {
                 let rest = t.amount.checked_sub(t.instant).unwrap_or(Cash::ZERO);
-                self.unsettled_in = self.unsettled_in.checked_sub(t.instant).unwrap_or(Cash::ZERO);
+                self.unsettled_in = self
+                    .unsettled_in
+                    .checked_sub(t.instant)
+                    .unwrap_or(Cash::ZERO);
                 self.pending_in = self.pending_in.checked_sub(rest).unwrap_or(Cash::ZERO);
                 Cash::ZERO.checked_sub(t.instant)
             }
@@ -366,7 +380,10 @@ impl Engine {
 
     /// Adds `moved` (signed) to the account's cash and to the exchange's; the new balance.
     fn move_cash(&mut self, account: AccountId, moved: Cash) -> Cash {
-        self.net_cash_in = self.net_cash_in.checked_add(moved).unwrap_or(self.net_cash_in);
+        self.net_cash_in = self
+            .net_cash_in
+            .checked_add(moved)
+            .unwrap_or(self.net_cash_in);
         match self.account_mut(account) {
             Some(a) => {
                 a.cash = a.cash.checked_add(moved).unwrap_or(a.cash);
@@ -385,10 +402,14 @@ impl Engine {
         for (account, p) in self.profiles.iter() {
             let f = &p.funding;
             if f.banks.len() > MAX_BANKS || f.pending().count() > MAX_PENDING_TRANSFERS {
-                return Err(format!("account {account:?} holds too many banks or transfers"));
+                return Err(format!(
+                    "account {account:?} holds too many banks or transfers"
+                ));
             }
             if f.transfers.len() - f.pending().count() > ENDED_TRANSFERS_KEPT {
-                return Err(format!("account {account:?} keeps too many ended transfers"));
+                return Err(format!(
+                    "account {account:?} keeps too many ended transfers"
+                ));
             }
             for t in &f.transfers {
                 if t.instant.is_negative()
@@ -397,7 +418,9 @@ impl Engine {
                     || (t.status == TransferStatus::Pending) == t.ended_at.is_some()
                     || (t.status == TransferStatus::Returned) != t.return_code.is_some()
                 {
-                    return Err(format!("account {account:?} transfer {t:?} is inconsistent"));
+                    return Err(format!(
+                        "account {account:?} transfer {t:?} is inconsistent"
+                    ));
                 }
                 let due = self.profiles.is_due_indexed(t.settle_at, t.id, account);
                 if due != (t.status == TransferStatus::Pending) {

@@ -471,7 +471,9 @@ impl Engine {
         };
         for e in &out[start..] {
             match *e {
-                Event::CashDeposited { account, .. } | Event::CashWithdrawn { account, .. } => {
+                Event::CashDeposited { account, .. }
+                | Event::CashWithdrawn { account, .. }
+                | Event::TransferChanged { account, .. } => {
                     touch((account, None));
                 }
                 Event::SharesDeposited {
