@@ -194,7 +194,13 @@ export interface Portfolio {
 
 export interface Activity {
   id: string;
-  activity_type: 'FILL' | 'DEPOSIT' | 'WITHDRAWAL' | 'SHARE_DEPOSIT';
+  activity_type:
+    | 'FILL'
+    | 'DEPOSIT'
+    | 'WITHDRAWAL'
+    | 'SHARE_DEPOSIT'
+    | 'DEPOSIT_RETURNED'
+    | 'WITHDRAWAL_RETURNED';
   account_id: string;
   transaction_time: string;
   seq: number;

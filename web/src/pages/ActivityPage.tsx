@@ -82,6 +82,10 @@ function describeActivity(a: Activity): string {
       return 'Withdrawal';
     case 'SHARE_DEPOSIT':
       return `${fmt.qty(a.qty)} ${a.symbol ?? ''} shares deposited`;
+    case 'DEPOSIT_RETURNED':
+      return 'Deposit returned by the bank';
+    case 'WITHDRAWAL_RETURNED':
+      return 'Withdrawal returned by the bank';
     default:
       return fmt.label(String(a.activity_type));
   }
