@@ -325,6 +325,8 @@ pub(crate) struct VerifyBody {
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
         (status = 403, description = "INSUFFICIENT_SCOPE, FORBIDDEN.", body = ErrorBody),
         (status = 404, description = "UNKNOWN_BANK.", body = ErrorBody),
+        (status = 413, description = "BODY_TOO_LARGE.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
         (status = 422, description = "INVALID_AMOUNT; WRONG_AMOUNTS (a try used; the \
          message says how many are left); BANK_VERIFICATION_FAILED (the last try: remove the \
          bank and link it again); BANK_NOT_PENDING.", body = ErrorBody),
@@ -729,8 +731,12 @@ pub(crate) struct ReturnBody {
         (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
         (status = 403, description = "FORBIDDEN: not the operator.", body = ErrorBody),
         (status = 404, description = "UNKNOWN_TRANSFER, UNKNOWN_ACCOUNT.", body = ErrorBody),
+        (status = 413, description = "BODY_TOO_LARGE.", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE.", body = ErrorBody),
         (status = 422, description = "INVALID_ACCOUNT_ID, INVALID_RETURN_CODE, \
          TRANSFER_NOT_RETURNABLE.", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED (never for the operator token).",
+         body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait."))),
         (status = 503, description = "OVERLOADED, SHUTTING_DOWN.", body = ErrorBody),
         (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
     )
