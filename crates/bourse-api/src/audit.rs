@@ -58,6 +58,8 @@ pub enum AuditKind {
     NewsPublished,
     PersonalDataExported,
     SupportAnswered,
+    /// A person erased their personal data.
+    PersonalDataErased,
     /// An operator recorded a bank's return of a transfer.
     TransferReturnedByOperator,
     /// The server started with a data key other than the one in use before (its
@@ -95,6 +97,7 @@ impl AuditKind {
             AuditKind::PersonalDataExported => "personal_data_exported",
             AuditKind::SupportAnswered => "support_answered",
             AuditKind::TransferReturnedByOperator => "transfer_returned_by_operator",
+            AuditKind::PersonalDataErased => "personal_data_erased",
             AuditKind::DataKeyChanged => "data_key_changed",
         }
     }

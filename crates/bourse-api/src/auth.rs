@@ -459,6 +459,14 @@ impl Directory {
         g.users.insert(name.to_owned(), entry);
     }
 
+    /// Forgets the account's user (an erased person): its name no longer logs in.
+    pub fn remove_user(&self, account: AccountId) {
+        let mut g = self.inner.write();
+        if let Some(name) = g.names.remove(&account) {
+            g.users.remove(&name);
+        }
+    }
+
     /// A new password for the account's user (after a reset).
     pub fn set_password(&self, account: AccountId, password_hash: String) {
         let mut g = self.inner.write();

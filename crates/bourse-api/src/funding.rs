@@ -233,17 +233,18 @@ pub(crate) async fn link(
     let vault = &s.0.people.vault;
     let number_lookup = vault.secret_digest("bank-account", &format!("{routing}:{number}"));
     let cents = two_cents()?;
+    let key = Some(crate::people::key_of(&s, Some(account)).await?);
     let reply =
         s.0.gateway
             .execute(Command::LinkBank(Box::new(bourse_core::funding::NewBank {
                 account,
-                holder: vault.seal(holder.as_bytes()),
-                number: vault.seal(number.as_bytes()),
+                holder: vault.seal_for(key, holder.as_bytes()),
+                number: vault.seal_for(key, number.as_bytes()),
                 number_lookup,
                 last4: number[number.len() - 4..].to_owned(),
                 routing: routing.to_owned(),
                 micro_digest: micro_digest(vault, &number_lookup, cents),
-                sealed_micro: vault.seal(format!("{},{}", cents[0], cents[1]).as_bytes()),
+                sealed_micro: vault.seal_for(key, format!("{},{}", cents[0], cents[1]).as_bytes()),
             })))
             .await?;
     if let Some(e) = first_reject(&reply.events) {

@@ -81,7 +81,7 @@ pub fn router(services: Services, cfg: &HttpConfig) -> Router {
         .route("/v1/users/verify/resend", post(signup::resend))
         .route("/v1/password-resets", post(signup::start_reset))
         .route("/v1/password-resets/confirm", post(signup::confirm_reset))
-        .route("/v1/me", get(signup::me))
+        .route("/v1/me", get(signup::me).delete(crate::privacy::erase))
         .route("/v1/me/export", get(crate::privacy::export))
         .route("/v1/me/contact", post(signup::change_contact))
         .route("/v1/me/totp", post(twofactor::enrol).delete(twofactor::disable))

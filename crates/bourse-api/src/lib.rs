@@ -33,6 +33,7 @@ pub mod openapi;
 pub mod orders;
 pub mod page;
 pub mod people;
+pub mod personkeys;
 mod privacy;
 pub mod profilebook;
 mod queries;

@@ -131,6 +131,7 @@ impl Modify for BearerAuth {
         crate::news::publish,
         crate::news::list,
         crate::privacy::export,
+        crate::privacy::erase,
         crate::support::open,
         crate::support::mine,
         crate::support::one,

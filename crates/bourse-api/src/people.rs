@@ -76,6 +76,8 @@ pub struct People {
     pub lockout: Arc<Lockout>,
     /// Security events and operators' actions.
     pub audit: Arc<crate::audit::AuditLog>,
+    /// Each person's own key (their data is sealed with it; erasure deletes it).
+    pub keys: Arc<crate::personkeys::PersonKeys>,
 }
 
 impl People {
@@ -89,6 +91,7 @@ impl People {
             notifications: Arc::new(NoNotifications),
             lockout: Arc::default(),
             audit: Arc::new(crate::audit::AuditLog::memory()),
+            keys: Arc::new(crate::personkeys::PersonKeys::memory(Arc::new(Vault::new(&[0; 32])))),
         }
     }
 }
@@ -123,14 +126,32 @@ pub(crate) fn address(
     }
 }
 
-/// A sealed, digested address for a command.
-pub(crate) fn contact(v: &Vault, kind: ContactKind, normalized: &str) -> Contact {
+/// A digested address for a command, sealed with the person's key `key`.
+pub(crate) fn contact(
+    v: &Vault,
+    key: crate::vault::KeyId,
+    kind: ContactKind,
+    normalized: &str,
+) -> Contact {
     Contact {
         kind,
         lookup: v.lookup(kind, normalized),
-        sealed: v.seal(normalized.as_bytes()),
+        sealed: v.seal_for(Some(key), normalized.as_bytes()),
         verified: false,
     }
+}
+
+/// The person's key (made and stored first if they have none); `503 UNAVAILABLE` if the
+/// key store cannot be written, as nothing of theirs may be sealed without it.
+pub(crate) async fn key_of(
+    s: &crate::state::AppState,
+    account: Option<AccountId>,
+) -> Result<crate::vault::KeyId, ApiError> {
+    s.0.people
+        .keys
+        .key_for(account)
+        .await
+        .map_err(crate::sidestore::unavailable("the key store"))
 }
 
 /// Six random digits.

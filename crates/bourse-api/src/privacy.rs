@@ -192,3 +192,83 @@ pub(crate) async fn export(
     people.audit.record(r).await;
     Ok(Json(export))
 }
+
+/// What an erasure did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Erased {
+    #[schema(value_type = crate::wire::AccountId)]
+    account_id: String,
+    /// The person's keys deleted: everything sealed with them is unreadable now.
+    keys_deleted: usize,
+}
+
+/// `DELETE /v1/me`: erases the caller's personal data. The account must be empty (no cash,
+/// shares, working orders or pending transfers). The user, its sessions and keys, the
+/// addresses, second factor, devices, webhooks and banks go; the person's key is deleted,
+/// so what was sealed with it (in the journal, snapshots, backups) is unreadable. Orders,
+/// fills, activities and transfers stay under the account number, as the law requires.
+#[utoipa::path(
+    delete,
+    path = "/v1/me",
+    tag = "identity",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Erased.", body = Erased),
+        (status = 401, description = "UNAUTHORIZED.", body = ErrorBody),
+        (status = 403, description = "SESSION_REQUIRED: from a password session only.",
+         body = ErrorBody),
+        (status = 422, description = "ACCOUNT_NOT_EMPTY (sell, cancel and withdraw \
+         first), ERASURE_NOT_ALLOWED (a broker's or the operator's account).",
+         body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED.", body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 503, description = "OVERLOADED, SHUTTING_DOWN; UNAVAILABLE: erased, but \
+         the key store could not be written (the server deletes the key at its next start).",
+         body = ErrorBody),
+        (status = 504, description = "OUTCOME_UNKNOWN.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn erase(
+    axum::extract::State(s): State,
+    SessionAuth(who): SessionAuth,
+    ClientIp(ip): ClientIp,
+) -> Result<Json<Erased>, ApiError> {
+    let account = crate::people::account_of(&who)?;
+    let people = &s.0.people;
+    // The keys the person's data is sealed with, as it is held now.
+    let ids: Vec<crate::vault::KeyId> = people
+        .profiles
+        .get(account)
+        .map(|p| {
+            let contacts = [&p.email, &p.phone, &p.pending]
+                .into_iter()
+                .flatten()
+                .map(|c| &c.sealed);
+            let banks = p
+                .funding
+                .banks
+                .iter()
+                .flat_map(|b| [&b.holder, &b.number, &b.sealed_micro]);
+            contacts
+                .chain(banks)
+                .filter_map(crate::vault::Vault::person_key_of)
+                .collect()
+        })
+        .unwrap_or_default();
+    let reply =
+        s.0.gateway
+            .execute(bourse_core::Command::ErasePerson { account })
+            .await?;
+    if let Some(e) = crate::error::first_reject(&reply.events) {
+        return Err(e);
+    }
+    let deleted = people.keys.erase(Some(account), &ids).await;
+    s.0.support.forget_person(account).await;
+    let r = Record::new(AuditKind::PersonalDataErased, Actor::Account(account)).ip(ip);
+    people.audit.record(r).await;
+    let keys_deleted = deleted.map_err(crate::sidestore::unavailable("the key store"))?;
+    Ok(Json(Erased {
+        account_id: account.get().to_string(),
+        keys_deleted,
+    }))
+}

@@ -51,6 +51,17 @@ impl ProfileBook {
         self.0.read().by_account.get(&account).cloned()
     }
 
+    /// The accounts whose people erased their data.
+    #[must_use]
+    pub fn erased(&self) -> Vec<AccountId> {
+        let g = self.0.read();
+        g.by_account
+            .iter()
+            .filter(|(_, p)| p.erased)
+            .map(|(a, _)| *a)
+            .collect()
+    }
+
     /// When the first pending bank transfer settles.
     #[must_use]
     pub fn next_due(&self) -> Option<UnixNanos> {

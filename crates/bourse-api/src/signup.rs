@@ -349,7 +349,8 @@ pub(crate) async fn change_contact(
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let account = crate::people::account_of(&who)?;
     let (kind, addr) = address(body.email.as_deref(), body.phone.as_deref())?;
-    let c = contact(&s.0.people.vault, kind, &addr);
+    let key = crate::people::key_of(&s, Some(account)).await?;
+    let c = contact(&s.0.people.vault, key, kind, &addr);
     let to = c.lookup;
     issue(&s, account, CodePurpose::Change, kind, &to, Some(c)).await?;
     let r = Record::new(AuditKind::ContactChangeRequested, Actor::Account(account))

@@ -133,6 +133,10 @@ impl Ticket {
     }
 }
 
+/// What a text shows that no longer opens: its person was erased (their key deleted), or
+/// it was sealed under another data key.
+const ERASED: &str = "(erased, or sealed under another key)";
+
 struct Model {
     tickets: BTreeMap<u64, Ticket>,
     /// The last log id folded in.
@@ -176,7 +180,7 @@ impl Model {
             hex::decode(hex)
                 .ok()
                 .and_then(|b| vault.open_string(&Sealed(b)))
-                .unwrap_or_else(|| "(sealed under another key)".into())
+                .unwrap_or_else(|| ERASED.into())
         };
         self.last = self.last.max(id);
         match c {
@@ -290,6 +294,18 @@ impl SupportDesk {
     }
 
     /// The model, with whatever other writers appended folded in (PostgreSQL).
+    /// Drops the opened texts of an erased person's tickets from memory (their key is
+    /// gone, so the log's copies no longer open either).
+    pub async fn forget_person(&self, account: AccountId) {
+        let mut m = self.model.lock().await;
+        for t in m.tickets.values_mut().filter(|t| t.account == account) {
+            ERASED.clone_into(&mut t.subject);
+            for (_, body, _) in &mut t.messages {
+                ERASED.clone_into(body);
+            }
+        }
+    }
+
     async fn model_now(&self) -> Result<tokio::sync::MutexGuard<'_, Model>, SupportError> {
         let mut m = self.model.lock().await;
         if let Store::Pg(pool) = &self.store {
@@ -339,8 +355,9 @@ impl SupportDesk {
         Ok(id)
     }
 
-    fn seal(&self, text: &str) -> String {
-        hex::encode(self.vault.seal(text.as_bytes()).0)
+    /// Sealed with the ticket's person's key (erasing them makes it unreadable).
+    fn seal(&self, key: crate::vault::KeyId, text: &str) -> String {
+        hex::encode(self.vault.seal_for(Some(key), text.as_bytes()).0)
     }
 }
 
@@ -430,6 +447,7 @@ pub(crate) async fn open(
     let subject = text("subject", &body.subject, MAX_SUBJECT)?;
     let first = text("body", &body.body, MAX_BODY)?;
     let desk = &s.0.support;
+    let key = crate::people::key_of(&s, Some(account)).await?;
     let mut m = desk.model_now().await.map_err(unavailable)?;
     let not_closed = m
         .tickets
@@ -444,8 +462,8 @@ pub(crate) async fn open(
     }
     let c = Change::Opened {
         account: account.get(),
-        subject: desk.seal(&subject),
-        body: desk.seal(&first),
+        subject: desk.seal(key, &subject),
+        body: desk.seal(key, &first),
     };
     let id = desk.append(&mut m, c).await.map_err(unavailable)?;
     let view = m.tickets.get(&id).map(|t| t.view(id)).ok_or_else(unknown)?;
@@ -540,8 +558,10 @@ async fn change(
             "the ticket is closed; open a new one",
         ));
     }
+    let owner = t.account;
     let c = match body {
         Some(b) => {
+            let key = crate::people::key_of(s, Some(owner)).await?;
             if t.messages.len() >= MAX_MESSAGES {
                 return Err(ApiError::unprocessable(
                     "TOO_MANY_MESSAGES",
@@ -551,7 +571,7 @@ async fn change(
             Change::Message {
                 ticket: id,
                 author,
-                body: desk.seal(&b),
+                body: desk.seal(key, &b),
             }
         }
         None => Change::Closed {

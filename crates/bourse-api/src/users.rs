@@ -158,7 +158,8 @@ pub(crate) async fn register(
     }
     let (kind, addr) = crate::people::address(body.email.as_deref(), body.phone.as_deref())?;
     let vault = s.0.people.vault.clone();
-    let contact = crate::people::contact(&vault, kind, &addr);
+    let key = crate::people::key_of(&s, None).await?;
+    let contact = crate::people::contact(&vault, key, kind, &addr);
     if s.0
         .people
         .profiles
@@ -198,7 +199,18 @@ pub(crate) async fn register(
         } else {
             e
         }
-    })?;
+    });
+    let account = match account {
+        Ok(a) => a,
+        Err(e) => {
+            // Sealed nothing that was kept (unless the outcome is unknown: then it stays).
+            if e.code != "OUTCOME_UNKNOWN" {
+                s.0.people.keys.discard(key).await;
+            }
+            return Err(e);
+        }
+    };
+    s.0.people.keys.bind(key, account).await;
     s.0.people.audit.record(audit(account, kind.name())).await;
     let mut r = registered(creds.username, account);
     r.verification_sent_to = Some(kind.name());

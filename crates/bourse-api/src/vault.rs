@@ -5,13 +5,30 @@
 //! XChaCha20-Poly1305 with a random 192-bit nonce per value (no nonce counter to share
 //! between a primary and its standby); the sealing and lookup keys are derived from the one
 //! configured key with BLAKE3's key derivation, each for its own purpose.
+//!
+//! A person's own data (addresses, bank details, support texts) is sealed with a key of
+//! their own instead: a random key per person, kept wrapped by the data key in a small store
+//! beside the journal (`crate::personkeys`). Erasing a person deletes their key, and with it
+//! every copy of their data, in the journal, the snapshots and the backups alike
+//! (crypto-shredding); the append-only records stay whole. A value sealed so starts with
+//! [`PERSON_MAGIC`] and the key's id.
 
 use bourse_core::SecretHash;
 use bourse_core::profile::{CodePurpose, ContactKind, Sealed};
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use parking_lot::RwLock;
+use std::collections::HashMap;
 
 const NONCE: usize = 24;
+
+/// The first bytes of a value sealed with a person's key (then the key's 16-byte id). A
+/// value sealed with the data key starts with a random nonce, so 1 in 65,536 of those start
+/// so too: opening tries the data key when the person's key does not open it.
+pub const PERSON_MAGIC: [u8; 2] = [0xB5, 0x01];
+
+/// Names a person's key.
+pub type KeyId = [u8; 16];
 
 /// Seals, opens and digests with the configured data key.
 pub struct Vault {
@@ -19,6 +36,15 @@ pub struct Vault {
     lookup: [u8; 32],
     /// Names the key without revealing it (the audit log's `data_key_changed`).
     fingerprint: String,
+    /// People's keys, unwrapped, and whose each is (retention: one per person, removed at
+    /// erasure).
+    people: RwLock<Keyring>,
+}
+
+#[derive(Default)]
+struct Keyring {
+    keys: HashMap<KeyId, XChaCha20Poly1305>,
+    of: HashMap<bourse_core::AccountId, KeyId>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -43,6 +69,7 @@ impl Vault {
             cipher: XChaCha20Poly1305::new(&seal.into()),
             lookup,
             fingerprint,
+            people: RwLock::default(),
         }
     }
 
@@ -86,15 +113,91 @@ impl Vault {
         Sealed(out)
     }
 
-    /// Decrypts what [`Vault::seal`] made with this key; `None` for anything else.
+    /// Decrypts what [`Vault::seal`] or [`Vault::seal_for`] made; `None` for anything else,
+    /// and for a value whose person's key was erased.
     #[must_use]
     pub fn open(&self, sealed: &Sealed) -> Option<Vec<u8>> {
-        if sealed.0.len() < NONCE {
-            return None;
+        if let Some(id) = Self::person_key_of(sealed) {
+            let g = self.people.read();
+            if let Some(cipher) = g.keys.get(&id)
+                && let Some(plain) = open_with(cipher, &sealed.0[2 + 16..])
+            {
+                return Some(plain);
+            }
         }
-        let (nonce, ct) = sealed.0.split_at(NONCE);
-        let nonce: [u8; NONCE] = nonce.try_into().ok()?;
-        self.cipher.decrypt(&XNonce::from(nonce), ct).ok()
+        open_with(&self.cipher, &sealed.0)
+    }
+
+    /// The id of the person's key `sealed` was sealed with, if it looks sealed so.
+    #[must_use]
+    pub fn person_key_of(sealed: &Sealed) -> Option<KeyId> {
+        let b = &sealed.0;
+        (b.len() >= 2 + 16 + NONCE && b[..2] == PERSON_MAGIC)
+            .then(|| b[2..18].try_into().ok())
+            .flatten()
+    }
+
+    /// Seals `plain` with the person's key `id` (installed), else with the data key.
+    #[must_use]
+    pub fn seal_for(&self, id: Option<KeyId>, plain: &[u8]) -> Sealed {
+        let g = self.people.read();
+        let Some((id, cipher)) = id.and_then(|id| g.keys.get(&id).map(|c| (id, c))) else {
+            return self.seal(plain);
+        };
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let ct = cipher.encrypt(&nonce, plain).unwrap_or_default();
+        let mut out = Vec::with_capacity(2 + 16 + NONCE + ct.len());
+        out.extend_from_slice(&PERSON_MAGIC);
+        out.extend_from_slice(&id);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        Sealed(out)
+    }
+
+    /// A new person's key: its id, the key itself and the key wrapped (sealed) by the data
+    /// key, as the key store keeps it.
+    pub fn new_person_key(&self) -> Result<(KeyId, [u8; 32], Vec<u8>), getrandom::Error> {
+        let mut id = [0u8; 16];
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut id)?;
+        getrandom::fill(&mut key)?;
+        let wrapped = self.seal(&key).0;
+        Ok((id, key, wrapped))
+    }
+
+    /// Installs a person's key from its wrapped form (the key store's); false if the data
+    /// key cannot unwrap it.
+    pub fn install(&self, id: KeyId, wrapped: &[u8], account: Option<bourse_core::AccountId>) -> bool {
+        let Some(key) = self.open(&Sealed(wrapped.to_vec())) else {
+            return false;
+        };
+        let Ok(key) = <[u8; 32]>::try_from(key.as_slice()) else {
+            return false;
+        };
+        let mut g = self.people.write();
+        g.keys.insert(id, XChaCha20Poly1305::new(&key.into()));
+        if let Some(a) = account {
+            g.of.insert(a, id);
+        }
+        true
+    }
+
+    /// Records whose key `id` is.
+    pub fn bind(&self, id: KeyId, account: bourse_core::AccountId) {
+        self.people.write().of.insert(account, id);
+    }
+
+    /// The person's key, if they have one.
+    #[must_use]
+    pub fn key_of(&self, account: bourse_core::AccountId) -> Option<KeyId> {
+        self.people.read().of.get(&account).copied()
+    }
+
+    /// Forgets a person's key: what it sealed no longer opens.
+    pub fn forget(&self, id: &KeyId) {
+        let mut g = self.people.write();
+        g.keys.remove(id);
+        g.of.retain(|_, k| k != id);
     }
 
     #[must_use]
@@ -135,6 +238,15 @@ impl Vault {
         h.update(value.as_bytes());
         SecretHash(*h.finalize().as_bytes())
     }
+}
+
+fn open_with(cipher: &XChaCha20Poly1305, b: &[u8]) -> Option<Vec<u8>> {
+    if b.len() < NONCE {
+        return None;
+    }
+    let (nonce, ct) = b.split_at(NONCE);
+    let nonce: [u8; NONCE] = nonce.try_into().ok()?;
+    cipher.decrypt(&XNonce::from(nonce), ct).ok()
 }
 
 /// An email address as kept: trimmed and lower-cased; `None` if it is not one.
@@ -188,6 +300,32 @@ mod tests {
         }
         assert_eq!(v.open(&t), None, "tampering is caught");
         assert_eq!(v.open(&Sealed(vec![1, 2])), None);
+    }
+
+    #[test]
+    fn a_persons_key_seals_their_data_and_forgetting_it_shreds_every_copy() {
+        let v = Vault::new(&[7; 32]);
+        let (id, _, wrapped) = v.new_person_key().unwrap();
+        assert!(!wrapped.is_empty());
+        // Unknown key: sealed with the data key.
+        let plain = v.seal_for(Some(id), b"bob@example.com");
+        assert_eq!(Vault::person_key_of(&plain), None);
+        let account = bourse_core::AccountId::new(7);
+        assert!(v.install(id, &wrapped, Some(account)));
+        assert_eq!(v.key_of(account), Some(id));
+        let sealed = v.seal_for(Some(id), b"bob@example.com");
+        assert_eq!(Vault::person_key_of(&sealed), Some(id));
+        assert_eq!(v.open(&sealed).as_deref(), Some(&b"bob@example.com"[..]));
+        // Another server with the same data key installs the same wrapped key.
+        let standby = Vault::new(&[7; 32]);
+        assert!(standby.install(id, &wrapped, None));
+        assert_eq!(standby.open(&sealed).as_deref(), Some(&b"bob@example.com"[..]));
+        // A different data key cannot unwrap it.
+        assert!(!Vault::new(&[8; 32]).install(id, &wrapped, None));
+        v.forget(&id);
+        assert_eq!(v.open(&sealed), None, "erased");
+        assert_eq!(v.key_of(account), None);
+        assert_eq!(v.open(&plain).as_deref(), Some(&b"bob@example.com"[..]));
     }
 
     #[test]

@@ -643,6 +643,10 @@ pub enum Command {
         transfer: u64,
         code: ReturnCode,
     },
+    /// The person erases their personal data (their account must be empty).
+    ErasePerson {
+        account: AccountId,
+    },
 }
 
 /// A command with its place in the journal and the time it was sequenced. The engine reads

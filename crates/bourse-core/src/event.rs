@@ -319,6 +319,11 @@ pub enum Event {
         symbol: Symbol,
         qty: Qty,
     },
+    /// The person's personal data was erased: their user, sessions and keys are gone and
+    /// their profile holds only their transfers (the gateway then deletes their keys).
+    PersonErased {
+        account: AccountId,
+    },
     /// A bank transfer was asked for, settled or returned: `moved` is the cash it moved
     /// now (negative for a withdrawal, or a returned deposit), `balance` the account's cash
     /// after (negative only after a returned deposit that was already spent).

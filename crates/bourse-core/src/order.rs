@@ -305,6 +305,10 @@ reject_reasons! {
     UnknownTransfer = 6307, "UNKNOWN_TRANSFER", "no such transfer";
     TransferNotReturnable = 6308, "TRANSFER_NOT_RETURNABLE", "only a pending transfer or a settled deposit can be returned";
     InvalidBank = 6309, "INVALID_BANK", "the bank account's details are not valid";
+    /// Only a person's own account (not a broker's, not the operator's), once.
+    ErasureNotAllowed = 6401, "ERASURE_NOT_ALLOWED", "this account's personal data cannot be erased";
+    /// Cash, shares, working orders or pending transfers are left.
+    AccountNotEmpty = 6402, "ACCOUNT_NOT_EMPTY", "sell every position, cancel every order and withdraw all cash first";
 }
 
 impl fmt::Display for RejectReason {

@@ -334,6 +334,9 @@ pub struct Profile {
     pub next_webhook: u64,
     /// Linked banks and transfers.
     pub funding: Funding,
+    /// The person asked for their personal data to be erased: only the records the law
+    /// requires are left (the account's transfers; orders and fills live elsewhere).
+    pub erased: bool,
 }
 
 impl Profile {

@@ -731,6 +731,7 @@ impl Engine {
                 out,
             ),
             Command::SettleTransfers => self.settle_transfers(cmd.ts, out),
+            Command::ErasePerson { account } => self.erase_person(*account, out),
             Command::ReturnTransfer {
                 account,
                 transfer,

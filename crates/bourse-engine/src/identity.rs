@@ -223,6 +223,23 @@ impl Identity {
         }
     }
 
+    /// Forgets the account's user (its name is free again), ending its sessions and
+    /// revoking its keys: what ended, in digest and id order.
+    pub(crate) fn erase_user(&mut self, account: AccountId) -> (Vec<SecretHash>, Vec<u64>) {
+        self.users.retain(|_, u| u.account != account);
+        let sessions = self.end_sessions_of(account);
+        let keys: Vec<u64> = self
+            .keys
+            .iter()
+            .filter(|(_, k)| k.account == account)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &keys {
+            self.revoke_key(account, *id);
+        }
+        (sessions, keys)
+    }
+
     /// Every user with their name, in name order (to seed the gateway's directory).
     pub fn users(&self) -> impl Iterator<Item = (&str, &User)> + '_ {
         self.users.iter().map(|(n, u)| (n.as_str(), u))

@@ -455,6 +455,7 @@ impl Release for IdentityRelease {
                 Event::CustomerAccountOpened { account, broker } => {
                     self.0.add_customer(account, broker);
                 }
+                Event::PersonErased { account } => self.0.remove_user(account),
                 _ => {}
             }
         }

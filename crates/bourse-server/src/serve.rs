@@ -828,25 +828,34 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
     // PostgreSQL schema (one small pool for the three), or beside the file journal. A new
     // data key is an audit entry (its fingerprint, never the key).
     let dir = &cfg.journal.dir;
-    let (audit, support, news) = match &read_opts {
+    // People's keys first: the support desk opens its texts with them.
+    let (keys, audit, support, news) = match &read_opts {
         Some(opts) => rt.block_on(async {
             let pool = bourse_api::sidestore::pool(opts).await?;
+            let keys = bourse_api::personkeys::PersonKeys::postgres(pool.clone(), vault.clone()).await?;
             anyhow::Ok((
+                keys,
                 bourse_api::audit::AuditLog::postgres(pool.clone()).await?,
                 bourse_api::support::SupportDesk::postgres(pool.clone(), vault.clone()).await?,
                 bourse_api::news::NewsStore::postgres(pool).await?,
             ))
         }),
         None => (|| {
+            let keys = bourse_api::personkeys::PersonKeys::file(
+                dir.join("person_keys.json"),
+                vault.clone(),
+            )?;
             anyhow::Ok((
+                keys,
                 bourse_api::audit::AuditLog::file(dir.join("audit.jsonl"))?,
                 bourse_api::support::SupportDesk::file(dir.join("support.jsonl"), vault.clone())?,
                 bourse_api::news::NewsStore::file(dir.join("news.jsonl"))?,
             ))
         })(),
     }
-    .context("opening the audit log, the support desk and the news")?;
-    let (audit, support, news) = (Arc::new(audit), Arc::new(support), Arc::new(news));
+    .context("opening the key store, the audit log, the support desk and the news")?;
+    let (keys, audit, support, news) =
+        (Arc::new(keys), Arc::new(audit), Arc::new(support), Arc::new(news));
     if !standby {
         rt.block_on(audit.note_data_key(vault.fingerprint()));
     }
@@ -890,6 +899,7 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         }),
         lockout: Arc::default(),
         audit,
+        keys: keys.clone(),
     };
     let companies = Arc::new(companies(cfg, &listings)?);
     let app = bourse_api::router(
@@ -915,6 +925,16 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
     let (fix_stop_tx, fix_stop) = tokio::sync::watch::channel(false);
     let app = with_hsts(app, tls.is_some());
     let served = rt.block_on(async {
+        // A standby taking over: the primary made keys since this one started. Then the
+        // keys of people erased whose keys could not be deleted at the time.
+        if let Err(e) = keys.reload().await {
+            tracing::error!("could not read people's keys: {e}");
+        }
+        for account in profile_book.erased() {
+            if let Err(e) = keys.erase(Some(account), &[]).await {
+                tracing::error!(account = account.get(), "could not delete an erased person's key: {e}");
+            }
+        }
         let opened = match &for_clock {
             Some((calendar, gateway)) => crate::clock::open(calendar, gateway).await,
             None => None,

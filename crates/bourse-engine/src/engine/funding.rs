@@ -347,6 +347,57 @@ impl Engine {
         }
     }
 
+    /// Erases the person's personal data, if their account is empty: their user (the name
+    /// is free again), sessions and keys, and every field of their profile but the
+    /// transfers, which are financial records. Orders and fills stay, by account number.
+    pub(super) fn erase_person(&mut self, account: AccountId, out: &mut Vec<Event>) {
+        if self.identity.role(account) != Some(bourse_core::Role::Trader)
+            || self.profiles.get(account).is_some_and(|p| p.erased)
+        {
+            return out.push(refuse(account, RejectReason::ErasureNotAllowed));
+        }
+        let Some(a) = self.account(account) else {
+            return out.push(refuse(account, RejectReason::UnknownAccount));
+        };
+        let holds = |i: usize| {
+            self.pos_index(account, i)
+                .is_some_and(|pi| self.positions[pi].qty != 0)
+        };
+        // A scan of the working orders: erasure is rare, and an order book never is.
+        let empty = a.cash == Cash::ZERO
+            && a.reserved == Cash::ZERO
+            && !(0..self.instruments.len()).any(holds)
+            && !self.orders.values().any(|w| w.account == account)
+            && self
+                .profiles
+                .get(account)
+                .is_none_or(|p| p.funding.pending().next().is_none());
+        if !empty {
+            return out.push(refuse(account, RejectReason::AccountNotEmpty));
+        }
+        let (sessions, keys) = self.identity.erase_user(account);
+        self.profiles.edit(account, |p| {
+            let kept = bourse_core::funding::Funding {
+                banks: Vec::new(),
+                transfers: std::mem::take(&mut p.funding.transfers),
+                instant_revoked: p.funding.instant_revoked,
+            };
+            *p = bourse_core::profile::Profile {
+                funding: kept,
+                erased: true,
+                ..Default::default()
+            };
+        });
+        for token in sessions {
+            out.push(Event::SessionEnded { account, token });
+        }
+        for key_id in keys {
+            out.push(Event::ApiKeyRevoked { account, key_id });
+        }
+        out.push(Event::ProfileChanged { account });
+        out.push(Event::PersonErased { account });
+    }
+
     /// Moves a transfer to `status` and drops the oldest ended ones past the retention.
     fn end_transfer(
         &mut self,
