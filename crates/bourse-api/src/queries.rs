@@ -3,7 +3,7 @@
 //! the caller's own.
 
 use axum::Json;
-use bourse_core::{ClientOrderId, Symbol};
+use bourse_core::{Cash, ClientOrderId, Symbol};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -240,10 +240,16 @@ pub(crate) async fn account(
     Query(q): Query<AccountOnly>,
 ) -> Result<Json<AccountView>, ApiError> {
     let account = who.acting_for(q.account_id.as_deref(), &s.0.directory)?;
-    s.0.history
-        .account(account)
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("UNKNOWN_ACCOUNT", "no such account"))
+    let mut v =
+        s.0.history
+            .account(account)
+            .ok_or_else(|| ApiError::not_found("UNKNOWN_ACCOUNT", "no such account"))?;
+    if let Some(p) = s.0.people.profiles.get(account) {
+        v.unsettled_cash = p.funding.unsettled();
+        let free = i128::from(v.buying_power.raw()) - i128::from(v.unsettled_cash.raw());
+        v.withdrawable_cash = Cash::from_raw(i64::try_from(free.max(0)).unwrap_or(i64::MAX));
+    }
+    Ok(Json(v))
 }
 
 /// `GET /v1/positions`.

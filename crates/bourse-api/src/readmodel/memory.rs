@@ -571,6 +571,11 @@ impl ReadModel {
             cash: b.cash,
             reserved_cash: b.reserved,
             buying_power: cash(i128::from(b.cash.raw()) - i128::from(b.reserved.raw())),
+            // The engine knows the unsettled deposits (the route fills them in).
+            unsettled_cash: Cash::ZERO,
+            withdrawable_cash: cash(
+                (i128::from(b.cash.raw()) - i128::from(b.reserved.raw())).max(0),
+            ),
             long_market_value: cash(long),
             equity: cash(i128::from(b.cash.raw()) + long),
             seq: self.last_seq.0,

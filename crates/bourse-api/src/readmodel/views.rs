@@ -112,9 +112,16 @@ pub struct AccountView {
     /// Promised to working buy orders.
     #[schema(value_type = wire::Cash)]
     pub reserved_cash: Cash,
-    /// `cash − reserved_cash`: what a new order or a withdrawal may use.
+    /// `cash − reserved_cash`: what a new order may use.
     #[schema(value_type = wire::Cash)]
     pub buying_power: Cash,
+    /// Bank deposits credited before they settle (their instant part): tradable, not
+    /// withdrawable.
+    #[schema(value_type = wire::Cash)]
+    pub unsettled_cash: Cash,
+    /// `buying_power − unsettled_cash`, at least zero: what a withdrawal may take.
+    #[schema(value_type = wire::Cash)]
+    pub withdrawable_cash: Cash,
     /// Σ qty × current price over the positions.
     #[schema(value_type = wire::Cash)]
     pub long_market_value: Cash,
