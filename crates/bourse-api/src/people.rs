@@ -91,7 +91,9 @@ impl People {
             notifications: Arc::new(NoNotifications),
             lockout: Arc::default(),
             audit: Arc::new(crate::audit::AuditLog::memory()),
-            keys: Arc::new(crate::personkeys::PersonKeys::memory(Arc::new(Vault::new(&[0; 32])))),
+            keys: Arc::new(crate::personkeys::PersonKeys::memory(Arc::new(Vault::new(
+                &[0; 32],
+            )))),
         }
     }
 }

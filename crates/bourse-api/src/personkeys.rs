@@ -12,8 +12,14 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::postgres::PgPool;
 
+use bourse_core::profile::Sealed;
+
 use crate::sidestore::StoreError;
 use crate::vault::{KeyId, Vault};
+
+/// The row that keeps the lookup key (what addresses' digests are keyed by), wrapped like
+/// the people's keys, so that it outlives a rotation of the data key.
+const LOOKUP_ID: KeyId = [0; 16];
 
 /// One stored key.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -71,7 +77,12 @@ impl PersonKeys {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e.into()),
         };
-        install(&vault, &all);
+        let writes = settle(&vault, &all);
+        let mut all = all;
+        if !writes.is_empty() {
+            merge(&mut all, writes);
+            write_file(&path, &all)?;
+        }
         Ok(PersonKeys {
             store: Store::File(path, tokio::sync::Mutex::new(all)),
             vault,
@@ -107,7 +118,19 @@ impl PersonKeys {
                     wrapped: r.try_get("wrapped")?,
                 });
             }
-            install(&self.vault, &all);
+            for w in settle(&self.vault, &all) {
+                sqlx::query(
+                    "INSERT INTO person_keys (key_id, account, wrapped, created_at) \
+                     VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (key_id) DO UPDATE SET wrapped = EXCLUDED.wrapped",
+                )
+                .bind(w.id.as_slice())
+                .bind(w.account.and_then(|a| i64::try_from(a).ok()))
+                .bind(&w.wrapped)
+                .bind(i64::try_from(crate::auth::now().get()).unwrap_or(i64::MAX))
+                .execute(pool)
+                .await?;
+            }
         }
         Ok(())
     }
@@ -162,13 +185,15 @@ impl PersonKeys {
     pub async fn bind(&self, id: KeyId, account: AccountId) {
         self.vault.bind(id, account);
         let done = match &self.store {
-            Store::Postgres(pool) => sqlx::query("UPDATE person_keys SET account = $1 WHERE key_id = $2")
-                .bind(i64::try_from(account.get()).unwrap_or(i64::MAX))
-                .bind(id.as_slice())
-                .execute(pool)
-                .await
-                .map(|_| ())
-                .map_err(StoreError::from),
+            Store::Postgres(pool) => {
+                sqlx::query("UPDATE person_keys SET account = $1 WHERE key_id = $2")
+                    .bind(i64::try_from(account.get()).unwrap_or(i64::MAX))
+                    .bind(id.as_slice())
+                    .execute(pool)
+                    .await
+                    .map(|_| ())
+                    .map_err(StoreError::from)
+            }
             Store::File(path, all) => {
                 let mut g = all.lock().await;
                 for s in g.iter_mut().filter(|s| s.id == id) {
@@ -179,7 +204,10 @@ impl PersonKeys {
             Store::Memory => Ok(()),
         };
         if let Err(e) = done {
-            tracing::warn!(account = account.get(), "could not record whose key is whose: {e}");
+            tracing::warn!(
+                account = account.get(),
+                "could not record whose key is whose: {e}"
+            );
         }
     }
 
@@ -195,7 +223,11 @@ impl PersonKeys {
     ///
     /// # Errors
     /// The store cannot be written (the keys stay; try again).
-    pub async fn erase(&self, account: Option<AccountId>, ids: &[KeyId]) -> Result<usize, StoreError> {
+    pub async fn erase(
+        &self,
+        account: Option<AccountId>,
+        ids: &[KeyId],
+    ) -> Result<usize, StoreError> {
         let mut ids: Vec<KeyId> = ids.to_vec();
         ids.extend(account.and_then(|a| self.vault.key_of(a)));
         // No account is numbered 0: binds nothing.
@@ -203,12 +235,13 @@ impl PersonKeys {
         let n = match &self.store {
             Store::Postgres(pool) => {
                 let list: Vec<Vec<u8>> = ids.iter().map(|i| i.to_vec()).collect();
-                sqlx::query("DELETE FROM person_keys WHERE key_id = ANY($1) OR account = $2")
-                    .bind(&list)
-                    .bind(i64::try_from(owner).unwrap_or(i64::MAX))
-                    .execute(pool)
-                    .await?
-                    .rows_affected() as usize
+                let done =
+                    sqlx::query("DELETE FROM person_keys WHERE key_id = ANY($1) OR account = $2")
+                        .bind(&list)
+                        .bind(i64::try_from(owner).unwrap_or(i64::MAX))
+                        .execute(pool)
+                        .await?;
+                usize::try_from(done.rows_affected()).unwrap_or(usize::MAX)
             }
             Store::File(path, all) => {
                 let mut g = all.lock().await;
@@ -234,28 +267,82 @@ impl PersonKeys {
 fn install(vault: &Vault, all: &[Stored]) {
     for s in all {
         if !vault.install(s.id, &s.wrapped, s.account.map(AccountId::new)) {
-            tracing::warn!("a person's key is wrapped by another data key; their data stays sealed");
+            tracing::warn!(
+                "a person's key is wrapped by another data key; their data stays sealed"
+            );
         }
     }
 }
 
-/// Writes `all` to a new file beside `path`, syncs it and renames it over `path`.
-async fn rewrite(path: &std::path::Path, all: &[Stored]) -> Result<(), StoreError> {
-    let bytes = serde_json::to_vec(all).map_err(|_| StoreError::Malformed(0))?;
-    let path = path.to_owned();
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        use std::io::Write;
-        let tmp = path.with_extension("json.tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        if let Some(dir) = path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
+/// Installs every stored key and the lookup key; what to write back: keys still wrapped by
+/// the previous data key, wrapped again by the current one (a rotation), and the lookup key
+/// the first time.
+fn settle(vault: &Vault, all: &[Stored]) -> Vec<Stored> {
+    let mut writes = Vec::new();
+    let mut lookup = false;
+    for s in all {
+        let Some(key) = vault.open(&Sealed(s.wrapped.clone())) else {
+            tracing::warn!(
+                "a stored key is wrapped by another data key; what it seals stays sealed"
+            );
+            continue;
+        };
+        if s.id == LOOKUP_ID {
+            lookup = true;
+            match <[u8; 32]>::try_from(key.as_slice()) {
+                Ok(k) => vault.set_lookup_key(k),
+                Err(_) => tracing::error!("the stored lookup key is malformed"),
+            }
+        } else {
+            install(vault, std::slice::from_ref(s));
         }
-        Ok(())
-    })
-    .await
-    .map_err(|e| StoreError::Config(e.to_string()))??;
+        if !vault.sealed_with_current(&s.wrapped) {
+            writes.push(Stored {
+                wrapped: vault.seal(&key).0,
+                ..s.clone()
+            });
+        }
+    }
+    if !lookup {
+        writes.push(Stored {
+            id: LOOKUP_ID,
+            account: None,
+            wrapped: vault.seal(&vault.lookup_key()).0,
+        });
+    }
+    writes
+}
+
+/// `writes` replacing the rows of the same id, or added.
+fn merge(all: &mut Vec<Stored>, writes: Vec<Stored>) {
+    for w in writes {
+        match all.iter_mut().find(|s| s.id == w.id) {
+            Some(s) => *s = w,
+            None => all.push(w),
+        }
+    }
+}
+
+fn write_file(path: &std::path::Path, all: &[Stored]) -> Result<(), StoreError> {
+    use std::io::Write;
+    let bytes = serde_json::to_vec(all).map_err(|_| StoreError::Malformed(0))?;
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(&bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
     Ok(())
+}
+
+/// Writes `all` to a new file beside `path`, syncs it and renames it over `path`, off the
+/// async threads.
+async fn rewrite(path: &std::path::Path, all: &[Stored]) -> Result<(), StoreError> {
+    let all = all.to_vec();
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || write_file(&path, &all))
+        .await
+        .map_err(|e| StoreError::Config(e.to_string()))?
 }

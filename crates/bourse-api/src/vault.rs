@@ -33,7 +33,11 @@ pub type KeyId = [u8; 16];
 /// Seals, opens and digests with the configured data key.
 pub struct Vault {
     cipher: XChaCha20Poly1305,
-    lookup: [u8; 32],
+    /// Keys the digests values are found by; kept across rotations of the data key (see
+    /// [`Vault::set_lookup_key`]).
+    lookup: RwLock<[u8; 32]>,
+    /// The data key before the current one, while values sealed with it remain.
+    previous: Option<XChaCha20Poly1305>,
     /// Names the key without revealing it (the audit log's `data_key_changed`).
     fingerprint: String,
     /// People's keys, unwrapped, and whose each is (retention: one per person, removed at
@@ -67,10 +71,43 @@ impl Vault {
         let fingerprint = id[..8].iter().map(|b| format!("{b:02x}")).collect();
         Vault {
             cipher: XChaCha20Poly1305::new(&seal.into()),
-            lookup,
+            lookup: RwLock::new(lookup),
+            previous: None,
             fingerprint,
             people: RwLock::default(),
         }
+    }
+
+    /// The vault of `key`, which replaced `previous`: values sealed with either open, new
+    /// ones are sealed with `key`, and digests stay keyed as they were made (the previous
+    /// key's lookup key, until the key store holds the lookup key itself).
+    #[must_use]
+    pub fn rotated(key: &[u8; 32], previous: &[u8; 32]) -> Vault {
+        let mut v = Vault::new(key);
+        let old = Vault::new(previous);
+        v.previous = Some(old.cipher);
+        let lookup = *old.lookup.read();
+        *v.lookup.write() = lookup;
+        v
+    }
+
+    /// The lookup key the digests in use were made with, as this vault starts: the previous
+    /// key's when rotating, else the current key's.
+    #[must_use]
+    pub fn lookup_key(&self) -> [u8; 32] {
+        *self.lookup.read()
+    }
+
+    /// Keys digests with `key` from now on (the key store's, which outlives rotations).
+    pub fn set_lookup_key(&self, key: [u8; 32]) {
+        *self.lookup.write() = key;
+    }
+
+    /// Whether `wrapped` (sealed by a data key) opens with the current key, not only the
+    /// previous one: what the key store re-wraps at a rotation.
+    #[must_use]
+    pub fn sealed_with_current(&self, wrapped: &[u8]) -> bool {
+        open_with(&self.cipher, wrapped).is_some()
     }
 
     /// 16 hex characters that name the key (a one-way derivation: they reveal nothing of
@@ -92,6 +129,23 @@ impl Vault {
                 .map_err(|_| BadKey)?;
         }
         Ok(Vault::new(&key))
+    }
+
+    /// 32 bytes from 64 hex characters.
+    ///
+    /// # Errors
+    /// Not 64 hex characters.
+    pub fn key_from_hex(hex: &str) -> Result<[u8; 32], BadKey> {
+        let hex = hex.trim();
+        if hex.len() != 64 {
+            return Err(BadKey);
+        }
+        let mut key = [0u8; 32];
+        for (i, b) in key.iter_mut().enumerate() {
+            *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2).ok_or(BadKey)?, 16)
+                .map_err(|_| BadKey)?;
+        }
+        Ok(key)
     }
 
     /// A fresh random key, as hex.
@@ -126,6 +180,7 @@ impl Vault {
             }
         }
         open_with(&self.cipher, &sealed.0)
+            .or_else(|| self.previous.as_ref().and_then(|p| open_with(p, &sealed.0)))
     }
 
     /// The id of the person's key `sealed` was sealed with, if it looks sealed so.
@@ -167,7 +222,12 @@ impl Vault {
 
     /// Installs a person's key from its wrapped form (the key store's); false if the data
     /// key cannot unwrap it.
-    pub fn install(&self, id: KeyId, wrapped: &[u8], account: Option<bourse_core::AccountId>) -> bool {
+    pub fn install(
+        &self,
+        id: KeyId,
+        wrapped: &[u8],
+        account: Option<bourse_core::AccountId>,
+    ) -> bool {
         let Some(key) = self.open(&Sealed(wrapped.to_vec())) else {
             return false;
         };
@@ -208,7 +268,7 @@ impl Vault {
     /// The keyed digest an address is found by (of its normalized form).
     #[must_use]
     pub fn lookup(&self, kind: ContactKind, normalized: &str) -> SecretHash {
-        let mut h = blake3::Hasher::new_keyed(&self.lookup);
+        let mut h = blake3::Hasher::new_keyed(&self.lookup.read());
         h.update(kind.name().as_bytes());
         h.update(&[0]);
         h.update(normalized.as_bytes());
@@ -220,7 +280,7 @@ impl Vault {
     /// reversed by trying every code offline.
     #[must_use]
     pub fn code_digest(&self, to: &SecretHash, purpose: CodePurpose, code: &str) -> SecretHash {
-        let mut h = blake3::Hasher::new_keyed(&self.lookup);
+        let mut h = blake3::Hasher::new_keyed(&self.lookup.read());
         h.update(b"code\0");
         h.update(&to.0);
         h.update(purpose.name().as_bytes());
@@ -232,7 +292,7 @@ impl Vault {
     /// Digest of a recovery code or a device id (keyed likewise).
     #[must_use]
     pub fn secret_digest(&self, what: &str, value: &str) -> SecretHash {
-        let mut h = blake3::Hasher::new_keyed(&self.lookup);
+        let mut h = blake3::Hasher::new_keyed(&self.lookup.read());
         h.update(what.as_bytes());
         h.update(&[0]);
         h.update(value.as_bytes());
@@ -319,7 +379,10 @@ mod tests {
         // Another server with the same data key installs the same wrapped key.
         let standby = Vault::new(&[7; 32]);
         assert!(standby.install(id, &wrapped, None));
-        assert_eq!(standby.open(&sealed).as_deref(), Some(&b"bob@example.com"[..]));
+        assert_eq!(
+            standby.open(&sealed).as_deref(),
+            Some(&b"bob@example.com"[..])
+        );
         // A different data key cannot unwrap it.
         assert!(!Vault::new(&[8; 32]).install(id, &wrapped, None));
         v.forget(&id);

@@ -410,33 +410,84 @@ fn erasure_needs_an_empty_account_and_leaves_only_the_records() {
         token: SecretHash([9; 32]),
         expires_at: UnixNanos::new(u64::MAX),
     });
-    d.run(Command::Deposit { account: a, amount: usd(1_000) });
+    d.run(Command::Deposit {
+        account: a,
+        amount: usd(1_000),
+    });
     d.run(bank(a, 1));
     // Cash left: refused.
     let erase = Command::ErasePerson { account: a };
-    assert_eq!(rejected(&d.run(erase.clone())), Some(RejectReason::AccountNotEmpty));
+    assert_eq!(
+        rejected(&d.run(erase.clone())),
+        Some(RejectReason::AccountNotEmpty)
+    );
     // A position left: refused.
-    d.run(Command::SubmitOrder(limit(seller, "AAPL", Side::Sell, "190.00", 1)));
-    d.run(Command::SubmitOrder(limit(a, "AAPL", Side::Buy, "190.00", 1)));
-    d.run(Command::Withdraw { account: a, amount: usd(810) });
-    assert_eq!(rejected(&d.run(erase.clone())), Some(RejectReason::AccountNotEmpty));
+    d.run(Command::SubmitOrder(limit(
+        seller,
+        "AAPL",
+        Side::Sell,
+        "190.00",
+        1,
+    )));
+    d.run(Command::SubmitOrder(limit(
+        a,
+        "AAPL",
+        Side::Buy,
+        "190.00",
+        1,
+    )));
+    d.run(Command::Withdraw {
+        account: a,
+        amount: usd(810),
+    });
+    assert_eq!(
+        rejected(&d.run(erase.clone())),
+        Some(RejectReason::AccountNotEmpty)
+    );
     // A working order left: refused.
-    d.run(Command::SubmitOrder(limit(a, "AAPL", Side::Sell, "200.00", 1)));
-    assert_eq!(rejected(&d.run(erase.clone())), Some(RejectReason::AccountNotEmpty));
+    d.run(Command::SubmitOrder(limit(
+        a,
+        "AAPL",
+        Side::Sell,
+        "200.00",
+        1,
+    )));
+    assert_eq!(
+        rejected(&d.run(erase.clone())),
+        Some(RejectReason::AccountNotEmpty)
+    );
     let buyer = d.funded(1_000);
-    d.run(Command::SubmitOrder(limit(buyer, "AAPL", Side::Buy, "200.00", 1)));
-    d.run(Command::Withdraw { account: a, amount: usd(200) });
+    d.run(Command::SubmitOrder(limit(
+        buyer,
+        "AAPL",
+        Side::Buy,
+        "200.00",
+        1,
+    )));
+    d.run(Command::Withdraw {
+        account: a,
+        amount: usd(200),
+    });
     assert_eq!(d.engine.cash(a), Some((Cash::ZERO, Cash::ZERO)));
     // Empty: erased. Sessions end, the name is free, the profile keeps nothing personal.
     let ev = d.run(erase.clone());
     assert_eq!(rejected(&ev), None, "{ev:?}");
-    assert!(ev.iter().any(|e| matches!(e, Event::SessionEnded { .. })), "{ev:?}");
-    assert!(ev.iter().any(|e| matches!(e, Event::PersonErased { .. })), "{ev:?}");
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::SessionEnded { .. })),
+        "{ev:?}"
+    );
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::PersonErased { .. })),
+        "{ev:?}"
+    );
     let p = d.engine.profiles().get(a).unwrap();
     assert!(p.erased && p.funding.banks.is_empty() && p.email.is_none());
     assert!(d.engine.identity().user("carol").is_none());
     // Once only; and the name can be taken again.
-    assert_eq!(rejected(&d.run(erase)), Some(RejectReason::ErasureNotAllowed));
+    assert_eq!(
+        rejected(&d.run(erase)),
+        Some(RejectReason::ErasureNotAllowed)
+    );
     let ev = d.run(Command::RegisterUser {
         username: "carol".into(),
         password_hash: "$argon2id$fake".into(),

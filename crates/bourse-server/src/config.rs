@@ -74,6 +74,8 @@ pub struct ServerConfig {
     pub password_queue: usize,
     pub data_key: String,
     pub data_key_file: PathBuf,
+    /// The data key before `data_key`, during a rotation (see OPERATIONS.md).
+    pub data_key_previous: String,
     /// Company profiles and financials (TOML); empty: the embedded sample data.
     pub companies: String,
 }
@@ -304,6 +306,25 @@ impl Config {
     /// The data key: `server.data_key`, else the key in `server.data_key_file` (made there
     /// on first start, readable by the owner only).
     pub fn vault(&self) -> Result<bourse_api::vault::Vault> {
+        use bourse_api::vault::Vault;
+        let current = self.current_vault()?;
+        if self.server.data_key_previous.is_empty() {
+            return Ok(current);
+        }
+        // A rotation: the current key again, with the previous one beside it.
+        let key = if self.server.data_key.is_empty() {
+            std::fs::read_to_string(&self.server.data_key_file)
+                .context("reading server.data_key_file")?
+        } else {
+            self.server.data_key.clone()
+        };
+        let key = Vault::key_from_hex(&key).context("server.data_key")?;
+        let previous = Vault::key_from_hex(&self.server.data_key_previous)
+            .context("server.data_key_previous")?;
+        Ok(Vault::rotated(&key, &previous))
+    }
+
+    fn current_vault(&self) -> Result<bourse_api::vault::Vault> {
         use std::io::Write as _;
         if !self.server.data_key.is_empty() {
             return bourse_api::vault::Vault::from_hex(&self.server.data_key)

@@ -832,7 +832,8 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
     let (keys, audit, support, news) = match &read_opts {
         Some(opts) => rt.block_on(async {
             let pool = bourse_api::sidestore::pool(opts).await?;
-            let keys = bourse_api::personkeys::PersonKeys::postgres(pool.clone(), vault.clone()).await?;
+            let keys =
+                bourse_api::personkeys::PersonKeys::postgres(pool.clone(), vault.clone()).await?;
             anyhow::Ok((
                 keys,
                 bourse_api::audit::AuditLog::postgres(pool.clone()).await?,
@@ -854,8 +855,12 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         })(),
     }
     .context("opening the key store, the audit log, the support desk and the news")?;
-    let (keys, audit, support, news) =
-        (Arc::new(keys), Arc::new(audit), Arc::new(support), Arc::new(news));
+    let (keys, audit, support, news) = (
+        Arc::new(keys),
+        Arc::new(audit),
+        Arc::new(support),
+        Arc::new(news),
+    );
     if !standby {
         rt.block_on(audit.note_data_key(vault.fingerprint()));
     }
@@ -932,7 +937,10 @@ fn serve_as(cfg: &Config, demo: Option<crate::demo::Demo>, standby: bool) -> Res
         }
         for account in profile_book.erased() {
             if let Err(e) = keys.erase(Some(account), &[]).await {
-                tracing::error!(account = account.get(), "could not delete an erased person's key: {e}");
+                tracing::error!(
+                    account = account.get(),
+                    "could not delete an erased person's key: {e}"
+                );
             }
         }
         let opened = match &for_clock {

@@ -80,13 +80,19 @@ async fn code_for(mail: &Mutex<Vec<String>>, to: &str) -> String {
             // Quoted-printable soft breaks joined; the code follows the word "code".
             let text = m.replace("=\n", "");
             let at = text.find(" is ")?;
-            let digits: String = text[at + 4..].chars().take_while(char::is_ascii_digit).collect();
+            let digits: String = text[at + 4..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
             (digits.len() == 6).then_some(digits)
         });
         if let Some(c) = found {
             return c;
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "no code mailed to {to}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no code mailed to {to}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -97,8 +103,10 @@ async fn limit(h: &Http, tok: &str, side: &str) -> Value {
             M::POST,
             "/v1/orders",
             Some(tok),
-            Some(json!({"symbol": "AAPL", "side": side, "type": "limit", "qty": "1",
-                "limit_price": "190.00", "time_in_force": "gtc"})),
+            Some(
+                json!({"symbol": "AAPL", "side": side, "type": "limit", "qty": "1",
+                "limit_price": "190.00", "time_in_force": "gtc"}),
+            ),
         )
         .await;
     assert_eq!(s, 200, "{v}");
@@ -118,7 +126,11 @@ fn stored_keys(store: &Store) -> Vec<String> {
                 ])
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             String::from_utf8(out.stdout)
                 .unwrap()
                 .lines()
@@ -144,10 +156,21 @@ fn journal_holds_key(store: &Store, id: &str) -> bool {
     match store {
         Store::Postgres { url, schema } => {
             let out = std::process::Command::new("pg_dump")
-                .args(["--data-only", "--schema", schema, "--table", &format!("{schema}.journal"), url])
+                .args([
+                    "--data-only",
+                    "--schema",
+                    schema,
+                    "--table",
+                    &format!("{schema}.journal"),
+                    url,
+                ])
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             String::from_utf8_lossy(&out.stdout).contains(&marker)
         }
         Store::File(dir) => {
@@ -176,17 +199,32 @@ fn flow(store: &Store) {
         let h = Http::new(&server.base);
         let op = Client::new(&server.base);
         let (s, v) = h
-            .call(M::POST, "/v1/users", None, Some(json!({"email": EMAIL, "password": PASSWORD})))
+            .call(
+                M::POST,
+                "/v1/users",
+                None,
+                Some(json!({"email": EMAIL, "password": PASSWORD})),
+            )
             .await;
         assert_eq!(s, 201, "{v}");
         let carol = v["account_id"].as_str().unwrap().to_owned();
         let code = code_for(&mail, EMAIL).await;
         let (s, v) = h
-            .call(M::POST, "/v1/users/verify", None, Some(json!({"email": EMAIL, "code": code})))
+            .call(
+                M::POST,
+                "/v1/users/verify",
+                None,
+                Some(json!({"email": EMAIL, "code": code})),
+            )
             .await;
         assert_eq!(s, 200, "{v}");
         let (s, v) = h
-            .call(M::POST, "/v1/sessions", None, Some(json!({"email": EMAIL, "password": PASSWORD})))
+            .call(
+                M::POST,
+                "/v1/sessions",
+                None,
+                Some(json!({"email": EMAIL, "password": PASSWORD})),
+            )
             .await;
         assert_eq!(s, 201, "{v}");
         let tok = v["token"].as_str().unwrap().to_owned();
@@ -196,8 +234,10 @@ fn flow(store: &Store) {
                 M::POST,
                 "/v1/banks",
                 Some(&tok),
-                Some(json!({"holder_name": "Carol Erasure", "account_number": NUMBER,
-                    "routing_number": "021000021"})),
+                Some(
+                    json!({"holder_name": "Carol Erasure", "account_number": NUMBER,
+                    "routing_number": "021000021"}),
+                ),
             )
             .await;
         assert_eq!(s, 201, "{v}");
@@ -220,7 +260,11 @@ fn flow(store: &Store) {
         assert_eq!(bought["status"], "filled", "{bought}");
         // Not while the account holds anything.
         let (s, v) = h.call(M::DELETE, "/v1/me", Some(&tok), None).await;
-        assert_eq!((s, v["code"].as_str()), (422, Some("ACCOUNT_NOT_EMPTY")), "{v}");
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (422, Some("ACCOUNT_NOT_EMPTY")),
+            "{v}"
+        );
         limit(&h, &bob_tok, "buy").await;
         let sold = limit(&h, &tok, "sell").await;
         let sold = support::order_settled(&h, &tok, sold["id"].as_str().unwrap()).await;
@@ -235,7 +279,14 @@ fn flow(store: &Store) {
             .await;
         assert_eq!(s, 201, "{v}");
         // An API key cannot erase; the person's session can.
-        let (s, v) = h.call(M::POST, "/v1/api-keys", Some(&tok), Some(json!({"label": "bot"}))).await;
+        let (s, v) = h
+            .call(
+                M::POST,
+                "/v1/api-keys",
+                Some(&tok),
+                Some(json!({"label": "bot"})),
+            )
+            .await;
         assert_eq!(s, 201, "{v}");
         let key = v["secret"].as_str().unwrap().to_owned();
         let (s, _) = h.call(M::DELETE, "/v1/me", Some(&key), None).await;
@@ -251,31 +302,52 @@ fn flow(store: &Store) {
             .collect();
         assert_eq!(gone.len(), 1, "{keys_before:?}");
         // The journal still holds what the key sealed; nobody can read it now.
-        assert!(journal_holds_key(store, &gone[0]), "nothing was sealed with the person's key");
+        assert!(
+            journal_holds_key(store, &gone[0]),
+            "nothing was sealed with the person's key"
+        );
         // The session and the key are dead; the address and password log in no more.
         let (s, _) = h.call(M::GET, "/v1/account", Some(&tok), None).await;
         assert_eq!(s, 401);
         let (s, _) = h.call(M::GET, "/v1/account", Some(&key), None).await;
         assert_eq!(s, 401);
         let (s, _) = h
-            .call(M::POST, "/v1/sessions", None, Some(json!({"email": EMAIL, "password": PASSWORD})))
+            .call(
+                M::POST,
+                "/v1/sessions",
+                None,
+                Some(json!({"email": EMAIL, "password": PASSWORD})),
+            )
             .await;
         assert_eq!(s, 401);
         // The operator still sees the orders and fills, by account number; the ticket's
         // texts no longer open.
-        let (s, v) = op.get(&format!("/v1/orders?status=all&account_id={carol}")).await.unwrap();
+        let (s, v) = op
+            .get(&format!("/v1/orders?status=all&account_id={carol}"))
+            .await
+            .unwrap();
         assert_eq!(s, 200, "{v}");
         assert_eq!(v["items"].as_array().map(Vec::len), Some(2), "{v}");
-        let (_, v) = op.get(&format!("/v1/admin/support/tickets/{ticket}")).await.unwrap();
+        let (_, v) = op
+            .get(&format!("/v1/admin/support/tickets/{ticket}"))
+            .await
+            .unwrap();
         assert!(!v.to_string().contains("call me at home"), "{v}");
         let (_, v) = op
-            .get(&format!("/v1/admin/audit?kind=personal_data_erased&account={carol}"))
+            .get(&format!(
+                "/v1/admin/audit?kind=personal_data_erased&account={carol}"
+            ))
             .await
             .unwrap();
         assert_eq!(v["entries"].as_array().map(Vec::len), Some(1), "{v}");
         // The address is free for someone new.
         let (s, v) = h
-            .call(M::POST, "/v1/users", None, Some(json!({"email": EMAIL, "password": PASSWORD})))
+            .call(
+                M::POST,
+                "/v1/users",
+                None,
+                Some(json!({"email": EMAIL, "password": PASSWORD})),
+            )
             .await;
         assert_eq!(s, 201, "{v}");
         carol
@@ -284,7 +356,10 @@ fn flow(store: &Store) {
     let server = Server::start(store, &extra);
     rt.block_on(async {
         let op = Client::new(&server.base);
-        let (_, v) = op.get(&format!("/v1/activities?account_id={carol}")).await.unwrap();
+        let (_, v) = op
+            .get(&format!("/v1/activities?account_id={carol}"))
+            .await
+            .unwrap();
         let kinds: Vec<&str> = v["items"]
             .as_array()
             .unwrap()
@@ -292,7 +367,10 @@ fn flow(store: &Store) {
             .map(|a| a["activity_type"].as_str().unwrap())
             .collect();
         assert_eq!(kinds, ["WITHDRAWAL", "FILL", "FILL", "DEPOSIT"], "{v}");
-        let (_, v) = op.get(&format!("/v1/admin/support/tickets/{}", 1)).await.unwrap();
+        let (_, v) = op
+            .get(&format!("/v1/admin/support/tickets/{}", 1))
+            .await
+            .unwrap();
         assert!(!v.to_string().contains("call me at home"), "{v}");
     });
     server.stop();
