@@ -1,7 +1,8 @@
 // Starts a real `bourse demo` for the end-to-end tests: its own port, its own journal in a
 // fresh directory, no simulated market (the tests make their own, so every book they compare
 // is one they know), no trading calendar (always open: continuous trading, as the tests
-// assume), and an operator token so a test can fund a market maker.
+// assume), an operator token so a test can fund a market maker, and bank transfers that
+// settle after 10 s.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
@@ -62,6 +63,10 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       BOURSE__SERVER__OPERATOR_TOKEN: operator,
       // Every test signs its own users up from one IP.
       BOURSE__SERVER__RATE_PER_IP: '1000',
+      // Bank transfers settle in seconds, not the demo's two minutes, so funding.spec.ts sees
+      // a deposit settle. Only transfers with a linked bank wait at all: the other specs'
+      // book transfers are done at once either way.
+      BOURSE__FUNDING__SETTLE_AFTER_SECS: process.env.BOURSE_E2E_SETTLE_SECS ?? '10',
       BOURSE__JOURNAL__DIR: join(dir, 'journal'),
       BOURSE__JOURNAL__BACKEND: 'file',
       BOURSE__JOURNAL__DATABASE_URL: '',

@@ -10,7 +10,8 @@ import { Market } from './lib/market';
 import { LEG_LABELS, OrderBook, type ExecutionReport } from './lib/orders';
 import * as fmt from './lib/format';
 import { auctionPhase, cancelReason } from './lib/session';
-import type { Account, Alert, Clock, Portfolio, Position, Session, Watchlist } from './lib/types';
+import { directionLabel, returnReason } from './lib/funding';
+import type { Account, Alert, Bank, BankTransfer, Clock, Portfolio, Position, Session, Watchlist } from './lib/types';
 
 /** `undefined` while the page asks the server whether it is logged in. */
 export const session = new Store<Session | null | undefined>(undefined);
@@ -24,6 +25,10 @@ export const alerts = new Store<Alert[] | null>(null);
 /** The first of the user's watchlists (created on the first add). */
 export const watchlist = new Store<Watchlist | null>(null);
 export const conn = new Store<{ state: ConnState; privateLive: boolean }>({ state: 'connecting', privateLive: false });
+/** The linked banks (`GET /v1/banks`); null until the Activity page loads them. */
+export const banks = new Store<Bank[] | null>(null);
+/** Bank transfers, newest first (`GET /v1/transfers`); null until the Activity page loads them. */
+export const bankTransfers = new Store<BankTransfer[] | null>(null);
 /** The market's session from `GET /v1/clock`; null until the first answer. */
 export const marketClock = new Store<Clock | null>(null);
 
@@ -65,6 +70,7 @@ export const feed: Feed = new Feed({
     // Catch up on whatever happened while the socket was down.
     void refreshOrders();
     refreshAccountSoon(0);
+    if (bankTransfers.get() !== null) refreshBankTransfersSoon(0);
   },
   authFailed: (code, message) => {
     conn.update((c) => ({ ...c, privateLive: false }));
@@ -124,6 +130,8 @@ function onMessage(m: Message): void {
             buying_power: typeof m.available === 'string' ? m.available : a.buying_power,
           });
         }
+      } else if (m.event === 'transfer') {
+        onBankTransfer(m);
       }
       refreshAccountSoon();
       return;
@@ -171,6 +179,62 @@ export function followNews(symbol: string, l: NewsListener): () => void {
     release();
     newsListeners.delete(l);
   };
+}
+
+// --- bank funding ---
+
+/**
+ * A bank transfer asked for, settled or returned (`{"type":"account","event":"transfer",
+ * "transfer_id","direction","status","amount","moved","cash"}`): the list is fetched again
+ * (the account follows the `balance` that comes with it), and a settlement or a return is told.
+ */
+function onBankTransfer(m: Message): void {
+  const direction = m.direction === 'withdrawal' ? 'withdrawal' : 'deposit';
+  const what = directionLabel({ direction });
+  const amount = typeof m.amount === 'string' ? m.amount : null;
+  if (m.status === 'settled') {
+    toast('info', `Bank ${what.toLowerCase()} settled`, direction === 'deposit' ? `${fmt.money(amount)} is settled: yours to trade and withdraw.` : `${fmt.money(amount)} reached the bank.`);
+  } else if (m.status === 'returned') {
+    const code = typeof m.return_code === 'string' ? ` (${returnReason(m.return_code)})` : '';
+    toast('error', `Bank ${what.toLowerCase()} returned`, `The bank sent ${fmt.money(amount)} back${code}: cash moved ${fmt.signedMoney(typeof m.moved === 'string' ? m.moved : null)}.`);
+  }
+  if (bankTransfers.get() !== null) refreshBankTransfersSoon();
+}
+
+let transfersTimer: ReturnType<typeof setTimeout> | null = null;
+
+/** Fetches the bank transfers shortly (a settlement run of many → one request). */
+export function refreshBankTransfersSoon(ms = 200): void {
+  if (!session.get()) return;
+  if (transfersTimer) clearTimeout(transfersTimer);
+  transfersTimer = setTimeout(() => {
+    transfersTimer = null;
+    void refreshBankTransfers();
+  }, ms);
+}
+
+export async function refreshBankTransfers(): Promise<void> {
+  try {
+    bankTransfers.set((await api.bankTransfers()).transfers);
+  } catch {
+    /* the last list stays shown */
+  }
+}
+
+export async function refreshBanks(): Promise<void> {
+  try {
+    banks.set((await api.banks()).banks);
+  } catch {
+    /* the last list stays shown */
+  }
+}
+
+/** Puts a bank as the server answered it into the list (a new one last, as `GET /v1/banks` has them). */
+export function upsertBank(b: Bank): void {
+  banks.update((l) => {
+    const list = l ?? [];
+    return list.some((x) => x.id === b.id) ? list.map((x) => (x.id === b.id ? b : x)) : [...list, b];
+  });
 }
 
 // --- the market's clock ---
@@ -309,6 +373,8 @@ export function endSession(): void {
   orders.update((v) => v + 1);
   alerts.set(null);
   watchlist.set(null);
+  banks.set(null);
+  bankTransfers.set(null);
 }
 
 export async function start(): Promise<void> {

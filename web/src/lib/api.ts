@@ -8,6 +8,10 @@ import type {
   Account,
   Activity,
   Alert,
+  Bank,
+  BankStatement,
+  BankTransfer,
+  BankTransferStatus,
   BookSnapshot,
   Candle,
   Clock,
@@ -221,8 +225,34 @@ export class Api {
   activities(after?: string, limit = 50): Promise<Page<Activity>> {
     return this.request('GET', '/v1/activities', undefined, { query: { after, limit } });
   }
-  transfer(type: 'deposit' | 'withdraw', amount: string): Promise<Transfer> {
-    return this.request('POST', '/v1/transfers', { type, amount });
+  /** A book transfer, done at once; with `bankId` (a verified bank) an ACH transfer, pending until it settles. */
+  transfer(type: 'deposit' | 'withdraw', amount: string, bankId?: string): Promise<Transfer> {
+    return this.request('POST', '/v1/transfers', bankId === undefined ? { type, amount } : { type, amount, bank_id: bankId });
+  }
+  /** `GET /v1/transfers`: bank transfers, newest first. */
+  bankTransfers(status?: BankTransferStatus): Promise<{ transfers: BankTransfer[] }> {
+    return this.request('GET', '/v1/transfers', undefined, { query: { status } });
+  }
+
+  // --- linked banks ---
+
+  banks(): Promise<{ banks: Bank[] }> {
+    return this.request('GET', '/v1/banks');
+  }
+  /** Links a bank account; it is `pending` until its two micro-deposits are confirmed. */
+  linkBank(holderName: string, accountNumber: string, routingNumber: string): Promise<Bank> {
+    return this.request('POST', '/v1/banks', { holder_name: holderName, account_number: accountNumber, routing_number: routingNumber });
+  }
+  removeBank(id: string): Promise<void> {
+    return this.request('DELETE', `/v1/banks/${encodeURIComponent(id)}`);
+  }
+  /** The two micro-deposits, in any order. */
+  verifyBank(id: string, amounts: [string, string]): Promise<Bank> {
+    return this.request('POST', `/v1/banks/${encodeURIComponent(id)}/verify`, { amounts });
+  }
+  /** The sandbox's stand-in for the person's bank statement (`404 SANDBOX_ONLY` elsewhere). */
+  bankStatement(id: string): Promise<BankStatement> {
+    return this.request('GET', `/v1/banks/${encodeURIComponent(id)}/statement`);
   }
 
   // --- alerts ---

@@ -155,6 +155,13 @@ export interface Account {
   buying_power: string;
   long_market_value: string;
   equity: string;
+  /**
+   * What pending bank deposits made usable at once (their instant parts): in the cash, but
+   * not yet settled. Absent from older answers.
+   */
+  unsettled_cash?: string;
+  /** Settled cash free of working buys: what a withdrawal may take. Absent from older answers. */
+  withdrawable_cash?: string;
   seq: number;
 }
 
@@ -249,6 +256,51 @@ export interface Transfer {
   type: 'deposit' | 'withdraw';
   amount: string;
   cash: string;
+  seq?: number;
+  /** A transfer with a linked bank (`bank_id`): where it stands. */
+  transfer?: BankTransfer;
+}
+
+/** `pending` (confirm the micro-deposits), `verified`, or `failed` (remove and link again). */
+export type BankStatus = 'pending' | 'verified' | 'failed';
+
+/** A linked bank account: `GET /v1/banks`, `POST /v1/banks`, `POST /v1/banks/{id}/verify`. */
+export interface Bank {
+  id: string;
+  holder_name: string;
+  /** The last four digits behind a mask: `"••••6789"`. */
+  account_number_masked: string;
+  routing_number: string;
+  status: BankStatus;
+  /** Guesses left at the micro-deposits while pending. */
+  attempts_left: number;
+  linked_at: string;
+}
+
+/** `GET /v1/banks/{id}/statement` (sandbox only): the bank statement's micro-deposits. */
+export interface BankStatement {
+  bank_id: string;
+  lines: { description: string; amount: string }[];
+}
+
+export type BankTransferStatus = 'pending' | 'settled' | 'returned';
+
+/** A transfer with a linked bank (ACH): `GET /v1/transfers`, newest first. */
+export interface BankTransfer {
+  id: string;
+  bank_id: string;
+  direction: 'deposit' | 'withdrawal';
+  amount: string;
+  /** The part of a deposit usable before it settles (zero for a withdrawal). */
+  instant: string;
+  status: BankTransferStatus;
+  created_at: string;
+  /** When it settles (pending) or was due to. */
+  settle_at: string;
+  /** When it settled or came back. */
+  ended_at?: string;
+  /** The bank's return code (R01, R02, R03, R10) when returned. */
+  return_code?: string;
 }
 
 interface NewOrderFields {

@@ -1,15 +1,14 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { LoginForm } from '../components/Auth';
+import { BankAccounts, BankTransferForm, BankTransfers } from '../components/Banks';
 import { Change, ErrorNote, Section } from '../components/common';
 import { api } from '../lib/api';
-import { tryParse } from '../lib/decimal';
 import * as fmt from '../lib/format';
+import { checkAmount } from '../lib/funding';
 import { useStore } from '../lib/hooks';
 import { Pager, type PagerState } from '../lib/pager';
 import type { Activity } from '../lib/types';
-import { account, refreshAccount, session, toast } from '../state';
-
-const AMOUNT = /^\d+(\.\d{1,4})?$/;
+import { account, bankTransfers, refreshAccount, refreshBankTransfers, refreshBanks, session, toast } from '../state';
 
 function TransferForm({ onDone }: { onDone: () => void }) {
   const a = useStore(account);
@@ -18,9 +17,9 @@ function TransferForm({ onDone }: { onDone: () => void }) {
   const [invalid, setInvalid] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const send = async (type: 'deposit' | 'withdraw') => {
-    const t = amount.trim();
-    if (!AMOUNT.test(t) || (tryParse(t)?.units ?? 0n) === 0n) {
-      setInvalid('Enter an amount in dollars, like 250 or 250.50 (at most 4 decimals).');
+    const { amount: t, error: wrong } = checkAmount(amount);
+    if (t == null) {
+      setInvalid(wrong);
       return;
     }
     setInvalid(null);
@@ -54,7 +53,8 @@ function TransferForm({ onDone }: { onDone: () => void }) {
         <p class="help" id="transfer-help">
           {invalid ?? (
             <>
-              Cash {fmt.money(a?.cash)} · available to withdraw {fmt.money(a?.buying_power)}
+              Cash {fmt.money(a?.cash)} · available to withdraw {fmt.money(a?.withdrawable_cash ?? a?.buying_power)}
+              {fmt.nonZero(a?.unsettled_cash) && <> · unsettled {fmt.money(a?.unsettled_cash)}</>}
             </>
           )}
         </p>
@@ -150,8 +150,22 @@ export function ActivityPage() {
   const [state, setState] = useState<PagerState<Activity> | null>(null);
   const pager = useMemo(() => new Pager<Activity>((after) => api.activities(after, 50), setState), []);
   useEffect(() => {
-    if (s) void pager.reset();
+    if (s) {
+      void pager.reset();
+      void refreshBanks();
+      void refreshBankTransfers();
+    }
   }, [s, pager]);
+  // A bank transfer that settles or comes back moves cash: the history shows it.
+  const transfers = useStore(bankTransfers);
+  const ended = transfers?.filter((t) => t.status !== 'pending').length ?? null;
+  const seenEnded = useRef<number | null>(null);
+  useEffect(() => {
+    if (ended === null) return;
+    const before = seenEnded.current;
+    seenEnded.current = ended;
+    if (before !== null && before !== ended) void pager.reset();
+  }, [ended, pager]);
   if (s === undefined) return <p class="page muted">Loading…</p>;
   if (!s)
     return (
@@ -164,10 +178,13 @@ export function ActivityPage() {
       <h1>Activity</h1>
       <div class="grid">
         <div class="stack">
+          <BankTransfers />
           <Activities pager={pager} state={state ?? pager.state} />
         </div>
         <div class="stack">
           <TransferForm onDone={() => void pager.reset()} />
+          <BankTransferForm onDone={() => void pager.reset()} />
+          <BankAccounts />
         </div>
       </div>
     </div>
