@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OrderBook, classTag, heldNote, isExit, orderPrice, trailingLine, waterLabel, type ExecutionReport } from '../src/lib/orders';
+import { OrderBook, canModify, classTag, heldNote, isExit, orderPrice, trailingLine, waterLabel, type ExecutionReport } from '../src/lib/orders';
 import type { Order } from '../src/lib/types';
 
 const accepted = (seq: number, id = '17'): ExecutionReport => ({
@@ -301,6 +301,22 @@ describe('OrderBook (order classes)', () => {
     expect(b.get('21')).toMatchObject({ status: 'canceled', cancel_reason: 'PARENT_UNFILLED' });
     // Other events of the order (seq 47 > its 40) apply; the sibling is still open here.
     expect(b.open().map((o) => o.id)).toEqual(['22']);
+  });
+
+  it('offers Modify only for what the exchange replaces', () => {
+    const limit = { type: 'limit', status: 'new', time_in_force: 'gtc' } as const;
+    expect(canModify(limit)).toBe(true);
+    expect(canModify({ ...limit, status: 'partially_filled' })).toBe(true);
+    expect(canModify({ ...limit, type: 'stop', status: 'held' })).toBe(false);
+    expect(canModify({ ...limit, type: 'stop_limit', status: 'held' })).toBe(false);
+    // A stop that triggered is an order on the book like any other.
+    expect(canModify({ ...limit, type: 'stop_limit', status: 'new' })).toBe(true);
+    expect(canModify({ ...limit, type: 'trailing_stop', status: 'new' })).toBe(false);
+    expect(canModify({ ...limit, time_in_force: 'cls' })).toBe(false);
+    expect(canModify({ ...limit, time_in_force: 'opg' })).toBe(false);
+    expect(canModify({ ...limit, notional: '500.00' })).toBe(false);
+    expect(canModify({ ...limit, leg: 'take_profit' })).toBe(false);
+    expect(canModify({ ...limit, leg: 'entry' })).toBe(true);
   });
 
   it('tags orders of a class and says why they are held', () => {

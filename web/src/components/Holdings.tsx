@@ -4,7 +4,7 @@ import { add, dec, toText } from '../lib/decimal';
 import * as fmt from '../lib/format';
 import { useStore } from '../lib/hooks';
 import { useLive } from '../lib/live';
-import { classTag, heldNote, isExit, isOpen, orderPrice, trailingLine, waterLabel } from '../lib/orders';
+import { canModify, classTag, heldNote, isOpen, orderPrice, trailingLine, waterLabel } from '../lib/orders';
 import { revalue } from '../lib/pnl';
 import { cancelReason } from '../lib/session';
 import type { Order, Position } from '../lib/types';
@@ -302,10 +302,7 @@ function OrderRow({ o }: { o: Order }) {
         </td>
         <td>
           <div class="row">
-            {/* The exchange does not replace an exit (cancel the class and send it again), nor
-                change an order in dollars into one in shares, nor a trailing stop (held off
-                the book until it triggers, then a market order). */}
-            {!isExit(o) && o.notional == null && o.type !== 'trailing_stop' && (
+            {canModify(o) && (
               <button type="button" class="small" aria-expanded={editing} aria-label={`Modify order ${orderName(o)}`} onClick={() => setEditing((x) => !x)}>
                 Modify
               </button>

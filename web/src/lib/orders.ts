@@ -69,6 +69,19 @@ export function classTag(o: Pick<Order, 'order_class' | 'leg'>): string | null {
 /** An exit of a class (take profit or stop loss): the exchange does not replace one. */
 export const isExit = (o: Pick<Order, 'leg'>): boolean => o.leg === 'take_profit' || o.leg === 'stop_loss';
 
+/**
+ * Whether the exchange replaces the order: not an exit (cancel the class and send it again),
+ * not an order in dollars, not a trailing stop, not a stop still held off the book, not an
+ * order waiting for an auction (on-open, on-close).
+ */
+export const canModify = (o: Pick<Order, 'leg' | 'notional' | 'type' | 'status' | 'time_in_force'>): boolean =>
+  !isExit(o) &&
+  o.notional == null &&
+  o.type !== 'trailing_stop' &&
+  o.status !== 'held' &&
+  o.time_in_force !== 'opg' &&
+  o.time_in_force !== 'cls';
+
 /** A trailing stop's trail in words: `"$1.00"`, `"1.5%"`; null for another order. */
 export function trailLabel(o: Pick<Order, 'trail_price' | 'trail_percent'>): string | null {
   if (o.trail_price != null) return fmt.money(o.trail_price);
