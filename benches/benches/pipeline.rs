@@ -273,6 +273,10 @@ impl Workload {
         let mut seq = setup.len() as u64;
         let mut day = Session::Continuous;
         let day_len = day_length();
+        // Stops are cancelled like resting orders (people move and drop their stops), unless
+        // `BOURSE_PIPELINE_STOPS_KEPT` is set: then every stop stays until it triggers, the
+        // worst case for following them (thousands held, each moved by every new high).
+        let stops_kept = std::env::var_os("BOURSE_PIPELINE_STOPS_KEPT").is_some();
         for k in 0..n {
             let cmd = if new_types && day_len >= 6 && k % day_len >= day_len - 6 {
                 // The six session changes of a day, back to back.
@@ -294,6 +298,13 @@ impl Workload {
                 match e {
                     Event::OrderRested { order_id, .. } => {
                         if let Command::SubmitOrder(r) = &s.cmd {
+                            live.push((*order_id, r.account));
+                        }
+                    }
+                    Event::OrderAccepted { order_id, .. } if !stops_kept => {
+                        if let Command::SubmitOrder(r) = &s.cmd
+                            && r.order_type == OrderType::TrailingStop
+                        {
                             live.push((*order_id, r.account));
                         }
                     }

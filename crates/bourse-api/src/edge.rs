@@ -111,6 +111,9 @@ pub struct EdgeServices {
     pub auth_ttl: Duration,
     /// Company profiles and financials (the same data file as the core's).
     pub companies: Arc<crate::companies::Companies>,
+    /// The trading calendar (the same settings as the core's), for `/v1/clock` and
+    /// `/v1/calendar`; the session itself comes from the core's events.
+    pub calendar: Option<Arc<bourse_calendar::Calendar>>,
 }
 
 impl std::fmt::Debug for EdgeServices {
@@ -159,7 +162,7 @@ pub fn edge_router(s: EdgeServices, cfg: &HttpConfig) -> std::io::Result<Router>
         }),
         // The edge serves no identity route: nothing here is ever sealed or looked up.
         people: crate::people::People::inert(),
-        calendar: None,
+        calendar: s.calendar,
         companies: s.companies,
         news: Arc::new(crate::news::NewsStore::memory()),
         support: Arc::new(crate::support::SupportDesk::memory(Arc::new(
@@ -182,6 +185,8 @@ pub fn edge_router(s: EdgeServices, cfg: &HttpConfig) -> std::io::Result<Router>
         .route("/v1/stocks/{symbol}/trades", get(market::trades))
         .route("/v1/stocks/{symbol}/candles", get(market::candles))
         .route("/v1/stocks/{symbol}/financials", get(market::financials))
+        .route("/v1/clock", get(crate::clock::clock))
+        .route("/v1/calendar", get(crate::clock::calendar))
         .fallback(|| async {
             ApiError::not_found(
                 "NOT_ON_EDGE",

@@ -797,7 +797,8 @@ fn json_shapes() {
         v,
         serde_json::json!({
             "account_id": "1", "cash": "4553.068", "reserved_cash": "0.00",
-            "buying_power": "4553.068", "long_market_value": "4576.00",
+            "buying_power": "4553.068", "unsettled_cash": "0.00",
+            "withdrawable_cash": "4553.068", "long_market_value": "4576.00",
             "equity": "9129.068", "seq": 20
         })
     );

@@ -42,6 +42,8 @@ pub struct EdgeConfig {
     pub workers: usize,
     /// Company profiles and financials, checked against the listings the core sends.
     pub companies: Option<bourse_api::companies::CompaniesFile>,
+    /// The trading calendar, as the core's settings make it (`None`: always open).
+    pub calendar: Option<Arc<bourse_calendar::Calendar>>,
 }
 
 /// Why the edge stopped.
@@ -176,6 +178,7 @@ async fn serve(cfg: EdgeConfig) -> Result<(), EdgeError> {
             core_url: cfg.core_url.clone(),
             auth_ttl: cfg.auth_ttl,
             companies: Arc::new(companies),
+            calendar: cfg.calendar.clone(),
         },
         &cfg.http,
     )?;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::config::Config;
 
@@ -23,6 +23,11 @@ pub fn edge_config(cfg: &Config) -> Result<bourse_edge::EdgeConfig> {
         },
         workers: cfg.server.workers,
         companies: Some(crate::serve::companies_file(cfg)?),
+        calendar: cfg
+            .calendar
+            .build(bourse_api::auth::now())
+            .context("the [calendar] settings")?
+            .map(std::sync::Arc::new),
     })
 }
 

@@ -48,7 +48,25 @@ fn nats_env(stream: &str, prefix: &str) -> Vec<(String, String)> {
         ("BOURSE__NATS__MAX_BYTES".into(), "268435456".into()),
         // The test polls the market routes from one address, core and edges alike.
         ("BOURSE__SERVER__RATE_PER_IP".into(), "100000".into()),
+        // A calendar whose day starts at 10:00 (in continuous trading for hours), so the
+        // edges' clock and calendar can be compared with the core's.
+        ("BOURSE__CALENDAR__ENABLED".into(), "true".into()),
+        ("BOURSE__CALENDAR__START_AT".into(), "10:00".into()),
     ]
+}
+
+/// The market's clock (but the time of the answer) and calendar.
+async fn clock(h: &Http) -> Vec<Value> {
+    let (s, mut c) = h.call(reqwest::Method::GET, "/v1/clock", None, None).await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["session"], "continuous", "{c}");
+    c["timestamp"] = Value::Null;
+    let (s, cal) = h
+        .call(reqwest::Method::GET, "/v1/calendar", None, None)
+        .await;
+    assert_eq!(s, 200, "{cal}");
+    assert!(cal.as_array().is_some_and(|d| d.len() > 10), "{cal}");
+    vec![c, cal]
 }
 
 /// A running `bourse edge`.
@@ -222,6 +240,11 @@ async fn converge(core: &Http, edge: &Http, what: &str) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+    assert_eq!(
+        clock(edge).await,
+        clock(core).await,
+        "{what}: the clock and calendar"
+    );
 }
 
 /// Authenticates and subscribes to the book of AAPL and the private `orders` and `account`
