@@ -198,16 +198,7 @@ fn flow(store: &Store) {
     let carol = rt.block_on(async {
         let h = Http::new(&server.base);
         let op = Client::new(&server.base);
-        let (s, v) = h
-            .call(
-                M::POST,
-                "/v1/users",
-                None,
-                Some(json!({"email": EMAIL, "password": PASSWORD})),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-        let carol = v["account_id"].as_str().unwrap().to_owned();
+        let carol = h.sign_up_by("email", EMAIL, PASSWORD).await;
         let code = code_for(&mail, EMAIL).await;
         let (s, v) = h
             .call(
@@ -218,16 +209,7 @@ fn flow(store: &Store) {
             )
             .await;
         assert_eq!(s, 200, "{v}");
-        let (s, v) = h
-            .call(
-                M::POST,
-                "/v1/sessions",
-                None,
-                Some(json!({"email": EMAIL, "password": PASSWORD})),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-        let tok = v["token"].as_str().unwrap().to_owned();
+        let tok = h.log_in_by("email", EMAIL, PASSWORD).await;
         // A bank, a ticket, a trade each way.
         let (s, v) = h
             .call(
@@ -341,15 +323,7 @@ fn flow(store: &Store) {
             .unwrap();
         assert_eq!(v["entries"].as_array().map(Vec::len), Some(1), "{v}");
         // The address is free for someone new.
-        let (s, v) = h
-            .call(
-                M::POST,
-                "/v1/users",
-                None,
-                Some(json!({"email": EMAIL, "password": PASSWORD})),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
+        h.sign_up_by("email", EMAIL, PASSWORD).await;
         carol
     });
     server.stop();

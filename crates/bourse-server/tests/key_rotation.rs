@@ -20,16 +20,7 @@ const KEY_B: &str = "22222222222222222222222222222222222222222222222222222222222
 /// Logs in by email and exports: (the address, the bank's account number) the export holds.
 async fn log_in_and_export(base: &str) -> (String, String) {
     let h = Http::new(base);
-    let (s, v) = h
-        .call(
-            M::POST,
-            "/v1/sessions",
-            None,
-            Some(json!({"email": EMAIL, "password": PASSWORD})),
-        )
-        .await;
-    assert_eq!(s, 201, "log-in by email: {v}");
-    let tok = v["token"].as_str().unwrap().to_owned();
+    let tok = h.log_in_by("email", EMAIL, PASSWORD).await;
     let (s, x) = h.call(M::GET, "/v1/me/export", Some(&tok), None).await;
     assert_eq!(s, 200, "{x}");
     (
@@ -49,25 +40,8 @@ fn flow(store: &Store) {
     let server = Server::start(store, &[("BOURSE__SERVER__DATA_KEY", KEY_A)]);
     rt.block_on(async {
         let h = Http::new(&server.base);
-        let (s, v) = h
-            .call(
-                M::POST,
-                "/v1/users",
-                None,
-                Some(json!({"email": EMAIL, "password": PASSWORD})),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-        let (s, v) = h
-            .call(
-                M::POST,
-                "/v1/sessions",
-                None,
-                Some(json!({"email": EMAIL, "password": PASSWORD})),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-        let tok = v["token"].as_str().unwrap().to_owned();
+        h.sign_up_by("email", EMAIL, PASSWORD).await;
+        let tok = h.log_in_by("email", EMAIL, PASSWORD).await;
         let (s, v) = h
             .call(
                 M::POST,

@@ -30,47 +30,12 @@ fn flow(store: &Store) {
     let secrets = rt.block_on(async {
         let h = Http::new(&server.base);
         let op = Client::new(&server.base);
-        let (s, v) = h
-            .call(
-                M::POST,
-                "/v1/users",
-                None,
-                Some(json!({"email": EMAIL, "password": PASSWORD})),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-        let carol = v["account_id"].as_str().unwrap().to_owned();
-        let (s, v) = h
-            .call(
-                M::POST,
-                "/v1/sessions",
-                None,
-                Some(json!({"email": EMAIL, "password": PASSWORD})),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-        let tok = v["token"].as_str().unwrap().to_owned();
+        let carol = h.sign_up_by("email", EMAIL, PASSWORD).await;
+        let tok = h.log_in_by("email", EMAIL, PASSWORD).await;
         let mut secrets = vec![PASSWORD.to_owned(), tok.clone()];
         // Erin signs up by phone (a second code to one address so soon would be refused).
-        let (s, v) = h
-            .call(
-                M::POST,
-                "/v1/users",
-                None,
-                Some(json!({"phone": PHONE, "password": PASSWORD})),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-        let (s, v) = h
-            .call(
-                M::POST,
-                "/v1/sessions",
-                None,
-                Some(json!({"phone": PHONE, "password": PASSWORD})),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-        let erin_tok = v["token"].as_str().unwrap().to_owned();
+        h.sign_up_by("phone", PHONE, PASSWORD).await;
+        let erin_tok = h.log_in_by("phone", PHONE, PASSWORD).await;
         // Money and shares from the operator; a watchlist, an alert and a webhook.
         op.fund(&carol, "5000", &[("AAPL", 10)]).await;
         for (path, body) in [
@@ -210,64 +175,9 @@ fn flow(store: &Store) {
     });
     server.stop();
     // ---- What the stores hold ----------------------------------------------------------
-    let plain = [EMAIL.as_bytes(), PHONE.as_bytes()];
-    let holds = |bytes: &[u8]| {
-        plain
-            .iter()
-            .any(|p| bytes.windows(p.len()).any(|w| w == *p))
-    };
-    match store {
-        Store::Postgres { url, schema } => {
-            let out = std::process::Command::new("pg_dump")
-                .args(["--data-only", "--schema", schema, url])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(out.stdout.len() > 1000, "the dump is empty");
-            assert!(
-                !holds(&out.stdout),
-                "an address is in PostgreSQL in plain text"
-            );
-            // bytea columns are dumped as hex: look there too.
-            let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-            let dump = String::from_utf8_lossy(&out.stdout);
-            for p in plain {
-                assert!(!dump.contains(&hex(p)), "an address is in a bytea column");
-            }
-        }
-        Store::File(dir) => {
-            let mut files = 0;
-            for e in walk(dir) {
-                let bytes = std::fs::read(&e).unwrap();
-                files += 1;
-                assert!(
-                    !holds(&bytes),
-                    "{} holds an address in plain text",
-                    e.display()
-                );
-            }
-            assert!(files >= 2, "the journal directory is empty");
-        }
-    }
+    support::assert_store_lacks(store, &[EMAIL.as_bytes(), PHONE.as_bytes()], "an address");
     drop(secrets);
     store.cleanup();
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

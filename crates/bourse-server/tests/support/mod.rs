@@ -508,6 +508,34 @@ impl Http {
         v["account_id"].as_str().unwrap().to_owned()
     }
 
+    /// Signs up by address (`field` is `email` or `phone`): the new account's id.
+    pub async fn sign_up_by(&self, field: &str, address: &str, password: &str) -> String {
+        let (s, v) = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/users",
+                None,
+                Some(json!({field: address, "password": password})),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v["account_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Logs in by address: the session token.
+    pub async fn log_in_by(&self, field: &str, address: &str, password: &str) -> String {
+        let (s, v) = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/sessions",
+                None,
+                Some(json!({field: address, "password": password})),
+            )
+            .await;
+        assert_eq!(s, 201, "log-in by {field}: {v}");
+        v["token"].as_str().unwrap().to_owned()
+    }
+
     /// Registers `user` (the tests' password) and logs in: (account id, session token).
     pub async fn session(&self, user: &str) -> (String, String) {
         let account = self.register(user).await;
@@ -524,5 +552,60 @@ impl Http {
             Some(json!({"username": user, "password": password})),
         )
         .await
+    }
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Asserts that no table of the PostgreSQL store (`pg_dump --data-only`, bytea columns read
+/// as hex too) and no file of the file store holds any of `plain` in the clear.
+pub fn assert_store_lacks(store: &Store, plain: &[&[u8]], what: &str) {
+    let holds = |bytes: &[u8]| {
+        plain
+            .iter()
+            .any(|p| bytes.windows(p.len()).any(|w| w == *p))
+    };
+    match store {
+        Store::Postgres { url, schema } => {
+            let out = Command::new("pg_dump")
+                .args(["--data-only", "--schema", schema, url])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.stdout.len() > 1000, "the dump is empty");
+            assert!(!holds(&out.stdout), "{what} in PostgreSQL in plain text");
+            let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+            let dump = String::from_utf8_lossy(&out.stdout);
+            for p in plain {
+                assert!(!dump.contains(&hex(p)), "{what} in a bytea column");
+            }
+        }
+        Store::File(dir) => {
+            let files = files_under(dir);
+            for f in &files {
+                assert!(
+                    !holds(&std::fs::read(f).unwrap()),
+                    "{} holds {what} in plain text",
+                    f.display()
+                );
+            }
+            assert!(files.len() >= 2, "the journal directory is empty");
+        }
     }
 }
