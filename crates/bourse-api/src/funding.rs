@@ -355,7 +355,7 @@ pub(crate) async fn verify(
     let cents = |t: &str| -> Result<u8, ApiError> {
         let c: Cash = t.trim().parse().map_err(|_| bad())?;
         let raw = c.raw();
-        let per_cent = Cash::from_dollars(1).map_or(10_000, |d| d.raw() / 100);
+        let per_cent = bourse_core::num::SCALE / 100;
         if raw % per_cent != 0 || !(1..=99).contains(&(raw / per_cent)) {
             return Err(bad());
         }

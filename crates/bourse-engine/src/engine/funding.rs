@@ -22,10 +22,8 @@ use bourse_core::{
     AccountId, CancelReason, Cash, Event, OrderId, RejectReason, SecretHash, Side, UnixNanos,
 };
 
+use super::ledger::MAX_CASH_IN;
 use super::{Engine, refuse};
-
-/// Most cash the exchange holds in all (raw units); the same cap as [`Engine::deposit`]'s.
-const MAX_CASH_IN: i64 = i64::MAX / 2;
 
 fn digits(s: &str, n: usize) -> bool {
     s.len() == n && s.bytes().all(|b| b.is_ascii_digit())
@@ -177,7 +175,7 @@ impl Engine {
         if f.pending().count() >= MAX_PENDING_TRANSFERS {
             return out.push(refuse(account, RejectReason::TooManyTransfers));
         }
-        let moved = match direction {
+        let (instant, moved) = match direction {
             Direction::Deposit => {
                 // The whole amount counts against the exchange's cap now: it all arrives
                 // at settlement.
@@ -192,11 +190,12 @@ impl Engine {
                     .checked_sub(f.unsettled())
                     .filter(|c| c.is_positive())
                     .unwrap_or(Cash::ZERO);
-                if f.instant_revoked {
+                let instant = if f.instant_revoked {
                     Cash::ZERO
                 } else {
                     amount.min(room)
-                }
+                };
+                (instant, instant)
             }
             Direction::Withdrawal => {
                 if self.profiles.is_unverified(account) {
@@ -205,34 +204,27 @@ impl Engine {
                 if self.withdrawable(account).is_none_or(|w| amount > w) {
                     return out.push(refuse(account, RejectReason::InsufficientFunds));
                 }
-                Cash::ZERO.checked_sub(amount).unwrap_or(Cash::ZERO)
+                (
+                    Cash::ZERO,
+                    Cash::ZERO.checked_sub(amount).unwrap_or(Cash::ZERO),
+                )
             }
         };
-        let instant = if direction == Direction::Deposit {
-            moved
-        } else {
-            Cash::ZERO
-        };
         let id = self.profiles.take_transfer_id();
-        self.profiles.edit(account, |p| {
-            p.funding.transfers.push(Transfer {
-                id,
-                bank,
-                direction,
-                amount,
-                instant,
-                status: TransferStatus::Pending,
-                created_at: ts,
-                settle_at,
-                ended_at: None,
-                return_code: None,
-            });
-        });
-        if direction == Direction::Deposit {
-            self.unsettled_in = self.unsettled_in.checked_add(instant).unwrap_or(Cash::ZERO);
-            let rest = amount.checked_sub(instant).unwrap_or(Cash::ZERO);
-            self.pending_in = self.pending_in.checked_add(rest).unwrap_or(Cash::ZERO);
-        }
+        let t = Transfer {
+            id,
+            bank,
+            direction,
+            amount,
+            instant,
+            status: TransferStatus::Pending,
+            created_at: ts,
+            settle_at,
+            ended_at: None,
+            return_code: None,
+        };
+        self.count_pending(&t, true);
+        self.profiles.edit(account, |p| p.funding.transfers.push(t));
         let balance = self.move_cash(account, moved);
         out.push(Event::ProfileChanged { account });
         out.push(Event::TransferChanged {
@@ -257,16 +249,9 @@ impl Engine {
                 // The index and the profiles agree (checked); nothing else can be due.
                 break;
             };
+            self.count_pending(&t, false);
             let moved = match t.direction {
-                Direction::Deposit => {
-                    let rest = t.amount.checked_sub(t.instant).unwrap_or(Cash::ZERO);
-                    self.unsettled_in = self
-                        .unsettled_in
-                        .checked_sub(t.instant)
-                        .unwrap_or(Cash::ZERO);
-                    self.pending_in = self.pending_in.checked_sub(rest).unwrap_or(Cash::ZERO);
-                    rest
-                }
+                Direction::Deposit => t.amount.checked_sub(t.instant).unwrap_or(Cash::ZERO),
                 Direction::Withdrawal => Cash::ZERO,
             };
             self.end_transfer(account, id, ts, TransferStatus::Settled, None);
@@ -303,12 +288,7 @@ impl Engine {
         };
         let moved = match (t.direction, t.status) {
             (Direction::Deposit, TransferStatus::Pending) => {
-                let rest = t.amount.checked_sub(t.instant).unwrap_or(Cash::ZERO);
-                self.unsettled_in = self
-                    .unsettled_in
-                    .checked_sub(t.instant)
-                    .unwrap_or(Cash::ZERO);
-                self.pending_in = self.pending_in.checked_sub(rest).unwrap_or(Cash::ZERO);
+                self.count_pending(&t, false);
                 Cash::ZERO.checked_sub(t.instant)
             }
             (Direction::Deposit, TransferStatus::Settled) => Cash::ZERO.checked_sub(t.amount),
@@ -396,6 +376,25 @@ impl Engine {
         }
         out.push(Event::ProfileChanged { account });
         out.push(Event::PersonErased { account });
+    }
+
+    /// Adds a pending deposit to the exchange's running totals (its instant part credited,
+    /// the rest still to come), or takes it off once it settles or is returned.
+    fn count_pending(&mut self, t: &Transfer, pending: bool) {
+        if t.direction != Direction::Deposit {
+            return;
+        }
+        let rest = t.amount.checked_sub(t.instant).unwrap_or(Cash::ZERO);
+        let step = |total: Cash, x: Cash| {
+            if pending {
+                total.checked_add(x)
+            } else {
+                total.checked_sub(x)
+            }
+            .unwrap_or(Cash::ZERO)
+        };
+        self.unsettled_in = step(self.unsettled_in, t.instant);
+        self.pending_in = step(self.pending_in, rest);
     }
 
     /// Moves a transfer to `status` and drops the oldest ended ones past the retention.

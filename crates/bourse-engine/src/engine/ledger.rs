@@ -18,7 +18,7 @@ use super::{Account, Engine, Position, refuse};
 const POSITION_HEADROOM: i64 = 100;
 
 /// Most cash the exchange holds in all (raw units): half of what [`Cash`] can hold.
-const MAX_CASH_IN: i64 = i64::MAX / 2;
+pub(super) const MAX_CASH_IN: i64 = i64::MAX / 2;
 
 /// What rounding an order's cash (or a class's exits') as a whole has left over, so that
 /// the next fill rounds the whole again without keeping the exact sums (which need 128
