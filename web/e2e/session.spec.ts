@@ -75,6 +75,8 @@ test('an extended-hours limit day order is taken (and trades as any other in con
   await page.getByRole('button', { name: 'Place order' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Order id' })).toContainText('New');
   const cancel = page.getByRole('button', { name: new RegExp(`^Cancel order ${SYM} buy 2 at 110\\.00`) });
+  // The open orders say it trades in extended hours (from the order report).
+  await expect(page.getByTitle('Also trades in pre-market and after-hours')).toBeVisible();
   await cancel.first().click();
   await expect(cancel).toHaveCount(0);
   await page.getByRole('button', { name: 'New order' }).click();

@@ -76,6 +76,17 @@ describe('OrderBook (execution reports)', () => {
     expect(b.get('17')?.notional).toBeUndefined();
   });
 
+  it('keeps an extended-hours order marked from its accepted report', () => {
+    const b = new OrderBook();
+    b.apply({ ...accepted(88, '31'), extended_hours: true });
+    b.apply({ ...accepted(89, '32') });
+    expect(b.get('31')?.extended_hours).toBe(true);
+    expect(b.get('32')?.extended_hours).toBeUndefined();
+    // A later report keeps the mark.
+    const o = b.apply({ ...fill(90, '10', '10', '90', '190.00', 'partially_filled'), order_id: '31' });
+    expect(o?.extended_hours).toBe(true);
+  });
+
   it('keeps a fractional replace exact', () => {
     const b = new OrderBook();
     b.apply({ ...accepted(88), qty: '2.5' });

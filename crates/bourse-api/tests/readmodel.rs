@@ -104,7 +104,16 @@ fn accepted_in(
         limit_price: limit.map(p),
         stop_price: stop.map(p),
         notional: Cash::ZERO,
+        extended_hours: false,
     }
+}
+
+/// The same order, also trading in pre-market and after-hours.
+fn extended(mut e: Event) -> Event {
+    if let Event::OrderAccepted { extended_hours, .. } = &mut e {
+        *extended_hours = true;
+    }
+    e
 }
 
 fn rested(id: u64, side: Side, price: &str, qty: u64) -> Event {
@@ -296,7 +305,17 @@ fn scenario() -> Vec<Cmd> {
         ],
         // 8: alice buys 40 @ 101 DAY: takes 40 of bob's. 4040.00; maker fee 4.04, taker 8.08.
         vec![
-            accepted(2, 1, Buy, Limit, Day, 40, Some("101"), None, Some("a-1")),
+            extended(accepted(
+                2,
+                1,
+                Buy,
+                Limit,
+                Day,
+                40,
+                Some("101"),
+                None,
+                Some("a-1"),
+            )),
             trade(1, "101", 40, Buy, 1, 2),
             filled(1, 2, Sell, 1, "101", 40, 40, 20, "4040", Maker, "4.04"),
             filled(2, 1, Buy, 1, "101", 40, 40, 0, "4040", Taker, "8.08"),
@@ -779,6 +798,12 @@ fn json_shapes() {
     assert_eq!(v["cancel_reason"], "MARKET_REMAINDER");
     assert_eq!(v["fills"][0]["fee"], "0.832");
     assert_eq!(v["fills"][0]["timestamp"], ts_of(18));
+    assert_eq!(v["extended_hours"], false);
+    let v = serde_json::to_value(m.order(a(1), o(2)).unwrap()).unwrap();
+    assert_eq!(
+        (v["time_in_force"].as_str(), &v["extended_hours"]),
+        (Some("day"), &serde_json::Value::Bool(true))
+    );
 
     let v = serde_json::to_value(m.position(a(1), aapl()).unwrap()).unwrap();
     assert_eq!(

@@ -102,6 +102,7 @@ fn accepted(id: OrderId, r: &OrderRequest) -> Event {
         limit_price: r.limit_price,
         stop_price: r.stop_price,
         notional: Cash::ZERO,
+        extended_hours: r.opts.extended_hours,
     }
 }
 

@@ -307,6 +307,7 @@ fn body(t: &Tagged) -> Value {
             limit_price,
             stop_price,
             notional,
+            extended_hours,
             ..
         } => {
             let mut v = json!({
@@ -324,6 +325,9 @@ fn body(t: &Tagged) -> Value {
             // Only on a notional order: every other accepted report keeps its shape.
             if notional.is_positive() {
                 v["notional"] = Value::String(notional.to_string());
+            }
+            if extended_hours {
+                v["extended_hours"] = Value::Bool(true);
             }
             report("accepted", v)
         }

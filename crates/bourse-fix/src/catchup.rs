@@ -81,6 +81,7 @@ impl Now {
             leaves_qty: qty(&v.leaves_qty)?,
             cum_notional: Cash::ZERO,
             notional: None,
+            extended_hours: v.extended_hours,
             cancel_reason: v.cancel_reason,
             created_at: UnixNanos::new(0),
             updated_at: UnixNanos::new(0),

@@ -542,6 +542,7 @@ fn a_compressed_trading_day_walks_every_session_over_rest_and_websocket() {
         assert_eq!(s, 200, "{p2v}");
         assert_eq!(p2v["status"], "filled", "{p2v}");
         assert_eq!(fills(&p2v), [fill("190.00", "100", "taker")]);
+        assert_eq!(p2v["extended_hours"], true, "{p2v}");
         let p2 = p2v["id"].as_str().unwrap().to_owned();
         assert_eq!(
             trades.trades(1).await,
@@ -683,6 +684,7 @@ fn a_compressed_trading_day_walks_every_session_over_rest_and_websocket() {
         let (s, v) = c.order(&h, limit("sell", 5, "191.00", "ioc")).await;
         assert_eq!((s, &v["status"]), (200, &json!("filled")), "{v}");
         assert_eq!(fills(&v), [taker("191.00", "5")]);
+        assert_eq!(v["extended_hours"], false, "{v}");
         assert_eq!(trades.trades(1).await, [print("191.00", "5", "sell")]);
         // K1 — B: a cls order placed now waits for the closing call.
         let k1 = b.place(&h, limit("sell", 30, "191.50", "cls"), "new").await;
@@ -808,7 +810,8 @@ fn a_compressed_trading_day_walks_every_session_over_rest_and_websocket() {
         );
         // E1 — C: an extended-hours DAY limit rests in after-hours.
         let e1 = c.place(&h, extended("buy", 10, "190.00"), "new").await;
-        c.report(&e1, "accepted").await;
+        let r = c.report(&e1, "accepted").await;
+        assert_eq!(r["extended_hours"], true, "the private stream's report: {r}");
         assert_eq!(
             m.book().await,
             json!({"bids": [["190.00", "10", "1"]], "asks": []})

@@ -295,7 +295,15 @@ function OrderRow({ o }: { o: Order }) {
             {o.notional != null && <span class="muted"> · {fmt.notional(o.notional)}</span>}
           </td>
         )}
-        <td>{o.time_in_force.toUpperCase()}</td>
+        <td>
+          {o.time_in_force.toUpperCase()}
+          {o.extended_hours && (
+            <span class="muted" title="Also trades in pre-market and after-hours" data-testid={`extended-${o.id}`}>
+              {' '}
+              · EXT
+            </span>
+          )}
+        </td>
         <td>
           {fmt.label(o.status)}
           {held && <span class="muted"> ({held})</span>}

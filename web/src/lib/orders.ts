@@ -27,6 +27,8 @@ export interface ExecutionReport {
   qty?: string;
   /** A notional order's dollar amount (its `qty` is what the engine computed from the book). */
   notional?: string | null;
+  /** `accepted`: present (true) only on an order that also trades in pre-market and after-hours. */
+  extended_hours?: boolean;
   limit_price?: string | null;
   stop_price?: string | null;
   /** `stop_moved`: the trailing stop's water mark (the highest trade for a sell, the lowest for a buy). */
@@ -228,6 +230,7 @@ export class OrderBook {
         fills: [],
       };
       if (r.notional != null) o.notional = r.notional;
+      if (r.extended_hours) o.extended_hours = true;
       this.orders.set(id, o);
     }
     const next: Order = { ...o, seq: r.seq, updated_at: r.ts ?? o.updated_at };

@@ -123,6 +123,8 @@ export interface Order {
    * lowest for a buy (null or absent otherwise).
    */
   hwm?: string | null;
+  /** A limit DAY order that also trades in pre-market and after-hours (absent from older answers: false). */
+  extended_hours?: boolean;
   status: OrderStatus;
   filled_qty: string;
   leaves_qty: string;

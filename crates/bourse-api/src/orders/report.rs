@@ -67,6 +67,9 @@ pub struct OrderView {
     /// sell), or the lowest (a buy).
     #[schema(value_type = Option<crate::wire::Price>)]
     pub hwm: Option<Price>,
+    /// Alpaca's `extended_hours`: a limit DAY order that also trades in pre-market and
+    /// after-hours.
+    pub extended_hours: bool,
     /// held / new / partially_filled / filled / canceled / expired ([`OrderStatus`]).
     #[schema(value_type = crate::wire::OrderStatus)]
     pub status: &'static str,
@@ -223,6 +226,8 @@ pub struct OrderState {
     pub cum_notional: Cash,
     /// A notional order's dollar amount.
     pub notional: Option<Cash>,
+    /// Trades in pre-market and after-hours too.
+    pub extended_hours: bool,
     pub cancel_reason: Option<CancelReason>,
     pub created_at: UnixNanos,
     pub updated_at: UnixNanos,
@@ -250,6 +255,7 @@ impl OrderState {
             limit_price,
             stop_price,
             notional,
+            extended_hours,
         } = *e
         else {
             return None;
@@ -278,6 +284,7 @@ impl OrderState {
             leaves_qty: qty,
             cum_notional: Cash::ZERO,
             notional: notional.is_positive().then_some(notional),
+            extended_hours,
             cancel_reason: None,
             created_at: ts,
             updated_at: ts,
@@ -423,6 +430,7 @@ impl OrderState {
                 _ => None,
             },
             hwm: self.hwm,
+            extended_hours: self.extended_hours,
             status: self.status.as_str(),
             filled_qty: self.filled_qty.to_string(),
             leaves_qty: self.leaves_qty.to_string(),

@@ -811,7 +811,7 @@ pub(super) fn big(v: u64) -> i64 {
 pub(super) const ORDER_COLUMNS: &str = "id, account, client_order_id, symbol, side, order_type, \
     time_in_force, qty, limit_price, stop_price, status, filled_qty, leaves_qty, \
     cum_notional, cancel_reason, created_at, updated_at, seq, trail_price, trail_bps, hwm, \
-    order_class, class_id, leg, notional";
+    order_class, class_id, leg, notional, extended_hours";
 
 pub(super) const FILL_COLUMNS: &str = "order_id, trade_id, price, qty, fee, liquidity, ts, seq";
 
@@ -895,6 +895,7 @@ async fn insert_orders(
     let mut class_id: Vec<Option<i64>> = Vec::with_capacity(n);
     let mut leg: Vec<Option<&str>> = Vec::with_capacity(n);
     let mut amount: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut extended: Vec<bool> = Vec::with_capacity(n);
     for o in orders {
         class.push(o.class.map(|(c, _, _)| c.as_str()));
         class_id.push(o.class.map(|(_, g, _)| big(g.get())));
@@ -923,6 +924,7 @@ async fn insert_orders(
         leaves.push(big(o.leaves_qty.raw()));
         notional.push(o.cum_notional.raw());
         amount.push(o.notional.map(Cash::raw));
+        extended.push(o.extended_hours);
         reason.push(o.cancel_reason.map(CancelReason::code));
         created.push(big(o.created_at.get()));
         updated.push(big(o.updated_at.get()));
@@ -932,12 +934,12 @@ async fn insert_orders(
         "INSERT INTO orders (id, account, client_order_id, symbol, side, order_type, \
             time_in_force, qty, limit_price, stop_price, status, filled_qty, leaves_qty, \
             cum_notional, cancel_reason, created_at, updated_at, seq, trail_price, trail_bps, \
-            hwm, order_class, class_id, leg, notional) \
+            hwm, order_class, class_id, leg, notional, extended_hours) \
          SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
             $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], \
             $12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::bigint[], \
             $17::bigint[], $18::bigint[], $19::bigint[], $20::integer[], $21::bigint[], \
-            $22::text[], $23::bigint[], $24::text[], $25::bigint[]){tail}"
+            $22::text[], $23::bigint[], $24::text[], $25::bigint[], $26::boolean[]){tail}"
     )))
     .bind(&id)
     .bind(&account)
@@ -964,6 +966,7 @@ async fn insert_orders(
     .bind(&class_id)
     .bind(&leg)
     .bind(&amount)
+    .bind(&extended)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -88,6 +88,7 @@ fn order_from_row(r: &PgRow) -> Result<OrderState, QueryError> {
         leaves_qty: Qty::from_raw(unsigned(col(r, "leaves_qty")?, "leaves_qty")?),
         cum_notional: Cash::from_raw(col(r, "cum_notional")?),
         notional: col::<Option<i64>>(r, "notional")?.map(Cash::from_raw),
+        extended_hours: col(r, "extended_hours")?,
         cancel_reason: reason
             .map(|c| text(&c, "cancel_reason", parse_cancel_reason))
             .transpose()?,

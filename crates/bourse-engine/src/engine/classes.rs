@@ -308,6 +308,7 @@ impl Engine {
                 limit_price: leg.limit_price,
                 stop_price: leg.stop_price,
                 notional: Cash::ZERO,
+                extended_hours: false,
             });
             out.push(Event::OrderLinked {
                 order_id: id,

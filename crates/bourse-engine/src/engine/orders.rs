@@ -299,6 +299,7 @@ impl Engine {
             limit_price: req.limit_price,
             stop_price: req.stop_price,
             notional: req.opts.notional.unwrap_or(Cash::ZERO),
+            extended_hours: req.opts.extended_hours,
         };
         if let Some(stop) = req.stop_price {
             out.push(accepted);
