@@ -28,6 +28,7 @@
 //! run of the first selected configuration, for `perf record`. Under `cargo test` it runs a
 //! small smoke pass.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
@@ -184,6 +185,8 @@ struct Mix {
     /// Limit orders for a fraction of a share, and notional market orders.
     fractional: u64,
     notional: u64,
+    /// Cancels of trailing stops held (new types).
+    stop_cancels: u64,
     /// Trailing stops' moves and stops' triggers the stream caused.
     stop_moves: u64,
     triggers: u64,
@@ -226,6 +229,14 @@ fn apply_all(engine: &mut Engine, cmds: &[Command], first_seq: u64, out: &mut Ve
     }
 }
 
+/// The baseline's pass over the stream, apart from the setup's, so that an instruction
+/// count can be taken of it alone
+/// (`valgrind --tool=callgrind --toggle-collect='*apply_stream*'`).
+#[inline(never)]
+fn apply_stream(engine: &mut Engine, cmds: &[Command], first_seq: u64, out: &mut Vec<Event>) {
+    apply_all(engine, cmds, first_seq, out);
+}
+
 /// A fresh exchange with every account funded: the state each run starts from.
 fn prepared(setup: &[Command]) -> Engine {
     let mut e = Engine::new(EngineConfig::default(), instruments()).expect("engine config");
@@ -265,6 +276,13 @@ impl Workload {
         let mut shadow = prepared(&setup);
         let mut rng = Rng::new(seed);
         let mut live: Vec<(OrderId, AccountId)> = Vec::with_capacity(LIVE_TARGET * 2);
+        // Trailing stops held, for the new types' own cancels (kept apart from `live`: when
+        // stops took their cancels from the resting orders' share, fewer resting orders were
+        // cancelled, the books grew deeper and the same market and IOC orders traded half
+        // again as much, so the two streams no longer described the same market).
+        let mut stops: Vec<(OrderId, AccountId)> = Vec::new();
+        // Accepted orders that have not rested yet, and their owners.
+        let mut owners: HashMap<OrderId, AccountId> = HashMap::new();
         let mut cmds = Vec::with_capacity(n);
         let mut cum_events = Vec::with_capacity(n + 1);
         cum_events.push(0);
@@ -273,7 +291,7 @@ impl Workload {
         let mut seq = setup.len() as u64;
         let mut day = Session::Continuous;
         let day_len = day_length();
-        // Stops are cancelled like resting orders (people move and drop their stops), unless
+        // Stops are cancelled (people move and drop their stops), unless
         // `BOURSE_PIPELINE_STOPS_KEPT` is set: then every stop stays until it triggers, the
         // worst case for following them (thousands held, each moved by every new high).
         let stops_kept = std::env::var_os("BOURSE_PIPELINE_STOPS_KEPT").is_some();
@@ -284,7 +302,11 @@ impl Workload {
                 day = day.next();
                 Command::SetSession { session: day }
             } else {
-                next_command(&mut rng, &listed, &mut live, &shadow, &mut mix, new_types)
+                let lists = Lists {
+                    live: &mut live,
+                    stops: &mut stops,
+                };
+                next_command(&mut rng, &listed, lists, &shadow, &mut mix, new_types)
             };
             seq += 1;
             out.clear();
@@ -295,18 +317,36 @@ impl Workload {
             };
             shadow.apply(&s, &mut out);
             for e in &out {
-                match e {
-                    Event::OrderRested { order_id, .. } => {
-                        if let Command::SubmitOrder(r) = &s.cmd {
-                            live.push((*order_id, r.account));
+                match *e {
+                    Event::OrderAccepted {
+                        order_id,
+                        account,
+                        order_type,
+                        ..
+                    } => {
+                        owners.insert(order_id, account);
+                        if order_type == OrderType::TrailingStop && !stops_kept {
+                            stops.push((order_id, account));
                         }
                     }
-                    Event::OrderAccepted { order_id, .. } if !stops_kept => {
-                        if let Command::SubmitOrder(r) = &s.cmd
-                            && r.order_type == OrderType::TrailingStop
-                        {
-                            live.push((*order_id, r.account));
+                    // Every order that rests may be cancelled alike, whatever its type: a
+                    // bracket's entry, or its take profit resting once the entry filled
+                    // (which may happen in another account's command). The first time
+                    // only: the open puts the orders parked at the close back again.
+                    Event::OrderRested { order_id, .. } => {
+                        if let Some(account) = owners.remove(&order_id) {
+                            live.push((order_id, account));
                         }
+                    }
+                    Event::OrderCanceled { order_id, .. } => {
+                        owners.remove(&order_id);
+                    }
+                    Event::OrderFilled {
+                        order_id,
+                        leaves_qty,
+                        ..
+                    } if leaves_qty.is_zero() => {
+                        owners.remove(&order_id);
                     }
                     Event::Trade { .. } => mix.trades += 1,
                     Event::Rejected { .. } => mix.rejects += 1,
@@ -327,37 +367,73 @@ impl Workload {
     }
 }
 
+/// The orders a stream may cancel: resting ones, and (new types) trailing stops held.
+struct Lists<'a> {
+    live: &'a mut Vec<(OrderId, AccountId)>,
+    stops: &'a mut Vec<(OrderId, AccountId)>,
+}
+
+/// A cancel of one of `list`'s orders picked at random, forgetting those that ended
+/// meanwhile; `None` once none is left.
+fn cancel_one(
+    rng: &mut Rng,
+    list: &mut Vec<(OrderId, AccountId)>,
+    shadow: &Engine,
+) -> Option<Command> {
+    while !list.is_empty() {
+        let i = usize::try_from(rng.below(list.len() as u64)).unwrap_or(0);
+        let (order_id, account) = list.swap_remove(i);
+        if shadow.is_working(order_id) {
+            return Some(Command::CancelOrder { account, order_id });
+        }
+    }
+    None
+}
+
 fn next_command(
     rng: &mut Rng,
     listed: &[Listed],
-    live: &mut Vec<(OrderId, AccountId)>,
+    lists: Lists<'_>,
     shadow: &Engine,
     mix: &mut Mix,
     new_types: bool,
 ) -> Command {
-    // The new types are 7 % of the commands, taken from every kind of the current mix alike
-    // (not from passive orders alone): the current mix's balance of resting, cancelled and
-    // taken liquidity is what keeps its books deep, and 2 points fewer resting orders
-    // thinned them enough to cut trades by a fifth and change every other command's cost.
-    if new_types && rng.below(1000) < 70 {
-        let account = AccountId::new(1 + rng.below(ACCOUNTS));
-        let (l, side, sign) = pick(rng, listed);
-        if let Some(cmd) = new_type(rng, account, l, side, sign, mix) {
-            return cmd;
+    // The new types keep the current mix's balance of resting, cancelled and taken
+    // liquidity: its trades depend on it (1.5 points more resting orders than cancels deepen
+    // the books enough that the same market and IOC orders trade a tenth more, and then the
+    // comparison measures that, not the new types). Orders that add no liquidity while they
+    // wait (trailing stops, on-open and on-close orders) and the cancels of trailing stops
+    // are 5 % of the commands, taken from every kind of the current mix alike; the new
+    // resting kinds stand in for passive orders and notional orders for market orders,
+    // below.
+    if new_types && rng.below(1000) < 50 {
+        let k = rng.below(10);
+        if k < 3 {
+            if let Some(cmd) = cancel_one(rng, lists.stops, shadow) {
+                mix.stop_cancels += 1;
+                return cmd;
+            }
+        } else {
+            let kind = match k {
+                3..=6 => NewKind::Trailing,
+                7..=8 => NewKind::OnClose,
+                _ => NewKind::OnOpen,
+            };
+            let account = AccountId::new(1 + rng.below(ACCOUNTS));
+            let (l, side, sign) = pick(rng, listed);
+            if let Some(cmd) = new_type(rng, account, l, side, sign, kind, mix) {
+                return cmd;
+            }
         }
     }
     let r = rng.below(1000);
-    let crowded = live.len() > LIVE_TARGET;
-    if (450..800).contains(&r) || (r < 450 && crowded) {
-        // Cancel a resting order (its owner asks), forgetting ones that filled meanwhile.
-        while !live.is_empty() {
-            let i = usize::try_from(rng.below(live.len() as u64)).unwrap_or(0);
-            let (order_id, account) = live.swap_remove(i);
-            if shadow.is_working(order_id) {
-                mix.cancel += 1;
-                return Command::CancelOrder { account, order_id };
-            }
-        }
+    let crowded = lists.live.len() > LIVE_TARGET;
+    if ((450..800).contains(&r) || (r < 450 && crowded))
+        && let Some(cmd) = cancel_one(rng, lists.live, shadow)
+    {
+        // A resting order's owner cancels it.
+        mix.cancel += 1;
+        return cmd;
     }
     let account = AccountId::new(1 + rng.below(ACCOUNTS));
     if r >= 980 {
@@ -369,6 +445,27 @@ fn next_command(
         };
     }
     let (l, side, sign) = pick(rng, listed);
+    // New resting kinds stand in for passive orders: 70 in 1,000 of them (3 % of commands)
+    // are extended-hours limits, brackets or fractional limits; 1 in 10 market orders
+    // (0.5 %) is notional.
+    if new_types {
+        let kind = if r < 800 {
+            (rng.below(1000) < 70).then(|| match rng.below(6) {
+                0..=2 => NewKind::Extended,
+                3..=4 => NewKind::Bracket,
+                _ => NewKind::Fractional,
+            })
+        } else if r >= 930 {
+            (rng.below(10) == 0).then_some(NewKind::Notional)
+        } else {
+            None
+        };
+        if let Some(kind) = kind
+            && let Some(cmd) = new_type(rng, account, l, side, sign, kind, mix)
+        {
+            return cmd;
+        }
+    }
     let (order_type, tif, ticks, qty) = if r < 800 {
         // Passive: 1–20 ticks behind the reference, most near the touch.
         mix.passive += 1;
@@ -422,20 +519,35 @@ fn pick(rng: &mut Rng, listed: &[Listed]) -> (Listed, Side, i64) {
     }
 }
 
-/// One order of the new types (7% of commands in that mix): a trailing stop (1–3 % or a
-/// few ticks), an extended-hours DAY limit, an on-close or on-open limit (in continuous
-/// trading the first waits for the close, the second is refused `AUCTION_CLOSED`), a
-/// bracket (a limit entry near the price, exits a few ticks either side), a limit for a
-/// fraction of a share, or a notional market order ($100–$10,000).
+/// What a new-types command is.
+#[derive(Clone, Copy)]
+enum NewKind {
+    Trailing,
+    Extended,
+    OnClose,
+    OnOpen,
+    Bracket,
+    Fractional,
+    Notional,
+}
+
+/// One order of the new types (7 % of commands in that mix, standing in for passive and
+/// market orders): a trailing stop (1–3 % or a few ticks), an extended-hours DAY limit, an
+/// on-close or on-open limit (in continuous trading the first waits for the close, the
+/// second is refused `AUCTION_CLOSED`), a bracket (a limit entry near the price, exits a few
+/// ticks either side), a limit for a fraction of a share, or a notional market order
+/// ($100–$10,000). `None` if `BOURSE_PIPELINE_NEW` leaves its kind out.
 fn new_type(
     rng: &mut Rng,
     account: AccountId,
     l: Listed,
     side: Side,
     sign: i64,
+    kind: NewKind,
     mix: &mut Mix,
 ) -> Option<Command> {
-    let behind = i64::try_from(1 + rng.below(20)).unwrap_or(1);
+    // Placed like the current mix's passive orders: 1–20 ticks behind, most near the touch.
+    let behind = i64::try_from(1 + rng.below(20).min(rng.below(20))).unwrap_or(1);
     let mut req = OrderRequest {
         account,
         symbol: l.symbol,
@@ -450,14 +562,13 @@ fn new_type(
         stp: SelfTradePrevention::CancelIncoming,
         opts: OrderOptions::default(),
     };
-    let kind = rng.below(14);
     let name = match kind {
-        10 | 11 => "bracket",
-        12 => "fractional",
-        13 => "notional",
-        0..=3 => "trailing",
-        4..=6 => "extended",
-        _ => "auction",
+        NewKind::Bracket => "bracket",
+        NewKind::Fractional => "fractional",
+        NewKind::Notional => "notional",
+        NewKind::Trailing => "trailing",
+        NewKind::Extended => "extended",
+        NewKind::OnClose | NewKind::OnOpen => "auction",
     };
     // `BOURSE_PIPELINE_NEW=trailing,bracket,…`: only those kinds (the others' share goes to
     // the current mix), to see what each costs.
@@ -467,7 +578,7 @@ fn new_type(
         return None;
     }
     match kind {
-        10 | 11 => {
+        NewKind::Bracket => {
             mix.classes += 1;
             req.tif = TimeInForce::Gtc;
             let entry = req.limit_price.map_or(l.reference, Price::raw);
@@ -487,7 +598,7 @@ fn new_type(
                 }),
             })));
         }
-        0..=3 => {
+        NewKind::Trailing => {
             mix.trailing += 1;
             req.order_type = OrderType::TrailingStop;
             req.limit_price = None;
@@ -499,16 +610,16 @@ fn new_type(
                 ))
             });
         }
-        4..=6 => {
+        NewKind::Extended => {
             mix.extended += 1;
             req.opts.extended_hours = true;
         }
-        12 => {
+        NewKind::Fractional => {
             mix.fractional += 1;
             req.tif = TimeInForce::Gtc;
             req.qty = Qty::from_raw(1 + rng.below(50_000_000));
         }
-        13 => {
+        NewKind::Notional => {
             mix.notional += 1;
             req.order_type = OrderType::Market;
             req.limit_price = None;
@@ -517,11 +628,11 @@ fn new_type(
                 1_000_000 + i64::try_from(rng.below(99_000_000)).unwrap_or(0),
             ));
         }
-        7..=8 => {
+        NewKind::OnClose => {
             mix.auction += 1;
             req.tif = TimeInForce::Cls;
         }
-        _ => {
+        NewKind::OnOpen => {
             mix.auction += 1;
             req.tif = TimeInForce::Opg;
         }
@@ -986,10 +1097,35 @@ fn main() {
         Ok("both") => &[("current", false), ("new types", true)],
         _ => &[("current", false)],
     };
-    for &(label, new_types) in mixes {
+    let works: Vec<(&str, Arc<Workload>, f64)> = mixes
+        .iter()
+        .map(|&(label, new_types)| {
+            let t0 = Instant::now();
+            let w = Workload::generate(total, 0x5EED_B0B5, new_types);
+            (label, Arc::new(w), t0.elapsed().as_secs_f64())
+        })
+        .collect();
+    let streams: Vec<&Workload> = works.iter().map(|(_, w, _)| &**w).collect();
+    let bases = baselines(&streams);
+    if let [(la, _, _), (lb, _, _)] = works.as_slice() {
+        // Same sitting, passes alternating: each pair ran on the machine as it was then.
+        let mut ratios: Vec<f64> = bases[1].iter().zip(&bases[0]).map(|(b, a)| b / a).collect();
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "
+== Engine::apply alone, the two mixes' passes alternating ({} each): {lb} / {la} = {:.0}% (median of the pairs; {:.0}%–{:.0}%)",
+            ratios.len(),
+            100.0 * median(&mut ratios.clone()),
+            100.0 * ratios[0],
+            100.0 * ratios[ratios.len() - 1]
+        );
+    }
+    for ((label, w, gen_secs), base) in works.into_iter().zip(bases) {
         one_mix(
             label,
-            new_types,
+            &w,
+            gen_secs,
+            base,
             mode,
             (idle, slow, fast, total, reps),
             &all,
@@ -998,36 +1134,58 @@ fn main() {
     }
 }
 
+/// `Engine::apply` alone over each stream, one thread, no queues, no clock: passes over
+/// the streams alternate, `BOURSE_PIPELINE_BASE_REPS` rounds (5 by default), so that a
+/// slower minute of a shared machine falls on every stream alike. Commands per second of
+/// each pass, per stream.
+fn baselines(streams: &[&Workload]) -> Vec<Vec<f64>> {
+    let rounds = env_usize("BOURSE_PIPELINE_BASE_REPS").unwrap_or(5).max(1);
+    let mut rates = vec![Vec::with_capacity(rounds); streams.len()];
+    for _ in 0..rounds {
+        for (w, r) in streams.iter().zip(&mut rates) {
+            let mut e = prepared(&w.setup);
+            let first = e.last_seq().0 + 1;
+            let mut out = Vec::with_capacity(64);
+            let t = Instant::now();
+            apply_stream(&mut e, &w.cmds, first, &mut out);
+            r.push(w.cmds.len() as f64 / t.elapsed().as_secs_f64());
+        }
+    }
+    rates
+}
+
 /// Everything for one command mix: its stream, the baseline, every configuration and rate,
 /// and the summary.
+#[allow(clippy::too_many_arguments)]
 fn one_mix(
     label: &str,
-    new_types: bool,
+    w: &Arc<Workload>,
+    gen_secs: f64,
+    mut base: Vec<f64>,
     mode: Mode,
     (idle, slow, fast, total, reps): (usize, usize, usize, usize, usize),
     all: &[(usize, Setup)],
     only: &str,
 ) {
     let wanted = |name: &str| only.is_empty() || only.split(',').any(|o| o == name);
-    let t0 = Instant::now();
-    let w = Arc::new(Workload::generate(total, 0x5EED_B0B5, new_types));
     println!(
         "\n== engine pipeline, {label} mix: {} setup commands ({ACCOUNTS} accounts, {} instruments, ${CASH_DOLLARS} and {SHARES} shares of each per account), then a {}-command stream generated in {:.2} s ({mode:?} mode)",
         w.setup.len(),
         instruments().len(),
         w.cmds.len(),
-        t0.elapsed().as_secs_f64()
+        gen_secs
     );
     let m = &w.mix;
     let pct = |x: u64| 100.0 * x as f64 / w.cmds.len() as f64;
     println!(
-        "   mix: {:.1}% passive limit, {:.1}% cancel, {:.1}% marketable limit IOC, {:.1}% market, {:.1}% deposit, {:.1}% trailing stop, {:.1}% extended-hours limit, {:.1}% on-open/on-close, {:.1}% bracket, {:.1}% fractional limit, {:.1}% notional market, {} session changes; {} trades, {} rejects, {} stop triggers, {} trailing-stop moves, {:.2} events/command",
+        "   mix: {:.1}% passive limit, {:.1}% cancel, {:.1}% marketable limit IOC, {:.1}% market, {:.1}% deposit, {:.1}% trailing stop, {:.1}% trailing-stop cancel, {:.1}% extended-hours limit, {:.1}% on-open/on-close, {:.1}% bracket, {:.1}% fractional limit, {:.1}% notional market, {} session changes; {} trades, {} rejects, {} stop triggers, {} trailing-stop moves, {:.2} events/command",
         pct(m.passive),
         pct(m.cancel),
         pct(m.marketable),
         pct(m.market),
         pct(m.deposit),
         pct(m.trailing),
+        pct(m.stop_cancels),
         pct(m.extended),
         pct(m.auction),
         pct(m.classes),
@@ -1052,25 +1210,16 @@ fn one_mix(
         let s = all.first().map_or(setups()[0], |a| a.1);
         let t = Instant::now();
         while t.elapsed().as_secs_f64() < secs {
-            print_row(&run(&w, total, None, s), None);
+            print_row(&run(w, total, None, s), None);
         }
         return;
     }
 
-    // The baseline: the state machine alone, one thread, no queues, no clock.
-    let mut base = Vec::new();
-    for _ in 0..3 {
-        let mut e = prepared(&w.setup);
-        let first = e.last_seq().0 + 1;
-        let mut out = Vec::with_capacity(64);
-        let t = Instant::now();
-        apply_all(&mut e, &w.cmds, first, &mut out);
-        base.push(w.cmds.len() as f64 / t.elapsed().as_secs_f64());
-    }
     let base_best = base.iter().copied().fold(0.0, f64::max);
     println!(
-        "   baseline: Engine::apply alone on one thread, same stream, no queues or clock: {} best of 3 ({:.0} ns/command; median {})",
+        "   baseline: Engine::apply alone on one thread, same stream, no queues or clock: {} best of {} ({:.0} ns/command; median {})",
         fmt_rate(base_best),
+        base.len(),
         1e9 / base_best,
         fmt_rate(median(&mut base))
     );
@@ -1090,7 +1239,7 @@ fn one_mix(
             if !wanted(&rate.to_string()) {
                 continue;
             }
-            let r = run(&w, n, Some(rate), *s);
+            let r = run(w, n, Some(rate), *s);
             sum.pinned = r.status.pinned;
             print_row(&r, Some(rate));
             sum.paced
@@ -1099,7 +1248,7 @@ fn one_mix(
         if wanted("sat") {
             let mut runs = Vec::new();
             for _ in 0..reps {
-                let r = run(&w, total, None, *s);
+                let r = run(w, total, None, *s);
                 sum.pinned = r.status.pinned;
                 print_row(&r, None);
                 runs.push(r);
