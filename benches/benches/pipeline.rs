@@ -27,6 +27,16 @@
 //! splits saturation latency too; `BOURSE_PIPELINE_PROFILE=<seconds>` repeats the saturation
 //! run of the first selected configuration, for `perf record`. Under `cargo test` it runs a
 //! small smoke pass.
+//!
+//! `BOURSE_PIPELINE_MIX=new` (or `both`, the two in one sitting) puts the new order types and
+//! market sessions in the stream: trailing stops and their cancels, on-open and on-close
+//! orders taken from every kind alike; extended-hours, bracket and fractional limits in
+//! place of passive orders; notional orders in place of market orders; a trading day every
+//! `BOURSE_PIPELINE_DAY` commands. With `both`, the two streams' `Engine::apply` passes
+//! alternate (`BOURSE_PIPELINE_BASE_REPS` rounds) and their ratio is printed.
+//! `BOURSE_PIPELINE_NEW=trailing,bracket,…` keeps only some types;
+//! `BOURSE_PIPELINE_STOPS_KEPT=1` never cancels a trailing stop (the worst case for
+//! following them).
 
 use std::collections::HashMap;
 use std::sync::Arc;
