@@ -90,9 +90,8 @@ pub enum Event {
         limit_price: Option<Price>,
         stop_price: Option<Price>,
         /// A notional order's dollar amount (Alpaca's `notional`); zero for an order by
-        /// quantity. (Not an `Option`: that would take the largest event past 128 bytes,
-        /// where every copy of an event becomes a `memcpy` call — 9 % of `Engine::apply`
-        /// on the pipeline bench.)
+        /// quantity. (Not an `Option`: that would take the largest event past the 128
+        /// bytes checked below the enum.)
         notional: Cash,
         /// Alpaca's `extended_hours`: a limit DAY order that also trades in pre-market and
         /// after-hours.

@@ -298,7 +298,7 @@ function OrderRow({ o }: { o: Order }) {
         <td>
           {o.time_in_force.toUpperCase()}
           {o.extended_hours && (
-            <span class="muted" title="Also trades in pre-market and after-hours" data-testid={`extended-${o.id}`}>
+            <span class="muted" title="Also trades in pre-market and after-hours">
               {' '}
               · EXT
             </span>
