@@ -191,7 +191,7 @@ pub struct Engine {
     watchlists: Watchlists,
     profiles: Profiles,
     /// Order classes with an order still working, by class id.
-    groups: std::collections::BTreeMap<OrderId, Group>,
+    groups: FxHashMap<OrderId, Group>,
     /// While a class's entry is being submitted: the class it enters (scratch).
     forming: Option<OrderId>,
     /// Classes whose entry ended during the command, to start or cancel their exits at its
@@ -379,7 +379,7 @@ impl Engine {
             alerts: Alerts::default(),
             watchlists: Watchlists::default(),
             profiles: Profiles::default(),
-            groups: std::collections::BTreeMap::new(),
+            groups: FxHashMap::default(),
             forming: None,
             class_work: Vec::new(),
         })
@@ -436,6 +436,12 @@ impl Engine {
         let mut orders: Vec<(OrderId, Working)> =
             self.orders.iter().map(|(k, v)| (*k, *v)).collect();
         orders.sort_unstable_by_key(|(id, _)| *id);
+        let mut groups: Vec<(OrderId, Group)> = self
+            .groups
+            .iter()
+            .map(|(g, grp)| (*g, grp.clone()))
+            .collect();
+        groups.sort_unstable_by_key(|(g, _)| *g);
         let mut client_ids: Vec<_> = self.client_ids.iter().map(|(k, v)| (*k, *v)).collect();
         client_ids.sort_unstable();
         Snapshot {
@@ -491,11 +497,7 @@ impl Engine {
             alerts: self.alerts.clone(),
             watchlists: self.watchlists.clone(),
             profiles: self.profiles.clone(),
-            groups: self
-                .groups
-                .iter()
-                .map(|(g, grp)| (*g, grp.clone()))
-                .collect(),
+            groups,
         }
     }
 
@@ -543,14 +545,14 @@ impl Engine {
                     .stops
                     .get_mut(w.instrument as usize)
                     .ok_or_else(|| bad("stop on an unknown instrument"))?;
-                stops.map(w.side).insert(Stops::key(w.side, stop, *id), *id);
+                stops.map(w.side).insert(Stops::key(w.side, stop, *id));
             }
             if let Some((auction, key)) = w.wait {
                 let waiting = e
                     .waiting
                     .get_mut(w.instrument as usize)
                     .ok_or_else(|| bad("waiting order on an unknown instrument"))?;
-                waiting.map(auction).insert(key, *id);
+                waiting.map(auction).insert(sessions::line_key(key, *id));
             }
         }
         for (id, t) in &snap.trailing {

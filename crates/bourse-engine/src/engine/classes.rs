@@ -525,12 +525,14 @@ impl Engine {
 
     /// After a halt: exits whose entry ended during it start now.
     pub(super) fn resume_classes(&mut self, i: usize) {
-        let waiting: Vec<OrderId> = self
+        let mut waiting: Vec<OrderId> = self
             .groups
             .iter()
             .filter(|(_, grp)| grp.instrument as usize == i && grp.pending && grp.entry.is_none())
             .map(|(g, _)| *g)
             .collect();
+        // In class order (the map's own order is not deterministic).
+        waiting.sort_unstable();
         self.class_work.extend(waiting);
     }
 
@@ -572,9 +574,7 @@ impl Engine {
         {
             w.held = true;
             let side = w.side;
-            self.stops[i]
-                .map(side)
-                .insert(Stops::key(side, stop, id), id);
+            self.stops[i].map(side).insert(Stops::key(side, stop, id));
         }
         if let Some(id) = tp
             && let Some(w) = self.orders.get(&id).copied()
@@ -662,13 +662,15 @@ impl Engine {
         reason: CancelReason,
         out: &mut Vec<Event>,
     ) {
-        let ids: Vec<OrderId> = self
+        let mut ids: Vec<OrderId> = self
             .groups
             .values()
             .filter(|grp| grp.instrument as usize == i && grp.pending)
             .flat_map(|grp| grp.legs.into_iter().flatten())
             .filter(|id| self.orders.get(id).is_some_and(&pred))
             .collect();
+        // In id order (the map's own order is not deterministic).
+        ids.sort_unstable();
         for id in ids {
             self.cancel_class_order(id, reason, out);
         }

@@ -595,15 +595,15 @@ impl Engine {
                 let stops = &self.stops[w.instrument as usize];
                 let key = Stops::key(w.side, stop, *id);
                 let held = match w.side {
-                    Side::Buy => stops.buys.get(&key),
-                    Side::Sell => stops.sells.get(&key),
+                    Side::Buy => stops.buys.contains(&key),
+                    Side::Sell => stops.sells.contains(&key),
                 };
-                if resting.is_some() || held != Some(id) {
+                if resting.is_some() || !held {
                     return Err(format!("held stop {id:?} misplaced"));
                 }
             } else if let Some((auction, key)) = w.wait {
                 let line = self.waiting[w.instrument as usize].line(auction);
-                if resting.is_some() || line.get(&key) != Some(id) {
+                if resting.is_some() || !line.contains(&super::sessions::line_key(key, *id)) {
                     return Err(format!("waiting order {id:?} misplaced"));
                 }
             } else if resting.map(|o| o.qty.raw()) != Some(w.leaves) {

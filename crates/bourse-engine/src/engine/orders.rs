@@ -316,7 +316,7 @@ impl Engine {
             }
             self.stops[i]
                 .map(req.side)
-                .insert(Stops::key(req.side, stop, order_id), order_id);
+                .insert(Stops::key(req.side, stop, order_id));
             // Already through its stop price: it triggers at once.
             self.run_triggers(i, out);
             return;

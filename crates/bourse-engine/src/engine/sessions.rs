@@ -2,8 +2,6 @@
 //! calls and their uncross, and what the close does (DAY orders expire, regular-hours
 //! orders step off the book until the next open).
 
-use std::collections::BTreeMap;
-
 use bourse_book::NewOrder;
 use bourse_core::{
     CancelReason, Event, OrderId, OrderRequest, OrderType, Price, Qty, RejectReason, Session, Side,
@@ -11,6 +9,7 @@ use bourse_core::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::stops::Line;
 use super::{Engine, Working};
 
 /// Which auction a waiting order waits for.
@@ -32,22 +31,29 @@ pub(super) enum Admit {
     Wait(Auction),
 }
 
-/// One instrument's orders waiting for an auction, in the order they will enter it.
+/// One instrument's orders waiting for an auction, in the order they will enter it:
+/// (place in the line, id).
 #[derive(Clone, Debug, Default)]
 pub(super) struct Waiting {
-    pub(super) open: BTreeMap<u64, OrderId>,
-    pub(super) close: BTreeMap<u64, OrderId>,
+    pub(super) open: Line,
+    pub(super) close: Line,
+}
+
+/// A waiting order's key in its line. Places are counted from 0 by one per order, so
+/// they never reach `i64::MAX`.
+pub(super) fn line_key(place: u64, id: OrderId) -> (i64, OrderId) {
+    (i64::try_from(place).unwrap_or(i64::MAX), id)
 }
 
 impl Waiting {
-    pub(super) fn map(&mut self, a: Auction) -> &mut BTreeMap<u64, OrderId> {
+    pub(super) fn map(&mut self, a: Auction) -> &mut Line {
         match a {
             Auction::Open => &mut self.open,
             Auction::Close => &mut self.close,
         }
     }
 
-    pub(super) fn line(&self, a: Auction) -> &BTreeMap<u64, OrderId> {
+    pub(super) fn line(&self, a: Auction) -> &Line {
         match a {
             Auction::Open => &self.open,
             Auction::Close => &self.close,
@@ -129,7 +135,7 @@ impl Engine {
         if let Some(w) = self.orders.get_mut(&id) {
             w.wait = Some((auction, key));
         }
-        self.waiting[i].map(auction).insert(key, id);
+        self.waiting[i].map(auction).insert(line_key(key, id));
     }
 
     /// Moves the market to `target` through every session between, in the day's order.
@@ -198,7 +204,8 @@ impl Engine {
     /// were put aside.
     fn release_waiting(&mut self, i: usize, auction: Auction, out: &mut Vec<Event>) {
         let ids: Vec<OrderId> = std::mem::take(self.waiting[i].map(auction))
-            .into_values()
+            .into_iter()
+            .map(|k| k.1)
             .collect();
         for id in ids {
             let Some(w) = self.orders.get_mut(&id) else {
@@ -384,7 +391,7 @@ impl Engine {
             return;
         };
         let i = w.instrument as usize;
-        self.waiting[i].map(auction).remove(&key);
+        self.waiting[i].map(auction).remove(&line_key(key, id));
         self.finish(id);
         out.push(Event::OrderCanceled {
             order_id: id,
@@ -407,9 +414,9 @@ impl Engine {
     ) {
         let ids: Vec<OrderId> = self.waiting[i]
             .open
-            .values()
-            .chain(self.waiting[i].close.values())
-            .copied()
+            .iter()
+            .chain(&self.waiting[i].close)
+            .map(|k| k.1)
             .filter(|id| self.orders.get(id).is_some_and(&pred))
             .collect();
         for id in ids {

@@ -1,6 +1,6 @@
 //! Held stop orders: their trigger queues, triggering and its cascades, and cancelling them.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use bourse_book::NewOrder;
 use bourse_core::{
@@ -9,15 +9,22 @@ use bourse_core::{
 
 use super::{Engine, Working};
 
+/// An ordered line of orders: (key, id), in key order then id (arrival) order. The stop
+/// queues, the trailing stops' water marks and the auction lines are all this one type, so
+/// the B-tree's code is compiled once: with a map per purpose (three key and value types)
+/// the new order types' paths ran three copies of it, and a third of their cost in the
+/// pipeline bench was instruction-cache misses (BENCHMARKS.md).
+pub(super) type Line = BTreeSet<(i64, OrderId)>;
+
 /// One instrument's untriggered stop orders, in trigger order: buys by rising stop price
 /// (the lowest is reached first as the price rises), sells by falling stop price, then by
 /// arrival (order ids rise with time).
 #[derive(Clone, Debug, Default)]
 pub(super) struct Stops {
-    /// (stop price, id) → id.
-    pub(super) buys: BTreeMap<(i64, OrderId), OrderId>,
-    /// (!stop price, id) → id; `!` turns "highest first" into ascending order.
-    pub(super) sells: BTreeMap<(i64, OrderId), OrderId>,
+    /// (stop price, id).
+    pub(super) buys: Line,
+    /// (!stop price, id); `!` turns "highest first" into ascending order.
+    pub(super) sells: Line,
 }
 
 impl Stops {
@@ -28,7 +35,7 @@ impl Stops {
         }
     }
 
-    pub(super) fn map(&mut self, side: Side) -> &mut BTreeMap<(i64, OrderId), OrderId> {
+    pub(super) fn map(&mut self, side: Side) -> &mut Line {
         match side {
             Side::Buy => &mut self.buys,
             Side::Sell => &mut self.sells,
@@ -44,14 +51,12 @@ impl Stops {
     pub(super) fn next_triggered(&self, last: Price) -> Option<OrderId> {
         let buy = self
             .buys
-            .keys()
-            .next()
+            .first()
             .filter(|(p, _)| *p <= last.raw())
             .map(|k| k.1);
         let sell = self
             .sells
-            .keys()
-            .next()
+            .first()
             .filter(|(k, _)| !*k >= last.raw())
             .map(|k| k.1);
         match (buy, sell) {
@@ -182,9 +187,9 @@ impl Engine {
     ) {
         let ids: Vec<OrderId> = self.stops[i]
             .buys
-            .values()
-            .chain(self.stops[i].sells.values())
-            .copied()
+            .iter()
+            .chain(&self.stops[i].sells)
+            .map(|k| k.1)
             .filter(|id| self.orders.get(id).is_some_and(&pred))
             .collect();
         for id in ids {

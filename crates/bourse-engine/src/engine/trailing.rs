@@ -3,13 +3,11 @@
 //! trail below it; for a buy, the lowest trade and the trail above. The stop only ever
 //! moves in the order's favour; it triggers as a stop does (`stops.rs`).
 
-use std::collections::BTreeSet;
-
 use bourse_core::{Event, OrderId, Price, Side, Trail};
 use serde::{Deserialize, Serialize};
 
 use super::Engine;
-use super::stops::Stops;
+use super::stops::{Line, Stops};
 
 /// What a trailing stop follows with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,8 +26,9 @@ pub(super) struct Trailing {
 pub(super) struct TrailingMap {
     /// Looked up on every move; never iterated where order matters (a snapshot sorts).
     by_id: rustc_hash::FxHashMap<OrderId, Trailing>,
-    sells: BTreeSet<(Price, OrderId)>,
-    buys: BTreeSet<(Price, OrderId)>,
+    /// (water mark, id), raw prices.
+    sells: Line,
+    buys: Line,
     /// The ids a trade moves (scratch, not state: empty between commands' use).
     scratch: Vec<OrderId>,
 }
@@ -47,7 +46,7 @@ impl TrailingMap {
         self.by_id.iter()
     }
 
-    fn marks(&mut self, side: Side) -> &mut BTreeSet<(Price, OrderId)> {
+    fn marks(&mut self, side: Side) -> &mut Line {
         match side {
             Side::Sell => &mut self.sells,
             Side::Buy => &mut self.buys,
@@ -56,51 +55,58 @@ impl TrailingMap {
 
     pub(super) fn insert(&mut self, id: OrderId, t: Trailing) {
         if let Some(old) = self.by_id.insert(id, t) {
-            self.marks(old.side).remove(&(old.water, id));
+            self.marks(old.side).remove(&(old.water.raw(), id));
         }
-        self.marks(t.side).insert((t.water, id));
+        self.marks(t.side).insert((t.water.raw(), id));
     }
 
     pub(super) fn remove(&mut self, id: &OrderId) {
         if let Some(old) = self.by_id.remove(id) {
-            self.marks(old.side).remove(&(old.water, *id));
+            self.marks(old.side).remove(&(old.water.raw(), *id));
         }
     }
 
-    /// Moves `id`'s water mark to `water` (re-keyed among the marks); its trailing state.
-    fn raise(&mut self, id: OrderId, water: Price) -> Option<Trailing> {
-        let t = self.by_id.get_mut(&id)?;
-        let old = t.water;
-        t.water = water;
-        let t = *t;
-        let marks = self.marks(t.side);
-        marks.remove(&(old, id));
-        marks.insert((water, id));
-        Some(t)
-    }
-
-    /// Into `ids`: the sells whose water mark a trade at `hi` betters, then the buys whose
-    /// mark a trade at `lo` betters, each side in id order.
-    fn bettered(&self, hi: Price, lo: Price, ids: &mut Vec<OrderId>) {
+    /// Takes out of the marks, into `ids`, the sells whose water mark a trade at `hi`
+    /// betters, then the buys whose mark a trade at `lo` betters, each side in id order;
+    /// [`TrailingMap::settle`] puts each back at its new mark. Walked from the ends with
+    /// the same B-tree calls the stop queues make (first, last, remove, insert) rather than
+    /// a range iterator: fewer distinct code paths for the instruction cache, and no more
+    /// tree operations.
+    fn take_bettered(&mut self, hi: Price, lo: Price, ids: &mut Vec<OrderId>) {
         ids.clear();
-        ids.extend(self.sells.range(..(hi, OrderId::new(0))).map(|(_, id)| *id));
+        while let Some(&(w, id)) = self.sells.first()
+            && w < hi.raw()
+        {
+            self.sells.remove(&(w, id));
+            ids.push(id);
+        }
         let sells = ids.len();
-        ids.extend(
-            self.buys
-                .range((lo, OrderId::new(u64::MAX))..)
-                .filter(|(w, _)| *w > lo)
-                .map(|(_, id)| *id),
-        );
+        while let Some(&(w, id)) = self.buys.last()
+            && w > lo.raw()
+        {
+            self.buys.remove(&(w, id));
+            ids.push(id);
+        }
         ids[..sells].sort_unstable();
         ids[sells..].sort_unstable();
+    }
+
+    /// Puts `id` (taken out by [`TrailingMap::take_bettered`]) back at its new water mark;
+    /// its trailing state.
+    fn settle(&mut self, id: OrderId, water: Price) -> Option<Trailing> {
+        let t = self.by_id.get_mut(&id)?;
+        t.water = water;
+        let t = *t;
+        self.marks(t.side).insert((water.raw(), id));
+        Some(t)
     }
 
     /// Whether the sets and the map agree (for the engine's invariants).
     pub(super) fn consistent(&self) -> bool {
         self.sells.len() + self.buys.len() == self.by_id.len()
             && self.by_id.iter().all(|(id, t)| match t.side {
-                Side::Sell => self.sells.contains(&(t.water, *id)),
-                Side::Buy => self.buys.contains(&(t.water, *id)),
+                Side::Sell => self.sells.contains(&(t.water.raw(), *id)),
+                Side::Buy => self.buys.contains(&(t.water.raw(), *id)),
             })
     }
 }
@@ -142,24 +148,28 @@ impl Engine {
     /// trigger queue) and reported once.
     pub(super) fn follow_trades(&mut self, i: usize, hi: Price, lo: Price, out: &mut Vec<Event>) {
         let tr = &self.trailing[i];
-        let quiet = tr.sells.first().is_none_or(|(w, _)| *w >= hi)
-            && tr.buys.last().is_none_or(|(w, _)| *w <= lo);
+        let quiet = tr.sells.first().is_none_or(|(w, _)| *w >= hi.raw())
+            && tr.buys.last().is_none_or(|(w, _)| *w <= lo.raw());
         if quiet {
             return;
         }
         let tick = self.instruments[i].tick;
         let symbol = self.instruments[i].symbol;
         let mut ids = std::mem::take(&mut self.trailing[i].scratch);
-        self.trailing[i].bettered(hi, lo, &mut ids);
+        self.trailing[i].take_bettered(hi, lo, &mut ids);
         for &id in &ids {
-            let Some(w) = self.orders.get_mut(&id) else {
+            let Some(side) = self.trailing[i].by_id.get(&id).map(|t| t.side) else {
                 continue;
             };
-            let water = match w.side {
+            let water = match side {
                 Side::Sell => hi,
                 Side::Buy => lo,
             };
-            let Some(t) = self.trailing[i].raise(id, water) else {
+            // Back in the marks before anything else: the maps agree whatever follows.
+            let Some(t) = self.trailing[i].settle(id, water) else {
+                continue;
+            };
+            let Some(w) = self.orders.get_mut(&id) else {
                 continue;
             };
             let Some(stop) = stop_for(w.side, water, t.trail, tick) else {
@@ -172,7 +182,7 @@ impl Engine {
             let (side, account) = (w.side, w.account);
             let map = self.stops[i].map(side);
             map.remove(&Stops::key(side, old, id));
-            map.insert(Stops::key(side, stop, id), id);
+            map.insert(Stops::key(side, stop, id));
             out.push(Event::OrderStopMoved {
                 order_id: id,
                 account,
