@@ -37,6 +37,12 @@
 //! `BOURSE_PIPELINE_NEW=trailing,bracket,…` keeps only some types;
 //! `BOURSE_PIPELINE_STOPS_KEPT=1` never cancels a trailing stop (the worst case for
 //! following them).
+//!
+//! `BOURSE_PIPELINE_RESERVE=<orders>` sizes the engine's tables as the server does
+//! (`engine.expected_working_orders`, 100,000 in `config/default.toml`); unset, they grow
+//! from empty. `BOURSE_PIPELINE_DEPTH=<orders>` rests that many GTC limits 1–5 % from the
+//! reference in the setup (a deep book away from the touch; the stream alone keeps only a
+//! few hundred orders working).
 
 use std::collections::HashMap;
 use std::sync::Arc;
