@@ -38,9 +38,9 @@
 //! `BOURSE_PIPELINE_STOPS_KEPT=1` never cancels a trailing stop (the worst case for
 //! following them).
 //!
-//! `BOURSE_PIPELINE_RESERVE=<orders>` sizes the engine's tables as the server does
-//! (`engine.expected_working_orders`, 100,000 in `config/default.toml`); unset, they grow
-//! from empty. `BOURSE_PIPELINE_DEPTH=<orders>` rests that many GTC limits 1–5 % from the
+//! The engine's tables are sized as the server sizes them (`engine.expected_working_orders`
+//! in `config/default.toml`, 100,000); `BOURSE_PIPELINE_RESERVE=<orders>` sizes them for
+//! another count, `0` lets them grow from empty. `BOURSE_PIPELINE_DEPTH=<orders>` rests that many GTC limits 1–5 % from the
 //! reference in the setup (a deep book away from the touch; the stream alone keeps only a
 //! few hundred orders working).
 
@@ -164,6 +164,23 @@ fn setups() -> Vec<Setup> {
 // ---------------------------------------------------------------------------------------
 // Workload
 
+/// Working orders the engine's tables are sized for: `BOURSE_PIPELINE_RESERVE`, else what
+/// the server sizes them for (`engine.expected_working_orders` in `config/default.toml`),
+/// so that the bench measures the engine as it runs there. 0: grown from empty.
+fn reserved_orders() -> usize {
+    if let Some(n) = env_usize("BOURSE_PIPELINE_RESERVE") {
+        return n;
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/default.toml");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let doc: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    doc.get("engine")
+        .and_then(|e| e.get("expected_working_orders"))
+        .and_then(toml::Value::as_integer)
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or_else(|| panic!("{path}: no engine.expected_working_orders"))
+}
+
 fn instruments() -> Vec<bourse_engine::Instrument> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/instruments.toml");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -273,9 +290,7 @@ fn apply_stream(engine: &mut Engine, cmds: &[Sequenced], out: &mut Vec<Event>) {
 /// A fresh exchange with every account funded: the state each run starts from.
 fn prepared(setup: &[Command]) -> Engine {
     let mut e = Engine::new(EngineConfig::default(), instruments()).expect("engine config");
-    if let Some(n) = env_usize("BOURSE_PIPELINE_RESERVE") {
-        e.reserve(n);
-    }
+    e.reserve(reserved_orders());
     apply_all(&mut e, setup, 1, &mut Vec::new());
     e
 }
@@ -1240,11 +1255,12 @@ fn one_mix(
 ) {
     let wanted = |name: &str| only.is_empty() || only.split(',').any(|o| o == name);
     println!(
-        "\n== engine pipeline, {label} mix: {} setup commands ({ACCOUNTS} accounts, {} instruments, ${CASH_DOLLARS} and {SHARES} shares of each per account), then a {}-command stream generated in {:.2} s ({mode:?} mode)",
+        "\n== engine pipeline, {label} mix: {} setup commands ({ACCOUNTS} accounts, {} instruments, ${CASH_DOLLARS} and {SHARES} shares of each per account), then a {}-command stream generated in {:.2} s ({mode:?} mode); the engine's tables sized for {} working orders",
         w.setup.len(),
         instruments().len(),
         w.cmds.len(),
-        gen_secs
+        gen_secs,
+        reserved_orders()
     );
     let m = &w.mix;
     let pct = |x: u64| 100.0 * x as f64 / w.cmds.len() as f64;

@@ -31,12 +31,14 @@ mod profiles;
 mod risk;
 mod sessions;
 mod stops;
+mod table;
 mod trailing;
 mod watchlists;
 
 use classes::{Group, Member};
 use sessions::{Auction, Waiting};
 use stops::Stops;
+use table::OrderTable;
 use trailing::{Trailing, TrailingMap};
 
 /// Exchange-wide rules.
@@ -152,7 +154,7 @@ pub struct Engine {
     /// Every account's position in every instrument, account-major: one flat table, so a
     /// position is one load away (see [`Engine::pos_index`]).
     positions: Vec<Position>,
-    orders: FxHashMap<OrderId, Working>,
+    orders: OrderTable,
     /// The order each client order id created, with the fingerprint of its request (a
     /// resend is told from a different order by it).
     client_ids: FxHashMap<(AccountId, ClientOrderId), (OrderId, u64)>,
@@ -358,7 +360,7 @@ impl Engine {
             session: Session::default(),
             accounts: Vec::new(),
             positions: Vec::new(),
-            orders: FxHashMap::default(),
+            orders: OrderTable::default(),
             client_ids: FxHashMap::default(),
             ended_ids: VecDeque::new(),
             next_order_id: 1,

@@ -671,6 +671,9 @@ impl Engine {
             }
             resting += b.len();
         }
+        if !self.orders.consistent() {
+            return Err("the order table's index and slots disagree".into());
+        }
         // Trailing stops: held, of their type, with the stop their water mark gives; and
         // every held trailing stop is followed.
         let mut followed = 0usize;
