@@ -40,9 +40,9 @@
 //!
 //! The engine's tables are sized as the server sizes them (`engine.expected_working_orders`
 //! in `config/default.toml`, 100,000); `BOURSE_PIPELINE_RESERVE=<orders>` sizes them for
-//! another count, `0` lets them grow from empty. `BOURSE_PIPELINE_DEPTH=<orders>` rests that many GTC limits 1–5 % from the
-//! reference in the setup (a deep book away from the touch; the stream alone keeps only a
-//! few hundred orders working).
+//! another count, `0` lets them grow from empty. `BOURSE_PIPELINE_DEPTH=<orders>` rests
+//! that many GTC limits 1–5 % from the reference in the setup (a deep book away from the
+//! touch; the stream alone keeps only a few hundred orders working).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -167,18 +167,22 @@ fn setups() -> Vec<Setup> {
 /// Working orders the engine's tables are sized for: `BOURSE_PIPELINE_RESERVE`, else what
 /// the server sizes them for (`engine.expected_working_orders` in `config/default.toml`),
 /// so that the bench measures the engine as it runs there. 0: grown from empty.
+/// Read once: every fresh engine of the run asks.
 fn reserved_orders() -> usize {
-    if let Some(n) = env_usize("BOURSE_PIPELINE_RESERVE") {
-        return n;
-    }
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/default.toml");
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let doc: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-    doc.get("engine")
-        .and_then(|e| e.get("expected_working_orders"))
-        .and_then(toml::Value::as_integer)
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or_else(|| panic!("{path}: no engine.expected_working_orders"))
+    static ORDERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *ORDERS.get_or_init(|| {
+        if let Some(n) = env_usize("BOURSE_PIPELINE_RESERVE") {
+            return n;
+        }
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/default.toml");
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let doc: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+        doc.get("engine")
+            .and_then(|e| e.get("expected_working_orders"))
+            .and_then(toml::Value::as_integer)
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or_else(|| panic!("{path}: no engine.expected_working_orders"))
+    })
 }
 
 fn instruments() -> Vec<bourse_engine::Instrument> {
@@ -248,18 +252,7 @@ struct Workload {
 }
 
 fn apply_all(engine: &mut Engine, cmds: &[Command], first_seq: u64, out: &mut Vec<Event>) {
-    for (i, cmd) in cmds.iter().enumerate() {
-        out.clear();
-        let seq = first_seq + i as u64;
-        engine.apply(
-            &Sequenced {
-                seq: Seq(seq),
-                ts: UnixNanos::new(seq),
-                cmd: cmd.clone(),
-            },
-            out,
-        );
-    }
+    apply_stream(engine, &sequenced(cmds, first_seq), out);
 }
 
 /// The stream as the engine thread receives it: sequenced, owned, built before the clock
@@ -334,20 +327,16 @@ impl Workload {
             let pct_ticks = l.reference / 100 / l.tick;
             let spread = u64::try_from(4 * pct_ticks).unwrap_or(0).max(1);
             let behind = pct_ticks + i64::try_from(deep.below(spread)).unwrap_or(0);
-            setup.push(Command::SubmitOrder(OrderRequest {
-                account: AccountId::new(1 + deep.below(ACCOUNTS)),
-                symbol: l.symbol,
-                client_order_id: None,
+            let account = AccountId::new(1 + deep.below(ACCOUNTS));
+            let lots = 1 + deep.below(100);
+            setup.push(Command::SubmitOrder(limit(
+                account,
+                l,
                 side,
-                order_type: OrderType::Limit,
-                tif: TimeInForce::Gtc,
-                qty: Qty::shares(l.lot * (1 + deep.below(100))),
-                limit_price: Some(Price::from_raw(l.reference - sign * behind * l.tick)),
-                stop_price: None,
-                post_only: false,
-                stp: SelfTradePrevention::CancelIncoming,
-                opts: OrderOptions::default(),
-            }));
+                TimeInForce::Gtc,
+                lots,
+                -sign * behind,
+            )));
         }
         let mut shadow = prepared(&setup);
         let mut rng = Rng::new(seed);
@@ -566,20 +555,11 @@ fn next_command(
         mix.market += 1;
         (OrderType::Market, TimeInForce::Ioc, 0, 1 + rng.below(100))
     };
+    let req = limit(account, l, side, tif, qty, sign * ticks);
     Command::SubmitOrder(OrderRequest {
-        account,
-        symbol: l.symbol,
-        client_order_id: None,
-        side,
         order_type,
-        tif,
-        qty: Qty::shares(l.lot * qty),
-        limit_price: (order_type == OrderType::Limit)
-            .then(|| Price::from_raw(l.reference + sign * ticks * l.tick)),
-        stop_price: None,
-        post_only: false,
-        stp: SelfTradePrevention::CancelIncoming,
-        opts: Default::default(),
+        limit_price: req.limit_price.filter(|_| order_type == OrderType::Limit),
+        ..req
     })
 }
 
@@ -592,6 +572,32 @@ fn pick(rng: &mut Rng, listed: &[Listed]) -> (Listed, Side, i64) {
         (l, Side::Buy, 1)
     } else {
         (l, Side::Sell, -1)
+    }
+}
+
+/// A plain limit order of `lots` lots, `ticks` from the reference price (negative:
+/// below it); callers change what differs.
+fn limit(
+    account: AccountId,
+    l: Listed,
+    side: Side,
+    tif: TimeInForce,
+    lots: u64,
+    ticks: i64,
+) -> OrderRequest {
+    OrderRequest {
+        account,
+        symbol: l.symbol,
+        client_order_id: None,
+        side,
+        order_type: OrderType::Limit,
+        tif,
+        qty: Qty::shares(l.lot * lots),
+        limit_price: Some(Price::from_raw(l.reference + ticks * l.tick)),
+        stop_price: None,
+        post_only: false,
+        stp: SelfTradePrevention::CancelIncoming,
+        opts: OrderOptions::default(),
     }
 }
 
@@ -624,20 +630,14 @@ fn new_type(
 ) -> Option<Command> {
     // Placed like the current mix's passive orders: 1–20 ticks behind, most near the touch.
     let behind = i64::try_from(1 + rng.below(20).min(rng.below(20))).unwrap_or(1);
-    let mut req = OrderRequest {
+    let mut req = limit(
         account,
-        symbol: l.symbol,
-        client_order_id: None,
+        l,
         side,
-        order_type: OrderType::Limit,
-        tif: TimeInForce::Day,
-        qty: Qty::shares(l.lot * (1 + rng.below(100))),
-        limit_price: Some(Price::from_raw(l.reference - sign * behind * l.tick)),
-        stop_price: None,
-        post_only: false,
-        stp: SelfTradePrevention::CancelIncoming,
-        opts: OrderOptions::default(),
-    };
+        TimeInForce::Day,
+        1 + rng.below(100),
+        -sign * behind,
+    );
     let name = match kind {
         NewKind::Bracket => "bracket",
         NewKind::Fractional => "fractional",

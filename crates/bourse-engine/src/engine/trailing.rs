@@ -91,13 +91,16 @@ impl TrailingMap {
         ids[sells..].sort_unstable();
     }
 
-    /// Puts `id` (taken out by [`TrailingMap::take_bettered`]) back at its new water mark;
-    /// its trailing state.
-    fn settle(&mut self, id: OrderId, water: Price) -> Option<Trailing> {
+    /// Puts `id` (taken out by [`TrailingMap::take_bettered`]) back at its new water mark,
+    /// `hi` for a sell and `lo` for a buy; its trailing state.
+    fn settle(&mut self, id: OrderId, hi: Price, lo: Price) -> Option<Trailing> {
         let t = self.by_id.get_mut(&id)?;
-        t.water = water;
+        t.water = match t.side {
+            Side::Sell => hi,
+            Side::Buy => lo,
+        };
         let t = *t;
-        self.marks(t.side).insert((water.raw(), id));
+        self.marks(t.side).insert((t.water.raw(), id));
         Some(t)
     }
 
@@ -158,17 +161,11 @@ impl Engine {
         let mut ids = std::mem::take(&mut self.trailing[i].scratch);
         self.trailing[i].take_bettered(hi, lo, &mut ids);
         for &id in &ids {
-            let Some(side) = self.trailing[i].by_id.get(&id).map(|t| t.side) else {
-                continue;
-            };
-            let water = match side {
-                Side::Sell => hi,
-                Side::Buy => lo,
-            };
             // Back in the marks before anything else: the maps agree whatever follows.
-            let Some(t) = self.trailing[i].settle(id, water) else {
+            let Some(t) = self.trailing[i].settle(id, hi, lo) else {
                 continue;
             };
+            let water = t.water;
             let Some(w) = self.orders.get_mut(&id) else {
                 continue;
             };
