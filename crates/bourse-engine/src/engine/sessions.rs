@@ -158,9 +158,12 @@ impl Engine {
                         Auction::Close
                     };
                     for i in 0..self.books.len() {
-                        if next == Session::ClosingCall {
+                        if next == Session::ClosingCall && self.books[i].in_call() {
                             // A book halted through the opening call still holds orders
                             // for that auction, which is over: they do not join this one.
+                            // (On-open orders enter a book only in a call, and its uncross
+                            // ends them: a book out of its call holds none, and is not
+                            // walked.)
                             self.cancel_leftovers(i, |w| w.tif == TimeInForce::Opg, out);
                         }
                         self.books[i].begin_call();
@@ -183,10 +186,7 @@ impl Engine {
                         } else {
                             self.uncross(i, Session::ClosingCall, out);
                         }
-                        // The close: regular-hours DAY orders expire, and regular-hours GTC
-                        // orders step off the book until the next opening call.
-                        self.expire_day(i, |w| !w.extended_hours, out);
-                        self.step_off(i, out);
+                        self.close_book(i, out);
                     }
                 }
             }
@@ -340,7 +340,18 @@ impl Engine {
             .filter(|o| self.orders.get(&o.id).is_some_and(day))
             .map(|o| o.id)
             .collect();
-        for id in ids {
+        self.expire(i, &ids, day, out);
+    }
+
+    /// Expires `ids` (on instrument `i`'s book), then the held stops that `day` picks.
+    fn expire(
+        &mut self,
+        i: usize,
+        ids: &[OrderId],
+        day: impl Fn(&Working) -> bool,
+        out: &mut Vec<Event>,
+    ) {
+        for &id in ids {
             if let Some(w) = self.orders.get(&id) {
                 self.cancel_for(w.account, id, CancelReason::Expired, out);
             }
@@ -348,28 +359,44 @@ impl Engine {
         self.cancel_held_where(i, day, CancelReason::Expired, out);
     }
 
-    /// At the close, regular-hours orders left on the book (GTC: the DAY ones expired) step
-    /// off it, in priority order, and wait for the next opening call: outside regular hours
-    /// only extended-hours orders trade.
-    fn step_off(&mut self, i: usize, out: &mut Vec<Event>) {
-        let ids: Vec<OrderId> = [Side::Buy, Side::Sell]
+    /// The close of instrument `i`'s regular hours: its regular-hours DAY orders expire (on
+    /// the book, then held stops), then the regular-hours orders left on the book (GTC)
+    /// step off it, in priority order, and wait for the next opening call: outside regular
+    /// hours only extended-hours orders trade. One walk of the book finds both, and a
+    /// parked order is looked up once more, not twice: each walk of a deep book costs
+    /// about 150 ns an order in cache misses (BENCHMARKS.md, the close's cost).
+    fn close_book(&mut self, i: usize, out: &mut Vec<Event>) {
+        let day = |w: &Working| w.tif == TimeInForce::Day && w.wait.is_none() && !w.extended_hours;
+        let (mut expiring, mut parking) = (Vec::new(), Vec::new());
+        for o in [Side::Buy, Side::Sell]
             .into_iter()
             .flat_map(|side| self.books[i].orders(side))
-            .filter(|o| self.orders.get(&o.id).is_some_and(|w| !w.extended_hours))
-            .map(|o| o.id)
-            .collect();
-        for id in ids {
+        {
+            match self.orders.get(&o.id) {
+                Some(w) if day(w) => expiring.push(o.id),
+                Some(w) if !w.extended_hours => parking.push(o.id),
+                _ => {}
+            }
+        }
+        self.expire(i, &expiring, day, out);
+        let symbol = self.instruments[i].symbol;
+        for id in parking {
+            // Gone already if an expiry above ended it (an exit's sibling).
             let Some(o) = self.books[i].withdraw(id) else {
                 continue;
             };
-            let Some(w) = self.orders.get(&id).copied() else {
+            let place = self.next_wait;
+            let Some(w) = self.orders.get_mut(&id) else {
                 continue;
             };
-            self.wait_for(i, id, Auction::Open);
+            self.next_wait += 1;
+            w.wait = Some((Auction::Open, place));
+            let account = w.account;
+            self.waiting[i].open.insert(line_key(place, id));
             out.push(Event::OrderParked {
                 order_id: id,
-                account: w.account,
-                symbol: self.instruments[i].symbol,
+                account,
+                symbol,
                 side: o.side,
                 qty: o.qty,
                 resting_price: Some(o.price),
