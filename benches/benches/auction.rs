@@ -12,6 +12,13 @@
 //! Each case is built afresh (untimed) and uncrossed `reps` times; the report gives the
 //! fastest, median and slowest uncross and the trades it made.
 //!
+//! Then a whole trading day's session changes over 100,000 resting orders (90 % GTC, 10 %
+//! DAY, none crossing): the closing call, after-hours (the closing uncross, the DAY
+//! orders' expiry, the GTC orders stepping off the book), closed, pre-market, the opening
+//! call (the parked orders back in) and continuous trading (the opening uncross). Each
+//! transition is one `SetSession`, during which the engine does nothing else: the figure
+//! is that pause, and per resting order.
+//!
 //! `cargo bench -p bourse-benches --bench auction`; `BOURSE_BENCH_QUICK=1` for fewer
 //! repetitions. Under `cargo test` it runs one small pass.
 
@@ -107,103 +114,145 @@ fn instrument() -> Instrument {
     }
 }
 
-fn engine_case(set: &[(Side, Price, u64, u64)]) -> (Duration, usize) {
-    let mut e = Engine::new(EngineConfig::default(), vec![instrument()]).expect("engine");
-    e.reserve(set.len());
-    let symbol = instrument().symbol;
-    let mut seq = 0u64;
-    let mut out = Vec::new();
-    let mut apply = |e: &mut Engine, cmd: Command, out: &mut Vec<Event>| {
-        seq += 1;
-        out.clear();
-        e.apply(
-            &Sequenced {
-                seq: Seq(seq),
-                ts: UnixNanos::new(seq),
-                cmd,
-            },
-            out,
-        );
-    };
-    for a in 1..=ACCOUNTS {
-        apply(&mut e, Command::OpenAccount, &mut out);
-        let account = AccountId::new(a);
-        apply(
-            &mut e,
-            Command::Deposit {
-                account,
-                amount: Cash::from_dollars(1_000_000_000).expect("cash"),
-            },
-            &mut out,
-        );
-        apply(
-            &mut e,
-            Command::DepositShares {
-                account,
-                symbol,
-                qty: Qty::shares(1_000_000),
-            },
-            &mut out,
-        );
-    }
-    apply(
-        &mut e,
-        Command::SetSession {
-            session: Session::OpeningCall,
-        },
-        &mut out,
-    );
-    for &(side, price, qty, owner) in set {
-        apply(
-            &mut e,
-            Command::SubmitOrder(OrderRequest {
-                account: AccountId::new(owner),
-                symbol,
-                client_order_id: None,
-                side,
-                order_type: OrderType::Limit,
-                tif: TimeInForce::Day,
-                qty: Qty::shares(qty),
-                limit_price: Some(price),
-                stop_price: None,
-                post_only: false,
-                stp: SelfTradePrevention::CancelIncoming,
-                opts: Default::default(),
-            }),
-            &mut out,
-        );
-        assert!(
-            out.iter().any(|e| matches!(e, Event::OrderRested { .. })),
-            "{out:?}"
-        );
-    }
-    out.clear();
-    let t = Instant::now();
-    seq += 1;
-    e.apply(
-        &Sequenced {
-            seq: Seq(seq),
-            ts: UnixNanos::new(seq),
-            cmd: Command::SetSession {
-                session: Session::Continuous,
-            },
-        },
-        &mut out,
-    );
-    let took = t.elapsed();
-    let trades = out
-        .iter()
-        .filter(|e| matches!(e, Event::Trade { .. }))
-        .count();
-    (took, trades)
+/// An engine with one instrument and `ACCOUNTS` funded accounts, and the next seq.
+struct Driver {
+    e: Engine,
+    seq: u64,
+    out: Vec<Event>,
 }
 
-fn report(label: &str, mut runs: Vec<(Duration, usize)>) {
+impl Driver {
+    fn new(orders: usize) -> Driver {
+        let mut d = Driver {
+            e: Engine::new(EngineConfig::default(), vec![instrument()]).expect("engine"),
+            seq: 0,
+            out: Vec::new(),
+        };
+        d.e.reserve(orders);
+        for a in 1..=ACCOUNTS {
+            d.apply(Command::OpenAccount);
+            let account = AccountId::new(a);
+            d.apply(Command::Deposit {
+                account,
+                amount: Cash::from_dollars(1_000_000_000).expect("cash"),
+            });
+            d.apply(Command::DepositShares {
+                account,
+                symbol: instrument().symbol,
+                qty: Qty::shares(1_000_000),
+            });
+        }
+        d
+    }
+
+    /// Applies `cmd`; its events are in `self.out`, and how long it took is returned.
+    fn apply(&mut self, cmd: Command) -> Duration {
+        self.seq += 1;
+        self.out.clear();
+        let s = Sequenced {
+            seq: Seq(self.seq),
+            ts: UnixNanos::new(self.seq),
+            cmd,
+        };
+        let t = Instant::now();
+        self.e.apply(&s, &mut self.out);
+        t.elapsed()
+    }
+
+    /// A limit order that must rest.
+    fn rest(&mut self, owner: u64, side: Side, price: Price, qty: u64, tif: TimeInForce) {
+        self.apply(Command::SubmitOrder(OrderRequest {
+            account: AccountId::new(owner),
+            symbol: instrument().symbol,
+            client_order_id: None,
+            side,
+            order_type: OrderType::Limit,
+            tif,
+            qty: Qty::shares(qty),
+            limit_price: Some(price),
+            stop_price: None,
+            post_only: false,
+            stp: SelfTradePrevention::CancelIncoming,
+            opts: Default::default(),
+        }));
+        assert!(
+            self.out
+                .iter()
+                .any(|e| matches!(e, Event::OrderRested { .. })),
+            "{:?}",
+            self.out
+        );
+    }
+
+    fn count(&self, f: impl Fn(&Event) -> bool) -> usize {
+        self.out.iter().filter(|e| f(e)).count()
+    }
+}
+
+fn engine_case(set: &[(Side, Price, u64, u64)]) -> (Duration, usize) {
+    let mut d = Driver::new(set.len());
+    d.apply(Command::SetSession {
+        session: Session::OpeningCall,
+    });
+    for &(side, price, qty, owner) in set {
+        d.rest(owner, side, price, qty, TimeInForce::Day);
+    }
+    let took = d.apply(Command::SetSession {
+        session: Session::Continuous,
+    });
+    (took, d.count(|e| matches!(e, Event::Trade { .. })))
+}
+
+/// The day's session changes, from continuous trading round to it again.
+const DAY: [Session; 6] = [
+    Session::ClosingCall,
+    Session::AfterHours,
+    Session::Closed,
+    Session::PreMarket,
+    Session::OpeningCall,
+    Session::Continuous,
+];
+
+/// `n` orders resting in continuous trading (none crossing: buys below the reference,
+/// sells above, over 400 ticks each side; one in ten DAY, the rest GTC), then the day's
+/// session changes: how long each took, and its events.
+fn day_case(n: usize, seed: u64) -> Vec<(Duration, usize)> {
+    let mut rng = Rng::new(seed);
+    let mut d = Driver::new(n);
+    for _ in 0..n {
+        let away = TICK * (1 + i64::try_from(rng.below(400)).unwrap_or(0));
+        let (side, price) = if rng.below(2) == 0 {
+            (Side::Buy, REFERENCE - away)
+        } else {
+            (Side::Sell, REFERENCE + away)
+        };
+        let tif = if rng.below(10) == 0 {
+            TimeInForce::Day
+        } else {
+            TimeInForce::Gtc
+        };
+        let owner = 1 + rng.below(ACCOUNTS);
+        d.rest(owner, side, Price::from_raw(price), 1 + rng.below(500), tif);
+    }
+    DAY.iter()
+        .map(|&session| {
+            let took = d.apply(Command::SetSession { session });
+            (took, d.out.len())
+        })
+        .collect()
+}
+
+/// Fastest, median and slowest of `runs` (time, and a count of `what`); per resting order
+/// too when `orders` is given.
+fn report(label: &str, mut runs: Vec<(Duration, usize)>, what: &str, orders: Option<usize>) {
     runs.sort_by_key(|r| r.0);
     let ns = |d: Duration| d.as_nanos() as f64;
     let (min, med, max) = (runs[0], runs[runs.len() / 2], runs[runs.len() - 1]);
+    let per = orders.map_or(String::new(), |n| {
+        format!(", {:.0} ns per resting order", ns(med.0) / n as f64)
+    });
     println!(
-        "   {label:<34} min {:>9}  median {:>9}  max {:>9}  ({} trades, {} runs)",
+        "   {label:<34} min {:>9}  median {:>9}  max {:>9}  ({} {what}{per}, {} runs)",
         fmt_ns(ns(min.0)),
         fmt_ns(ns(med.0)),
         fmt_ns(ns(max.0)),
@@ -230,10 +279,27 @@ fn main() {
         report(
             &format!("book uncross, {name}"),
             (0..reps).map(|_| book_case(&set)).collect(),
+            "trades",
+            None,
         );
         report(
             &format!("engine SetSession uncross, {name}"),
             (0..reps).map(|_| engine_case(&set)).collect(),
+            "trades",
+            None,
         );
     }
+    println!(
+        "\n== a trading day's session changes over {n} resting orders (90 % GTC, 10 % DAY), {ACCOUNTS} accounts ({mode:?} mode)"
+    );
+    let days: Vec<Vec<(Duration, usize)>> = (0..reps).map(|_| day_case(n, 0xDA7)).collect();
+    for (k, session) in DAY.iter().enumerate() {
+        let runs = days.iter().map(|day| day[k]).collect();
+        report(&format!("SetSession {session:?}"), runs, "events", Some(n));
+    }
+    let totals = days
+        .iter()
+        .map(|day| (day.iter().map(|r| r.0).sum(), day.iter().map(|r| r.1).sum()))
+        .collect();
+    report("the whole day", totals, "events", Some(n));
 }
