@@ -158,6 +158,7 @@ impl Engine {
         }
     }
 
+    #[inline(never)]
     pub(super) fn submit_class(&mut self, req: &ClassRequest, out: &mut Vec<Event>) {
         let o = &req.order;
         let rej = |reason| reject(Some(o.account), None, o.client_order_id, reason);
@@ -354,6 +355,7 @@ impl Engine {
     /// A fill of a class's order (after it settled): an entry's sizes its exits (and, for
     /// sell exits, holds the shares it bought for them); an exit's shrinks the class's
     /// reservation and its sibling, or ends the sibling when it filled completely.
+    #[inline(never)]
     pub(super) fn class_fill(&mut self, m: Member, id: OrderId, q: u64, out: &mut Vec<Event>) {
         match m {
             Member::Entry(g) => {
@@ -500,6 +502,7 @@ impl Engine {
 
     /// Entries that ended during the command: their exits start, sized to what filled, or
     /// are cancelled if nothing did.
+    #[inline(never)]
     pub(super) fn run_class_work(&mut self, out: &mut Vec<Event>) {
         while !self.class_work.is_empty() {
             let g = self.class_work.remove(0);

@@ -149,24 +149,13 @@ impl Engine {
         // order's request, larger than an inlined move, showed in `Engine::apply`'s profile.
         let trailing_req;
         let (req, trailing) = match (req.order_type, req.opts.trail) {
-            (OrderType::TrailingStop, Some(trail)) => {
-                let water = self.reference(i);
-                let Some(stop) =
-                    trailing::stop_for(req.side, water, trail, self.instruments[i].tick)
-                else {
-                    return out.push(rej(RejectReason::InvalidTrail));
-                };
-                trailing_req = OrderRequest {
-                    stop_price: Some(stop),
-                    ..*req
-                };
-                let t = Trailing {
-                    side: req.side,
-                    trail,
-                    water,
-                };
-                (&trailing_req, Some(t))
-            }
+            (OrderType::TrailingStop, Some(trail)) => match self.trailing_start(i, req, trail) {
+                Some((r, t)) => {
+                    trailing_req = r;
+                    (&trailing_req, Some(t))
+                }
+                None => return out.push(rej(RejectReason::InvalidTrail)),
+            },
             _ => (req, None),
         };
         let admit = if req.stop_price.is_some() {
@@ -303,23 +292,7 @@ impl Engine {
         };
         if let Some(stop) = req.stop_price {
             out.push(accepted);
-            if let Some(t) = trailing {
-                self.trailing[i].insert(order_id, t);
-                out.push(Event::OrderStopMoved {
-                    order_id,
-                    account: req.account,
-                    symbol: req.symbol,
-                    stop_price: stop,
-                    water: t.water,
-                    trail: t.trail,
-                });
-            }
-            self.stops[i]
-                .map(req.side)
-                .insert(Stops::key(req.side, stop, order_id));
-            // Already through its stop price: it triggers at once.
-            self.run_triggers(i, out);
-            return;
+            return self.hold_new_stop(i, order_id, req, stop, trailing, out);
         }
         if let Admit::Wait(auction) = admit {
             out.push(accepted);
@@ -358,6 +331,63 @@ impl Engine {
         if traded {
             self.run_triggers(i, out);
         }
+    }
+
+    /// A trailing stop's request with its first stop, the trail from the last trade (or the
+    /// reference price before any), and what it follows with; `None` if no positive stop
+    /// price is that far. Out of line, as the other paths only some orders take: inlined,
+    /// they spread `submit`'s common path over more of the instruction cache.
+    #[cold]
+    #[inline(never)]
+    fn trailing_start(
+        &self,
+        i: usize,
+        req: &OrderRequest,
+        trail: Trail,
+    ) -> Option<(OrderRequest, Trailing)> {
+        let water = self.reference(i);
+        let stop = trailing::stop_for(req.side, water, trail, self.instruments[i].tick)?;
+        let t = Trailing {
+            side: req.side,
+            trail,
+            water,
+        };
+        Some((
+            OrderRequest {
+                stop_price: Some(stop),
+                ..*req
+            },
+            t,
+        ))
+    }
+
+    /// A new stop order (accepted) is held until the market reaches `stop`; a trailing one
+    /// starts following the trades. It triggers at once if the market is through it.
+    #[inline(never)]
+    fn hold_new_stop(
+        &mut self,
+        i: usize,
+        order_id: OrderId,
+        req: &OrderRequest,
+        stop: Price,
+        trailing: Option<Trailing>,
+        out: &mut Vec<Event>,
+    ) {
+        if let Some(t) = trailing {
+            self.trailing[i].insert(order_id, t);
+            out.push(Event::OrderStopMoved {
+                order_id,
+                account: req.account,
+                symbol: req.symbol,
+                stop_price: stop,
+                water: t.water,
+                trail: t.trail,
+            });
+        }
+        self.stops[i]
+            .map(req.side)
+            .insert(Stops::key(req.side, stop, order_id));
+        self.run_triggers(i, out);
     }
 
     pub(super) fn cancel(&mut self, account: AccountId, order_id: OrderId, out: &mut Vec<Event>) {

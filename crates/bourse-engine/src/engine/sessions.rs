@@ -39,6 +39,21 @@ pub(super) struct Waiting {
     pub(super) close: Line,
 }
 
+/// What the close does with the orders on a book (each list in priority order).
+#[derive(Default)]
+pub(super) struct Closing {
+    /// Regular-hours DAY orders: they expire.
+    expiring: Vec<OrderId>,
+    /// Regular-hours orders that outlive the day: they step off until the next open.
+    parking: Vec<OrderId>,
+}
+
+/// Whether the close expires `w`: a regular-hours DAY order (extended-hours ones expire at
+/// the end of after-hours).
+fn expires_at_close(w: &Working) -> bool {
+    w.tif == TimeInForce::Day && w.wait.is_none() && !w.extended_hours
+}
+
 /// A waiting order's key in its line. Places are counted from 0 by one per order, so
 /// they never reach `i64::MAX`.
 pub(super) fn line_key(place: u64, id: OrderId) -> (i64, OrderId) {
@@ -129,6 +144,7 @@ impl Engine {
     }
 
     /// Puts a new order aside until `auction`.
+    #[inline(never)]
     pub(super) fn wait_for(&mut self, i: usize, id: OrderId, auction: Auction) {
         let key = self.next_wait;
         self.next_wait += 1;
@@ -139,6 +155,8 @@ impl Engine {
     }
 
     /// Moves the market to `target` through every session between, in the day's order.
+    #[cold]
+    #[inline(never)]
     pub(super) fn set_session(&mut self, target: Session, out: &mut Vec<Event>) {
         while self.session != target {
             let next = self.session.next();
@@ -179,14 +197,15 @@ impl Engine {
                 }
                 Session::AfterHours => {
                     for i in 0..self.books.len() {
-                        if self.halted[i] {
+                        let sorted = if self.halted[i] {
                             // Halted through the closing call: no auction, and what was for
                             // it ends as after one, rather than wait for tomorrow's open.
                             self.cancel_leftovers(i, |_| true, out);
+                            None
                         } else {
-                            self.uncross(i, Session::ClosingCall, out);
-                        }
-                        self.close_book(i, out);
+                            self.uncross_sorting(i, Session::ClosingCall, true, out)
+                        };
+                        self.close_book(i, sorted, out);
                     }
                 }
             }
@@ -254,8 +273,21 @@ impl Engine {
     /// and market remainders (`MARKET_REMAINDER`) — then `AuctionUncrossed`, then an
     /// `OrderRested` for every order left on the book.
     pub(super) fn uncross(&mut self, i: usize, call: Session, out: &mut Vec<Event>) {
+        self.uncross_sorting(i, call, false, out);
+    }
+
+    /// [`Engine::uncross`]; at the close (`close`), the walk of the book that finds what may
+    /// not outlive the auction also sorts the rest for [`Engine::close_book`]. `None` if
+    /// the book was not in a call.
+    fn uncross_sorting(
+        &mut self,
+        i: usize,
+        call: Session,
+        close: bool,
+        out: &mut Vec<Event>,
+    ) -> Option<Closing> {
         if !self.books[i].in_call() {
-            return;
+            return None;
         }
         let reference = self.reference(i);
         let mut ev = std::mem::take(&mut self.scratch);
@@ -263,7 +295,8 @@ impl Engine {
         let result = self.books[i].uncross(reference, &mut ev);
         self.translate(&ev, None, out);
         self.scratch = ev;
-        self.cancel_leftovers(i, |_| true, out);
+        let (leftovers, closing) = self.sort_book(i, |_| true, close);
+        self.cancel_all(&leftovers, out);
         let (price, volume, imbalance) = match result {
             Some(u) => (Some(u.price), u.volume, u.imbalance),
             None => (None, Qty::ZERO, 0),
@@ -293,32 +326,59 @@ impl Engine {
                 qty: o.qty,
             }));
         }
+        closing
+    }
+
+    /// One walk of instrument `i`'s book, in priority order: what may not outlive an
+    /// auction, of the orders `pred` picks — `opg`/`cls` orders (`AUCTION_UNFILLED`) and
+    /// market orders (`MARKET_REMAINDER`) — and, when `close`, what the close does with
+    /// the rest. Each walk of a deep book costs about 150 ns an order in cache misses
+    /// (BENCHMARKS.md, the close's cost), so the closing uncross walks once for both.
+    fn sort_book(
+        &self,
+        i: usize,
+        pred: impl Fn(&Working) -> bool,
+        close: bool,
+    ) -> (Vec<(OrderId, CancelReason)>, Option<Closing>) {
+        let mut leftovers = Vec::new();
+        let mut closing = close.then(Closing::default);
+        for o in [Side::Buy, Side::Sell]
+            .into_iter()
+            .flat_map(|side| self.books[i].orders(side))
+        {
+            let Some(w) = self.orders.get(&o.id) else {
+                continue;
+            };
+            if pred(w) && w.tif.is_auction() {
+                leftovers.push((o.id, CancelReason::AuctionUnfilled));
+            } else if pred(w) && w.order_type == OrderType::Market {
+                leftovers.push((o.id, CancelReason::MarketRemainder));
+            } else if let Some(c) = closing.as_mut() {
+                if expires_at_close(w) {
+                    c.expiring.push(o.id);
+                } else if !w.extended_hours {
+                    c.parking.push(o.id);
+                }
+            }
+        }
+        (leftovers, closing)
     }
 
     /// Cancels what may not outlive an auction, of the orders on instrument `i`'s book that
-    /// `pred` picks: `opg`/`cls` orders (`AUCTION_UNFILLED`) and market orders
-    /// (`MARKET_REMAINDER`), in priority order.
+    /// `pred` picks (see [`Engine::sort_book`]), in priority order.
     fn cancel_leftovers(
         &mut self,
         i: usize,
         pred: impl Fn(&Working) -> bool,
         out: &mut Vec<Event>,
     ) {
-        let leftovers: Vec<(OrderId, CancelReason)> = [Side::Buy, Side::Sell]
-            .into_iter()
-            .flat_map(|side| self.books[i].orders(side))
-            .filter_map(|o| {
-                let w = self.orders.get(&o.id).filter(|w| pred(w))?;
-                if w.tif.is_auction() {
-                    Some((o.id, CancelReason::AuctionUnfilled))
-                } else if w.order_type == OrderType::Market {
-                    Some((o.id, CancelReason::MarketRemainder))
-                } else {
-                    None
-                }
-            })
-            .collect();
-        for (id, reason) in leftovers {
+        let (leftovers, _) = self.sort_book(i, pred, false);
+        self.cancel_all(&leftovers, out);
+    }
+
+    /// Cancels each of `ids` still working, for its reason.
+    fn cancel_all(&mut self, ids: &[(OrderId, CancelReason)], out: &mut Vec<Event>) {
+        for &(id, reason) in ids {
             if let Some(w) = self.orders.get(&id) {
                 self.cancel_for(w.account, id, reason, out);
             }
@@ -362,26 +422,16 @@ impl Engine {
     /// The close of instrument `i`'s regular hours: its regular-hours DAY orders expire (on
     /// the book, then held stops), then the regular-hours orders left on the book (GTC)
     /// step off it, in priority order, and wait for the next opening call: outside regular
-    /// hours only extended-hours orders trade. One walk of the book finds both, and a
-    /// parked order is looked up once more, not twice: each walk of a deep book costs
-    /// about 150 ns an order in cache misses (BENCHMARKS.md, the close's cost).
-    fn close_book(&mut self, i: usize, out: &mut Vec<Event>) {
-        let day = |w: &Working| w.tif == TimeInForce::Day && w.wait.is_none() && !w.extended_hours;
-        let (mut expiring, mut parking) = (Vec::new(), Vec::new());
-        for o in [Side::Buy, Side::Sell]
-            .into_iter()
-            .flat_map(|side| self.books[i].orders(side))
-        {
-            match self.orders.get(&o.id) {
-                Some(w) if day(w) => expiring.push(o.id),
-                Some(w) if !w.extended_hours => parking.push(o.id),
-                _ => {}
-            }
-        }
-        self.expire(i, &expiring, day, out);
+    /// hours only extended-hours orders trade. `sorted`: the book's orders already sorted
+    /// for it by the closing uncross's walk (else the book is walked here); a parked order
+    /// is looked up once more, not twice.
+    fn close_book(&mut self, i: usize, sorted: Option<Closing>, out: &mut Vec<Event>) {
+        let Closing { expiring, parking } =
+            sorted.unwrap_or_else(|| self.sort_book(i, |_| false, true).1.unwrap_or_default());
+        self.expire(i, &expiring, expires_at_close, out);
         let symbol = self.instruments[i].symbol;
         for id in parking {
-            // Gone already if an expiry above ended it (an exit's sibling).
+            // Gone already if a cancel above ended it (an exit's sibling).
             let Some(o) = self.books[i].withdraw(id) else {
                 continue;
             };

@@ -153,9 +153,15 @@ impl Engine {
         let tr = &self.trailing[i];
         let quiet = tr.sells.first().is_none_or(|(w, _)| *w >= hi.raw())
             && tr.buys.last().is_none_or(|(w, _)| *w <= lo.raw());
-        if quiet {
-            return;
+        if !quiet {
+            self.move_trailing(i, hi, lo, out);
         }
+    }
+
+    /// [`Engine::follow_trades`] when some mark moves: out of line, so that the common
+    /// look (nothing moves) stays small where it is inlined.
+    #[inline(never)]
+    fn move_trailing(&mut self, i: usize, hi: Price, lo: Price, out: &mut Vec<Event>) {
         let tick = self.instruments[i].tick;
         let symbol = self.instruments[i].symbol;
         let mut ids = std::mem::take(&mut self.trailing[i].scratch);
