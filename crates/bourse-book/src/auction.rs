@@ -12,7 +12,8 @@
 //! in the call. Nothing executes (no uncross) when no candidate has volume.
 //!
 //! [`discover`] sorts the distinct prices once and walks them with running sums (n log n);
-//! `tests` holds a naive reference that tries every candidate from scratch.
+//! [`discover_levels`] walks prices already sorted (a book's, n); `tests` holds a naive
+//! reference that tries every candidate from scratch.
 
 use bourse_core::{Price, Qty, Side};
 
@@ -60,15 +61,32 @@ pub fn discover(orders: &[CallOrder], reference: Price) -> Option<Uncross> {
             false
         }
     });
-    if levels.is_empty() {
-        levels.push((reference, 0, 0));
-    }
+    discover_levels(&levels, market_buy, market_sell, reference)
+}
+
+/// [`discover`] over limit prices already in ascending order, one entry per price:
+/// (price, buy quantity limited there, sell quantity limited there), with the market
+/// orders' quantities apart. A book's ladders are in price order already, so its call
+/// needs no sort (`OrderBook::indicative` merges them: n, not n log n).
+#[must_use]
+pub fn discover_levels(
+    levels: &[(Price, u128, u128)],
+    market_buy: u128,
+    market_sell: u128,
+    reference: Price,
+) -> Option<Uncross> {
+    let only_reference = [(reference, 0, 0)];
+    let levels = if levels.is_empty() {
+        &only_reference[..]
+    } else {
+        levels
+    };
     // Buyers at levels[i]: market buys + buys limited at levels[i..]; sellers: market sells
     // + sells limited at levels[..=i].
     let mut buyers_above: u128 = levels.iter().map(|l| l.1).sum::<u128>() + market_buy;
     let mut sellers_below = market_sell;
     let mut best: Option<(Key, Uncross)> = None;
-    for &(price, buy, sell) in &levels {
+    for &(price, buy, sell) in levels {
         sellers_below += sell;
         let volume = buyers_above.min(sellers_below);
         if volume > 0 {
