@@ -32,7 +32,7 @@ impl OrderBook {
     #[must_use]
     pub fn indicative(&self, reference: Price) -> Option<Uncross> {
         // Both ladders are in price order (bids best first, so descending): merged into
-        // ascending prices in one pass, not sorted (the sort was a fifth of a deep call's
+        // ascending prices in one pass, not sorted (the sort was a sixth of a deep call's
         // uncross, callgrind).
         let bids: Vec<(Price, u64)> = self.bids.iter().map(|l| (l.price, l.qty)).collect();
         let mut buys = bids.iter().rev().copied().peekable();
