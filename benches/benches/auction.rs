@@ -117,6 +117,7 @@ fn instrument() -> Instrument {
 /// An engine with one instrument and `ACCOUNTS` funded accounts, and the next seq.
 struct Driver {
     e: Engine,
+    symbol: Symbol,
     seq: u64,
     out: Vec<Event>,
 }
@@ -125,6 +126,7 @@ impl Driver {
     fn new(orders: usize) -> Driver {
         let mut d = Driver {
             e: Engine::new(EngineConfig::default(), vec![instrument()]).expect("engine"),
+            symbol: instrument().symbol,
             seq: 0,
             // Room for a session change's events (up to about two per resting order): the
             // engine thread's buffer lives across commands (`runner.rs`) and keeps what the
@@ -142,7 +144,7 @@ impl Driver {
             });
             d.apply(Command::DepositShares {
                 account,
-                symbol: instrument().symbol,
+                symbol: d.symbol,
                 qty: Qty::shares(1_000_000),
             });
         }
@@ -167,7 +169,7 @@ impl Driver {
     fn rest(&mut self, owner: u64, side: Side, price: Price, qty: u64, tif: TimeInForce) {
         self.apply(Command::SubmitOrder(OrderRequest {
             account: AccountId::new(owner),
-            symbol: instrument().symbol,
+            symbol: self.symbol,
             client_order_id: None,
             side,
             order_type: OrderType::Limit,
@@ -187,10 +189,6 @@ impl Driver {
             self.out
         );
     }
-
-    fn count(&self, f: impl Fn(&Event) -> bool) -> usize {
-        self.out.iter().filter(|e| f(e)).count()
-    }
 }
 
 fn engine_case(set: &[(Side, Price, u64, u64)]) -> (Duration, usize) {
@@ -204,7 +202,12 @@ fn engine_case(set: &[(Side, Price, u64, u64)]) -> (Duration, usize) {
     let took = d.apply(Command::SetSession {
         session: Session::Continuous,
     });
-    (took, d.count(|e| matches!(e, Event::Trade { .. })))
+    let trades = d
+        .out
+        .iter()
+        .filter(|e| matches!(e, Event::Trade { .. }))
+        .count();
+    (took, trades)
 }
 
 /// The day's session changes, from continuous trading round to it again.

@@ -597,7 +597,9 @@ impl Engine {
                 opts: OrderOptions::default(),
             };
             match self.admit(&ask) {
-                Ok(Admit::Wait(auction)) => self.wait_for(i, id, auction),
+                Ok(Admit::Wait(auction)) => {
+                    self.wait_for(i, id, auction);
+                }
                 Ok(Admit::Book) => self.enter_book(i, id, &w, out),
                 Err(_) => self.cancel_class_order(id, CancelReason::Expired, out),
             }

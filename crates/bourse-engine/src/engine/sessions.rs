@@ -4,8 +4,8 @@
 
 use bourse_book::NewOrder;
 use bourse_core::{
-    CancelReason, Event, OrderId, OrderRequest, OrderType, Price, Qty, RejectReason, Session, Side,
-    TimeInForce,
+    AccountId, CancelReason, Event, OrderId, OrderRequest, OrderType, Price, Qty, RejectReason,
+    Session, Side, TimeInForce,
 };
 use serde::{Deserialize, Serialize};
 
@@ -143,15 +143,20 @@ impl Engine {
             .unwrap_or(self.instruments[i].reference_price)
     }
 
-    /// Puts a new order aside until `auction`.
+    /// Puts a working order aside until `auction`; its owner (`None`: no such order).
     #[inline(never)]
-    pub(super) fn wait_for(&mut self, i: usize, id: OrderId, auction: Auction) {
+    pub(super) fn wait_for(
+        &mut self,
+        i: usize,
+        id: OrderId,
+        auction: Auction,
+    ) -> Option<AccountId> {
+        let w = self.orders.get_mut(&id)?;
         let key = self.next_wait;
         self.next_wait += 1;
-        if let Some(w) = self.orders.get_mut(&id) {
-            w.wait = Some((auction, key));
-        }
+        w.wait = Some((auction, key));
         self.waiting[i].map(auction).insert(line_key(key, id));
+        Some(w.account)
     }
 
     /// Moves the market to `target` through every session between, in the day's order.
@@ -423,8 +428,7 @@ impl Engine {
     /// the book, then held stops), then the regular-hours orders left on the book (GTC)
     /// step off it, in priority order, and wait for the next opening call: outside regular
     /// hours only extended-hours orders trade. `sorted`: the book's orders already sorted
-    /// for it by the closing uncross's walk (else the book is walked here); a parked order
-    /// is looked up once more, not twice.
+    /// for it by the closing uncross's walk (else the book is walked here).
     fn close_book(&mut self, i: usize, sorted: Option<Closing>, out: &mut Vec<Event>) {
         let Closing { expiring, parking } =
             sorted.unwrap_or_else(|| self.sort_book(i, |_| false, true).1.unwrap_or_default());
@@ -435,14 +439,9 @@ impl Engine {
             let Some(o) = self.books[i].withdraw(id) else {
                 continue;
             };
-            let place = self.next_wait;
-            let Some(w) = self.orders.get_mut(&id) else {
+            let Some(account) = self.wait_for(i, id, Auction::Open) else {
                 continue;
             };
-            self.next_wait += 1;
-            w.wait = Some((Auction::Open, place));
-            let account = w.account;
-            self.waiting[i].open.insert(line_key(place, id));
             out.push(Event::OrderParked {
                 order_id: id,
                 account,
