@@ -20,7 +20,8 @@
 //! is that pause, and per resting order.
 //!
 //! `cargo bench -p bourse-benches --bench auction`; `BOURSE_BENCH_QUICK=1` for fewer
-//! repetitions. Under `cargo test` it runs one small pass.
+//! repetitions; `BOURSE_AUCTION_CASES=day` (or `uncross`) runs only that part, e.g. under a
+//! profiler. Under `cargo test` it runs one small pass.
 
 use std::time::{Duration, Instant};
 
@@ -275,6 +276,18 @@ fn main() {
         Mode::Quick => (100_000, 3),
         Mode::Smoke => (2_000, 1),
     };
+    let cases = std::env::var("BOURSE_AUCTION_CASES").unwrap_or_default();
+    let wanted = |case: &str| cases.is_empty() || cases.split(',').any(|c| c == case);
+    if wanted("uncross") {
+        uncross_cases(mode, n, reps);
+    }
+    if wanted("day") {
+        day_cases(mode, n, reps);
+    }
+}
+
+/// The uncross of 100,000 orders in a call, on the book and through the engine.
+fn uncross_cases(mode: Mode, n: usize, reps: usize) {
     println!(
         "\n== call auction uncross: {n} orders in the call, {ACCOUNTS} accounts ({mode:?} mode)"
     );
@@ -296,6 +309,10 @@ fn main() {
             None,
         );
     }
+}
+
+/// A whole trading day's session changes over `n` resting orders.
+fn day_cases(mode: Mode, n: usize, reps: usize) {
     println!(
         "\n== a trading day's session changes over {n} resting orders (90 % GTC, 10 % DAY), {ACCOUNTS} accounts ({mode:?} mode)"
     );

@@ -32,7 +32,10 @@
 //! market sessions in the stream: trailing stops and their cancels, on-open and on-close
 //! orders taken from every kind alike; extended-hours, bracket and fractional limits in
 //! place of passive orders; notional orders in place of market orders; a trading day every
-//! `BOURSE_PIPELINE_DAY` commands. With `both`, the two streams' `Engine::apply` passes
+//! `BOURSE_PIPELINE_DAY` commands (250,000 by default, a compressed day; `real`: as long as
+//! a real one, see `REAL_DAY`). A stream shorter than a day is lengthened to one, so every
+//! pass has its day; `BOURSE_PIPELINE_COMMANDS` sets the stream's length (600,000 quick,
+//! 2,000,000 full). With `both`, the two streams' `Engine::apply` passes
 //! alternate (`BOURSE_PIPELINE_BASE_REPS` rounds) and their ratio is printed.
 //! `BOURSE_PIPELINE_NEW=trailing,bracket,…` keeps only some types;
 //! `BOURSE_PIPELINE_STOPS_KEPT=1` never cancels a trailing stop (the worst case for
@@ -234,13 +237,22 @@ struct Mix {
 /// pre-market, opening call, continuous again) goes by once every this many commands
 /// (`BOURSE_PIPELINE_DAY`; 0: no session changes, to see the new types' own cost apart
 /// from the close's, which parks every regular-hours order and brings it back at the open).
+/// A compressed day: about 7,800 commands per instrument, against at least 57,515 in a real
+/// one (`REAL_DAY`), so the day's cost weighs about seven times what it does in a market.
 const DAY: usize = 250_000;
 
+/// A day as long as a real one, at the least: the real NASDAQ day of AMZN in
+/// `../shared/data/lobster` has 57,515 messages touching the best price alone (a full-depth
+/// day has more), times the stream's 32 instruments, each as busy
+/// (`BOURSE_PIPELINE_DAY=real`).
+const REAL_DAY: usize = 57_515 * 32;
+
 fn day_length() -> usize {
-    std::env::var("BOURSE_PIPELINE_DAY")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DAY)
+    match std::env::var("BOURSE_PIPELINE_DAY").as_deref() {
+        Ok("real") => REAL_DAY,
+        Ok(v) => v.parse().unwrap_or(DAY),
+        Err(_) => DAY,
+    }
 }
 
 struct Workload {
@@ -1156,6 +1168,7 @@ fn main() {
         Mode::Quick => (5_000, 50_000, 300_000, 600_000, 2),
         Mode::Smoke => (500, 2_000, 10_000, 20_000, 1),
     };
+    let total = env_usize("BOURSE_PIPELINE_COMMANDS").map_or(total, |n| n.max(fast));
     let mut all: Vec<(usize, Setup)> = setups().into_iter().enumerate().collect();
     if let Ok(sel) = std::env::var("BOURSE_PIPELINE_CONFIGS") {
         let keep: Vec<usize> = sel
@@ -1172,6 +1185,12 @@ fn main() {
         Ok("new") => &[("new types", true)],
         Ok("both") => &[("current", false), ("new types", true)],
         _ => &[("current", false)],
+    };
+    // Every pass of a stream with the new types holds at least one whole day.
+    let total = if mixes.iter().any(|m| m.1) && mode != Mode::Smoke {
+        total.max(day_length())
+    } else {
+        total
     };
     let works: Vec<(&str, Arc<Workload>, f64)> = mixes
         .iter()

@@ -36,7 +36,7 @@ mod trailing;
 mod watchlists;
 
 use classes::{Group, Member};
-use sessions::{Auction, Waiting};
+use sessions::{Auction, WaitLine, Waiting};
 use stops::Stops;
 use table::OrderTable;
 use trailing::{Trailing, TrailingMap};
@@ -541,6 +541,8 @@ impl Engine {
             }
             book.set_last_trade_price(bs.last_trade);
         }
+        // (open, close) lines per instrument, built whole once their places are known.
+        let mut lines: Vec<[Vec<(u64, OrderId)>; 2]> = vec![Default::default(); e.books.len()];
         for (id, w) in &snap.orders {
             if let (true, Some(stop)) = (w.held, w.stop_price) {
                 let stops = e
@@ -550,12 +552,15 @@ impl Engine {
                 stops.map(w.side).insert(Stops::key(w.side, stop, *id));
             }
             if let Some((auction, key)) = w.wait {
-                let waiting = e
-                    .waiting
+                let line = lines
                     .get_mut(w.instrument as usize)
                     .ok_or_else(|| bad("waiting order on an unknown instrument"))?;
-                waiting.map(auction).insert(sessions::line_key(key, *id));
+                line[usize::from(auction == Auction::Close)].push((key, *id));
             }
+        }
+        for (waiting, [open, close]) in e.waiting.iter_mut().zip(lines) {
+            waiting.open = WaitLine::from_unordered(open);
+            waiting.close = WaitLine::from_unordered(close);
         }
         for (id, t) in &snap.trailing {
             let w = snap

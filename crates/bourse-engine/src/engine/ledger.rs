@@ -603,7 +603,7 @@ impl Engine {
                 }
             } else if let Some((auction, key)) = w.wait {
                 let line = self.waiting[w.instrument as usize].line(auction);
-                if resting.is_some() || !line.contains(&super::sessions::line_key(key, *id)) {
+                if resting.is_some() || !line.contains(key, *id) {
                     return Err(format!("waiting order {id:?} misplaced"));
                 }
             } else if resting.map(|o| o.qty.raw()) != Some(w.leaves) {
