@@ -956,21 +956,18 @@ fn at_the_close_day_orders_expire_and_gtc_orders_step_off_until_the_next_open_in
     let (g2id, _) = place(&mut d, g2);
     let (sgid, _) = place(&mut d, sg);
     // The close: nothing crosses. Then the DAY order expires and the GTC orders step off
-    // the book, bids best first then asks, each in time priority.
+    // the book, bids best first then asks, each in time priority; the uncross's report
+    // comes after, with the book as the close left it (empty: no `OrderRested`).
     let ev = to(&mut d, AfterHours);
     assert_eq!(
         core(&ev),
         vec![
             changed(ClosingCall),
-            no_auction("AAPL", ClosingCall),
-            rested(g1id, "AAPL", Side::Buy, "189.00", 10),
-            rested(dyid, "AAPL", Side::Buy, "189.00", 10),
-            rested(g2id, "AAPL", Side::Buy, "189.00", 10),
-            rested(sgid, "AAPL", Side::Sell, "191.00", 10),
             canceled(dyid, &dy, 10, Some("189.00"), CancelReason::Expired),
             parked(g1id, &g1, 10, "189.00"),
             parked(g2id, &g2, 10, "189.00"),
             parked(sgid, &sg, 10, "191.00"),
+            no_auction("AAPL", ClosingCall),
             no_auction("KO", ClosingCall),
             changed(AfterHours),
         ]
@@ -1567,7 +1564,8 @@ fn an_on_open_order_halted_through_the_whole_morning_does_not_join_the_closing_c
     to(&mut d, OpeningCall);
     let opg = tif(limit(b, "AAPL", Side::Buy, "190.00", 10), TimeInForce::Opg);
     let (oid, _) = place(&mut d, opg);
-    let (sid, _) = place(&mut d, limit(s, "AAPL", Side::Sell, "190.00", 10));
+    let sell = limit(s, "AAPL", Side::Sell, "190.00", 10);
+    let (sid, _) = place(&mut d, sell);
     d.run(Command::HaltSymbol {
         symbol: sym("AAPL"),
     });
@@ -1595,12 +1593,13 @@ fn an_on_open_order_halted_through_the_whole_morning_does_not_join_the_closing_c
             symbol: sym("AAPL")
         }]
     );
+    // The sell (GTC, regular hours) steps off at the close, before the uncross's report.
     let ev = to(&mut d, AfterHours);
     assert_eq!(
         ev[..2],
         [
+            parked(sid, &sell, 10, "190.00"),
             no_auction("AAPL", ClosingCall),
-            rested(sid, "AAPL", Side::Sell, "190.00", 10)
         ]
     );
     assert!(!ev.iter().any(|e| matches!(e, Event::Trade { .. })));

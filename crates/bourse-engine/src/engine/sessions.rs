@@ -2,7 +2,7 @@
 //! calls and their uncross, and what the close does (DAY orders expire, regular-hours
 //! orders step off the book until the next open).
 
-use bourse_book::NewOrder;
+use bourse_book::{BookEvent, NewOrder};
 use bourse_core::{
     AccountId, CancelReason, Event, OrderId, OrderRequest, OrderType, Price, Qty, RejectReason,
     Session, Side, TimeInForce,
@@ -279,15 +279,14 @@ impl Engine {
                 }
                 Session::AfterHours => {
                     for i in 0..self.books.len() {
-                        let sorted = if self.halted[i] {
+                        if self.halted[i] {
                             // Halted through the closing call: no auction, and what was for
                             // it ends as after one, rather than wait for tomorrow's open.
                             self.cancel_leftovers(i, |_| true, out);
-                            None
-                        } else {
-                            self.uncross_sorting(i, Session::ClosingCall, true, out)
-                        };
-                        self.close_book(i, sorted, out);
+                            self.close_book(i, None, out);
+                        } else if !self.uncross_call(i, Session::ClosingCall, true, out) {
+                            self.close_book(i, None, out);
+                        }
                     }
                 }
             }
@@ -341,31 +340,47 @@ impl Engine {
             },
             &mut ev,
         );
-        // The book's `Accepted` has no engine event: the order was accepted when placed.
-        self.translate(&ev, None, out);
+        if let [
+            BookEvent::Accepted { .. },
+            BookEvent::Rested {
+                side, price, qty, ..
+            },
+        ] = *ev
+        {
+            // Rested whole, as every order entering a call does: reported here, where the
+            // order is at hand, rather than looked up again by `translate` (a cache miss an
+            // order when the open brings back every order parked at the close).
+            out.push(Event::OrderRested {
+                order_id: id,
+                symbol: self.instruments[i].symbol,
+                side,
+                price,
+                qty,
+            });
+        } else {
+            // The book's `Accepted` has no engine event: the order was accepted when placed.
+            self.translate(&ev, None, out);
+        }
         self.scratch = ev;
     }
 
     /// Ends instrument `i`'s call (`call` names it): one price, the trades, then what may
     /// not outlive the auction is cancelled — `opg`/`cls` remainders (`AUCTION_UNFILLED`)
     /// and market remainders (`MARKET_REMAINDER`) — then `AuctionUncrossed`, then an
-    /// `OrderRested` for every order left on the book.
+    /// `OrderRested` for every order left on the book (at the close, after the close has
+    /// expired and parked what does not stay for after-hours).
     pub(super) fn uncross(&mut self, i: usize, call: Session, out: &mut Vec<Event>) {
-        self.uncross_sorting(i, call, false, out);
+        self.uncross_call(i, call, false, out);
     }
 
     /// [`Engine::uncross`]; at the close (`close`), the walk of the book that finds what may
-    /// not outlive the auction also sorts the rest for [`Engine::close_book`]. `None` if
-    /// the book was not in a call.
-    fn uncross_sorting(
-        &mut self,
-        i: usize,
-        call: Session,
-        close: bool,
-        out: &mut Vec<Event>,
-    ) -> Option<Closing> {
+    /// not outlive the auction also sorts the rest, and the close expires and parks it
+    /// before `AuctionUncrossed`: the `OrderRested` list after it then names only the
+    /// orders that stay for after-hours, not each order the close takes off a moment later
+    /// (measured: BENCHMARKS.md, the day's cost). `false` if the book was not in a call.
+    fn uncross_call(&mut self, i: usize, call: Session, close: bool, out: &mut Vec<Event>) -> bool {
         if !self.books[i].in_call() {
-            return None;
+            return false;
         }
         let reference = self.reference(i);
         let mut ev = std::mem::take(&mut self.scratch);
@@ -375,6 +390,9 @@ impl Engine {
         self.scratch = ev;
         let (leftovers, closing) = self.sort_book(i, |_| true, close);
         self.cancel_all(&leftovers, out);
+        if closing.is_some() {
+            self.close_book(i, closing, out);
+        }
         let (price, volume, imbalance) = match result {
             Some(u) => (Some(u.price), u.volume, u.imbalance),
             None => (None, Qty::ZERO, 0),
@@ -404,7 +422,7 @@ impl Engine {
                 qty: o.qty,
             }));
         }
-        closing
+        true
     }
 
     /// One walk of instrument `i`'s book, in priority order: what may not outlive an
