@@ -282,7 +282,9 @@ pub enum Event {
     /// before), and `imbalance` shares on `imbalance_side` were left unmatched at that price.
     /// An auction with nothing to match reports `price: None`. An `OrderRested` for every
     /// order left on the book follows (in priority order): the public book starts again
-    /// from them, as auction fills need not be at the resting orders' own prices.
+    /// from them, as auction fills need not be at the resting orders' own prices. At the
+    /// close, the expiries and `OrderParked`s come before it, and the list after it names
+    /// only the orders that stay for after-hours.
     AuctionUncrossed {
         symbol: Symbol,
         session: Session,
