@@ -541,8 +541,9 @@ impl Engine {
             }
             book.set_last_trade_price(bs.last_trade);
         }
-        // (open, close) lines per instrument, built whole once their places are known.
-        let mut lines: Vec<[Vec<(u64, OrderId)>; 2]> = vec![Default::default(); e.books.len()];
+        // Each instrument's (open, close) lines as (place, id), built whole once all are
+        // known: a snapshot lists orders by id, not by place.
+        let mut lines = vec![(Vec::new(), Vec::new()); e.books.len()];
         for (id, w) in &snap.orders {
             if let (true, Some(stop)) = (w.held, w.stop_price) {
                 let stops = e
@@ -552,13 +553,16 @@ impl Engine {
                 stops.map(w.side).insert(Stops::key(w.side, stop, *id));
             }
             if let Some((auction, key)) = w.wait {
-                let line = lines
+                let (open, close) = lines
                     .get_mut(w.instrument as usize)
                     .ok_or_else(|| bad("waiting order on an unknown instrument"))?;
-                line[usize::from(auction == Auction::Close)].push((key, *id));
+                match auction {
+                    Auction::Open => open.push((key, *id)),
+                    Auction::Close => close.push((key, *id)),
+                }
             }
         }
-        for (waiting, [open, close]) in e.waiting.iter_mut().zip(lines) {
+        for (waiting, (open, close)) in e.waiting.iter_mut().zip(lines) {
             waiting.open = WaitLine::from_unordered(open);
             waiting.close = WaitLine::from_unordered(close);
         }

@@ -10,10 +10,11 @@ use bourse_core::{
 use super::{Engine, Working};
 
 /// An ordered line of orders: (key, id), in key order then id (arrival) order. The stop
-/// queues, the trailing stops' water marks and the auction lines are all this one type, so
-/// the B-tree's code is compiled once: with a map per purpose (three key and value types)
-/// the new order types' paths ran three copies of it, and a third of their cost in the
-/// pipeline bench was instruction-cache misses (BENCHMARKS.md).
+/// queues and the trailing stops' water marks are both this one type, so the B-tree's code
+/// is compiled once: with a map per purpose (three key and value types) the new order
+/// types' paths ran three copies of it, and a third of their cost in the pipeline bench
+/// was instruction-cache misses (BENCHMARKS.md). The auction lines need no tree (their
+/// keys only rise: `sessions::WaitLine`).
 pub(super) type Line = BTreeSet<(i64, OrderId)>;
 
 /// One instrument's untriggered stop orders, in trigger order: buys by rising stop price
